@@ -1,0 +1,28 @@
+// Error classes for failures below netlink: a libc call that returned -1.
+// Netlink's own errors (NLMSG_ERROR replies, malformed bytes, interrupted dumps) live in netlink/errors.ts.
+import { getSystemErrorName } from 'node:util';
+
+/** A libc call failed; `errno` is the raw number and `code` its name (`EPERM`, `ENOENT`, …). */
+export class SyscallError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly call: string;
+
+  constructor(call: string, errno: number, detail?: string) {
+    const code = errnoName(errno);
+    super(`${call}${detail ? ` (${detail})` : ''}: ${code} (errno ${errno})`);
+    this.name = 'SyscallError';
+    this.errno = errno;
+    this.code = code;
+    this.call = call;
+  }
+}
+
+/** `EEXIST` for 17, … ; `E<n>` for numbers Node does not name. */
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E${errno}`;
+  }
+}

@@ -1,0 +1,161 @@
+// The only file in netboot that touches koffi. Everything the kernel is asked directly goes through
+// the handful of libc calls below; every other module speaks in Buffers, numbers and typed errors.
+//
+// Each wrapper reads errno straight after the call (koffi.errno() is captured per call, so nothing
+// in between can clobber it) and throws SyscallError on failure, so callers never see -1.
+// Calls are synchronous on purpose: namespace switching is per OS thread (see netns.ts), and koffi's
+// `.async` variants run on other threads, which would silently stay in the wrong namespace.
+import koffi from 'koffi';
+import { constants } from 'node:os';
+import { SyscallError } from '../errors.js';
+
+const lib = koffi.load('libc.so.6');
+
+const c = {
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
+  getsockname: lib.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *addrlen)'),
+  setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
+  getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Inout_ void *optval, _Inout_ uint32_t *optlen)'),
+  sendto: lib.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
+  recvfrom: lib.func('intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)'),
+  close: lib.func('int close(int fd)'),
+  setns: lib.func('int setns(int fd, int nstype)'),
+  unshare: lib.func('int unshare(int flags)'),
+  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: lib.func('int umount2(const char *target, int flags)'),
+  flock: lib.func('int flock(int fd, int operation)'),
+  poll: lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
+  syscall0: lib.func('long syscall(long number)'),
+};
+
+const { EINTR, EAGAIN, EWOULDBLOCK } = constants.errno;
+const SYS_gettid = 186; // x86_64; the package refuses other architectures below
+if (process.arch !== 'x64' || process.platform !== 'linux') {
+  throw new Error(`@netboot/core supports linux/x64 only (this is ${process.platform}/${process.arch})`);
+}
+
+function check(ret: number | bigint, call: string, detail?: string): number {
+  const n = Number(ret);
+  if (n < 0) throw new SyscallError(call, koffi.errno(), detail);
+  return n;
+}
+
+/** socket(2). Returns the new file descriptor. */
+export function socket(domain: number, type: number, protocol: number): number {
+  return check(c.socket(domain, type, protocol), 'socket');
+}
+
+/** bind(2) with a raw sockaddr buffer. */
+export function bind(fd: number, addr: Buffer): void {
+  check(c.bind(fd, addr, addr.length), 'bind');
+}
+
+/** getsockname(2): fills `addr` in place and returns the length the kernel wrote. */
+export function getsockname(fd: number, addr: Buffer): number {
+  const len = [addr.length];
+  check(c.getsockname(fd, addr, len), 'getsockname');
+  return len[0]!;
+}
+
+/** setsockopt(2) with a raw option buffer. */
+export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
+  check(c.setsockopt(fd, level, name, value, value.length), 'setsockopt', `level ${level} option ${name}`);
+}
+
+/** setsockopt(2) for the common `int` option. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value);
+  setsockopt(fd, level, name, b);
+}
+
+/** getsockopt(2) for an `int` option. */
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  const b = Buffer.alloc(4);
+  const len = [4];
+  check(c.getsockopt(fd, level, name, b, len), 'getsockopt', `level ${level} option ${name}`);
+  return b.readInt32LE(0);
+}
+
+/** sendto(2) to `addr` (or the connected/default peer when null). Returns the bytes sent. */
+export function sendto(fd: number, buf: Buffer, length: number, flags: number, addr: Buffer | null): number {
+  return check(c.sendto(fd, buf, length, flags, addr, addr ? addr.length : 0), 'sendto');
+}
+
+/**
+ * recvfrom(2) into `buf` (filled in place). Returns the message length, which exceeds `buf.length`
+ * when MSG_TRUNC was asked for and the message did not fit; returns -1 (without throwing) for
+ * EAGAIN/EWOULDBLOCK so callers can poll.
+ */
+export function recvfrom(fd: number, buf: Buffer, flags: number): number {
+  const n = Number(c.recvfrom(fd, buf, buf.length, flags, null, null));
+  if (n < 0) {
+    const errno = koffi.errno();
+    if (errno === EAGAIN) return -1;
+    throw new SyscallError('recvfrom', errno);
+  }
+  return n;
+}
+
+/** close(2). Closing an already-closed descriptor is reported, never ignored. */
+export function close(fd: number): void {
+  check(c.close(fd), 'close');
+}
+
+/** setns(2): move the calling OS thread into the namespace behind `fd`. */
+export function setns(fd: number, nstype: number): void {
+  check(c.setns(fd, nstype), 'setns');
+}
+
+/** unshare(2) for the calling OS thread. */
+export function unshare(flags: number): void {
+  check(c.unshare(flags), 'unshare');
+}
+
+/** mount(2). */
+export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(c.mount(source, target, fstype, flags, data), 'mount', `${source} on ${target}`);
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags: number): void {
+  check(c.umount2(target, flags), 'umount2', target);
+}
+
+/**
+ * flock(2). With LOCK_NB, returns false instead of throwing when another holder has the lock.
+ * Blocking mode blocks the calling thread (the main thread), which is what a short-lived CNI
+ * process wants; long-lived callers should poll with LOCK_NB.
+ */
+export function flock(fd: number, operation: number): boolean {
+  const r = Number(c.flock(fd, operation));
+  if (r < 0) {
+    const errno = koffi.errno();
+    if (errno === EWOULDBLOCK) return false;
+    throw new SyscallError('flock', errno);
+  }
+  return true;
+}
+
+/**
+ * poll(2) on one descriptor for `events`; returns the revents (0 on timeout). EINTR reads as a
+ * timeout so the caller's loop simply polls again.
+ */
+export function pollOne(fd: number, events: number, timeoutMs: number): number {
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(events, 4);
+  const r = Number(c.poll(pfd, 1, timeoutMs));
+  if (r < 0) {
+    const errno = koffi.errno();
+    if (errno === EINTR) return 0;
+    throw new SyscallError('poll', errno);
+  }
+  return r === 0 ? 0 : pfd.readInt16LE(6);
+}
+
+/** The calling OS thread's id (gettid has no glibc wrapper before 2.30 on every distro). */
+export function gettid(): number {
+  return Number(c.syscall0(SYS_gettid));
+}

@@ -1,0 +1,45 @@
+// CONTRACT — implemented by store/memory.ts (ipam-core helper) and store/etcd.ts (stores helper).
+// Cluster-wide IPAM state (pools, node blocks, affinities, per-block allocations) lives in a
+// key-value store with compare-and-swap. Every change is a CAS on the revision read before it, so
+// two writers can never both win a read-modify-write race; callers retry on KvConflictError.
+
+/** A stored value and the revision it was last modified at (etcd's mod_revision). */
+export interface KvEntry {
+  key: string;
+  value: string;
+  revision: bigint;
+}
+
+/** A condition + write that is applied atomically, or not at all. */
+export type KvOp =
+  | { op: 'put'; key: string; value: string; /** 0n = must not exist; otherwise must be at this revision */ expectRevision?: bigint }
+  | { op: 'delete'; key: string; expectRevision?: bigint };
+
+export interface KvStore {
+  get(key: string): Promise<KvEntry | undefined>;
+  /** Every entry whose key starts with `prefix`, sorted by key. */
+  list(prefix: string): Promise<KvEntry[]>;
+  /**
+   * Applies all ops atomically if every `expectRevision` holds; otherwise applies none and throws
+   * KvConflictError naming the first key whose revision moved. Returns the new store revision.
+   */
+  commit(ops: KvOp[]): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+/** A compare-and-swap lost a race: re-read and try again. */
+export class KvConflictError extends Error {
+  constructor(readonly key: string) {
+    super(`concurrent update of ${key}: re-read and retry`);
+    this.name = 'KvConflictError';
+  }
+}
+
+/** The store could not be reached (etcd down, wrong endpoint); says where it tried. */
+export class KvUnavailableError extends Error {
+  constructor(readonly endpoint: string, cause: unknown) {
+    super(`cannot reach the IPAM datastore at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+      `Check that etcd is running and the endpoint is right.`, { cause });
+    this.name = 'KvUnavailableError';
+  }
+}
