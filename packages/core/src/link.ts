@@ -1,0 +1,454 @@
+// Network devices over rtnetlink: create (veth, bridge, vxlan, macvlan), change, delete, read.
+// Every input is checked before anything is sent, so a bad spec changes nothing; the kernel's own
+// refusals come back as NetlinkError with its message.
+import { constants } from 'node:os';
+import type { Attrs, NlMessage } from './netlink/codec.js';
+import { NetlinkSocket } from './netlink/socket.js';
+import type { Request } from './netlink/socket.js';
+import { NetlinkError, isNotFound } from './netlink/errors.js';
+import {
+  AF_UNSPEC,
+  IFF_UP,
+  MACVLAN_MODE_BRIDGE,
+  MACVLAN_MODE_PASSTHRU,
+  MACVLAN_MODE_PRIVATE,
+  MACVLAN_MODE_VEPA,
+  NLM_F_CREATE,
+  NLM_F_ECHO,
+  NLM_F_EXCL,
+  RTM_DELLINK,
+  RTM_GETLINK,
+  RTM_NEWLINK,
+} from './netlink/generated/index.js';
+import { withNetnsFd } from './netns.js';
+import type { NetnsRef } from './netns.js';
+import { parseIp, parseMac } from './ip.js';
+
+/** A device by name or by ifindex. */
+export type LinkRef = string | number;
+
+interface CommonSpec {
+  name: string;
+  mtu?: number;
+  /** MAC address 'aa:bb:cc:dd:ee:ff'; default: the kernel picks a random one. */
+  address?: string;
+  /** Bring the device up after creating it (`ip link add … up`). */
+  up?: boolean;
+  /** Bridge to attach the device to (`ip link add … master br0`). */
+  master?: LinkRef;
+}
+
+export interface VethPeerSpec {
+  name: string;
+  /** Create the peer directly in this namespace (it never appears in the caller's). */
+  netns?: NetnsRef;
+  address?: string;
+  mtu?: number;
+  /**
+   * Bring the peer up too. Done by a second request once the pair exists: the kernel opens a peer
+   * flagged up before it links the pair and refuses with ENOTCONN (`ip link add … peer … up` fails).
+   */
+  up?: boolean;
+}
+
+export type MacvlanMode = 'bridge' | 'private' | 'vepa' | 'passthru';
+
+export type VethSpec = CommonSpec & { kind: 'veth'; peer: VethPeerSpec };
+export type BridgeSpec = CommonSpec & { kind: 'bridge' };
+export type VxlanSpec = CommonSpec & {
+  kind: 'vxlan';
+  /** VXLAN network identifier, 0 … 2^24-1. */
+  vni: number;
+  /** UDP destination port; default 4789 (IANA — the kernel's own default is 8472). */
+  port?: number;
+  /** Source address of the tunnel (IPv4 or IPv6). */
+  local?: string;
+  /** Underlay device (`dev`). */
+  dev?: LinkRef;
+  /** Learn remote MACs from traffic; default false (FDB entries are written explicitly). */
+  learning?: boolean;
+  /** Outer TTL; default 0 = inherit. */
+  ttl?: number;
+  /** Multicast group or single remote (`group` / `remote`). */
+  group?: string;
+};
+export type MacvlanSpec = CommonSpec & { kind: 'macvlan'; mode: MacvlanMode; link: LinkRef };
+
+export type LinkSpec = VethSpec | BridgeSpec | VxlanSpec | MacvlanSpec;
+export type LinkKind = LinkSpec['kind'];
+
+/** What `set` can change; only the given fields are touched. */
+export interface LinkPatch {
+  up?: boolean;
+  mtu?: number;
+  address?: string;
+  /** A bridge to attach to, or null to detach (`nomaster`). */
+  master?: LinkRef | null;
+  /** New name. */
+  name?: string;
+  /** Move the device into this namespace (it disappears from this one). */
+  netns?: NetnsRef;
+}
+
+export interface Link {
+  index: number;
+  name: string;
+  /** IFLA_INFO_KIND ('veth', 'bridge', …); absent for devices without rtnl link ops (lo, most NICs). */
+  kind?: string;
+  mtu: number;
+  /** ifi_flags (IFF_*). */
+  flags: number;
+  /** IFF_UP set (administratively up). */
+  up: boolean;
+  /** RFC 2863 operational state as `ip` prints it: 'UP', 'DOWN', 'LOWERLAYERDOWN', 'UNKNOWN', … */
+  operstate: string;
+  /** MAC address; '' for devices without one. */
+  address: string;
+  /** ifindex of the bridge this device is attached to. */
+  master?: number;
+  /** IFLA_LINK: the lower device (macvlan, vxlan) or the veth peer (an index in the peer's namespace). */
+  parent?: number;
+  /** Kind-specific attributes (IFLA_INFO_DATA) under their kernel names, e.g. IFLA_VXLAN_ID. */
+  info?: Attrs;
+}
+
+/** A spec or patch field the kernel would refuse (or misread); names the field and value. Nothing was sent. */
+export class InvalidLinkSpecError extends Error {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, why: string) {
+    super(`invalid ${field} ${JSON.stringify(value)}: ${why}`);
+    this.name = 'InvalidLinkSpecError';
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/**
+ * No device with that name or index. A NetlinkError (errno ENODEV, so `isNotFound` holds) whose message
+ * names the device asked for and keeps the kernel's words.
+ */
+export class LinkNotFoundError extends NetlinkError {
+  readonly device: LinkRef;
+  constructor(device: LinkRef, cause?: NetlinkError) {
+    super({ errno: cause?.errno ?? ENODEV, op: cause?.op ?? 'RTM_GETLINK', seq: cause?.seq ?? 0, extack: cause?.extack });
+    this.message = `link ${typeof device === 'string' ? JSON.stringify(device) : `index ${device}`} not found (${this.message})`;
+    this.name = 'LinkNotFoundError';
+    this.device = device;
+  }
+}
+
+const { ENODEV } = constants.errno;
+const IFNAMSIZ = 16;
+const VXLAN_DEFAULT_PORT = 4789;
+const MACVLAN_MODES: Record<MacvlanMode, number> = {
+  bridge: MACVLAN_MODE_BRIDGE,
+  private: MACVLAN_MODE_PRIVATE,
+  vepa: MACVLAN_MODE_VEPA,
+  passthru: MACVLAN_MODE_PASSTHRU,
+};
+// IF_OPER_* from <linux/if.h> (RFC 2863 order), spelled as `ip` prints them.
+const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
+
+/** Throws InvalidLinkSpecError unless the kernel's dev_valid_name() would accept `name`. */
+export function validateIfName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string' || name === '') throw new InvalidLinkSpecError(field, name, 'interface names are non-empty strings');
+  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new InvalidLinkSpecError(field, name, `longer than ${IFNAMSIZ - 1} bytes`);
+  if (name === '.' || name === '..') throw new InvalidLinkSpecError(field, name, "'.' and '..' are not interface names");
+  if (/[/:\s\0]/.test(name)) throw new InvalidLinkSpecError(field, name, "contains '/', ':', NUL or whitespace");
+  return name;
+}
+
+function checkInt(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidLinkSpecError(field, v, `must be an integer in ${min}..${max}`);
+  }
+  return v;
+}
+
+function checkRef(field: string, ref: unknown): LinkRef {
+  return typeof ref === 'number' ? checkInt(field, ref, 1, 0x7fffffff) : validateIfName(ref, field);
+}
+
+function checkMac(field: string, v: unknown): string {
+  try {
+    return parseMac(v as string);
+  } catch {
+    throw new InvalidLinkSpecError(field, v, 'expected a MAC address aa:bb:cc:dd:ee:ff');
+  }
+}
+
+function checkIp(field: string, v: unknown): ReturnType<typeof parseIp> {
+  try {
+    return parseIp(v as string);
+  } catch {
+    throw new InvalidLinkSpecError(field, v, 'expected an IPv4 or IPv6 address');
+  }
+}
+
+/** ifinfomsg header; `up` set means "change IFF_UP to this", unset leaves the flag alone. */
+function ifinfo(index: number, up?: boolean): Record<string, number> {
+  return {
+    ifi_family: AF_UNSPEC,
+    ifi_type: 0,
+    ifi_index: index,
+    ifi_flags: up ? IFF_UP : 0,
+    ifi_change: up === undefined ? 0 : IFF_UP,
+  };
+}
+
+function refQuery(ref: LinkRef): { header: Record<string, number>; attrs: Attrs } {
+  return typeof ref === 'number' ? { header: ifinfo(ref), attrs: {} } : { header: ifinfo(0), attrs: { IFLA_IFNAME: ref } };
+}
+
+function asNotFound(err: unknown, ref: LinkRef): unknown {
+  return err instanceof NetlinkError && isNotFound(err) ? new LinkNotFoundError(ref, err) : err;
+}
+
+/** The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked. */
+export function linkIndex(sock: NetlinkSocket, ref: LinkRef): number {
+  if (typeof ref === 'number') return checkRef('link index', ref) as number;
+  return getLink(sock, ref).index;
+}
+
+function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
+  checkRef('link', ref);
+  let replies: NlMessage[];
+  try {
+    replies = sock.request({ type: RTM_GETLINK, ...refQuery(ref) });
+  } catch (err) {
+    throw asNotFound(err, ref);
+  }
+  const reply = replies.find((m) => m.type === RTM_NEWLINK);
+  if (reply === undefined) throw new LinkNotFoundError(ref);
+  return toLink(reply);
+}
+
+/** Decodes an RTM_NEWLINK message into a Link. */
+export function toLink(m: NlMessage): Link {
+  const a = m.attrs;
+  const flags = m.header.ifi_flags ?? 0;
+  const linkinfo = a.IFLA_LINKINFO as Attrs | undefined;
+  const link: Link = {
+    index: m.header.ifi_index ?? 0,
+    name: a.IFLA_IFNAME as string,
+    mtu: (a.IFLA_MTU as number | undefined) ?? 0,
+    flags,
+    up: (flags & IFF_UP) !== 0,
+    operstate: OPERSTATES[(a.IFLA_OPERSTATE as number | undefined) ?? 0] ?? 'UNKNOWN',
+    address: typeof a.IFLA_ADDRESS === 'string' ? a.IFLA_ADDRESS : '',
+  };
+  const kind = linkinfo?.IFLA_INFO_KIND;
+  if (typeof kind === 'string') link.kind = kind;
+  if (typeof a.IFLA_MASTER === 'number' && a.IFLA_MASTER !== 0) link.master = a.IFLA_MASTER;
+  if (typeof a.IFLA_LINK === 'number' && a.IFLA_LINK !== link.index) link.parent = a.IFLA_LINK;
+  const data = linkinfo?.IFLA_INFO_DATA;
+  if (data !== undefined && typeof data === 'object' && !Buffer.isBuffer(data) && !Array.isArray(data)) link.info = data as Attrs;
+  return link;
+}
+
+export class LinkApi {
+  constructor(readonly sock: NetlinkSocket) {}
+
+  /**
+   * Creates a device — `ip link add <name> [mtu …] [address …] [master …] [up] type <kind> …`:
+   * veth `peer name <p> [netns <ns>]`, bridge, vxlan `id <vni> dstport <port> [local …] [dev …]
+   * [group|remote …] [nolearning] [ttl …]`, macvlan `link <dev> mode <mode>`. Fails with
+   * NetlinkError EEXIST if the name is taken. Returns the new device as the kernel reports it.
+   */
+  add(spec: LinkSpec): Link {
+    const send = (peerNsFd?: number): NlMessage[] => this.sock.request(this.buildAdd(spec, peerNsFd));
+    const replies = spec.kind === 'veth' && spec.peer?.netns !== undefined ? withNetnsFd(spec.peer.netns, send) : send();
+    if (spec.kind === 'veth' && spec.peer.up) this.peerUp(spec.peer);
+    // NLM_F_ECHO returns the new device and saves a lookup, but the kernel echoes it before it
+    // applies IFLA_MASTER, so with a master only a fresh read shows the whole truth.
+    const echoed = replies.find((m) => m.type === RTM_NEWLINK && m.attrs.IFLA_IFNAME === spec.name);
+    return echoed !== undefined && spec.master === undefined ? toLink(echoed) : this.get(spec.name);
+  }
+
+  private peerUp(peer: VethPeerSpec): void {
+    if (peer.netns === undefined) return this.set(peer.name, { up: true });
+    const sock = NetlinkSocket.open({ netns: peer.netns });
+    try {
+      new LinkApi(sock).set(peer.name, { up: true });
+    } finally {
+      sock.close();
+    }
+  }
+
+  /**
+   * Changes a device — `ip link set <dev> [up|down] [mtu …] [address …] [master <br>|nomaster]
+   * [name …] [netns <ns>]`. Only the fields present are changed, in one request.
+   */
+  set(ref: LinkRef, patch: LinkPatch): void {
+    checkRef('link', ref);
+    const attrs: Attrs = {};
+    if (patch.name !== undefined) attrs.IFLA_IFNAME = validateIfName(patch.name, 'name');
+    if (patch.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', patch.mtu, 1, 0x7fffffff);
+    if (patch.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', patch.address);
+    if (patch.master !== undefined && patch.master !== null) checkRef('master', patch.master);
+    if (patch.up !== undefined && typeof patch.up !== 'boolean') throw new InvalidLinkSpecError('up', patch.up, 'must be a boolean');
+    if (patch.master !== undefined) attrs.IFLA_MASTER = patch.master === null ? 0 : this.index(patch.master);
+    // By name the kernel looks the device up itself; a rename needs the index (IFLA_IFNAME is the new name).
+    const byName = typeof ref === 'string' && patch.name === undefined;
+    if (byName) attrs.IFLA_IFNAME = ref;
+    const req: Request = { type: RTM_NEWLINK, header: ifinfo(byName ? 0 : this.index(ref), patch.up), attrs };
+    const send = (nsFd?: number): void => {
+      if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
+      try {
+        this.sock.request(req);
+      } catch (err) {
+        throw asNotFound(err, ref);
+      }
+    };
+    if (patch.netns === undefined) send();
+    else withNetnsFd(patch.netns, send);
+  }
+
+  /** Deletes a device — `ip link del <dev>` (a veth's peer goes with it). LinkNotFoundError (ENODEV) if missing. */
+  del(ref: LinkRef): void {
+    checkRef('link', ref);
+    try {
+      this.sock.request({ type: RTM_DELLINK, ...refQuery(ref) });
+    } catch (err) {
+      throw asNotFound(err, ref);
+    }
+  }
+
+  /** One device — `ip -d link show <dev>`. LinkNotFoundError if there is none. */
+  get(ref: LinkRef): Link {
+    return getLink(this.sock, ref);
+  }
+
+  /** Like get, but undefined when the device does not exist. */
+  find(ref: LinkRef): Link | undefined {
+    try {
+      return this.get(ref);
+    } catch (err) {
+      if (err instanceof LinkNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** All devices, optionally only one kind or only a bridge's ports — `ip -d link show [type <kind>] [master <br>]`. */
+  list(filter: { kind?: string; master?: LinkRef } = {}): Link[] {
+    const master = filter.master === undefined ? undefined : this.index(filter.master);
+    // Filtered here, not by the kernel: its dump filter ignores a kind it has no driver for and
+    // would return every device.
+    return this.sock
+      .dump({ type: RTM_GETLINK, header: ifinfo(0), attrs: {} })
+      .filter((m) => m.type === RTM_NEWLINK)
+      .map(toLink)
+      .filter((l) => (filter.kind === undefined || l.kind === filter.kind) && (master === undefined || l.master === master));
+  }
+
+  /** The ifindex of a device (`ip -j link show <dev>` → ifindex). */
+  index(ref: LinkRef): number {
+    return linkIndex(this.sock, ref);
+  }
+
+  private buildAdd(spec: LinkSpec, peerNsFd?: number): Request {
+    validateIfName(spec.name, 'name');
+    const attrs: Attrs = { IFLA_IFNAME: spec.name };
+    if (spec.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', spec.mtu, 1, 0x7fffffff);
+    if (spec.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', spec.address);
+    let data: Attrs | undefined;
+    switch (spec.kind) {
+      case 'veth':
+        if (typeof spec.peer !== 'object' || spec.peer === null) throw new InvalidLinkSpecError('peer', spec.peer, 'a veth needs a peer');
+        data = { VETH_INFO_PEER: vethPeer(spec.peer, peerNsFd) };
+        break;
+      case 'bridge':
+        break;
+      case 'vxlan':
+        data = vxlanData(spec, (ref) => this.index(ref));
+        break;
+      case 'macvlan': {
+        data = { IFLA_MACVLAN_MODE: macvlanMode(spec.mode) };
+        attrs.IFLA_LINK = this.index(checkRef('link', spec.link));
+        break;
+      }
+      default:
+        throw new InvalidLinkSpecError('kind', (spec as { kind: unknown }).kind, 'expected veth, bridge, vxlan or macvlan');
+    }
+    if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkRef('master', spec.master));
+    attrs.IFLA_LINKINFO = data === undefined ? { IFLA_INFO_KIND: spec.kind } : { IFLA_INFO_KIND: spec.kind, IFLA_INFO_DATA: data };
+    return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, header: ifinfo(0, spec.up || undefined), attrs };
+  }
+}
+
+/** IFLA_INFO_DATA of a vxlan; `index` resolves the underlay device. */
+function vxlanData(spec: VxlanSpec, index: (ref: LinkRef) => number): Attrs {
+  const data: Attrs = {
+    IFLA_VXLAN_ID: checkInt('vni', spec.vni, 0, 0xffffff),
+    IFLA_VXLAN_PORT: checkInt('port', spec.port ?? VXLAN_DEFAULT_PORT, 1, 0xffff),
+    IFLA_VXLAN_LEARNING: spec.learning ? 1 : 0,
+  };
+  if (spec.ttl !== undefined) data.IFLA_VXLAN_TTL = checkInt('ttl', spec.ttl, 0, 255);
+  if (spec.local !== undefined) {
+    const local = checkIp('local', spec.local);
+    data[local.family === 4 ? 'IFLA_VXLAN_LOCAL' : 'IFLA_VXLAN_LOCAL6'] = local.address;
+  }
+  if (spec.group !== undefined) {
+    const group = checkIp('group', spec.group);
+    data[group.family === 4 ? 'IFLA_VXLAN_GROUP' : 'IFLA_VXLAN_GROUP6'] = group.address;
+  }
+  if (spec.dev !== undefined) data.IFLA_VXLAN_LINK = index(checkRef('dev', spec.dev));
+  return data;
+}
+
+function macvlanMode(mode: MacvlanMode): number {
+  if (!Object.hasOwn(MACVLAN_MODES, mode)) {
+    throw new InvalidLinkSpecError('mode', mode, `expected one of ${Object.keys(MACVLAN_MODES).join(', ')}`);
+  }
+  return MACVLAN_MODES[mode];
+}
+
+/** VETH_INFO_PEER: the peer's own ifinfomsg + attributes; `nsFd` places it in another namespace. */
+function vethPeer(peer: VethPeerSpec, nsFd?: number): { header: Record<string, number>; attrs: Attrs } {
+  const attrs: Attrs = { IFLA_IFNAME: validateIfName(peer.name, 'peer.name') };
+  if (peer.mtu !== undefined) attrs.IFLA_MTU = checkInt('peer.mtu', peer.mtu, 1, 0x7fffffff);
+  if (peer.address !== undefined) attrs.IFLA_ADDRESS = checkMac('peer.address', peer.address);
+  if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
+  return { header: ifinfo(0), attrs };
+}
+
+/**
+ * Makes sure a device like `spec` exists: creates it when missing; keeps an existing one of the same
+ * kind and identity (vxlan id/port/local/dev/group/learning, macvlan mode/link) and brings its mtu,
+ * address, master and up state in line; deletes and recreates one that cannot be changed into it.
+ */
+export function ensureLink(api: LinkApi, spec: LinkSpec): Link {
+  const existing = api.find(validateIfName(spec.name, 'name'));
+  if (existing === undefined) return api.add(spec);
+  if (!sameIdentity(api, existing, spec)) {
+    api.del(existing.index);
+    return api.add(spec);
+  }
+  const patch: LinkPatch = {};
+  if (spec.mtu !== undefined && spec.mtu !== existing.mtu) patch.mtu = spec.mtu;
+  if (spec.address !== undefined && checkMac('address', spec.address) !== existing.address) patch.address = spec.address;
+  if (spec.master !== undefined) {
+    const master = api.index(spec.master);
+    if (master !== existing.master) patch.master = master;
+  }
+  if (spec.up !== undefined && spec.up !== existing.up) patch.up = spec.up;
+  if (Object.keys(patch).length === 0) return existing;
+  api.set(existing.index, patch);
+  return api.get(existing.index);
+}
+
+function sameIdentity(api: LinkApi, link: Link, spec: LinkSpec): boolean {
+  if (link.kind !== spec.kind) return false;
+  const info = link.info ?? {};
+  switch (spec.kind) {
+    case 'vxlan': {
+      const want = vxlanData(spec, (ref) => api.index(ref));
+      return Object.entries(want).every(([k, v]) => info[k] === v) && (spec.dev !== undefined || info.IFLA_VXLAN_LINK === undefined);
+    }
+    case 'macvlan':
+      return info.IFLA_MACVLAN_MODE === macvlanMode(spec.mode) && link.parent === api.index(spec.link);
+    default:
+      return true;
+  }
+}

@@ -1,0 +1,88 @@
+// Test fixtures shared by every package (`@netboot/core/testing`): throwaway network namespaces and
+// independent tools (`ip -j`, `ip netns exec`) to check what the library did. Privileged tests do all
+// their work inside namespaces from here and never touch the host's own.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createNetns, deleteNetns, NetnsNotFoundError } from '../netns.js';
+import type { Netns, NetnsRef } from '../netns.js';
+
+export * from '../testing/etcd.js';
+
+/** A namespace that removes itself; `delete()` is idempotent so it can sit in every `finally`. */
+export type TempNetns = Netns & { readonly name: string; delete(): void; [Symbol.dispose](): void };
+
+/** Creates an empty namespace named `<prefix>-<8 random hex>` (`ip netns add`). */
+export function tempNetns(prefix = 'nbt'): TempNetns {
+  const ns = createNetns(`${prefix}-${randomBytes(4).toString('hex')}`);
+  const name = ns.name!;
+  const remove = (): void => {
+    try {
+      deleteNetns(name);
+    } catch (err) {
+      if (!(err instanceof NetnsNotFoundError)) throw err;
+    }
+  };
+  return { ...ns, name, delete: remove, [Symbol.dispose]: remove };
+}
+
+/**
+ * Runs `fn` with `n` fresh namespaces and deletes them all afterwards, also when `fn` throws.
+ * Namespaces already created are deleted if a later one cannot be.
+ */
+export async function withNetns<T>(n: number, fn: (...nss: TempNetns[]) => Promise<T> | T, prefix = 'nbt'): Promise<T> {
+  const nss: TempNetns[] = [];
+  try {
+    for (let i = 0; i < n; i++) nss.push(tempNetns(prefix));
+    return await fn(...nss);
+  } finally {
+    for (const ns of nss.reverse()) ns.delete();
+  }
+}
+
+/** A command run by `sh` exited non-zero (or could not start); keeps its output. */
+export class CommandError extends Error {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  constructor(argv: string[], status: number | null, stdout: string, stderr: string) {
+    super(`\`${argv.join(' ')}\` exited ${status}: ${stderr.trim() || stdout.trim()}`);
+    this.name = 'CommandError';
+    this.status = status;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+}
+
+function nameOf(ns: NetnsRef): string | undefined {
+  return typeof ns === 'string' ? (ns.startsWith('/') ? undefined : ns) : ns.name;
+}
+
+/** argv that runs `cmd args…` inside `ns`: `ip netns exec` for names, `nsenter --net=` for paths. */
+function inNetnsArgv(ns: NetnsRef, cmd: string, args: string[]): string[] {
+  const name = nameOf(ns);
+  const path = typeof ns === 'string' ? ns : ns.path;
+  return name === undefined ? ['nsenter', `--net=${path}`, cmd, ...args] : ['ip', 'netns', 'exec', name, cmd, ...args];
+}
+
+function run(argv: string[]): string {
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { status?: number | null; stdout?: string; stderr?: string; message: string };
+    throw new CommandError(argv, e.status ?? null, e.stdout ?? '', e.stderr ?? e.message);
+  }
+}
+
+/** Runs `cmd args…` inside `ns` (`ip netns exec <ns> cmd …`) and returns stdout; CommandError on failure. */
+export function sh(ns: NetnsRef, cmd: string, ...args: string[]): string {
+  return run(inNetnsArgv(ns, cmd, args));
+}
+
+/** `ip -n <ns> -j <args…>`, parsed (`ipJson(ns, 'link', 'show')` → an array of objects). */
+// iproute2's JSON has no schema, so tests index it freely: `any` on purpose.
+export function ipJson(ns: NetnsRef, ...args: string[]): any {
+  const name = nameOf(ns);
+  const argv = name === undefined ? inNetnsArgv(ns, 'ip', ['-j', ...args]) : ['ip', '-n', name, '-j', ...args];
+  const out = run(argv).trim();
+  return out === '' ? [] : JSON.parse(out);
+}

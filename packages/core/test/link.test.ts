@@ -1,0 +1,227 @@
+// Links against the kernel, each test in fresh namespaces, results checked with `ip -j` and ping.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NetlinkSocket } from '../src/netlink/socket.js';
+import { NetlinkError, isNotFound } from '../src/netlink/errors.js';
+import { AddrApi } from '../src/addr.js';
+import { ensureLink, InvalidLinkSpecError, LinkApi, LinkNotFoundError } from '../src/link.js';
+import type { LinkSpec } from '../src/link.js';
+import type { NetnsRef } from '../src/netns.js';
+import { ipJson, sh, withNetns } from '../src/public/testing.js';
+
+/** Link and address APIs over one socket opened in `ns`; the socket closes when `fn` returns. */
+function inNs<T>(ns: NetnsRef, fn: (link: LinkApi, addr: AddrApi) => T): T {
+  const sock = NetlinkSocket.open({ netns: ns });
+  try {
+    return fn(new LinkApi(sock), new AddrApi(sock));
+  } finally {
+    sock.close();
+  }
+}
+const ipLink = (ns: NetnsRef, dev: string): any => ipJson(ns, '-d', 'link', 'show', 'dev', dev)[0];
+const names = (ns: NetnsRef): string[] => ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname);
+
+test('veth peer created directly in another namespace; addresses; ping both ways', async () => {
+  await withNetns(2, (a, b) => {
+    const va = inNs(a, (link, addr) => {
+      const va = link.add({ kind: 'veth', name: 'va', up: true, peer: { name: 'vb', netns: b, up: true } });
+      addr.add('va', '10.244.1.2/24');
+      return va;
+    });
+    inNs(b, (link, addr) => {
+      assert.ok(link.get('vb').up, 'peer brought up in its namespace');
+      addr.add('vb', '10.244.1.3/24');
+      link.set('lo', { up: true });
+    });
+    assert.is(va.kind, 'veth');
+    assert.ok(va.up);
+    assert.equal(names(a).sort(), ['lo', 'va'], 'peer never appears in a');
+    assert.equal(names(b).sort(), ['lo', 'vb']);
+    assert.is(ipLink(a, 'va').ifindex, va.index);
+    assert.match(sh(a, 'ping', '-c1', '-W1', '10.244.1.3'), /1 received/);
+    assert.match(sh(b, 'ping', '-c1', '-W1', '10.244.1.2'), /1 received/);
+  });
+});
+
+test('bridge with two veths attached; list filters by master and kind', async () => {
+  await withNetns(1, (ns) => {
+    inNs(ns, (link) => {
+      const br = link.add({ kind: 'bridge', name: 'br0', up: true });
+      link.add({ kind: 'veth', name: 'p1', peer: { name: 'p1x' }, master: 'br0' });
+      link.add({ kind: 'veth', name: 'p2', peer: { name: 'p2x', up: true } });
+      assert.ok(ipLink(ns, 'p2x').flags.includes('UP'), 'peer up in the same namespace');
+      link.set('p2', { master: br.index, up: true });
+      for (const p of ['p1', 'p2']) assert.is(ipLink(ns, p).master, 'br0', `${p} attached`);
+      assert.equal(link.list({ master: 'br0' }).map((l) => l.name).sort(), ['p1', 'p2']);
+      assert.equal(link.list({ kind: 'bridge' }).map((l) => l.name), ['br0']);
+      assert.is(link.list({ kind: 'veth' }).length, 4);
+      assert.is(link.get('p1').master, br.index);
+      link.set('p1', { master: null });
+      assert.is(ipLink(ns, 'p1').master, undefined, 'nomaster detaches');
+      assert.is(link.get('p1').master, undefined);
+    });
+  });
+});
+
+test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', async () => {
+  await withNetns(1, (ns) => {
+    inNs(ns, (link) => {
+      link.add({ kind: 'veth', name: 'under', peer: { name: 'under1' } });
+      const vx = link.add({ kind: 'vxlan', name: 'vx0', vni: 42, port: 4789, local: '10.0.0.1', dev: 'under', learning: false, ttl: 5, mtu: 1450 });
+      const d = ipLink(ns, 'vx0');
+      assert.is(d.linkinfo.info_kind, 'vxlan');
+      assert.is(d.linkinfo.info_data.id, 42);
+      assert.is(d.linkinfo.info_data.port, 4789);
+      assert.is(d.linkinfo.info_data.local, '10.0.0.1');
+      assert.is(d.linkinfo.info_data.link, 'under');
+      assert.is(d.linkinfo.info_data.learning, false);
+      assert.is(d.linkinfo.info_data.ttl, 5);
+      assert.is(d.mtu, 1450);
+      assert.is(vx.info?.IFLA_VXLAN_ID, 42);
+      assert.is(vx.info?.IFLA_VXLAN_PORT, 4789);
+      const learning = link.add({ kind: 'vxlan', name: 'vx1', vni: 7, learning: true });
+      assert.is(ipLink(ns, 'vx1').linkinfo.info_data.learning, true);
+      assert.is(ipLink(ns, 'vx1').linkinfo.info_data.port, 4789, 'default port is IANA 4789');
+      assert.is(learning.info?.IFLA_VXLAN_LEARNING, 1);
+    });
+  });
+});
+
+test('macvlan on a veth, each mode', async () => {
+  await withNetns(1, (ns) => {
+    inNs(ns, (link) => {
+      const va = link.add({ kind: 'veth', name: 'va', peer: { name: 'vb' } });
+      for (const mode of ['bridge', 'private', 'vepa'] as const) {
+        const mv = link.add({ kind: 'macvlan', name: `mv-${mode}`, mode, link: 'va' });
+        const d = ipLink(ns, mv.name);
+        assert.is(d.linkinfo.info_kind, 'macvlan');
+        assert.is(d.linkinfo.info_data.mode, mode);
+        assert.is(d.link, 'va');
+        assert.is(mv.parent, va.index);
+      }
+    });
+  });
+});
+
+test('set: mtu, address, name, down/up, netns', async () => {
+  await withNetns(2, (a, b) => {
+    inNs(a, (link) => {
+      const v = link.add({ kind: 'veth', name: 'v0', peer: { name: 'v0p' }, mtu: 1400, address: '02:00:00:00:00:01' });
+      assert.is(ipLink(a, 'v0').mtu, 1400);
+      assert.is(ipLink(a, 'v0').address, '02:00:00:00:00:01');
+      link.set('v0', { mtu: 1300, address: '02:00:00:00:00:AA' });
+      assert.is(ipLink(a, 'v0').mtu, 1300);
+      assert.is(ipLink(a, 'v0').address, '02:00:00:00:00:aa');
+      link.set(v.index, { up: true });
+      assert.ok(ipLink(a, 'v0').flags.includes('UP'));
+      link.set('v0', { up: false });
+      assert.not.ok(ipLink(a, 'v0').flags.includes('UP'));
+      link.set('v0', { name: 'renamed' });
+      assert.is(link.get(v.index).name, 'renamed');
+      assert.ok(names(a).includes('renamed'));
+      link.set('renamed', { netns: b, name: 'moved' });
+      assert.not.ok(names(a).includes('renamed'));
+      assert.is(link.find('renamed'), undefined);
+    });
+    inNs(a, (link) => {
+      link.add({ kind: 'veth', name: 'w0', peer: { name: 'w1' } });
+      link.set('w0', { netns: b.path });
+    });
+    assert.not.ok(names(a).includes('w0'));
+    assert.ok(names(b).includes('w0'), 'moved by name, namespace given as a path');
+    assert.ok(names(b).includes('moved'), 'moved and renamed in one request');
+    assert.is(ipLink(b, 'moved').mtu, 1300);
+  });
+});
+
+test('errors: EEXIST on a taken name, ENODEV with the kernel message on a missing one', async () => {
+  await withNetns(1, (ns) => {
+    inNs(ns, (link) => {
+      link.add({ kind: 'bridge', name: 'br0' });
+      try {
+        link.add({ kind: 'bridge', name: 'br0' });
+        assert.unreachable('duplicate add must fail');
+      } catch (e) {
+        assert.instance(e, NetlinkError);
+        assert.is((e as NetlinkError).code, 'EEXIST');
+        assert.is((e as NetlinkError).op, 'RTM_NEWLINK');
+      }
+      try {
+        link.del('nope0');
+        assert.unreachable('del of a missing link must fail');
+      } catch (e) {
+        assert.instance(e, LinkNotFoundError);
+        assert.instance(e, NetlinkError);
+        assert.is((e as NetlinkError).code, 'ENODEV');
+        assert.is((e as NetlinkError).op, 'RTM_DELLINK');
+        assert.match((e as Error).message, /"nope0" not found .*no such device/i);
+      }
+      try {
+        link.get('nope0');
+        assert.unreachable('get of a missing link must fail');
+      } catch (e) {
+        assert.instance(e, LinkNotFoundError);
+        assert.ok(isNotFound(e));
+        assert.match((e as Error).message, '"nope0"');
+      }
+      assert.is(link.find(9999), undefined);
+      assert.throws(() => link.index('nope0'), (e: unknown) => e instanceof LinkNotFoundError);
+      assert.throws(() => link.set('nope0', { up: true }), (e: unknown) => e instanceof LinkNotFoundError && e.op === 'RTM_NEWLINK');
+      assert.throws(() => link.set(9999, { mtu: 1400 }), (e: unknown) => e instanceof LinkNotFoundError);
+      link.del('br0');
+      assert.not.ok(names(ns).includes('br0'));
+    });
+  });
+});
+
+test('invalid specs are rejected before anything is sent', () => {
+  const sent: unknown[] = [];
+  const recorder = { request: (r: unknown) => sent.push(r), dump: (r: unknown) => sent.push(r) } as unknown as NetlinkSocket;
+  const link = new LinkApi(recorder);
+  const bad: [string, () => unknown][] = [
+    ['empty name', () => link.add({ kind: 'bridge', name: '' })],
+    ['16 chars', () => link.add({ kind: 'bridge', name: 'x'.repeat(16) })],
+    ['slash', () => link.add({ kind: 'bridge', name: 'a/b' })],
+    ['space', () => link.add({ kind: 'bridge', name: 'a b' })],
+    ['colon', () => link.add({ kind: 'bridge', name: 'a:b' })],
+    ['dot', () => link.add({ kind: 'bridge', name: '.' })],
+    ['peer name', () => link.add({ kind: 'veth', name: 'ok', peer: { name: 'bad name' } })],
+    ['mtu', () => link.add({ kind: 'bridge', name: 'ok', mtu: 1.5 })],
+    ['mac', () => link.add({ kind: 'bridge', name: 'ok', address: 'zz:00:00:00:00:00' })],
+    ['vni', () => link.add({ kind: 'vxlan', name: 'ok', vni: 1 << 24 })],
+    ['port', () => link.add({ kind: 'vxlan', name: 'ok', vni: 1, port: 0 })],
+    ['local', () => link.add({ kind: 'vxlan', name: 'ok', vni: 1, local: '10.0.0' })],
+    ['mode', () => link.add({ kind: 'macvlan', name: 'ok', mode: 'weird' as 'bridge', link: 'va' })],
+    ['kind', () => link.add({ kind: 'dummy', name: 'ok' } as unknown as LinkSpec)],
+    ['set name', () => link.set('ok', { name: 'way-too-long-name' })],
+    ['set ref', () => link.set('a b', { up: true })],
+    ['del ref', () => link.del('')],
+    ['get index', () => link.get(-1)],
+  ];
+  for (const [what, fn] of bad) assert.throws(fn, (e: unknown) => e instanceof InvalidLinkSpecError, what);
+  assert.equal(sent, [], 'nothing reached the socket');
+});
+
+test('ensureLink: creates, keeps a compatible link, fixes drift, replaces an incompatible one', async () => {
+  await withNetns(1, (ns) => {
+    inNs(ns, (link) => {
+      const spec: LinkSpec = { kind: 'vxlan', name: 'vx0', vni: 1, port: 4789, learning: false, mtu: 1450 };
+      const first = ensureLink(link, spec);
+      const again = ensureLink(link, spec);
+      assert.is(again.index, first.index, 'kept');
+      sh(ns, 'ip', 'link', 'set', 'vx0', 'mtu', '1300');
+      const fixed = ensureLink(link, { ...spec, up: true });
+      assert.is(fixed.index, first.index, 'changed in place');
+      assert.is(ipLink(ns, 'vx0').mtu, 1450);
+      assert.ok(fixed.up);
+      const replaced = ensureLink(link, { ...spec, vni: 2 });
+      assert.is.not(replaced.index, first.index, 'recreated for a new VNI');
+      assert.is(ipLink(ns, 'vx0').linkinfo.info_data.id, 2);
+      const bridge = ensureLink(link, { kind: 'bridge', name: 'vx0' });
+      assert.is(bridge.kind, 'bridge', 'another kind replaces it');
+      assert.is(ipLink(ns, 'vx0').linkinfo.info_kind, 'bridge');
+    });
+  });
+});
+
+test.run();
