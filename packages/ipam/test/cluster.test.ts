@@ -1,0 +1,305 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Cidr } from '../src/cidr.js';
+import { IpInUseError } from '../src/allocator.js';
+import { BlockAffinityError, BlockInUseError, ClusterIpam, IpExhaustedError } from '../src/cluster.js';
+import { PoolInUseError, PoolNotFoundError, PoolOverlapError } from '../src/pool.js';
+import { MemoryKv } from '../src/store/memory.js';
+import { InvalidArgumentError } from '../src/validate.js';
+
+const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
+const pod = (n: number | string, ifname = 'eth0') => ({ containerId: `c${n}`, ifname });
+
+async function rejects(p: Promise<unknown>, check: (err: unknown) => boolean, what = 'promise') {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(check(err), `${what}: unexpected ${String(err)}`);
+    return err;
+  }
+  assert.unreachable(`${what} should have been rejected`);
+}
+
+const setup = async (opts: ConstructorParameters<typeof ClusterIpam>[1] = {}) => {
+  const kv = new MemoryKv();
+  return { kv, ipam: new ClusterIpam(kv, opts) };
+};
+
+const pools = suite('pools');
+
+pools('create, list, get, update, overlap and service-CIDR refusal', async () => {
+  const { ipam, kv } = await setup({ serviceCidr: '10.96.0.0/12' });
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  assert.equal((await ipam.listPools()).map((p) => p.name), ['a']);
+  const revision = kv.currentRevision();
+  await rejects(ipam.createPool({ name: 'b', cidr: '10.244.3.0/24' }), isA(PoolOverlapError));
+  await rejects(ipam.createPool({ name: 'svc', cidr: '10.96.0.0/16' }), (e) => e instanceof PoolOverlapError && e.message.includes('service CIDR'));
+  await rejects(ipam.createPool({ name: 'bad', cidr: '10.244.1.7/16' }), (e) => e instanceof Error && e.message.includes('10.244.1.7/16'));
+  assert.is(kv.currentRevision(), revision, 'refusals change nothing');
+  assert.is((await ipam.disablePool('a')).disabled, true);
+  assert.is((await ipam.getPool('a'))?.disabled, true);
+  await rejects(ipam.updatePool('nope', { disabled: true }), isA(PoolNotFoundError));
+  await rejects(ipam.updatePool('a', { blockSize: 26 } as never), isA(InvalidArgumentError));
+});
+
+pools('concurrent creation of overlapping pools lets exactly one win', async () => {
+  const kv = new MemoryKv();
+  const clients = Array.from({ length: 8 }, () => new ClusterIpam(kv));
+  const results = await Promise.allSettled(clients.map((c, i) => c.createPool({ name: `p${i}`, cidr: '10.244.0.0/16' })));
+  assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof PoolOverlapError));
+  assert.is((await clients[0]!.listPools()).length, 1);
+});
+
+pools.run();
+
+const blocks = suite('blocks and pod IPs');
+
+blocks('a node claims a block and gets IPs from it, never network/gateway/broadcast', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const block = await ipam.claimBlock('node-1');
+  assert.is(block.node, 'node-1');
+  assert.is(block.size, 253);
+  const r = await ipam.allocate('node-1', pod(1));
+  assert.is(r.block, block.cidr);
+  const cidr = Cidr.parse(block.cidr);
+  assert.is(r.ip, cidr.addressAt(2n)); // .0 network, .1 gateway (the node bridge)
+  assert.equal({ pool: r.pool, node: r.node, containerId: r.containerId, ifname: r.ifname }, { pool: 'a', node: 'node-1', containerId: 'c1', ifname: 'eth0' });
+  assert.equal(await ipam.allocate('node-1', pod(1)), r, 'idempotent for the same attachment');
+  assert.is.not((await ipam.allocate('node-1', pod(1, 'net1'))).ip, r.ip);
+  assert.equal((await ipam.claimBlock('node-1')).cidr, block.cidr, 'claim is stable');
+});
+
+blocks('different nodes get different blocks; a node that rejoins gets its old block back', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const names = Array.from({ length: 10 }, (_, i) => `node-${i}`);
+  const claimed = await Promise.all(names.map((n) => ipam.claimBlock(n)));
+  assert.is(new Set(claimed.map((b) => b.cidr)).size, 10);
+  assert.equal((await ipam.listBlocks({ node: 'node-3' })).map((b) => b.cidr), [claimed[3]!.cidr]);
+  await ipam.releaseNode('node-3');
+  assert.equal(await ipam.listBlocks({ node: 'node-3' }), []);
+  assert.is((await ipam.claimBlock('node-3')).cidr, claimed[3]!.cidr);
+});
+
+blocks('a full block leads to a second block, up to maxBlocksPerNode, then IpExhaustedError naming pool and node', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'small', cidr: '10.244.0.0/24', blockSize: 29, maxBlocksPerNode: 2 }); // 5 usable per block
+  const ips = [];
+  for (let i = 0; i < 10; i++) ips.push((await ipam.allocate('n1', pod(i))).ip);
+  assert.is(new Set(ips).size, 10);
+  const mine = await ipam.listBlocks({ node: 'n1' });
+  assert.is(mine.length, 2);
+  assert.ok(mine.every((b) => b.allocated === 5 && b.free === 0));
+  const err = await rejects(ipam.allocate('n1', pod(10)), isA(IpExhaustedError));
+  assert.match((err as Error).message, /small/);
+  assert.match((err as Error).message, /n1/);
+  // Another node still has room: exhaustion is per node.
+  assert.ok((await ipam.allocate('n2', pod(11))).ip);
+});
+
+blocks('strict affinity: no borrowing; with strictAffinity false a node borrows from others', async () => {
+  for (const strictAffinity of [true, false]) {
+    const { ipam, kv } = await setup({ strictAffinity });
+    await ipam.createPool({ name: 'tiny', cidr: '10.0.0.0/28', blockSize: 29 }); // two blocks of 5
+    await ipam.allocate('n1', pod('a'));
+    await ipam.allocate('n2', pod('b'));
+    const other = new ClusterIpam(kv, { strictAffinity });
+    for (let i = 0; i < 4; i++) await other.allocate('n2', pod(`b${i}`));
+    if (strictAffinity) {
+      await rejects(ipam.allocate('n3', pod('c')), isA(IpExhaustedError));
+      const n1Block = (await ipam.listBlocks({ node: 'n1' }))[0]!;
+      await rejects(ipam.allocate('n3', pod('c'), { ip: Cidr.parse(n1Block.cidr).addressAt(5n) }), isA(BlockAffinityError));
+    } else {
+      const borrowed = await ipam.allocate('n3', pod('c'));
+      assert.is(borrowed.node, 'n3');
+      assert.is(borrowed.block, (await ipam.listBlocks({ node: 'n1' }))[0]!.cidr);
+    }
+  }
+});
+
+blocks('static IP requests: taken, gateway and outside-pool IPs are refused', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const r = await ipam.allocate('n1', pod(1), { ip: '10.244.77.10' });
+  assert.equal([r.ip, r.block, r.node], ['10.244.77.10', '10.244.77.0/24', 'n1']);
+  await rejects(ipam.allocate('n1', pod(2), { ip: '10.244.77.10' }), isA(IpInUseError));
+  await rejects(ipam.allocate('n1', pod(3), { ip: '10.244.77.1' }), (e) => e instanceof IpInUseError && /gateway/.test(e.message));
+  await rejects(ipam.allocate('n1', pod(4), { ip: '10.245.0.5' }), (e) => e instanceof Error && /not inside an enabled pool/.test(e.message));
+  await rejects(ipam.allocate('n1', pod(1), { ip: '10.244.77.11' }), isA(IpInUseError)); // c1 already holds .10
+  assert.is((await ipam.allocate('n1', pod(5))).ip, '10.244.77.11', 'round-robin continues after the static IP');
+});
+
+blocks('bad input is refused before anything is written', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const revision = kv.currentRevision();
+  await rejects(ipam.allocate('n1', { containerId: '../x', ifname: 'eth0' }), isA(InvalidArgumentError));
+  await rejects(ipam.allocate('n1', { containerId: 'ok', ifname: 'a/b' }), isA(InvalidArgumentError));
+  await rejects(ipam.allocate('bad node', pod(1)), isA(InvalidArgumentError));
+  await rejects(ipam.allocate('n1', pod(1), { ip: 'fd00::1', family: 4 }), isA(InvalidArgumentError));
+  assert.is(kv.currentRevision(), revision);
+});
+
+blocks('dual-stack: one IP per family per attachment; nodeSelector picks pools', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'v4', cidr: '10.244.0.0/16' });
+  await ipam.createPool({ name: 'v6', cidr: 'fd00:10:244::/56' });
+  await ipam.createPool({ name: 'edge', cidr: '10.250.0.0/16', nodeSelector: { zone: 'edge' } });
+  const v4 = await ipam.allocate('n1', pod(1));
+  const v6 = await ipam.allocate('n1', pod(1), { family: 6 });
+  assert.is(v4.pool, 'v4');
+  assert.is(v6.pool, 'v6');
+  assert.match(v6.ip, /^fd00:10:244:[0-9a-f]+::2$/);
+  assert.equal(await ipam.releaseAttachment(pod(1)), [v4, v6]);
+  assert.equal(await ipam.listBlocks({ pool: 'v6' }).then((b) => b.map((x) => x.allocated)), [0]);
+  await ipam.updatePool('v4', { disabled: true });
+  await ipam.setNode('edge-1', { zone: 'edge' });
+  assert.is((await ipam.allocate('edge-1', pod(2))).pool, 'edge', 'stored labels select the edge pool');
+  assert.is((await ipam.allocate('n9', pod(3), { labels: { zone: 'edge' } })).pool, 'edge');
+  await rejects(ipam.allocate('n9', pod(4), { family: 4 }), (e) => e instanceof IpExhaustedError && /no enabled IPv4 pool selects node n9/.test(e.message));
+  assert.is((await ipam.allocate('n9', pod(4))).pool, 'v6', 'with no IPv4 pool left, the default family is IPv6');
+});
+
+blocks('release by attachment and by IP; unknown is not an error; no immediate reuse', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const r1 = await ipam.allocate('n1', pod(1));
+  const r2 = await ipam.allocate('n1', pod(2));
+  assert.equal(await ipam.releaseAttachment(pod(1)), [r1]);
+  assert.equal(await ipam.releaseAttachment(pod(1)), []);
+  assert.equal(await ipam.releaseIp(r2.ip), r2);
+  assert.is(await ipam.releaseIp(r2.ip), undefined);
+  assert.is(await ipam.releaseIp('192.0.2.1'), undefined);
+  const r3 = await ipam.allocate('n1', pod(1));
+  assert.not.ok([r1.ip, r2.ip].includes(r3.ip));
+  assert.equal((await ipam.check()).problems, []);
+});
+
+blocks('a node leaving with pods is refused unless forced', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const r = await ipam.allocate('n1', pod(1));
+  await rejects(ipam.releaseNode('n1'), isA(BlockInUseError));
+  assert.equal((await ipam.releaseNode('n1', { force: true })).released, [r]);
+  assert.equal(await ipam.listBlocks(), []);
+  assert.equal(await ipam.releaseAttachment(pod(1)), [], 'the handle went with the block');
+  assert.equal((await ipam.check()).problems, []);
+});
+
+blocks('8 concurrent clients never hand out one IP twice', async () => {
+  const kv = new MemoryKv();
+  await new ClusterIpam(kv).createPool({ name: 'a', cidr: '10.244.0.0/22', blockSize: 27 });
+  const clients = Array.from({ length: 8 }, () => new ClusterIpam(kv));
+  const results = await Promise.all(clients.flatMap((c, i) => Array.from({ length: 20 }, (_, j) => c.allocate(`n${i % 3}`, pod(`${i}-${j}`)))));
+  assert.is(new Set(results.map((r) => r.ip)).size, 160);
+  assert.ok(kv.conflicts > 0, 'the clients really raced');
+  assert.equal((await clients[0]!.check({ nodes: ['n0', 'n1', 'n2'] })).problems, []);
+});
+
+blocks.run();
+
+const lifecycle = suite('migration, gc, check, usage');
+
+lifecycle('pool migration: disable A, new pods come from B, A deletable once empty', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'pool-a', cidr: '10.244.0.0/16' });
+  const oldPods = [await ipam.allocate('n1', pod(1)), await ipam.allocate('n1', pod(2)), await ipam.allocate('n2', pod(3))];
+  await ipam.createPool({ name: 'pool-b', cidr: '10.245.0.0/16' });
+  await ipam.disablePool('pool-a');
+  // Existing IPs stay valid (idempotent allocate returns them) and new ones come from B, even on nodes with an A block.
+  assert.equal(await ipam.allocate('n1', pod(1)), oldPods[0]);
+  const fresh = await ipam.allocate('n1', pod(4));
+  assert.is(fresh.pool, 'pool-b');
+  assert.equal((await ipam.listBlocks({ node: 'n1' })).map((b) => b.pool).sort(), ['pool-a', 'pool-b']);
+  // Deleting A is refused, listing what is still allocated.
+  const err = (await rejects(ipam.deletePool('pool-a'), isA(PoolInUseError))) as PoolInUseError;
+  assert.equal(err.allocations.map((a) => a.ip).sort(), oldPods.map((p) => p.ip).sort());
+  assert.ok(await ipam.getPool('pool-a'), 'refusal changed nothing');
+  // Pods move: old IPs release normally.
+  await ipam.releaseAttachment(pod(1));
+  await ipam.releaseIp(oldPods[1]!.ip);
+  await rejects(ipam.deletePool('pool-a'), (e) => e instanceof PoolInUseError && e.allocations.length === 1);
+  await ipam.releaseAttachment(pod(3));
+  const deleted = await ipam.deletePool('pool-a');
+  assert.equal(deleted.released, []);
+  assert.is(deleted.blocks.length, 2, 'its empty blocks went with it');
+  assert.equal((await ipam.listPools()).map((p) => p.name), ['pool-b']);
+  assert.equal((await ipam.listBlocks()).map((b) => b.pool), ['pool-b']);
+  assert.equal((await ipam.check()).problems, []);
+  await rejects(ipam.deletePool('pool-a'), isA(PoolNotFoundError));
+});
+
+lifecycle('force-deleting a pool drops and returns its allocations', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/24', blockSize: 26 });
+  const held = [];
+  for (let i = 0; i < 70; i++) held.push(await ipam.allocate('n1', pod(i))); // > one commit's worth (60)
+  const { released, blocks: gone } = await ipam.deletePool('a', { force: true });
+  assert.equal(released.map((r) => r.ip).sort(), held.map((r) => r.ip).sort());
+  assert.is(gone.length, 2);
+  assert.equal(await ipam.listPools(), []);
+  assert.equal(await ipam.releaseAttachment(pod(0)), []);
+  assert.equal((await ipam.check()).problems, []);
+});
+
+lifecycle('gc releases everything not in the valid list (optionally per node)', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const n1 = [await ipam.allocate('n1', pod(1)), await ipam.allocate('n1', pod(2))];
+  const n2 = [await ipam.allocate('n2', pod(3))];
+  assert.equal((await ipam.gc([pod(1)], { node: 'n1' })).released, [n1[1]]);
+  assert.equal((await ipam.gc([pod(1)])).released, n2);
+  assert.equal((await ipam.gc([pod(1)])).released, []);
+  assert.equal(await ipam.allocate('n1', pod(1)), n1[0]);
+});
+
+lifecycle('check finds orphan blocks, invalid attachments and corrupt entries; release(report) fixes what it can', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const live = await ipam.allocate('n1', pod(1));
+  const leaked = await ipam.allocate('n1', pod(2));
+  const orphan = await ipam.allocate('gone', pod(3));
+  await kv.commit([{ op: 'put', key: `${ipam.keys.handles}zz/eth0`, value: 'not json' }]);
+  const report = await ipam.check({ nodes: ['n1'], valid: [pod(1), pod(3)] });
+  const kinds = report.problems.map((p) => `${p.kind}:${p.ip ?? p.block ?? ''}`).sort();
+  assert.equal(kinds, [`corrupt-entry:`, `invalid-attachment:${leaked.ip}`, `orphan-block:${orphan.block}`].sort());
+  const fixed = await ipam.release(report);
+  assert.equal(fixed.released.map((r) => r.ip).sort(), [leaked.ip, orphan.ip].sort());
+  assert.equal(fixed.skipped.map((p) => p.kind), ['corrupt-entry']);
+  assert.equal(await ipam.listBlocks({ node: 'gone' }), []);
+  assert.equal(await ipam.allocate('n1', pod(1)), live);
+  const after = await ipam.check({ nodes: ['n1'], valid: [pod(1)] });
+  assert.equal(after.problems.map((p) => p.kind), ['corrupt-entry']);
+});
+
+lifecycle('check reports blocks outside any pool and duplicate IPs', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const r = await ipam.allocate('n1', pod(1));
+  // Simulate a pool deleted behind our back and an overlapping block written by a broken client.
+  await kv.commit([{ op: 'delete', key: ipam.keys.pool('a') }]);
+  const dup = { cidr: '10.244.0.0/16', pool: 'x', node: 'n2', allocations: { [Cidr.parse('10.244.0.0/16').offsetOf(r.ip).toString()]: pod(9) }, cursor: null };
+  await kv.commit([
+    { op: 'put', key: ipam.keys.block(dup.cidr), value: JSON.stringify(dup) },
+    { op: 'put', key: ipam.keys.affinity('n2', dup.cidr), value: 'x' },
+  ]);
+  const kinds = new Set((await ipam.check()).problems.map((p) => p.kind));
+  assert.ok(kinds.has('outside-pools'));
+  assert.ok(kinds.has('duplicate-ip'));
+});
+
+lifecycle('usage counts usable addresses per pool and block', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/24', blockSize: 26 });
+  await ipam.createPool({ name: 'b', cidr: '10.245.0.0/16', disabled: true });
+  for (let i = 0; i < 3; i++) await ipam.allocate('n1', pod(i));
+  const usage = await ipam.usage();
+  const a = usage.pools.find((p) => p.name === 'a')!;
+  assert.equal({ size: a.size, allocated: a.allocated, free: a.free }, { size: 4 * 61, allocated: 3, free: 4 * 61 - 3 });
+  assert.equal(a.blocks.map((b) => [b.node, b.size, b.allocated, b.free]), [['n1', 61, 3, 58]]);
+  assert.equal(usage.pools.find((p) => p.name === 'b')?.allocated, 0);
+});
+
+lifecycle.run();
