@@ -20,6 +20,8 @@ export class SyscallError extends Error {
 
 /** `EEXIST` for 17, … ; `E<n>` for numbers Node does not name. */
 export function errnoName(errno: number): string {
+  // 95 is both ENOTSUP and EOPNOTSUPP on Linux; the kernel means the latter (Node names the former).
+  if (Math.abs(errno) === 95) return 'EOPNOTSUPP';
   try {
     return getSystemErrorName(-Math.abs(errno));
   } catch {

@@ -86,10 +86,12 @@ export function sendto(fd: number, buf: Buffer, length: number, flags: number, a
 /**
  * recvfrom(2) into `buf` (filled in place). Returns the message length, which exceeds `buf.length`
  * when MSG_TRUNC was asked for and the message did not fit; returns -1 (without throwing) for
- * EAGAIN/EWOULDBLOCK so callers can poll.
+ * EAGAIN/EWOULDBLOCK so callers can poll. With `from`, the sender's address is written into it
+ * (netlink checks that replies come from the kernel, nl_pid 0).
  */
-export function recvfrom(fd: number, buf: Buffer, flags: number): number {
-  const n = Number(c.recvfrom(fd, buf, buf.length, flags, null, null));
+export function recvfrom(fd: number, buf: Buffer, flags: number, from?: Buffer): number {
+  if (from) fromLen.writeUInt32LE(from.length, 0);
+  const n = Number(c.recvfrom(fd, buf, buf.length, flags, from ?? null, from ? fromLen : null));
   if (n < 0) {
     const errno = koffi.errno();
     if (errno === EAGAIN) return -1;
@@ -97,6 +99,7 @@ export function recvfrom(fd: number, buf: Buffer, flags: number): number {
   }
   return n;
 }
+const fromLen = Buffer.alloc(4); // socklen_t in/out for recvfrom's `from`
 
 /** close(2). Closing an already-closed descriptor is reported, never ignored. */
 export function close(fd: number): void {

@@ -1,42 +1,346 @@
-// CONTRACT STUB — the protocol helper replaces the bodies; the exported names and shapes are fixed.
-//
 // One NETLINK_ROUTE socket bound to the namespace it was opened in. Calls are synchronous: the
 // kernel has queued rtnetlink replies by the time sendto returns, so a request never waits on
 // another party, and synchronous calls are what namespace rules (netns.ts) need.
-import type { NlMessage } from './codec.js';
-import type { NetnsRef } from '../netns.js';
+//
+// Hot path: one encode buffer and one receive buffer per socket, reused for every call; a request
+// is one sendto and one recvfrom, and its ACK is recognised without decoding.
+import * as libc from '../ffi/libc.js';
+import { SyscallError } from '../errors.js';
+import { runIn, type NetnsRef } from '../netns.js';
+import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
+import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from './errors.js';
+import {
+  AF_NETLINK,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  MSG_TRUNC,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  NETLINK_ROUTE,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from './generated/index.js';
+import { messageTypeName } from './schema.js';
 
 export interface OpenOptions {
   /** Namespace to open the socket in (name under /run/netns, a path, or a Netns); default: the caller's. */
   netns?: NetnsRef;
   /** Receive timeout guard in ms (SO_RCVTIMEO); default 10 000. */
   timeoutMs?: number;
+  /** Socket receive buffer in bytes (SO_RCVBUFFORCE, SO_RCVBUF without CAP_NET_ADMIN); default 1 MiB. */
+  receiveBufferBytes?: number;
 }
 
 /** What a caller sends: the socket fills seq/pid and adds NLM_F_REQUEST (and NLM_F_ACK for requests). */
 export type Request = Omit<NlMessage, 'seq' | 'pid' | 'flags'> & { flags?: number };
 
+const SOCKADDR_NL_SIZE = 12;
+const NLMSG_HDRLEN = 16;
+/** The fence after each batch chunk: a control message the kernel only acknowledges. */
+const NOOP: Request = { type: NLMSG_NOOP, header: {}, attrs: {} };
+/**
+ * Requests per sendto in batch(): in the worst case every one fails and the kernel queues an error
+ * (~1 KiB of receive buffer each, whatever the payload) before we read any; they must all fit.
+ */
+const BATCH_MAX_REQUESTS = 256;
+/** Bytes per sendto in batch(): under the default socket send buffer. */
+const BATCH_MAX_BYTES = 64 * 1024;
+
 export class NetlinkSocket {
-  static open(_opts: OpenOptions = {}): NetlinkSocket {
-    throw new Error('not implemented');
+  /** The port id the kernel assigned (nl_pid); replies are addressed to it. */
+  readonly pid: number;
+  private fd: number;
+  private seq: number;
+  private readonly timeoutMs: number;
+  private readonly writer = new MessageWriter(BATCH_MAX_BYTES + 4096);
+  // Untouched pages of a large allocation cost no memory; only what the kernel writes is committed.
+  private recvBuf = Buffer.allocUnsafe(1024 * 1024);
+  private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
+  private readonly scratch: NlMessage[] = [];
+
+  private constructor(fd: number, pid: number, timeoutMs: number) {
+    this.fd = fd;
+    this.pid = pid;
+    this.timeoutMs = timeoutMs;
+    // Start away from 0 so a reply can never be mistaken for a multicast event (seq 0).
+    this.seq = (Date.now() & 0x7fffffff) >>> 0 || 1;
   }
+
+  /**
+   * Opens a socket, in `netns` when given: the main thread switches in only for socket(2); the
+   * socket keeps that namespace for its whole life and every later call runs from here.
+   */
+  static open(opts: OpenOptions = {}): NetlinkSocket {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+    const create = () => libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    const fd = opts.netns === undefined ? create() : runIn(opts.netns, create);
+    try {
+      libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+      libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+      setReceiveBuffer(fd, opts.receiveBufferBytes ?? 1024 * 1024);
+      const tv = Buffer.alloc(16); // struct timeval { time_t tv_sec; suseconds_t tv_usec; }
+      tv.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
+      tv.writeBigInt64LE(BigInt((timeoutMs % 1000) * 1000), 8);
+      libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv);
+      const addr = Buffer.alloc(SOCKADDR_NL_SIZE);
+      addr.writeUInt16LE(AF_NETLINK, 0); // nl_pid 0: the kernel assigns one
+      libc.bind(fd, addr);
+      libc.getsockname(fd, addr);
+      return new NetlinkSocket(fd, addr.readUInt32LE(4), timeoutMs);
+    } catch (e) {
+      libc.close(fd);
+      throw e;
+    }
+  }
+
+  /** The file descriptor (for poll); -1 once closed. */
+  get fileno(): number {
+    return this.fd;
+  }
+
   /** Sends one request with NLM_F_ACK and returns any replies before the ACK; throws NetlinkError. */
-  request(_req: Request): NlMessage[] {
-    throw new Error('not implemented');
+  request(req: Request): NlMessage[] {
+    const seq = this.send(req, NLM_F_REQUEST | NLM_F_ACK);
+    const replies: NlMessage[] = [];
+    for (;;) {
+      const n = this.recvFromKernel(req.type);
+      if (this.plainAck(n) === seq) return replies; // the common case, read without decoding
+      for (const m of this.decodeDatagram(n)) {
+        if (m.seq !== seq) continue; // a late reply to an earlier request that timed out
+        if (m.type === NLMSG_ERROR) {
+          if (m.header.error === 0) return replies;
+          throw toNetlinkError(m, messageTypeName(req.type));
+        }
+        if (m.type === NLMSG_DONE) return replies;
+        replies.push(m);
+      }
+    }
   }
+
   /** NLM_F_DUMP request collected to NLMSG_DONE; retries NLM_F_DUMP_INTR, then DumpInterruptedError. */
-  dump(_req: Request, _opts: { retries?: number } = {}): NlMessage[] {
-    throw new Error('not implemented');
+  dump(req: Request, opts: { retries?: number } = {}): NlMessage[] {
+    const retries = opts.retries ?? 3;
+    const op = messageTypeName(req.type);
+    let partial: NlMessage[] = [];
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const seq = this.send(req, NLM_F_REQUEST | NLM_F_DUMP);
+      const out: NlMessage[] = [];
+      let interrupted = false;
+      let done = false;
+      while (!done) {
+        for (const m of this.decodeDatagram(this.recvFromKernel(op, true))) {
+          if (m.seq !== seq) continue;
+          if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+          if (m.type === NLMSG_DONE) {
+            if (m.header.error! < 0) throw toNetlinkError(m, op);
+            done = true;
+          } else if (m.type === NLMSG_ERROR) {
+            if (m.header.error !== 0) throw toNetlinkError(m, op);
+          } else {
+            out.push(m);
+          }
+        }
+      }
+      if (!interrupted) return out;
+      partial = out;
+    }
+    throw new DumpInterruptedError(op, retries + 1, partial);
   }
+
   /**
    * Sends many requests before reading their ACKs (route programming at scale). Returns one entry per
    * request, in order: undefined on success, the NetlinkError otherwise — a failed request does not stop
    * the rest.
+   *
+   * How: requests go out many per sendto WITHOUT NLM_F_ACK — the kernel still answers every failure,
+   * but stays silent on success — each chunk followed by an NLMSG_NOOP that does ask for an ACK. The
+   * kernel handles messages in order, so once that ACK is read, every failure before it has been too.
+   * Reading a handful of messages instead of one ACK per request is what makes batches cheap.
    */
-  batch(_reqs: Request[]): (Error | undefined)[] {
-    throw new Error('not implemented');
+  batch(reqs: Request[]): (Error | undefined)[] {
+    // Encode everything first: a request that cannot be encoded throws before anything is sent.
+    const writer = reqs.length * 64 > BATCH_MAX_BYTES ? new MessageWriter(reqs.length * 96) : this.writer;
+    writer.reset();
+    const firstSeq = (this.seq + 1) >>> 0;
+    const starts: number[] = new Array<number>(reqs.length + 1);
+    for (let i = 0; i < reqs.length; i++) {
+      const req = reqs[i]!;
+      starts[i] = writer.append(req, NLM_F_REQUEST | (req.flags ?? 0), (firstSeq + i) >>> 0, 0);
+    }
+    starts[reqs.length] = writer.length;
+    this.seq = (firstSeq + reqs.length - 1) >>> 0;
+
+    const results: (Error | undefined)[] = new Array<Error | undefined>(reqs.length).fill(undefined);
+    let i = 0;
+    while (i < reqs.length) {
+      const first = i;
+      while (i < reqs.length && i - first < BATCH_MAX_REQUESTS && starts[i + 1]! - starts[first]! <= BATCH_MAX_BYTES) i++;
+      if (i === first) i++; // a single request larger than a chunk still goes alone
+      this.sendBytes(writer.bytes(starts[first]!, starts[i]!));
+      const fence = this.send(NOOP, NLM_F_REQUEST | NLM_F_ACK);
+      for (let fenced = false; !fenced; ) {
+        const n = this.recvFromKernel('batch');
+        if (this.plainAck(n) === fence) break;
+        for (const m of this.decodeDatagram(n)) {
+          if (m.type !== NLMSG_ERROR) continue;
+          if (m.seq === fence) fenced = true;
+          const k = (m.seq - firstSeq) >>> 0;
+          if (k >= first && k < i && m.header.error !== 0) results[k] = toNetlinkError(m, messageTypeName(reqs[k]!.type));
+        }
+      }
+    }
+    return results;
   }
+
+  /** Joins rtnetlink multicast groups (RTNLGRP_*): the socket then also receives change events. */
+  joinGroups(groups: readonly number[]): void {
+    for (const g of groups) libc.setsockoptInt(this.open_(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g);
+  }
+
+  /**
+   * The messages of one queued datagram from the kernel, without blocking; undefined when nothing
+   * is queued. Throws SyscallError ENOBUFS when the kernel dropped messages for want of buffer.
+   */
+  receiveNow(): NlMessage[] | undefined {
+    for (;;) {
+      const n = this.recvDatagram(MSG_DONTWAIT, true);
+      if (n < 0) return undefined;
+      if (n === 0) continue; // from another process, dropped
+      const out: NlMessage[] = [];
+      decodeMessagesInto(this.recvBuf, 0, n, out);
+      return out;
+    }
+  }
+
   close(): void {
-    throw new Error('not implemented');
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    libc.close(fd);
   }
+
+  private open_(): number {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    return this.fd;
+  }
+
+  private send(req: Request, flags: number): number {
+    this.seq = (this.seq + 1) >>> 0;
+    this.writer.reset();
+    this.writer.append(req, flags | (req.flags ?? 0), this.seq, 0);
+    this.sendBytes(this.writer.bytes());
+    return this.seq;
+  }
+
+  private sendBytes(bytes: Buffer): void {
+    // A null address sends to the kernel (nl_pid 0), the unbound socket's default peer.
+    libc.sendto(this.open_(), bytes, bytes.length, 0, null);
+  }
+
+  /**
+   * Blocks (up to the timeout, then NetlinkTimeoutError) for the next datagram from the kernel:
+   * multicast events after joinGroups(), for one.
+   */
+  receive(): NlMessage[] {
+    return this.decodeDatagram(this.recvFromKernel('receive', true)).slice();
+  }
+
+  /** Blocks (up to the timeout) for the next datagram from the kernel; returns its length. */
+  private recvFromKernel(op: string | number, peek = false): number {
+    for (;;) {
+      const n = this.recvDatagram(0, peek);
+      if (n < 0) throw new NetlinkTimeoutError(typeof op === 'number' ? messageTypeName(op) : op, this.timeoutMs);
+      if (n > 0) return n;
+    }
+  }
+
+  /** The datagram in recvBuf, decoded into the shared scratch array (valid until the next read). */
+  private decodeDatagram(n: number): NlMessage[] {
+    const out = this.scratch;
+    out.length = 0;
+    decodeMessagesInto(this.recvBuf, 0, n, out);
+    return out;
+  }
+
+  /** The seq of a datagram that is exactly one successful ACK (NLMSG_ERROR, error 0); -1 otherwise. */
+  private plainAck(n: number): number {
+    const b = this.recvBuf;
+    if (n < NLMSG_HDRLEN + 4 || b.readUInt32LE(0) !== n || b.readUInt16LE(4) !== NLMSG_ERROR || b.readInt32LE(NLMSG_HDRLEN) !== 0) return -1;
+    return b.readUInt32LE(8);
+  }
+
+  /**
+   * Reads one datagram into recvBuf: -1 when none came (timeout or, with MSG_DONTWAIT, nothing
+   * queued), 0 when it came from anyone but the kernel, else its length.
+   *
+   * With `peek`, a MSG_PEEK|MSG_TRUNC read learns the size first, so an oversized datagram grows the
+   * buffer instead of losing its tail. That costs a syscall, worth it where big datagrams come (dumps,
+   * events) and not on the ACK path: there the buffer (1 MiB, larger than any rtnetlink message) is
+   * trusted, and a truncation is still detected (MSG_TRUNC) and reported rather than decoded.
+   */
+  private recvDatagram(flags: number, peek: boolean): number {
+    const fd = this.open_();
+    for (;;) {
+      try {
+        if (peek) {
+          const size = libc.recvfrom(fd, this.recvBuf, flags | MSG_PEEK | MSG_TRUNC);
+          if (size < 0) return -1;
+          if (size > this.recvBuf.length) this.recvBuf = Buffer.allocUnsafe(size);
+        }
+        const n = libc.recvfrom(fd, this.recvBuf, flags | MSG_TRUNC, this.from);
+        if (n < 0) return -1;
+        if (this.from.readUInt32LE(4) !== 0) return 0;
+        if (n > this.recvBuf.length) {
+          const had = this.recvBuf.length;
+          this.recvBuf = Buffer.allocUnsafe(n);
+          throw new NetlinkDecodeError(`a ${n}-byte datagram did not fit the ${had}-byte receive buffer (now grown); its tail was lost`, {
+            path: [],
+            offset: had,
+          });
+        }
+        return n;
+      } catch (e) {
+        if (e instanceof SyscallError && e.code === 'EINTR') continue;
+        throw e;
+      }
+    }
+  }
+}
+
+function setReceiveBuffer(fd: number, bytes: number): void {
+  try {
+    libc.setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes);
+  } catch (e) {
+    // Without CAP_NET_ADMIN the kernel caps the size at net.core.rmem_max, which is still better than nothing.
+    if (!(e instanceof SyscallError && e.code === 'EPERM')) throw e;
+    libc.setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, bytes);
+  }
+}
+
+function toNetlinkError(m: NlMessage, op: string): NetlinkError {
+  const msg = m.attrs.NLMSGERR_ATTR_MSG;
+  const offs = m.attrs.NLMSGERR_ATTR_OFFS;
+  return new NetlinkError({
+    errno: -m.header.error!,
+    op,
+    seq: m.seq,
+    extack: typeof msg === 'string' ? msg : undefined,
+    extackOffset: typeof offs === 'number' ? offs : undefined,
+  });
 }

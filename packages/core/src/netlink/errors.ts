@@ -1,0 +1,123 @@
+// Netlink's own failures: the kernel refused a request (NLMSG_ERROR), bytes that do not parse,
+// a dump the kernel interrupted, a reply that never came. Failures of libc calls themselves are
+// SyscallError (../errors.ts).
+import { getSystemErrorMap } from 'node:util';
+import { errnoName } from '../errors.js';
+import type { NlMessage } from './codec.js';
+
+/** Human text for an errno ("file already exists"), from Node's own table. */
+function errnoText(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[1] ?? `errno ${errno}`;
+}
+
+export interface NetlinkErrorInit {
+  /** Positive errno (the kernel sends it negated). */
+  errno: number;
+  /** Request type by kernel name (`RTM_NEWLINK`), or `#<n>` for a type without one. */
+  op: string;
+  seq: number;
+  /** NLMSGERR_ATTR_MSG: the kernel's extended-ack text, when it sent one. */
+  extack?: string | undefined;
+  /** NLMSGERR_ATTR_OFFS: byte offset of the offending attribute inside the request. */
+  extackOffset?: number | undefined;
+}
+
+/** The kernel answered a request with NLMSG_ERROR. The message keeps the kernel's own words. */
+export class NetlinkError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly op: string;
+  readonly seq: number;
+  readonly extack: string | undefined;
+  readonly extackOffset: number | undefined;
+
+  constructor(init: NetlinkErrorInit) {
+    const code = errnoName(init.errno);
+    super(`${init.op}: ${code} (${errnoText(init.errno)})${init.extack ? `: ${init.extack}` : ''}`);
+    this.name = 'NetlinkError';
+    this.errno = init.errno;
+    this.code = code;
+    this.op = init.op;
+    this.seq = init.seq;
+    this.extack = init.extack;
+    this.extackOffset = init.extackOffset;
+  }
+}
+
+const NOT_FOUND = new Set(['ENODEV', 'ENOENT', 'ESRCH', 'EADDRNOTAVAIL', 'ENXIO']);
+
+/** The object already exists (`ip … add` of something present). */
+export function isExist(e: unknown): e is NetlinkError {
+  return e instanceof NetlinkError && e.code === 'EEXIST';
+}
+
+/** The object (link, address, route, neighbour) is not there; deletes treat this as done. */
+export function isNotFound(e: unknown): e is NetlinkError {
+  return e instanceof NetlinkError && NOT_FOUND.has(e.code);
+}
+
+/** The kernel refused because the object is in use. */
+export function isBusy(e: unknown): e is NetlinkError {
+  return e instanceof NetlinkError && e.code === 'EBUSY';
+}
+
+/** Where in a datagram decoding failed. `path` is the attribute chain from the message down. */
+export interface DecodeContext {
+  /** Message type by kernel name (`RTM_NEWROUTE`) or `#<n>`; undefined before a header was read. */
+  messageType?: string | undefined;
+  path: readonly string[];
+  /** Byte offset inside the buffer handed to the decoder. */
+  offset: number;
+}
+
+/** Bytes that are not a well-formed netlink message. The decoder throws nothing else. */
+export class NetlinkDecodeError extends Error {
+  readonly reason: string;
+  readonly context: DecodeContext;
+
+  constructor(reason: string, context: DecodeContext) {
+    const where = [context.messageType ?? 'datagram', ...context.path].join(' > ');
+    super(`cannot decode ${where} at offset ${context.offset}: ${reason}`);
+    this.name = 'NetlinkDecodeError';
+    this.reason = reason;
+    this.context = context;
+  }
+}
+
+/** A value that cannot be put on the wire (wrong type, out of range, unknown attribute). Nothing was sent. */
+export class NetlinkEncodeError extends Error {
+  readonly path: readonly string[];
+
+  constructor(reason: string, path: readonly string[]) {
+    super(`cannot encode ${path.join(' > ')}: ${reason}`);
+    this.name = 'NetlinkEncodeError';
+    this.path = path;
+  }
+}
+
+/** The kernel kept flagging the dump NLM_F_DUMP_INTR (the table changed while it was read). */
+export class DumpInterruptedError extends Error {
+  /** What the last attempt returned: possibly inconsistent, never empty of meaning. */
+  readonly partial: NlMessage[];
+  readonly attempts: number;
+
+  constructor(op: string, attempts: number, partial: NlMessage[]) {
+    super(`${op}: dump interrupted by concurrent changes ${attempts} times; giving up`);
+    this.name = 'DumpInterruptedError';
+    this.partial = partial;
+    this.attempts = attempts;
+  }
+}
+
+/** No reply within the socket's receive timeout (SO_RCVTIMEO). */
+export class NetlinkTimeoutError extends Error {
+  readonly op: string;
+  readonly timeoutMs: number;
+
+  constructor(op: string, timeoutMs: number) {
+    super(`${op}: no reply from the kernel within ${timeoutMs} ms`);
+    this.name = 'NetlinkTimeoutError';
+    this.op = op;
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -1,0 +1,127 @@
+// Change events from the kernel's rtnetlink multicast groups (what `ip monitor` prints), as an
+// async iterable that never blocks the event loop.
+//
+// Why a timer and not a blocking read: every socket call here is synchronous on the main thread, so
+// a blocking recv would freeze the process. The socket is instead drained with MSG_DONTWAIT, and
+// when it is empty the loop sleeps a few milliseconds. Events are queued by the kernel in between,
+// so none are lost to the polling; only an overrun of the socket buffer loses them, and that is
+// reported as an event so the consumer can resync with a dump.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SyscallError } from '../errors.js';
+import type { NetnsRef } from '../netns.js';
+import type { NlMessage } from './codec.js';
+import {
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_LINK,
+  RTNLGRP_NEIGH,
+} from './generated/index.js';
+import { NetlinkSocket } from './socket.js';
+
+export type MonitorGroup = 'link' | 'ipv4-addr' | 'ipv6-addr' | 'ipv4-route' | 'ipv6-route' | 'neigh';
+
+export type MonitorEvent =
+  | { kind: ChangeKind; action: 'new' | 'del'; message: NlMessage }
+  /** The kernel dropped events (ENOBUFS): what you hold may be stale; dump again. */
+  | { kind: 'overrun' };
+
+export interface MonitorOptions {
+  /** Namespace to watch; default: the caller's. */
+  netns?: NetnsRef;
+  groups: readonly MonitorGroup[];
+  /** Ends the iteration (and closes the socket) when aborted. */
+  signal?: AbortSignal;
+  /** Sleep between polls of an empty socket, in ms; default 10. */
+  pollMs?: number;
+  /** Socket receive buffer; a bigger one rides out longer bursts before overrunning. Default 1 MiB. */
+  receiveBufferBytes?: number;
+}
+
+const GROUPS: Record<MonitorGroup, number> = {
+  link: RTNLGRP_LINK,
+  'ipv4-addr': RTNLGRP_IPV4_IFADDR,
+  'ipv6-addr': RTNLGRP_IPV6_IFADDR,
+  'ipv4-route': RTNLGRP_IPV4_ROUTE,
+  'ipv6-route': RTNLGRP_IPV6_ROUTE,
+  neigh: RTNLGRP_NEIGH,
+};
+
+type ChangeKind = 'link' | 'addr' | 'route' | 'neigh';
+const EVENTS: Record<number, { kind: ChangeKind; action: 'new' | 'del' } | undefined> = {
+  [RTM_NEWLINK]: { kind: 'link', action: 'new' },
+  [RTM_DELLINK]: { kind: 'link', action: 'del' },
+  [RTM_NEWADDR]: { kind: 'addr', action: 'new' },
+  [RTM_DELADDR]: { kind: 'addr', action: 'del' },
+  [RTM_NEWROUTE]: { kind: 'route', action: 'new' },
+  [RTM_DELROUTE]: { kind: 'route', action: 'del' },
+  [RTM_NEWNEIGH]: { kind: 'neigh', action: 'new' },
+  [RTM_DELNEIGH]: { kind: 'neigh', action: 'del' },
+};
+
+/**
+ * Streams link/address/route/neighbour changes, like `ip monitor link address route neigh`.
+ * The socket is joined to its groups before this returns, so changes made right after the call
+ * are seen. Iteration ends, and the socket closes, when `signal` aborts or the loop breaks.
+ */
+export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
+  if (opts.groups.length === 0) throw new RangeError('monitor: name at least one group');
+  const groups = opts.groups.map((g) => {
+    const n = GROUPS[g];
+    if (n === undefined) throw new RangeError(`monitor: unknown group ${JSON.stringify(g)} (one of ${Object.keys(GROUPS).join(', ')})`);
+    return n;
+  });
+  const sock = NetlinkSocket.open({
+    ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+    ...(opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {}),
+  });
+  try {
+    sock.joinGroups(groups);
+  } catch (e) {
+    sock.close();
+    throw e;
+  }
+  // Also close on abort when nobody is iterating (the generator's finally never runs then).
+  opts.signal?.addEventListener('abort', () => sock.close(), { once: true });
+  return events(sock, opts.signal, opts.pollMs ?? 10);
+}
+
+async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pollMs: number): AsyncGenerator<MonitorEvent> {
+  try {
+    while (!signal?.aborted) {
+      let batch: NlMessage[] | undefined;
+      try {
+        batch = sock.receiveNow();
+      } catch (e) {
+        if (e instanceof SyscallError && e.code === 'ENOBUFS') {
+          yield { kind: 'overrun' };
+          continue;
+        }
+        throw e;
+      }
+      if (batch === undefined) {
+        try {
+          await sleep(pollMs, undefined, signal ? { signal } : undefined);
+        } catch {
+          return; // aborted while sleeping
+        }
+        continue;
+      }
+      for (const message of batch) {
+        const ev = EVENTS[message.type];
+        if (ev !== undefined) yield { kind: ev.kind, action: ev.action, message };
+      }
+    }
+  } finally {
+    sock.close();
+  }
+}

@@ -1,0 +1,136 @@
+// monitor(): change events from a throwaway namespace, caused by iproute2 (an independent client).
+import { readdirSync, readlinkSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Attrs } from '../src/netlink/codec.js';
+import * as C from '../src/netlink/generated/index.js';
+import { monitor, type MonitorEvent } from '../src/netlink/monitor.js';
+import { NetlinkSocket } from '../src/netlink/socket.js';
+import { ipJson, sh, tempNetns } from '../src/public/testing.js';
+
+/** Netlink sockets this process holds open (to see that the monitor closes its own). */
+function netlinkSockets(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n;
+}
+
+/** Collects events until `done` says so; fails after a few seconds instead of hanging. */
+async function collect(events: AsyncIterable<MonitorEvent>, done: (seen: MonitorEvent[]) => boolean): Promise<MonitorEvent[]> {
+  const seen: MonitorEvent[] = [];
+  const deadline = Date.now() + 5000;
+  for await (const ev of events) {
+    seen.push(ev);
+    if (done(seen)) return seen;
+    if (Date.now() > deadline) break;
+  }
+  return seen;
+}
+
+const describe = (ev: MonitorEvent): string => {
+  if (ev.kind === 'overrun') return 'overrun';
+  const a = ev.message.attrs;
+  const what = ev.kind === 'link' ? a.IFLA_IFNAME : ev.kind === 'addr' ? a.IFA_LOCAL : ev.kind === 'route' ? a.RTA_DST : a.NDA_DST;
+  return `${ev.action} ${ev.kind} ${String(what)}`;
+};
+
+test('link, address and route changes made by `ip` arrive as decoded events', async () => {
+  const ns = tempNetns();
+  const ac = new AbortController();
+  try {
+    const events = monitor({ netns: ns, groups: ['link', 'ipv4-addr', 'ipv4-route'], signal: ac.signal });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    // Change things only once the monitor is idle-polling, so the event loop has had to keep running.
+    setTimeout(() => {
+      sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
+      sh(ns, 'ip', 'link', 'set', 'vA', 'up');
+      sh(ns, 'ip', 'addr', 'add', '10.5.0.1/24', 'dev', 'vA');
+      sh(ns, 'ip', 'route', 'add', '10.6.0.0/16', 'via', '10.5.0.2', 'table', '100');
+      sh(ns, 'ip', 'link', 'del', 'vB');
+    }, 50);
+    const seen = await collect(events, (s) => s.some((e) => e.kind === 'link' && e.action === 'del' && e.message.attrs.IFLA_IFNAME === 'vA'));
+    clearInterval(timer);
+    const names = ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname);
+    assert.equal(names, ['lo'], 'deleting vB took vA with it');
+    const lines = seen.map(describe);
+    for (const want of ['new link vA', 'new link vB', 'new addr 10.5.0.1', 'new route 10.6.0.0', 'del link vA']) {
+      assert.ok(lines.includes(want), `saw "${want}" among: ${lines.join(', ')}`);
+    }
+    const route = seen.find((e) => e.kind === 'route' && e.action === 'new' && e.message.attrs.RTA_DST === '10.6.0.0');
+    assert.ok(route && route.kind === 'route');
+    assert.is((route.message.attrs as Attrs).RTA_GATEWAY, '10.5.0.2');
+    assert.is(route.message.attrs.RTA_TABLE, 100);
+    assert.ok(ticks > 0, 'the event loop kept running while the monitor waited');
+  } finally {
+    ac.abort();
+    ns.delete();
+  }
+});
+
+test('abort ends the iteration and closes the socket; so does break', async () => {
+  const ns = tempNetns();
+  try {
+    const before = netlinkSockets();
+    const ac = new AbortController();
+    const events = monitor({ netns: ns, groups: ['link'], signal: ac.signal });
+    assert.is(netlinkSockets(), before + 1);
+    setTimeout(() => ac.abort(), 30);
+    const seen: MonitorEvent[] = [];
+    for await (const ev of events) seen.push(ev);
+    assert.is(seen.length, 0, 'nothing changed in the namespace');
+    assert.is(netlinkSockets(), before, 'closed after abort');
+
+    const events2 = monitor({ netns: ns, groups: ['link'] });
+    sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
+    for await (const ev of events2) {
+      assert.is(ev.kind, 'link');
+      break;
+    }
+    assert.is(netlinkSockets(), before, 'closed after break');
+  } finally {
+    ns.delete();
+  }
+});
+
+test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async () => {
+  const ns = tempNetns();
+  const sock = NetlinkSocket.open({ netns: ns });
+  const ac = new AbortController();
+  try {
+    sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
+    sh(ns, 'ip', 'link', 'set', 'vA', 'up');
+    const oif = ipJson(ns, 'link', 'show', 'dev', 'vA')[0].ifindex as number;
+    // The smallest buffer the kernel allows, then far more route events than fit, before reading any.
+    const events = monitor({ netns: ns, groups: ['ipv4-route'], signal: ac.signal, receiveBufferBytes: 1 });
+    const results = sock.batch(
+      Array.from({ length: 500 }, (_, i) => ({
+        type: C.RTM_NEWROUTE,
+        flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
+        header: { rtm_family: C.AF_INET, rtm_dst_len: 32, rtm_table: C.RT_TABLE_MAIN, rtm_protocol: C.RTPROT_STATIC, rtm_scope: C.RT_SCOPE_LINK, rtm_type: C.RTN_UNICAST },
+        attrs: { RTA_DST: `10.9.${i >> 8}.${i & 255}`, RTA_OIF: oif },
+      })),
+    );
+    assert.ok(results.every((r) => r === undefined));
+    const seen = await collect(events, (s) => s.some((e) => e.kind === 'overrun'));
+    assert.ok(seen.some((e) => e.kind === 'overrun'), `an overrun among ${seen.length} events`);
+    assert.ok(seen.filter((e) => e.kind === 'route').length < 500, 'some events were lost, as reported');
+  } finally {
+    ac.abort();
+    sock.close();
+    ns.delete();
+  }
+});
+
+test('bad groups are refused before anything is opened', () => {
+  assert.throws(() => monitor({ groups: [] }), /at least one group/);
+  assert.throws(() => monitor({ groups: ['links' as 'link'] }), /unknown group "links"/);
+});
+
+test.run();
