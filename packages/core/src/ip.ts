@@ -99,24 +99,44 @@ export function ipToBytes(s: string): Buffer {
 export function bytesToIp(b: Uint8Array): string {
   if (b.length === 4) return Array.from(b).join('.');
   if (b.length !== 16) throw new InvalidAddressError(`<${b.length} bytes>`, 'IP address bytes (4 or 16)');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  // RFC 5952: compress the longest run (leftmost on ties) of two or more zero groups.
-  let bestAt = -1;
-  let bestLen = 1;
+  return formatIPv6(Buffer.from(b.buffer, b.byteOffset, 16), 0);
+}
+
+/** Like glibc's inet_ntop (what `ip` prints): longest zero run ≥ 2 compressed, IPv4-mapped dotted. */
+export function formatIPv6(buf: Buffer, p: number): string {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push(buf.readUInt16BE(p + 2 * i));
+  let bestBase = -1;
+  let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if (w[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestAt, bestLen] = [i, j - i];
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestBase = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestAt < 0) return hex.join(':');
-  return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
+  if (bestLen < 2) bestBase = -1;
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) s += ':';
+      continue;
+    }
+    if (i !== 0) s += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
+      s += `${buf[p + 12]}.${buf[p + 13]}.${buf[p + 14]}.${buf[p + 15]}`;
+      break;
+    }
+    s += w[i]!.toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) s += ':';
+  return s;
 }
 
 /** The prefix with host bits cleared: '10.244.1.7/24' → '10.244.1.0/24'. */

@@ -2,7 +2,8 @@
 // exact round trips, and the typed errors for bad input and bad bytes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeMessages, encodeMessage, formatIPv6, MessageWriter, WIRE, writeIp, type Attrs, type NlMessage } from '../src/netlink/codec.js';
+import { decodeMessages, encodeMessage, MessageWriter, WIRE, writeIp, type Attrs, type NlMessage } from '../src/netlink/codec.js';
+import { formatIPv6 } from '../src/ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
 

@@ -28,7 +28,7 @@ test('parseIp: IPv4 and canonical IPv6', () => {
   assert.equal(parseIp('FD00:0:0::1'), { family: 6, address: 'fd00::1' });
   assert.equal(parseIp('2001:db8:0:0:1:0:0:1'), { family: 6, address: '2001:db8::1:0:0:1' });
   assert.equal(parseIp('::'), { family: 6, address: '::' });
-  assert.equal(parseIp('::ffff:10.0.0.1'), { family: 6, address: '::ffff:a00:1' });
+  assert.equal(parseIp('::ffff:10.0.0.1'), { family: 6, address: '::ffff:10.0.0.1' });
   assert.equal(parseIp('fe80::1:2:3:4:5:6'), { family: 6, address: 'fe80:0:1:2:3:4:5:6' });
 });
 

@@ -18,6 +18,7 @@
 // Performance: the decoder and encoder are loops over Buffer reads/writes with no per-attribute
 // closures; a dump of 10,000 routes decodes in a few milliseconds. Decoded Buffers are copies, so
 // the caller may reuse the buffer it received into.
+import { formatIPv6 } from '../ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js';
 import {
   T,
@@ -314,43 +315,6 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 function formatMac(buf: Buffer, p: number, end: number): string {
   let s = '';
   for (let i = p; i < end; i++) s += i === p ? HEX[buf[i]!] : `:${HEX[buf[i]!]}`;
-  return s;
-}
-
-/** Like glibc's inet_ntop (what `ip` prints): longest zero run ≥ 2 compressed, IPv4-mapped dotted. */
-export function formatIPv6(buf: Buffer, p: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(buf.readUInt16BE(p + 2 * i));
-  let bestBase = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestBase = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestBase = -1;
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) s += ':';
-      continue;
-    }
-    if (i !== 0) s += ':';
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      s += `${buf[p + 12]}.${buf[p + 13]}.${buf[p + 14]}.${buf[p + 15]}`;
-      break;
-    }
-    s += w[i]!.toString(16);
-  }
-  if (bestBase !== -1 && bestBase + bestLen === 8) s += ':';
   return s;
 }
 
