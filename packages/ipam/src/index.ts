@@ -9,5 +9,4 @@ export * from './cluster.js';
 export * from './store/kv.js';
 export * from './store/memory.js';
 export * from './store/file.js';
-export * from './store/etcd.js';
 export * from './local.js';

@@ -1,0 +1,259 @@
+// Node-local pod IPs with host-local's semantics on host-local's files: one IP per range set,
+// round-robin from `last_reserved_ip.<set>`, the gateway never handed out, the same attachment gets
+// the same IP back. The bitmaps (RangeAllocator) are a cache of the directory, rebuilt whenever the
+// FileStore sees that someone else wrote to it; the files stay the only truth.
+import { hostname } from 'node:os';
+import { IpInUseError, RangeAllocator, RangeExhaustedError } from './allocator.js';
+import type { Allocation, RangeSpec } from './allocator.js';
+import { Cidr, formatIp, parseIp } from './cidr.js';
+import type { Attachment, CheckReport, GcResult, Problem, Reservation, Usage } from './report.js';
+import type { FileEntry, FileStore } from './store/file.js';
+import { InvalidArgumentError, validateContainerId, validateIfname } from './validate.js';
+
+/** One address handed to a pod interface, with what the CNI result needs to configure it. */
+export interface LocalAllocation {
+  ip: string;
+  /** The range's subnet, e.g. `10.244.1.0/24`. */
+  subnet: string;
+  prefixLen: number;
+  gateway: string;
+  /** Index of the range set (host-local's `ranges[i]`) this address came from. */
+  rangeSet: number;
+}
+
+/** Every address of a range set on this node is reserved. */
+export class NodeRangeExhaustedError extends RangeExhaustedError {
+  constructor(ranges: string[], readonly node: string) {
+    super(ranges);
+    this.message = `no free address left in ${ranges.join(', ')} on node ${node}`;
+    this.name = 'NodeRangeExhaustedError';
+  }
+}
+
+function toReservation(entry: FileEntry): Reservation {
+  return { ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname ?? '' };
+}
+
+function attachmentKey(a: Attachment): string {
+  return `${a.containerId}\0${a.ifname}`;
+}
+
+function validateAttachment(a: Attachment): Attachment {
+  return { containerId: validateContainerId(a.containerId), ifname: validateIfname(a.ifname) };
+}
+
+/**
+ * host-local on netboot's store: `allocate` = CNI ADD (one IP per range set), `release` = CNI DEL,
+ * `gc` = CNI GC with the runtime's valid attachments.
+ */
+export class LocalIpam {
+  readonly node: string;
+  private readonly ranges: RangeSpec[][];
+  private readonly subnets: Cidr[][];
+  private allocators: RangeAllocator[];
+  private loaded = false;
+
+  constructor(readonly store: FileStore, ranges: RangeSpec[][], opts: { node?: string } = {}) {
+    if (ranges.length === 0) throw new InvalidArgumentError('ranges', ranges, 'needs at least one range set');
+    this.node = opts.node ?? hostname();
+    this.ranges = ranges.map((set) => set.map((r) => ({ ...r })));
+    this.subnets = this.ranges.map((set) => set.map((r) => (typeof r.subnet === 'string' ? Cidr.parse(r.subnet) : r.subnet)));
+    this.allocators = this.ranges.map((set) => new RangeAllocator(set)); // validates each set
+    const all = this.subnets.flatMap((set, i) => set.map((cidr) => ({ cidr, i })));
+    for (const a of all) {
+      const clash = all.find((b) => b.i > a.i && b.cidr.overlaps(a.cidr));
+      if (clash) throw new InvalidArgumentError('ranges', `${a.cidr} / ${clash.cidr}`, `range sets ${a.i} and ${clash.i} overlap`);
+    }
+    store.onChange(({ added, removed }) => {
+      if (!this.loaded) return; // the first sync() reads everything anyway
+      for (const ip of removed) this.forget(ip);
+      for (const ip of added) this.take(ip);
+    });
+  }
+
+  /**
+   * Reserves one IP per range set for the attachment (CNI ADD); returns the existing ones if it already
+   * holds them. `ip` requests specific addresses, each inside one range set (host-local's `ips`).
+   */
+  async allocate(containerId: string, ifname: string, opts: { ip?: string | readonly string[] } = {}): Promise<LocalAllocation[]> {
+    const attachment = validateAttachment({ containerId, ifname });
+    const requested = this.requestedBySet(opts.ip === undefined ? [] : typeof opts.ip === 'string' ? [opts.ip] : opts.ip);
+    return this.store.withLock(() => {
+      this.sync();
+      const existing = this.store.getById(attachment);
+      const made: string[] = [];
+      try {
+        return this.ranges.map((_, set) => {
+          const held = existing.find((ip) => this.allocators[set]!.isAllocated(ip));
+          const wanted = requested.get(set);
+          if (held !== undefined) {
+            if (wanted !== undefined && wanted !== held) throw new IpInUseError(wanted, `${containerId}/${ifname} already holds ${held}`);
+            return this.describe(set, held);
+          }
+          const ip = wanted === undefined ? this.allocateIn(set, attachment) : this.reserveIn(set, wanted, attachment);
+          made.push(ip);
+          return this.describe(set, ip);
+        });
+      } catch (e) {
+        for (const ip of made) this.store.release(ip);
+        throw e;
+      }
+    });
+  }
+
+  /** Releases every IP of the attachment (CNI DEL); returns what was released (nothing is not an error). */
+  async release(containerId: string, ifname: string): Promise<Reservation[]> {
+    const attachment = validateAttachment({ containerId, ifname });
+    return this.store.withLock(() => {
+      this.sync();
+      return this.store.releaseById(attachment).map(toReservation);
+    });
+  }
+
+  /** Releases one address whoever holds it (also a corrupt file); false if it was not reserved. */
+  async releaseIp(ip: string): Promise<boolean> {
+    parseIp(ip);
+    return this.store.withLock(() => {
+      this.sync();
+      return this.store.release(ip) !== undefined;
+    });
+  }
+
+  /**
+   * CNI GC: releases every reservation whose attachment is not in `valid` (files in host-local's old
+   * one-line format count as valid if their container ID is). Corrupt files are left for `check`.
+   */
+  async gc(valid: readonly Attachment[]): Promise<GcResult> {
+    const keep = new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
+    const keepIds = new Set(valid.map((a) => a.containerId));
+    return this.store.withLock(() => {
+      this.sync();
+      this.store.reload();
+      const released: Reservation[] = [];
+      for (const entry of this.store.list().entries) {
+        const live = entry.ifname === undefined ? keepIds.has(entry.containerId) : keep.has(attachmentKey({ containerId: entry.containerId, ifname: entry.ifname }));
+        if (live) continue;
+        this.store.release(entry.ip);
+        released.push(toReservation(entry));
+      }
+      return { released };
+    });
+  }
+
+  /**
+   * Finds what needs an operator: reservations outside every range (or on a gateway), files that are
+   * not reservations, and — given the runtime's `valid` attachments — reservations nobody owns.
+   */
+  async check(valid?: readonly Attachment[]): Promise<CheckReport> {
+    const keep = valid && new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
+    const keepIds = valid && new Set(valid.map((a) => a.containerId));
+    return this.store.withLock(() => {
+      this.sync();
+      this.store.reload();
+      const { entries, corrupt } = this.store.list();
+      const problems: Problem[] = corrupt.map((c) => ({ kind: 'corrupt-entry', ip: c.ip, node: this.node, detail: `${this.store.dir}/${c.ip}: ${c.detail}` }));
+      for (const e of entries) {
+        const who = { ip: e.ip, node: this.node, containerId: e.containerId, ...(e.ifname === undefined ? {} : { ifname: e.ifname }) };
+        if (!this.allocators.some((a) => a.isUsable(e.ip))) {
+          problems.push({ kind: 'outside-pools', ...who, detail: `${e.ip} (${e.containerId}) is not an allocatable address of any configured range` });
+        }
+        const live = e.ifname === undefined ? keepIds?.has(e.containerId) : keep?.has(attachmentKey({ containerId: e.containerId, ifname: e.ifname }));
+        if (keep && !live) {
+          problems.push({ kind: 'invalid-attachment', ...who, detail: `${e.ip} is held by ${e.containerId}/${e.ifname ?? '?'}, which the runtime does not list` });
+        }
+      }
+      return { problems };
+    });
+  }
+
+  /** Allocated and free addresses per range set (gateway excluded), like `calicoctl ipam show`. */
+  async usage(): Promise<Usage> {
+    return this.store.withLock(() => {
+      this.sync();
+      return {
+        pools: this.allocators.map((a, set) => {
+          const counts = { size: Number(a.size()), allocated: Number(a.allocated()), free: Number(a.free()) };
+          const cidr = this.subnets[set]!.join(',');
+          return { cidr, ...counts, blocks: [{ cidr, node: this.node, ...counts }] };
+        }),
+      };
+    });
+  }
+
+  // Loads the bitmaps from the files on first use; from then on onChange keeps them current.
+  private sync(): void {
+    if (this.loaded) return;
+    const { entries, corrupt } = this.store.list();
+    for (const { ip } of [...entries, ...corrupt]) this.take(ip);
+    this.loaded = true;
+  }
+
+  private take(ip: string): void {
+    const owner = this.allocators.find((a) => a.isUsable(ip));
+    if (owner && !owner.isAllocated(ip)) owner.restore(ip);
+  }
+
+  private allocateIn(set: number, attachment: Attachment): string {
+    for (;;) {
+      const allocator = this.allocators[set]!;
+      // Another process (host-local too) may have moved the cursor since we last looked.
+      allocator.setLastReserved(this.store.lastReserved(set));
+      let allocation: Allocation<undefined>;
+      try {
+        allocation = allocator.allocate();
+      } catch (e) {
+        if (e instanceof RangeExhaustedError) throw new NodeRangeExhaustedError(e.ranges, this.node);
+        throw e;
+      }
+      // false: the file existed after all; the store re-read the directory, which updated the bitmap.
+      if (this.persist(set, allocation.ip, attachment)) return allocation.ip;
+    }
+  }
+
+  private reserveIn(set: number, ip: string, attachment: Attachment): string {
+    this.allocators[set]!.reserve(ip); // throws for the gateway, a taken or out-of-range IP
+    if (!this.persist(set, ip, attachment)) throw new IpInUseError(ip, 'already reserved');
+    return ip;
+  }
+
+  // Writes the file for an address the bitmap just took; gives the bit back if the write fails.
+  private persist(set: number, ip: string, attachment: Attachment): boolean {
+    try {
+      return this.store.reserve(ip, attachment, set);
+    } catch (e) {
+      this.allocators[set]!.release(ip);
+      throw e;
+    }
+  }
+
+  private forget(ip: string): void {
+    for (const a of this.allocators) a.release(ip);
+  }
+
+  private describe(set: number, ip: string): LocalAllocation {
+    const range = Math.max(0, this.subnets[set]!.findIndex((c) => c.contains(ip)));
+    const spec = this.ranges[set]![range]!;
+    const subnet = this.subnets[set]![range]!;
+    return {
+      ip,
+      subnet: subnet.toString(),
+      prefixLen: subnet.prefixLen,
+      gateway: spec.gateway ?? formatIp(subnet.family, subnet.gateway()),
+      rangeSet: set,
+    };
+  }
+
+  // Maps each requested IP to the one range set whose subnets contain it.
+  private requestedBySet(ips: readonly string[]): Map<number, string> {
+    const bySet = new Map<number, string>();
+    for (const text of ips) {
+      const { family, value } = parseIp(text);
+      const ip = formatIp(family, value);
+      const set = this.subnets.findIndex((subnets) => subnets.some((c) => c.contains(ip)));
+      if (set < 0) throw new InvalidArgumentError('ip', text, 'is not inside any configured range');
+      if (bySet.has(set)) throw new InvalidArgumentError('ip', text, `range set ${set} already has a requested address (${bySet.get(set)})`);
+      bySet.set(set, ip);
+    }
+    return bySet;
+  }
+}

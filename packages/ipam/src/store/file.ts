@@ -1,0 +1,401 @@
+// Node-local reservations in exactly host-local's on-disk layout, so a node can switch between
+// bridge+host-local and netboot without losing a lease:
+//
+//   <dataDir>/<network>/<ip>                   "<containerID>\r\n<ifname>" (older host-local: "<containerID>")
+//   <dataDir>/<network>/last_reserved_ip.<n>   the IP most recently reserved from range set n
+//   <dataDir>/<network>/lock                   flock(LOCK_EX) by every writer, host-local included
+//
+// Writes are crash-safe: a reservation is written to a temp file, fsynced and hard-linked to its final
+// name (link fails with EEXIST if the IP is taken), so a killed process can leave at most a temp file
+// (which host-local never reads as a reservation because its name is not an IP), never a half-written
+// `<ip>`. Temp names are fixed: only the lock holder writes, so any temp file found is a leftover.
+//
+// The directory is indexed in memory between lock holds. When another writer changed it (its mtime or
+// ctime moved), only the names are re-listed and new files read, so a busy shared directory costs a
+// readdir per operation rather than host-local's read of every file. Anything that deletes or trusts an
+// owner (release by ID, gc) re-reads the file first, because a name can be deleted and recreated by
+// someone else between two of our looks.
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { flock, LOCK_EX, LOCK_UN } from '@netboot/core';
+import { formatIp, parseIp } from '../cidr.js';
+import type { Attachment } from '../report.js';
+import { InvalidArgumentError, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
+
+/** host-local's default dataDir. */
+export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+
+const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
+const LOCK_FILE = 'lock';
+// Dot-prefixed and not an IP: host-local's allocator only ever opens files named by an IP.
+const TEMP_PREFIX = '.netboot-';
+const RESERVE_TEMP = `${TEMP_PREFIX}reserve.tmp`;
+const LAST_RESERVED_TEMP = `${TEMP_PREFIX}last.tmp`;
+const LINE_BREAK = '\r\n';
+
+/** One reservation file. `ifname` is undefined for files written by host-local before it stored ifnames. */
+export interface FileEntry {
+  ip: string;
+  containerId: string;
+  ifname: string | undefined;
+}
+
+/** A file named by an IP whose contents are not a valid reservation (empty, bad id, bad ifname). */
+export interface CorruptFileEntry {
+  ip: string;
+  detail: string;
+}
+
+/** A store method that changes or reads reservations was called outside `withLock`. */
+export class StoreNotLockedError extends Error {
+  constructor(readonly dir: string, method: string) {
+    super(`FileStore.${method} on ${dir} must be called inside withLock()`);
+    this.name = 'StoreNotLockedError';
+  }
+}
+
+// One promise chain per directory: two descriptors of one process would otherwise both ask flock for
+// the lock, and the second would block the main thread forever while the first can never run to release it.
+const lockQueues = new Map<string, Promise<void>>();
+
+async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = lockQueues.get(key) ?? Promise.resolve();
+  let done!: () => void;
+  const tail = previous.then(() => new Promise<void>((r) => (done = r)));
+  lockQueues.set(key, tail);
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    done();
+    if (lockQueues.get(key) === tail) lockQueues.delete(key);
+  }
+}
+
+function ownerKey(containerId: string, ifname: string | undefined): string {
+  return `${containerId}\0${ifname ?? ''}`;
+}
+
+/** Canonical text of an IP (the form host-local names files with), or undefined if `name` is not one. */
+function canonicalIp(name: string): string | undefined {
+  try {
+    const { family, value } = parseIp(name);
+    return formatIp(family, value);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseContents(ip: string, text: string): FileEntry | CorruptFileEntry {
+  const lines = text.split(LINE_BREAK);
+  if (lines.length > 2) return { ip, detail: `expected "<containerID>\\r\\n<ifname>", found ${lines.length} lines` };
+  const [rawId = '', ifname] = lines;
+  try {
+    return {
+      ip,
+      containerId: validateContainerId(rawId.trim()),
+      ifname: ifname === undefined ? undefined : validateIfname(ifname),
+    };
+  } catch (e) {
+    return { ip, detail: (e as Error).message };
+  }
+}
+
+function isCorrupt(e: FileEntry | CorruptFileEntry): e is CorruptFileEntry {
+  return 'detail' in e;
+}
+
+/** What is on disk, kept between lock holds and brought up to date when the directory changed. */
+interface DirIndex {
+  stamp: string;
+  byIp: Map<string, FileEntry>;
+  byOwner: Map<string, Set<string>>;
+  corrupt: Map<string, CorruptFileEntry>;
+}
+
+/** Reservation files (valid or corrupt) that appeared and disappeared, by IP. */
+export interface FileStoreChange {
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * host-local's disk backend (`<dataDir>/<network>/…`). Every read and write happens inside
+ * {@link FileStore.withLock}, which excludes other netboot processes and host-local itself.
+ */
+export class FileStore {
+  readonly dir: string;
+  /** Fsync each reservation before linking it into place (survives power loss, ~0.6 ms on ext4). */
+  readonly durable: boolean;
+  private locked = false;
+  private index: DirIndex | undefined;
+  private readonly listeners = new Set<(change: FileStoreChange) => void>();
+
+  constructor(dataDir: string, network: string, opts: { durable?: boolean } = {}) {
+    this.dir = resolve(dataDir, validateNetworkName(network));
+    this.durable = opts.durable ?? true;
+  }
+
+  /**
+   * Runs `fn` holding `<dir>/lock` (in-process queue, then flock LOCK_EX). flock blocks the thread while
+   * another process holds the lock; holders keep it for well under a millisecond per operation.
+   */
+  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    return serialised(this.dir, async () => {
+      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+      const fd = openSync(join(this.dir, LOCK_FILE), 'a+', 0o644);
+      try {
+        flock(fd, LOCK_EX);
+        this.locked = true;
+        try {
+          this.refresh();
+          return await fn();
+        } finally {
+          this.locked = false;
+          flock(fd, LOCK_UN);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+  }
+
+  /**
+   * Writes `<ip>` for the attachment and records it as range set `rangeIndex`'s last reservation.
+   * Returns false, writing nothing, if the IP is already reserved (by anyone).
+   */
+  reserve(ip: string, attachment: Attachment, rangeIndex: number): boolean {
+    const index = this.requireLock('reserve');
+    const containerId = validateContainerId(attachment.containerId);
+    const ifname = validateIfname(attachment.ifname);
+    if (!Number.isSafeInteger(rangeIndex) || rangeIndex < 0) throw new InvalidArgumentError('rangeIndex', rangeIndex, 'must be a non-negative integer');
+    const name = this.ipName(ip);
+    if (index.byIp.has(name) || index.corrupt.has(name)) return false;
+
+    const temp = join(this.dir, RESERVE_TEMP);
+    this.writeTemp(temp, `${containerId}${LINE_BREAK}${ifname}`, this.durable);
+    let taken = false;
+    try {
+      linkSync(temp, join(this.dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      taken = true;
+    } finally {
+      unlinkSync(temp);
+    }
+    if (taken) {
+      // Someone wrote it and the directory stamp did not show it (coarse timestamps): look again now.
+      this.refresh(true);
+      return false;
+    }
+    this.add(index, { ip: name, containerId, ifname });
+    this.emit({ added: [name], removed: [] });
+    // Losing this file only loses round-robin once (host-local says the same), so no fsync.
+    this.writeTemp(join(this.dir, LAST_RESERVED_TEMP), name, false);
+    renameSync(join(this.dir, LAST_RESERVED_TEMP), join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`));
+    this.restamp(index);
+    return true;
+  }
+
+  /** Removes the reservation of `ip`, corrupt or not; returns what it held (undefined if nothing). */
+  release(ip: string): FileEntry | CorruptFileEntry | undefined {
+    const index = this.requireLock('release');
+    const name = this.ipName(ip);
+    const entry = this.reread(index, name);
+    if (entry) this.drop(index, entry);
+    return entry;
+  }
+
+  /**
+   * Removes every reservation of the attachment, falling back like host-local to files that hold
+   * only the container ID; returns what was removed.
+   */
+  releaseById(attachment: Attachment): FileEntry[] {
+    const index = this.requireLock('releaseById');
+    // getById has just re-read these files, so the index holds what is on disk now.
+    const entries = this.getById(attachment).map((ip) => index.byIp.get(ip)!);
+    for (const entry of entries) this.drop(index, entry);
+    return entries;
+  }
+
+  /**
+   * Re-reads every reservation file, not only new names: for whole-directory decisions (gc, check)
+   * that must not act on an owner recorded before someone else reused the address.
+   */
+  reload(): void {
+    this.requireLock('reload');
+    this.refresh(true, true);
+  }
+
+  /** IPs reserved for the attachment (or, if none, for its container ID in the old one-line format). */
+  getById(attachment: Attachment): string[] {
+    const index = this.requireLock('getById');
+    const containerId = validateContainerId(attachment.containerId);
+    const ifname = validateIfname(attachment.ifname);
+    const matching = (key: string) => [...(index.byOwner.get(key) ?? [])].filter((ip) => {
+      const entry = this.reread(index, ip);
+      return entry !== undefined && !isCorrupt(entry) && ownerKey(entry.containerId, entry.ifname) === key;
+    });
+    const exact = matching(ownerKey(containerId, ifname));
+    return exact.length > 0 ? exact : matching(ownerKey(containerId, undefined));
+  }
+
+  /** Whether a file for `ip` exists (a corrupt one counts: the address is not free). */
+  isReserved(ip: string): boolean {
+    const index = this.requireLock('isReserved');
+    const name = this.ipName(ip);
+    return index.byIp.has(name) || index.corrupt.has(name);
+  }
+
+  /** `last_reserved_ip.<rangeIndex>`, or undefined if absent or not an IP. */
+  lastReserved(rangeIndex: number): string | undefined {
+    this.requireLock('lastReserved');
+    try {
+      return canonicalIp(readFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`), 'utf8').trim());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Every reservation file, valid ones and corrupt ones, sorted by name. */
+  list(): { entries: FileEntry[]; corrupt: CorruptFileEntry[] } {
+    const index = this.requireLock('list');
+    const byName = (a: { ip: string }, b: { ip: string }) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+    return { entries: [...index.byIp.values()].sort(byName), corrupt: [...index.corrupt.values()].sort(byName) };
+  }
+
+  /**
+   * Calls `listener` (under the lock) with every reservation file that appears or disappears from now
+   * on, whoever wrote it; LocalIpam keeps its bitmaps in step this way. Returns the unsubscribe function.
+   */
+  onChange(listener: (change: FileStoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private requireLock(method: string): DirIndex {
+    if (!this.locked) throw new StoreNotLockedError(this.dir, method);
+    return (this.index ??= this.load());
+  }
+
+  private ipName(ip: string): string {
+    const { family, value } = parseIp(ip); // throws InvalidIpError naming the input
+    return formatIp(family, value);
+  }
+
+  private writeTemp(path: string, text: string, sync: boolean): void {
+    const fd = openSync(path, 'w', 0o644);
+    try {
+      writeSync(fd, text);
+      if (sync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  // Any writer changes the directory (create, link, unlink, rename), which moves its mtime/ctime; with
+  // the lock held nobody else can change it between our write and our stat. A stamp that fails to move
+  // (coarse timestamps on old kernels) cannot cause a duplicate: link() still refuses taken names.
+  private stampNow(): string {
+    const st = statSync(this.dir, { bigint: true });
+    return `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+  }
+
+  private drop(index: DirIndex, entry: FileEntry | CorruptFileEntry): void {
+    unlinkSync(join(this.dir, entry.ip));
+    this.remove(index, entry);
+    this.emit({ added: [], removed: [entry.ip] });
+    this.restamp(index);
+  }
+
+  private restamp(index: DirIndex): void {
+    index.stamp = this.stampNow();
+  }
+
+  private emit(change: FileStoreChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  // First look at the directory: everything is read, nobody is told (there is no "before").
+  private load(): DirIndex {
+    const index: DirIndex = { stamp: '', byIp: new Map(), byOwner: new Map(), corrupt: new Map() };
+    this.index = index;
+    this.sweep(index, true);
+    return index;
+  }
+
+  /** Brings the index up to date if the directory changed (or `force`); `rereadAll` also re-reads known names. */
+  private refresh(force = false, rereadAll = false): void {
+    const index = this.index;
+    if (!index) return; // loaded on first use
+    if (!force && index.stamp === this.stampNow()) return;
+    const change = this.sweep(index, rereadAll);
+    if (change.added.length > 0 || change.removed.length > 0) this.emit(change);
+  }
+
+  private sweep(index: DirIndex, rereadAll: boolean): FileStoreChange {
+    const change: FileStoreChange = { added: [], removed: [] };
+    const seen = new Set<string>();
+    for (const name of readdirSync(this.dir)) {
+      if (name.startsWith(TEMP_PREFIX)) {
+        unlinkSync(join(this.dir, name)); // left by a process killed mid-write; we hold the lock
+        continue;
+      }
+      const known = index.byIp.has(name) || index.corrupt.has(name);
+      // Known names are canonical IPs already; parsing only new names keeps a sweep near readdir's cost.
+      if (!known && (name === LOCK_FILE || name.startsWith(LAST_RESERVED_PREFIX) || canonicalIp(name) !== name)) continue;
+      seen.add(name);
+      if (known && !rereadAll) continue;
+      if (this.reread(index, name) && !known) change.added.push(name);
+    }
+    for (const name of [...index.byIp.keys(), ...index.corrupt.keys()]) {
+      if (seen.has(name)) continue;
+      this.remove(index, (index.byIp.get(name) ?? index.corrupt.get(name))!);
+      change.removed.push(name);
+    }
+    this.restamp(index);
+    return change;
+  }
+
+  /** Reads one reservation file into the index (replacing what it held); undefined if it is gone. */
+  private reread(index: DirIndex, name: string): FileEntry | CorruptFileEntry | undefined {
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(this.dir, name), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EISDIR') throw e;
+    }
+    const old = index.byIp.get(name) ?? index.corrupt.get(name);
+    if (old) this.remove(index, old);
+    if (text === undefined) {
+      if (old) this.emit({ added: [], removed: [name] });
+      return undefined;
+    }
+    const entry = parseContents(name, text);
+    if (isCorrupt(entry)) index.corrupt.set(name, entry);
+    else this.add(index, entry);
+    return entry;
+  }
+
+  private add(index: DirIndex, entry: FileEntry): void {
+    index.byIp.set(entry.ip, entry);
+    const key = ownerKey(entry.containerId, entry.ifname);
+    const ips = index.byOwner.get(key);
+    if (ips) ips.add(entry.ip);
+    else index.byOwner.set(key, new Set([entry.ip]));
+  }
+
+  private remove(index: DirIndex, entry: FileEntry | CorruptFileEntry): void {
+    if (isCorrupt(entry)) {
+      index.corrupt.delete(entry.ip);
+      return;
+    }
+    index.byIp.delete(entry.ip);
+    const key = ownerKey(entry.containerId, entry.ifname);
+    const ips = index.byOwner.get(key);
+    ips?.delete(entry.ip);
+    if (ips?.size === 0) index.byOwner.delete(key);
+  }
+}

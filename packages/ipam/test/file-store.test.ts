@@ -1,0 +1,169 @@
+// FileStore against real files and a real flock: host-local's exact layout, validation before any
+// path is touched, the lock shared with other processes, and state written by someone else.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FileStore, StoreNotLockedError } from '../src/store/file.js';
+import { InvalidArgumentError } from '../src/validate.js';
+import { InvalidIpError } from '../src/cidr.js';
+import { readReservations, withTempDir } from './store-fixtures.js';
+
+const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
+
+test('reserve writes host-local files: <ip> = "<id>\\r\\n<ifname>", last_reserved_ip.<set> = the IP', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'cbr0');
+    const ok = await store.withLock(() => store.reserve('10.244.1.7', eth0('c1'), 0));
+    assert.ok(ok);
+    await store.withLock(() => store.reserve('fd00::0:7', { containerId: 'c1', ifname: 'net1' }, 1));
+    const dir = join(data, 'cbr0');
+    assert.equal(readFileSync(join(dir, '10.244.1.7'), 'utf8'), 'c1\r\neth0');
+    assert.equal(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.244.1.7');
+    assert.equal(readFileSync(join(dir, 'fd00::7'), 'utf8'), 'c1\r\nnet1', 'IPv6 file named in canonical form');
+    assert.equal(readFileSync(join(dir, 'last_reserved_ip.1'), 'utf8'), 'fd00::7');
+    assert.equal(readdirSync(dir).sort(), ['10.244.1.7', 'fd00::7', 'last_reserved_ip.0', 'last_reserved_ip.1', 'lock'], 'no temp file left');
+    await store.withLock(() => {
+      assert.equal(store.getById(eth0('c1')), ['10.244.1.7']);
+      assert.equal(store.lastReserved(1), 'fd00::7');
+      assert.equal(store.list().entries, [
+        { ip: '10.244.1.7', containerId: 'c1', ifname: 'eth0' },
+        { ip: 'fd00::7', containerId: 'c1', ifname: 'net1' },
+      ]);
+    });
+  }));
+
+test('a taken IP is refused and its file is left as it was', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => {
+      assert.ok(store.reserve('10.0.0.2', eth0('first'), 0));
+      assert.not.ok(store.reserve('10.0.0.2', eth0('second'), 0));
+    });
+    assert.equal(readFileSync(join(data, 'n', '10.0.0.2'), 'utf8'), 'first\r\neth0');
+    assert.equal(readFileSync(join(data, 'n', 'last_reserved_ip.0'), 'utf8'), '10.0.0.2');
+  }));
+
+test('bad container IDs, ifnames, network names and IPs are refused before anything is written', () =>
+  withTempDir(async (data) => {
+    assert.throws(() => new FileStore(data, '../escape'), (e: unknown) => e instanceof InvalidArgumentError && /network name/.test((e as Error).message));
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => undefined); // creates the directory and the lock file
+    const before = readdirSync(join(data, 'n')).sort();
+    for (const containerId of ['../x', 'a/b', '', ' lead', '/etc/passwd', 'x'.repeat(256), '.hidden']) {
+      await store.withLock(() =>
+        assert.throws(() => store.reserve('10.0.0.9', eth0(containerId), 0), (e: unknown) => e instanceof InvalidArgumentError && /containerId/.test((e as Error).message)),
+      );
+    }
+    for (const ifname of ['eth/0', '', '..', 'a b', 'x'.repeat(16), 'a:b']) {
+      await store.withLock(() =>
+        assert.throws(() => store.reserve('10.0.0.9', { containerId: 'ok', ifname }, 0), (e: unknown) => e instanceof InvalidArgumentError && /ifname/.test((e as Error).message)),
+      );
+    }
+    for (const ip of ['../../etc/passwd', '10.0.0.256', '10.0.0.09', 'lock']) {
+      await store.withLock(() => assert.throws(() => store.reserve(ip, eth0('ok'), 0), (e: unknown) => e instanceof InvalidIpError));
+    }
+    assert.equal(readdirSync(join(data, 'n')).sort(), before);
+    assert.equal(readdirSync(data), ['n'], 'nothing written beside the network directory');
+  }));
+
+test('every reservation method refuses to run outside withLock', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n');
+    assert.throws(() => store.reserve('10.0.0.2', eth0('c'), 0), (e: unknown) => e instanceof StoreNotLockedError);
+    assert.throws(() => store.list(), (e: unknown) => e instanceof StoreNotLockedError);
+    assert.throws(() => store.release('10.0.0.2'), (e: unknown) => e instanceof StoreNotLockedError);
+    assert.not.ok(existsSync(join(data, 'n', '10.0.0.2')));
+  }));
+
+test('reads both host-local formats, the old one-line one included, and reports corrupt files', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    mkdirSync(dir);
+    writeFileSync(join(dir, '10.0.0.2'), 'new\r\neth0');
+    writeFileSync(join(dir, '10.0.0.3'), 'old\n'); // host-local before ifnames: just the ID
+    writeFileSync(join(dir, '10.0.0.4'), ''); // what a crash inside host-local's own write can leave
+    writeFileSync(join(dir, '10.0.0.5'), 'bad/id\r\neth0');
+    writeFileSync(join(dir, 'not-an-ip'), 'new\r\neth0');
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => {
+      const { entries, corrupt } = store.list();
+      assert.equal(entries, [
+        { ip: '10.0.0.2', containerId: 'new', ifname: 'eth0' },
+        { ip: '10.0.0.3', containerId: 'old', ifname: undefined },
+      ]);
+      assert.equal(corrupt.map((c) => c.ip), ['10.0.0.4', '10.0.0.5']);
+      assert.ok(store.isReserved('10.0.0.4'), 'a corrupt file still takes its address');
+      assert.not.ok(store.reserve('10.0.0.4', eth0('x'), 0));
+      assert.equal(store.getById(eth0('old')), ['10.0.0.3'], 'falls back to the ID-only match like host-local');
+      assert.equal(store.releaseById(eth0('old')).map((e) => e.ip), ['10.0.0.3']);
+    });
+    assert.not.ok(existsSync(join(dir, '10.0.0.3')));
+    assert.ok(existsSync(join(dir, 'not-an-ip')), 'files that are not ours are left alone');
+  }));
+
+test('a leftover temp file from a killed writer is removed under the lock and never read as a reservation', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    mkdirSync(dir);
+    writeFileSync(join(dir, '.netboot-reserve.tmp'), 'dead\r\neth');
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => assert.equal(store.list(), { entries: [], corrupt: [] }));
+    assert.equal(readdirSync(dir).sort(), ['lock']);
+  }));
+
+test('changes made by another writer between lock holds are seen', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => store.reserve('10.0.0.2', eth0('a'), 0));
+    const dir = join(data, 'n');
+    writeFileSync(join(dir, '10.0.0.3'), 'b\r\neth0'); // as host-local would
+    writeFileSync(join(dir, 'last_reserved_ip.0'), '10.0.0.3');
+    await store.withLock(() => {
+      assert.equal(store.getById(eth0('b')), ['10.0.0.3']);
+      assert.equal(store.lastReserved(0), '10.0.0.3');
+      assert.not.ok(store.reserve('10.0.0.3', eth0('c'), 0));
+      assert.equal(store.release('10.0.0.2')?.ip, '10.0.0.2');
+    });
+    assert.equal([...readReservations(dir).keys()], ['10.0.0.3']);
+  }));
+
+test('a file the index did not know about makes reserve return false (link EEXIST) and is learnt', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n');
+    await store.withLock(() => {
+      store.list(); // index loaded; now a writer that ignores the lock slips a file in
+      writeFileSync(join(data, 'n', '10.0.0.7'), 'sneaky\r\neth0');
+      assert.not.ok(store.reserve('10.0.0.7', eth0('mine'), 0));
+      assert.equal(store.getById(eth0('sneaky')), ['10.0.0.7']);
+    });
+    assert.equal(readdirSync(join(data, 'n')).sort(), ['10.0.0.7', 'lock'], 'no temp file left, no last_reserved written');
+    assert.is(readFileSync(join(data, 'n', '10.0.0.7'), 'utf8'), 'sneaky\r\neth0');
+  }));
+
+test('the lock is a real flock on <dir>/lock: another process cannot take it while we hold it', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n');
+    const lockFile = join(data, 'n', 'lock');
+    const tryFlock = () => spawnSync('flock', ['--nonblock', '--exclusive', lockFile, 'true']).status;
+    await store.withLock(() => assert.equal(tryFlock(), 1, 'flock(1) must find it busy'));
+    assert.equal(tryFlock(), 0, 'free again once withLock returns');
+  }));
+
+test('two stores of one directory in one process take turns instead of deadlocking', () =>
+  withTempDir(async (data) => {
+    const a = new FileStore(data, 'n');
+    const b = new FileStore(data, 'n');
+    const order: string[] = [];
+    const hold = (store: FileStore, name: string) =>
+      store.withLock(async () => {
+        order.push(`${name}+`);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push(`${name}-`);
+      });
+    await Promise.all([hold(a, 'a'), hold(b, 'b'), hold(a, 'c')]);
+    assert.equal(order, ['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
+  }));
+
+test.run();

@@ -1,0 +1,81 @@
+// Interop with the reference host-local plugin (/usr/lib/cni/host-local) on the same directory, both
+// ways: its reservations are ours to see and release, ours are skipped and released by it, and the two
+// exclude each other through the same flock.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LocalIpam } from '../src/local.js';
+import { FileStore } from '../src/store/file.js';
+import { HOST_LOCAL, hostLocal, readReservations, withTempDir } from './store-fixtures.js';
+
+const NETWORK = 'interop';
+const RANGES = [[{ subnet: '10.50.0.0/24' }], [{ subnet: 'fd00:50::/120' }]];
+
+const skip = !existsSync(HOST_LOCAL);
+if (skip) console.log(`  skipping: ${HOST_LOCAL} not found (apt install containernetworking-plugins)`);
+const run = skip ? test.skip : test;
+
+function hostLocalAdd(dataDir: string, containerId: string): string[] {
+  const r = hostLocal({ command: 'ADD', dataDir, network: NETWORK, ranges: RANGES, containerId });
+  assert.ok(r.ok, `host-local ADD ${containerId} failed: ${JSON.stringify(r.result)} ${r.stderr}`);
+  return (r.result.ips as { address: string }[]).map((i) => i.address.split('/')[0]!);
+}
+
+run('reservations written by host-local are seen, reused for the same attachment and released by LocalIpam', () =>
+  withTempDir(async (data) => {
+    assert.equal(hostLocalAdd(data, 'hl-1'), ['10.50.0.2', 'fd00:50::2']);
+    assert.equal(hostLocalAdd(data, 'hl-2'), ['10.50.0.3', 'fd00:50::3']);
+    const ipam = new LocalIpam(new FileStore(data, NETWORK), RANGES, { node: 'n' });
+
+    assert.equal((await ipam.allocate('hl-1', 'eth0')).map((a) => a.ip), ['10.50.0.2', 'fd00:50::2'], 'same attachment, same IPs');
+    assert.equal((await ipam.allocate('nb-1', 'eth0')).map((a) => a.ip), ['10.50.0.4', 'fd00:50::4'], 'round-robin continues after host-local');
+    assert.equal((await ipam.usage()).pools.map((p) => p.allocated), [3, 3]);
+    assert.equal((await ipam.check()).problems, []);
+
+    assert.equal((await ipam.release('hl-2', 'eth0')).map((r) => r.ip).sort(), ['10.50.0.3', 'fd00:50::3']);
+    assert.equal([...readReservations(join(data, NETWORK)).keys()], ['10.50.0.2', '10.50.0.4', 'fd00:50::2', 'fd00:50::4']);
+  }));
+
+run('reservations written by LocalIpam are skipped by host-local, and host-local DEL releases them', () =>
+  withTempDir(async (data) => {
+    const ipam = new LocalIpam(new FileStore(data, NETWORK), RANGES, { node: 'n' });
+    await ipam.allocate('nb-1', 'eth0');
+    await ipam.allocate('nb-2', 'eth0', { ip: '10.50.0.4' }); // host-local continues after .4 now
+    assert.equal(hostLocalAdd(data, 'hl-1'), ['10.50.0.5', 'fd00:50::4']);
+    // Refuses a duplicate for our attachment: it recognises our file as that container's reservation.
+    assert.not.ok(hostLocal({ command: 'ADD', dataDir: data, network: NETWORK, ranges: RANGES, containerId: 'nb-1' }).ok);
+
+    assert.ok(hostLocal({ command: 'DEL', dataDir: data, network: NETWORK, ranges: RANGES, containerId: 'nb-1' }).ok);
+    const dir = join(data, NETWORK);
+    assert.equal([...readReservations(dir).keys()], ['10.50.0.4', '10.50.0.5', 'fd00:50::3', 'fd00:50::4']);
+    assert.is(readFileSync(join(dir, '10.50.0.5'), 'utf8'), 'hl-1\r\neth0');
+    // And LocalIpam sees host-local's DEL: the next pod can have .2 once the cursor wraps; the bitmap knows it is free.
+    assert.equal((await ipam.usage()).pools.map((p) => p.allocated), [2, 2]);
+  }));
+
+run('host-local waits while LocalIpam holds the lock (the same flock on <dir>/lock)', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, NETWORK);
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: NETWORK, type: 'bridge', ipam: { type: 'host-local', dataDir: data, ranges: RANGES } });
+    let exited = false;
+    await store.withLock(async () => {
+      const child = spawn(HOST_LOCAL, [], {
+        env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'hl-wait', CNI_NETNS: '/dev/null', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' },
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      child.stdin.end(conf);
+      child.on('exit', () => (exited = true));
+      await new Promise((r) => setTimeout(r, 400)); // host-local alone needs ~3 ms
+      assert.not.ok(exited, 'host-local finished while we held the lock');
+      assert.not.ok(existsSync(join(data, NETWORK, '10.50.0.2')));
+    });
+    // Released: host-local gets through.
+    const deadline = Date.now() + 5000;
+    while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(exited, 'host-local never got the lock');
+    assert.is(readFileSync(join(data, NETWORK, '10.50.0.2'), 'utf8'), 'hl-wait\r\neth0');
+  }));
+
+test.run();
