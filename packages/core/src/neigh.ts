@@ -1,0 +1,250 @@
+// Neighbours (ARP/NDP entries) and bridge FDB entries: RTM_NEWNEIGH / RTM_DELNEIGH / RTM_GETNEIGH.
+// Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
+// which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
+import type { Attrs, NlMessage } from './netlink/codec.js';
+import type { NetlinkSocket, Request } from './netlink/socket.js';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  NTF_MASTER,
+  NTF_ROUTER,
+  NTF_SELF,
+  NUD_DELAY,
+  NUD_FAILED,
+  NUD_INCOMPLETE,
+  NUD_NOARP,
+  NUD_PERMANENT,
+  NUD_PROBE,
+  NUD_REACHABLE,
+  NUD_STALE,
+  RTM_DELNEIGH,
+  RTM_GETNEIGH,
+  RTM_NEWNEIGH,
+} from './netlink/generated/index.js';
+import { parseIp, parseMac, type IpFamily } from './ip.js';
+import { linkIndex, type LinkRef } from './link.js';
+
+/** NUD_* states by the names `ip neigh` prints (lower case). */
+export type NeighState =
+  | 'incomplete'
+  | 'reachable'
+  | 'stale'
+  | 'delay'
+  | 'probe'
+  | 'failed'
+  | 'noarp'
+  | 'permanent';
+
+export type NeighFamily = IpFamily | 'bridge';
+
+export interface NeighSpec {
+  /** 'bridge' for an FDB entry; otherwise taken from `dst`. */
+  family?: NeighFamily;
+  dev: LinkRef;
+  /** The neighbour's IP; for an FDB entry on a VXLAN device, the remote VTEP's IP. */
+  dst?: string;
+  /** The neighbour's MAC; required for FDB entries. */
+  lladdr?: string;
+  /** Default: 'permanent' for neighbours (like `ip neigh`), 'noarp' ("static") for FDB entries (like `bridge fdb`). */
+  state?: NeighState | NeighState[];
+  /** FDB: the entry lives in the device's own table (NTF_SELF, `bridge fdb … self`; the default). */
+  self?: boolean;
+  /** FDB: the entry lives in the master bridge's table (NTF_MASTER, `bridge fdb … master`). */
+  master?: boolean;
+  /** Neighbour is a router (NTF_ROUTER, `ip -6 neigh … router`). */
+  router?: boolean;
+  /** FDB on VXLAN: the remote's VNI (NDA_VNI, `bridge fdb … vni N`). */
+  vni?: number;
+  /** FDB on VXLAN: the remote's UDP port (NDA_PORT, `bridge fdb … port N`). */
+  port?: number;
+}
+
+/** A neighbour or FDB entry as the kernel reports it; a valid NeighSpec for del/set. */
+export interface Neigh extends NeighSpec {
+  family: NeighFamily;
+  dev: number;
+  state: NeighState[];
+  /** FDB: the bridge the port belongs to (NDA_MASTER). */
+  bridge?: number;
+}
+
+export interface NeighFilter {
+  dev?: LinkRef;
+  family?: NeighFamily;
+  /** Entries in any of these states. */
+  state?: NeighState | NeighState[];
+}
+
+/** A neighbour spec that cannot be sent as given; names the field and the value. */
+export class NeighSpecError extends Error {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, why: string) {
+    super(`invalid neighbour ${field} ${JSON.stringify(value)}: ${why}`);
+    this.name = 'NeighSpecError';
+    this.field = field;
+    this.value = value;
+  }
+}
+
+const STATES: readonly [NeighState, number][] = [
+  ['incomplete', NUD_INCOMPLETE],
+  ['reachable', NUD_REACHABLE],
+  ['stale', NUD_STALE],
+  ['delay', NUD_DELAY],
+  ['probe', NUD_PROBE],
+  ['failed', NUD_FAILED],
+  ['noarp', NUD_NOARP],
+  ['permanent', NUD_PERMANENT],
+];
+const STATE_BY_NAME = new Map(STATES);
+
+export class NeighApi {
+  readonly #sock: NetlinkSocket;
+
+  constructor(sock: NetlinkSocket) {
+    this.#sock = sock;
+  }
+
+  /** `ip neigh replace DST lladdr MAC dev DEV nud STATE` / `bridge fdb replace MAC dev DEV [dst IP]`. */
+  set(n: NeighSpec): void {
+    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_REPLACE));
+  }
+
+  /** `ip neigh add …` / `bridge fdb add …`: fails with EEXIST if the entry exists. */
+  add(n: NeighSpec): void {
+    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_EXCL));
+  }
+
+  /**
+   * `bridge fdb append MAC dev VXLAN dst IP`: adds another remote for the same MAC (the all-zeros
+   * MAC with several dsts is VXLAN head-end replication for broadcast traffic).
+   */
+  append(n: NeighSpec): void {
+    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_APPEND));
+  }
+
+  /** `ip neigh del DST dev DEV` / `bridge fdb del MAC dev DEV [dst IP]`. */
+  del(n: NeighSpec): void {
+    this.#sock.request(this.#message(RTM_DELNEIGH, n, 0));
+  }
+
+  /**
+   * `ip neigh show [dev DEV] [nud STATE]` (IPv4 and IPv6 unless `family` says which), or with
+   * family 'bridge' `bridge fdb show [dev DEV]`. The kernel filters by device; state is matched here.
+   */
+  list(filter: NeighFilter = {}): Neigh[] {
+    const family = filter.family;
+    const bridge = family === 'bridge';
+    const header = ndmsg(family === undefined ? AF_UNSPEC : afOfNeigh(family));
+    const attrs: Attrs = {};
+    if (filter.dev !== undefined) {
+      // FDB dumps take the port in the header; neighbour dumps refuse that and want NDA_IFINDEX.
+      const index = this.#index(filter.dev);
+      if (bridge) header.ndm_ifindex = index;
+      else attrs.NDA_IFINDEX = index;
+    }
+    const wanted = filter.state === undefined ? 0 : stateBits(filter.state);
+    const out: Neigh[] = [];
+    for (const m of this.#sock.dump({ type: RTM_GETNEIGH, header, attrs })) {
+      if (m.type !== RTM_NEWNEIGH) continue;
+      if (wanted !== 0 && ((m.header.ndm_state ?? 0) & wanted) === 0) continue;
+      out.push(decodeNeigh(m));
+    }
+    return out;
+  }
+
+  #index(ref: LinkRef): number {
+    return typeof ref === 'number' ? ref : linkIndex(this.#sock, ref);
+  }
+
+  #message(type: number, n: NeighSpec, flags: number): Request {
+    if (n === null || typeof n !== 'object') throw new NeighSpecError('spec', n, 'expected an object');
+    if (n.dev === undefined) throw new NeighSpecError('dev', n.dev, 'a device is required');
+    const family = neighFamily(n);
+    const bridge = family === 'bridge';
+    const header = ndmsg(afOfNeigh(family));
+    const attrs: Attrs = {};
+    if (n.dst !== undefined) attrs.NDA_DST = parseIp(n.dst).address;
+    if (n.lladdr !== undefined) attrs.NDA_LLADDR = parseMac(n.lladdr);
+    if (bridge && n.lladdr === undefined) throw new NeighSpecError('lladdr', n.lladdr, 'an FDB entry needs a MAC');
+    if (n.vni !== undefined) attrs.NDA_VNI = checkRange('vni', n.vni, 0xffffff);
+    if (n.port !== undefined) attrs.NDA_PORT = checkRange('port', n.port, 0xffff);
+    header.ndm_state = n.state === undefined ? (bridge ? NUD_NOARP : NUD_PERMANENT) : stateBits(n.state);
+    // `bridge fdb` assumes `self` unless told `master`, so the entry lands in the device's own table.
+    const self = n.self ?? (bridge && !n.master);
+    header.ndm_flags = (self ? NTF_SELF : 0) | (n.master ? NTF_MASTER : 0) | (n.router ? NTF_ROUTER : 0);
+    header.ndm_ifindex = this.#index(n.dev);
+    return { type, flags, header, attrs };
+  }
+}
+
+function ndmsg(family: number): Record<string, number> {
+  return { ndm_family: family, ndm_pad1: 0, ndm_pad2: 0, ndm_ifindex: 0, ndm_state: 0, ndm_flags: 0, ndm_type: 0 };
+}
+
+function afOfNeigh(family: NeighFamily): number {
+  if (family === 'bridge') return AF_BRIDGE;
+  if (family === 4) return AF_INET;
+  if (family === 6) return AF_INET6;
+  throw new NeighSpecError('family', family, "expected 4, 6 or 'bridge'");
+}
+
+function neighFamily(n: NeighSpec): NeighFamily {
+  if (n.family === 'bridge') return 'bridge';
+  if (n.dst === undefined) throw new NeighSpecError('dst', n.dst, "an IP neighbour needs dst (or family 'bridge' for FDB)");
+  const family = parseIp(n.dst).family;
+  if (n.family !== undefined && n.family !== family) {
+    throw new NeighSpecError('family', n.family, `does not match dst ${JSON.stringify(n.dst)}`);
+  }
+  return family;
+}
+
+function stateBits(state: NeighState | NeighState[]): number {
+  let bits = 0;
+  for (const name of Array.isArray(state) ? state : [state]) {
+    const bit = STATE_BY_NAME.get(name);
+    if (bit === undefined) throw new NeighSpecError('state', name, `expected one of ${[...STATE_BY_NAME.keys()].join(', ')}`);
+    bits |= bit;
+  }
+  return bits;
+}
+
+function stateNames(bits: number): NeighState[] {
+  const out: NeighState[] = [];
+  for (const [name, bit] of STATES) if (bits & bit) out.push(name);
+  return out;
+}
+
+function checkRange(field: string, v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new NeighSpecError(field, v, `expected an integer 0..${max}`);
+  return v;
+}
+
+/** Kernel message → Neigh. */
+export function decodeNeigh(m: NlMessage): Neigh {
+  const h = m.header;
+  const a = m.attrs;
+  const af = h.ndm_family ?? 0;
+  const flags = h.ndm_flags ?? 0;
+  const n: Neigh = {
+    family: af === AF_BRIDGE ? 'bridge' : af === AF_INET6 ? 6 : 4,
+    dev: h.ndm_ifindex ?? 0,
+    state: stateNames(h.ndm_state ?? 0),
+  };
+  if (a.NDA_DST !== undefined) n.dst = a.NDA_DST as string;
+  if (a.NDA_LLADDR !== undefined) n.lladdr = a.NDA_LLADDR as string;
+  if (flags & NTF_SELF) n.self = true;
+  if (flags & NTF_MASTER) n.master = true;
+  if (flags & NTF_ROUTER) n.router = true;
+  if (a.NDA_VNI !== undefined) n.vni = a.NDA_VNI as number;
+  if (a.NDA_PORT !== undefined) n.port = a.NDA_PORT as number;
+  if (a.NDA_MASTER !== undefined) n.bridge = a.NDA_MASTER as number;
+  return n;
+}

@@ -1,0 +1,575 @@
+// Routes: RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE as typed objects, with `ip route`'s defaults.
+// A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
+// `del(route)` address exactly that route.
+import type { Attrs, NlMessage } from './netlink/codec.js';
+import type { NetlinkSocket, Request } from './netlink/socket.js';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTM_DELROUTE,
+  RTM_F_FIB_MATCH,
+  RTM_GETROUTE,
+  RTM_NEWROUTE,
+  RTNH_F_ONLINK,
+  RTPROT_BOOT,
+  RTPROT_UNSPEC,
+  RT_SCOPE_HOST,
+  RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
+  RT_SCOPE_SITE,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  RT_TABLE_UNSPEC,
+  RTN_ANYCAST,
+  RTN_BLACKHOLE,
+  RTN_BROADCAST,
+  RTN_LOCAL,
+  RTN_MULTICAST,
+  RTN_NAT,
+  RTN_PROHIBIT,
+  RTN_THROW,
+  RTN_UNICAST,
+  RTN_UNREACHABLE,
+  RTN_UNSPEC,
+  RTN_XRESOLVE,
+} from './netlink/generated/index.js';
+import { isNotFound } from './netlink/errors.js';
+import { bitsOf, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
+import { linkIndex, type LinkRef } from './link.js';
+
+
+export type RouteType =
+  | 'unspec'
+  | 'unicast'
+  | 'local'
+  | 'broadcast'
+  | 'anycast'
+  | 'multicast'
+  | 'blackhole'
+  | 'unreachable'
+  | 'prohibit'
+  | 'throw'
+  | 'nat'
+  | 'xresolve';
+
+/** Scope by `ip`'s name, or the raw number for scopes without one. */
+export type RouteScope = 'universe' | 'site' | 'link' | 'host' | 'nowhere' | number;
+
+export interface Nexthop {
+  gateway?: string;
+  dev?: LinkRef;
+  /** 1..256, like `ip route … nexthop … weight N`. */
+  weight?: number;
+  onlink?: boolean;
+}
+
+export interface RouteSpec {
+  /** 'default', a CIDR ('10.244.2.0/24'), or a bare address meaning a host route. */
+  dst: string;
+  /** Needed only for 'default' routes without a gateway; otherwise taken from dst/gateway. */
+  family?: IpFamily;
+  gateway?: string;
+  dev?: LinkRef;
+  /** Routing table id; default main (254). Ids above 255 are carried in RTA_TABLE. */
+  table?: number;
+  /** rtm_protocol; default RTPROT_BOOT (3), as `ip route add` sends. */
+  protocol?: number;
+  type?: RouteType;
+  /** Default computed like `ip`: 'link' for a unicast route with a dev and no gateway, else 'universe'. */
+  scope?: RouteScope;
+  /** Preferred source address (RTA_PREFSRC, `ip route … src`). */
+  src?: string;
+  /** RTA_PRIORITY (`ip route … metric N`). */
+  metric?: number;
+  /** RTA_METRICS/RTAX_MTU (`ip route … mtu N`). */
+  mtu?: number;
+  /** RTNH_F_ONLINK: the gateway is on the link even without a matching prefix. */
+  onlink?: boolean;
+  /** Multipath (`ip route … nexthop via A dev X nexthop via B dev Y`); excludes gateway/dev. */
+  nexthops?: Nexthop[];
+}
+
+/** A route as the kernel reports it; every field `RouteSpec` has, with devices as ifindexes. */
+export interface Route extends RouteSpec {
+  family: IpFamily;
+  table: number;
+  protocol: number;
+  type: RouteType;
+  scope: RouteScope;
+  dev?: number;
+  nexthops?: (Nexthop & { dev?: number })[];
+}
+
+export interface RouteFilter {
+  /** A table id, or 'all'; default main. */
+  table?: number | 'all';
+  protocol?: number;
+  type?: RouteType;
+  /** Exact destination ('default' or CIDR). */
+  dst?: string;
+  dev?: LinkRef;
+  family?: IpFamily;
+}
+
+export interface RouteGetOptions {
+  /** Pretend the packet comes from this source address (`ip route get … from A`). */
+  src?: string;
+  /** Force the output device (`ip route get … oif DEV`). */
+  dev?: LinkRef;
+  /** Firewall mark (`ip route get … mark N`). */
+  mark?: number;
+  /** Return the matching FIB entry rather than the resolved host route (`ip route get … fibmatch`). */
+  fibMatch?: boolean;
+}
+
+/** A route spec that cannot be sent as given; names the field and the value. */
+export class RouteSpecError extends Error {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, why: string) {
+    super(`invalid route ${field} ${JSON.stringify(value)}: ${why}`);
+    this.name = 'RouteSpecError';
+    this.field = field;
+    this.value = value;
+  }
+}
+
+const TYPES: readonly [RouteType, number][] = [
+  ['unspec', RTN_UNSPEC],
+  ['unicast', RTN_UNICAST],
+  ['local', RTN_LOCAL],
+  ['broadcast', RTN_BROADCAST],
+  ['anycast', RTN_ANYCAST],
+  ['multicast', RTN_MULTICAST],
+  ['blackhole', RTN_BLACKHOLE],
+  ['unreachable', RTN_UNREACHABLE],
+  ['prohibit', RTN_PROHIBIT],
+  ['throw', RTN_THROW],
+  ['nat', RTN_NAT],
+  ['xresolve', RTN_XRESOLVE],
+];
+const TYPE_BY_NAME = new Map(TYPES);
+const TYPE_BY_NUMBER = new Map(TYPES.map(([n, v]) => [v, n]));
+
+const SCOPES: readonly [Exclude<RouteScope, number>, number][] = [
+  ['universe', RT_SCOPE_UNIVERSE],
+  ['site', RT_SCOPE_SITE],
+  ['link', RT_SCOPE_LINK],
+  ['host', RT_SCOPE_HOST],
+  ['nowhere', RT_SCOPE_NOWHERE],
+];
+const SCOPE_BY_NAME = new Map(SCOPES);
+const SCOPE_BY_NUMBER = new Map(SCOPES.map(([n, v]) => [v, n]));
+
+// The verb ↔ flag table every rtnetlink client agrees on (vishvananda/netlink, iproute2).
+const ADD = NLM_F_CREATE | NLM_F_EXCL;
+const REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
+const CHANGE = NLM_F_REPLACE;
+const APPEND = NLM_F_CREATE | NLM_F_APPEND;
+
+type DevResolver = (ref: LinkRef) => number;
+
+export class RouteApi {
+  readonly #sock: NetlinkSocket;
+  /** Device name → ifindex, asked afresh each call (devices come and go between calls). */
+  readonly #resolve: DevResolver;
+
+  constructor(sock: NetlinkSocket) {
+    this.#sock = sock;
+    this.#resolve = (ref) => (typeof ref === 'number' ? ref : linkIndex(sock, ref));
+  }
+
+  /** `ip route add …`: fails with EEXIST if the route exists. */
+  add(route: RouteSpec): void {
+    this.#sock.request(this.#newRoute(route, ADD, this.#resolve));
+  }
+
+  /** `ip route replace …`: creates the route or overwrites the one with the same key. */
+  replace(route: RouteSpec): void {
+    this.#sock.request(this.#newRoute(route, REPLACE, this.#resolve));
+  }
+
+  /** `ip route change …`: overwrites an existing route; fails (ENOENT/ESRCH) when there is none. */
+  change(route: RouteSpec): void {
+    this.#sock.request(this.#newRoute(route, CHANGE, this.#resolve));
+  }
+
+  /** `ip route append …`: adds another route with the same key (IPv6: another multipath leg). */
+  append(route: RouteSpec): void {
+    this.#sock.request(this.#newRoute(route, APPEND, this.#resolve));
+  }
+
+  /**
+   * `ip route del …`: fields left out match any route (protocol, scope, type, gateway); a Route from
+   * list() deletes exactly itself.
+   */
+  del(route: RouteSpec): void {
+    this.#sock.request(this.#delRoute(route, this.#resolve));
+  }
+
+  /** Many `ip route add`s in one batch (`ip -batch`); one result per route: undefined or the error. */
+  addMany(routes: readonly RouteSpec[]): (Error | undefined)[] {
+    const resolve = this.#cachingResolver();
+    return this.#sock.batch(routes.map((r) => this.#newRoute(r, ADD, resolve)));
+  }
+
+  /** Many `ip route replace`s in one batch; one result per route. */
+  replaceMany(routes: readonly RouteSpec[]): (Error | undefined)[] {
+    const resolve = this.#cachingResolver();
+    return this.#sock.batch(routes.map((r) => this.#newRoute(r, REPLACE, resolve)));
+  }
+
+  /** Many `ip route del`s in one batch; one result per route. */
+  delMany(routes: readonly RouteSpec[]): (Error | undefined)[] {
+    const resolve = this.#cachingResolver();
+    return this.#sock.batch(routes.map((r) => this.#delRoute(r, resolve)));
+  }
+
+  /** `ip route get ADDR [from SRC] [oif DEV] [mark N] [fibmatch]`: the route the kernel would use. */
+  get(dst: string, opts: RouteGetOptions = {}): Route {
+    const { family, address } = parseIp(dst);
+    const attrs: Attrs = { RTA_DST: address };
+    if (opts.src !== undefined) attrs.RTA_SRC = sameFamily('src', opts.src, family);
+    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(opts.dev);
+    if (opts.mark !== undefined) attrs.RTA_MARK = checkU32('mark', opts.mark);
+    const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
+    header.rtm_dst_len = bitsOf(family);
+    if (opts.src !== undefined) header.rtm_src_len = bitsOf(family);
+    if (opts.fibMatch) header.rtm_flags = RTM_F_FIB_MATCH;
+    const replies = this.#sock.request({ type: RTM_GETROUTE, header, attrs });
+    const reply = replies.find((m) => m.type === RTM_NEWROUTE);
+    if (!reply) throw new RouteSpecError('dst', dst, 'the kernel returned no route');
+    return decodeRoute(reply);
+  }
+
+  /**
+   * `ip route show [table N|all] [proto P] [type T] [dev D]` (+ exact `dst`). The kernel filters by
+   * table, protocol, type and device (strict dump checking); the destination is matched here.
+   */
+  list(filter: RouteFilter = {}): Route[] {
+    const header = rtmsg(filter.family === undefined ? AF_UNSPEC : filter.family === 4 ? AF_INET : AF_INET6);
+    const attrs: Attrs = {};
+    const table = filter.table ?? RT_TABLE_MAIN;
+    if (table !== 'all') {
+      checkTable(table);
+      header.rtm_table = table > 255 ? RT_TABLE_UNSPEC : table;
+      attrs.RTA_TABLE = table;
+    }
+    if (filter.protocol !== undefined) header.rtm_protocol = checkU8('protocol', filter.protocol);
+    if (filter.type !== undefined) header.rtm_type = typeNumber(filter.type);
+    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(filter.dev);
+    const dst = filter.dst === undefined ? undefined : normaliseDst(filter.dst).text;
+
+    let messages: NlMessage[];
+    try {
+      messages = this.#sock.dump({ type: RTM_GETROUTE, header, attrs });
+    } catch (e) {
+      // A table that was never created (no route ever added to it) is simply empty.
+      if (table !== 'all' && isNotFound(e)) return [];
+      throw e;
+    }
+    const out: Route[] = [];
+    for (const m of messages) {
+      if (m.type !== RTM_NEWROUTE) continue;
+      const r = decodeRoute(m);
+      if (dst === undefined || r.dst === dst) out.push(r);
+    }
+    return out;
+  }
+
+  /** For one batch: thousands of routes usually name the same few devices; look each up once. */
+  #cachingResolver(): DevResolver {
+    const cache = new Map<string, number>();
+    return (ref) => {
+      if (typeof ref === 'number') return ref;
+      let index = cache.get(ref);
+      if (index === undefined) cache.set(ref, (index = this.#resolve(ref)));
+      return index;
+    };
+  }
+
+  #newRoute(spec: RouteSpec, flags: number, resolve: DevResolver): Request {
+    const msg = encodeRoute(spec, resolve, false);
+    return { type: RTM_NEWROUTE, flags, header: msg.header, attrs: msg.attrs };
+  }
+
+  #delRoute(spec: RouteSpec, resolve: DevResolver): Request {
+    const msg = encodeRoute(spec, resolve, true);
+    return { type: RTM_DELROUTE, header: msg.header, attrs: msg.attrs };
+  }
+}
+
+// A type alias (not an interface) so it stays assignable to the codec's Record<string, number>.
+type RtMsg = {
+  rtm_family: number;
+  rtm_dst_len: number;
+  rtm_src_len: number;
+  rtm_tos: number;
+  rtm_table: number;
+  rtm_protocol: number;
+  rtm_scope: number;
+  rtm_type: number;
+  rtm_flags: number;
+};
+
+function rtmsg(family: number): RtMsg {
+  return {
+    rtm_family: family,
+    rtm_dst_len: 0,
+    rtm_src_len: 0,
+    rtm_tos: 0,
+    rtm_table: 0,
+    rtm_protocol: 0,
+    rtm_scope: 0,
+    rtm_type: 0,
+    rtm_flags: 0,
+  };
+}
+
+interface Dst {
+  family: IpFamily | undefined;
+  address: string | undefined;
+  prefixLen: number;
+  text: string;
+}
+
+const DEFAULT_DST: Dst = { family: undefined, address: undefined, prefixLen: 0, text: 'default' };
+
+/** 'default' | CIDR | bare address → parts and the text decodeRoute would produce for it. */
+function normaliseDst(dst: string): Dst {
+  if (dst === 'default') return DEFAULT_DST;
+  if (typeof dst !== 'string') throw new RouteSpecError('dst', dst, "expected 'default', a CIDR or an address");
+  const slash = dst.indexOf('/');
+  const value = ipv4Value(dst, 0, slash < 0 ? dst.length : slash);
+  const prefixLen = slash < 0 ? 32 : decimalValue(dst, slash + 1, 32);
+  if (value >= 0 && prefixLen >= 0) {
+    // A strict dotted quad is already canonical, so the input is the text.
+    if (prefixLen < 32 && value % 2 ** (32 - prefixLen) !== 0) throw hostBitsError(dst, `${dst.slice(0, slash)}/${prefixLen}`);
+    if (prefixLen === 0) return DEFAULT_DST;
+    return { family: 4, address: slash < 0 ? dst : dst.slice(0, slash), prefixLen, text: slash < 0 ? `${dst}/32` : dst };
+  }
+  // IPv6, or malformed input that parsePrefix/parseIp reject with an InvalidAddressError naming it.
+  const p = slash >= 0 ? parsePrefix(dst) : hostPrefix(parseIp(dst));
+  const text = `${p.address}/${p.prefixLen}`;
+  if (networkOf(text) !== text) throw hostBitsError(dst, text);
+  return p.prefixLen === 0 ? DEFAULT_DST : { family: p.family, address: p.address, prefixLen: p.prefixLen, text };
+}
+
+function hostPrefix(ip: { family: IpFamily; address: string }): { family: IpFamily; address: string; prefixLen: number } {
+  return { ...ip, prefixLen: bitsOf(ip.family) };
+}
+
+// The kernel refuses IPv4 host bits but silently masks IPv6 ones; refuse both, naming the input.
+function hostBitsError(dst: string, cidr: string): RouteSpecError {
+  return new RouteSpecError('dst', dst, `host bits set (the network is ${networkOf(cidr)})`);
+}
+
+/**
+ * A strict dotted quad (four decimal octets ≤ 255, no leading zeros — what ip.ts accepts) as a
+ * number, or -1. Route programming parses two addresses per route; ip.ts's general parser
+ * allocates several objects per call, and at 10,000 routes that shows.
+ */
+function ipv4Value(s: string, start: number, end: number): number {
+  let value = 0;
+  let dots = 0;
+  let octet = 0;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits > 0 ? value * 256 + octet : -1;
+}
+
+/** Decimal digits s[start..] as a number ≤ max, or -1. */
+function decimalValue(s: string, start: number, max: number): number {
+  if (start >= s.length || s.length - start > 3) return -1;
+  let n = 0;
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n <= max ? n : -1;
+}
+
+function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean): { header: RtMsg; attrs: Attrs } {
+  if (spec === null || typeof spec !== 'object') throw new RouteSpecError('spec', spec, 'expected an object');
+  const dst = normaliseDst(spec.dst);
+  const family = routeFamily(spec, dst);
+  const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
+  const attrs: Attrs = {};
+  header.rtm_dst_len = dst.prefixLen;
+  if (dst.address !== undefined && dst.prefixLen > 0) attrs.RTA_DST = dst.address;
+
+  const table = spec.table ?? RT_TABLE_MAIN;
+  checkTable(table);
+  header.rtm_table = table > 255 ? RT_TABLE_UNSPEC : table;
+  attrs.RTA_TABLE = table;
+
+  // `ip route del` leaves protocol, type and scope as wildcards; add/replace fill in ip's defaults.
+  header.rtm_protocol = checkU8('protocol', spec.protocol ?? (forDelete ? RTPROT_UNSPEC : RTPROT_BOOT));
+  const type = spec.type === undefined ? (forDelete ? RTN_UNSPEC : RTN_UNICAST) : typeNumber(spec.type);
+  header.rtm_type = type;
+
+  if (spec.nexthops !== undefined && (spec.gateway !== undefined || spec.dev !== undefined)) {
+    throw new RouteSpecError('nexthops', spec.nexthops, 'give either nexthops or gateway/dev, not both');
+  }
+  if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
+  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(spec.dev);
+  if (spec.onlink) header.rtm_flags |= RTNH_F_ONLINK;
+  if (spec.src !== undefined) attrs.RTA_PREFSRC = sameFamily('src', spec.src, family);
+  if (spec.metric !== undefined) attrs.RTA_PRIORITY = checkU32('metric', spec.metric);
+  if (spec.mtu !== undefined) attrs.RTA_METRICS = { RTAX_MTU: checkU32('mtu', spec.mtu) };
+  if (spec.nexthops !== undefined) attrs.RTA_MULTIPATH = encodeNexthops(spec.nexthops, family, resolve);
+
+  header.rtm_scope =
+    spec.scope !== undefined
+      ? scopeNumber(spec.scope)
+      : defaultScope(type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
+  return { header, attrs };
+}
+
+/** iproute2's rule (iproute.c, iproute_modify) for a route given without `scope`. */
+function defaultScope(type: number, forDelete: boolean, hasGateway: boolean): number {
+  if (type === RTN_LOCAL || type === RTN_NAT) return RT_SCOPE_HOST;
+  if (type === RTN_BROADCAST || type === RTN_MULTICAST || type === RTN_ANYCAST) return RT_SCOPE_LINK;
+  if (type === RTN_UNICAST || type === RTN_UNSPEC) {
+    if (forDelete) return RT_SCOPE_NOWHERE; // the kernel's "any scope" on delete
+    if (!hasGateway) return RT_SCOPE_LINK;
+  }
+  return RT_SCOPE_UNIVERSE;
+}
+
+function routeFamily(spec: RouteSpec, dst: Dst): IpFamily {
+  const hint =
+    dst.family ??
+    (spec.gateway !== undefined ? parseIp(spec.gateway).family : undefined) ??
+    firstNexthopFamily(spec.nexthops) ??
+    spec.family ??
+    4;
+  if (spec.family !== undefined && spec.family !== hint) {
+    throw new RouteSpecError('family', spec.family, `does not match dst ${JSON.stringify(spec.dst)}`);
+  }
+  return hint;
+}
+
+function firstNexthopFamily(nexthops: Nexthop[] | undefined): IpFamily | undefined {
+  const gw = nexthops?.find((n) => n.gateway !== undefined)?.gateway;
+  return gw === undefined ? undefined : parseIp(gw).family;
+}
+
+function sameFamily(field: string, address: string, family: IpFamily): string {
+  if (family === 4 && typeof address === 'string' && ipv4Value(address, 0, address.length) >= 0) return address;
+  const p = parseIp(address);
+  if (p.family !== family) throw new RouteSpecError(field, address, `is IPv${p.family} in an IPv${family} route`);
+  return p.address;
+}
+
+function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResolver): AttrsList {
+  if (!Array.isArray(nexthops) || nexthops.length === 0) {
+    throw new RouteSpecError('nexthops', nexthops, 'expected a non-empty array');
+  }
+  return nexthops.map((nh) => {
+    const weight = nh.weight ?? 1;
+    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
+      throw new RouteSpecError('nexthops.weight', weight, 'expected an integer 1..256');
+    }
+    const attrs: Attrs = {};
+    if (nh.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('nexthops.gateway', nh.gateway, family);
+    return {
+      header: {
+        rtnh_flags: nh.onlink ? RTNH_F_ONLINK : 0,
+        rtnh_hops: weight - 1,
+        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(nh.dev),
+      },
+      attrs,
+    };
+  });
+}
+type AttrsList = { header: Record<string, number>; attrs: Attrs }[];
+
+/** Kernel message → Route. Hot in 10,000-route dumps: plain property reads only. */
+export function decodeRoute(m: NlMessage): Route {
+  const h = m.header;
+  const a = m.attrs;
+  const family: IpFamily = h.rtm_family === AF_INET6 ? 6 : 4;
+  const dstLen = h.rtm_dst_len ?? 0;
+  const dstAddr = a.RTA_DST as string | undefined;
+  const route: Route = {
+    dst: dstLen === 0 ? 'default' : `${dstAddr}/${dstLen}`,
+    family,
+    table: (a.RTA_TABLE as number | undefined) ?? h.rtm_table ?? 0,
+    protocol: h.rtm_protocol ?? 0,
+    type: TYPE_BY_NUMBER.get(h.rtm_type ?? 0) ?? 'unspec',
+    scope: scopeName(h.rtm_scope ?? 0),
+  };
+  if (a.RTA_GATEWAY !== undefined) route.gateway = a.RTA_GATEWAY as string;
+  if (a.RTA_OIF !== undefined) route.dev = a.RTA_OIF as number;
+  if ((h.rtm_flags ?? 0) & RTNH_F_ONLINK) route.onlink = true;
+  if (a.RTA_PREFSRC !== undefined) route.src = a.RTA_PREFSRC as string;
+  if (a.RTA_PRIORITY !== undefined) route.metric = a.RTA_PRIORITY as number;
+  const mtu = (a.RTA_METRICS as Attrs | undefined)?.RTAX_MTU;
+  if (mtu !== undefined) route.mtu = mtu as number;
+  if (a.RTA_MULTIPATH !== undefined) route.nexthops = decodeNexthops(a.RTA_MULTIPATH as AttrsList);
+  return route;
+}
+
+function decodeNexthops(list: AttrsList): (Nexthop & { dev?: number })[] {
+  return list.map(({ header, attrs }) => {
+    const nh: Nexthop & { dev?: number } = { weight: (header.rtnh_hops ?? 0) + 1 };
+    if (attrs.RTA_GATEWAY !== undefined) nh.gateway = attrs.RTA_GATEWAY as string;
+    if (header.rtnh_ifindex) nh.dev = header.rtnh_ifindex;
+    if ((header.rtnh_flags ?? 0) & RTNH_F_ONLINK) nh.onlink = true;
+    return nh;
+  });
+}
+
+function typeNumber(type: RouteType): number {
+  const n = TYPE_BY_NAME.get(type);
+  if (n === undefined) throw new RouteSpecError('type', type, `expected one of ${[...TYPE_BY_NAME.keys()].join(', ')}`);
+  return n;
+}
+
+function scopeNumber(scope: RouteScope): number {
+  if (typeof scope === 'number') return checkU8('scope', scope);
+  const n = SCOPE_BY_NAME.get(scope);
+  if (n === undefined) throw new RouteSpecError('scope', scope, `expected one of ${[...SCOPE_BY_NAME.keys()].join(', ')} or 0..255`);
+  return n;
+}
+
+function scopeName(scope: number): RouteScope {
+  return SCOPE_BY_NUMBER.get(scope) ?? scope;
+}
+
+function checkTable(table: number): void {
+  if (!Number.isInteger(table) || table < 1 || table > 0xffffffff) {
+    throw new RouteSpecError('table', table, "expected a table id 1..4294967295 (or 'all' when listing)");
+  }
+}
+
+function checkU8(field: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 255) throw new RouteSpecError(field, v, 'expected an integer 0..255');
+  return v;
+}
+
+function checkU32(field: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RouteSpecError(field, v, 'expected an integer 0..4294967295');
+  return v;
+}

@@ -1,0 +1,42 @@
+// One rtnetlink socket in one namespace, with the four object APIs on top of it. Open one Rtnl per
+// namespace you manage and keep it: the socket stays bound to the namespace it was created in, so
+// later calls need no namespace switching at all.
+import { NetlinkSocket, type OpenOptions } from './netlink/socket.js';
+import { AddrApi } from './addr.js';
+import { LinkApi } from './link.js';
+import { NeighApi } from './neigh.js';
+import { RouteApi } from './route.js';
+
+export class Rtnl implements Disposable {
+  readonly socket: NetlinkSocket;
+  /** `ip link …` */
+  readonly link: LinkApi;
+  /** `ip addr …` */
+  readonly addr: AddrApi;
+  /** `ip route …` */
+  readonly route: RouteApi;
+  /** `ip neigh …` and `bridge fdb …` */
+  readonly neigh: NeighApi;
+
+  /** Opens a socket in `opts.netns` (default: the caller's namespace). `using rtnl = Rtnl.open(…)` closes it. */
+  static open(opts: OpenOptions = {}): Rtnl {
+    return new Rtnl(NetlinkSocket.open(opts));
+  }
+
+  /** Wraps a socket the caller opened; close() then closes that socket. */
+  constructor(socket: NetlinkSocket) {
+    this.socket = socket;
+    this.link = new LinkApi(socket);
+    this.addr = new AddrApi(socket);
+    this.route = new RouteApi(socket);
+    this.neigh = new NeighApi(socket);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
