@@ -11,23 +11,24 @@
 // JSON.parse of its output here, so both sides end with decoded objects.
 //
 //   pnpm bench netlink                 # defaults below
-//   VETHS=100 ROUTES=2000 REPEAT=3 pnpm bench netlink
+//   VETHS=100 ROUTES=2000 REPEAT=2 pnpm bench netlink
 //   SECTIONS=routes,links pnpm bench netlink
 //
 // Knobs: VETHS (500; deletes cost ~16 ms each in the kernel whoever asks, so this dominates the run),
-// ROUTES (10000), LINKS (200 veth pairs present for the link dump), REPEAT (3), SECTIONS (veth,routes,links).
+// ROUTES (10000), LINKS (200 veth pairs present for the link dump), REPEAT (4, rounded up to even), SECTIONS (veth,routes,links).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rtnl, type RouteSpec } from '@netboot/core';
 import { tempNetns, type TempNetns } from '@netboot/core/testing';
-import { intEnv, machineFacts, median, writeResultsSection } from './lib/common.js';
+import { intEnv, machineFacts, median, settle, writeResultsSection } from './lib/common.js';
 
 const VETHS = intEnv('VETHS', 500);
 const ROUTES = intEnv('ROUTES', 10_000);
 const LINKS = intEnv('LINKS', 200);
-const REPEAT = intEnv('REPEAT', 3);
+// Even, so each side goes first equally often.
+const REPEAT = 2 * Math.ceil(intEnv('REPEAT', 4) / 2);
 // A route round takes ~2 s and a link dump milliseconds: more rounds of those steady the medians.
 const ROUTE_ROUNDS = Math.max(REPEAT, 6);
 const LINK_ROUNDS = Math.max(REPEAT, 5);
@@ -122,7 +123,10 @@ function benchVeth(): void {
         check('veths after ip delete', rtnl.link.list({ kind: 'veth' }).length, 0);
       };
       // Alternate who goes first: deletes leave RCU work behind that the next creates pay for.
-      for (const phase of r % 2 === 0 ? [netboot, iproute2] : [iproute2, netboot]) phase();
+      for (const phase of r % 2 === 0 ? [netboot, iproute2] : [iproute2, netboot]) {
+        settle();
+        phase();
+      }
     });
     progress(`veth round ${r + 1}/${REPEAT}`);
   }
@@ -141,7 +145,8 @@ function benchRoutes(): void {
 
   for (let r = 0; r < ROUTE_ROUNDS; r++) {
     withNs((ns, rtnl) => {
-      const dev = rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } }).index;
+      rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
+      const dev = rtnl.link.index('veth0');
       rtnl.addr.add('veth0', '10.1.0.1/24');
       const routes: RouteSpec[] = [];
       const lines: string[] = [];
@@ -291,9 +296,8 @@ of its output here, so both sides end with decoded objects. Who goes first alter
 
 ${table()}
 
-- veth create = \`link.add({ kind: 'veth', … })\`, one request at a time. It also returns the new \`Link\`
-  (NLM_F_ECHO), which costs the kernel a full RTM_NEWLINK per device; the same request without the
-  echo, sent through \`rtnl.socket.request\`, measured 0.8–1.0× \`ip -batch\`. veth delete is
+- veth create = \`link.add({ kind: 'veth', … })\`, one request at a time, no echo (like \`ip link add\`;
+  asking the kernel to echo the device cost ~1.3× \`ip -batch\`). veth delete is
   ~17–19 ms of kernel time (RCU) whoever asks, so N is a knob (\`VETHS\`).
 - Routes: ${ROUTES} IPv4 /32 routes \`via 10.1.0.2 dev veth0 table 100 proto 201\`. \`ip -batch\` has only the
   one-at-a-time mode, so both netboot columns compare with it. Batch = \`route.addMany/delMany\`:

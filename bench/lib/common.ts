@@ -40,3 +40,25 @@ export function writeResultsSection(name: string, body: string): void {
   const marked = new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->`);
   writeFileSync(RESULTS_FILE, marked.test(old) ? old.replace(marked, () => section) : `${old.trimEnd()}\n\n${section}\n`);
 }
+
+/**
+ * Waits (up to `maxMs`) until both CPUs have been ≥ 90% idle for 200 ms. A deleted namespace or veth
+ * keeps the kernel busy for a while afterwards (netns cleanup and RCU run in workqueues), and whoever
+ * is timed next would pay for it: measured here, the side that went first after a teardown was
+ * 1.2–2× slower whichever tool it was.
+ */
+export function settle(maxMs = 5000): void {
+  const busyIdle = (): [number, number] => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + f[4]!;
+    return [f.reduce((a, b) => a + b, 0) - idle, idle];
+  };
+  const sleep = new Int32Array(new SharedArrayBuffer(4));
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    const [b0, i0] = busyIdle();
+    Atomics.wait(sleep, 0, 0, 200);
+    const [b1, i1] = busyIdle();
+    if ((i1 - i0) / Math.max(1, b1 - b0 + i1 - i0) >= 0.9) return;
+  }
+}

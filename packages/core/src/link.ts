@@ -14,7 +14,6 @@ import {
   MACVLAN_MODE_PRIVATE,
   MACVLAN_MODE_VEPA,
   NLM_F_CREATE,
-  NLM_F_ECHO,
   NLM_F_EXCL,
   RTM_DELLINK,
   RTM_GETLINK,
@@ -254,16 +253,15 @@ export class LinkApi {
    * Creates a device — `ip link add <name> [mtu …] [address …] [master …] [up] type <kind> …`:
    * veth `peer name <p> [netns <ns>]`, bridge, vxlan `id <vni> dstport <port> [local …] [dev …]
    * [group|remote …] [nolearning] [ttl …]`, macvlan `link <dev> mode <mode>`. Fails with
-   * NetlinkError EEXIST if the name is taken. Returns the new device as the kernel reports it.
+   * NetlinkError EEXIST if the name is taken. Like `ip link add` it returns nothing: asking the
+   * kernel to echo the device costs a third of a veth create, so callers that want the full
+   * picture read it with `get(name)` (or use `ensureLink`, which returns it).
    */
-  add(spec: LinkSpec): Link {
-    const send = (peerNsFd?: number): NlMessage[] => this.sock.request(this.buildAdd(spec, peerNsFd));
-    const replies = spec.kind === 'veth' && spec.peer?.netns !== undefined ? withNetnsFd(spec.peer.netns, send) : send();
+  add(spec: LinkSpec): void {
+    const send = (peerNsFd?: number): void => void this.sock.request(this.buildAdd(spec, peerNsFd));
+    if (spec.kind === 'veth' && spec.peer?.netns !== undefined) withNetnsFd(spec.peer.netns, send);
+    else send();
     if (spec.kind === 'veth' && spec.peer.up) this.peerUp(spec.peer);
-    // NLM_F_ECHO returns the new device and saves a lookup, but the kernel echoes it before it
-    // applies IFLA_MASTER, so with a master only a fresh read shows the whole truth.
-    const echoed = replies.find((m) => m.type === RTM_NEWLINK && m.attrs.IFLA_IFNAME === spec.name);
-    return echoed !== undefined && spec.master === undefined ? toLink(echoed) : this.get(spec.name);
   }
 
   private peerUp(peer: VethPeerSpec): void {
@@ -373,7 +371,7 @@ export class LinkApi {
     }
     if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkRef('master', spec.master));
     attrs.IFLA_LINKINFO = data === undefined ? { IFLA_INFO_KIND: spec.kind } : { IFLA_INFO_KIND: spec.kind, IFLA_INFO_DATA: data };
-    return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, header: ifinfo(0, spec.up || undefined), attrs };
+    return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, header: ifinfo(0, spec.up || undefined), attrs };
   }
 }
 
@@ -420,10 +418,10 @@ function vethPeer(peer: VethPeerSpec, nsFd?: number): { header: Record<string, n
  */
 export function ensureLink(api: LinkApi, spec: LinkSpec): Link {
   const existing = api.find(validateIfName(spec.name, 'name'));
-  if (existing === undefined) return api.add(spec);
-  if (!sameIdentity(api, existing, spec)) {
-    api.del(existing.index);
-    return api.add(spec);
+  if (existing === undefined || !sameIdentity(api, existing, spec)) {
+    if (existing !== undefined) api.del(existing.index);
+    api.add(spec);
+    return api.get(spec.name);
   }
   const patch: LinkPatch = {};
   if (spec.mtu !== undefined && spec.mtu !== existing.mtu) patch.mtu = spec.mtu;

@@ -24,7 +24,8 @@ const names = (ns: NetnsRef): string[] => ipJson(ns, 'link', 'show').map((l: { i
 test('veth peer created directly in another namespace; addresses; ping both ways', async () => {
   await withNetns(2, (a, b) => {
     const va = inNs(a, (link, addr) => {
-      const va = link.add({ kind: 'veth', name: 'va', up: true, peer: { name: 'vb', netns: b, up: true } });
+      link.add({ kind: 'veth', name: 'va', up: true, peer: { name: 'vb', netns: b, up: true } });
+      const va = link.get('va');
       addr.add('va', '10.244.1.2/24');
       return va;
     });
@@ -46,7 +47,8 @@ test('veth peer created directly in another namespace; addresses; ping both ways
 test('bridge with two veths attached; list filters by master and kind', async () => {
   await withNetns(1, (ns) => {
     inNs(ns, (link) => {
-      const br = link.add({ kind: 'bridge', name: 'br0', up: true });
+      link.add({ kind: 'bridge', name: 'br0', up: true });
+      const br = link.get('br0');
       link.add({ kind: 'veth', name: 'p1', peer: { name: 'p1x' }, master: 'br0' });
       link.add({ kind: 'veth', name: 'p2', peer: { name: 'p2x', up: true } });
       assert.ok(ipLink(ns, 'p2x').flags.includes('UP'), 'peer up in the same namespace');
@@ -67,7 +69,8 @@ test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', asy
   await withNetns(1, (ns) => {
     inNs(ns, (link) => {
       link.add({ kind: 'veth', name: 'under', peer: { name: 'under1' } });
-      const vx = link.add({ kind: 'vxlan', name: 'vx0', vni: 42, port: 4789, local: '10.0.0.1', dev: 'under', learning: false, ttl: 5, mtu: 1450 });
+      link.add({ kind: 'vxlan', name: 'vx0', vni: 42, port: 4789, local: '10.0.0.1', dev: 'under', learning: false, ttl: 5, mtu: 1450 });
+      const vx = link.get('vx0');
       const d = ipLink(ns, 'vx0');
       assert.is(d.linkinfo.info_kind, 'vxlan');
       assert.is(d.linkinfo.info_data.id, 42);
@@ -79,7 +82,8 @@ test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', asy
       assert.is(d.mtu, 1450);
       assert.is(vx.info?.IFLA_VXLAN_ID, 42);
       assert.is(vx.info?.IFLA_VXLAN_PORT, 4789);
-      const learning = link.add({ kind: 'vxlan', name: 'vx1', vni: 7, learning: true });
+      link.add({ kind: 'vxlan', name: 'vx1', vni: 7, learning: true });
+      const learning = link.get('vx1');
       assert.is(ipLink(ns, 'vx1').linkinfo.info_data.learning, true);
       assert.is(ipLink(ns, 'vx1').linkinfo.info_data.port, 4789, 'default port is IANA 4789');
       assert.is(learning.info?.IFLA_VXLAN_LEARNING, 1);
@@ -90,9 +94,11 @@ test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', asy
 test('macvlan on a veth, each mode', async () => {
   await withNetns(1, (ns) => {
     inNs(ns, (link) => {
-      const va = link.add({ kind: 'veth', name: 'va', peer: { name: 'vb' } });
+      link.add({ kind: 'veth', name: 'va', peer: { name: 'vb' } });
+      const va = link.get('va');
       for (const mode of ['bridge', 'private', 'vepa'] as const) {
-        const mv = link.add({ kind: 'macvlan', name: `mv-${mode}`, mode, link: 'va' });
+        link.add({ kind: 'macvlan', name: `mv-${mode}`, mode, link: 'va' });
+        const mv = link.get(`mv-${mode}`);
         const d = ipLink(ns, mv.name);
         assert.is(d.linkinfo.info_kind, 'macvlan');
         assert.is(d.linkinfo.info_data.mode, mode);
@@ -106,7 +112,8 @@ test('macvlan on a veth, each mode', async () => {
 test('set: mtu, address, name, down/up, netns', async () => {
   await withNetns(2, (a, b) => {
     inNs(a, (link) => {
-      const v = link.add({ kind: 'veth', name: 'v0', peer: { name: 'v0p' }, mtu: 1400, address: '02:00:00:00:00:01' });
+      link.add({ kind: 'veth', name: 'v0', peer: { name: 'v0p' }, mtu: 1400, address: '02:00:00:00:00:01' });
+      const v = link.get('v0');
       assert.is(ipLink(a, 'v0').mtu, 1400);
       assert.is(ipLink(a, 'v0').address, '02:00:00:00:00:01');
       link.set('v0', { mtu: 1300, address: '02:00:00:00:00:AA' });
