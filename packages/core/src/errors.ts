@@ -28,3 +28,19 @@ export function errnoName(errno: number): string {
     return `E${errno}`;
   }
 }
+
+/**
+ * A field of a link, route or neighbour spec that the kernel would refuse or misread. Thrown before
+ * anything is sent, so nothing changed; names the field and the value.
+ */
+export class SpecError extends Error {
+  readonly field: string;
+  readonly value: unknown;
+
+  constructor(what: string, field: string, value: unknown, why: string) {
+    super(`invalid ${what}${field} ${JSON.stringify(value)}: ${why}`);
+    this.name = new.target.name;
+    this.field = field;
+    this.value = value;
+  }
+}

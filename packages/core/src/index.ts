@@ -23,6 +23,6 @@ export * from './netlink/monitor.js';
 export * as constants from './netlink/generated/index.js';
 
 // Errors below netlink, and file locking for @netboot/ipam
-export { SyscallError, errnoName } from './errors.js';
+export { SpecError, SyscallError, errnoName } from './errors.js';
 export { flock } from './ffi/libc.js';
 export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from './netlink/generated/index.js';

@@ -22,6 +22,7 @@ import {
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
 import { parseIp, parseMac } from './ip.js';
+import { SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */
 export type LinkRef = string | number;
@@ -111,15 +112,10 @@ export interface Link {
   info?: Attrs;
 }
 
-/** A spec or patch field the kernel would refuse (or misread); names the field and value. Nothing was sent. */
-export class InvalidLinkSpecError extends Error {
-  readonly field: string;
-  readonly value: unknown;
+/** A link spec or patch field the kernel would refuse (or misread). Nothing was sent. */
+export class InvalidLinkSpecError extends SpecError {
   constructor(field: string, value: unknown, why: string) {
-    super(`invalid ${field} ${JSON.stringify(value)}: ${why}`);
-    this.name = 'InvalidLinkSpecError';
-    this.field = field;
-    this.value = value;
+    super('', field, value, why);
   }
 }
 

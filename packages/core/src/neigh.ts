@@ -29,6 +29,7 @@ import {
 } from './netlink/generated/index.js';
 import { parseIp, parseMac, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
+import { SpecError } from './errors.js';
 
 /** NUD_* states by the names `ip neigh` prints (lower case). */
 export type NeighState =
@@ -81,15 +82,10 @@ export interface NeighFilter {
   state?: NeighState | NeighState[];
 }
 
-/** A neighbour spec that cannot be sent as given; names the field and the value. */
-export class NeighSpecError extends Error {
-  readonly field: string;
-  readonly value: unknown;
+/** A neighbour spec that cannot be sent as given. Nothing was sent. */
+export class NeighSpecError extends SpecError {
   constructor(field: string, value: unknown, why: string) {
-    super(`invalid neighbour ${field} ${JSON.stringify(value)}: ${why}`);
-    this.name = 'NeighSpecError';
-    this.field = field;
-    this.value = value;
+    super('neighbour ', field, value, why);
   }
 }
 

@@ -39,8 +39,9 @@ import {
   RTN_XRESOLVE,
 } from './netlink/generated/index.js';
 import { isNotFound } from './netlink/errors.js';
-import { bitsOf, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
+import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
+import { SpecError } from './errors.js';
 
 
 export type RouteType =
@@ -127,15 +128,10 @@ export interface RouteGetOptions {
   fibMatch?: boolean;
 }
 
-/** A route spec that cannot be sent as given; names the field and the value. */
-export class RouteSpecError extends Error {
-  readonly field: string;
-  readonly value: unknown;
+/** A route spec that cannot be sent as given. Nothing was sent. */
+export class RouteSpecError extends SpecError {
   constructor(field: string, value: unknown, why: string) {
-    super(`invalid route ${field} ${JSON.stringify(value)}: ${why}`);
-    this.name = 'RouteSpecError';
-    this.field = field;
-    this.value = value;
+    super('route ', field, value, why);
   }
 }
 
@@ -367,46 +363,6 @@ function hostPrefix(ip: { family: IpFamily; address: string }): { family: IpFami
 // The kernel refuses IPv4 host bits but silently masks IPv6 ones; refuse both, naming the input.
 function hostBitsError(dst: string, cidr: string): RouteSpecError {
   return new RouteSpecError('dst', dst, `host bits set (the network is ${networkOf(cidr)})`);
-}
-
-/**
- * A strict dotted quad (four decimal octets ≤ 255, no leading zeros — what ip.ts accepts) as a
- * number, or -1. Route programming parses two addresses per route; ip.ts's general parser
- * allocates several objects per call, and at 10,000 routes that shows.
- */
-function ipv4Value(s: string, start: number, end: number): number {
-  let value = 0;
-  let dots = 0;
-  let octet = 0;
-  let digits = 0;
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1;
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else {
-      return -1;
-    }
-  }
-  return dots === 3 && digits > 0 ? value * 256 + octet : -1;
-}
-
-/** Decimal digits s[start..] as a number ≤ max, or -1. */
-function decimalValue(s: string, start: number, max: number): number {
-  if (start >= s.length || s.length - start > 3) return -1;
-  let n = 0;
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    n = n * 10 + (c - 48);
-  }
-  return n <= max ? n : -1;
 }
 
 function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean): { header: RtMsg; attrs: Attrs } {
