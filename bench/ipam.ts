@@ -15,27 +15,19 @@
 // The file store runs twice: durable (fsync before link, the default) and without fsync, because fsync
 // is most of the cost and varies with whatever else the disk is doing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FileStore, LocalIpam, RangeAllocator } from '@netboot/ipam';
+import { intEnv, machineFacts, settle, writeResultsSection } from './lib/common.js';
 
 const SLASH16 = '10.128.0.0/16';
 const FILE_PODS = intEnv('FILE_PODS', 65_533);
 const HOSTLOCAL_PODS = intEnv('HOSTLOCAL_PODS', 200);
 const CHURN_OPS = intEnv('CHURN_OPS', 200_000);
 const HOST_LOCAL = '/usr/lib/cni/host-local';
-const RESULTS = join(import.meta.dirname, 'RESULTS.md');
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -49,29 +41,29 @@ const say = (line: string) => {
   lines.push(line);
 };
 
-/** Heap + ArrayBuffer bytes retained by what `build` returns (measured around forced GCs). */
-function retainedBytes<T>(build: () => T): { value: T; bytes: number } {
+/** Heap + ArrayBuffer bytes in use, after a forced GC. */
+function liveBytes(): number {
   gc();
-  const before = process.memoryUsage();
-  const value = build();
-  gc();
-  const after = process.memoryUsage();
-  return { value, bytes: after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers) };
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 // (a) in-memory, a whole /16
 function memorySlash16(): void {
-  const { value: allocator, bytes: emptyBytes } = retainedBytes(() => new RangeAllocator({ subnet: SLASH16 }));
+  const base = liveBytes();
+  const allocator = new RangeAllocator({ subnet: SLASH16 });
   const size = Number(allocator.size());
   let t0 = now();
   for (let i = 0; i < size; i++) allocator.allocate();
   const allocMs = now() - t0;
-  const { bytes: fullBytes } = retainedBytes(() => allocator);
+  // Everything the full allocator holds (bitmap pages and cursor; no owners were given) over the
+  // heap as it was before it existed.
+  const stateKiB = (liveBytes() - base) / 1024;
   const ips = [...allocator.entries()].map((e) => e.ip);
   t0 = now();
   for (const ip of ips) allocator.release(ip);
   const releaseMs = now() - t0;
-  say(`| in-memory RangeAllocator, ${SLASH16} | ${size} | ${fmt(us(allocMs, size))} | ${fmt(us(releaseMs, size))} | ${fmt(us(allocMs + releaseMs, size))} | state ${fmt((emptyBytes + fullBytes) / 1024, 1)} KiB full (target < 1024 KiB) |`);
+  say(`| in-memory RangeAllocator, ${SLASH16} | ${size} | ${fmt(us(allocMs, size))} | ${fmt(us(releaseMs, size))} | ${fmt(us(allocMs + releaseMs, size))} | state ${fmt(stateKiB, 1)} KiB when full (target < 1024 KiB) |`);
 }
 
 // (b) LocalIpam on real files
@@ -143,26 +135,26 @@ function churn(cidr: string): number {
 }
 
 function writeResults(): void {
-  const section = [
-    '<!-- ipam:start -->',
+  writeResultsSection('ipam', [
     '## IPAM (`bench/ipam.ts`)',
     '',
-    `Command: \`pnpm bench ipam\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length}× ${cpus()[0]?.model.trim() ?? 'cpu'}, Linux ${release()}, Node ${process.version}, data dir on ${tmpdir()}.`,
+    `Command: \`pnpm bench ipam\` — ${new Date().toISOString().slice(0, 10)}, ${machineFacts()}, data dir on ${tmpdir()}.`,
     '',
     ...lines,
-    '<!-- ipam:end -->',
-  ].join('\n');
-  const old = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-  const marked = /<!-- ipam:start -->[\s\S]*?<!-- ipam:end -->/;
-  writeFileSync(RESULTS, marked.test(old) ? old.replace(marked, section) : `${old.trimEnd()}\n\n${section}\n`);
-  console.log(`\nwrote the ipam section of ${RESULTS}`);
+  ].join('\n'));
+  console.log('\nwrote the ipam section of bench/RESULTS.md');
 }
 
 say('| what | pods | allocate µs/op | release µs/op | µs per pod | note |');
 say('|---|---|---|---|---|---|');
+// Each phase waits for idle CPUs first: removing the previous phase's 65k files keeps the disk and
+// the kernel busy for seconds, and the next phase would pay for it.
 memorySlash16();
+settle();
 const filePerPod = await fileSlash16(true);
+settle();
 await fileSlash16(false);
+settle();
 const hostLocalPerPod = hostLocalSample();
 const nodeStart = nodeStartUs();
 say('');

@@ -297,7 +297,9 @@ of its output here, so both sides end with decoded objects. Who goes first alter
 ${table()}
 
 - veth create = \`link.add({ kind: 'veth', … })\`, one request at a time, no echo (like \`ip link add\`;
-  asking the kernel to echo the device cost ~1.3× \`ip -batch\`). veth delete is
+  asking the kernel to echo the device cost ~1.3× \`ip -batch\`). The request is byte-identical to
+  iproute2's and a CPU profile puts >98 % of netboot's time inside \`sendto\` (kernel work); repeated
+  quiet runs measure 0.98–1.06× at 200–500 pairs, a loaded machine up to 1.2×. veth delete is
   ~17–19 ms of kernel time (RCU) whoever asks, so N is a knob (\`VETHS\`).
 - Routes: ${ROUTES} IPv4 /32 routes \`via 10.1.0.2 dev veth0 table 100 proto 201\`. \`ip -batch\` has only the
   one-at-a-time mode, so both netboot columns compare with it. Batch = \`route.addMany/delMany\`:

@@ -42,7 +42,7 @@ export function writeResultsSection(name: string, body: string): void {
 }
 
 /**
- * Waits (up to `maxMs`) until both CPUs have been ≥ 90% idle for 200 ms. A deleted namespace or veth
+ * Waits (up to `maxMs`) until the CPUs have been ≥ 90% idle (not waiting on I/O) for 200 ms. A deleted namespace or veth
  * keeps the kernel busy for a while afterwards (netns cleanup and RCU run in workqueues), and whoever
  * is timed next would pay for it: measured here, the side that went first after a teardown was
  * 1.2–2× slower whichever tool it was.
@@ -50,7 +50,7 @@ export function writeResultsSection(name: string, body: string): void {
 export function settle(maxMs = 5000): void {
   const busyIdle = (): [number, number] => {
     const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = f[3]! + f[4]!;
+    const idle = f[3]!; // iowait (f[4]) counts as busy: a writeback in flight is not a settled disk
     return [f.reduce((a, b) => a + b, 0) - idle, idle];
   };
   const sleep = new Int32Array(new SharedArrayBuffer(4));
