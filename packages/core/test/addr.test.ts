@@ -1,22 +1,12 @@
 // Addresses against the kernel in fresh namespaces, compared with `ip -j addr`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetlinkSocket } from '../src/netlink/socket.js';
 import { NetlinkError } from '../src/netlink/errors.js';
-import { AddrApi, ensureAddr } from '../src/addr.js';
-import { LinkApi } from '../src/link.js';
+import { ensureAddr } from '../src/addr.js';
 import { InvalidAddressError } from '../src/ip.js';
 import type { NetnsRef } from '../src/netns.js';
-import { ipJson, withNetns } from '../src/public/testing.js';
+import { ipJson, withNetns, withRtnl } from '../src/public/testing.js';
 
-function inNs<T>(ns: NetnsRef, fn: (link: LinkApi, addr: AddrApi) => T): T {
-  const sock = NetlinkSocket.open({ netns: ns });
-  try {
-    return fn(new LinkApi(sock), new AddrApi(sock));
-  } finally {
-    sock.close();
-  }
-}
 /** `ip -j addr show dev <dev>` as sorted 'local/prefixlen' strings (link-local IPv6 left out). */
 const ipAddrs = (ns: NetnsRef, dev: string): string[] =>
   ipJson(ns, 'addr', 'show', 'dev', dev)[0]
@@ -26,7 +16,7 @@ const ipAddrs = (ns: NetnsRef, dev: string): string[] =>
 
 test('add / list / del IPv4 and IPv6 match ip -j addr', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link, addr) => {
+    withRtnl(ns, ({ link, addr }) => {
       link.set('lo', { up: true });
       link.add({ kind: 'veth', name: 'v0', peer: { name: 'v1' }, up: true });
       addr.add('v0', '10.244.1.1/24');
@@ -65,7 +55,7 @@ test('add / list / del IPv4 and IPv6 match ip -j addr', async () => {
 
 test('errors: duplicate add EEXIST, missing del EADDRNOTAVAIL, bad input typed and unsent', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link, addr) => {
+    withRtnl(ns, ({ link, addr }) => {
       link.add({ kind: 'bridge', name: 'br0' });
       addr.add('br0', '10.244.1.1/24');
       assert.throws(() => addr.add('br0', '10.244.1.1/24'), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST' && e.op === 'RTM_NEWADDR');
@@ -87,7 +77,7 @@ test('errors: duplicate add EEXIST, missing del EADDRNOTAVAIL, bad input typed a
 
 test('flush and ensureAddr', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link, addr) => {
+    withRtnl(ns, ({ link, addr }) => {
       link.add({ kind: 'bridge', name: 'cni0', up: true });
       assert.ok(ensureAddr(addr, 'cni0', '10.244.1.1/24'));
       assert.not.ok(ensureAddr(addr, 'cni0', '10.244.1.1/24'), 'already there');

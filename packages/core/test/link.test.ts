@@ -3,33 +3,23 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetlinkSocket } from '../src/netlink/socket.js';
 import { NetlinkError, isNotFound } from '../src/netlink/errors.js';
-import { AddrApi } from '../src/addr.js';
 import { ensureLink, InvalidLinkSpecError, LinkApi, LinkNotFoundError } from '../src/link.js';
 import type { LinkSpec } from '../src/link.js';
 import type { NetnsRef } from '../src/netns.js';
-import { ipJson, sh, withNetns } from '../src/public/testing.js';
+import { ipJson, sh, withNetns, withRtnl } from '../src/public/testing.js';
 
-/** Link and address APIs over one socket opened in `ns`; the socket closes when `fn` returns. */
-function inNs<T>(ns: NetnsRef, fn: (link: LinkApi, addr: AddrApi) => T): T {
-  const sock = NetlinkSocket.open({ netns: ns });
-  try {
-    return fn(new LinkApi(sock), new AddrApi(sock));
-  } finally {
-    sock.close();
-  }
-}
 const ipLink = (ns: NetnsRef, dev: string): any => ipJson(ns, '-d', 'link', 'show', 'dev', dev)[0];
 const names = (ns: NetnsRef): string[] => ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname);
 
 test('veth peer created directly in another namespace; addresses; ping both ways', async () => {
   await withNetns(2, (a, b) => {
-    const va = inNs(a, (link, addr) => {
+    const va = withRtnl(a, ({ link, addr }) => {
       link.add({ kind: 'veth', name: 'va', up: true, peer: { name: 'vb', netns: b, up: true } });
       const va = link.get('va');
       addr.add('va', '10.244.1.2/24');
       return va;
     });
-    inNs(b, (link, addr) => {
+    withRtnl(b, ({ link, addr }) => {
       assert.ok(link.get('vb').up, 'peer brought up in its namespace');
       addr.add('vb', '10.244.1.3/24');
       link.set('lo', { up: true });
@@ -46,7 +36,7 @@ test('veth peer created directly in another namespace; addresses; ping both ways
 
 test('bridge with two veths attached; list filters by master and kind', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link) => {
+    withRtnl(ns, ({ link }) => {
       link.add({ kind: 'bridge', name: 'br0', up: true });
       const br = link.get('br0');
       link.add({ kind: 'veth', name: 'p1', peer: { name: 'p1x' }, master: 'br0' });
@@ -67,7 +57,7 @@ test('bridge with two veths attached; list filters by master and kind', async ()
 
 test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link) => {
+    withRtnl(ns, ({ link }) => {
       link.add({ kind: 'veth', name: 'under', peer: { name: 'under1' } });
       link.add({ kind: 'vxlan', name: 'vx0', vni: 42, port: 4789, local: '10.0.0.1', dev: 'under', learning: false, ttl: 5, mtu: 1450 });
       const vx = link.get('vx0');
@@ -93,7 +83,7 @@ test('vxlan: ip -d shows the requested id, port, local, dev, learning, ttl', asy
 
 test('macvlan on a veth, each mode', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link) => {
+    withRtnl(ns, ({ link }) => {
       link.add({ kind: 'veth', name: 'va', peer: { name: 'vb' } });
       const va = link.get('va');
       for (const mode of ['bridge', 'private', 'vepa'] as const) {
@@ -111,7 +101,7 @@ test('macvlan on a veth, each mode', async () => {
 
 test('set: mtu, address, name, down/up, netns', async () => {
   await withNetns(2, (a, b) => {
-    inNs(a, (link) => {
+    withRtnl(a, ({ link }) => {
       link.add({ kind: 'veth', name: 'v0', peer: { name: 'v0p' }, mtu: 1400, address: '02:00:00:00:00:01' });
       const v = link.get('v0');
       assert.is(ipLink(a, 'v0').mtu, 1400);
@@ -130,7 +120,7 @@ test('set: mtu, address, name, down/up, netns', async () => {
       assert.not.ok(names(a).includes('renamed'));
       assert.is(link.find('renamed'), undefined);
     });
-    inNs(a, (link) => {
+    withRtnl(a, ({ link }) => {
       link.add({ kind: 'veth', name: 'w0', peer: { name: 'w1' } });
       link.set('w0', { netns: b.path });
     });
@@ -143,7 +133,7 @@ test('set: mtu, address, name, down/up, netns', async () => {
 
 test('errors: EEXIST on a taken name, ENODEV with the kernel message on a missing one', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link) => {
+    withRtnl(ns, ({ link }) => {
       link.add({ kind: 'bridge', name: 'br0' });
       try {
         link.add({ kind: 'bridge', name: 'br0' });
@@ -211,7 +201,7 @@ test('invalid specs are rejected before anything is sent', () => {
 
 test('ensureLink: creates, keeps a compatible link, fixes drift, replaces an incompatible one', async () => {
   await withNetns(1, (ns) => {
-    inNs(ns, (link) => {
+    withRtnl(ns, ({ link }) => {
       const spec: LinkSpec = { kind: 'vxlan', name: 'vx0', vni: 1, port: 4789, learning: false, mtu: 1450 };
       const first = ensureLink(link, spec);
       const again = ensureLink(link, spec);

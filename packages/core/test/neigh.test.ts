@@ -2,7 +2,7 @@
 // checked with `bridge -j fdb`. Each test runs in its own namespace.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, sh, withNetns, type TempNetns } from '../src/public/testing.js';
+import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import { Rtnl } from '../src/rtnl.js';
 import { NeighSpecError } from '../src/neigh.js';
 import { NetlinkError } from '../src/netlink/errors.js';
@@ -17,12 +17,7 @@ async function withNeighNs(fn: (ns: TempNetns, rtnl: Rtnl) => void | Promise<voi
     sh(ns, 'ip', 'link', 'set', 'veth0', 'up');
     sh(ns, 'ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'veth0');
     sh(ns, 'ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', '10.1.0.1', 'nolearning');
-    const rtnl = Rtnl.open({ netns: ns });
-    try {
-      await fn(ns, rtnl);
-    } finally {
-      rtnl.close();
-    }
+    await withRtnl(ns, (rtnl) => fn(ns, rtnl));
   });
 }
 

@@ -2,7 +2,7 @@
 // Numbered tables (100, 1000) and a custom protocol keep every route obviously ours.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, sh, withNetns, type TempNetns } from '../src/public/testing.js';
+import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { NetlinkError } from '../src/netlink/errors.js';
@@ -19,12 +19,7 @@ async function withRoutingNs(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number) => v
     sh(ns, 'ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'veth0');
     sh(ns, 'ip', '-6', 'addr', 'add', 'fd00:1::1/64', 'dev', 'veth0', 'nodad');
     const veth0 = ipJson(ns, 'link', 'show', 'veth0')[0].ifindex as number;
-    const rtnl = Rtnl.open({ netns: ns });
-    try {
-      await fn(ns, rtnl, veth0);
-    } finally {
-      rtnl.close();
-    }
+    await withRtnl(ns, (rtnl) => fn(ns, rtnl, veth0));
   });
 }
 

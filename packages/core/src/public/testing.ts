@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createNetns, deleteNetns, NetnsNotFoundError } from '../netns.js';
 import type { Netns, NetnsRef } from '../netns.js';
+import { Rtnl } from '../rtnl.js';
 
 export * from '../testing/etcd.js';
 
@@ -23,6 +24,24 @@ export function tempNetns(prefix = 'nbt'): TempNetns {
     }
   };
   return { ...ns, name, delete: remove, [Symbol.dispose]: remove };
+}
+
+/**
+ * Runs `fn` with an Rtnl (link, addr, route and neigh over one socket) opened in `ns`, and closes it
+ * when `fn` returns — or, if `fn` returns a Promise, when that settles.
+ */
+export function withRtnl<T>(ns: NetnsRef, fn: (rtnl: Rtnl) => T): T {
+  const rtnl = Rtnl.open({ netns: ns });
+  let result: T;
+  try {
+    result = fn(rtnl);
+  } catch (err) {
+    rtnl.close();
+    throw err;
+  }
+  if (result instanceof Promise) return result.finally(() => rtnl.close()) as T;
+  rtnl.close();
+  return result;
 }
 
 /**
