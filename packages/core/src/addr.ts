@@ -104,7 +104,11 @@ function checkFamily(family: unknown): IpFamily | undefined {
 }
 
 export class AddrApi {
-  constructor(readonly sock: NetlinkSocket) {}
+  readonly #sock: NetlinkSocket;
+
+  constructor(sock: NetlinkSocket) {
+    this.#sock = sock;
+  }
 
   /**
    * Adds an address — `ip addr add <cidr> dev <dev> [brd +|<addr>] [scope …] [nodad] [noprefixroute]`.
@@ -123,22 +127,22 @@ export class AddrApi {
     }
     const flags = (opts.nodad ? IFA_F_NODAD : 0) | (opts.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
     const scope = opts.scope === undefined ? defaultScope(p) : SCOPES[opts.scope];
-    const msg = addrMessage(linkIndex(this.sock, dev), p, scope, flags);
+    const msg = addrMessage(linkIndex(this.#sock, dev), p, scope, flags);
     if (broadcast !== undefined) msg.attrs.IFA_BROADCAST = broadcast;
-    this.sock.request({ type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, ...msg });
+    this.#sock.request({ type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, ...msg });
   }
 
   /** Removes an address — `ip addr del <cidr> dev <dev>`. NetlinkError EADDRNOTAVAIL if it is not there. */
   del(dev: LinkRef, cidr: string): void {
     const p = parsePrefix(cidr);
-    this.sock.request({ type: RTM_DELADDR, ...addrMessage(linkIndex(this.sock, dev), p, 0, 0) });
+    this.#sock.request({ type: RTM_DELADDR, ...addrMessage(linkIndex(this.#sock, dev), p, 0, 0) });
   }
 
   /** Addresses, optionally of one device and/or family — `ip addr show [dev <dev>] [-4|-6]`. */
   list(filter: { dev?: LinkRef; family?: IpFamily } = {}): Address[] {
     const family = checkFamily(filter.family);
-    const index = filter.dev === undefined ? 0 : linkIndex(this.sock, filter.dev);
-    const msgs = this.sock.dump({
+    const index = filter.dev === undefined ? 0 : linkIndex(this.#sock, filter.dev);
+    const msgs = this.#sock.dump({
       type: RTM_GETADDR,
       header: { ifa_family: family === undefined ? AF_UNSPEC : afOf(family), ifa_prefixlen: 0, ifa_flags: 0, ifa_scope: 0, ifa_index: index },
       attrs: {},

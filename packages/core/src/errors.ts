@@ -44,3 +44,21 @@ export class SpecError extends Error {
     this.value = value;
   }
 }
+
+/** The SpecError subclasses (link, route, neighbour): all built from (field, value, why). */
+export type SpecErrorClass = new (field: string, value: unknown, why: string) => SpecError;
+
+/** The largest ifindex the kernel hands out (a positive int). */
+export const IFINDEX_MAX = 0x7fffffff;
+
+/** `v` if it is an integer in min..max; otherwise `cls` naming the field and the value. */
+export function checkInteger(cls: SpecErrorClass, field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new cls(field, v, `expected an integer ${min}..${max}`);
+  return v;
+}
+
+/** Whether an optional flag is set; anything but undefined/true/false is `cls` naming the field. */
+export function checkFlag(cls: SpecErrorClass, field: string, v: unknown): boolean {
+  if (v !== undefined && typeof v !== 'boolean') throw new cls(field, v, 'expected a boolean');
+  return v === true;
+}

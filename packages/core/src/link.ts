@@ -22,7 +22,7 @@ import {
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
 import { parseIp, parseMac } from './ip.js';
-import { SpecError } from './errors.js';
+import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */
 export type LinkRef = string | number;
@@ -135,6 +135,7 @@ export class LinkNotFoundError extends NetlinkError {
 
 const { ENODEV } = constants.errno;
 const IFNAMSIZ = 16;
+const MTU_MAX = 0x7fffffff; // IFLA_MTU is a u32 the kernel reads as an int
 const VXLAN_DEFAULT_PORT = 4789;
 const MACVLAN_MODES: Record<MacvlanMode, number> = {
   bridge: MACVLAN_MODE_BRIDGE,
@@ -155,14 +156,15 @@ export function validateIfName(name: unknown, field = 'name'): string {
 }
 
 function checkInt(field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidLinkSpecError(field, v, `must be an integer in ${min}..${max}`);
-  }
-  return v;
+  return checkInteger(InvalidLinkSpecError, field, v, min, max);
+}
+
+function checkBool(field: string, v: unknown): void {
+  checkFlag(InvalidLinkSpecError, field, v);
 }
 
 function checkRef(field: string, ref: unknown): LinkRef {
-  return typeof ref === 'number' ? checkInt(field, ref, 1, 0x7fffffff) : validateIfName(ref, field);
+  return typeof ref === 'number' ? checkInt(field, ref, 1, IFINDEX_MAX) : validateIfName(ref, field);
 }
 
 function checkMac(field: string, v: unknown): string {
@@ -243,7 +245,11 @@ export function toLink(m: NlMessage): Link {
 }
 
 export class LinkApi {
-  constructor(readonly sock: NetlinkSocket) {}
+  readonly #sock: NetlinkSocket;
+
+  constructor(sock: NetlinkSocket) {
+    this.#sock = sock;
+  }
 
   /**
    * Creates a device — `ip link add <name> [mtu …] [address …] [master …] [up] type <kind> …`:
@@ -254,7 +260,7 @@ export class LinkApi {
    * picture read it with `get(name)` (or use `ensureLink`, which returns it).
    */
   add(spec: LinkSpec): void {
-    const send = (peerNsFd?: number): void => void this.sock.request(this.buildAdd(spec, peerNsFd));
+    const send = (peerNsFd?: number): void => void this.#sock.request(this.buildAdd(spec, peerNsFd));
     if (spec.kind === 'veth' && spec.peer?.netns !== undefined) withNetnsFd(spec.peer.netns, send);
     else send();
     if (spec.kind === 'veth' && spec.peer.up) this.peerUp(spec.peer);
@@ -278,10 +284,10 @@ export class LinkApi {
     checkRef('link', ref);
     const attrs: Attrs = {};
     if (patch.name !== undefined) attrs.IFLA_IFNAME = validateIfName(patch.name, 'name');
-    if (patch.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', patch.mtu, 1, 0x7fffffff);
+    if (patch.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', patch.mtu, 1, MTU_MAX);
     if (patch.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', patch.address);
     if (patch.master !== undefined && patch.master !== null) checkRef('master', patch.master);
-    if (patch.up !== undefined && typeof patch.up !== 'boolean') throw new InvalidLinkSpecError('up', patch.up, 'must be a boolean');
+    checkBool('up', patch.up);
     if (patch.master !== undefined) attrs.IFLA_MASTER = patch.master === null ? 0 : this.index(patch.master);
     // By name the kernel looks the device up itself; a rename needs the index (IFLA_IFNAME is the new name).
     const byName = typeof ref === 'string' && patch.name === undefined;
@@ -290,7 +296,7 @@ export class LinkApi {
     const send = (nsFd?: number): void => {
       if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
       try {
-        this.sock.request(req);
+        this.#sock.request(req);
       } catch (err) {
         throw asNotFound(err, ref);
       }
@@ -303,7 +309,7 @@ export class LinkApi {
   del(ref: LinkRef): void {
     checkRef('link', ref);
     try {
-      this.sock.request({ type: RTM_DELLINK, ...refQuery(ref) });
+      this.#sock.request({ type: RTM_DELLINK, ...refQuery(ref) });
     } catch (err) {
       throw asNotFound(err, ref);
     }
@@ -311,7 +317,7 @@ export class LinkApi {
 
   /** One device — `ip -d link show <dev>`. LinkNotFoundError if there is none. */
   get(ref: LinkRef): Link {
-    return getLink(this.sock, ref);
+    return getLink(this.#sock, ref);
   }
 
   /** Like get, but undefined when the device does not exist. */
@@ -326,10 +332,11 @@ export class LinkApi {
 
   /** All devices, optionally only one kind or only a bridge's ports — `ip -d link show [type <kind>] [master <br>]`. */
   list(filter: { kind?: string; master?: LinkRef } = {}): Link[] {
+    if (filter.kind !== undefined && typeof filter.kind !== 'string') throw new InvalidLinkSpecError('kind', filter.kind, 'must be a string');
     const master = filter.master === undefined ? undefined : this.index(filter.master);
     // Filtered here, not by the kernel: its dump filter ignores a kind it has no driver for and
     // would return every device.
-    return this.sock
+    return this.#sock
       .dump({ type: RTM_GETLINK, header: ifinfo(0), attrs: {} })
       .filter((m) => m.type === RTM_NEWLINK)
       .map(toLink)
@@ -338,13 +345,14 @@ export class LinkApi {
 
   /** The ifindex of a device (`ip -j link show <dev>` → ifindex). */
   index(ref: LinkRef): number {
-    return linkIndex(this.sock, ref);
+    return linkIndex(this.#sock, ref);
   }
 
   private buildAdd(spec: LinkSpec, peerNsFd?: number): Request {
     validateIfName(spec.name, 'name');
+    checkBool('up', spec.up);
     const attrs: Attrs = { IFLA_IFNAME: spec.name };
-    if (spec.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', spec.mtu, 1, 0x7fffffff);
+    if (spec.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', spec.mtu, 1, MTU_MAX);
     if (spec.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', spec.address);
     let data: Attrs | undefined;
     switch (spec.kind) {
@@ -401,8 +409,9 @@ function macvlanMode(mode: MacvlanMode): number {
 /** VETH_INFO_PEER: the peer's own ifinfomsg + attributes; `nsFd` places it in another namespace. */
 function vethPeer(peer: VethPeerSpec, nsFd?: number): { header: Record<string, number>; attrs: Attrs } {
   const attrs: Attrs = { IFLA_IFNAME: validateIfName(peer.name, 'peer.name') };
-  if (peer.mtu !== undefined) attrs.IFLA_MTU = checkInt('peer.mtu', peer.mtu, 1, 0x7fffffff);
+  if (peer.mtu !== undefined) attrs.IFLA_MTU = checkInt('peer.mtu', peer.mtu, 1, MTU_MAX);
   if (peer.address !== undefined) attrs.IFLA_ADDRESS = checkMac('peer.address', peer.address);
+  checkBool('peer.up', peer.up);
   if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
   return { header: ifinfo(0), attrs };
 }

@@ -29,7 +29,7 @@ import {
 } from './netlink/generated/index.js';
 import { parseIp, parseMac, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
-import { SpecError } from './errors.js';
+import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** NUD_* states by the names `ip neigh` prints (lower case). */
 export type NeighState =
@@ -156,8 +156,9 @@ export class NeighApi {
     return out;
   }
 
+  /** ifindex of `ref`; a number must be a real ifindex (0 would mean "every device" or "none"). */
   #index(ref: LinkRef): number {
-    return typeof ref === 'number' ? ref : linkIndex(this.#sock, ref);
+    return typeof ref === 'number' ? checkInteger(NeighSpecError, 'dev', ref, 1, IFINDEX_MAX) : linkIndex(this.#sock, ref);
   }
 
   #message(type: number, n: NeighSpec, flags: number): Request {
@@ -174,8 +175,10 @@ export class NeighApi {
     if (n.port !== undefined) attrs.NDA_PORT = checkRange('port', n.port, 0xffff);
     header.ndm_state = n.state === undefined ? (bridge ? NUD_NOARP : NUD_PERMANENT) : stateBits(n.state);
     // `bridge fdb` assumes `self` unless told `master`, so the entry lands in the device's own table.
-    const self = n.self ?? (bridge && !n.master);
-    header.ndm_flags = (self ? NTF_SELF : 0) | (n.master ? NTF_MASTER : 0) | (n.router ? NTF_ROUTER : 0);
+    const master = checkFlag(NeighSpecError, 'master', n.master);
+    const router = checkFlag(NeighSpecError, 'router', n.router);
+    const self = n.self === undefined ? bridge && !master : checkFlag(NeighSpecError, 'self', n.self);
+    header.ndm_flags = (self ? NTF_SELF : 0) | (master ? NTF_MASTER : 0) | (router ? NTF_ROUTER : 0);
     header.ndm_ifindex = this.#index(n.dev);
     return { type, flags, header, attrs };
   }
@@ -219,8 +222,7 @@ function stateNames(bits: number): NeighState[] {
 }
 
 function checkRange(field: string, v: number, max: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new NeighSpecError(field, v, `expected an integer 0..${max}`);
-  return v;
+  return checkInteger(NeighSpecError, field, v, 0, max);
 }
 
 /** Kernel message → Neigh. */

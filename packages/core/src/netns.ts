@@ -240,7 +240,11 @@ export function createNetns(name: string): Netns {
       closeSync(saved);
     }
   } catch (err) {
-    unlinkSync(path);
+    try {
+      unlinkSync(path);
+    } catch {
+      // Leave the placeholder; the caller needs the original failure, not this one.
+    }
     throw err;
   }
   return { name, path, inode: statSync(path).ino };

@@ -41,7 +41,7 @@ import {
 import { isNotFound } from './netlink/errors.js';
 import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
-import { SpecError } from './errors.js';
+import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 
 export type RouteType =
@@ -81,7 +81,7 @@ export interface RouteSpec {
   /** rtm_protocol; default RTPROT_BOOT (3), as `ip route add` sends. */
   protocol?: number;
   type?: RouteType;
-  /** Default computed like `ip`: 'link' for a unicast route with a dev and no gateway, else 'universe'. */
+  /** Default computed like `ip`: 'link' for an IPv4 unicast route without a gateway, else 'universe'. */
   scope?: RouteScope;
   /** Preferred source address (RTA_PREFSRC, `ip route … src`). */
   src?: string;
@@ -231,7 +231,7 @@ export class RouteApi {
     const { family, address } = parseIp(dst);
     const attrs: Attrs = { RTA_DST: address };
     if (opts.src !== undefined) attrs.RTA_SRC = sameFamily('src', opts.src, family);
-    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(opts.dev);
+    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkIndex('dev', opts.dev));
     if (opts.mark !== undefined) attrs.RTA_MARK = checkU32('mark', opts.mark);
     const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
     header.rtm_dst_len = bitsOf(family);
@@ -248,7 +248,7 @@ export class RouteApi {
    * table, protocol, type and device (strict dump checking); the destination is matched here.
    */
   list(filter: RouteFilter = {}): Route[] {
-    const header = rtmsg(filter.family === undefined ? AF_UNSPEC : filter.family === 4 ? AF_INET : AF_INET6);
+    const header = rtmsg(filter.family === undefined ? AF_UNSPEC : checkFamily(filter.family) === 4 ? AF_INET : AF_INET6);
     const attrs: Attrs = {};
     const table = filter.table ?? RT_TABLE_MAIN;
     if (table !== 'all') {
@@ -258,7 +258,7 @@ export class RouteApi {
     }
     if (filter.protocol !== undefined) header.rtm_protocol = checkU8('protocol', filter.protocol);
     if (filter.type !== undefined) header.rtm_type = typeNumber(filter.type);
-    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(filter.dev);
+    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkIndex('dev', filter.dev));
     const dst = filter.dst === undefined ? undefined : normaliseDst(filter.dst).text;
 
     let messages: NlMessage[];
@@ -388,8 +388,8 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
     throw new RouteSpecError('nexthops', spec.nexthops, 'give either nexthops or gateway/dev, not both');
   }
   if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
-  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(spec.dev);
-  if (spec.onlink) header.rtm_flags |= RTNH_F_ONLINK;
+  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkIndex('dev', spec.dev));
+  if (checkBool('onlink', spec.onlink)) header.rtm_flags |= RTNH_F_ONLINK;
   if (spec.src !== undefined) attrs.RTA_PREFSRC = sameFamily('src', spec.src, family);
   if (spec.metric !== undefined) attrs.RTA_PRIORITY = checkU32('metric', spec.metric);
   if (spec.mtu !== undefined) attrs.RTA_METRICS = { RTAX_MTU: checkU32('mtu', spec.mtu) };
@@ -398,12 +398,14 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
   header.rtm_scope =
     spec.scope !== undefined
       ? scopeNumber(spec.scope)
-      : defaultScope(type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
+      : defaultScope(family, type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
   return { header, attrs };
 }
 
 /** iproute2's rule (iproute.c, iproute_modify) for a route given without `scope`. */
-function defaultScope(type: number, forDelete: boolean, hasGateway: boolean): number {
+function defaultScope(family: IpFamily, type: number, forDelete: boolean, hasGateway: boolean): number {
+  // IPv6 has no route scopes: `ip` always sends universe, and the kernel reports every IPv6 route so.
+  if (family === 6) return RT_SCOPE_UNIVERSE;
   if (type === RTN_LOCAL || type === RTN_NAT) return RT_SCOPE_HOST;
   if (type === RTN_BROADCAST || type === RTN_MULTICAST || type === RTN_ANYCAST) return RT_SCOPE_LINK;
   if (type === RTN_UNICAST || type === RTN_UNSPEC) {
@@ -414,6 +416,7 @@ function defaultScope(type: number, forDelete: boolean, hasGateway: boolean): nu
 }
 
 function routeFamily(spec: RouteSpec, dst: Dst): IpFamily {
+  if (spec.family !== undefined) checkFamily(spec.family);
   const hint =
     dst.family ??
     (spec.gateway !== undefined ? parseIp(spec.gateway).family : undefined) ??
@@ -443,17 +446,14 @@ function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResol
     throw new RouteSpecError('nexthops', nexthops, 'expected a non-empty array');
   }
   return nexthops.map((nh) => {
-    const weight = nh.weight ?? 1;
-    if (!Number.isInteger(weight) || weight < 1 || weight > 256) {
-      throw new RouteSpecError('nexthops.weight', weight, 'expected an integer 1..256');
-    }
+    const weight = checkInteger(RouteSpecError, 'nexthops.weight', nh.weight ?? 1, 1, 256);
     const attrs: Attrs = {};
     if (nh.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('nexthops.gateway', nh.gateway, family);
     return {
       header: {
-        rtnh_flags: nh.onlink ? RTNH_F_ONLINK : 0,
+        rtnh_flags: checkBool('nexthops.onlink', nh.onlink) ? RTNH_F_ONLINK : 0,
         rtnh_hops: weight - 1,
-        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(nh.dev),
+        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(checkIndex('nexthops.dev', nh.dev)),
       },
       attrs,
     };
@@ -497,6 +497,20 @@ function decodeNexthops(list: AttrsList): (Nexthop & { dev?: number })[] {
   });
 }
 
+function checkFamily(family: unknown): IpFamily {
+  if (family !== 4 && family !== 6) throw new RouteSpecError('family', family, 'expected 4 or 6');
+  return family;
+}
+
+/** A device given by ifindex must be a real one: 0 would mean "no device" to the kernel. */
+function checkIndex(field: string, ref: LinkRef): LinkRef {
+  return typeof ref === 'number' ? checkInteger(RouteSpecError, field, ref, 1, IFINDEX_MAX) : ref;
+}
+
+function checkBool(field: string, v: unknown): boolean {
+  return checkFlag(RouteSpecError, field, v);
+}
+
 function typeNumber(type: RouteType): number {
   const n = TYPE_BY_NAME.get(type);
   if (n === undefined) throw new RouteSpecError('type', type, `expected one of ${[...TYPE_BY_NAME.keys()].join(', ')}`);
@@ -521,11 +535,9 @@ function checkTable(table: number): void {
 }
 
 function checkU8(field: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 255) throw new RouteSpecError(field, v, 'expected an integer 0..255');
-  return v;
+  return checkInteger(RouteSpecError, field, v, 0, 255);
 }
 
 function checkU32(field: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RouteSpecError(field, v, 'expected an integer 0..4294967295');
-  return v;
+  return checkInteger(RouteSpecError, field, v, 0, 0xffffffff);
 }

@@ -64,6 +64,9 @@ export function sysctlGet(key: string, opts: SysctlOptions = {}): string {
 /** Writes a value — `sysctl -w <key>=<value>` (`ip netns exec <ns> sysctl -w …`). */
 export function sysctlSet(key: string, value: string | number, opts: SysctlOptions = {}): void {
   const path = sysctlPath(key);
+  if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {
+    throw new SysctlError(key, 'EINVAL', `value ${String(value)} is not a string or a finite number`);
+  }
   const text = String(value);
   if (text.includes('\n')) throw new SysctlError(key, 'EINVAL', `value ${JSON.stringify(text)} contains a newline`);
   inNetns(opts, () => {

@@ -208,6 +208,18 @@ const expectations: Record<string, (msgs: NlMessage[]) => void> = {
     assert.is(m.attrs.RTA_GATEWAY, 'fd00::2');
     assert.is(m.attrs.RTA_PRIORITY, 10);
   },
+  'route/add-dev': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.header.rtm_scope, C.RT_SCOPE_LINK, 'no gateway: ip picks scope link for IPv4');
+    assert.is(m.attrs.RTA_DST, '10.50.0.0');
+    assert.type(m.attrs.RTA_OIF, 'number');
+  },
+  'route/add-v6-dev': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.header.rtm_family, C.AF_INET6);
+    assert.is(m.header.rtm_scope, C.RT_SCOPE_UNIVERSE, 'IPv6: ip always sends scope universe');
+    assert.is(m.attrs.RTA_DST, 'fd20::');
+  },
   'route/add-via': (msgs) => {
     const m = one(msgs);
     assert.is(m.header.rtm_dst_len, 16);

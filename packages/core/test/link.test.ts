@@ -194,6 +194,10 @@ test('invalid specs are rejected before anything is sent', () => {
     ['set ref', () => link.set('a b', { up: true })],
     ['del ref', () => link.del('')],
     ['get index', () => link.get(-1)],
+    ['up', () => link.add({ kind: 'bridge', name: 'ok', up: 'yes' as unknown as boolean })],
+    ['peer up', () => link.add({ kind: 'veth', name: 'ok', peer: { name: 'p', up: 1 as unknown as boolean } })],
+    ['set up', () => link.set('ok', { up: 'no' as unknown as boolean })],
+    ['list kind', () => link.list({ kind: 5 as unknown as string })],
   ];
   for (const [what, fn] of bad) assert.throws(fn, (e: unknown) => e instanceof InvalidLinkSpecError, what);
   assert.equal(sent, [], 'nothing reached the socket');

@@ -131,6 +131,22 @@ test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async ()
 test('bad groups are refused before anything is opened', () => {
   assert.throws(() => monitor({ groups: [] }), /at least one group/);
   assert.throws(() => monitor({ groups: ['links' as 'link'] }), /unknown group "links"/);
+  assert.throws(() => monitor({ groups: ['link'], pollMs: 0 }), /pollMs/);
+});
+
+test('a signal that is already aborted: no events and no socket left open, even when never iterated', async () => {
+  const ns = tempNetns();
+  try {
+    const before = netlinkSockets();
+    monitor({ netns: ns, groups: ['link'], signal: AbortSignal.abort() }); // never iterated
+    const events = monitor({ netns: ns, groups: ['link'], signal: AbortSignal.abort() });
+    const seen: MonitorEvent[] = [];
+    for await (const ev of events) seen.push(ev);
+    assert.equal(seen, []);
+    assert.is(netlinkSockets(), before, 'no socket leaked');
+  } finally {
+    ns.delete();
+  }
 });
 
 test.run();

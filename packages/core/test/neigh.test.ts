@@ -133,6 +133,12 @@ test('FDB entries in a bridge (master) and bad input', () =>
     throwsA(() => rtnl.neigh.set({ dev: 'veth0', dst: '10.1.0.9', lladdr: 'zz' }), InvalidAddressError);
     throwsA(() => rtnl.neigh.set({ dev: 'veth0', dst: '10.1.0.9', state: 'bogus' as never }), NeighSpecError);
     throwsA(() => rtnl.neigh.set({ family: 6, dev: 'veth0', dst: '10.1.0.9' }), NeighSpecError);
+    // ifindex 0 is no device: the kernel would act on whatever it makes of that, so it is refused here.
+    for (const dev of [0, -1, 1.5]) {
+      throwsA(() => rtnl.neigh.set({ dev, dst: '10.1.0.9', lladdr: '02:00:00:00:00:01' }), NeighSpecError);
+      throwsA(() => rtnl.neigh.list({ dev }), NeighSpecError);
+    }
+    throwsA(() => rtnl.neigh.set({ dev: 'veth0', dst: '10.1.0.9', lladdr: '02:00:00:00:00:01', router: 'yes' as never }), NeighSpecError);
     assert.equal(ipJson(ns, 'neigh', 'show', 'dev', 'veth0'), [], 'nothing was added');
   }));
 

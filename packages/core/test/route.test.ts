@@ -285,6 +285,16 @@ test('bad input is a typed error that names it, and nothing is sent', () =>
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', protocol: 300, table: 100 }), RouteSpecError);
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', type: 'bogus' as never, table: 100 }), RouteSpecError);
     throwsA(() => rtnl.route.addMany([{ dst: '10.50.0.0/16', dev: 'veth0', table: 100 }, { dst: '10.51.0.1/16', table: 100 }]), RouteSpecError);
+    // A device given by number must be a real ifindex (0 is "no device": the route would be added
+    // without one); a family must be 4 or 6 (anything else was sent as IPv6); flags must be booleans.
+    for (const dev of [0, -1, 1.5]) {
+      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', dev, table: 100 }), RouteSpecError, /route dev/);
+      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', nexthops: [{ gateway: '10.1.0.2', dev }], table: 100 }), RouteSpecError, /nexthops\.dev/);
+      throwsA(() => rtnl.route.list({ dev }), RouteSpecError);
+    }
+    throwsA(() => rtnl.route.add({ dst: 'default', family: 5 as never, dev: 'veth0', table: 100 }), RouteSpecError, /route family 5/);
+    throwsA(() => rtnl.route.list({ family: 5 as never }), RouteSpecError, /family/);
+    throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', gateway: '10.1.0.2', onlink: 'yes' as never, table: 100 }), RouteSpecError, /onlink/);
     assert.equal(rtnl.route.list({ table: 'all', protocol: 3 }), [], 'nothing was sent, not even the valid half of the batch');
     assert.equal(table(ns, 'all', 'proto', 'boot'), []);
   }));

@@ -80,6 +80,10 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
     if (n === undefined) throw new RangeError(`monitor: unknown group ${JSON.stringify(g)} (one of ${Object.keys(GROUPS).join(', ')})`);
     return n;
   });
+  const pollMs = opts.pollMs ?? 10;
+  if (!Number.isInteger(pollMs) || pollMs < 1) throw new RangeError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
+  // Already aborted: nothing to watch, and no socket that nobody would ever close.
+  if (opts.signal?.aborted) return (async function* () {})();
   const sock = NetlinkSocket.open({
     ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
     ...(opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {}),
@@ -91,11 +95,12 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
     throw e;
   }
   // Also close on abort when nobody is iterating (the generator's finally never runs then).
-  opts.signal?.addEventListener('abort', () => sock.close(), { once: true });
-  return events(sock, opts.signal, opts.pollMs ?? 10);
+  const onAbort = (): void => sock.close();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  return events(sock, opts.signal, pollMs, () => opts.signal?.removeEventListener('abort', onAbort));
 }
 
-async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pollMs: number): AsyncGenerator<MonitorEvent> {
+async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pollMs: number, detach: () => void): AsyncGenerator<MonitorEvent> {
   try {
     while (!signal?.aborted) {
       let batch: NlMessage[] | undefined;
@@ -122,6 +127,7 @@ async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pol
       }
     }
   } finally {
+    detach(); // a long-lived signal must not keep every finished monitor's socket reachable
     sock.close();
   }
 }

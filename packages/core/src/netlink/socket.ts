@@ -67,6 +67,8 @@ export class NetlinkSocket {
   private seq: number;
   private readonly timeoutMs: number;
   private readonly writer = new MessageWriter(BATCH_MAX_BYTES + 4096);
+  /** batch()'s fences get their own buffer: the batch being sent may live in `writer`. */
+  private readonly fenceWriter = new MessageWriter(64);
   // Untouched pages of a large allocation cost no memory; only what the kernel writes is committed.
   private recvBuf = Buffer.allocUnsafe(1024 * 1024);
   private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
@@ -193,7 +195,7 @@ export class NetlinkSocket {
       while (i < reqs.length && i - first < BATCH_MAX_REQUESTS && starts[i + 1]! - starts[first]! <= BATCH_MAX_BYTES) i++;
       if (i === first) i++; // a single request larger than a chunk still goes alone
       this.sendBytes(writer.bytes(starts[first]!, starts[i]!));
-      const fence = this.send(NOOP, NLM_F_REQUEST | NLM_F_ACK);
+      const fence = this.send(NOOP, NLM_F_REQUEST | NLM_F_ACK, this.fenceWriter);
       for (let fenced = false; !fenced; ) {
         const n = this.recvFromKernel('batch');
         if (this.plainAck(n) === fence) break;
@@ -240,11 +242,11 @@ export class NetlinkSocket {
     return this.fd;
   }
 
-  private send(req: Request, flags: number): number {
+  private send(req: Request, flags: number, writer = this.writer): number {
     this.seq = (this.seq + 1) >>> 0;
-    this.writer.reset();
-    this.writer.append(req, flags | (req.flags ?? 0), this.seq, 0);
-    this.sendBytes(this.writer.bytes());
+    writer.reset();
+    writer.append(req, flags | (req.flags ?? 0), this.seq, 0);
+    this.sendBytes(writer.bytes());
     return this.seq;
   }
 

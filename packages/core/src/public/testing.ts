@@ -54,7 +54,16 @@ export async function withNetns<T>(n: number, fn: (...nss: TempNetns[]) => Promi
     for (let i = 0; i < n; i++) nss.push(tempNetns(prefix));
     return await fn(...nss);
   } finally {
-    for (const ns of nss.reverse()) ns.delete();
+    // Every one is deleted even if deleting another fails; the first failure is reported after.
+    let failure: unknown;
+    for (const ns of nss.reverse()) {
+      try {
+        ns.delete();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 }
 

@@ -62,6 +62,8 @@ setup() {
 fixture() {
   local id=$1 direction=$2 type=$3 pre=$4 cmd=$5
   shift 5
+  # ONLY=route/add-dev,route/add-v6-dev re-captures just those fixtures.
+  if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$id,"* ]]; then return 0; fi
   local fails=
   if [ "${1:-}" = --fails ]; then fails=1; shift; fi
   local -a words
@@ -130,6 +132,8 @@ fixture route/add-table-1000 request RTM_NEWROUTE "$V4" 'ip route add 10.40.0.0/
 fixture route/add-multipath request RTM_NEWROUTE \
   "$V4; $VETH2; ip link set vC up; ip link set vD up; ip addr add 10.0.1.1/24 dev vC" "$MULTI"
 fixture route/add-v6 request RTM_NEWROUTE "$V6" 'ip -6 route add fd10::/64 via fd00::2 dev vA metric 10'
+fixture route/add-dev request RTM_NEWROUTE "$V4" 'ip route add 10.50.0.0/16 dev vA'
+fixture route/add-v6-dev request RTM_NEWROUTE "$V6" 'ip -6 route add fd20::/64 dev vA'
 fixture route/show-table-100 reply RTM_NEWROUTE "$V4; $R100" 'ip route show table 100' --fd 3
 fixture route/show-multipath reply RTM_NEWROUTE \
   "$V4; $VETH2; ip link set vC up; ip link set vD up; ip addr add 10.0.1.1/24 dev vC; $MULTI" \
