@@ -102,8 +102,12 @@ export function decodeBlock(key: string, value: string): BlockRecord {
   } catch (err) {
     throw new CorruptEntryError(key, (err as Error).message);
   }
+  const [first, last] = [cidr.firstUsable() - cidr.network, cidr.lastUsable() - cidr.network];
+  const gateway = cidr.gateway() - cidr.network;
   for (const [offset, a] of Object.entries(raw.allocations)) {
-    if (!/^\d+$/.test(offset) || BigInt(offset) >= cidr.size() || !isRecord(a) || typeof a.containerId !== 'string' || typeof a.ifname !== 'string') {
+    const n = /^\d+$/.test(offset) ? BigInt(offset) : -1n;
+    // Network, gateway and broadcast are never allocated: such an entry was written by something else.
+    if (n < first || n > last || n === gateway || !isRecord(a) || typeof a.containerId !== 'string' || typeof a.ifname !== 'string') {
       throw new CorruptEntryError(key, `bad allocation at offset ${offset}`);
     }
   }
@@ -134,6 +138,16 @@ export function blockAllocator(block: BlockRecord): RangeAllocator<BlockAllocati
   for (const [offset, owner] of Object.entries(block.allocations)) allocator.restore(cidr.addressAt(BigInt(offset)), owner);
   if (block.cursor !== null) allocator.setLastReserved(cidr.addressAt(BigInt(block.cursor)));
   return allocator;
+}
+
+/** Addresses a block can hand out: network, gateway (the node bridge) and IPv4 broadcast excluded. */
+export function blockCapacity(cidr: Cidr): bigint {
+  return cidr.lastUsable() - cidr.firstUsable(); // + 1 for the inclusive range, - 1 for the gateway
+}
+
+/** Free addresses of a decoded block, without building its allocator. */
+export function blockFree(block: BlockRecord): bigint {
+  return blockCapacity(Cidr.parse(block.cidr)) - BigInt(Object.keys(block.allocations).length);
 }
 
 /** The block value after the allocator changed: allocations re-keyed by offset, cursor from lastReserved. */

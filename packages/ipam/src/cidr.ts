@@ -35,6 +35,9 @@ function maxValue(family: Family): bigint {
   return (1n << BigInt(familyBits(family))) - 1n;
 }
 
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const DOTTED_QUAD = new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`);
+
 /** Parses `10.244.1.7` or `fd00::1` (no zone ids, no leading zeros in IPv4 octets, no surrounding spaces). */
 export function parseIp(s: string): ParsedIp {
   if (typeof s !== 'string' || s.length === 0) throw new InvalidIpError(String(s), 'empty or not a string');
@@ -45,6 +48,8 @@ export function parseIp(s: string): ParsedIp {
     if (!ok) throw new InvalidIpError(s, why.join('; ') || 'not an IPv6 address');
     return { family: 6, value: parseIpv6(s) };
   }
+  // The common case, a well-formed dotted quad, without ip-num's slower generic validation.
+  if (DOTTED_QUAD.test(s)) return { family: 4, value: s.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n) };
   const [ok, why] = Validator.isValidIPv4String(s);
   // ip-num accepts '1.2.3.04'-style octets in some versions; CNI (Go's net.ParseIP) does not.
   if (!ok || /(^|\.)0\d/.test(s)) throw new InvalidIpError(s, why.join('; ') || 'leading zeros in an octet');
@@ -66,6 +71,12 @@ function parseIpv6(s: string): bigint {
   const groups = [...left, ...Array<string>(zeros).fill('0'), ...right];
   if (groups.length !== 8) throw new InvalidIpError(s, 'wrong number of groups');
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n);
+}
+
+/** The canonical text of an address (`FD00:0::5` → `fd00::5`), the form stores key and compare by. */
+export function normalizeIp(s: string): string {
+  const { family, value } = parseIp(s);
+  return formatIp(family, value);
 }
 
 /** Formats an address value: dotted quad for IPv4, RFC 5952 (lower case, longest zero run as `::`) for IPv6. */

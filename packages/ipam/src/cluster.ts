@@ -3,7 +3,7 @@
 // the revisions read before it; a lost race (KvConflictError) re-reads and retries after a random pause.
 // Nothing here holds state between calls, so any number of ClusterIpam instances may share one store.
 import { createHash } from 'node:crypto';
-import { Cidr, InvalidIpError, parseIp } from './cidr.js';
+import { Cidr, InvalidIpError, normalizeIp, parseIp } from './cidr.js';
 import type { Family } from './cidr.js';
 import { IpInUseError } from './allocator.js';
 import type { RangeAllocator } from './allocator.js';
@@ -11,6 +11,8 @@ import {
   CorruptEntryError,
   IpamKeys,
   blockAllocator,
+  blockCapacity,
+  blockFree,
   blockFromAllocator,
   blockReservations,
   decodeBlock,
@@ -30,8 +32,8 @@ import {
 import type { IpPool, IpPoolPatch, IpPoolSpec } from './pool.js';
 import type { Attachment, BlockUsage, CheckReport, GcResult, Problem, Reservation, Usage } from './report.js';
 import { KvConflictError } from './store/kv.js';
-import type { KvEntry, KvOp, KvStore } from './store/kv.js';
-import { InvalidArgumentError, validateContainerId, validateIfname, validateNodeName } from './validate.js';
+import type { KvEntry, KvOp, KvRead, KvStore } from './store/kv.js';
+import { InvalidArgumentError, attachmentKey, validateAttachment, validateNodeName } from './validate.js';
 
 export interface ClusterIpamOptions {
   /** Key prefix; default `/netboot/ipam`. */
@@ -97,16 +99,35 @@ interface Stored<T> {
   revision: bigint;
 }
 
+/** What one node's allocation needs, read in one round trip (two when the node's block list changed). */
+interface NodeView {
+  pools: Stored<IpPool>[];
+  labels: Record<string, string>;
+  /** The node's blocks (from its affinity index), in affinity key order. */
+  blocks: Stored<BlockRecord>[];
+  handle: KvEntry | undefined;
+}
+
+// Conflict backoff: a random pause (full jitter, so contending writers spread out instead of colliding again
+// in lock-step) within a window that starts under a millisecond (the winner's commit is already done) and
+// doubles up to a cap. An allocate whose refused commit brought back a fresh snapshot retries at once first.
+const BACKOFF_FIRST_MS = 1;
+const BACKOFF_CAP_MS = 32;
+
 // etcd refuses transactions with more than 128 operations (--max-txn-ops); stay well below.
 const MAX_DROPS_PER_COMMIT = 60;
 
-const attachmentKey = (a: Attachment) => `${a.containerId}\u0000${a.ifname}`;
 
 export class ClusterIpam {
   readonly keys: IpamKeys;
   private readonly strictAffinity: boolean;
   private readonly maxRetries: number;
   private readonly serviceCidr: string | string[] | undefined;
+  /**
+   * Per node, the block CIDRs its affinity index listed last time: read speculatively in the same
+   * round trip as the index itself. Only a hint: the index read alongside decides which blocks count.
+   */
+  private readonly blockHint = new Map<string, string[]>();
 
   constructor(private readonly kv: KvStore, opts: ClusterIpamOptions = {}) {
     this.keys = new IpamKeys(opts.prefix);
@@ -175,7 +196,12 @@ export class ClusterIpam {
         if (!pool.value.disabled) await this.disablePool(name);
         for (const block of blocks) released.push(...(await this.dropAllocations(block.value.cidr, () => true)));
       }
-      for (const block of blocks) if (await this.deleteEmptyBlock(block.value.cidr)) deletedBlocks.push(block.value.cidr);
+      for (const { value: { cidr } } of blocks) {
+        const outcome = await this.deleteEmptyBlock(cidr);
+        if (outcome === 'deleted') deletedBlocks.push(cidr);
+        // An IP was allocated in it since the check above: start over (and refuse, or drop it with force).
+        else if (outcome === 'in-use') throw new KvConflictError(this.keys.block(cidr));
+      }
       // Guarded by the revision read before the emptiness check: a block claimed since then rewrote the pool.
       await this.kv.commit([{ op: 'delete', key: this.keys.pool(name), expectRevision: pool.revision }]);
       return { released, blocks: deletedBlocks };
@@ -187,6 +213,9 @@ export class ClusterIpam {
   /** Stores a node's labels (for pools' nodeSelector) so later calls need not pass them. */
   async setNode(node: string, labels: Record<string, string> = {}): Promise<void> {
     validateNodeName(node);
+    if (typeof labels !== 'object' || labels === null || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+      throw new InvalidArgumentError(`labels of node ${node}`, labels, 'must map label names to string values');
+    }
     await this.kv.commit([{ op: 'put', key: this.nodeKey(node), value: JSON.stringify({ labels }) }]);
   }
 
@@ -203,17 +232,20 @@ export class ClusterIpam {
   async claimBlock(node: string, opts: ClaimOptions = {}): Promise<BlockInfo> {
     validateNodeName(node);
     return this.retry(async () => {
-      const { pools, family } = await this.candidatePools(node, opts, opts.family);
+      const view = await this.nodeView(node);
+      const { pools, family } = candidatePools(view, opts, opts.family);
       const usable = pools.filter((p) => opts.pool === undefined || p.value.name === opts.pool);
-      const own = (await this.nodeBlocks(node)).find((b) => usable.some((p) => p.value.name === b.value.pool));
+      const own = view.blocks.find((b) => usable.some((p) => p.value.name === b.value.pool));
       if (own) return blockInfo(own.value);
+      const claimed = usable.length > 0 ? await this.claimedBlocks() : new Set<string>();
       for (const pool of usable) {
-        const block = await this.prepareClaim(pool, node);
+        const block = prepareClaim(pool, node, view.blocks, claimed);
         if (!block) continue;
         await this.kv.commit([
           ...this.claimOps(pool, node, block.cidr),
           { op: 'put', key: this.keys.block(block.cidr), value: JSON.stringify(block), expectRevision: 0n },
         ]);
+        this.rememberBlock(node, block.cidr);
         return blockInfo(block);
       }
       throw new IpExhaustedError(usable.map((p) => p.value.name), node, family);
@@ -232,13 +264,20 @@ export class ClusterIpam {
    */
   async releaseNode(node: string, opts: { force?: boolean } = {}): Promise<GcResult> {
     validateNodeName(node);
-    const blocks = await this.nodeBlocks(node);
+    const { blocks } = await this.nodeView(node);
     const inUse = blocks.flatMap((b) => blockReservations(b.value));
     if (inUse.length > 0 && !opts.force) throw new BlockInUseError(node, inUse);
     const released: Reservation[] = [];
-    for (const block of blocks) {
-      released.push(...(await this.dropAllocations(block.value.cidr, () => true)));
-      await this.deleteEmptyBlock(block.value.cidr);
+    for (const { value: { cidr } } of blocks) {
+      // Only an empty block is deleted (guarded by its revision): a pod IP allocated since the check
+      // above is refused without force, and dropped (and reported) with it.
+      while ((await this.deleteEmptyBlock(cidr)) === 'in-use') {
+        if (!opts.force) {
+          const now = await this.readBlock(cidr);
+          throw new BlockInUseError(node, now ? blockReservations(now.value) : []);
+        }
+        released.push(...(await this.dropAllocations(cidr, () => true)));
+      }
     }
     await this.kv.commit([{ op: 'delete', key: this.nodeKey(node) }]);
     return { released };
@@ -252,43 +291,53 @@ export class ClusterIpam {
    */
   async allocate(node: string, attachment: Attachment, opts: AllocateOptions = {}): Promise<Reservation> {
     validateNodeName(node);
-    validateContainerId(attachment.containerId);
-    validateIfname(attachment.ifname);
-    const att = { containerId: attachment.containerId, ifname: attachment.ifname };
+    const att = validateAttachment(attachment);
     const requested = opts.ip === undefined ? undefined : parseIp(opts.ip);
     if (requested && opts.family !== undefined && requested.family !== opts.family) {
       throw new InvalidArgumentError('ip', opts.ip, `is not an IPv${opts.family} address`);
     }
-    return this.retry(async () => {
-      const handleEntry = await this.kv.get(this.keys.handle(att));
+    const wantedIp = opts.ip === undefined ? undefined : normalizeIp(opts.ip);
+    return this.retry(async (conflict) => {
+      // After a lost race the refused commit already re-read everything this attempt needs.
+      const view = await this.nodeView(node, att, conflict?.reads);
+      const handleEntry = view.handle;
       const handle: HandleRecord = handleEntry ? decodeHandle(handleEntry.key, handleEntry.value) : { ips: [] };
-      const { pools, family } = await this.candidatePools(node, opts, requested?.family ?? opts.family);
+      const { pools, family } = candidatePools(view, opts, requested?.family ?? opts.family);
       const held = handle.ips.find((e) => parseIp(e.ip).family === family);
       if (held) {
-        if (opts.ip !== undefined && held.ip !== opts.ip) throw new IpInUseError(opts.ip, `${att.containerId}/${att.ifname} already holds ${held.ip}`);
-        const block = await this.readBlock(held.block);
+        if (wantedIp !== undefined && held.ip !== wantedIp) throw new IpInUseError(wantedIp, `${att.containerId}/${att.ifname} already holds ${held.ip}`);
+        const block = view.blocks.find((b) => b.value.cidr === held.block) ?? (await this.readBlock(held.block));
         return { ...att, ip: held.ip, block: held.block, pool: block?.value.pool, node: block?.value.node ?? node };
       }
       const owner: BlockAllocation = { ...att };
+      // Each block's allocator is rebuilt from its JSON at most once per attempt.
+      const allocators = new Map<BlockRecord, RangeAllocator<BlockAllocation>>();
+      const allocatorOf = (block: BlockRecord) => {
+        let a = allocators.get(block);
+        if (!a) allocators.set(block, (a = blockAllocator(block)));
+        return a;
+      };
       const commitWith = async (block: BlockRecord, extraOps: KvOp[], blockRevision: bigint, take: (a: RangeAllocator<BlockAllocation>) => string) => {
-        const allocator = blockAllocator(block);
+        const allocator = allocatorOf(block);
         const ip = take(allocator);
         const next = blockFromAllocator(block, allocator);
         const nextHandle: HandleRecord = { ips: [...handle.ips, { ip, block: block.cidr }] };
-        await this.kv.commit([
+        const ops: KvOp[] = [
           ...extraOps,
           { op: 'put', key: this.keys.block(block.cidr), value: JSON.stringify(next), expectRevision: blockRevision },
           { op: 'put', key: this.keys.handle(att), value: JSON.stringify(nextHandle), expectRevision: handleEntry?.revision ?? 0n },
-        ]);
+        ];
+        await this.kv.commit(ops, { onConflict: this.viewReads(node, att) });
+        if (blockRevision === 0n) this.rememberBlock(node, block.cidr);
         return { ...att, ip, block: block.cidr, pool: block.pool, node: owner.node ?? block.node };
       };
 
-      if (opts.ip !== undefined) {
-        const ip = opts.ip;
+      if (wantedIp !== undefined) {
+        const ip = wantedIp;
         const pool = pools.find((p) => Cidr.parse(p.value.cidr).contains(ip));
         if (!pool) throw new InvalidIpError(ip, `not inside an enabled pool that selects node ${node}`);
-        const cidr = blockOf(pool.value, ip);
-        const existing = await this.readBlock(cidr.toString());
+        const cidr = blockOf(pool.value, ip).toString();
+        const existing = view.blocks.find((b) => b.value.cidr === cidr) ?? (await this.readBlock(cidr));
         if (existing) {
           if (existing.value.node !== node) {
             if (this.strictAffinity) throw new BlockAffinityError(ip, existing.value.cidr, existing.value.node, node);
@@ -296,20 +345,23 @@ export class ClusterIpam {
           }
           return commitWith(existing.value, [], existing.revision, (a) => a.reserve(ip, owner).ip);
         }
-        const block = newBlock(cidr, pool.value.name, node);
+        const block = newBlock(Cidr.parse(cidr), pool.value.name, node);
         return commitWith(block, this.claimOps(pool, node, block.cidr), 0n, (a) => a.reserve(ip, owner).ip);
       }
 
       const poolNames = new Set(pools.map((p) => p.value.name));
-      const ownBlocks = (await this.nodeBlocks(node)).filter((b) => poolNames.has(b.value.pool));
-      const withRoom = ownBlocks.find((b) => blockAllocator(b.value).free() > 0n);
+      const ownBlocks = view.blocks.filter((b) => poolNames.has(b.value.pool));
+      const withRoom = ownBlocks.find((b) => blockFree(b.value) > 0n);
       if (withRoom) return commitWith(withRoom.value, [], withRoom.revision, (a) => a.allocate(owner).ip);
-      for (const pool of pools) {
-        const block = await this.prepareClaim(pool, node, ownBlocks);
-        if (block) return commitWith(block, this.claimOps(pool, node, block.cidr), 0n, (a) => a.allocate(owner).ip);
+      if (pools.length > 0) {
+        const claimed = await this.claimedBlocks();
+        for (const pool of pools) {
+          const block = prepareClaim(pool, node, ownBlocks, claimed);
+          if (block) return commitWith(block, this.claimOps(pool, node, block.cidr), 0n, (a) => a.allocate(owner).ip);
+        }
       }
       if (!this.strictAffinity) {
-        const borrowable = (await this.blocksWhere((n, p) => n !== node && poolNames.has(p))).find((b) => blockAllocator(b.value).free() > 0n);
+        const borrowable = (await this.blocksWhere((n, p) => n !== node && poolNames.has(p))).find((b) => blockFree(b.value) > 0n);
         if (borrowable) {
           owner.node = node;
           return commitWith(borrowable.value, [], borrowable.revision, (a) => a.allocate(owner).ip);
@@ -319,28 +371,38 @@ export class ClusterIpam {
     });
   }
 
-  /** Releases every IP of an attachment (CNI DEL). Unknown attachments are not an error: returns []. */
+  /**
+   * Releases every IP of an attachment (CNI DEL) in one commit guarded by the handle's and the blocks'
+   * revisions. Unknown attachments are not an error: returns [].
+   */
   async releaseAttachment(attachment: Attachment): Promise<Reservation[]> {
-    const handleEntry = await this.kv.get(this.keys.handle(attachment));
-    if (!handleEntry) return [];
-    const handle = decodeHandle(handleEntry.key, handleEntry.value);
-    const released: Reservation[] = [];
-    for (const { block } of handle.ips) {
-      released.push(...(await this.dropAllocations(block, (_ip, a) => attachmentKey(a) === attachmentKey(attachment))));
-    }
-    // A handle whose IPs were already gone from their blocks (a half-finished crash) is removed too.
-    await this.retry(async () => {
-      const left = await this.kv.get(this.keys.handle(attachment));
-      if (left) await this.kv.commit([{ op: 'delete', key: left.key, expectRevision: left.revision }]);
+    const att = validateAttachment(attachment);
+    const key = attachmentKey(att);
+    return this.retry(async () => {
+      const handleEntry = await this.kv.get(this.keys.handle(att));
+      if (!handleEntry) return [];
+      const handle = decodeHandle(handleEntry.key, handleEntry.value);
+      const released: Reservation[] = [];
+      const ops: KvOp[] = [];
+      for (const block of await this.readBlocks([...new Set(handle.ips.map((e) => e.block))])) {
+        const mine = blockReservations(block.value).filter((r) => attachmentKey(r) === key);
+        if (mine.length === 0) continue;
+        ops.push(this.withoutAllocations(block, mine));
+        released.push(...mine);
+      }
+      // A handle whose IPs were already gone from their blocks (a half-finished crash) is removed too.
+      ops.push({ op: 'delete', key: handleEntry.key, expectRevision: handleEntry.revision });
+      await this.kv.commit(ops);
+      return released;
     });
-    return released;
   }
 
   /** Releases one IP whoever holds it (`calicoctl ipam release --ip`). Unknown IPs are not an error: undefined. */
   async releaseIp(ip: string): Promise<Reservation | undefined> {
-    const block = await this.blockContaining(ip);
+    const canonical = normalizeIp(ip); // throws InvalidIpError naming the input
+    const block = await this.blockContaining(canonical);
     if (!block) return undefined;
-    const [released] = await this.dropAllocations(block, (addr) => addr === ip);
+    const [released] = await this.dropAllocations(block, (addr) => addr === canonical);
     return released;
   }
 
@@ -349,7 +411,8 @@ export class ClusterIpam {
    * by that node are considered (the runtime of one node knows only its own pods).
    */
   async gc(valid: readonly Attachment[], opts: { node?: string } = {}): Promise<GcResult> {
-    const keep = new Set(valid.map(attachmentKey));
+    // Validated: an entry without its ifname must not quietly stop protecting the container's IPs.
+    const keep = new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
     const released: Reservation[] = [];
     for (const block of await this.blocksWhere(() => true)) {
       released.push(...(await this.dropAllocations(block.value.cidr, (_ip, a, b) =>
@@ -367,7 +430,7 @@ export class ClusterIpam {
     const problems: Problem[] = [];
     const registered = opts.nodes ?? (await this.listNodes());
     const nodes = opts.nodes !== undefined || registered.length > 0 ? new Set(registered) : undefined;
-    const valid = opts.valid && new Set(opts.valid.map(attachmentKey));
+    const valid = opts.valid && new Set(opts.valid.map((a) => attachmentKey(validateAttachment(a))));
     const pools = new Map<string, IpPool>();
     for (const entry of await this.kv.list(this.keys.pools)) {
       try {
@@ -459,7 +522,7 @@ export class ClusterIpam {
     return {
       pools: pools.map((pool) => {
         const mine = blocks.filter((b) => b.value.pool === pool.name).map((b) => blockInfo(b.value));
-        const perBlock = blockAllocator(newBlock(Cidr.parse(pool.cidr).nthSubnet(pool.blockSize, 0n), pool.name, '-')).size();
+        const perBlock = blockCapacity(Cidr.parse(pool.cidr).nthSubnet(pool.blockSize, 0n));
         const size = Number(poolBlockCount(pool) * perBlock);
         const allocated = mine.reduce((n, b) => n + b.allocated, 0);
         return { name: pool.name, cidr: pool.cidr, size, allocated, free: size - allocated, blocks: mine.map(({ pool: _pool, ...b }) => b) };
@@ -490,28 +553,65 @@ export class ClusterIpam {
 
   private async readBlock(cidr: string): Promise<Stored<BlockRecord> | undefined> {
     const entry = await this.kv.get(this.keys.block(cidr));
-    return entry && { value: decodeBlock(entry.key, entry.value), revision: entry.revision };
+    return entry && storedBlock(entry);
   }
 
-  /** Enabled pools of the wanted family (default: IPv4 if any, else IPv6) that select the node. */
-  private async candidatePools(node: string, opts: NodeOptions, family: Family | undefined): Promise<{ pools: Stored<IpPool>[]; family: Family }> {
-    const enabled = (await this.readPools()).filter((p) => !p.value.disabled);
-    const labels = opts.labels ?? (enabled.some((p) => p.value.nodeSelector) ? await this.nodeLabels(node) : {});
-    const selecting = enabled.filter((p) => poolSelectsNode(p.value, labels));
-    const chosen: Family = family ?? (selecting.some((p) => Cidr.parse(p.value.cidr).family === 4) || selecting.length === 0 ? 4 : 6);
-    return { pools: selecting.filter((p) => Cidr.parse(p.value.cidr).family === chosen), family: chosen };
+  /**
+   * Pools, the node's labels and blocks, and (given) the attachment's handle, in one round trip: the
+   * blocks the node had last time are read speculatively next to its affinity index, and only blocks the
+   * index lists but the guess missed cost a second read.
+   */
+  private async nodeView(node: string, att?: Attachment, prefetched?: KvEntry[][]): Promise<NodeView> {
+    const [poolEntries = [], affinityEntries = [], [nodeEntry] = [], [handle] = [], ...guessed] = prefetched ?? (await this.kv.readMany(this.viewReads(node, att)));
+    const cidrs = affinityEntries.flatMap((e) => this.keys.parseAffinity(e.key)?.cidr ?? []);
+    this.blockHint.set(node, cidrs);
+    const found = new Map<string, KvEntry>();
+    for (const [entry] of guessed) if (entry) found.set(entry.key, entry);
+    const missing = cidrs.filter((cidr) => !found.has(this.keys.block(cidr)));
+    const blocks: Stored<BlockRecord>[] = [];
+    for (const cidr of cidrs) {
+      const entry = found.get(this.keys.block(cidr));
+      if (entry) blocks.push(storedBlock(entry));
+    }
+    if (missing.length > 0) {
+      blocks.push(...(await this.readBlocks(missing)));
+      blocks.sort((a, b) => cidrs.indexOf(a.value.cidr) - cidrs.indexOf(b.value.cidr));
+    }
+    return {
+      pools: poolEntries.map((e) => ({ value: decodePool(e), revision: e.revision })),
+      labels: nodeEntry ? decodeLabels(nodeEntry) : {},
+      blocks,
+      handle: att ? handle : undefined,
+    };
   }
 
-  private async nodeLabels(node: string): Promise<Record<string, string>> {
-    const entry = await this.kv.get(this.nodeKey(node));
-    return entry ? ((JSON.parse(entry.value) as { labels?: Record<string, string> }).labels ?? {}) : {};
+  /** The reads of {@link nodeView}: pools, affinity index, labels, handle, then the guessed blocks. */
+  private viewReads(node: string, att?: Attachment): KvRead[] {
+    return [
+      { prefix: this.keys.pools },
+      { prefix: this.keys.nodeAffinities(node) },
+      { key: this.nodeKey(node) },
+      { key: att ? this.keys.handle(att) : this.nodeKey(node) },
+      ...(this.blockHint.get(node) ?? []).map((cidr) => ({ key: this.keys.block(cidr) })),
+    ];
   }
 
-  private async nodeBlocks(node: string): Promise<Stored<BlockRecord>[]> {
-    const entries = await this.kv.list(this.keys.nodeAffinities(node));
-    const cidrs = entries.flatMap((e) => this.keys.parseAffinity(e.key)?.cidr ?? []);
-    const blocks = await Promise.all(cidrs.map((cidr) => this.readBlock(cidr)));
-    return blocks.filter((b): b is Stored<BlockRecord> => b !== undefined);
+  /** A block this client just claimed for `node`: read it speculatively from now on. */
+  private rememberBlock(node: string, cidr: string): void {
+    const known = this.blockHint.get(node) ?? [];
+    if (!known.includes(cidr)) this.blockHint.set(node, [...known, cidr]);
+  }
+
+  /** The named blocks that exist, in one round trip. */
+  private async readBlocks(cidrs: readonly string[]): Promise<Stored<BlockRecord>[]> {
+    if (cidrs.length === 0) return [];
+    const entries = await this.kv.readMany(cidrs.map((cidr) => ({ key: this.keys.block(cidr) })));
+    return entries.flatMap(([entry]) => (entry ? [storedBlock(entry)] : []));
+  }
+
+  /** CIDRs of every claimed block (from the affinity index). */
+  private async claimedBlocks(): Promise<Set<string>> {
+    return new Set((await this.kv.list(this.keys.affinities)).flatMap((e) => this.keys.parseAffinity(e.key)?.cidr ?? []));
   }
 
   /** Blocks whose affinity (node, pool) passes `filter`; reads only the small affinity index to choose. */
@@ -520,35 +620,14 @@ export class ClusterIpam {
       const parsed = this.keys.parseAffinity(e.key);
       return parsed && filter(parsed.node, e.value) ? [parsed.cidr] : [];
     });
-    const blocks = await Promise.all(chosen.map((cidr) => this.readBlock(cidr)));
-    return blocks.filter((b): b is Stored<BlockRecord> => b !== undefined);
+    return this.readBlocks(chosen);
   }
 
   /** CIDR of the claimed block that contains `ip`, from the affinity index alone. */
   private async blockContaining(ip: string): Promise<string | undefined> {
-    parseIp(ip);
     for (const e of await this.kv.list(this.keys.affinities)) {
       const cidr = this.keys.parseAffinity(e.key)?.cidr;
       if (cidr && Cidr.parse(cidr).contains(ip)) return cidr;
-    }
-    return undefined;
-  }
-
-  /**
-   * A free block of `pool` for `node`, or undefined if the pool is full or the node is at maxBlocksPerNode.
-   * The search starts at a slot derived from the node name (stable) and probes forward.
-   */
-  private async prepareClaim(pool: Stored<IpPool>, node: string, ownBlocks?: Stored<BlockRecord>[]): Promise<BlockRecord | undefined> {
-    const own = ownBlocks ?? (await this.nodeBlocks(node));
-    const max = pool.value.maxBlocksPerNode;
-    if (max !== undefined && own.filter((b) => b.value.pool === pool.value.name).length >= max) return undefined;
-    const claimed = new Set((await this.kv.list(this.keys.affinities)).map((e) => this.keys.parseAffinity(e.key)?.cidr));
-    const count = poolBlockCount(pool.value);
-    const start = BigInt(`0x${createHash('sha256').update(node).digest('hex').slice(0, 16)}`) % count;
-    const poolCidr = Cidr.parse(pool.value.cidr);
-    for (let i = 0n; i < count && i <= BigInt(claimed.size); i++) {
-      const cidr = poolCidr.nthSubnet(pool.value.blockSize, (start + i) % count);
-      if (!claimed.has(cidr.toString())) return newBlock(cidr, pool.value.name, node);
     }
     return undefined;
   }
@@ -578,16 +657,20 @@ export class ClusterIpam {
           .filter((r) => match(r.ip, block.value.allocations[Cidr.parse(cidr).offsetOf(r.ip).toString()]!, block.value))
           .slice(0, MAX_DROPS_PER_COMMIT);
         if (chosen.length === 0) return [];
-        const allocations = { ...block.value.allocations };
+        // Two IPs of one attachment (dual-stack) share a handle: one op per handle, every IP taken out.
+        const handles = new Map<string, Reservation[]>();
+        for (const r of chosen) handles.set(this.keys.handle(r), [...(handles.get(this.keys.handle(r)) ?? []), r]);
+        const keys = [...handles.keys()];
         const ops: KvOp[] = [];
-        for (const r of chosen) {
-          delete allocations[Cidr.parse(cidr).offsetOf(r.ip).toString()];
-          const handle = await this.kv.get(this.keys.handle(r));
-          const rest = handle ? decodeHandleLenient(handle).ips.filter((e) => e.ip !== r.ip) : [];
-          if (handle && rest.length > 0) ops.push({ op: 'put', key: handle.key, value: JSON.stringify({ ips: rest }), expectRevision: handle.revision });
-          else if (handle) ops.push({ op: 'delete', key: handle.key, expectRevision: handle.revision });
-        }
-        ops.push({ op: 'put', key: this.keys.block(cidr), value: JSON.stringify({ ...block.value, allocations }), expectRevision: block.revision });
+        (await this.kv.readMany(keys.map((key) => ({ key })))).forEach(([handle], i) => {
+          if (!handle) return;
+          const gone = new Set(handles.get(keys[i]!)!.map((r) => r.ip));
+          const rest = decodeHandleLenient(handle).ips.filter((e) => !gone.has(e.ip));
+          ops.push(rest.length > 0
+            ? { op: 'put', key: handle.key, value: JSON.stringify({ ips: rest }), expectRevision: handle.revision }
+            : { op: 'delete', key: handle.key, expectRevision: handle.revision });
+        });
+        ops.push(this.withoutAllocations(block, chosen));
         await this.kv.commit(ops);
         return chosen;
       });
@@ -596,31 +679,83 @@ export class ClusterIpam {
     }
   }
 
-  /** Deletes a block (and its affinity) if it holds no allocations; returns whether it did. */
-  private async deleteEmptyBlock(cidr: string): Promise<boolean> {
+  /** The commit op that writes `block` without `gone`, guarded by the revision it was read at. */
+  private withoutAllocations(block: Stored<BlockRecord>, gone: readonly Reservation[]): KvOp {
+    const cidr = Cidr.parse(block.value.cidr);
+    const allocations = { ...block.value.allocations };
+    for (const r of gone) delete allocations[cidr.offsetOf(r.ip).toString()];
+    return { op: 'put', key: this.keys.block(block.value.cidr), value: JSON.stringify({ ...block.value, allocations }), expectRevision: block.revision };
+  }
+
+  /** Deletes a block (and its affinity) if it holds no allocations, guarded by the revision it was read at. */
+  private async deleteEmptyBlock(cidr: string): Promise<'deleted' | 'in-use' | 'gone'> {
     return this.retry(async () => {
       const block = await this.readBlock(cidr);
-      if (!block || Object.keys(block.value.allocations).length > 0) return false;
+      if (!block) return 'gone';
+      if (Object.keys(block.value.allocations).length > 0) return 'in-use';
       await this.kv.commit([
         { op: 'delete', key: this.keys.block(cidr), expectRevision: block.revision },
         { op: 'delete', key: this.keys.affinity(block.value.node, cidr) },
       ]);
-      return true;
+      return 'deleted';
     });
   }
 
   /** Runs `fn` again after a random pause whenever it loses a CAS race, up to maxRetries times. */
-  private async retry<T>(fn: () => Promise<T>): Promise<T> {
+  private async retry<T>(fn: (conflict: KvConflictError | undefined) => Promise<T>): Promise<T> {
+    let conflict: KvConflictError | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fn();
+        return await fn(conflict);
       } catch (err) {
+        conflict = err instanceof KvConflictError ? err : undefined;
         if (!(err instanceof KvConflictError) || attempt >= this.maxRetries) throw err;
-        // Full jitter, capped: contending writers spread out instead of colliding again in lock-step.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+        // Holding a snapshot taken as the commit was refused, the first retry goes at once: waiting would
+        // only let it go stale. Later ones back off.
+        if (err.reads && attempt === 1) continue;
+        const window = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * window));
       }
     }
   }
+}
+
+function storedBlock(entry: KvEntry): Stored<BlockRecord> {
+  return { value: decodeBlock(entry.key, entry.value), revision: entry.revision };
+}
+
+function decodeLabels(entry: KvEntry): Record<string, string> {
+  try {
+    return (JSON.parse(entry.value) as { labels?: Record<string, string> }).labels ?? {};
+  } catch (err) {
+    throw new CorruptEntryError(entry.key, (err as Error).message);
+  }
+}
+
+/** Enabled pools of the wanted family (default: IPv4 if any, else IPv6) that select the node. */
+function candidatePools(view: NodeView, opts: NodeOptions, family: Family | undefined): { pools: Stored<IpPool>[]; family: Family } {
+  const labels = opts.labels ?? view.labels;
+  const selecting = view.pools.filter((p) => !p.value.disabled && poolSelectsNode(p.value, labels));
+  const familyOf = (p: Stored<IpPool>) => Cidr.parse(p.value.cidr).family;
+  const chosen: Family = family ?? (selecting.some((p) => familyOf(p) === 4) || selecting.length === 0 ? 4 : 6);
+  return { pools: selecting.filter((p) => familyOf(p) === chosen), family: chosen };
+}
+
+/**
+ * A free block of `pool` for `node` given the CIDRs already `claimed`, or undefined if the pool is full or
+ * the node is at maxBlocksPerNode. The search starts at a slot derived from the node name (stable) and probes forward.
+ */
+function prepareClaim(pool: Stored<IpPool>, node: string, own: readonly Stored<BlockRecord>[], claimed: ReadonlySet<string>): BlockRecord | undefined {
+  const max = pool.value.maxBlocksPerNode;
+  if (max !== undefined && own.filter((b) => b.value.pool === pool.value.name).length >= max) return undefined;
+  const count = poolBlockCount(pool.value);
+  const start = BigInt(`0x${createHash('sha256').update(node).digest('hex').slice(0, 16)}`) % count;
+  const poolCidr = Cidr.parse(pool.value.cidr);
+  for (let i = 0n; i < count && i <= BigInt(claimed.size); i++) {
+    const cidr = poolCidr.nthSubnet(pool.value.blockSize, (start + i) % count);
+    if (!claimed.has(cidr.toString())) return newBlock(cidr, pool.value.name, node);
+  }
+  return undefined;
 }
 
 function decodePool(entry: KvEntry): IpPool {
@@ -648,13 +783,7 @@ function blockOf(pool: IpPool, ip: string): Cidr {
 }
 
 function blockInfo(block: BlockRecord): BlockInfo {
-  const allocator = blockAllocator(block);
-  return {
-    cidr: block.cidr,
-    pool: block.pool,
-    node: block.node,
-    size: Number(allocator.size()),
-    allocated: Number(allocator.allocated()),
-    free: Number(allocator.free()),
-  };
+  const size = Number(blockCapacity(Cidr.parse(block.cidr)));
+  const allocated = Object.keys(block.allocations).length;
+  return { cidr: block.cidr, pool: block.pool, node: block.node, size, allocated, free: size - allocated };
 }

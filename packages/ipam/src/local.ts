@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import { IpInUseError, RangeAllocator, RangeExhaustedError } from './allocator.js';
 import type { Allocation, RangeSpec } from './allocator.js';
-import { Cidr, formatIp, parseIp } from './cidr.js';
+import { Cidr, formatIp, normalizeIp } from './cidr.js';
 import type { Attachment, CheckReport, GcResult, Problem, Reservation, Usage } from './report.js';
 import type { FileEntry, FileStore } from './store/file.js';
-import { InvalidArgumentError, validateContainerId, validateIfname } from './validate.js';
+import { InvalidArgumentError, attachmentKey, validateAttachment } from './validate.js';
 
 /** One address handed to a pod interface, with what the CNI result needs to configure it. */
 export interface LocalAllocation {
@@ -34,12 +34,14 @@ function toReservation(entry: FileEntry): Reservation {
   return { ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname ?? '' };
 }
 
-function attachmentKey(a: Attachment): string {
-  return `${a.containerId}\0${a.ifname}`;
-}
-
-function validateAttachment(a: Attachment): Attachment {
-  return { containerId: validateContainerId(a.containerId), ifname: validateIfname(a.ifname) };
+/**
+ * Whether a file belongs to one of the runtime's `valid` attachments; files in host-local's old one-line
+ * format (no ifname) match by container ID alone.
+ */
+function liveFilter(valid: readonly Attachment[]): (e: FileEntry) => boolean {
+  const keep = new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
+  const keepIds = new Set(valid.map((a) => a.containerId));
+  return (e) => (e.ifname === undefined ? keepIds.has(e.containerId) : keep.has(attachmentKey({ containerId: e.containerId, ifname: e.ifname })));
 }
 
 /**
@@ -102,8 +104,17 @@ export class LocalIpam {
   }
 
   /** Releases every IP of the attachment (CNI DEL); returns what was released (nothing is not an error). */
-  async release(containerId: string, ifname: string): Promise<Reservation[]> {
-    const attachment = validateAttachment({ containerId, ifname });
+  release(containerId: string, ifname: string): Promise<Reservation[]>;
+  /**
+   * Acts on a `check` report (like `calicoctl ipam release --from-report`): releases each reported
+   * invalid-attachment or outside-pools reservation only if the same holder still has it, so a report
+   * that went stale never frees someone else's address. Corrupt entries and other nodes' problems need a
+   * human and come back as skipped.
+   */
+  release(report: CheckReport): Promise<GcResult & { skipped: Problem[] }>;
+  async release(target: string | CheckReport, ifname?: string): Promise<Reservation[] | (GcResult & { skipped: Problem[] })> {
+    if (typeof target !== 'string') return this.releaseReport(target);
+    const attachment = validateAttachment({ containerId: target, ifname: ifname as string });
     return this.store.withLock(() => {
       this.sync();
       return this.store.releaseById(attachment).map(toReservation);
@@ -112,7 +123,7 @@ export class LocalIpam {
 
   /** Releases one address whoever holds it (also a corrupt file); false if it was not reserved. */
   async releaseIp(ip: string): Promise<boolean> {
-    parseIp(ip);
+    normalizeIp(ip); // InvalidIpError before the lock is taken
     return this.store.withLock(() => {
       this.sync();
       return this.store.release(ip) !== undefined;
@@ -124,15 +135,13 @@ export class LocalIpam {
    * one-line format count as valid if their container ID is). Corrupt files are left for `check`.
    */
   async gc(valid: readonly Attachment[]): Promise<GcResult> {
-    const keep = new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
-    const keepIds = new Set(valid.map((a) => a.containerId));
+    const live = liveFilter(valid);
     return this.store.withLock(() => {
       this.sync();
       this.store.reload();
       const released: Reservation[] = [];
       for (const entry of this.store.list().entries) {
-        const live = entry.ifname === undefined ? keepIds.has(entry.containerId) : keep.has(attachmentKey({ containerId: entry.containerId, ifname: entry.ifname }));
-        if (live) continue;
+        if (live(entry)) continue;
         this.store.release(entry.ip);
         released.push(toReservation(entry));
       }
@@ -145,8 +154,7 @@ export class LocalIpam {
    * not reservations, and — given the runtime's `valid` attachments — reservations nobody owns.
    */
   async check(valid?: readonly Attachment[]): Promise<CheckReport> {
-    const keep = valid && new Set(valid.map((a) => attachmentKey(validateAttachment(a))));
-    const keepIds = valid && new Set(valid.map((a) => a.containerId));
+    const live = valid && liveFilter(valid);
     return this.store.withLock(() => {
       this.sync();
       this.store.reload();
@@ -157,12 +165,34 @@ export class LocalIpam {
         if (!this.allocators.some((a) => a.isUsable(e.ip))) {
           problems.push({ kind: 'outside-pools', ...who, detail: `${e.ip} (${e.containerId}) is not an allocatable address of any configured range` });
         }
-        const live = e.ifname === undefined ? keepIds?.has(e.containerId) : keep?.has(attachmentKey({ containerId: e.containerId, ifname: e.ifname }));
-        if (keep && !live) {
+        if (live && !live(e)) {
           problems.push({ kind: 'invalid-attachment', ...who, detail: `${e.ip} is held by ${e.containerId}/${e.ifname ?? '?'}, which the runtime does not list` });
         }
       }
       return { problems };
+    });
+  }
+
+  private releaseReport(report: CheckReport): Promise<GcResult & { skipped: Problem[] }> {
+    return this.store.withLock(() => {
+      this.sync();
+      this.store.reload();
+      const current = new Map(this.store.list().entries.map((e) => [e.ip, e]));
+      const released: Reservation[] = [];
+      const skipped: Problem[] = [];
+      for (const p of report.problems) {
+        const fixable = (p.kind === 'invalid-attachment' || p.kind === 'outside-pools') && p.ip !== undefined && p.containerId !== undefined;
+        if (!fixable || (p.node !== undefined && p.node !== this.node)) {
+          skipped.push(p);
+          continue;
+        }
+        const entry = current.get(normalizeIp(p.ip!));
+        if (!entry || entry.containerId !== p.containerId || entry.ifname !== p.ifname) continue; // gone or reused since
+        this.store.release(entry.ip);
+        current.delete(entry.ip);
+        released.push(toReservation(entry));
+      }
+      return { released, skipped };
     });
   }
 
@@ -247,8 +277,7 @@ export class LocalIpam {
   private requestedBySet(ips: readonly string[]): Map<number, string> {
     const bySet = new Map<number, string>();
     for (const text of ips) {
-      const { family, value } = parseIp(text);
-      const ip = formatIp(family, value);
+      const ip = normalizeIp(text);
       const set = this.subnets.findIndex((subnets) => subnets.some((c) => c.contains(ip)));
       if (set < 0) throw new InvalidArgumentError('ip', text, 'is not inside any configured range');
       if (bySet.has(set)) throw new InvalidArgumentError('ip', text, `range set ${set} already has a requested address (${bySet.get(set)})`);

@@ -2,6 +2,8 @@
 // could escape a directory or collide must be refused before it reaches a store. Rules follow libcni's
 // ValidateContainerID / ValidateNetworkName / ValidateInterfaceName.
 
+import type { Attachment } from './report.js';
+
 /** A caller-supplied value broke a rule; names the field and the value so the caller can fix it. */
 export class InvalidArgumentError extends Error {
   constructor(readonly field: string, readonly value: unknown, reason: string) {
@@ -47,6 +49,16 @@ export function validateIfname(name: unknown): string {
   if (name === '.' || name === '..') throw new InvalidArgumentError('ifname', name, 'must not be "." or ".."');
   if (/[/:\s]/u.test(name)) throw new InvalidArgumentError('ifname', name, 'must not contain "/", ":" or whitespace');
   return name;
+}
+
+/** Checks both halves of a CNI attachment; returns a copy holding only them. */
+export function validateAttachment(a: Attachment): Attachment {
+  return { containerId: validateContainerId(a.containerId), ifname: validateIfname(a.ifname) };
+}
+
+/** One string per (containerId, ifname), for sets and maps of attachments. */
+export function attachmentKey(a: Attachment): string {
+  return `${a.containerId}\0${a.ifname}`;
 }
 
 /** Node names (Kubernetes node names are DNS subdomains, which these rules admit); returns the name. */

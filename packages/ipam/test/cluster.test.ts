@@ -4,6 +4,8 @@ import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
 import { BlockAffinityError, BlockInUseError, ClusterIpam, IpExhaustedError } from '../src/cluster.js';
 import { PoolInUseError, PoolNotFoundError, PoolOverlapError } from '../src/pool.js';
+import { CorruptEntryError } from '../src/blocks.js';
+import type { KvOp, KvRead } from '../src/store/kv.js';
 import { MemoryKv } from '../src/store/memory.js';
 import { InvalidArgumentError } from '../src/validate.js';
 
@@ -18,6 +20,43 @@ async function rejects(p: Promise<unknown>, check: (err: unknown) => boolean, wh
     return err;
   }
   assert.unreachable(`${what} should have been rejected`);
+}
+
+/** A MemoryKv that counts store calls (one etcd round trip each) and can run a hook before a commit. */
+class ProbeKv extends MemoryKv {
+  calls = 0;
+  beforeCommit: ((ops: KvOp[]) => Promise<void>) | undefined;
+  override get(key: string) {
+    this.calls++;
+    return super.get(key);
+  }
+  override list(prefix: string) {
+    this.calls++;
+    return super.list(prefix);
+  }
+  override readMany(reads: readonly KvRead[]) {
+    this.calls++;
+    return super.readMany(reads);
+  }
+  override async commit(ops: KvOp[], opts?: { onConflict?: readonly KvRead[] }) {
+    this.calls++;
+    const hook = this.beforeCommit;
+    if (hook) {
+      this.beforeCommit = undefined;
+      await hook(ops);
+    }
+    return super.commit(ops, opts);
+  }
+}
+
+/** A hook that, the first time a commit deletes a block, first allocates `pod` on `node` through another client. */
+function allocateBeforeBlockDelete(kv: ProbeKv, node: string, attachment: { containerId: string; ifname: string }) {
+  const other = new ClusterIpam(kv);
+  const hook = async (ops: KvOp[]) => {
+    if (ops.some((op) => op.op === 'delete' && op.key.includes('/blocks/'))) await other.allocate(node, attachment);
+    else kv.beforeCommit = hook; // not yet: wait for the block delete
+  };
+  kv.beforeCommit = hook;
 }
 
 const setup = async (opts: ConstructorParameters<typeof ClusterIpam>[1] = {}) => {
@@ -188,6 +227,89 @@ blocks('a node leaving with pods is refused unless forced', async () => {
   assert.equal((await ipam.check()).problems, []);
 });
 
+blocks('a pod allocated while its node is being released keeps its IP (refused), or is reported (force)', async () => {
+  for (const force of [false, true]) {
+    const kv = new ProbeKv();
+    const ipam = new ClusterIpam(kv);
+    await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+    const block = await ipam.claimBlock('n1'); // empty: releaseNode's first check passes
+    allocateBeforeBlockDelete(kv, 'n1', pod(1));
+    if (force) {
+      const { released } = await ipam.releaseNode('n1', { force: true });
+      assert.equal(released.map((r) => [r.containerId, r.block]), [['c1', block.cidr]], 'the racing pod is reported');
+      assert.equal(await ipam.listBlocks(), []);
+      assert.equal((await ipam.check()).problems, []);
+    } else {
+      await rejects(ipam.releaseNode('n1'), (e) => e instanceof BlockInUseError && e.allocations.length === 1);
+      assert.equal((await ipam.listBlocks({ node: 'n1' })).map((b) => [b.cidr, b.allocated]), [[block.cidr, 1]]);
+      assert.is((await ipam.allocate('n1', pod(1))).block, block.cidr, 'the pod still holds its IP');
+      assert.equal((await ipam.check()).problems, []);
+    }
+  }
+});
+
+blocks('release by IP and static requests accept any spelling of an IPv6 address', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'v6', cidr: 'fd00:10:244::/56' });
+  const r = await ipam.allocate('n1', pod(1), { ip: 'FD00:10:244:0:0:0:0:0A', family: 6 });
+  assert.is(r.ip, 'fd00:10:244::a');
+  assert.equal(await ipam.allocate('n1', pod(1), { ip: 'fd00:10:244:0::a' }), r, 'the same static request is idempotent');
+  assert.equal(await ipam.releaseIp('FD00:10:244::A'), r);
+  assert.equal(await ipam.listBlocks().then((b) => b.map((x) => x.allocated)), [0]);
+});
+
+blocks('releaseAttachment refuses a bad attachment before touching the store', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  await ipam.allocate('n1', pod(1));
+  const revision = kv.currentRevision();
+  await rejects(ipam.releaseAttachment({ containerId: '../c1', ifname: 'eth0' }), (e) => e instanceof InvalidArgumentError && e.message.includes('../c1'));
+  await rejects(ipam.releaseAttachment({ containerId: 'c1', ifname: 'eth0/..' }), (e) => e instanceof InvalidArgumentError && e.message.includes('eth0/..'));
+  assert.is(kv.currentRevision(), revision);
+});
+
+blocks('gc, check and setNode refuse malformed input naming it, and change nothing', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  await ipam.allocate('n1', pod(1));
+  const revision = kv.currentRevision();
+  const noIfname = { containerId: 'c1' } as never;
+  await rejects(ipam.gc([noIfname]), (e) => e instanceof InvalidArgumentError && e.message.includes('ifname'));
+  await rejects(ipam.check({ valid: [noIfname] }), isA(InvalidArgumentError));
+  await rejects(ipam.setNode('n1', { zone: 5 } as never), (e) => e instanceof InvalidArgumentError && e.message.includes('"zone":5'));
+  assert.is(kv.currentRevision(), revision);
+  assert.equal((await ipam.gc([pod(1)])).released, []);
+});
+
+blocks('store round trips: a warm allocate is one read + one commit, a repeat one read, a release three', async () => {
+  const kv = new ProbeKv();
+  const ipam = new ClusterIpam(kv);
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  await ipam.allocate('n1', pod(0)); // claims the block, learns where the node's blocks are
+  const cost = async (op: () => Promise<unknown>) => {
+    const before = kv.calls;
+    await op();
+    return kv.calls - before;
+  };
+  assert.is(await cost(() => ipam.allocate('n1', pod(1))), 2);
+  assert.is(await cost(() => ipam.allocate('n1', pod(1))), 1);
+  assert.is(await cost(() => ipam.releaseAttachment(pod(1))), 3);
+  // A second client that has never seen the node needs one more read to find its blocks.
+  assert.is(await cost(() => new ClusterIpam(kv).allocate('n1', pod(2))), 3);
+  // A lost race costs one more commit and no read: the refused commit re-read what the retry needs.
+  let racer = 0;
+  kv.beforeCommit = async () => {
+    const before = kv.calls;
+    await new ClusterIpam(kv).allocate('n1', pod('racer'));
+    racer = kv.calls - before;
+  };
+  const conflicts = kv.conflicts;
+  const raced = await cost(() => ipam.allocate('n1', pod(3)));
+  assert.is(kv.conflicts, conflicts + 1, 'the race happened');
+  assert.is(raced - racer, 3);
+  assert.equal((await ipam.check()).problems, []);
+});
+
 blocks('8 concurrent clients never hand out one IP twice', async () => {
   const kv = new MemoryKv();
   await new ClusterIpam(kv).createPool({ name: 'a', cidr: '10.244.0.0/22', blockSize: 27 });
@@ -229,6 +351,30 @@ lifecycle('pool migration: disable A, new pods come from B, A deletable once emp
   assert.equal((await ipam.listBlocks()).map((b) => b.pool), ['pool-b']);
   assert.equal((await ipam.check()).problems, []);
   await rejects(ipam.deletePool('pool-a'), isA(PoolNotFoundError));
+});
+
+lifecycle('deletePool is refused when an IP is allocated in the pool while it deletes the empty blocks', async () => {
+  const kv = new ProbeKv();
+  const ipam = new ClusterIpam(kv);
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const block = await ipam.claimBlock('n1'); // enabled and empty: deletable when deletePool looks
+  allocateBeforeBlockDelete(kv, 'n1', pod(1));
+  await rejects(ipam.deletePool('a'), (e) => e instanceof PoolInUseError && e.allocations.length === 1);
+  assert.ok(await ipam.getPool('a'), 'the pool is still there');
+  assert.equal((await ipam.listBlocks()).map((b) => [b.cidr, b.allocated]), [[block.cidr, 1]]);
+  assert.equal((await ipam.check()).problems, []);
+});
+
+lifecycle('a block value with an allocation on its network, gateway or broadcast address is reported corrupt', async () => {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const block = await ipam.claimBlock('n1');
+  for (const offset of ['0', '1', '255']) {
+    const bad = { cidr: block.cidr, pool: 'a', node: 'n1', allocations: { [offset]: pod(9) }, cursor: null };
+    await kv.commit([{ op: 'put', key: ipam.keys.block(block.cidr), value: JSON.stringify(bad) }]);
+    assert.equal((await ipam.check()).problems.map((p) => p.kind), ['corrupt-entry', 'corrupt-entry'], `offset ${offset}`); // the block, and its dangling affinity
+    await rejects(ipam.allocate('n1', pod(1)), (e) => e instanceof CorruptEntryError && e.message.includes(block.cidr.replace('/', '_')));
+  }
 });
 
 lifecycle('force-deleting a pool drops and returns its allocations', async () => {

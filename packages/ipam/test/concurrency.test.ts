@@ -22,19 +22,21 @@ interface WorkerReport {
   endedAt: number;
 }
 
-/** Per-worker IPs, after checking the workers really ran at the same time. */
-function collect(results: ChildResult[]): string[][] {
+/** Per-worker IPs, after checking the workers really ran at the same time; prints the mean time per call. */
+function collect(results: ChildResult[], what: string): string[][] {
   const reports = results.map((r) => lastJson<WorkerReport>(r));
   const lastStart = Math.max(...reports.map((r) => r.startedAt));
   const firstEnd = Math.min(...reports.map((r) => r.endedAt));
   assert.ok(lastStart < firstEnd, `workers did not overlap (last start ${lastStart}, first end ${firstEnd})`);
+  const perCall = reports.reduce((sum, r) => sum + (r.endedAt - r.startedAt), 0) / reports.length / EACH;
+  console.log(`  ${what}: ${perCall.toFixed(1)} ms per call per worker (${WORKERS} workers)`);
   return reports.map((r) => r.result);
 }
 
 test(`file store: ${WORKERS} processes × ${EACH} allocations from one /20 → ${WORKERS * EACH} distinct IPs, then all released`, () =>
   withTempDir(async (data) => {
     const args = (mode: string) => (i: number) => [data, 'conc', '10.30.0.0/20', `w${i}`, String(EACH), mode];
-    const got = collect(await runTogether('file-alloc.ts', args('allocate'), WORKERS));
+    const got = collect(await runTogether('file-alloc.ts', args('allocate'), WORKERS), 'file allocate');
     const all = got.flat();
     assert.is(all.length, WORKERS * EACH);
     assert.is(new Set(all).size, WORKERS * EACH, 'an IP was handed out twice');
@@ -43,7 +45,7 @@ test(`file store: ${WORKERS} processes × ${EACH} allocations from one /20 → $
     assert.is(onDisk.size, WORKERS * EACH);
     got.forEach((ips, w) => ips.forEach((ip, i) => assert.is(onDisk.get(ip), `w${w}-${i}\r\neth0`, `file for ${ip}`)));
 
-    const released = collect(await runTogether('file-alloc.ts', args('release'), WORKERS)).flat();
+    const released = collect(await runTogether('file-alloc.ts', args('release'), WORKERS), 'file release').flat();
     assert.equal(new Set(released), new Set(all));
     assert.is(readReservations(join(data, 'conc')).size, 0);
   }));
@@ -57,7 +59,7 @@ test(`etcd: ${WORKERS} ClusterIpam processes × ${EACH} allocations on 4 nodes �
     // /26 blocks: each node needs several, so block claims race as well as allocations inside a block.
     await ipam.createPool({ name: 'conc', cidr: '10.40.0.0/16', blockSize: 26 });
     const args = (mode: string) => (i: number) => [etcd.endpoint, prefix, `node-${i % 4}`, `w${i}`, String(EACH), mode];
-    const got = collect(await runTogether('cluster-alloc.ts', args('allocate'), WORKERS));
+    const got = collect(await runTogether('cluster-alloc.ts', args('allocate'), WORKERS), 'etcd allocate');
     const all = got.flat();
     assert.is(all.length, WORKERS * EACH);
     assert.is(new Set(all).size, WORKERS * EACH, 'an IP was handed out twice');
@@ -76,7 +78,7 @@ test(`etcd: ${WORKERS} ClusterIpam processes × ${EACH} allocations on 4 nodes �
     assert.is(storedIps().length, WORKERS * EACH);
     assert.equal((await ipam.check()).problems, []);
 
-    const released = collect(await runTogether('cluster-alloc.ts', args('release'), WORKERS)).flat();
+    const released = collect(await runTogether('cluster-alloc.ts', args('release'), WORKERS), 'etcd release').flat();
     assert.equal(new Set(released), new Set(all));
     assert.is(storedIps().length, 0);
     assert.is(etcdctl('get', '--prefix', `${prefix}/netboot/ipam/handles/`, '--keys-only').trim(), '');

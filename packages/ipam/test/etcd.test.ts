@@ -72,6 +72,31 @@ test('list returns a prefix sorted by key, and prefixes keep stores apart', asyn
   }
 });
 
+test('readMany answers keys and prefixes in order, from one snapshot, also past the 128-op transaction limit', async () => {
+  for (const k of ['/r/a', '/r/b', '/r/c/1', '/r/c/2']) await kv.commit([{ op: 'put', key: k, value: k }]);
+  const [a, missing, c, none] = await kv.readMany([{ key: '/r/a' }, { key: '/r/zz' }, { prefix: '/r/c/' }, { prefix: '/r/none/' }]);
+  assert.equal(a, [await kv.get('/r/a')]);
+  assert.equal(missing, []);
+  assert.equal(c!.map((e) => e.value), ['/r/c/1', '/r/c/2']);
+  assert.equal(none, []);
+  const many = Array.from({ length: 250 }, (_, i) => ({ key: i % 2 ? '/r/a' : '/r/b' }));
+  assert.equal((await kv.readMany(many)).map(([e]) => e?.value), many.map((r) => r.key));
+  assert.equal(await kv.readMany([]), []);
+});
+
+test('a refused commit hands back its onConflict reads, taken in the same transaction', async () => {
+  await kv.commit([{ op: 'put', key: '/oc/a', value: '1' }]);
+  const stale = await kv.get('/oc/a');
+  await kv.commit([{ op: 'put', key: '/oc/a', value: '2' }, { op: 'put', key: '/oc/b', value: 'x' }]);
+  const err = (await rejectsWith(
+    kv.commit([{ op: 'put', key: '/oc/a', value: '3', expectRevision: stale!.revision }], { onConflict: [{ key: '/oc/a' }, { prefix: '/oc/' }, { key: '/oc/none' }] }),
+    KvConflictError,
+  )) as KvConflictError;
+  assert.is(err.key, '/oc/a');
+  assert.equal(err.reads, [[await kv.get('/oc/a')], await kv.list('/oc/'), []]);
+  assert.is((await kv.get('/oc/a'))?.value, '2');
+});
+
 test('CAS holds under concurrency: 25 racing read-increment-write loops lose nothing', async () => {
   await kv.commit([{ op: 'put', key: '/counter', value: '0' }]);
   let conflicts = 0;

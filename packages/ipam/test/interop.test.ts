@@ -2,7 +2,7 @@
 // ways: its reservations are ours to see and release, ours are skipped and released by it, and the two
 // exclude each other through the same flock.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -53,6 +53,14 @@ run('reservations written by LocalIpam are skipped by host-local, and host-local
     assert.is(readFileSync(join(dir, '10.50.0.5'), 'utf8'), 'hl-1\r\neth0');
     // And LocalIpam sees host-local's DEL: the next pod can have .2 once the cursor wraps; the bitmap knows it is free.
     assert.equal((await ipam.usage()).pools.map((p) => p.allocated), [2, 2]);
+  }));
+
+run('the lock file LocalIpam creates is the one host-local creates (same name, same mode)', () =>
+  withTempDir(async (data) => {
+    hostLocalAdd(join(data, 'theirs'), 'hl-1');
+    await new LocalIpam(new FileStore(join(data, 'ours'), NETWORK), RANGES, { node: 'n' }).allocate('nb-1', 'eth0');
+    const mode = (dir: string) => statSync(join(data, dir, NETWORK, 'lock')).mode.toString(8);
+    assert.is(mode('ours'), mode('theirs'));
   }));
 
 run('host-local waits while LocalIpam holds the lock (the same flock on <dir>/lock)', () =>

@@ -123,6 +123,27 @@ test('check reports reservations outside the ranges, corrupt files and attachmen
     assert.equal((await ipam.check()).problems.length, 3, 'without a valid list, attachments are not judged');
   }));
 
+test('release(report) frees what check reported, only while the same holder has it; corrupt files are skipped', () =>
+  withTempDir(async (data) => {
+    const { ipam, dir } = open(data, [[{ subnet: '10.0.0.0/24' }]]);
+    await ipam.allocate('live', 'eth0');
+    await ipam.allocate('dead', 'eth0'); // 10.0.0.3
+    await ipam.allocate('gone', 'eth0'); // 10.0.0.4
+    writeFileSync(join(dir, '10.5.0.9'), 'stray\r\neth0');
+    writeFileSync(join(dir, '10.0.0.77'), '');
+    const report = await ipam.check([{ containerId: 'live', ifname: 'eth0' }, { containerId: 'stray', ifname: 'eth0' }]);
+    // Between check and release, 'gone' leaves and a new pod gets its address: the report is stale for it.
+    await ipam.release('gone', 'eth0');
+    writeFileSync(join(dir, '10.0.0.4'), 'newer\r\neth0');
+    const elsewhere = { kind: 'invalid-attachment' as const, ip: '10.0.0.2', node: 'node-b', containerId: 'live', ifname: 'eth0', detail: 'from another node' };
+    const { released, skipped } = await ipam.release({ problems: [...report.problems, elsewhere] });
+    assert.equal(released.map((r) => [r.ip, r.containerId]), [['10.0.0.3', 'dead'], ['10.5.0.9', 'stray']]);
+    assert.equal(skipped.map((p) => `${p.kind} ${p.ip}`), ['corrupt-entry 10.0.0.77', 'invalid-attachment 10.0.0.2']);
+    assert.equal([...readReservations(dir).keys()], ['10.0.0.2', '10.0.0.4', '10.0.0.77']);
+    assert.is(readFileSync(join(dir, '10.0.0.4'), 'utf8'), 'newer\r\neth0', 'a reused address is left alone');
+    assert.equal((await ipam.check([{ containerId: 'live', ifname: 'eth0' }, { containerId: 'newer', ifname: 'eth0' }])).problems.map((p) => p.kind), ['corrupt-entry']);
+  }));
+
 test('usage counts usable addresses (gateway excluded) per range set', () =>
   withTempDir(async (data) => {
     const { ipam } = open(data, [[{ subnet: '10.0.0.0/24' }]]);

@@ -2,9 +2,9 @@
 // the compares are the ops' expected revisions (mod_revision, or create_revision 0 for "must not exist"),
 // so CAS is etcd's own and never a read-then-write on our side.
 import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
-import type { ICompare, IKeyValue, IRequestOp } from 'etcd3';
+import type { ICompare, IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import { KvConflictError, KvUnavailableError } from './kv.js';
-import type { KvEntry, KvOp, KvStore } from './kv.js';
+import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
 
 export interface EtcdKvOptions {
   /** Client URLs, e.g. `http://127.0.0.1:2379`. */
@@ -19,6 +19,9 @@ export interface EtcdKvOptions {
 
 // Failing to connect shows up as UNAVAILABLE, a missed deadline, or (after repeated failures) the
 // client's circuit breaker refusing to try; cockatiel's error class is not ours to import, so match its name.
+// etcd refuses a transaction with more than 128 operations (--max-txn-ops); reads count too.
+const MAX_READS_PER_TXN = 100;
+
 function isUnreachable(e: unknown): boolean {
   return e instanceof GRPCUnavailableError || e instanceof GRPCDeadlineExceededError || (e instanceof Error && e.constructor.name === 'BrokenCircuitError');
 }
@@ -70,12 +73,24 @@ export class EtcdKv implements KvStore {
   }
 
   async list(prefix: string): Promise<KvEntry[]> {
-    const start = this.key(prefix);
-    const res = await this.call(() => this.client.kv.range({ key: start, range_end: prefixEnd(start), sort_order: 'Ascend', sort_target: 'Key' }));
+    const res = await this.call(() => this.client.kv.range(this.prefixRange(prefix)));
     return res.kvs.map((kv) => this.entry(kv));
   }
 
-  async commit(ops: KvOp[]): Promise<bigint> {
+  async readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
+    if (reads.length === 0) return [];
+    if (reads.length > MAX_READS_PER_TXN) {
+      // Each chunk is its own snapshot; callers guard every write by the revisions they read anyway.
+      const chunks: KvRead[][] = [];
+      for (let i = 0; i < reads.length; i += MAX_READS_PER_TXN) chunks.push(reads.slice(i, i + MAX_READS_PER_TXN));
+      return (await Promise.all(chunks.map((c) => this.readMany(c)))).flat();
+    }
+    // A transaction with no compares always takes the success branch: every range in one round trip.
+    const res = await this.call(() => this.client.kv.txn({ compare: [], success: reads.map((r) => this.rangeOp(r)), failure: [] }));
+    return res.responses.map((r) => this.entries(r.response_range.kvs));
+  }
+
+  async commit(ops: KvOp[], opts: { onConflict?: readonly KvRead[] } = {}): Promise<bigint> {
     const guarded = ops.filter((op) => op.expectRevision !== undefined);
     const compare: ICompare[] = guarded.map((op) =>
       op.expectRevision === 0n
@@ -85,21 +100,41 @@ export class EtcdKv implements KvStore {
     const success: IRequestOp[] = ops.map((op) =>
       op.op === 'put' ? { request_put: { key: this.key(op.key), value: Buffer.from(op.value) } } : { request_delete_range: { key: this.key(op.key) } },
     );
-    // On failure, read the guarded keys back in the same transaction to name the one that moved.
-    const failure: IRequestOp[] = guarded.map((op) => ({ request_range: { key: this.key(op.key) } }));
+    // On failure, read the guarded keys back in the same transaction to name the one that moved, then
+    // whatever the caller wants for its retry (only if it fits in one transaction).
+    const extra = opts.onConflict && guarded.length + opts.onConflict.length <= MAX_READS_PER_TXN ? opts.onConflict : [];
+    const failure: IRequestOp[] = [
+      ...guarded.map((op) => ({ request_range: { key: this.key(op.key) } })),
+      ...extra.map((r) => this.rangeOp(r)),
+    ];
     const res = await this.call(() => this.client.kv.txn({ compare, success, failure }));
     if (!res.succeeded) {
       const moved = guarded.find((op, i) => {
         const current = res.responses[i]?.response_range.kvs[0];
         return BigInt(current?.mod_revision ?? 0) !== op.expectRevision;
       });
-      throw new KvConflictError((moved ?? guarded[0]!).key);
+      const err = new KvConflictError((moved ?? guarded[0]!).key);
+      if (extra.length > 0) err.reads = res.responses.slice(guarded.length).map((r) => this.entries(r.response_range.kvs));
+      throw err;
     }
     return BigInt(res.header.revision);
   }
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  private rangeOp(r: KvRead): IRequestOp {
+    return { request_range: 'prefix' in r ? this.prefixRange(r.prefix) : { key: this.key(r.key) } };
+  }
+
+  private entries(kvs: IKeyValue[]): KvEntry[] {
+    return kvs.map((kv) => this.entry(kv));
+  }
+
+  private prefixRange(prefix: string): IRangeRequest {
+    const start = this.key(prefix);
+    return { key: start, range_end: prefixEnd(start), sort_order: 'Ascend', sort_target: 'Key' };
   }
 
   private key(key: string): Buffer {

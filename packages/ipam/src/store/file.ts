@@ -15,10 +15,10 @@
 // readdir per operation rather than host-local's read of every file. Anything that deletes or trusts an
 // owner (release by ID, gc) re-reads the file first, because a name can be deleted and recreated by
 // someone else between two of our looks.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core';
-import { formatIp, parseIp } from '../cidr.js';
+import { normalizeIp } from '../cidr.js';
 import type { Attachment } from '../report.js';
 import { InvalidArgumentError, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
 
@@ -27,6 +27,8 @@ export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 
 const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
 const LOCK_FILE = 'lock';
+// What host-local's go-filemutex creates: O_RDONLY|O_CREAT, mode 0750 (flock needs no write access).
+const LOCK_MODE = 0o750;
 // Dot-prefixed and not an IP: host-local's allocator only ever opens files named by an IP.
 const TEMP_PREFIX = '.netboot-';
 const RESERVE_TEMP = `${TEMP_PREFIX}reserve.tmp`;
@@ -79,8 +81,7 @@ function ownerKey(containerId: string, ifname: string | undefined): string {
 /** Canonical text of an IP (the form host-local names files with), or undefined if `name` is not one. */
 function canonicalIp(name: string): string | undefined {
   try {
-    const { family, value } = parseIp(name);
-    return formatIp(family, value);
+    return normalizeIp(name);
   } catch {
     return undefined;
   }
@@ -143,7 +144,7 @@ export class FileStore {
   withLock<T>(fn: () => T | Promise<T>): Promise<T> {
     return serialised(this.dir, async () => {
       mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-      const fd = openSync(join(this.dir, LOCK_FILE), 'a+', 0o644);
+      const fd = openSync(join(this.dir, LOCK_FILE), constants.O_RDONLY | constants.O_CREAT, LOCK_MODE);
       try {
         flock(fd, LOCK_EX);
         this.locked = true;
@@ -280,8 +281,7 @@ export class FileStore {
   }
 
   private ipName(ip: string): string {
-    const { family, value } = parseIp(ip); // throws InvalidIpError naming the input
-    return formatIp(family, value);
+    return normalizeIp(ip); // throws InvalidIpError naming the input
   }
 
   private writeTemp(path: string, text: string, sync: boolean): void {

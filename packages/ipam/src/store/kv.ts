@@ -15,20 +15,33 @@ export type KvOp =
   | { op: 'put'; key: string; value: string; /** 0n = must not exist; otherwise must be at this revision */ expectRevision?: bigint }
   | { op: 'delete'; key: string; expectRevision?: bigint };
 
+/** One read of a {@link KvStore.readMany} batch: a single key, or every key under a prefix. */
+export type KvRead = { key: string } | { prefix: string };
+
 export interface KvStore {
   get(key: string): Promise<KvEntry | undefined>;
   /** Every entry whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<KvEntry[]>;
   /**
+   * Several reads in one round trip (etcd: one read-only transaction, so one consistent snapshot).
+   * Result `i` answers `reads[i]`: the entry (or nothing) for a key, the sorted entries for a prefix.
+   */
+  readMany(reads: readonly KvRead[]): Promise<KvEntry[][]>;
+  /**
    * Applies all ops atomically if every `expectRevision` holds; otherwise applies none and throws
    * KvConflictError naming the first key whose revision moved. Returns the new store revision.
+   * `onConflict` reads are done in the same round trip when the commit fails (etcd: the transaction's
+   * failure branch) and handed back in `KvConflictError.reads`, so a retry need not read again.
    */
-  commit(ops: KvOp[]): Promise<bigint>;
+  commit(ops: KvOp[], opts?: { onConflict?: readonly KvRead[] }): Promise<bigint>;
   close(): Promise<void>;
 }
 
 /** A compare-and-swap lost a race: re-read and try again. */
 export class KvConflictError extends Error {
+  /** What the commit's `onConflict` reads returned, from the snapshot that refused it. */
+  reads: KvEntry[][] | undefined;
+
   constructor(readonly key: string) {
     super(`concurrent update of ${key}: re-read and retry`);
     this.name = 'KvConflictError';

@@ -3,7 +3,7 @@
 // single-process tools; several ClusterIpam instances sharing one MemoryKv race exactly like etcd clients,
 // because every call yields to the event loop before it touches the map.
 import { KvConflictError } from './kv.js';
-import type { KvEntry, KvOp, KvStore } from './kv.js';
+import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
 
 export class MemoryKv implements KvStore {
   private readonly data = new Map<string, { value: string; revision: bigint }>();
@@ -20,20 +20,32 @@ export class MemoryKv implements KvStore {
 
   async list(prefix: string): Promise<KvEntry[]> {
     await this.turn();
-    return [...this.data.entries()]
-      .filter(([key]) => key.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, entry]) => ({ key, ...entry }));
+    return this.scan(prefix);
   }
 
-  async commit(ops: KvOp[]): Promise<bigint> {
+  async readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
+    await this.turn();
+    return this.readNow(reads);
+  }
+
+  private readNow(reads: readonly KvRead[]): KvEntry[][] {
+    return reads.map((r) => {
+      if ('prefix' in r) return this.scan(r.prefix);
+      const entry = this.data.get(r.key);
+      return entry ? [{ key: r.key, ...entry }] : [];
+    });
+  }
+
+  async commit(ops: KvOp[], opts: { onConflict?: readonly KvRead[] } = {}): Promise<bigint> {
     await this.turn();
     for (const op of ops) {
       if (op.expectRevision === undefined) continue;
       const current = this.data.get(op.key)?.revision ?? 0n;
       if (current !== op.expectRevision) {
         this.conflicts++;
-        throw new KvConflictError(op.key);
+        const err = new KvConflictError(op.key);
+        if (opts.onConflict) err.reads = this.readNow(opts.onConflict);
+        throw err;
       }
     }
     this.revision++;
@@ -51,6 +63,13 @@ export class MemoryKv implements KvStore {
   /** Current store revision (etcd's header revision). */
   currentRevision(): bigint {
     return this.revision;
+  }
+
+  private scan(prefix: string): KvEntry[] {
+    return [...this.data.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, entry]) => ({ key, ...entry }));
   }
 
   private async turn(): Promise<void> {
