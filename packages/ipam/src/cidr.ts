@@ -1,6 +1,7 @@
 // Address math for IPv4 and IPv6: parse strictly (ip-num does the validation), then do everything else
 // with plain bigints so one code path serves both families and a /8 costs the same as a /24.
 import { Validator } from 'ip-num';
+import { formatIPv6 } from '@netboot/core';
 
 export type Family = 4 | 6;
 
@@ -87,23 +88,11 @@ export function formatIp(family: Family, value: bigint): string {
   if (family === 4) {
     return [24n, 16n, 8n, 0n].map((shift) => ((value >> shift) & 0xffn).toString()).join('.');
   }
-  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  // RFC 5952 §4.2.2: a single zero group is never shortened to '::'.
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  // One IPv6 text form for the whole project: core's (what `ip` and inet_ntop print, RFC 5952).
+  const bytes = Buffer.alloc(16);
+  bytes.writeBigUInt64BE(value >> 64n, 0);
+  bytes.writeBigUInt64BE(value & 0xffff_ffff_ffff_ffffn, 8);
+  return formatIPv6(bytes, 0);
 }
 
 /** An IP network: family, network address and prefix length. Immutable; host bits are always zero. */
