@@ -30,6 +30,7 @@ import {
 import { parseIp, parseMac, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
+import { NameTable } from './name-table.js';
 
 /** NUD_* states by the names `ip neigh` prints (lower case). */
 export type NeighState =
@@ -89,7 +90,7 @@ export class NeighSpecError extends SpecError {
   }
 }
 
-const STATES: readonly [NeighState, number][] = [
+const STATES = new NameTable<NeighState>([
   ['incomplete', NUD_INCOMPLETE],
   ['reachable', NUD_REACHABLE],
   ['stale', NUD_STALE],
@@ -98,8 +99,7 @@ const STATES: readonly [NeighState, number][] = [
   ['failed', NUD_FAILED],
   ['noarp', NUD_NOARP],
   ['permanent', NUD_PERMANENT],
-];
-const STATE_BY_NAME = new Map(STATES);
+]);
 
 export class NeighApi {
   readonly #sock: NetlinkSocket;
@@ -208,16 +208,14 @@ function neighFamily(n: NeighSpec): NeighFamily {
 function stateBits(state: NeighState | NeighState[]): number {
   let bits = 0;
   for (const name of Array.isArray(state) ? state : [state]) {
-    const bit = STATE_BY_NAME.get(name);
-    if (bit === undefined) throw new NeighSpecError('state', name, `expected one of ${[...STATE_BY_NAME.keys()].join(', ')}`);
-    bits |= bit;
+    bits |= STATES.number(name, (expected) => new NeighSpecError('state', name, expected));
   }
   return bits;
 }
 
 function stateNames(bits: number): NeighState[] {
   const out: NeighState[] = [];
-  for (const [name, bit] of STATES) if (bits & bit) out.push(name);
+  for (const [name, bit] of STATES.entries) if (bits & bit) out.push(name);
   return out;
 }
 

@@ -42,6 +42,7 @@ import { isNotFound } from './netlink/errors.js';
 import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
+import { NameTable } from './name-table.js';
 
 
 export type RouteType =
@@ -135,7 +136,7 @@ export class RouteSpecError extends SpecError {
   }
 }
 
-const TYPES: readonly [RouteType, number][] = [
+const TYPES = new NameTable<RouteType>([
   ['unspec', RTN_UNSPEC],
   ['unicast', RTN_UNICAST],
   ['local', RTN_LOCAL],
@@ -148,19 +149,15 @@ const TYPES: readonly [RouteType, number][] = [
   ['throw', RTN_THROW],
   ['nat', RTN_NAT],
   ['xresolve', RTN_XRESOLVE],
-];
-const TYPE_BY_NAME = new Map(TYPES);
-const TYPE_BY_NUMBER = new Map(TYPES.map(([n, v]) => [v, n]));
+]);
 
-const SCOPES: readonly [Exclude<RouteScope, number>, number][] = [
+const SCOPES = new NameTable<Exclude<RouteScope, number>>([
   ['universe', RT_SCOPE_UNIVERSE],
   ['site', RT_SCOPE_SITE],
   ['link', RT_SCOPE_LINK],
   ['host', RT_SCOPE_HOST],
   ['nowhere', RT_SCOPE_NOWHERE],
-];
-const SCOPE_BY_NAME = new Map(SCOPES);
-const SCOPE_BY_NUMBER = new Map(SCOPES.map(([n, v]) => [v, n]));
+]);
 
 // The verb ↔ flag table every rtnetlink client agrees on (vishvananda/netlink, iproute2).
 const ADD = NLM_F_CREATE | NLM_F_EXCL;
@@ -473,7 +470,7 @@ export function decodeRoute(m: NlMessage): Route {
     family,
     table: (a.RTA_TABLE as number | undefined) ?? h.rtm_table ?? 0,
     protocol: h.rtm_protocol ?? 0,
-    type: TYPE_BY_NUMBER.get(h.rtm_type ?? 0) ?? 'unspec',
+    type: TYPES.name(h.rtm_type ?? 0) ?? 'unspec',
     scope: scopeName(h.rtm_scope ?? 0),
   };
   if (a.RTA_GATEWAY !== undefined) route.gateway = a.RTA_GATEWAY as string;
@@ -512,20 +509,16 @@ function checkBool(field: string, v: unknown): boolean {
 }
 
 function typeNumber(type: RouteType): number {
-  const n = TYPE_BY_NAME.get(type);
-  if (n === undefined) throw new RouteSpecError('type', type, `expected one of ${[...TYPE_BY_NAME.keys()].join(', ')}`);
-  return n;
+  return TYPES.number(type, (expected) => new RouteSpecError('type', type, expected));
 }
 
 function scopeNumber(scope: RouteScope): number {
   if (typeof scope === 'number') return checkU8('scope', scope);
-  const n = SCOPE_BY_NAME.get(scope);
-  if (n === undefined) throw new RouteSpecError('scope', scope, `expected one of ${[...SCOPE_BY_NAME.keys()].join(', ')} or 0..255`);
-  return n;
+  return SCOPES.number(scope, (expected) => new RouteSpecError('scope', scope, `${expected} or 0..255`));
 }
 
 function scopeName(scope: number): RouteScope {
-  return SCOPE_BY_NUMBER.get(scope) ?? scope;
+  return SCOPES.name(scope) ?? scope;
 }
 
 function checkTable(table: number): void {
