@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', etcd: 'src/public/etcd.ts' },
+  entry: { index: 'src/index.ts', etcd: 'src/public/etcd.ts', file: 'src/public/file.ts' },
   format: ['esm'],
   dts: true,
   clean: true,
