@@ -1,33 +1,6 @@
-// Error classes for failures below netlink: a libc call that returned -1.
-// Netlink's own errors (NLMSG_ERROR replies, malformed bytes, interrupted dumps) live in netlink/errors.ts.
-import { getSystemErrorName } from 'node:util';
-
-/** A libc call failed; `errno` is the raw number and `code` its name (`EPERM`, `ENOENT`, …). */
-export class SyscallError extends Error {
-  readonly errno: number;
-  readonly code: string;
-  readonly call: string;
-
-  constructor(call: string, errno: number, detail?: string) {
-    const code = errnoName(errno);
-    super(`${call}${detail ? ` (${detail})` : ''}: ${code} (errno ${errno})`);
-    this.name = 'SyscallError';
-    this.errno = errno;
-    this.code = code;
-    this.call = call;
-  }
-}
-
-/** `EEXIST` for 17, … ; `E<n>` for numbers Node does not name. */
-export function errnoName(errno: number): string {
-  // 95 is both ENOTSUP and EOPNOTSUPP on Linux; the kernel means the latter (Node names the former).
-  if (Math.abs(errno) === 95) return 'EOPNOTSUPP';
-  try {
-    return getSystemErrorName(-Math.abs(errno));
-  } catch {
-    return `E${errno}`;
-  }
-}
+// Errors of the resource layer (link, route and neighbour specs). SyscallError and errnoName live in
+// base/errno.ts, where the protocol layer can reach them; they are re-exported here for callers.
+export { errnoName, SyscallError } from './base/errno.js';
 
 /**
  * A field of a link, route or neighbour spec that the kernel would refuse or misread. Thrown before

@@ -7,7 +7,7 @@
 // `.async` variants run on other threads, which would silently stay in the wrong namespace.
 import koffi from 'koffi';
 import { constants } from 'node:os';
-import { SyscallError } from '../errors.js';
+import { SyscallError } from '../base/errno.js';
 
 const lib = koffi.load('libc.so.6');
 

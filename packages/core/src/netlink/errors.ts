@@ -1,14 +1,10 @@
 // Netlink's own failures: the kernel refused a request (NLMSG_ERROR), bytes that do not parse,
 // a dump the kernel interrupted, a reply that never came. Failures of libc calls themselves are
-// SyscallError (../errors.ts).
-import { getSystemErrorMap } from 'node:util';
-import { errnoName } from '../errors.js';
+// SyscallError (../base/errno.ts). Every one is a NetbootError with a kind: the kernel's refusals
+// are classified by their errno (base/errno.ts says which is which).
+import { type ErrorKind, NetbootError } from '../base/errors.js';
+import { errnoKind, errnoName, errnoText } from '../base/errno.js';
 import type { NlMessage } from './codec.js';
-
-/** Human text for an errno ("file already exists"), from Node's own table. */
-function errnoText(errno: number): string {
-  return getSystemErrorMap().get(-errno)?.[1] ?? `errno ${errno}`;
-}
 
 export interface NetlinkErrorInit {
   /** Positive errno (the kernel sends it negated). */
@@ -22,8 +18,12 @@ export interface NetlinkErrorInit {
   extackOffset?: number | undefined;
 }
 
-/** The kernel answered a request with NLMSG_ERROR. The message keeps the kernel's own words. */
-export class NetlinkError extends Error {
+/**
+ * The kernel answered a request with NLMSG_ERROR. The message keeps the kernel's own words; `kind`
+ * comes from the errno (EEXIST exists, ENODEV not-found, EBUSY conflict, EINVAL invalid, …).
+ */
+export class NetlinkError extends NetbootError {
+  readonly kind: ErrorKind;
   readonly errno: number;
   readonly code: string;
   readonly op: string;
@@ -34,7 +34,7 @@ export class NetlinkError extends Error {
   constructor(init: NetlinkErrorInit) {
     const code = errnoName(init.errno);
     super(`${init.op}: ${code} (${errnoText(init.errno)})${init.extack ? `: ${init.extack}` : ''}`);
-    this.name = 'NetlinkError';
+    this.kind = errnoKind(code);
     this.errno = init.errno;
     this.code = code;
     this.op = init.op;
@@ -44,21 +44,19 @@ export class NetlinkError extends Error {
   }
 }
 
-const NOT_FOUND = new Set(['ENODEV', 'ENOENT', 'ESRCH', 'EADDRNOTAVAIL', 'ENXIO']);
-
 /** The object already exists (`ip … add` of something present). */
 export function isExist(e: unknown): e is NetlinkError {
-  return e instanceof NetlinkError && e.code === 'EEXIST';
+  return e instanceof NetlinkError && e.kind === 'exists';
 }
 
 /** The object (link, address, route, neighbour) is not there; deletes treat this as done. */
 export function isNotFound(e: unknown): e is NetlinkError {
-  return e instanceof NetlinkError && NOT_FOUND.has(e.code);
+  return e instanceof NetlinkError && e.kind === 'not-found';
 }
 
 /** The kernel refused because the object is in use. */
 export function isBusy(e: unknown): e is NetlinkError {
-  return e instanceof NetlinkError && e.code === 'EBUSY';
+  return e instanceof NetlinkError && e.kind === 'conflict';
 }
 
 /** Where in a datagram decoding failed. `path` is the attribute chain from the message down. */
@@ -71,52 +69,55 @@ export interface DecodeContext {
 }
 
 /** Bytes that are not a well-formed netlink message. The decoder throws nothing else. */
-export class NetlinkDecodeError extends Error {
+export class NetlinkDecodeError extends NetbootError {
+  readonly kind = 'internal' as const;
   readonly reason: string;
   readonly context: DecodeContext;
 
   constructor(reason: string, context: DecodeContext) {
     const where = [context.messageType ?? 'datagram', ...context.path].join(' > ');
     super(`cannot decode ${where} at offset ${context.offset}: ${reason}`);
-    this.name = 'NetlinkDecodeError';
     this.reason = reason;
     this.context = context;
   }
 }
 
-/** A value that cannot be put on the wire (wrong type, out of range, unknown attribute). Nothing was sent. */
-export class NetlinkEncodeError extends Error {
+/**
+ * A message that cannot be put on the wire (a type without a schema, a wrong value type, out of
+ * range, an unknown attribute). Nothing was sent.
+ */
+export class NetlinkEncodeError extends NetbootError {
+  readonly kind = 'invalid' as const;
   readonly path: readonly string[];
 
   constructor(reason: string, path: readonly string[]) {
     super(`cannot encode ${path.join(' > ')}: ${reason}`);
-    this.name = 'NetlinkEncodeError';
     this.path = path;
   }
 }
 
 /** The kernel kept flagging the dump NLM_F_DUMP_INTR (the table changed while it was read). */
-export class DumpInterruptedError extends Error {
+export class DumpInterruptedError extends NetbootError {
+  readonly kind = 'unavailable' as const;
   /** What the last attempt returned: possibly inconsistent, never empty of meaning. */
   readonly partial: NlMessage[];
   readonly attempts: number;
 
   constructor(op: string, attempts: number, partial: NlMessage[]) {
     super(`${op}: dump interrupted by concurrent changes ${attempts} times; giving up`);
-    this.name = 'DumpInterruptedError';
     this.partial = partial;
     this.attempts = attempts;
   }
 }
 
 /** No reply within the socket's receive timeout (SO_RCVTIMEO). */
-export class NetlinkTimeoutError extends Error {
+export class NetlinkTimeoutError extends NetbootError {
+  readonly kind = 'unavailable' as const;
   readonly op: string;
   readonly timeoutMs: number;
 
   constructor(op: string, timeoutMs: number) {
     super(`${op}: no reply from the kernel within ${timeoutMs} ms`);
-    this.name = 'NetlinkTimeoutError';
     this.op = op;
     this.timeoutMs = timeoutMs;
   }

@@ -7,7 +7,7 @@
 // so none are lost to the polling; only an overrun of the socket buffer loses them, and that is
 // reported as an event so the consumer can resync with a dump.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SyscallError } from '../errors.js';
+import { SyscallError } from '../base/errno.js';
 import type { NetnsRef } from '../netns.js';
 import type { NlMessage } from './codec.js';
 import {

@@ -5,7 +5,7 @@
 // Hot path: one encode buffer and one receive buffer per socket, reused for every call; a request
 // is one sendto and one recvfrom, and its ACK is recognised without decoding.
 import * as libc from '../ffi/libc.js';
-import { SyscallError } from '../errors.js';
+import { SyscallError } from '../base/errno.js';
 import { runIn, type NetnsRef } from '../netns.js';
 import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
 import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from './errors.js';
