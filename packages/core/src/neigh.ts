@@ -3,6 +3,7 @@
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
 import type { Attrs, NlMessage } from './netlink/codec.js';
 import type { NetlinkSocket, Request } from './netlink/socket.js';
+import { NetlinkError } from './netlink/errors.js';
 import {
   AF_BRIDGE,
   AF_INET,
@@ -53,11 +54,18 @@ export interface NeighSpec {
   dst?: string;
   /** The neighbour's MAC; required for FDB entries. */
   lladdr?: string;
-  /** Default: 'permanent' for neighbours (like `ip neigh`), 'noarp' ("static") for FDB entries (like `bridge fdb`). */
+  /**
+   * Default: 'permanent' for neighbours (like `ip neigh`); ['noarp', 'permanent'] for FDB entries, as
+   * `bridge fdb` sends without a state word (its `static` is ['noarp', 'reachable'], `dynamic` is
+   * 'reachable'). A VXLAN device's FDB refuses a state without 'permanent' or 'reachable'.
+   */
   state?: NeighState | NeighState[];
   /** FDB: the entry lives in the device's own table (NTF_SELF, `bridge fdb … self`; the default). */
   self?: boolean;
-  /** FDB: the entry lives in the master bridge's table (NTF_MASTER, `bridge fdb … master`). */
+  /**
+   * FDB: the entry lives in the master bridge's table (NTF_MASTER, `bridge fdb … master`). Read back,
+   * an entry of the bridge's table has it (the kernel marks those with NDA_MASTER, not NTF_MASTER).
+   */
   master?: boolean;
   /** Neighbour is a router (NTF_ROUTER, `ip -6 neigh … router`). */
   router?: boolean;
@@ -110,12 +118,12 @@ export class NeighApi {
 
   /** `ip neigh replace DST lladdr MAC dev DEV nud STATE` / `bridge fdb replace MAC dev DEV [dst IP]`. */
   set(n: NeighSpec): void {
-    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_REPLACE));
+    this.#send(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_REPLACE);
   }
 
   /** `ip neigh add …` / `bridge fdb add …`: fails with EEXIST if the entry exists. */
   add(n: NeighSpec): void {
-    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_EXCL));
+    this.#send(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_EXCL);
   }
 
   /**
@@ -123,12 +131,12 @@ export class NeighApi {
    * MAC with several dsts is VXLAN head-end replication for broadcast traffic).
    */
   append(n: NeighSpec): void {
-    this.#sock.request(this.#message(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_APPEND));
+    this.#send(RTM_NEWNEIGH, n, NLM_F_CREATE | NLM_F_APPEND);
   }
 
   /** `ip neigh del DST dev DEV` / `bridge fdb del MAC dev DEV [dst IP]`. */
   del(n: NeighSpec): void {
-    this.#sock.request(this.#message(RTM_DELNEIGH, n, 0));
+    this.#send(RTM_DELNEIGH, n, 0);
   }
 
   /**
@@ -161,6 +169,15 @@ export class NeighApi {
     return typeof ref === 'number' ? checkInteger(NeighSpecError, 'dev', ref, 1, IFINDEX_MAX) : linkIndex(this.#sock, ref);
   }
 
+  #send(type: number, n: NeighSpec, flags: number): void {
+    const req = this.#message(type, n, flags);
+    try {
+      this.#sock.request(req);
+    } catch (err) {
+      throw explainState(err, req);
+    }
+  }
+
   #message(type: number, n: NeighSpec, flags: number): Request {
     if (n === null || typeof n !== 'object') throw new NeighSpecError('spec', n, 'expected an object');
     if (n.dev === undefined) throw new NeighSpecError('dev', n.dev, 'a device is required');
@@ -173,7 +190,7 @@ export class NeighApi {
     if (bridge && n.lladdr === undefined) throw new NeighSpecError('lladdr', n.lladdr, 'an FDB entry needs a MAC');
     if (n.vni !== undefined) attrs.NDA_VNI = checkRange('vni', n.vni, 0xffffff);
     if (n.port !== undefined) attrs.NDA_PORT = checkRange('port', n.port, 0xffff);
-    header.ndm_state = n.state === undefined ? (bridge ? NUD_NOARP : NUD_PERMANENT) : stateBits(n.state);
+    header.ndm_state = n.state === undefined ? (bridge ? FDB_DEFAULT_STATE : NUD_PERMANENT) : stateBits(n.state);
     // `bridge fdb` assumes `self` unless told `master`, so the entry lands in the device's own table.
     const master = checkFlag(NeighSpecError, 'master', n.master);
     const router = checkFlag(NeighSpecError, 'router', n.router);
@@ -182,6 +199,33 @@ export class NeighApi {
     header.ndm_ifindex = this.#index(n.dev);
     return { type, flags, header, attrs };
   }
+}
+
+/** What `bridge fdb` sends without a state word. NOARP alone is refused by VXLAN ("invalid state 0x40"). */
+const FDB_DEFAULT_STATE = NUD_NOARP | NUD_PERMANENT;
+/** The states every FDB table (VXLAN, bridge, a plain device's own) accepts; one of them is needed. */
+const FDB_ANY_TABLE_STATES = NUD_PERMANENT | NUD_REACHABLE;
+
+/**
+ * The kernel refuses an FDB entry's state with a bare EINVAL (its reason goes to the kernel log only),
+ * so when the state sent had none of the states every FDB table takes, the error says so.
+ */
+function explainState(err: unknown, req: Request): unknown {
+  const state = req.header.ndm_state ?? 0;
+  if (
+    err instanceof NetlinkError &&
+    err.code === 'EINVAL' &&
+    err.extack === undefined &&
+    req.header.ndm_family === AF_BRIDGE &&
+    (state & FDB_ANY_TABLE_STATES) === 0
+  ) {
+    const names = stateNames(state).join(', ') || 'none';
+    err.message +=
+      `: the kernel refused state ${names} (0x${state.toString(16)}) for this FDB entry — VXLAN and plain ` +
+      "devices need 'permanent' or 'reachable' (`bridge fdb` sends ['noarp', 'permanent'] by default, " +
+      "['noarp', 'reachable'] for static)";
+  }
+  return err;
 }
 
 function ndmsg(family: number): Record<string, number> {
@@ -237,7 +281,8 @@ export function decodeNeigh(m: NlMessage): Neigh {
   if (a.NDA_DST !== undefined) n.dst = a.NDA_DST as string;
   if (a.NDA_LLADDR !== undefined) n.lladdr = a.NDA_LLADDR as string;
   if (flags & NTF_SELF) n.self = true;
-  if (flags & NTF_MASTER) n.master = true;
+  // An entry of a bridge's own table comes with NDA_MASTER and neither NTF_SELF nor NTF_MASTER.
+  if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && a.NDA_MASTER !== undefined)) n.master = true;
   if (flags & NTF_ROUTER) n.router = true;
   if (a.NDA_VNI !== undefined) n.vni = a.NDA_VNI as number;
   if (a.NDA_PORT !== undefined) n.port = a.NDA_PORT as number;

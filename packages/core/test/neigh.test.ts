@@ -118,6 +118,62 @@ test('FDB entries on a VXLAN device: append several remotes for the all-zeros MA
     }
   }));
 
+test('FDB default state is `bridge fdb`\'s (noarp + permanent), accepted by a VXLAN device', () =>
+  withNeighNs((ns, rtnl) => {
+    rtnl.neigh.append({ family: 'bridge', dev: 'vx0', lladdr: ZERO_MAC, dst: '10.1.0.2' });
+    rtnl.neigh.set({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:05', dst: '10.1.0.5' });
+    rtnl.neigh.add({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:06', dst: '10.1.0.6', state: ['noarp', 'reachable'] });
+    assert.equal(
+      fdb(ns).map((e) => [e.mac, e.dst, e.flags, e.state]).sort(),
+      [
+        [ZERO_MAC, '10.1.0.2', ['self'], 'permanent'],
+        ['0a:00:00:00:00:05', '10.1.0.5', ['self'], 'permanent'],
+        // `bridge fdb … static`
+        ['0a:00:00:00:00:06', '10.1.0.6', ['self'], 'static'],
+      ],
+    );
+    assert.equal(
+      rtnl.neigh.list({ family: 'bridge', dev: 'vx0' }).find((n) => n.lladdr === '0a:00:00:00:00:05')?.state,
+      ['noarp', 'permanent'],
+    );
+  }));
+
+test('a state the kernel refuses for an FDB entry: the error names the state', () =>
+  withNeighNs((ns, rtnl) => {
+    try {
+      rtnl.neigh.add({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:07', dst: '10.1.0.7', state: 'noarp' });
+      assert.unreachable('a VXLAN FDB entry in state noarp alone was accepted');
+    } catch (e) {
+      assert.instance(e, NetlinkError);
+      assert.is((e as NetlinkError).code, 'EINVAL');
+      assert.match((e as Error).message, /state noarp/);
+      assert.match((e as Error).message, /permanent/);
+    }
+    assert.equal(fdb(ns), []);
+  }));
+
+test('FDB entries read back from a bridge are valid specs: list, then del each one', () =>
+  withNetns(1, (ns) => {
+    // A port whose peer stays down: no traffic, so nothing is learnt while the test runs.
+    sh(ns, 'ip', 'link', 'add', 'br0', 'type', 'bridge');
+    sh(ns, 'ip', 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
+    sh(ns, 'ip', 'link', 'set', 'p0', 'master', 'br0');
+    sh(ns, 'bridge', 'fdb', 'add', '0a:00:00:00:00:51', 'dev', 'p0', 'master', 'static');
+    sh(ns, 'bridge', 'fdb', 'add', '0a:00:00:00:00:52', 'dev', 'p0', 'master');
+    const show = (): any[] => JSON.parse(sh(ns, 'bridge', '-j', 'fdb', 'show', 'dev', 'p0') || '[]');
+    assert.ok(show().some((e) => e.mac === '0a:00:00:00:00:51' && e.master === 'br0' && e.state === 'static'));
+    withRtnl(ns, (rtnl) => {
+      const listed = rtnl.neigh.list({ family: 'bridge', dev: 'p0' });
+      const ours = listed.filter((n) => n.lladdr?.startsWith('0a:00:00:00:00:5'));
+      assert.equal(ours.map((n) => [n.lladdr, n.master, n.self, n.state]).sort(), [
+        ['0a:00:00:00:00:51', true, undefined, ['noarp']],
+        ['0a:00:00:00:00:52', true, undefined, ['permanent']],
+      ]);
+      for (const n of listed) rtnl.neigh.del(n);
+    });
+    assert.equal(show(), []);
+  }));
+
 test('FDB entries in a bridge (master) and bad input', () =>
   withNeighNs((ns, rtnl) => {
     sh(ns, 'ip', 'link', 'add', 'br0', 'type', 'bridge');
