@@ -1,14 +1,14 @@
 // FileStore against real files and a real flock: host-local's exact layout, validation before any
 // path is touched, the lock shared with other processes, and state written by someone else.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FileStore, StoreNotLockedError } from '../src/store/file.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { InvalidIpError } from '../src/cidr.js';
-import { readReservations, withTempDir } from './store-fixtures.js';
+import { lastJson, readReservations, startWorker, withTempDir } from './store-fixtures.js';
 
 const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
 
@@ -151,19 +151,27 @@ test('the lock is a real flock on <dir>/lock: another process cannot take it whi
     assert.equal(tryFlock(), 0, 'free again once withLock returns');
   }));
 
+/** Runs workers/lock-twice.ts; a process still waiting after `ms` is a deadlock, killed and reported. */
+async function lockTwice(network: string, dirs: [string, string], ms = 15_000): Promise<string[]> {
+  const worker = startWorker('lock-twice.ts', [network, ...dirs]);
+  const timer = setTimeout(() => worker.kill(), ms);
+  const r = await worker.done.finally(() => clearTimeout(timer));
+  assert.is(r.signal, null, `deadlocked: still waiting for the lock after ${ms} ms`);
+  assert.is(r.code, 0, r.stderr);
+  return lastJson<string[]>(r);
+}
+
 test('two stores of one directory in one process take turns instead of deadlocking', () =>
   withTempDir(async (data) => {
-    const a = new FileStore(data, 'n');
-    const b = new FileStore(data, 'n');
-    const order: string[] = [];
-    const hold = (store: FileStore, name: string) =>
-      store.withLock(async () => {
-        order.push(`${name}+`);
-        await new Promise((r) => setTimeout(r, 5));
-        order.push(`${name}-`);
-      });
-    await Promise.all([hold(a, 'a'), hold(b, 'b'), hold(a, 'c')]);
-    assert.equal(order, ['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
+    assert.equal(await lockTwice('n', [data, data]), ['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
+  }));
+
+test('two spellings of one directory (a symlink, like /var/run → /run) share one queue, not two flocks', () =>
+  withTempDir(async (data) => {
+    const real = join(data, 'real');
+    mkdirSync(real);
+    symlinkSync(real, join(data, 'alias'));
+    assert.equal(await lockTwice('n', [real, join(data, 'alias')]), ['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
   }));
 
 test.run();

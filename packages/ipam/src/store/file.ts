@@ -17,7 +17,7 @@
 // someone else between two of our looks.
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { flock, LOCK_EX, LOCK_UN } from '@netboot/core';
+import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { normalizeIp } from '../cidr.js';
 import type { Attachment } from '../report.js';
 import { InvalidArgumentError, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
@@ -58,7 +58,14 @@ export class StoreNotLockedError extends Error {
 
 // One promise chain per directory: two descriptors of one process would otherwise both ask flock for
 // the lock, and the second would block the main thread forever while the first can never run to release it.
+// Keyed by the directory's device and inode, not its path: one directory has many spellings (/var/run is a
+// symlink to /run on Debian, /var/lib/cni often is one too, bind mounts), and one flock sees through them all.
 const lockQueues = new Map<string, Promise<void>>();
+
+function dirKey(dir: string): string {
+  const st = statSync(dir, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+}
 
 async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = lockQueues.get(key) ?? Promise.resolve();
@@ -141,9 +148,9 @@ export class FileStore {
    * Runs `fn` holding `<dir>/lock` (in-process queue, then flock LOCK_EX). flock blocks the thread while
    * another process holds the lock; holders keep it for well under a millisecond per operation.
    */
-  withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    return serialised(this.dir, async () => {
-      mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    return serialised(dirKey(this.dir), async () => {
       const fd = openSync(join(this.dir, LOCK_FILE), constants.O_RDONLY | constants.O_CREAT, LOCK_MODE);
       try {
         flock(fd, LOCK_EX);
