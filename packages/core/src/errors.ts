@@ -1,18 +1,19 @@
 // Errors of the resource layer (link, route and neighbour specs). SyscallError and errnoName live in
 // base/errno.ts, where the protocol layer can reach them; they are re-exported here for callers.
 export { errnoName, SyscallError } from './base/errno.js';
+import { InvalidInputError } from './base/errors.js';
 
 /**
  * A field of a link, route or neighbour spec that the kernel would refuse or misread. Thrown before
- * anything is sent, so nothing changed; names the field and the value.
+ * anything is sent, so nothing changed (kind `invalid`); names the field and the value. Address text
+ * that does not parse is the IP module's InvalidAddressError instead, whichever API it enters.
  */
-export class SpecError extends Error {
+export class SpecError extends InvalidInputError {
   readonly field: string;
   readonly value: unknown;
 
   constructor(what: string, field: string, value: unknown, why: string) {
     super(`invalid ${what}${field} ${JSON.stringify(value)}: ${why}`);
-    this.name = new.target.name;
     this.field = field;
     this.value = value;
   }

@@ -4,6 +4,8 @@
 // open-read/write-close happens inside runIn with *Sync calls: the threadpool would open it in the
 // original namespace and silently read or change the host's value.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { errnoKind } from './base/errno.js';
+import { type ErrorKind, NetbootError } from './base/errors.js';
 import { runIn } from './netns.js';
 import type { NetnsRef } from './netns.js';
 
@@ -12,13 +14,17 @@ export interface SysctlOptions {
   netns?: NetnsRef;
 }
 
-/** A sysctl read or write failed; `code` is the errno name (ENOENT for an unknown key, EINVAL for a refused value). */
-export class SysctlError extends Error {
+/**
+ * A sysctl read or write failed; `code` is the errno name and `kind` follows it: ENOENT (an unknown
+ * key) is `not-found`, EINVAL (a malformed key or a refused value; nothing was written) `invalid`.
+ */
+export class SysctlError extends NetbootError {
+  readonly kind: ErrorKind;
   readonly key: string;
   readonly code: string;
   constructor(key: string, code: string, detail: string) {
     super(`sysctl ${key}: ${detail}`);
-    this.name = 'SysctlError';
+    this.kind = errnoKind(code);
     this.key = key;
     this.code = code;
   }
