@@ -8,7 +8,7 @@ export * from './netns.js';
 export * from './sysctl.js';
 
 // Addresses, links, routes, neighbours, and the facade that puts them on one socket
-export * from './ip.js';
+export * from './public/ip.js'; // the curated list lives there, shared with @netboot/core/ip
 export * from './link.js';
 export * from './addr.js';
 export * from './route.js';
@@ -19,7 +19,7 @@ export * from './rtnl.js';
 export { NetlinkSocket, type OpenOptions, type Request } from './netlink/socket.js';
 export { encodeMessage, decodeMessages, type Attrs, type AttrValue, type NlMessage } from './netlink/codec.js';
 export * from './netlink/errors.js';
-export * from './netlink/monitor.js';
+export * from './monitor.js';
 export * as constants from './netlink/generated/index.js';
 
 // Errors below netlink, and file locking for @netboot/ipam

@@ -7,7 +7,8 @@
 // before control returns to the event loop — runIn enforces both.
 import { closeSync, mkdirSync, openSync, readdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { gettid, mount, setns, umount2, unshare } from './ffi/libc.js';
+import { gettid, mount, umount2, unshare } from './ffi/libc.js';
+import { inNetnsFd, restoreOrAbort } from './ffi/netns.js';
 import { SyscallError } from './errors.js';
 import { CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED } from './netlink/generated/index.js';
 
@@ -144,16 +145,6 @@ export function withNetnsFd<T>(ref: NetnsRef, fn: (fd: number) => T): T {
   }
 }
 
-/** Switching back failed: the thread is in the wrong namespace and nothing after this can be trusted. */
-function restoreOrAbort(savedFd: number, context: string): void {
-  try {
-    setns(savedFd, CLONE_NEWNET);
-  } catch (err) {
-    process.stderr.write(`netboot: cannot switch back to the original network namespace after ${context}: ${String(err)}\n`);
-    process.abort();
-  }
-}
-
 /**
  * Runs `fn` with the calling (main) thread switched into `ns`, then switches back — always, in
  * `finally`; aborts the process if switching back fails. `fn` must be synchronous: no await, no async fs.
@@ -161,31 +152,13 @@ function restoreOrAbort(savedFd: number, context: string): void {
  * restores the outer namespace. Like `ip netns exec <ns>` for in-process work.
  */
 export function runIn<T>(ns: NetnsRef, fn: () => T): T {
-  const target = openNetnsFd(ns);
-  let saved: number;
-  try {
-    saved = openSync('/proc/thread-self/ns/net', 'r');
-  } catch (err) {
-    closeSync(target);
-    throw err;
-  }
   let result: T;
   try {
-    try {
-      setns(target, CLONE_NEWNET);
-    } catch (err) {
-      // EINVAL from setns means the fd is not a network namespace.
-      if (err instanceof SyscallError && err.code === 'EINVAL') throw new NotANetnsError(netnsPath(ns));
-      throw err;
-    }
-    try {
-      result = fn();
-    } finally {
-      restoreOrAbort(saved, `runIn(${JSON.stringify(describe(ns))})`);
-    }
-  } finally {
-    closeSync(saved);
-    closeSync(target);
+    result = withNetnsFd(ns, (target) => inNetnsFd(target, fn, `runIn(${JSON.stringify(describe(ns))})`));
+  } catch (err) {
+    // EINVAL from setns means the fd is not a network namespace.
+    if (err instanceof SyscallError && err.call === 'setns' && err.code === 'EINVAL') throw new NotANetnsError(netnsPath(ns));
+    throw err;
   }
   if (isPromiseLike(result)) {
     // Keep a late rejection from surfacing as an unrelated unhandled rejection; the caller gets ours.

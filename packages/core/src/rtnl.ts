@@ -2,10 +2,26 @@
 // namespace you manage and keep it: the socket stays bound to the namespace it was created in, so
 // later calls need no namespace switching at all.
 import { NetlinkSocket, type OpenOptions } from './netlink/socket.js';
+import { withNetnsFd, type NetnsRef } from './netns.js';
 import { AddrApi } from './addr.js';
 import { LinkApi } from './link.js';
 import { NeighApi } from './neigh.js';
 import { RouteApi } from './route.js';
+
+export interface RtnlOpenOptions extends Omit<OpenOptions, 'netnsFd'> {
+  /** Namespace to open the socket in (name under /run/netns, a path, or a Netns); default: the caller's. */
+  netns?: NetnsRef;
+}
+
+/**
+ * A NetlinkSocket in `opts.netns` (default: the caller's namespace): the namespace is opened only
+ * while the socket is created (NetnsNotFoundError if it is not there). The caller closes the socket.
+ */
+export function openSocket(opts: RtnlOpenOptions = {}): NetlinkSocket {
+  const { netns, ...rest } = opts;
+  if (netns === undefined) return NetlinkSocket.open(rest);
+  return withNetnsFd(netns, (netnsFd) => NetlinkSocket.open({ ...rest, netnsFd }));
+}
 
 export class Rtnl implements Disposable {
   readonly socket: NetlinkSocket;
@@ -19,8 +35,8 @@ export class Rtnl implements Disposable {
   readonly neigh: NeighApi;
 
   /** Opens a socket in `opts.netns` (default: the caller's namespace). `using rtnl = Rtnl.open(…)` closes it. */
-  static open(opts: OpenOptions = {}): Rtnl {
-    return new Rtnl(NetlinkSocket.open(opts));
+  static open(opts: RtnlOpenOptions = {}): Rtnl {
+    return new Rtnl(openSocket(opts));
   }
 
   /** Wraps a socket the caller opened; close() then closes that socket. */

@@ -4,8 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Attrs } from '../src/netlink/codec.js';
 import * as C from '../src/netlink/generated/index.js';
-import { monitor, type MonitorEvent } from '../src/netlink/monitor.js';
-import { NetlinkSocket } from '../src/netlink/socket.js';
+import { monitor, type MonitorEvent } from '../src/monitor.js';
+import { NetnsNotFoundError } from '../src/netns.js';
+import { openSocket } from '../src/rtnl.js';
 import { ipJson, sh, tempNetns } from '../src/public/testing.js';
 
 /** Netlink sockets this process holds open (to see that the monitor closes its own). */
@@ -31,6 +32,14 @@ async function collect(events: AsyncIterable<MonitorEvent>, done: (seen: Monitor
     if (Date.now() > deadline) break;
   }
   return seen;
+}
+
+/** `it` with the result of a next() already called on it in front. */
+async function* prepend(first: Promise<IteratorResult<MonitorEvent>>, it: AsyncIterator<MonitorEvent>): AsyncGenerator<MonitorEvent> {
+  const r = await first;
+  if (r.done) return;
+  yield r.value;
+  for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
 }
 
 const describe = (ev: MonitorEvent): string => {
@@ -80,19 +89,23 @@ test('abort ends the iteration and closes the socket; so does break', async () =
     const before = netlinkSockets();
     const ac = new AbortController();
     const events = monitor({ netns: ns, groups: ['link'], signal: ac.signal });
-    assert.is(netlinkSockets(), before + 1);
     setTimeout(() => ac.abort(), 30);
     const seen: MonitorEvent[] = [];
-    for await (const ev of events) seen.push(ev);
+    for await (const ev of events) {
+      seen.push(ev);
+    }
     assert.is(seen.length, 0, 'nothing changed in the namespace');
     assert.is(netlinkSockets(), before, 'closed after abort');
 
-    const events2 = monitor({ netns: ns, groups: ['link'] });
+    // The first next() opens and joins synchronously: a change made right after it is seen.
+    const it = monitor({ netns: ns, groups: ['link'] })[Symbol.asyncIterator]();
+    const first = it.next();
+    assert.is(netlinkSockets(), before + 1, 'open once iteration started');
     sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
-    for await (const ev of events2) {
-      assert.is(ev.kind, 'link');
-      break;
-    }
+    const ev = await first;
+    assert.is(ev.done, false);
+    assert.is((ev.value as MonitorEvent).kind, 'link');
+    await it.return?.();
     assert.is(netlinkSockets(), before, 'closed after break');
   } finally {
     ns.delete();
@@ -101,14 +114,15 @@ test('abort ends the iteration and closes the socket; so does break', async () =
 
 test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async () => {
   const ns = tempNetns();
-  const sock = NetlinkSocket.open({ netns: ns });
+  const sock = openSocket({ netns: ns });
   const ac = new AbortController();
   try {
     sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
     sh(ns, 'ip', 'link', 'set', 'vA', 'up');
     const oif = ipJson(ns, 'link', 'show', 'dev', 'vA')[0].ifindex as number;
     // The smallest buffer the kernel allows, then far more route events than fit, before reading any.
-    const events = monitor({ netns: ns, groups: ['ipv4-route'], signal: ac.signal, receiveBufferBytes: 1 });
+    const events = monitor({ netns: ns, groups: ['ipv4-route'], signal: ac.signal, receiveBufferBytes: 1 })[Symbol.asyncIterator]();
+    const first = events.next(); // opens the socket and joins the group, before the burst
     const results = sock.batch(
       Array.from({ length: 500 }, (_, i) => ({
         type: C.RTM_NEWROUTE,
@@ -118,7 +132,7 @@ test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async ()
       })),
     );
     assert.ok(results.every((r) => r === undefined));
-    const seen = await collect(events, (s) => s.some((e) => e.kind === 'overrun'));
+    const seen = await collect({ [Symbol.asyncIterator]: () => prepend(first, events) }, (s) => s.some((e) => e.kind === 'overrun'));
     assert.ok(seen.some((e) => e.kind === 'overrun'), `an overrun among ${seen.length} events`);
     assert.ok(seen.filter((e) => e.kind === 'route').length < 500, 'some events were lost, as reported');
   } finally {
@@ -147,6 +161,33 @@ test('a signal that is already aborted: no events and no socket left open, even 
   } finally {
     ns.delete();
   }
+});
+
+test('a monitor never iterated, or returned before its first next(), opens nothing', async () => {
+  const ns = tempNetns();
+  try {
+    const before = netlinkSockets();
+    monitor({ netns: ns, groups: ['link'] }); // never iterated, no signal
+    monitor({ groups: ['link', 'neigh'] });
+    const it = monitor({ netns: ns, groups: ['link'] })[Symbol.asyncIterator]();
+    assert.equal(await it.return?.(), { done: true, value: undefined });
+    assert.is(netlinkSockets(), before, 'no socket left open');
+  } finally {
+    ns.delete();
+  }
+});
+
+test('a namespace that is not there: NetnsNotFoundError at the first next(); a bad name at once', async () => {
+  const before = netlinkSockets();
+  const it = monitor({ netns: 'nbt-not-there-m6', groups: ['link'] })[Symbol.asyncIterator]();
+  try {
+    await it.next();
+    assert.unreachable('next() must fail');
+  } catch (e) {
+    assert.instance(e, NetnsNotFoundError);
+  }
+  assert.throws(() => monitor({ netns: 'a/b', groups: ['link'] }), /invalid network namespace name/);
+  assert.is(netlinkSockets(), before);
 });
 
 test.run();

@@ -1,7 +1,8 @@
 // NetlinkSocket against the real kernel, inside throwaway namespaces (never the host's own).
 // Results are checked with iproute2 (`ip -j …`), not with our own decoder.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { SyscallError } from '../src/base/errno.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -10,13 +11,15 @@ import { DumpInterruptedError, isExist, isNotFound, NetlinkError, NetlinkTimeout
 import * as C from '../src/netlink/generated/index.js';
 import { NetlinkSocket, type Request } from '../src/netlink/socket.js';
 import { ipJson, sh, tempNetns, type TempNetns } from '../src/public/testing.js';
+import { openSocket } from '../src/rtnl.js';
+import { withNetnsFd } from '../src/netns.js';
 
 /** Runs `fn` with a fresh namespace and a socket opened in it; both go away afterwards, also on failure. */
 function inNetns(fn: (ns: TempNetns, sock: NetlinkSocket) => void, opts: { timeoutMs?: number } = {}): void {
   const ns = tempNetns();
   let sock: NetlinkSocket | undefined;
   try {
-    sock = NetlinkSocket.open({ netns: ns, ...opts });
+    sock = openSocket({ netns: ns, ...opts });
     fn(ns, sock);
   } finally {
     sock?.close();
@@ -72,6 +75,32 @@ test('opens in the namespace: a link dump matches `ip -j link` there, not the ho
     assert.equal(ours, theirs);
     assert.ok(sock.pid > 0, 'the kernel assigned a port id');
   });
+});
+
+test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the thread does not stay there', () => {
+  const ns = tempNetns();
+  try {
+    sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
+    const self = readlinkSync('/proc/thread-self/ns/net');
+    const sock = withNetnsFd(ns, (netnsFd) => NetlinkSocket.open({ netnsFd }));
+    try {
+      assert.is(readlinkSync('/proc/thread-self/ns/net'), self, 'switched back');
+      const names = sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }).map((m) => m.attrs.IFLA_IFNAME);
+      assert.equal(names.sort(), ['lo', 'vA', 'vB']);
+    } finally {
+      sock.close();
+    }
+    // Not a namespace fd: setns refuses, and nothing is left open or switched.
+    const fd = openSync('/dev/null', 'r');
+    try {
+      assert.throws(() => NetlinkSocket.open({ netnsFd: fd }), (e: unknown) => e instanceof SyscallError && e.call === 'setns' && e.code === 'EINVAL');
+    } finally {
+      closeSync(fd);
+    }
+    assert.is(readlinkSync('/proc/thread-self/ns/net'), self);
+  } finally {
+    ns.delete();
+  }
 });
 
 test('a request with replies: RTM_GETLINK by name', () => {
@@ -210,7 +239,7 @@ test('the timeout guard fires on a socket with nothing to read', () => {
 test('a closed socket refuses further use; close is idempotent', () => {
   const ns = tempNetns();
   try {
-    const sock = NetlinkSocket.open({ netns: ns.name });
+    const sock = openSocket({ netns: ns.name });
     sock.close();
     sock.close();
     assert.throws(() => sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }), /closed/);
@@ -223,7 +252,7 @@ test('a dump the kernel keeps interrupting (links added meanwhile): DumpInterrup
   const ns = tempNetns();
   const work = mkdtempSync(join(tmpdir(), 'nbt-intr-'));
   let child: ChildProcess | undefined;
-  const sock = NetlinkSocket.open({ netns: ns });
+  const sock = openSocket({ netns: ns });
   try {
     // Enough links that a dump spans several datagrams, so the kernel re-checks between them.
     writeFileSync(join(work, 'pre'), Array.from({ length: 100 }, (_, i) => `link add p${i} type veth peer name q${i}\n`).join(''));

@@ -6,9 +6,11 @@
 // when it is empty the loop sleeps a few milliseconds. Events are queued by the kernel in between,
 // so none are lost to the polling; only an overrun of the socket buffer loses them, and that is
 // reported as an event so the consumer can resync with a dump.
+//
+// The socket is opened by the iteration itself (at the first next()), not by monitor(): a monitor
+// that is never iterated, or whose iterator is returned before its first next(), holds nothing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SyscallError } from '../base/errno.js';
-import type { NetnsRef } from '../netns.js';
 import type { NlMessage } from './codec.js';
 import {
   RTM_DELADDR,
@@ -26,7 +28,7 @@ import {
   RTNLGRP_LINK,
   RTNLGRP_NEIGH,
 } from './generated/index.js';
-import { NetlinkSocket } from './socket.js';
+import { NetlinkSocket, type OpenOptions } from './socket.js';
 
 export type MonitorGroup = 'link' | 'ipv4-addr' | 'ipv6-addr' | 'ipv4-route' | 'ipv6-route' | 'neigh';
 
@@ -36,8 +38,6 @@ export type MonitorEvent =
   | { kind: 'overrun' };
 
 export interface MonitorOptions {
-  /** Namespace to watch; default: the caller's. */
-  netns?: NetnsRef;
   groups: readonly MonitorGroup[];
   /** Ends the iteration (and closes the socket) when aborted. */
   signal?: AbortSignal;
@@ -45,6 +45,11 @@ export interface MonitorOptions {
   pollMs?: number;
   /** Socket receive buffer; a bigger one rides out longer bursts before overrunning. Default 1 MiB. */
   receiveBufferBytes?: number;
+  /**
+   * Opens the socket when iteration starts; default `NetlinkSocket.open` (the caller's namespace).
+   * The layer above passes one that opens it in another namespace (`monitor({ netns })` in core's index).
+   */
+  open?: (opts: OpenOptions) => NetlinkSocket;
 }
 
 const GROUPS: Record<MonitorGroup, number> = {
@@ -70,8 +75,10 @@ const EVENTS: Record<number, { kind: ChangeKind; action: 'new' | 'del' } | undef
 
 /**
  * Streams link/address/route/neighbour changes, like `ip monitor link address route neigh`.
- * The socket is joined to its groups before this returns, so changes made right after the call
- * are seen. Iteration ends, and the socket closes, when `signal` aborts or the loop breaks.
+ * The socket opens and joins its groups when iteration starts — synchronously inside the first
+ * `next()` (the first turn of a `for await`) — so changes made after that are seen; to list and
+ * then follow without a gap, start iterating, then dump. Iteration ends, and the socket closes,
+ * when `signal` aborts or the loop breaks; a monitor never iterated opens nothing.
  */
 export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
   if (opts.groups.length === 0) throw new RangeError('monitor: name at least one group');
@@ -82,25 +89,27 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
   });
   const pollMs = opts.pollMs ?? 10;
   if (!Number.isInteger(pollMs) || pollMs < 1) throw new RangeError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
-  // Already aborted: nothing to watch, and no socket that nobody would ever close.
-  if (opts.signal?.aborted) return (async function* () {})();
-  const sock = NetlinkSocket.open({
-    ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
-    ...(opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {}),
-  });
-  try {
-    sock.joinGroups(groups);
-  } catch (e) {
-    sock.close();
-    throw e;
-  }
-  // Also close on abort when nobody is iterating (the generator's finally never runs then).
-  const onAbort = (): void => sock.close();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  return events(sock, opts.signal, pollMs, () => opts.signal?.removeEventListener('abort', onAbort));
+  const open = opts.open ?? ((o: OpenOptions) => NetlinkSocket.open(o));
+  const socketOpts: OpenOptions = opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {};
+  return events(() => {
+    const sock = open(socketOpts);
+    try {
+      sock.joinGroups(groups);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    return sock;
+  }, opts.signal, pollMs);
 }
 
-async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pollMs: number, detach: () => void): AsyncGenerator<MonitorEvent> {
+async function* events(open: () => NetlinkSocket, signal: AbortSignal | undefined, pollMs: number): AsyncGenerator<MonitorEvent> {
+  if (signal?.aborted) return; // nothing to watch: open nothing
+  const sock = open();
+  // Close on abort even while the consumer is not waiting on next() (the finally below runs only
+  // when the generator resumes).
+  const onAbort = (): void => sock.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     while (!signal?.aborted) {
       let batch: NlMessage[] | undefined;
@@ -127,7 +136,7 @@ async function* events(sock: NetlinkSocket, signal: AbortSignal | undefined, pol
       }
     }
   } finally {
-    detach(); // a long-lived signal must not keep every finished monitor's socket reachable
+    signal?.removeEventListener('abort', onAbort); // a long-lived signal must not keep this socket reachable
     sock.close();
   }
 }

@@ -4,9 +4,9 @@
 //
 // Hot path: one encode buffer and one receive buffer per socket, reused for every call; a request
 // is one sendto and one recvfrom, and its ACK is recognised without decoding.
-import * as libc from '../ffi/libc.js';
 import { SyscallError } from '../base/errno.js';
-import { runIn, type NetnsRef } from '../netns.js';
+import * as libc from '../ffi/libc.js';
+import { inNetnsFd } from '../ffi/netns.js';
 import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
 import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from './errors.js';
 import {
@@ -37,8 +37,13 @@ import {
 import { messageTypeName } from './schema.js';
 
 export interface OpenOptions {
-  /** Namespace to open the socket in (name under /run/netns, a path, or a Netns); default: the caller's. */
-  netns?: NetnsRef;
+  /**
+   * An open file descriptor of the network namespace to open the socket in (like mdlayher/netlink's
+   * `Config.NetNS`); default: the caller's. Used only while the socket is created; the caller keeps
+   * and closes it. Resolving names and paths (`/run/netns/<name>`) is the layer above's job:
+   * `Rtnl.open({ netns })`, `openSocket({ netns })`.
+   */
+  netnsFd?: number;
   /** Receive timeout guard in ms (SO_RCVTIMEO); default 10 000. */
   timeoutMs?: number;
   /** Socket receive buffer in bytes (SO_RCVBUFFORCE, SO_RCVBUF without CAP_NET_ADMIN); default 1 MiB. */
@@ -47,6 +52,19 @@ export interface OpenOptions {
 
 /** What a caller sends: the socket fills seq/pid and adds NLM_F_REQUEST (and NLM_F_ACK for requests). */
 export type Request = Omit<NlMessage, 'seq' | 'pid' | 'flags'> & { flags?: number };
+
+/**
+ * What the typed APIs (LinkApi, AddrApi, RouteApi, NeighApi) ask of a socket, and all they ask: the
+ * seam where a test puts a recorder (`RequestRecorder` in `@netboot/core/testing`) instead of the kernel.
+ */
+export interface Transport {
+  /** One request, acknowledged; the replies before the ACK. Throws NetlinkError on a refusal. */
+  request(req: Request): NlMessage[];
+  /** An NLM_F_DUMP request, collected to its end. */
+  dump(req: Request, opts?: { retries?: number }): NlMessage[];
+  /** Many requests, one result each (undefined on success), in order; a failure does not stop the rest. */
+  batch(reqs: Request[]): (NetlinkError | undefined)[];
+}
 
 const SOCKADDR_NL_SIZE = 12;
 const NLMSG_HDRLEN = 16;
@@ -60,7 +78,7 @@ const BATCH_MAX_REQUESTS = 256;
 /** Bytes per sendto in batch(): under the default socket send buffer. */
 const BATCH_MAX_BYTES = 64 * 1024;
 
-export class NetlinkSocket {
+export class NetlinkSocket implements Transport {
   /** The port id the kernel assigned (nl_pid); replies are addressed to it. */
   readonly pid: number;
   private fd: number;
@@ -83,14 +101,14 @@ export class NetlinkSocket {
   }
 
   /**
-   * Opens a socket, in `netns` when given: the main thread switches in only for socket(2); the
-   * socket keeps that namespace for its whole life and every later call runs from here.
+   * Opens a socket, in the namespace of `netnsFd` when given: the main thread switches in only for
+   * socket(2); the socket keeps that namespace for its whole life and every later call runs from here.
    */
   static open(opts: OpenOptions = {}): NetlinkSocket {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     const create = () => libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    const fd = opts.netns === undefined ? create() : runIn(opts.netns, create);
+    const fd = opts.netnsFd === undefined ? create() : inNetnsFd(opts.netnsFd, create, 'NetlinkSocket.open');
     try {
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
@@ -175,7 +193,7 @@ export class NetlinkSocket {
    * kernel handles messages in order, so once that ACK is read, every failure before it has been too.
    * Reading a handful of messages instead of one ACK per request is what makes batches cheap.
    */
-  batch(reqs: Request[]): (Error | undefined)[] {
+  batch(reqs: Request[]): (NetlinkError | undefined)[] {
     // Encode everything first: a request that cannot be encoded throws before anything is sent.
     const writer = reqs.length * 64 > BATCH_MAX_BYTES ? new MessageWriter(reqs.length * 96) : this.writer;
     writer.reset();
@@ -188,7 +206,7 @@ export class NetlinkSocket {
     starts[reqs.length] = writer.length;
     this.seq = (firstSeq + reqs.length - 1) >>> 0;
 
-    const results: (Error | undefined)[] = new Array<Error | undefined>(reqs.length).fill(undefined);
+    const results: (NetlinkError | undefined)[] = new Array<NetlinkError | undefined>(reqs.length).fill(undefined);
     let i = 0;
     while (i < reqs.length) {
       const first = i;
