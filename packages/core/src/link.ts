@@ -21,7 +21,7 @@ import {
 } from './netlink/generated/index.js';
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
-import { parseIp, parseMac } from './base/ip.js';
+import { parseIp, parseMac } from './ip.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */
@@ -163,13 +163,24 @@ function checkBool(field: string, v: unknown): void {
   checkFlag(InvalidLinkSpecError, field, v);
 }
 
-/**
- * A device as given to any API: an ifindex 1..IFINDEX_MAX (0 would mean "no device" or "every
- * device" to the kernel) or a name dev_valid_name() accepts. Every API checks devices here, so a bad
- * device is an InvalidLinkSpecError naming `field` wherever it is given.
- */
-export function checkLinkRef(field: string, ref: unknown): LinkRef {
+function checkRef(field: string, ref: unknown): LinkRef {
   return typeof ref === 'number' ? checkInt(field, ref, 1, IFINDEX_MAX) : validateIfName(ref, field);
+}
+
+function checkMac(field: string, v: unknown): string {
+  try {
+    return parseMac(v as string);
+  } catch {
+    throw new InvalidLinkSpecError(field, v, 'expected a MAC address aa:bb:cc:dd:ee:ff');
+  }
+}
+
+function checkIp(field: string, v: unknown): ReturnType<typeof parseIp> {
+  try {
+    return parseIp(v as string);
+  } catch {
+    throw new InvalidLinkSpecError(field, v, 'expected an IPv4 or IPv6 address');
+  }
 }
 
 /** ifinfomsg header; `up` set means "change IFF_UP to this", unset leaves the flag alone. */
@@ -191,17 +202,14 @@ function asNotFound(err: unknown, ref: LinkRef): unknown {
   return err instanceof NetlinkError && isNotFound(err) ? new LinkNotFoundError(ref, err) : err;
 }
 
-/**
- * The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked.
- * `field` names the device in an InvalidLinkSpecError.
- */
-export function linkIndex(sock: NetlinkSocket, ref: LinkRef, field = 'dev'): number {
-  if (typeof ref === 'number') return checkInt(field, ref, 1, IFINDEX_MAX);
-  return getLink(sock, ref, field).index;
+/** The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked. */
+export function linkIndex(sock: NetlinkSocket, ref: LinkRef): number {
+  if (typeof ref === 'number') return checkRef('link index', ref) as number;
+  return getLink(sock, ref).index;
 }
 
-function getLink(sock: NetlinkSocket, ref: LinkRef, field = 'link'): Link {
-  checkLinkRef(field, ref);
+function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
+  checkRef('link', ref);
   let replies: NlMessage[];
   try {
     replies = sock.request({ type: RTM_GETLINK, ...refQuery(ref) });
@@ -273,12 +281,12 @@ export class LinkApi {
    * [name …] [netns <ns>]`. Only the fields present are changed, in one request.
    */
   set(ref: LinkRef, patch: LinkPatch): void {
-    checkLinkRef('link', ref);
+    checkRef('link', ref);
     const attrs: Attrs = {};
     if (patch.name !== undefined) attrs.IFLA_IFNAME = validateIfName(patch.name, 'name');
     if (patch.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', patch.mtu, 1, MTU_MAX);
-    if (patch.address !== undefined) attrs.IFLA_ADDRESS = parseMac(patch.address);
-    if (patch.master !== undefined && patch.master !== null) checkLinkRef('master', patch.master);
+    if (patch.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', patch.address);
+    if (patch.master !== undefined && patch.master !== null) checkRef('master', patch.master);
     checkBool('up', patch.up);
     if (patch.master !== undefined) attrs.IFLA_MASTER = patch.master === null ? 0 : this.index(patch.master);
     // By name the kernel looks the device up itself; a rename needs the index (IFLA_IFNAME is the new name).
@@ -299,7 +307,7 @@ export class LinkApi {
 
   /** Deletes a device — `ip link del <dev>` (a veth's peer goes with it). LinkNotFoundError (ENODEV) if missing. */
   del(ref: LinkRef): void {
-    checkLinkRef('link', ref);
+    checkRef('link', ref);
     try {
       this.#sock.request({ type: RTM_DELLINK, ...refQuery(ref) });
     } catch (err) {
@@ -345,7 +353,7 @@ export class LinkApi {
     checkBool('up', spec.up);
     const attrs: Attrs = { IFLA_IFNAME: spec.name };
     if (spec.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', spec.mtu, 1, MTU_MAX);
-    if (spec.address !== undefined) attrs.IFLA_ADDRESS = parseMac(spec.address);
+    if (spec.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', spec.address);
     let data: Attrs | undefined;
     switch (spec.kind) {
       case 'veth':
@@ -359,13 +367,13 @@ export class LinkApi {
         break;
       case 'macvlan': {
         data = { IFLA_MACVLAN_MODE: macvlanMode(spec.mode) };
-        attrs.IFLA_LINK = this.index(checkLinkRef('link', spec.link));
+        attrs.IFLA_LINK = this.index(checkRef('link', spec.link));
         break;
       }
       default:
         throw new InvalidLinkSpecError('kind', (spec as { kind: unknown }).kind, 'expected veth, bridge, vxlan or macvlan');
     }
-    if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkLinkRef('master', spec.master));
+    if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkRef('master', spec.master));
     attrs.IFLA_LINKINFO = data === undefined ? { IFLA_INFO_KIND: spec.kind } : { IFLA_INFO_KIND: spec.kind, IFLA_INFO_DATA: data };
     return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, header: ifinfo(0, spec.up || undefined), attrs };
   }
@@ -380,14 +388,14 @@ function vxlanData(spec: VxlanSpec, index: (ref: LinkRef) => number): Attrs {
   };
   if (spec.ttl !== undefined) data.IFLA_VXLAN_TTL = checkInt('ttl', spec.ttl, 0, 255);
   if (spec.local !== undefined) {
-    const local = parseIp(spec.local);
+    const local = checkIp('local', spec.local);
     data[local.family === 4 ? 'IFLA_VXLAN_LOCAL' : 'IFLA_VXLAN_LOCAL6'] = local.address;
   }
   if (spec.group !== undefined) {
-    const group = parseIp(spec.group);
+    const group = checkIp('group', spec.group);
     data[group.family === 4 ? 'IFLA_VXLAN_GROUP' : 'IFLA_VXLAN_GROUP6'] = group.address;
   }
-  if (spec.dev !== undefined) data.IFLA_VXLAN_LINK = index(checkLinkRef('dev', spec.dev));
+  if (spec.dev !== undefined) data.IFLA_VXLAN_LINK = index(checkRef('dev', spec.dev));
   return data;
 }
 
@@ -402,7 +410,7 @@ function macvlanMode(mode: MacvlanMode): number {
 function vethPeer(peer: VethPeerSpec, nsFd?: number): { header: Record<string, number>; attrs: Attrs } {
   const attrs: Attrs = { IFLA_IFNAME: validateIfName(peer.name, 'peer.name') };
   if (peer.mtu !== undefined) attrs.IFLA_MTU = checkInt('peer.mtu', peer.mtu, 1, MTU_MAX);
-  if (peer.address !== undefined) attrs.IFLA_ADDRESS = parseMac(peer.address);
+  if (peer.address !== undefined) attrs.IFLA_ADDRESS = checkMac('peer.address', peer.address);
   checkBool('peer.up', peer.up);
   if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
   return { header: ifinfo(0), attrs };
@@ -422,7 +430,7 @@ export function ensureLink(api: LinkApi, spec: LinkSpec): Link {
   }
   const patch: LinkPatch = {};
   if (spec.mtu !== undefined && spec.mtu !== existing.mtu) patch.mtu = spec.mtu;
-  if (spec.address !== undefined && parseMac(spec.address) !== existing.address) patch.address = spec.address;
+  if (spec.address !== undefined && checkMac('address', spec.address) !== existing.address) patch.address = spec.address;
   if (spec.master !== undefined) {
     const master = api.index(spec.master);
     if (master !== existing.master) patch.master = master;
