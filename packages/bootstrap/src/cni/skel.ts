@@ -1,0 +1,85 @@
+// The dispatcher: reads the environment and stdin once, checks them, and calls one verb with a typed
+// request; writes the verb's reply, or the spec's error JSON (always with a cniVersion), to stdout and
+// returns the exit code. I/O is injected so tests can drive it in-process exactly as a runtime would.
+import { parseCommand, parseEnv, type CniEnv, type Command } from './env.js';
+import { CniError, toCniError } from './errors.js';
+import { decodeConfig, parseConfig, type NetConf } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { isSupportedVersion, LATEST_VERSION, versionAtLeast } from './versions.js';
+
+/** What the plugin reads and writes: a process's env/stdin/stdout/stderr, or a test's strings. */
+export interface CniIo {
+  env: Readonly<Record<string, string | undefined>>;
+  /** The whole of stdin. */
+  readStdin(): string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** One invocation: the checked environment, the parsed config, and a logger. */
+export interface CniRequest {
+  env: CniEnv;
+  conf: NetConf;
+  log: Logger;
+}
+
+/** A verb's JSON reply (printed on stdout), or nothing (DEL, CHECK, STATUS, GC succeed silently). */
+export type Reply = Record<string, unknown> | undefined;
+
+export interface Verbs {
+  add(req: CniRequest): Promise<Reply>;
+  del(req: CniRequest): Promise<Reply>;
+  check(req: CniRequest): Promise<Reply>;
+  status(req: CniRequest): Promise<Reply>;
+  gc(req: CniRequest): Promise<Reply>;
+  /** VERSION needs no config: the runtime may send an empty one. */
+  version(): Reply;
+}
+
+const HANDLER: Record<Exclude<Command, 'VERSION'>, keyof Omit<Verbs, 'version'>> = {
+  ADD: 'add',
+  DEL: 'del',
+  CHECK: 'check',
+  STATUS: 'status',
+  GC: 'gc',
+};
+
+/** Runs one plugin invocation; returns the process exit code (0, or 1 after printing an error). */
+export async function dispatch(io: CniIo, verbs: Verbs): Promise<number> {
+  let errorVersion: string = LATEST_VERSION;
+  let env: CniEnv | undefined;
+  const log = createLogger(io.stderr, () => (env ? `${env.command} ${env.containerId}/${env.ifname}` : (io.env.CNI_COMMAND ?? '?')));
+  try {
+    const stdin = io.readStdin();
+    // The error reply uses the config's version when there is a usable one, so read it first.
+    const raw = stdin.trim() === '' ? undefined : safeDecode(stdin);
+    if (raw !== undefined && isSupportedVersion(raw.cniVersion)) errorVersion = raw.cniVersion;
+    if (parseCommand(io.env) === 'VERSION') return write(io, verbs.version());
+    env = parseEnv(io.env);
+    const conf = parseConfig(raw ?? decodeConfig(stdin));
+    if (conf.logFile !== undefined) log.toFile(conf.logFile);
+    if ((env.command === 'STATUS' || env.command === 'GC') && !versionAtLeast(conf.cniVersion, '1.1.0')) {
+      throw new CniError(1, `${env.command} needs cniVersion 1.1.0 or later; the config has ${conf.cniVersion}`);
+    }
+    const reply = await verbs[HANDLER[env.command as Exclude<Command, 'VERSION'>]]({ env, conf, log });
+    return write(io, reply);
+  } catch (err) {
+    const error = toCniError(err);
+    log.info(`error ${error.code}: ${error.message}${error.code === 999 && err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);
+    io.stdout(`${JSON.stringify(error.toJSON(errorVersion))}\n`);
+    return 1;
+  }
+}
+
+function safeDecode(stdin: string): Record<string, unknown> | undefined {
+  try {
+    return decodeConfig(stdin);
+  } catch {
+    return undefined; // reported (as error 6) only by verbs that need a config
+  }
+}
+
+function write(io: CniIo, reply: Reply): number {
+  if (reply !== undefined) io.stdout(`${JSON.stringify(reply)}\n`);
+  return 0;
+}
