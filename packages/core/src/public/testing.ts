@@ -7,7 +7,8 @@ import { createNetns, deleteNetns, NetnsNotFoundError } from '../netns.js';
 import type { Netns, NetnsRef } from '../netns.js';
 import { Rtnl } from '../rtnl.js';
 
-export * from '../testing/etcd.js';
+export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
+export { type ErrorClass, isA, missingPrivileges, privileged, rejectsA, skipIf, type TestRegistrar, throwsA } from './testing/pure.js';
 
 /** A namespace that removes itself; `delete()` is idempotent so it can sit in every `finally`. */
 export type TempNetns = Netns & { readonly name: string; delete(): void; [Symbol.dispose](): void };
@@ -50,21 +51,26 @@ export function withRtnl<T>(ns: NetnsRef, fn: (rtnl: Rtnl) => T): T {
  */
 export async function withNetns<T>(n: number, fn: (...nss: TempNetns[]) => Promise<T> | T, prefix = 'nbt'): Promise<T> {
   const nss: TempNetns[] = [];
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
     for (let i = 0; i < n; i++) nss.push(tempNetns(prefix));
-    return await fn(...nss);
-  } finally {
-    // Every one is deleted even if deleting another fails; the first failure is reported after.
-    let failure: unknown;
-    for (const ns of nss.reverse()) {
-      try {
-        ns.delete();
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-    if (failure !== undefined) throw failure;
+    outcome = { ok: true, value: await fn(...nss) };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
+  // Every one is deleted even if deleting another fails. fn's own failure is the one reported; failing
+  // to delete is reported only when fn succeeded (the first such failure).
+  let cleanup: { error: unknown } | undefined;
+  for (const ns of nss.reverse()) {
+    try {
+      ns.delete();
+    } catch (error) {
+      cleanup ??= { error };
+    }
+  }
+  if (!outcome.ok) throw outcome.error;
+  if (cleanup !== undefined) throw cleanup.error;
+  return outcome.value;
 }
 
 /** A command run by `sh` exited non-zero (or could not start); keeps its output. */

@@ -59,6 +59,7 @@ async function launch(bin: string, timeoutMs: number, parentDir: string): Promis
   const log = openSync(join(dataDir, 'etcd.log'), 'w');
   const child = spawn(
     bin,
+    // biome-ignore format: one flag and its value per pair reads better than one word per line
     [
       '--name', 'nbt', '--data-dir', join(dataDir, 'data'),
       '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
