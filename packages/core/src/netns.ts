@@ -10,6 +10,7 @@ import type { Stats } from 'node:fs';
 import { gettid, mount, umount2, unshare } from './ffi/libc.js';
 import { inNetnsFd, restoreOrAbort } from './ffi/netns.js';
 import { SyscallError } from './errors.js';
+import { InvalidInputError, NetbootError } from './base/errors.js';
 import { CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED } from './netlink/generated/index.js';
 
 /** A network namespace: a name under /run/netns, an absolute path (/proc/<pid>/ns/net), or an open Netns. */
@@ -32,53 +33,54 @@ const NSFS_MAGIC = 0x6e736673;
 const NAME_MAX = 255;
 
 /** The namespace name or path does not exist (never created, or deleted since). */
-export class NetnsNotFoundError extends Error {
+export class NetnsNotFoundError extends NetbootError {
+  readonly kind = 'not-found' as const;
   readonly netns: string;
   constructor(netns: string, detail?: string) {
     super(`network namespace ${JSON.stringify(netns)} not found${detail ? `: ${detail}` : ''}`);
-    this.name = 'NetnsNotFoundError';
     this.netns = netns;
   }
 }
 
 /** `ip netns add` of a name that is already taken. */
-export class NetnsExistsError extends Error {
+export class NetnsExistsError extends NetbootError {
+  readonly kind = 'exists' as const;
   readonly netns: string;
   constructor(netns: string) {
     super(`network namespace ${JSON.stringify(netns)} already exists`);
-    this.name = 'NetnsExistsError';
     this.netns = netns;
   }
 }
 
 /** A namespace name iproute2 would refuse (empty, '/', '.', '..', longer than NAME_MAX). */
-export class InvalidNetnsNameError extends Error {
+export class InvalidNetnsNameError extends InvalidInputError {
   readonly netns: string;
   constructor(netns: string, why: string) {
     super(`invalid network namespace name ${JSON.stringify(netns)}: ${why}`);
-    this.name = 'InvalidNetnsNameError';
     this.netns = netns;
   }
 }
 
 /** The path exists but is not a network namespace file (not nsfs, e.g. a stale file under /run/netns). */
-export class NotANetnsError extends Error {
+export class NotANetnsError extends InvalidInputError {
   readonly path: string;
   constructor(path: string) {
     super(`${path} is not a network namespace (not an nsfs file)`);
-    this.name = 'NotANetnsError';
     this.path = path;
   }
 }
 
-/** runIn's callback returned a Promise: its awaited part would run in the wrong namespace. */
-export class AsyncInNetnsError extends Error {
+/**
+ * runIn's callback returned a Promise: its awaited part would run in the wrong namespace. Kind
+ * `internal` (a bug in the caller), not `invalid`: its synchronous part already ran, in the namespace.
+ */
+export class AsyncInNetnsError extends NetbootError {
+  readonly kind = 'internal' as const;
   constructor(ns: string) {
     super(
       `runIn(${JSON.stringify(ns)}): the callback returned a Promise; work after an await would run ` +
         'outside the namespace (and the threadpool never enters it) — pass a synchronous function',
     );
-    this.name = 'AsyncInNetnsError';
   }
 }
 

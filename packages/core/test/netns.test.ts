@@ -14,11 +14,13 @@ import {
   listNetns,
   NetnsExistsError,
   NetnsNotFoundError,
+  NotANetnsError,
   openNetns,
   runIn,
   sameNetns,
 } from '../src/netns.js';
 import { ipJson, tempNetns, withNetns } from '../src/public/testing.js';
+import { errorKind, InvalidInputError } from '../src/base/errors.js';
 
 const threadNs = (): number => statSync('/proc/thread-self/ns/net').ino;
 const ipNetnsList = (): string[] =>
@@ -40,7 +42,7 @@ test('createNetns / listNetns / deleteNetns agree with `ip netns list`', () => {
     const links = ipJson(name, 'link', 'show');
     assert.equal(links.map((l: { ifname: string }) => l.ifname), ['lo']);
     assert.is(links[0].operstate, 'DOWN');
-    assert.throws(() => createNetns(name), (e: unknown) => e instanceof NetnsExistsError);
+    assert.throws(() => createNetns(name), (e: unknown) => e instanceof NetnsExistsError && errorKind(e) === 'exists');
   } finally {
     deleteNetns(name);
   }
@@ -104,7 +106,7 @@ test('nested runIn restores the outer namespace', async () => {
 test('runIn refuses an async callback, after switching back', async () => {
   await withNetns(1, (ns) => {
     const before = threadNs();
-    assert.throws(() => runIn(ns, async () => 1), (e: unknown) => e instanceof AsyncInNetnsError);
+    assert.throws(() => runIn(ns, async () => 1), (e: unknown) => e instanceof AsyncInNetnsError && errorKind(e) === 'internal');
     assert.is(threadNs(), before);
   });
 });
@@ -126,7 +128,7 @@ test('a vanished namespace gives NetnsNotFoundError naming it', () => {
   const opened = openNetns(ns.name);
   execFileSync('ip', ['netns', 'del', ns.name]);
   for (const attempt of [() => openNetns(ns.name), () => runIn(opened, () => 1), () => deleteNetns(ns.name)]) {
-    assert.throws(attempt, (e: unknown) => e instanceof NetnsNotFoundError && e.message.includes(ns.name));
+    assert.throws(attempt, (e: unknown) => e instanceof NetnsNotFoundError && e.kind === 'not-found' && e.message.includes(ns.name));
   }
   ns.delete(); // idempotent fixture
 });
@@ -134,13 +136,14 @@ test('a vanished namespace gives NetnsNotFoundError naming it', () => {
 test('bad names are rejected before anything is created', () => {
   const before = listNetns();
   for (const bad of ['', '.', '..', 'a/b', 'x'.repeat(256), 'nul\0byte']) {
-    assert.throws(() => createNetns(bad), (e: unknown) => e instanceof InvalidNetnsNameError, `name ${JSON.stringify(bad)}`);
+    assert.throws(() => createNetns(bad), (e: unknown) => e instanceof InvalidNetnsNameError && e instanceof InvalidInputError, `name ${JSON.stringify(bad)}`);
     assert.throws(() => runIn(bad, () => 1), (e: unknown) => e instanceof InvalidNetnsNameError);
   }
   assert.equal(listNetns(), before);
 });
 
 test('a file that is not a namespace is refused', () => {
+  assert.throws(() => openNetns('/etc/hostname'), (e: unknown) => e instanceof NotANetnsError && errorKind(e) === 'invalid');
   assert.throws(() => openNetns('/etc/hostname'), /not a network namespace/);
   assert.throws(() => runIn('/etc/hostname', () => 1), /not a network namespace/);
 });
