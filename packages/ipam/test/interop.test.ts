@@ -2,7 +2,7 @@
 // ways: its reservations are ours to see and release, ours are skipped and released by it, and the two
 // exclude each other through the same flock.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +12,7 @@ import { HOST_LOCAL, hostLocal, readReservations, withTempDir } from './store-fi
 
 const NETWORK = 'interop';
 const RANGES = [[{ subnet: '10.50.0.0/24' }], [{ subnet: 'fd00:50::/120' }]];
+const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
 
 const skip = !existsSync(HOST_LOCAL);
 if (skip) console.log(`  skipping: ${HOST_LOCAL} not found (apt install containernetworking-plugins)`);
@@ -84,6 +85,33 @@ run('host-local waits while LocalIpam holds the lock (the same flock on <dir>/lo
     while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.ok(exited, 'host-local never got the lock');
     assert.is(readFileSync(join(data, NETWORK, '10.50.0.2'), 'utf8'), 'hl-wait\r\neth0');
+  }));
+
+run('a reservation file is the attachment\'s exactly when host-local says so (it trims the content first)', () =>
+  withTempDir(async (data) => {
+    const v4 = [[{ subnet: '10.50.0.0/24' }]];
+    // What an editor, `echo`, or another tool may leave; host-local compares strings.TrimSpace(content).
+    const contents = ['x\r\neth0', 'x\r\neth0\n', 'x\r\neth0\r\n', ' x\r\neth0', '\tx\r\neth0 ', 'x\r\neth0\u0085', 'x\r\n',
+      'x', 'x\n', 'x \r\neth0', 'x\r\n eth0', 'x\r\neth0\ufeff', 'x\neth0'];
+    for (const [i, content] of contents.entries()) {
+      const dataDir = join(data, `case${i}`);
+      mkdirSync(join(dataDir, NETWORK), { recursive: true });
+      writeFileSync(join(dataDir, NETWORK, '10.50.0.2'), content);
+      // host-local refuses a second IP for an attachment that already holds one: that is its verdict.
+      const r = hostLocal({ command: 'ADD', dataDir, network: NETWORK, ranges: v4, containerId: 'x' });
+      const theirs = !r.ok && /has been allocated to x/.test(JSON.stringify(r.result));
+      assert.ok(theirs || r.ok, `host-local failed otherwise: ${JSON.stringify(r.result)}`);
+      if (r.ok) hostLocal({ command: 'DEL', dataDir, network: NETWORK, ranges: v4, containerId: 'x' });
+
+      // LocalIpam.allocate and release ask the store exactly this.
+      const store = new FileStore(dataDir, NETWORK);
+      const what = `${JSON.stringify(content)} (host-local: ${theirs ? '' : 'not '}x's lease)`;
+      await store.withLock(() => {
+        assert.equal(store.getById(eth0('x')), theirs ? ['10.50.0.2'] : [], what);
+        assert.equal(store.releaseById(eth0('x')).map((e) => e.ip), theirs ? ['10.50.0.2'] : [], what);
+      });
+      assert.is(existsSync(join(dataDir, NETWORK, '10.50.0.2')), !theirs, `${what}: file after release`);
+    }
   }));
 
 test.run();

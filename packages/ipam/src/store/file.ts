@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { normalizeIp } from '../cidr.js';
 import type { Attachment } from '../report.js';
-import { InvalidArgumentError, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
+import { InvalidArgumentError, trimSpace, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
 
 /** host-local's default dataDir. */
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
@@ -94,14 +94,17 @@ function canonicalIp(name: string): string | undefined {
   }
 }
 
+// host-local compares strings.TrimSpace(content) with "<id>\r\n<ifname>" and then with "<id>", so a file
+// ending in a newline (an editor's, `echo`'s) is a lease to it; reading it the same way keeps the two
+// agreeing on who holds the address. Only the whole content is trimmed: "<id> \r\n<ifname>" is nobody's.
 function parseContents(ip: string, text: string): FileEntry | CorruptFileEntry {
-  const lines = text.split(LINE_BREAK);
+  const lines = trimSpace(text).split(LINE_BREAK);
   if (lines.length > 2) return { ip, detail: `expected "<containerID>\\r\\n<ifname>", found ${lines.length} lines` };
-  const [rawId = '', ifname] = lines;
+  const [id = '', ifname] = lines;
   try {
     return {
       ip,
-      containerId: validateContainerId(rawId.trim()),
+      containerId: validateContainerId(id),
       ifname: ifname === undefined ? undefined : validateIfname(ifname),
     };
   } catch (e) {
