@@ -1,19 +1,22 @@
 // Generates src/netlink/generated/{constants,structs,names,index}.ts from the Linux UAPI headers
-// (Debian's linux-libc-dev) and glibc's headers.
+// (Debian's linux-libc-dev), and src/ffi/generated.ts (the libc constants the FFI layer passes to
+// setns, mount, flock, poll, syscall) from glibc's headers.
 //
 // Names come from the headers as the C preprocessor sees them (`cc -E -dD`: every #define and enum
 // member, with the file it was declared in). Values, sizes and offsets come from a C probe compiled and
 // run here — never from reading numbers by hand. The output is deterministic: same headers, same bytes.
 //
-//   pnpm gen                      # rewrites src/netlink/generated
-//   generate('/some/dir')         # the same into another directory (the test compares the two)
+//   pnpm gen                      # rewrites src/netlink/generated/ and src/ffi/generated.ts
+//   generate('/some/dir')         # the same files under another root (the test compares the two)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const PACKAGE_DIR = resolve(import.meta.dirname, '..');
-export const DEFAULT_OUT_DIR = join(PACKAGE_DIR, 'src', 'netlink', 'generated');
+/** Where the output goes, relative to the package (or to generate()'s root). */
+export const NETLINK_OUT = join('src', 'netlink', 'generated');
+export const FFI_OUT = join('src', 'ffi', 'generated.ts');
 const TMP_ROOT = join(PACKAGE_DIR, '.gen-tmp');
 const INCLUDE_DIR = '/usr/include';
 const INSTALL_HINT = "apt-get install linux-libc-dev gcc";
@@ -21,9 +24,10 @@ const INSTALL_HINT = "apt-get install linux-libc-dev gcc";
 /**
  * Constant groups, in output order. A prefix group takes every #define / enum member declared in
  * `header` whose name starts with the prefix (a name goes to the longest matching prefix of its header);
- * a names group takes exactly the names listed, wherever glibc declares them.
+ * a names group takes exactly the names listed, wherever glibc declares them. `ffi` groups go to
+ * src/ffi/generated.ts (libc's constants, for the FFI layer), the rest to src/netlink/generated/.
  */
-type ConstantGroup = { header: string; prefix: string; title?: string } | { header: string; names: string[]; title: string };
+type ConstantGroup = ({ header: string; prefix: string; title?: string } | { header: string; names: string[]; title: string }) & { ffi?: true };
 
 const CONSTANT_GROUPS: ConstantGroup[] = [
   { header: 'linux/netlink.h', prefix: 'NLMSG_', title: 'netlink message types and alignment' },
@@ -75,14 +79,16 @@ const CONSTANT_GROUPS: ConstantGroup[] = [
       'MSG_DONTWAIT', 'MSG_PEEK', 'MSG_TRUNC',
     ],
   },
-  { header: 'sched.h', names: ['CLONE_NEWNET', 'CLONE_NEWNS'], title: 'unshare/setns namespace types' },
+  { header: 'sched.h', names: ['CLONE_NEWNET', 'CLONE_NEWNS'], title: 'unshare/setns namespace types', ffi: true },
   {
     header: 'sys/mount.h',
     names: ['MS_BIND', 'MS_REC', 'MS_SHARED', 'MS_SLAVE', 'MS_PRIVATE', 'MNT_DETACH'],
     title: 'mount flags',
+    ffi: true,
   },
-  { header: 'sys/file.h', names: ['LOCK_SH', 'LOCK_EX', 'LOCK_NB', 'LOCK_UN'], title: 'flock operations' },
-  { header: 'poll.h', names: ['POLLIN'], title: 'poll events' },
+  { header: 'sys/file.h', names: ['LOCK_SH', 'LOCK_EX', 'LOCK_NB', 'LOCK_UN'], title: 'flock operations', ffi: true },
+  { header: 'poll.h', names: ['POLLIN'], title: 'poll events', ffi: true },
+  { header: 'sys/syscall.h', names: ['SYS_gettid'], title: 'syscall numbers (for calls without a glibc wrapper)', ffi: true },
 ];
 
 /** Structs whose layout the codec needs, in output order. `optional` ones are skipped when absent. */
@@ -167,8 +173,8 @@ interface StructLayout {
 
 class GenError extends Error {}
 
-/** Generates the bindings into `outDir` (created if missing). Returns the paths written. */
-export function generate(outDir: string = DEFAULT_OUT_DIR): string[] {
+/** Generates the bindings under `root` (the package; directories created if missing). Returns the paths written. */
+export function generate(root: string = PACKAGE_DIR): string[] {
   checkTools();
   mkdirSync(TMP_ROOT, { recursive: true });
   const tmp = mkdtempSync(join(TMP_ROOT, 'probe-'));
@@ -189,22 +195,26 @@ export function generate(outDir: string = DEFAULT_OUT_DIR): string[] {
       if (missing.length) throw new GenError(`not integer constants in <${g.header}>: ${missing.join(', ')}`);
     }
 
-    const banner = bannerLine(probe.kernelVersion);
     const constants = groups.map(({ group, names }) => ({
       group,
       constants: names
         .filter((n) => probe.values.has(n))
         .map((n) => ({ name: n, value: probe.values.get(n)!, alias: isAlias(definitions.get(n), names) })),
     }));
+    checkUnique(constants);
+    const netlink = constants.filter(({ group }) => !group.ffi);
+    const ffi = constants.filter(({ group }) => group.ffi);
+    const banner = bannerLine(probe.kernelVersion, [...netlink.map(({ group }) => group.header), ...STRUCTS.map((s) => s.header)]);
     const files: Record<string, string> = {
-      'constants.ts': renderConstants(banner, constants),
-      'structs.ts': renderStructs(banner, probe.structs),
-      'names.ts': renderNames(banner, constants),
-      'index.ts': renderIndex(banner),
+      [join(NETLINK_OUT, 'constants.ts')]: renderConstants(banner, netlink),
+      [join(NETLINK_OUT, 'structs.ts')]: renderStructs(banner, probe.structs),
+      [join(NETLINK_OUT, 'names.ts')]: renderNames(banner, netlink),
+      [join(NETLINK_OUT, 'index.ts')]: renderIndex(banner),
+      [FFI_OUT]: renderConstants(bannerLine(probe.kernelVersion, ffi.map(({ group }) => group.header), "glibc's headers over Debian linux-libc-dev"), ffi),
     };
-    mkdirSync(outDir, { recursive: true });
     return Object.entries(files).map(([file, text]) => {
-      const path = join(outDir, file);
+      const path = join(root, file);
+      mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, text);
       return path;
     });
@@ -514,12 +524,12 @@ function parseProbeOutput(out: string, declared: Declared[]): ProbeResult {
  * "regeneration changes nothing" check on every fresh machine whose image lags the archive.
  * A real UAPI change still changes the constants below, and CI catches that.
  */
-function bannerLine(kernelVersion: string): string {
+function bannerLine(kernelVersion: string, headers: string[], what = 'Debian linux-libc-dev'): string {
   const dpkg = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'linux-libc-dev'], { encoding: 'utf8' });
   if (dpkg.status !== 0 || !dpkg.stdout.trim()) throw new GenError(`linux-libc-dev is not installed: ${INSTALL_HINT}`);
   const series = kernelVersion.split('.').slice(0, 2).join('.');
   return (
-    `// Generated by packages/core/gen from ${allHeaders().join(', ')} — Debian linux-libc-dev, ` +
+    `// Generated by packages/core/gen from ${[...new Set(headers)].join(', ')} — ${what}, ` +
     `kernel headers ${series}.x. Do not edit: run 'pnpm gen'.\n`
   );
 }
@@ -531,10 +541,14 @@ function groupTitle(g: ConstantGroup): string {
   return `${what} — ${g.header}`;
 }
 
-function renderConstants(banner: string, groups: GroupConstants[]): string {
+/** Every constant in one group only: the two output files must never both define a name. */
+function checkUnique(groups: GroupConstants[]): void {
   const all = groups.flatMap((g) => g.constants.map((c) => c.name));
   const twice = all.filter((n, i) => all.indexOf(n) !== i);
   if (twice.length) throw new GenError(`constants in more than one group: ${twice.join(', ')}`);
+}
+
+function renderConstants(banner: string, groups: GroupConstants[]): string {
   const out = [banner];
   for (const { group, constants } of groups) {
     if (constants.length === 0) continue;
@@ -611,7 +625,7 @@ function renderIndex(banner: string): string {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   try {
-    const written = generate(process.argv[2] ? resolve(process.argv[2]) : DEFAULT_OUT_DIR);
+    const written = generate(process.argv[2] ? resolve(process.argv[2]) : PACKAGE_DIR);
     for (const f of written) process.stdout.write(`wrote ${f}\n`);
   } catch (err) {
     if (!(err instanceof GenError)) throw err;

@@ -25,4 +25,4 @@ export * as constants from './netlink/generated/index.js';
 // Errors below netlink, and file locking for @netboot/ipam
 export { SpecError, SyscallError, errnoName } from './errors.js';
 export { flock } from './ffi/libc.js';
-export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from './netlink/generated/index.js';
+export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from './ffi/generated.js';

@@ -11,7 +11,7 @@ import { gettid, mount, umount2, unshare } from './ffi/libc.js';
 import { inNetnsFd, restoreOrAbort } from './ffi/netns.js';
 import { SyscallError } from './errors.js';
 import { InvalidInputError, NetbootError } from './base/errors.js';
-import { CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED } from './netlink/generated/index.js';
+import { CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED } from './ffi/generated.js';
 
 /** A network namespace: a name under /run/netns, an absolute path (/proc/<pid>/ns/net), or an open Netns. */
 export type NetnsRef = string | Netns;

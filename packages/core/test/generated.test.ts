@@ -4,9 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join, relative } from 'node:path';
 import * as gen from '../src/netlink/generated/index.js';
-import { DEFAULT_OUT_DIR, generate } from '../gen/generate.js';
+import * as libc from '../src/ffi/generated.js';
+import { FFI_OUT, generate, NETLINK_OUT } from '../gen/generate.js';
+
+const PACKAGE_DIR = join(import.meta.dirname, '..');
 
 test('message types and attribute numbers', () => {
   assert.is(gen.RTM_NEWLINK, 16);
@@ -49,15 +52,23 @@ test('reverse name tables', () => {
   assert.is(gen.NUD_NAMES[0x80], 'NUD_PERMANENT');
 });
 
+test('libc constants sit beside the FFI, not among the netlink bindings', () => {
+  assert.is(libc.CLONE_NEWNET, 0x40000000);
+  assert.is(libc.LOCK_EX, 2);
+  assert.is(libc.MNT_DETACH, 2);
+  assert.is(libc.SYS_gettid, 186, 'x86_64');
+  for (const name of Object.keys(libc)) assert.not.ok(name in gen, `${name} is not in netlink/generated`);
+});
+
 test('re-running the generator reproduces the committed files byte for byte', () => {
   const out = mkdtempSync(join(tmpdir(), 'nbt-gen-'));
   try {
-    const written = generate(out).map((p) => basename(p)).sort();
-    assert.equal(written, readdirSync(DEFAULT_OUT_DIR).sort(), 'same set of files');
+    const written = generate(out).map((p) => relative(out, p)).sort();
+    const committed = [...readdirSync(join(PACKAGE_DIR, NETLINK_OUT)).map((f) => join(NETLINK_OUT, f)), FFI_OUT].sort();
+    assert.equal(written, committed, 'same set of files');
     for (const file of written) {
       const fresh = readFileSync(join(out, file), 'utf8');
-      const committed = readFileSync(join(DEFAULT_OUT_DIR, file), 'utf8');
-      assert.ok(fresh === committed, `${file} differs from a fresh 'pnpm gen'`);
+      assert.ok(fresh === readFileSync(join(PACKAGE_DIR, file), 'utf8'), `${file} differs from a fresh 'pnpm gen'`);
     }
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -8,6 +8,7 @@
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { SyscallError } from '../base/errno.js';
+import { SYS_gettid } from './generated.js';
 
 const lib = koffi.load('libc.so.6');
 
@@ -30,7 +31,6 @@ const c = {
 };
 
 const { EINTR, EAGAIN, EWOULDBLOCK } = constants.errno;
-const SYS_gettid = 186; // x86_64; the package refuses other architectures below
 if (process.arch !== 'x64' || process.platform !== 'linux') {
   throw new Error(`@netboot/core supports linux/x64 only (this is ${process.platform}/${process.arch})`);
 }

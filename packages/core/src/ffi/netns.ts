@@ -2,7 +2,7 @@
 // primitive both the protocol layer (a socket created in a namespace) and netns.ts (runIn,
 // createNetns) build on. Why synchronous and on the main thread: see netns.ts.
 import { closeSync, openSync } from 'node:fs';
-import { CLONE_NEWNET } from '../netlink/generated/index.js';
+import { CLONE_NEWNET } from './generated.js';
 import { setns } from './libc.js';
 
 /**
