@@ -1,0 +1,220 @@
+// The pure heart of reconcile: current kernel state + desired state → the operations that turn one
+// into the other, touching only what netboot owns.
+//
+// Ownership:
+//  - a route is netboot's when it carries netboot's route protocol (default 78, below) in netboot's
+//    table; a route with another protocol at a desired destination belongs to someone else: it is
+//    reported as a conflict and that destination is left exactly as it is (no add, no replace);
+//  - neighbour entries are netboot's when they are permanent and sit on netboot's own overlay
+//    device (the kernel's own entries there — multicast NOARP ones, resolution attempts — are not);
+//  - FDB entries are netboot's when they sit on that device and name a remote (`dst`).
+// Everything else in `current` is ignored, so callers may pass a whole table or a whole dump.
+import type { IpFamily } from '@netboot/core/ip';
+import type { Neigh, Route } from '@netboot/core';
+import type { DesiredFdb, DesiredNeigh, DesiredRoute, PeerState } from './types.js';
+
+/**
+ * netboot's route protocol: 78 (ASCII 'N'). Unused by the stacks it must coexist with: the kernel
+ * (2), boot/static (3, 4), zebra/FRR (11), BIRD (12), DHCP (16), kube-router (17), keepalived (18),
+ * babel (42), Calico felix (3, 80), Open/R (99), FRR's BGP/IS-IS/OSPF/RIP/EIGRP (186–192), and the
+ * numbers in iproute2's rt_protos. `ip route show proto 78` lists netboot's routes.
+ */
+export const NETBOOT_PROTOCOL = 78;
+
+/** Whose entries are whose: netboot's route protocol and table, and its overlay device's ifindex. */
+export interface Ownership {
+  protocol: number;
+  table: number;
+  /** ifindex of netboot's overlay device (VXLAN); without it no neighbour or FDB entry is netboot's. */
+  device?: number;
+}
+
+/** What the kernel holds: a route dump (any protocols) and neighbour/FDB dumps (any devices). */
+export interface CurrentState {
+  routes: readonly Route[];
+  neighbours: readonly Neigh[];
+  fdb: readonly Neigh[];
+}
+
+/** A desired destination held by a route that is not netboot's: left untouched, for the user to decide. */
+export interface Conflict {
+  peer: string;
+  dst: string;
+  table: number;
+  /** The routes in the way (another protocol). */
+  routes: Route[];
+}
+
+export interface RouteChange {
+  from: Route;
+  to: DesiredRoute;
+}
+
+export interface NeighChange {
+  /** The entry being overwritten, if there was one (a failed or stale entry, another MAC). */
+  from?: Neigh;
+  to: DesiredNeigh;
+}
+
+/** The operations, by object kind; `desired` entries carry devices as ifindexes. */
+export interface Plan {
+  routes: { add: DesiredRoute[]; replace: RouteChange[]; del: Route[] };
+  neighbours: { set: NeighChange[]; del: Neigh[] };
+  fdb: { add: DesiredFdb[]; del: Neigh[] };
+  conflicts: Conflict[];
+}
+
+export function emptyPlan(): Plan {
+  return { routes: { add: [], replace: [], del: [] }, neighbours: { set: [], del: [] }, fdb: { add: [], del: [] }, conflicts: [] };
+}
+
+/** Operations in a plan (conflicts are not operations). */
+export function planSize(p: Plan): number {
+  return p.routes.add.length + p.routes.replace.length + p.routes.del.length + p.neighbours.set.length + p.neighbours.del.length + p.fdb.add.length + p.fdb.del.length;
+}
+
+export const routeKey = (table: number, dst: string): string => `${table} ${dst}`;
+export const neighKey = (dev: unknown, dst: string | undefined): string => `${dev} ${dst}`;
+export const fdbKey = (dev: unknown, lladdr: string | undefined, dst: string | undefined): string => `${dev} ${lladdr} ${dst}`;
+
+/** The metric the kernel gives a route sent without one. */
+function defaultMetric(family: IpFamily): number {
+  return family === 6 ? 1024 : 0;
+}
+
+function familyOf(dst: string): IpFamily {
+  return dst.includes(':') ? 6 : 4;
+}
+
+/** Whether the kernel's route is exactly the desired one (and sits at the key `replace` would hit). */
+export function sameRoute(cur: Route, want: DesiredRoute): boolean {
+  return (
+    cur.type === 'unicast' &&
+    cur.nexthops === undefined &&
+    cur.gateway === want.gateway &&
+    cur.dev === want.dev &&
+    Boolean(cur.onlink) === Boolean(want.onlink) &&
+    (cur.metric ?? 0) === defaultMetric(cur.family) &&
+    cur.mtu === undefined &&
+    cur.src === undefined
+  );
+}
+
+export function sameNeigh(cur: Neigh, want: DesiredNeigh): boolean {
+  return cur.lladdr === want.lladdr && cur.state.includes('permanent');
+}
+
+export function ownsRoute(r: Route, own: Ownership): boolean {
+  return r.protocol === own.protocol && r.table === own.table;
+}
+
+export function ownsNeigh(n: Neigh, own: Ownership): boolean {
+  return own.device !== undefined && n.dev === own.device && n.family !== 'bridge' && n.state.includes('permanent');
+}
+
+export function ownsFdb(n: Neigh, own: Ownership): boolean {
+  return own.device !== undefined && n.dev === own.device && n.family === 'bridge' && n.dst !== undefined && n.lladdr !== undefined;
+}
+
+function group<T>(items: readonly T[], key: (t: T) => string, keep: (t: T) => boolean): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const t of items) {
+    if (!keep(t)) continue;
+    const k = key(t);
+    const list = m.get(k);
+    if (list === undefined) m.set(k, [t]);
+    else list.push(t);
+  }
+  return m;
+}
+
+/**
+ * The operations that make `current` into `desired` under `own`: add what is missing, replace what
+ * differs, delete netboot's entries that are no longer desired, and report (never touch) desired
+ * destinations held by someone else's route. Pure; devices in `desired` must be ifindexes.
+ */
+export function diff(current: CurrentState, desired: PeerState, own: Ownership): Plan {
+  const plan = emptyPlan();
+
+  const routes = group(current.routes, (r) => routeKey(r.table, r.dst), (r) => r.table === own.table);
+  const wantedRoutes = new Set<string>();
+  for (const want of desired.routes) {
+    const key = routeKey(own.table, want.dst);
+    if (wantedRoutes.has(key)) continue;
+    wantedRoutes.add(key);
+    const here = routes.get(key) ?? [];
+    const foreign = here.filter((r) => r.protocol !== own.protocol);
+    if (foreign.length > 0) {
+      plan.conflicts.push({ peer: want.peer, dst: want.dst, table: own.table, routes: foreign });
+      continue;
+    }
+    const keep = here.find((r) => sameRoute(r, want));
+    // `replace` overwrites the route at the same (dst, metric); an owned route at another metric
+    // would survive it, so that one is deleted instead and the desired one added.
+    const atKey = keep ?? here.find((r) => (r.metric ?? 0) === defaultMetric(familyOf(want.dst)));
+    for (const r of here) if (r !== atKey) plan.routes.del.push(r);
+    if (keep !== undefined) continue;
+    if (atKey === undefined) plan.routes.add.push(want);
+    else plan.routes.replace.push({ from: atKey, to: want });
+  }
+  for (const [key, here] of routes) {
+    if (wantedRoutes.has(key)) continue;
+    for (const r of here) if (ownsRoute(r, own)) plan.routes.del.push(r);
+  }
+
+  const neighbours = new Map<string, Neigh>();
+  for (const n of current.neighbours) if (own.device !== undefined && n.dev === own.device && n.family !== 'bridge') neighbours.set(neighKey(n.dev, n.dst), n);
+  const wantedNeighbours = new Set<string>();
+  for (const want of desired.neighbours) {
+    const key = neighKey(want.dev, want.dst);
+    if (wantedNeighbours.has(key)) continue;
+    wantedNeighbours.add(key);
+    const cur = neighbours.get(key);
+    if (cur !== undefined && sameNeigh(cur, want)) continue;
+    plan.neighbours.set.push(cur === undefined ? { to: want } : { from: cur, to: want });
+  }
+  for (const [key, n] of neighbours) if (!wantedNeighbours.has(key) && ownsNeigh(n, own)) plan.neighbours.del.push(n);
+
+  const fdb = new Map<string, Neigh>();
+  for (const n of current.fdb) if (ownsFdb(n, own)) fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
+  const wantedFdb = new Set<string>();
+  for (const want of desired.fdb) {
+    const key = fdbKey(want.dev, want.lladdr, want.dst);
+    if (wantedFdb.has(key)) continue;
+    wantedFdb.add(key);
+    if (!fdb.has(key)) plan.fdb.add.push(want);
+  }
+  for (const [key, n] of fdb) if (!wantedFdb.has(key)) plan.fdb.del.push(n);
+
+  return plan;
+}
+
+/** The route the kernel reports after `ip route replace` of `d` under `own`. */
+export function toRoute(d: DesiredRoute, own: Ownership): Route {
+  const family = familyOf(d.dst);
+  const r: Route = { dst: d.dst, family, table: own.table, protocol: own.protocol, type: 'unicast', scope: 'universe', gateway: d.gateway, dev: d.dev as number };
+  if (d.onlink) r.onlink = true;
+  if (family === 6) r.metric = defaultMetric(6);
+  return r;
+}
+
+/** The neighbour the kernel reports after `ip neigh replace … nud permanent` of `d`. */
+export function toNeigh(d: DesiredNeigh): Neigh {
+  return { family: familyOf(d.dst), dev: d.dev as number, dst: d.dst, lladdr: d.lladdr, state: ['permanent'] };
+}
+
+/** The FDB entry the kernel reports after `bridge fdb append … dst IP self permanent` of `d`. */
+export function toFdb(d: DesiredFdb): Neigh {
+  return { family: 'bridge', dev: d.dev as number, lladdr: d.lladdr, dst: d.dst, state: ['permanent'], self: true };
+}
+
+/** `current` with `plan` applied, as the kernel would then report it (what a successful apply leaves). */
+export function applyPlan(current: CurrentState, plan: Plan, own: Ownership): CurrentState {
+  const gone = new Set<object>([...plan.routes.del, ...plan.routes.replace.map((c) => c.from), ...plan.neighbours.del, ...plan.fdb.del]);
+  for (const c of plan.neighbours.set) if (c.from !== undefined) gone.add(c.from);
+  return {
+    routes: [...current.routes.filter((r) => !gone.has(r)), ...plan.routes.add.map((d) => toRoute(d, own)), ...plan.routes.replace.map((c) => toRoute(c.to, own))],
+    neighbours: [...current.neighbours.filter((n) => !gone.has(n)), ...plan.neighbours.set.map((c) => toNeigh(c.to))],
+    fdb: [...current.fdb.filter((n) => !gone.has(n)), ...plan.fdb.add.map(toFdb)],
+  };
+}

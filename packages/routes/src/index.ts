@@ -1,0 +1,18 @@
+// @netboot/routes public API: peers in, owned kernel state out.
+
+// What routing works on
+export type { Peer, LocalNode, UnderlayAddress, DesiredState, PeerState, DesiredRoute, DesiredNeigh, DesiredFdb, DeviceSpec, IpipSpec, Refusal } from './types.js';
+export { vtepMac, checkPeer, type CheckedPeer, type PodCidr } from './peer.js';
+
+// Routing modes
+export type { Mode, ModeName } from './mode.js';
+export { hostGw } from './modes/host-gw.js';
+export { vxlan, vxlanOverhead, VXLAN_DEFAULTS, type VxlanOptions } from './modes/vxlan.js';
+export { crossSubnet, type CrossSubnetOptions } from './modes/cross-subnet.js';
+export { ipip, type IpipOptions } from './modes/ipip.js';
+
+// The pure diff
+export { diff, applyPlan, planSize, NETBOOT_PROTOCOL, type Plan, type Conflict, type CurrentState, type Ownership, type RouteChange, type NeighChange } from './diff.js';
+
+// Errors
+export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError } from './errors.js';

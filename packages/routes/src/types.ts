@@ -1,0 +1,84 @@
+// The data routing works on: peers (the cluster's nodes, the local one included) in, desired kernel
+// state out. Plain objects, so a mode's output can be printed, compared and tested without a kernel.
+import type { LinkRef, VxlanSpec } from '@netboot/core';
+
+/** A node of the cluster as routing sees it. The local node is a Peer too. */
+export interface Peer {
+  /** Node name; unique in the cluster (the VTEP MAC is derived from it unless `vtepMac` is given). */
+  name: string;
+  /** Underlay addresses of the node, IPv4 and/or IPv6: `['192.168.1.12', 'fd00:1::12']`. */
+  nodeIPs: readonly string[];
+  /** The node's pod CIDRs, IPv4 and/or IPv6: `['10.244.2.0/24', 'fd00:244:2::/64']`. */
+  podCIDRs: readonly string[];
+  /** MAC of the node's VTEP (vxlan, cross-subnet); default `vtepMac(name)`, the same derivation every node uses. */
+  vtepMac?: string;
+}
+
+/** One node IP as the kernel holds it: the prefix it sits in, on which device, with which MTU. */
+export interface UnderlayAddress {
+  /** `192.168.1.11/24`: the node IP and its directly connected subnet. */
+  cidr: string;
+  /** The uplink: the device holding the node IP. */
+  dev: string;
+  mtu: number;
+}
+
+/** The local node: a Peer plus its underlay as the kernel reports it (`discoverNode` fills it in). */
+export interface LocalNode extends Peer {
+  underlay: readonly UnderlayAddress[];
+}
+
+/** An IP-in-IP device (`ip link add NAME type ipip local A`); core's link API has no ipip kind. */
+export interface IpipSpec {
+  kind: 'ipip';
+  name: string;
+  local: string;
+  mtu: number;
+}
+
+/** The one device a mode needs on the node (none for host-gw). */
+export type DeviceSpec = (VxlanSpec & { mtu: number; address: string; local: string }) | IpipSpec;
+
+/** `ip route replace DST via GATEWAY dev DEV [onlink] proto P table T`, on behalf of one peer. */
+export interface DesiredRoute {
+  peer: string;
+  dst: string;
+  gateway: string;
+  dev: LinkRef;
+  onlink?: boolean;
+}
+
+/** `ip neigh replace DST lladdr MAC dev DEV nud permanent`: the peer gateway's VTEP MAC. */
+export interface DesiredNeigh {
+  peer: string;
+  dst: string;
+  lladdr: string;
+  dev: LinkRef;
+}
+
+/** `bridge fdb append MAC dev DEV dst IP self permanent`: where the peer's VTEP MAC lives on the underlay. */
+export interface DesiredFdb {
+  peer: string;
+  lladdr: string;
+  dst: string;
+  dev: LinkRef;
+}
+
+/** The kernel entries for one peer. */
+export interface PeerState {
+  routes: DesiredRoute[];
+  neighbours: DesiredNeigh[];
+  fdb: DesiredFdb[];
+}
+
+/** A peer (or one of its pod CIDRs) a mode cannot route; the rest of the cluster is unaffected. */
+export interface Refusal {
+  peer: string;
+  error: Error;
+}
+
+/** Everything a mode wants in the kernel for a node and its peers. */
+export interface DesiredState extends PeerState {
+  device?: DeviceSpec;
+  refused: Refusal[];
+}
