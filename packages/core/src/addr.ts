@@ -1,6 +1,6 @@
 // Interface addresses over rtnetlink (RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR), IPv4 and IPv6.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { NetlinkSocket } from './netlink/socket.js';
+import type { Transport } from './netlink/socket.js';
 import { isNotFound } from './netlink/errors.js';
 import {
   AF_UNSPEC,
@@ -104,9 +104,9 @@ function checkFamily(family: unknown): IpFamily | undefined {
 }
 
 export class AddrApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
   }
 

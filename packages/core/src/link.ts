@@ -3,7 +3,7 @@
 // refusals come back as NetlinkError with its message.
 import { constants } from 'node:os';
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import { NetlinkSocket } from './netlink/socket.js';
+import { NetlinkSocket, type Transport } from './netlink/socket.js';
 import type { Request } from './netlink/socket.js';
 import { NetlinkError, isNotFound } from './netlink/errors.js';
 import {
@@ -203,12 +203,12 @@ function asNotFound(err: unknown, ref: LinkRef): unknown {
 }
 
 /** The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked. */
-export function linkIndex(sock: NetlinkSocket, ref: LinkRef): number {
+export function linkIndex(sock: Transport, ref: LinkRef): number {
   if (typeof ref === 'number') return checkRef('link index', ref) as number;
   return getLink(sock, ref).index;
 }
 
-function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
+function getLink(sock: Transport, ref: LinkRef): Link {
   checkRef('link', ref);
   let replies: NlMessage[];
   try {
@@ -245,9 +245,9 @@ export function toLink(m: NlMessage): Link {
 }
 
 export class LinkApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
   }
 

@@ -2,7 +2,7 @@
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { NetlinkSocket, Request } from './netlink/socket.js';
+import type { Request, Transport } from './netlink/socket.js';
 import {
   AF_INET,
   AF_INET6,
@@ -168,11 +168,11 @@ const APPEND = NLM_F_CREATE | NLM_F_APPEND;
 type DevResolver = (ref: LinkRef) => number;
 
 export class RouteApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
   /** Device name → ifindex, asked afresh each call (devices come and go between calls). */
   readonly #resolve: DevResolver;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
     this.#resolve = (ref) => (typeof ref === 'number' ? ref : linkIndex(sock, ref));
   }
