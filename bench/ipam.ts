@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { FileStore, LocalIpam, RangeAllocator } from '@netboot/ipam';
+import { RangeAllocator } from '@netboot/ipam';
+import { FileStore, LocalIpam } from '@netboot/ipam/file';
 import { intEnv, machineFacts, settle, writeResultsSection } from './lib/common.js';
 
 const SLASH16 = '10.128.0.0/16';

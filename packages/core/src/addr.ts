@@ -1,6 +1,6 @@
 // Interface addresses over rtnetlink (RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR), IPv4 and IPv6.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Transport } from './netlink/socket.js';
+import type { NetlinkSocket } from './netlink/socket.js';
 import { isNotFound } from './netlink/errors.js';
 import {
   AF_UNSPEC,
@@ -19,8 +19,8 @@ import {
 } from './netlink/generated/index.js';
 import { linkIndex } from './link.js';
 import type { LinkRef } from './link.js';
-import { afOf, broadcastOf, familyOf, familyOfAf, InvalidAddressError, parseIp, parsePrefix } from './ip.js';
-import type { IpFamily, ParsedPrefix } from './ip.js';
+import { afOf, broadcastOf, familyOf, familyOfAf, InvalidAddressError, parseIp, parsePrefix } from './base/ip.js';
+import type { IpFamily, ParsedPrefix } from './base/ip.js';
 
 /** Address scope as `ip` names it (`scope global|site|link|host`). */
 export type AddrScope = 'global' | 'site' | 'link' | 'host' | 'nowhere';
@@ -104,9 +104,9 @@ function checkFamily(family: unknown): IpFamily | undefined {
 }
 
 export class AddrApi {
-  readonly #sock: Transport;
+  readonly #sock: NetlinkSocket;
 
-  constructor(sock: Transport) {
+  constructor(sock: NetlinkSocket) {
     this.#sock = sock;
   }
 

@@ -8,7 +8,7 @@ export * from './netns.js';
 export * from './sysctl.js';
 
 // Addresses, links, routes, neighbours, and the facade that puts them on one socket
-export * from './ip.js';
+export * from './public/ip.js'; // the curated list lives there, shared with @netboot/core/ip
 export * from './link.js';
 export * from './addr.js';
 export * from './route.js';

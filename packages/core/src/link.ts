@@ -3,7 +3,7 @@
 // refusals come back as NetlinkError with its message.
 import { constants } from 'node:os';
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import { NetlinkSocket, type Transport } from './netlink/socket.js';
+import { NetlinkSocket } from './netlink/socket.js';
 import type { Request } from './netlink/socket.js';
 import { NetlinkError, isNotFound } from './netlink/errors.js';
 import {
@@ -21,7 +21,7 @@ import {
 } from './netlink/generated/index.js';
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
-import { parseIp, parseMac } from './ip.js';
+import { parseIp, parseMac } from './base/ip.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */
@@ -203,12 +203,12 @@ function asNotFound(err: unknown, ref: LinkRef): unknown {
 }
 
 /** The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked. */
-export function linkIndex(sock: Transport, ref: LinkRef): number {
+export function linkIndex(sock: NetlinkSocket, ref: LinkRef): number {
   if (typeof ref === 'number') return checkRef('link index', ref) as number;
   return getLink(sock, ref).index;
 }
 
-function getLink(sock: Transport, ref: LinkRef): Link {
+function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
   checkRef('link', ref);
   let replies: NlMessage[];
   try {
@@ -245,9 +245,9 @@ export function toLink(m: NlMessage): Link {
 }
 
 export class LinkApi {
-  readonly #sock: Transport;
+  readonly #sock: NetlinkSocket;
 
-  constructor(sock: Transport) {
+  constructor(sock: NetlinkSocket) {
     this.#sock = sock;
   }
 

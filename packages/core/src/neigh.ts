@@ -2,7 +2,7 @@
 // Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Request, Transport } from './netlink/socket.js';
+import type { NetlinkSocket, Request } from './netlink/socket.js';
 import { NetlinkError } from './netlink/errors.js';
 import {
   AF_BRIDGE,
@@ -28,7 +28,7 @@ import {
   RTM_GETNEIGH,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
-import { parseIp, parseMac, type IpFamily } from './ip.js';
+import { parseIp, parseMac, type IpFamily } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
@@ -110,9 +110,9 @@ const STATES = new NameTable<NeighState>([
 ]);
 
 export class NeighApi {
-  readonly #sock: Transport;
+  readonly #sock: NetlinkSocket;
 
-  constructor(sock: Transport) {
+  constructor(sock: NetlinkSocket) {
     this.#sock = sock;
   }
 

@@ -2,7 +2,7 @@
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Request, Transport } from './netlink/socket.js';
+import type { NetlinkSocket, Request } from './netlink/socket.js';
 import {
   AF_INET,
   AF_INET6,
@@ -39,7 +39,7 @@ import {
   RTN_XRESOLVE,
 } from './netlink/generated/index.js';
 import { isNotFound } from './netlink/errors.js';
-import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
+import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
@@ -168,11 +168,11 @@ const APPEND = NLM_F_CREATE | NLM_F_APPEND;
 type DevResolver = (ref: LinkRef) => number;
 
 export class RouteApi {
-  readonly #sock: Transport;
+  readonly #sock: NetlinkSocket;
   /** Device name → ifindex, asked afresh each call (devices come and go between calls). */
   readonly #resolve: DevResolver;
 
-  constructor(sock: Transport) {
+  constructor(sock: NetlinkSocket) {
     this.#sock = sock;
     this.#resolve = (ref) => (typeof ref === 'number' ? ref : linkIndex(sock, ref));
   }

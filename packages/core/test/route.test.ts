@@ -6,7 +6,7 @@ import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/t
 import { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { NetlinkError } from '../src/netlink/errors.js';
-import { InvalidAddressError } from '../src/ip.js';
+import { InvalidAddressError } from '../src/base/ip.js';
 
 const PROTO = 201;
 

@@ -1,8 +1,8 @@
 // A pure in-memory allocator over a set of address ranges (a host-local "range set"): a bitmap of taken
 // slots kept in 8 KiB pages created on first use, so an IPv4 /16 costs 8 KiB, an untouched IPv6 /64
 // costs nothing, and finding the next free slot scans one 32-bit word at a time from a round-robin cursor.
-import { Cidr, InvalidIpError, formatIp, parseIp } from './cidr.js';
-import type { Family } from './cidr.js';
+import { InvalidAddressError, ipToValue, valueToIp, type IpFamily as Family } from '@netboot/core/ip';
+import { Cidr } from './cidr.js';
 
 /** One range: a subnet, optionally narrowed to [rangeStart, rangeEnd], with a gateway that is never handed out. */
 export interface RangeSpec {
@@ -21,7 +21,7 @@ export interface Allocation<O> {
   owner: O | undefined;
 }
 
-/** Every slot of the range set is taken; `ranges` names each range as it was narrowed (`rangeStart-rangeEnd`). */
+/** Every slot of the range set is taken. */
 export class RangeExhaustedError extends Error {
   constructor(readonly ranges: string[]) {
     super(`no free address left in ${ranges.join(', ')}`);
@@ -62,23 +62,13 @@ interface ResolvedRange {
   /** Slot index of `first` in the allocator's single index space. */
   base: bigint;
   gateway: bigint;
-  /** How errors name it: the subnet, or `rangeStart-rangeEnd (of subnet)` where narrowed. */
-  label: string;
 }
-
-// host-local refuses a /31 or /32 (/127, /128) when it reads the config ("Network 10.0.0.0/31 too small to
-// allocate from"): with the network address, the IPv4 broadcast and the gateway set aside, nothing is left.
-const MIN_HOST_BITS = 2;
 
 function resolveRange(spec: RangeSpec): Omit<ResolvedRange, 'base'> {
   const subnet = typeof spec.subnet === 'string' ? Cidr.parse(spec.subnet) : spec.subnet;
-  const bits = subnet.family === 4 ? 32 : 128;
-  if (bits - subnet.prefixLen < MIN_HOST_BITS) {
-    throw new InvalidRangeError(subnet.toString(), `network too small to allocate from: the smallest range is a /${bits - MIN_HOST_BITS}`);
-  }
   const inside = (field: string, text: string | undefined, fallback: bigint): bigint => {
     if (text === undefined) return fallback;
-    const value = parseIp(text);
+    const value = ipToValue(text);
     if (value.family !== subnet.family || !subnet.contains(value.value)) {
       throw new InvalidRangeError(subnet.toString(), `${field} ${text} is not inside the subnet`);
     }
@@ -86,10 +76,8 @@ function resolveRange(spec: RangeSpec): Omit<ResolvedRange, 'base'> {
   };
   const first = inside('rangeStart', spec.rangeStart, subnet.firstUsable());
   const last = inside('rangeEnd', spec.rangeEnd, subnet.lastUsable());
-  if (first > last) throw new InvalidRangeError(subnet.toString(), `rangeStart ${spec.rangeStart} is after rangeEnd ${formatIp(subnet.family, last)}`);
-  const whole = first === subnet.firstUsable() && last === subnet.lastUsable();
-  const label = whole ? subnet.toString() : `${formatIp(subnet.family, first)}-${formatIp(subnet.family, last)} (of ${subnet})`;
-  return { subnet, first, last, gateway: inside('gateway', spec.gateway, subnet.gateway()), label };
+  if (first > last) throw new InvalidRangeError(subnet.toString(), `rangeStart ${spec.rangeStart} is after rangeEnd ${valueToIp(subnet.family, last)}`);
+  return { subnet, first, last, gateway: inside('gateway', spec.gateway, subnet.gateway()) };
 }
 
 function lowestZeroBit(word: number): number {
@@ -164,7 +152,7 @@ export class RangeAllocator<O = undefined> {
   allocate(owner?: O): Allocation<O> {
     const start = this.cursor === undefined ? 0n : (this.cursor + 1n) % this.slots;
     const index = this.findFree(start);
-    if (index === undefined) throw new RangeExhaustedError(this.ranges.map((r) => r.label));
+    if (index === undefined) throw new RangeExhaustedError(this.ranges.map((r) => r.subnet.toString()));
     this.take(index, owner);
     this.cursor = index;
     return this.allocationAt(index);
@@ -247,7 +235,7 @@ export class RangeAllocator<O = undefined> {
   private allocationAt(index: bigint): Allocation<O> {
     const r = this.rangeOfIndex(index);
     const value = r.first + index - r.base;
-    return { ip: formatIp(this.family, value), range: this.ranges.indexOf(r), offset: value - r.subnet.network, owner: this.owners.get(index) };
+    return { ip: valueToIp(this.family, value), range: this.ranges.indexOf(r), offset: value - r.subnet.network, owner: this.owners.get(index) };
   }
 
   private findFree(start: bigint): bigint | undefined {
@@ -321,7 +309,7 @@ export class RangeAllocator<O = undefined> {
   }
 
   private indexOf(ip: string): bigint | undefined {
-    const parsed = parseIp(ip);
+    const parsed = ipToValue(ip);
     if (parsed.family !== this.family) return undefined;
     const r = this.ranges.find((range) => parsed.value >= range.first && parsed.value <= range.last);
     return r === undefined ? undefined : r.base + parsed.value - r.first;
@@ -330,13 +318,13 @@ export class RangeAllocator<O = undefined> {
   private requireIndex(ip: string): bigint {
     const index = this.indexOf(ip);
     if (index === undefined) {
-      throw new InvalidIpError(ip, `not inside the allocatable ranges ${this.ranges.map((r) => `${formatIp(this.family, r.first)}-${formatIp(this.family, r.last)}`).join(', ')}`);
+      throw new InvalidAddressError(ip, 'IP address', `not inside the allocatable ranges ${this.ranges.map((r) => `${valueToIp(this.family, r.first)}-${valueToIp(this.family, r.last)}`).join(', ')}`);
     }
     return index;
   }
 
   private formatIndex(index: bigint): string {
     const r = this.rangeOfIndex(index);
-    return formatIp(this.family, r.first + index - r.base);
+    return valueToIp(this.family, r.first + index - r.base);
   }
 }

@@ -3,8 +3,8 @@
 // the revisions read before it; a lost race (KvConflictError) re-reads and retries after a random pause.
 // Nothing here holds state between calls, so any number of ClusterIpam instances may share one store.
 import { createHash } from 'node:crypto';
-import { Cidr, InvalidIpError, normalizeIp, parseIp } from './cidr.js';
-import type { Family } from './cidr.js';
+import { InvalidAddressError, normalizeIp, parseIp, type IpFamily as Family } from '@netboot/core/ip';
+import { Cidr } from './cidr.js';
 import { IpInUseError } from './allocator.js';
 import type { RangeAllocator } from './allocator.js';
 import {
@@ -335,7 +335,7 @@ export class ClusterIpam {
       if (wantedIp !== undefined) {
         const ip = wantedIp;
         const pool = pools.find((p) => Cidr.parse(p.value.cidr).contains(ip));
-        if (!pool) throw new InvalidIpError(ip, `not inside an enabled pool that selects node ${node}`);
+        if (!pool) throw new InvalidAddressError(ip, 'IP address', `not inside an enabled pool that selects node ${node}`);
         const cidr = blockOf(pool.value, ip).toString();
         const existing = view.blocks.find((b) => b.value.cidr === cidr) ?? (await this.readBlock(cidr));
         if (existing) {
@@ -399,7 +399,7 @@ export class ClusterIpam {
 
   /** Releases one IP whoever holds it (`calicoctl ipam release --ip`). Unknown IPs are not an error: undefined. */
   async releaseIp(ip: string): Promise<Reservation | undefined> {
-    const canonical = normalizeIp(ip); // throws InvalidIpError naming the input
+    const canonical = normalizeIp(ip); // throws InvalidAddressError naming the input
     const block = await this.blockContaining(canonical);
     if (!block) return undefined;
     const [released] = await this.dropAllocations(block, (addr) => addr === canonical);

@@ -1,5 +1,7 @@
 // @netboot/ipam public API.
 export * from './cidr.js';
+// Every bad address, CIDR or MAC that ipam refuses; the parsers themselves are @netboot/core/ip.
+export { InvalidAddressError } from '@netboot/core/ip';
 export * from './validate.js';
 export * from './report.js';
 export * from './allocator.js';
@@ -8,5 +10,3 @@ export * from './blocks.js';
 export * from './cluster.js';
 export * from './store/kv.js';
 export * from './store/memory.js';
-export * from './store/file.js';
-export * from './local.js';

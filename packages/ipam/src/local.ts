@@ -5,7 +5,8 @@
 import { hostname } from 'node:os';
 import { IpInUseError, RangeAllocator, RangeExhaustedError } from './allocator.js';
 import type { Allocation, RangeSpec } from './allocator.js';
-import { Cidr, formatIp, normalizeIp } from './cidr.js';
+import { normalizeIp, valueToIp } from '@netboot/core/ip';
+import { Cidr } from './cidr.js';
 import type { Attachment, CheckReport, GcResult, Problem, Reservation, Usage } from './report.js';
 import type { FileEntry, FileStore } from './store/file.js';
 import { InvalidArgumentError, attachmentKey, validateAttachment } from './validate.js';
@@ -123,7 +124,7 @@ export class LocalIpam {
 
   /** Releases one address whoever holds it (also a corrupt file); false if it was not reserved. */
   async releaseIp(ip: string): Promise<boolean> {
-    normalizeIp(ip); // InvalidIpError before the lock is taken
+    normalizeIp(ip); // InvalidAddressError before the lock is taken
     return this.store.withLock(() => {
       this.sync();
       return this.store.release(ip) !== undefined;
@@ -268,7 +269,7 @@ export class LocalIpam {
       ip,
       subnet: subnet.toString(),
       prefixLen: subnet.prefixLen,
-      gateway: spec.gateway ?? formatIp(subnet.family, subnet.gateway()),
+      gateway: spec.gateway ?? valueToIp(subnet.family, subnet.gateway()),
       rangeSet: set,
     };
   }

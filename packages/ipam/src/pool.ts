@@ -1,7 +1,7 @@
 // IP pools: the address space pods are drawn from, cut into per-node blocks. Pure definitions and checks;
 // storage and the allocation workflow live in cluster.ts.
 import { Cidr } from './cidr.js';
-import type { Family } from './cidr.js';
+import type { IpFamily as Family } from '@netboot/core/ip';
 import { InvalidArgumentError } from './validate.js';
 import type { Reservation } from './report.js';
 
@@ -72,7 +72,7 @@ export class PoolInUseError extends Error {
   }
 }
 
-/** Validates a spec and fills in defaults; throws InvalidArgumentError / InvalidCidrError naming the field. */
+/** Validates a spec and fills in defaults; throws InvalidArgumentError / InvalidAddressError naming the field. */
 export function definePool(spec: IpPoolSpec): IpPool {
   if (typeof spec.name !== 'string' || spec.name.length > 63 || !POOL_NAME.test(spec.name)) {
     throw new InvalidArgumentError('pool name', spec.name, 'must be 1–63 lower-case letters, digits, "-" or ".", starting and ending alphanumeric');

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FileStore, StoreNotLockedError } from '../src/store/file.js';
 import { InvalidArgumentError } from '../src/validate.js';
-import { InvalidIpError } from '../src/cidr.js';
+import { InvalidAddressError } from '@netboot/core/ip';
 import { lastJson, readReservations, startWorker, withTempDir } from './store-fixtures.js';
 
 const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
@@ -62,7 +62,7 @@ test('bad container IDs, ifnames, network names and IPs are refused before anyth
       );
     }
     for (const ip of ['../../etc/passwd', '10.0.0.256', '10.0.0.09', 'lock']) {
-      await store.withLock(() => assert.throws(() => store.reserve(ip, eth0('ok'), 0), (e: unknown) => e instanceof InvalidIpError));
+      await store.withLock(() => assert.throws(() => store.reserve(ip, eth0('ok'), 0), (e: unknown) => e instanceof InvalidAddressError));
     }
     assert.equal(readdirSync(join(data, 'n')).sort(), before);
     assert.equal(readdirSync(data), ['n'], 'nothing written beside the network directory');

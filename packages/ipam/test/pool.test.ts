@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidCidrError } from '../src/cidr.js';
+import { InvalidAddressError } from '@netboot/core/ip';
 import { PoolExistsError, PoolOverlapError, checkPoolFits, definePool, patchPool, poolBlockCount, poolSelectsNode } from '../src/pool.js';
 import { InvalidArgumentError } from '../src/validate.js';
 
@@ -31,7 +31,7 @@ test('rejects bad specs naming the field', () => {
   for (const [spec, field] of bad) {
     assert.throws(() => definePool(spec), (err: unknown) => err instanceof InvalidArgumentError && err.field.endsWith(field), JSON.stringify(spec));
   }
-  assert.throws(() => definePool({ name: 'a', cidr: '10.244.1.0/16' }), isA(InvalidCidrError));
+  assert.throws(() => definePool({ name: 'a', cidr: '10.244.1.0/16' }), isA(InvalidAddressError));
   assert.ok(definePool({ name: 'exact', cidr: '10.244.7.0/24', blockSize: 24 }));
 });
 

@@ -18,7 +18,7 @@
 // Performance: the decoder and encoder are loops over Buffer reads/writes with no per-attribute
 // closures; a dump of 10,000 routes decodes in a few milliseconds. Decoded Buffers are copies, so
 // the caller may reuse the buffer it received into.
-import { formatIPv6 } from '../ip.js';
+import { formatMac, readIp, writeIp, writeMac } from '../base/ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js';
 import {
   T,
@@ -247,9 +247,7 @@ function decodeValue(buf: Buffer, p: number, end: number, spec: AttrSpec, siblin
       return buf.toString('utf8', p, z);
     }
     case T.ipaddr:
-      if (n === 4) return `${buf[p]}.${buf[p + 1]}.${buf[p + 2]}.${buf[p + 3]}`;
-      if (n === 16) return formatIPv6(buf, p);
-      return badSize(buf, p, end);
+      return readIp(buf, p, n) ?? badSize(buf, p, end);
     case T.mac:
       return formatMac(buf, p, end);
     case T.flag:
@@ -308,14 +306,6 @@ function copy(buf: Buffer, start: number, end: number): Buffer {
   const b = Buffer.allocUnsafe(end - start);
   buf.copy(b, 0, start, end);
   return b;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function formatMac(buf: Buffer, p: number, end: number): string {
-  let s = '';
-  for (let i = p; i < end; i++) s += i === p ? HEX[buf[i]!] : `:${HEX[buf[i]!]}`;
-  return s;
 }
 
 // =============================================================================================
@@ -635,16 +625,22 @@ export class MessageWriter {
         if (!note?.unterminated) this.buf[this.pos++] = 0;
         return;
       }
-      case T.ipaddr:
+      case T.ipaddr: {
         if (typeof v !== 'string') return this.fail(`expected an IP address string, got ${typeof v}`);
         this.room(16);
-        this.pos += writeIp(v, this.buf, this.pos) || this.fail(`${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
+        const n = writeIp(v, this.buf, this.pos);
+        if (n < 0) this.fail(`${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
+        this.pos += n;
         return;
-      case T.mac:
+      }
+      case T.mac: {
         if (typeof v !== 'string') return this.fail(`expected a MAC address string, got ${typeof v}`);
         this.room(v.length);
-        this.pos += writeMac(v, this.buf, this.pos) ?? this.fail(`${JSON.stringify(v)} is not a hardware address`);
+        const n = writeMac(v, this.buf, this.pos);
+        if (n < 0) this.fail(`${JSON.stringify(v)} is not a hardware address`);
+        this.pos += n;
         return;
+      }
       case T.flag:
         if (v !== true) this.fail('a flag attribute is present (true) or left out');
         return;
@@ -706,79 +702,6 @@ const SCALAR_NAMES: Record<number, 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16'
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
-/** Writes an IPv4 (4 bytes) or IPv6 (16 bytes) address; returns the byte count, 0 when `s` is neither. */
-export function writeIp(s: string, buf: Buffer, at: number): number {
-  return s.includes(':') ? writeIPv6(s, buf, at) : writeIPv4(s, buf, at);
-}
-
-function writeIPv4(s: string, buf: Buffer, at: number): number {
-  let octet = 0;
-  let digits = 0;
-  let n = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 46; /* '.' ends the last octet */
-    if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return 0; // no leading zeros (ambiguous octal)
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return 0;
-    } else if (c === 46 && digits > 0 && n < 4) {
-      buf[at + n++] = octet;
-      octet = 0;
-      digits = 0;
-    } else {
-      return 0;
-    }
-  }
-  return n === 4 ? 4 : 0;
-}
-
-function writeIPv6(s: string, buf: Buffer, at: number): number {
-  const halves = s.split('::');
-  if (halves.length > 2) return 0;
-  const groups: number[] = [];
-  const parse = (part: string, allowV4: boolean): number[] | undefined => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (allowV4 && i === pieces.length - 1 && piece.includes('.')) {
-        const tmp = Buffer.alloc(4);
-        if (writeIPv4(piece, tmp, 0) !== 4) return undefined;
-        out.push(tmp.readUInt16BE(0), tmp.readUInt16BE(2));
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) return undefined;
-        out.push(parseInt(piece, 16));
-      }
-    }
-    return out;
-  };
-  if (halves.length === 1) {
-    const all = parse(s, true);
-    if (!all || all.length !== 8) return 0;
-    groups.push(...all);
-  } else {
-    const head = parse(halves[0]!, false);
-    const tail = parse(halves[1]!, true);
-    if (!head || !tail || head.length + tail.length > 7) return 0;
-    groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
-  }
-  for (let i = 0; i < 8; i++) buf.writeUInt16BE(groups[i]!, at + 2 * i);
-  return 16;
-}
-
-/** Writes `aa:bb:…` (any number of octets, empty for none); returns the byte count or undefined. */
-function writeMac(s: string, buf: Buffer, at: number): number | undefined {
-  if (s === '') return 0;
-  const parts = s.split(':');
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) return undefined;
-    buf[at + i] = parseInt(p, 16);
-  }
-  return parts.length;
 }
 
 const shared = new MessageWriter();

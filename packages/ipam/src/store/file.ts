@@ -18,7 +18,7 @@
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
-import { normalizeIp } from '../cidr.js';
+import { normalizeIp } from '@netboot/core/ip';
 import type { Attachment } from '../report.js';
 import { InvalidArgumentError, trimSpace, validateContainerId, validateIfname, validateNetworkName } from '../validate.js';
 
@@ -291,7 +291,7 @@ export class FileStore {
   }
 
   private ipName(ip: string): string {
-    return normalizeIp(ip); // throws InvalidIpError naming the input
+    return normalizeIp(ip); // throws InvalidAddressError naming the input
   }
 
   private writeTemp(path: string, text: string, sync: boolean): void {
