@@ -1,6 +1,6 @@
 // Interface addresses over rtnetlink (RTM_NEWADDR / RTM_DELADDR / RTM_GETADDR), IPv4 and IPv6.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { NetlinkSocket } from './netlink/socket.js';
+import type { Transport } from './netlink/socket.js';
 import { isNotFound } from './netlink/errors.js';
 import {
   AF_UNSPEC,
@@ -17,10 +17,13 @@ import {
   RTM_GETADDR,
   RTM_NEWADDR,
 } from './netlink/generated/index.js';
+import { SpecError } from './errors.js';
+import { NameTable } from './name-table.js';
+import { attrNumber, attrString } from './netlink/values.js';
 import { linkIndex } from './link.js';
 import type { LinkRef } from './link.js';
-import { afOf, broadcastOf, familyOf, familyOfAf, InvalidAddressError, parseIp, parsePrefix } from './base/ip.js';
-import type { IpFamily, ParsedPrefix } from './base/ip.js';
+import { afOf, broadcastOf, familyOf, familyOfAf, parseIp, parsePrefix } from './ip.js';
+import type { IpFamily, ParsedPrefix } from './ip.js';
 
 /** Address scope as `ip` names it (`scope global|site|link|host`). */
 export type AddrScope = 'global' | 'site' | 'link' | 'host' | 'nowhere';
@@ -53,14 +56,18 @@ export interface Address {
   label?: string;
 }
 
-const SCOPES: Record<AddrScope, number> = {
-  global: RT_SCOPE_UNIVERSE,
-  site: RT_SCOPE_SITE,
-  link: RT_SCOPE_LINK,
-  host: RT_SCOPE_HOST,
-  nowhere: RT_SCOPE_NOWHERE,
-};
-const SCOPE_NAMES = new Map(Object.entries(SCOPES).map(([name, n]) => [n, name as AddrScope]));
+/** An address option that cannot be sent as given (scope, family, broadcast). Nothing was sent. */
+export class AddrSpecError extends SpecError {
+  static override readonly subject = 'address ';
+}
+
+const SCOPES = new NameTable<AddrScope>([
+  ['global', RT_SCOPE_UNIVERSE],
+  ['site', RT_SCOPE_SITE],
+  ['link', RT_SCOPE_LINK],
+  ['host', RT_SCOPE_HOST],
+  ['nowhere', RT_SCOPE_NOWHERE],
+]);
 
 /** What RTM_NEWADDR/RTM_DELADDR need to name one address on one device. */
 function addrMessage(index: number, p: ParsedPrefix, scope: number, flags: number): { header: Record<string, number>; attrs: Attrs } {
@@ -79,9 +86,9 @@ function defaultScope(p: ParsedPrefix): number {
 }
 
 /** Decodes an RTM_NEWADDR message into an Address. */
-export function toAddress(m: NlMessage): Address {
+export function decodeAddress(m: NlMessage): Address {
   const family = familyOfAf(m.header.ifa_family ?? 0);
-  const address = (m.attrs.IFA_LOCAL ?? m.attrs.IFA_ADDRESS) as string;
+  const address = attrString(m.attrs.IFA_LOCAL) ?? attrString(m.attrs.IFA_ADDRESS) ?? '';
   const prefixLen = m.header.ifa_prefixlen ?? 0;
   const scope = m.header.ifa_scope ?? 0;
   const a: Address = {
@@ -90,23 +97,25 @@ export function toAddress(m: NlMessage): Address {
     address,
     prefixLen,
     cidr: `${address}/${prefixLen}`,
-    scope: SCOPE_NAMES.get(scope) ?? 'global',
-    flags: typeof m.attrs.IFA_FLAGS === 'number' ? m.attrs.IFA_FLAGS : (m.header.ifa_flags ?? 0),
+    scope: SCOPES.name(scope) ?? 'global',
+    flags: attrNumber(m.attrs.IFA_FLAGS) ?? m.header.ifa_flags ?? 0,
   };
-  if (typeof m.attrs.IFA_BROADCAST === 'string') a.broadcast = m.attrs.IFA_BROADCAST;
-  if (typeof m.attrs.IFA_LABEL === 'string') a.label = m.attrs.IFA_LABEL;
+  const broadcast = attrString(m.attrs.IFA_BROADCAST);
+  if (broadcast !== undefined) a.broadcast = broadcast;
+  const label = attrString(m.attrs.IFA_LABEL);
+  if (label !== undefined) a.label = label;
   return a;
 }
 
 function checkFamily(family: unknown): IpFamily | undefined {
   if (family === undefined || family === 4 || family === 6) return family;
-  throw new InvalidAddressError(family, 'address family (4 or 6)');
+  throw new AddrSpecError('family', family, 'expected 4 or 6');
 }
 
 export class AddrApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
   }
 
@@ -116,17 +125,15 @@ export class AddrApi {
    */
   add(dev: LinkRef, cidr: string, opts: AddrOptions = {}): void {
     const p = parsePrefix(cidr);
-    if (opts.scope !== undefined && !Object.hasOwn(SCOPES, opts.scope)) {
-      throw new InvalidAddressError(opts.scope, `scope (${Object.keys(SCOPES).join(', ')})`);
-    }
+    const scope =
+      opts.scope === undefined ? defaultScope(p) : SCOPES.number(opts.scope, (expected) => new AddrSpecError('scope', opts.scope, expected));
     let broadcast: string | undefined;
     if (opts.broadcast !== undefined && opts.broadcast !== false) {
-      if (p.family !== 4) throw new InvalidAddressError(cidr, 'IPv4 address (broadcast is IPv4 only)');
+      if (p.family !== 4) throw new AddrSpecError('broadcast', opts.broadcast, `IPv6 has none (${cidr})`);
       broadcast = opts.broadcast === true ? broadcastOf(cidr) : parseIp(opts.broadcast).address;
-      if (familyOf(broadcast) !== 4) throw new InvalidAddressError(opts.broadcast, 'IPv4 broadcast address');
+      if (familyOf(broadcast) !== 4) throw new AddrSpecError('broadcast', opts.broadcast, `is IPv6 for IPv4 ${cidr}`);
     }
     const flags = (opts.nodad ? IFA_F_NODAD : 0) | (opts.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
-    const scope = opts.scope === undefined ? defaultScope(p) : SCOPES[opts.scope];
     const msg = addrMessage(linkIndex(this.#sock, dev), p, scope, flags);
     if (broadcast !== undefined) msg.attrs.IFA_BROADCAST = broadcast;
     this.#sock.request({ type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, ...msg });
@@ -148,7 +155,7 @@ export class AddrApi {
       attrs: {},
     });
     // The kernel filters by ifa_index under strict checking; the check here keeps that a detail.
-    return msgs.filter((m) => m.type === RTM_NEWADDR && (index === 0 || m.header.ifa_index === index)).map(toAddress);
+    return msgs.filter((m) => m.type === RTM_NEWADDR && (index === 0 || m.header.ifa_index === index)).map(decodeAddress);
   }
 
   /**

@@ -3,9 +3,10 @@
 // refusals come back as NetlinkError with its message.
 import { constants } from 'node:os';
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import { NetlinkSocket } from './netlink/socket.js';
+import { NetlinkSocket, type Transport } from './netlink/socket.js';
 import type { Request } from './netlink/socket.js';
 import { NetlinkError, isNotFound } from './netlink/errors.js';
+import { attrNest, attrNumber, attrString } from './netlink/values.js';
 import {
   AF_UNSPEC,
   IFF_UP,
@@ -21,7 +22,7 @@ import {
 } from './netlink/generated/index.js';
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
-import { parseIp, parseMac } from './base/ip.js';
+import { parseIp, parseMac } from './ip.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */
@@ -113,11 +114,7 @@ export interface Link {
 }
 
 /** A link spec or patch field the kernel would refuse (or misread). Nothing was sent. */
-export class InvalidLinkSpecError extends SpecError {
-  constructor(field: string, value: unknown, why: string) {
-    super('', field, value, why);
-  }
-}
+export class InvalidLinkSpecError extends SpecError {}
 
 /**
  * No device with that name or index. A NetlinkError (errno ENODEV, so `isNotFound` holds) whose message
@@ -163,24 +160,13 @@ function checkBool(field: string, v: unknown): void {
   checkFlag(InvalidLinkSpecError, field, v);
 }
 
-function checkRef(field: string, ref: unknown): LinkRef {
+/**
+ * A device as given to any API: an ifindex 1..IFINDEX_MAX (0 would mean "no device" or "every
+ * device" to the kernel) or a name dev_valid_name() accepts. Every API checks devices here, so a bad
+ * device is an InvalidLinkSpecError naming `field` wherever it is given.
+ */
+export function checkLinkRef(field: string, ref: unknown): LinkRef {
   return typeof ref === 'number' ? checkInt(field, ref, 1, IFINDEX_MAX) : validateIfName(ref, field);
-}
-
-function checkMac(field: string, v: unknown): string {
-  try {
-    return parseMac(v as string);
-  } catch {
-    throw new InvalidLinkSpecError(field, v, 'expected a MAC address aa:bb:cc:dd:ee:ff');
-  }
-}
-
-function checkIp(field: string, v: unknown): ReturnType<typeof parseIp> {
-  try {
-    return parseIp(v as string);
-  } catch {
-    throw new InvalidLinkSpecError(field, v, 'expected an IPv4 or IPv6 address');
-  }
 }
 
 /** ifinfomsg header; `up` set means "change IFF_UP to this", unset leaves the flag alone. */
@@ -202,14 +188,17 @@ function asNotFound(err: unknown, ref: LinkRef): unknown {
   return err instanceof NetlinkError && isNotFound(err) ? new LinkNotFoundError(ref, err) : err;
 }
 
-/** The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked. */
-export function linkIndex(sock: NetlinkSocket, ref: LinkRef): number {
-  if (typeof ref === 'number') return checkRef('link index', ref) as number;
-  return getLink(sock, ref).index;
+/**
+ * The ifindex of a device — for addr/route/neigh, which need numbers; numbers are only range-checked.
+ * `field` names the device in an InvalidLinkSpecError.
+ */
+export function linkIndex(sock: Transport, ref: LinkRef, field = 'dev'): number {
+  if (typeof ref === 'number') return checkInt(field, ref, 1, IFINDEX_MAX);
+  return getLink(sock, ref, field).index;
 }
 
-function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
-  checkRef('link', ref);
+function getLink(sock: Transport, ref: LinkRef, field = 'link'): Link {
+  checkLinkRef(field, ref);
   let replies: NlMessage[];
   try {
     replies = sock.request({ type: RTM_GETLINK, ...refQuery(ref) });
@@ -218,36 +207,39 @@ function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
   }
   const reply = replies.find((m) => m.type === RTM_NEWLINK);
   if (reply === undefined) throw new LinkNotFoundError(ref);
-  return toLink(reply);
+  return decodeLink(reply);
 }
 
 /** Decodes an RTM_NEWLINK message into a Link. */
-export function toLink(m: NlMessage): Link {
+export function decodeLink(m: NlMessage): Link {
   const a = m.attrs;
   const flags = m.header.ifi_flags ?? 0;
-  const linkinfo = a.IFLA_LINKINFO as Attrs | undefined;
+  const linkinfo = attrNest(a.IFLA_LINKINFO);
   const link: Link = {
     index: m.header.ifi_index ?? 0,
-    name: a.IFLA_IFNAME as string,
-    mtu: (a.IFLA_MTU as number | undefined) ?? 0,
+    name: attrString(a.IFLA_IFNAME) ?? '',
+    mtu: attrNumber(a.IFLA_MTU) ?? 0,
     flags,
     up: (flags & IFF_UP) !== 0,
-    operstate: OPERSTATES[(a.IFLA_OPERSTATE as number | undefined) ?? 0] ?? 'UNKNOWN',
-    address: typeof a.IFLA_ADDRESS === 'string' ? a.IFLA_ADDRESS : '',
+    operstate: OPERSTATES[attrNumber(a.IFLA_OPERSTATE) ?? 0] ?? 'UNKNOWN',
+    address: attrString(a.IFLA_ADDRESS) ?? '',
   };
-  const kind = linkinfo?.IFLA_INFO_KIND;
-  if (typeof kind === 'string') link.kind = kind;
-  if (typeof a.IFLA_MASTER === 'number' && a.IFLA_MASTER !== 0) link.master = a.IFLA_MASTER;
-  if (typeof a.IFLA_LINK === 'number' && a.IFLA_LINK !== link.index) link.parent = a.IFLA_LINK;
-  const data = linkinfo?.IFLA_INFO_DATA;
-  if (data !== undefined && typeof data === 'object' && !Buffer.isBuffer(data) && !Array.isArray(data)) link.info = data as Attrs;
+  const kind = attrString(linkinfo?.IFLA_INFO_KIND);
+  if (kind !== undefined) link.kind = kind;
+  const master = attrNumber(a.IFLA_MASTER);
+  if (master !== undefined && master !== 0) link.master = master;
+  const parent = attrNumber(a.IFLA_LINK);
+  if (parent !== undefined && parent !== link.index) link.parent = parent;
+  // A kind without a schema table keeps its data as bytes: no `info` then.
+  const info = attrNest(linkinfo?.IFLA_INFO_DATA);
+  if (info !== undefined) link.info = info;
   return link;
 }
 
 export class LinkApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
   }
 
@@ -281,12 +273,12 @@ export class LinkApi {
    * [name …] [netns <ns>]`. Only the fields present are changed, in one request.
    */
   set(ref: LinkRef, patch: LinkPatch): void {
-    checkRef('link', ref);
+    checkLinkRef('link', ref);
     const attrs: Attrs = {};
     if (patch.name !== undefined) attrs.IFLA_IFNAME = validateIfName(patch.name, 'name');
     if (patch.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', patch.mtu, 1, MTU_MAX);
-    if (patch.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', patch.address);
-    if (patch.master !== undefined && patch.master !== null) checkRef('master', patch.master);
+    if (patch.address !== undefined) attrs.IFLA_ADDRESS = parseMac(patch.address);
+    if (patch.master !== undefined && patch.master !== null) checkLinkRef('master', patch.master);
     checkBool('up', patch.up);
     if (patch.master !== undefined) attrs.IFLA_MASTER = patch.master === null ? 0 : this.index(patch.master);
     // By name the kernel looks the device up itself; a rename needs the index (IFLA_IFNAME is the new name).
@@ -307,7 +299,7 @@ export class LinkApi {
 
   /** Deletes a device — `ip link del <dev>` (a veth's peer goes with it). LinkNotFoundError (ENODEV) if missing. */
   del(ref: LinkRef): void {
-    checkRef('link', ref);
+    checkLinkRef('link', ref);
     try {
       this.#sock.request({ type: RTM_DELLINK, ...refQuery(ref) });
     } catch (err) {
@@ -339,7 +331,7 @@ export class LinkApi {
     return this.#sock
       .dump({ type: RTM_GETLINK, header: ifinfo(0), attrs: {} })
       .filter((m) => m.type === RTM_NEWLINK)
-      .map(toLink)
+      .map(decodeLink)
       .filter((l) => (filter.kind === undefined || l.kind === filter.kind) && (master === undefined || l.master === master));
   }
 
@@ -353,8 +345,9 @@ export class LinkApi {
     checkBool('up', spec.up);
     const attrs: Attrs = { IFLA_IFNAME: spec.name };
     if (spec.mtu !== undefined) attrs.IFLA_MTU = checkInt('mtu', spec.mtu, 1, MTU_MAX);
-    if (spec.address !== undefined) attrs.IFLA_ADDRESS = checkMac('address', spec.address);
+    if (spec.address !== undefined) attrs.IFLA_ADDRESS = parseMac(spec.address);
     let data: Attrs | undefined;
+    const kind: unknown = spec.kind; // for the error below, where `spec` is `never`
     switch (spec.kind) {
       case 'veth':
         if (typeof spec.peer !== 'object' || spec.peer === null) throw new InvalidLinkSpecError('peer', spec.peer, 'a veth needs a peer');
@@ -367,13 +360,13 @@ export class LinkApi {
         break;
       case 'macvlan': {
         data = { IFLA_MACVLAN_MODE: macvlanMode(spec.mode) };
-        attrs.IFLA_LINK = this.index(checkRef('link', spec.link));
+        attrs.IFLA_LINK = this.index(checkLinkRef('link', spec.link));
         break;
       }
       default:
-        throw new InvalidLinkSpecError('kind', (spec as { kind: unknown }).kind, 'expected veth, bridge, vxlan or macvlan');
+        throw new InvalidLinkSpecError('kind', kind, 'expected veth, bridge, vxlan or macvlan');
     }
-    if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkRef('master', spec.master));
+    if (spec.master !== undefined) attrs.IFLA_MASTER = this.index(checkLinkRef('master', spec.master));
     attrs.IFLA_LINKINFO = data === undefined ? { IFLA_INFO_KIND: spec.kind } : { IFLA_INFO_KIND: spec.kind, IFLA_INFO_DATA: data };
     return { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, header: ifinfo(0, spec.up || undefined), attrs };
   }
@@ -388,14 +381,14 @@ function vxlanData(spec: VxlanSpec, index: (ref: LinkRef) => number): Attrs {
   };
   if (spec.ttl !== undefined) data.IFLA_VXLAN_TTL = checkInt('ttl', spec.ttl, 0, 255);
   if (spec.local !== undefined) {
-    const local = checkIp('local', spec.local);
+    const local = parseIp(spec.local);
     data[local.family === 4 ? 'IFLA_VXLAN_LOCAL' : 'IFLA_VXLAN_LOCAL6'] = local.address;
   }
   if (spec.group !== undefined) {
-    const group = checkIp('group', spec.group);
+    const group = parseIp(spec.group);
     data[group.family === 4 ? 'IFLA_VXLAN_GROUP' : 'IFLA_VXLAN_GROUP6'] = group.address;
   }
-  if (spec.dev !== undefined) data.IFLA_VXLAN_LINK = index(checkRef('dev', spec.dev));
+  if (spec.dev !== undefined) data.IFLA_VXLAN_LINK = index(checkLinkRef('dev', spec.dev));
   return data;
 }
 
@@ -410,7 +403,7 @@ function macvlanMode(mode: MacvlanMode): number {
 function vethPeer(peer: VethPeerSpec, nsFd?: number): { header: Record<string, number>; attrs: Attrs } {
   const attrs: Attrs = { IFLA_IFNAME: validateIfName(peer.name, 'peer.name') };
   if (peer.mtu !== undefined) attrs.IFLA_MTU = checkInt('peer.mtu', peer.mtu, 1, MTU_MAX);
-  if (peer.address !== undefined) attrs.IFLA_ADDRESS = checkMac('peer.address', peer.address);
+  if (peer.address !== undefined) attrs.IFLA_ADDRESS = parseMac(peer.address);
   checkBool('peer.up', peer.up);
   if (nsFd !== undefined) attrs.IFLA_NET_NS_FD = nsFd;
   return { header: ifinfo(0), attrs };
@@ -430,7 +423,7 @@ export function ensureLink(api: LinkApi, spec: LinkSpec): Link {
   }
   const patch: LinkPatch = {};
   if (spec.mtu !== undefined && spec.mtu !== existing.mtu) patch.mtu = spec.mtu;
-  if (spec.address !== undefined && checkMac('address', spec.address) !== existing.address) patch.address = spec.address;
+  if (spec.address !== undefined && parseMac(spec.address) !== existing.address) patch.address = spec.address;
   if (spec.master !== undefined) {
     const master = api.index(spec.master);
     if (master !== existing.master) patch.master = master;

@@ -2,8 +2,9 @@
 // Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { NetlinkSocket, Request } from './netlink/socket.js';
+import type { Request, Transport } from './netlink/socket.js';
 import { NetlinkError } from './netlink/errors.js';
+import { attrNumber, attrString } from './netlink/values.js';
 import {
   AF_BRIDGE,
   AF_INET,
@@ -28,9 +29,9 @@ import {
   RTM_GETNEIGH,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
-import { parseIp, parseMac, type IpFamily } from './base/ip.js';
+import { parseIp, parseMac, type IpFamily } from './ip.js';
 import { linkIndex, type LinkRef } from './link.js';
-import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
+import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
 /** NUD_* states by the names `ip neigh` prints (lower case). */
@@ -93,9 +94,7 @@ export interface NeighFilter {
 
 /** A neighbour spec that cannot be sent as given. Nothing was sent. */
 export class NeighSpecError extends SpecError {
-  constructor(field: string, value: unknown, why: string) {
-    super('neighbour ', field, value, why);
-  }
+  static override readonly subject = 'neighbour ';
 }
 
 const STATES = new NameTable<NeighState>([
@@ -110,9 +109,9 @@ const STATES = new NameTable<NeighState>([
 ]);
 
 export class NeighApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
   }
 
@@ -164,9 +163,8 @@ export class NeighApi {
     return out;
   }
 
-  /** ifindex of `ref`; a number must be a real ifindex (0 would mean "every device" or "none"). */
   #index(ref: LinkRef): number {
-    return typeof ref === 'number' ? checkInteger(NeighSpecError, 'dev', ref, 1, IFINDEX_MAX) : linkIndex(this.#sock, ref);
+    return linkIndex(this.#sock, ref, 'dev');
   }
 
   #send(type: number, n: NeighSpec, flags: number): void {
@@ -278,14 +276,19 @@ export function decodeNeigh(m: NlMessage): Neigh {
     dev: h.ndm_ifindex ?? 0,
     state: stateNames(h.ndm_state ?? 0),
   };
-  if (a.NDA_DST !== undefined) n.dst = a.NDA_DST as string;
-  if (a.NDA_LLADDR !== undefined) n.lladdr = a.NDA_LLADDR as string;
+  const dst = attrString(a.NDA_DST);
+  if (dst !== undefined) n.dst = dst;
+  const lladdr = attrString(a.NDA_LLADDR);
+  if (lladdr !== undefined) n.lladdr = lladdr;
   if (flags & NTF_SELF) n.self = true;
   // An entry of a bridge's own table comes with NDA_MASTER and neither NTF_SELF nor NTF_MASTER.
   if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && a.NDA_MASTER !== undefined)) n.master = true;
   if (flags & NTF_ROUTER) n.router = true;
-  if (a.NDA_VNI !== undefined) n.vni = a.NDA_VNI as number;
-  if (a.NDA_PORT !== undefined) n.port = a.NDA_PORT as number;
-  if (a.NDA_MASTER !== undefined) n.bridge = a.NDA_MASTER as number;
+  const vni = attrNumber(a.NDA_VNI);
+  if (vni !== undefined) n.vni = vni;
+  const port = attrNumber(a.NDA_PORT);
+  if (port !== undefined) n.port = port;
+  const bridge = attrNumber(a.NDA_MASTER);
+  if (bridge !== undefined) n.bridge = bridge;
   return n;
 }

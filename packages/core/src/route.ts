@@ -2,7 +2,7 @@
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { NetlinkSocket, Request } from './netlink/socket.js';
+import type { Request, Transport } from './netlink/socket.js';
 import {
   AF_INET,
   AF_INET6,
@@ -39,9 +39,10 @@ import {
   RTN_XRESOLVE,
 } from './netlink/generated/index.js';
 import { isNotFound } from './netlink/errors.js';
-import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
-import { linkIndex, type LinkRef } from './link.js';
-import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
+import { attrHops, attrNest, attrNumber, attrString, type HeaderAttrs } from './netlink/values.js';
+import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
+import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
+import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
 
@@ -131,9 +132,7 @@ export interface RouteGetOptions {
 
 /** A route spec that cannot be sent as given. Nothing was sent. */
 export class RouteSpecError extends SpecError {
-  constructor(field: string, value: unknown, why: string) {
-    super('route ', field, value, why);
-  }
+  static override readonly subject = 'route ';
 }
 
 const TYPES = new NameTable<RouteType>([
@@ -168,11 +167,11 @@ const APPEND = NLM_F_CREATE | NLM_F_APPEND;
 type DevResolver = (ref: LinkRef) => number;
 
 export class RouteApi {
-  readonly #sock: NetlinkSocket;
+  readonly #sock: Transport;
   /** Device name → ifindex, asked afresh each call (devices come and go between calls). */
   readonly #resolve: DevResolver;
 
-  constructor(sock: NetlinkSocket) {
+  constructor(sock: Transport) {
     this.#sock = sock;
     this.#resolve = (ref) => (typeof ref === 'number' ? ref : linkIndex(sock, ref));
   }
@@ -228,7 +227,7 @@ export class RouteApi {
     const { family, address } = parseIp(dst);
     const attrs: Attrs = { RTA_DST: address };
     if (opts.src !== undefined) attrs.RTA_SRC = sameFamily('src', opts.src, family);
-    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkIndex('dev', opts.dev));
+    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkLinkRef('dev', opts.dev));
     if (opts.mark !== undefined) attrs.RTA_MARK = checkU32('mark', opts.mark);
     const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
     header.rtm_dst_len = bitsOf(family);
@@ -255,7 +254,7 @@ export class RouteApi {
     }
     if (filter.protocol !== undefined) header.rtm_protocol = checkU8('protocol', filter.protocol);
     if (filter.type !== undefined) header.rtm_type = typeNumber(filter.type);
-    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkIndex('dev', filter.dev));
+    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkLinkRef('dev', filter.dev));
     const dst = filter.dst === undefined ? undefined : normaliseDst(filter.dst).text;
 
     let messages: NlMessage[];
@@ -385,7 +384,7 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
     throw new RouteSpecError('nexthops', spec.nexthops, 'give either nexthops or gateway/dev, not both');
   }
   if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
-  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkIndex('dev', spec.dev));
+  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkLinkRef('dev', spec.dev));
   if (checkBool('onlink', spec.onlink)) header.rtm_flags |= RTNH_F_ONLINK;
   if (spec.src !== undefined) attrs.RTA_PREFSRC = sameFamily('src', spec.src, family);
   if (spec.metric !== undefined) attrs.RTA_PRIORITY = checkU32('metric', spec.metric);
@@ -438,7 +437,7 @@ function sameFamily(field: string, address: string, family: IpFamily): string {
   return p.address;
 }
 
-function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResolver): AttrsList {
+function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResolver): HeaderAttrs[] {
   if (!Array.isArray(nexthops) || nexthops.length === 0) {
     throw new RouteSpecError('nexthops', nexthops, 'expected a non-empty array');
   }
@@ -450,13 +449,12 @@ function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResol
       header: {
         rtnh_flags: checkBool('nexthops.onlink', nh.onlink) ? RTNH_F_ONLINK : 0,
         rtnh_hops: weight - 1,
-        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(checkIndex('nexthops.dev', nh.dev)),
+        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(checkLinkRef('nexthops.dev', nh.dev)),
       },
       attrs,
     };
   });
 }
-type AttrsList = { header: Record<string, number>; attrs: Attrs }[];
 
 /** Kernel message → Route. Hot in 10,000-route dumps: plain property reads only. */
 export function decodeRoute(m: NlMessage): Route {
@@ -464,30 +462,36 @@ export function decodeRoute(m: NlMessage): Route {
   const a = m.attrs;
   const family: IpFamily = h.rtm_family === AF_INET6 ? 6 : 4;
   const dstLen = h.rtm_dst_len ?? 0;
-  const dstAddr = a.RTA_DST as string | undefined;
+  const dstAddr = attrString(a.RTA_DST);
   const route: Route = {
     dst: dstLen === 0 ? 'default' : `${dstAddr}/${dstLen}`,
     family,
-    table: (a.RTA_TABLE as number | undefined) ?? h.rtm_table ?? 0,
+    table: attrNumber(a.RTA_TABLE) ?? h.rtm_table ?? 0,
     protocol: h.rtm_protocol ?? 0,
     type: TYPES.name(h.rtm_type ?? 0) ?? 'unspec',
     scope: scopeName(h.rtm_scope ?? 0),
   };
-  if (a.RTA_GATEWAY !== undefined) route.gateway = a.RTA_GATEWAY as string;
-  if (a.RTA_OIF !== undefined) route.dev = a.RTA_OIF as number;
+  const gateway = attrString(a.RTA_GATEWAY);
+  if (gateway !== undefined) route.gateway = gateway;
+  const dev = attrNumber(a.RTA_OIF);
+  if (dev !== undefined) route.dev = dev;
   if ((h.rtm_flags ?? 0) & RTNH_F_ONLINK) route.onlink = true;
-  if (a.RTA_PREFSRC !== undefined) route.src = a.RTA_PREFSRC as string;
-  if (a.RTA_PRIORITY !== undefined) route.metric = a.RTA_PRIORITY as number;
-  const mtu = (a.RTA_METRICS as Attrs | undefined)?.RTAX_MTU;
-  if (mtu !== undefined) route.mtu = mtu as number;
-  if (a.RTA_MULTIPATH !== undefined) route.nexthops = decodeNexthops(a.RTA_MULTIPATH as AttrsList);
+  const src = attrString(a.RTA_PREFSRC);
+  if (src !== undefined) route.src = src;
+  const metric = attrNumber(a.RTA_PRIORITY);
+  if (metric !== undefined) route.metric = metric;
+  const mtu = attrNumber(attrNest(a.RTA_METRICS)?.RTAX_MTU);
+  if (mtu !== undefined) route.mtu = mtu;
+  const hops = attrHops(a.RTA_MULTIPATH);
+  if (hops !== undefined) route.nexthops = decodeNexthops(hops);
   return route;
 }
 
-function decodeNexthops(list: AttrsList): (Nexthop & { dev?: number })[] {
+function decodeNexthops(list: HeaderAttrs[]): (Nexthop & { dev?: number })[] {
   return list.map(({ header, attrs }) => {
     const nh: Nexthop & { dev?: number } = { weight: (header.rtnh_hops ?? 0) + 1 };
-    if (attrs.RTA_GATEWAY !== undefined) nh.gateway = attrs.RTA_GATEWAY as string;
+    const gateway = attrString(attrs.RTA_GATEWAY);
+    if (gateway !== undefined) nh.gateway = gateway;
     if (header.rtnh_ifindex) nh.dev = header.rtnh_ifindex;
     if ((header.rtnh_flags ?? 0) & RTNH_F_ONLINK) nh.onlink = true;
     return nh;
@@ -499,10 +503,6 @@ function checkFamily(family: unknown): IpFamily {
   return family;
 }
 
-/** A device given by ifindex must be a real one: 0 would mean "no device" to the kernel. */
-function checkIndex(field: string, ref: LinkRef): LinkRef {
-  return typeof ref === 'number' ? checkInteger(RouteSpecError, field, ref, 1, IFINDEX_MAX) : ref;
-}
 
 function checkBool(field: string, v: unknown): boolean {
   return checkFlag(RouteSpecError, field, v);

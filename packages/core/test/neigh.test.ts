@@ -5,8 +5,9 @@ import * as assert from 'uvu/assert';
 import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import { Rtnl } from '../src/rtnl.js';
 import { NeighSpecError } from '../src/neigh.js';
+import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
-import { InvalidAddressError } from '../src/base/ip.js';
+import { InvalidAddressError } from '../src/ip.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -191,8 +192,8 @@ test('FDB entries in a bridge (master) and bad input', () =>
     throwsA(() => rtnl.neigh.set({ family: 6, dev: 'veth0', dst: '10.1.0.9' }), NeighSpecError);
     // ifindex 0 is no device: the kernel would act on whatever it makes of that, so it is refused here.
     for (const dev of [0, -1, 1.5]) {
-      throwsA(() => rtnl.neigh.set({ dev, dst: '10.1.0.9', lladdr: '02:00:00:00:00:01' }), NeighSpecError);
-      throwsA(() => rtnl.neigh.list({ dev }), NeighSpecError);
+      throwsA(() => rtnl.neigh.set({ dev, dst: '10.1.0.9', lladdr: '02:00:00:00:00:01' }), InvalidLinkSpecError);
+      throwsA(() => rtnl.neigh.list({ dev }), InvalidLinkSpecError);
     }
     throwsA(() => rtnl.neigh.set({ dev: 'veth0', dst: '10.1.0.9', lladdr: '02:00:00:00:00:01', router: 'yes' as never }), NeighSpecError);
     assert.equal(ipJson(ns, 'neigh', 'show', 'dev', 'veth0'), [], 'nothing was added');

@@ -5,8 +5,9 @@ import * as assert from 'uvu/assert';
 import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
+import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
-import { InvalidAddressError } from '../src/base/ip.js';
+import { InvalidAddressError } from '../src/ip.js';
 
 const PROTO = 201;
 
@@ -288,9 +289,9 @@ test('bad input is a typed error that names it, and nothing is sent', () =>
     // A device given by number must be a real ifindex (0 is "no device": the route would be added
     // without one); a family must be 4 or 6 (anything else was sent as IPv6); flags must be booleans.
     for (const dev of [0, -1, 1.5]) {
-      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', dev, table: 100 }), RouteSpecError, /route dev/);
-      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', nexthops: [{ gateway: '10.1.0.2', dev }], table: 100 }), RouteSpecError, /nexthops\.dev/);
-      throwsA(() => rtnl.route.list({ dev }), RouteSpecError);
+      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', dev, table: 100 }), InvalidLinkSpecError, /invalid dev/);
+      throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', nexthops: [{ gateway: '10.1.0.2', dev }], table: 100 }), InvalidLinkSpecError, /nexthops\.dev/);
+      throwsA(() => rtnl.route.list({ dev }), InvalidLinkSpecError);
     }
     throwsA(() => rtnl.route.add({ dst: 'default', family: 5 as never, dev: 'veth0', table: 100 }), RouteSpecError, /route family 5/);
     throwsA(() => rtnl.route.list({ family: 5 as never }), RouteSpecError, /family/);

@@ -19,7 +19,14 @@ import {
   NeighApi,
   NetlinkError,
   SyscallError,
+  InvalidAddressError,
+  InvalidLinkSpecError,
+  AddrSpecError,
+  RouteSpecError,
+  NeighSpecError,
+  SpecError,
 } from '../src/index.js';
+import { errorKind, InvalidInputError } from '../src/base/errors.js';
 import { ipJson, sh, withNetns } from '../src/public/testing.js';
 
 test('open in a namespace: all four APIs share the one socket, which stays in that namespace', () =>
@@ -56,6 +63,48 @@ test('Symbol.dispose closes the socket', () =>
 test('a namespace that does not exist is a typed error', () => {
   assert.throws(() => Rtnl.open({ netns: 'nbt-does-not-exist-h4' }), (e: unknown) => e instanceof NetnsNotFoundError);
 });
+
+test('the same mistake is the same error class whichever API it enters; nothing is sent', () =>
+  withNetns(1, (ns) => {
+    const rtnl = Rtnl.open({ netns: ns });
+    try {
+      const cases: [string, () => unknown, abstract new (...args: never[]) => Error][] = [
+        // Address text that does not parse: the IP module's error, in every API.
+        ['link MAC', () => rtnl.link.add({ kind: 'bridge', name: 'br0', address: 'zz:00:00:00:00:00' }), InvalidAddressError],
+        ['link set MAC', () => rtnl.link.set('lo', { address: '02:00:00:00:00' }), InvalidAddressError],
+        ['neigh MAC', () => rtnl.neigh.set({ dev: 'lo', dst: '10.0.0.1', lladdr: 'zz:00:00:00:00:00' }), InvalidAddressError],
+        ['FDB MAC', () => rtnl.neigh.set({ family: 'bridge', dev: 'lo', lladdr: '02:00:00:00:00' }), InvalidAddressError],
+        ['vxlan local', () => rtnl.link.add({ kind: 'vxlan', name: 'vx0', vni: 1, local: '10.0.0' }), InvalidAddressError],
+        ['addr CIDR', () => rtnl.addr.add('lo', '10.0.0.300/24'), InvalidAddressError],
+        ['route dst', () => rtnl.route.add({ dst: '10.0.0.300/24', dev: 'lo' }), InvalidAddressError],
+        ['route gateway', () => rtnl.route.add({ dst: '10.1.0.0/24', gateway: '10.0.0' }), InvalidAddressError],
+        ['neigh dst', () => rtnl.neigh.set({ dev: 'lo', dst: '10.0.0', lladdr: '02:00:00:00:00:01' }), InvalidAddressError],
+        // A device that cannot exist (ifindex 0, a name the kernel refuses): the link spec error, in every API.
+        ['link index 0', () => rtnl.link.get(0), InvalidLinkSpecError],
+        ['addr dev 0', () => rtnl.addr.add(0, '10.0.0.1/24'), InvalidLinkSpecError],
+        ['route dev 0', () => rtnl.route.add({ dst: '10.1.0.0/24', dev: 0 }), InvalidLinkSpecError],
+        ['neigh dev 0', () => rtnl.neigh.set({ dev: 0, dst: '10.0.0.1', lladdr: '02:00:00:00:00:01' }), InvalidLinkSpecError],
+        ['link name', () => rtnl.link.set('a b', { up: true }), InvalidLinkSpecError],
+        ['addr dev name', () => rtnl.addr.list({ dev: 'a b' }), InvalidLinkSpecError],
+        ['route dev name', () => rtnl.route.add({ dst: '10.1.0.0/24', dev: 'a/b' }), InvalidLinkSpecError],
+        ['neigh dev name', () => rtnl.neigh.list({ dev: 'x'.repeat(16) }), InvalidLinkSpecError],
+        // Fields of one API's spec: that API's SpecError.
+        ['addr scope', () => rtnl.addr.add('lo', '10.0.0.1/24', { scope: 'planet' as never }), AddrSpecError],
+        ['addr family', () => rtnl.addr.list({ family: 5 as never }), AddrSpecError],
+        ['route family', () => rtnl.route.list({ family: 5 as never }), RouteSpecError],
+        ['neigh family', () => rtnl.neigh.list({ family: 5 as never }), NeighSpecError],
+      ];
+      for (const [what, fn, cls] of cases) {
+        assert.throws(fn, (e: unknown) => e instanceof cls && e instanceof InvalidInputError && errorKind(e) === 'invalid', what);
+      }
+      // Every spec error is a SpecError, the one family to catch for "a field the kernel would refuse".
+      for (const cls of [InvalidLinkSpecError, AddrSpecError, RouteSpecError, NeighSpecError]) assert.ok(cls.prototype instanceof SpecError);
+      assert.equal(ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname), ['lo'], 'nothing was created');
+      assert.equal(ipJson(ns, 'addr', 'show', 'dev', 'lo')[0].addr_info, [], 'no address was added');
+    } finally {
+      rtnl.close();
+    }
+  }));
 
 test('index exports the kernel constants as a namespace, errors, and flock with LOCK_*', () => {
   assert.is(constants.RTM_NEWLINK, 16);
