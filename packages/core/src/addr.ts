@@ -22,8 +22,8 @@ import { NameTable } from './name-table.js';
 import { attrNumber, attrString } from './netlink/values.js';
 import { linkIndex } from './link.js';
 import type { LinkRef } from './link.js';
-import { afOf, broadcastOf, familyOf, familyOfAf, parseIp, parsePrefix } from './ip.js';
-import type { IpFamily, ParsedPrefix } from './ip.js';
+import { afOf, broadcastOf, familyOf, familyOfAf, parseIp, parsePrefix } from './base/ip.js';
+import type { IpFamily, ParsedPrefix } from './base/ip.js';
 
 /** Address scope as `ip` names it (`scope global|site|link|host`). */
 export type AddrScope = 'global' | 'site' | 'link' | 'host' | 'nowhere';

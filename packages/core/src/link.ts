@@ -22,7 +22,7 @@ import {
 } from './netlink/generated/index.js';
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
-import { parseIp, parseMac } from './ip.js';
+import { parseIp, parseMac } from './base/ip.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
 /** A device by name or by ifindex. */

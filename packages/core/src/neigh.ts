@@ -29,7 +29,7 @@ import {
   RTM_GETNEIGH,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
-import { parseIp, parseMac, type IpFamily } from './ip.js';
+import { parseIp, parseMac, type IpFamily } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';

@@ -40,7 +40,7 @@ import {
 } from './netlink/generated/index.js';
 import { isNotFound } from './netlink/errors.js';
 import { attrHops, attrNest, attrNumber, attrString, type HeaderAttrs } from './netlink/values.js';
-import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './ip.js';
+import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
 import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetlinkError } from '../src/netlink/errors.js';
 import { AddrSpecError, ensureAddr } from '../src/addr.js';
-import { InvalidAddressError } from '../src/ip.js';
+import { InvalidAddressError } from '../src/base/ip.js';
 import type { NetnsRef } from '../src/netns.js';
 import { ipJson, withNetns, withRtnl } from '../src/public/testing.js';
 

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { RequestRecorder } from '../src/testing/recorder.js';
 import { NetlinkError, isNotFound } from '../src/netlink/errors.js';
 import { ensureLink, InvalidLinkSpecError, LinkApi, LinkNotFoundError } from '../src/link.js';
-import { InvalidAddressError } from '../src/ip.js';
+import { InvalidAddressError } from '../src/base/ip.js';
 import type { LinkSpec } from '../src/link.js';
 import type { NetnsRef } from '../src/netns.js';
 import { ipJson, sh, withNetns, withRtnl } from '../src/public/testing.js';

@@ -7,7 +7,7 @@ import { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
-import { InvalidAddressError } from '../src/ip.js';
+import { InvalidAddressError } from '../src/base/ip.js';
 
 const PROTO = 201;
 
