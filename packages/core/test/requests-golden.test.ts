@@ -1,7 +1,8 @@
 // The typed APIs against iproute2: for each golden request fixture (what `ip`/`bridge` really sent,
 // test/golden/capture.sh), the same call through LinkApi/AddrApi/RouteApi/NeighApi must build the same
-// message — same type, flags, header fields and attribute values. Pure: a recording socket answers
-// name lookups with the fixture's ifindexes and captures the request instead of sending it.
+// message — same type, flags, header fields and attribute values. Pure: a RequestRecorder (core's
+// testing entry) answers name lookups with the fixture's ifindexes and records the request instead of
+// sending it.
 //
 // Differences that are deliberate and harmless are normalised away, each named below:
 //  - attribute order (the kernel parses attributes into a table; order never matters);
@@ -16,8 +17,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeMessages, encodeMessage, type Attrs, type NlMessage } from '../src/netlink/codec.js';
-import type { NetlinkSocket, Request } from '../src/netlink/socket.js';
+import { decodeMessages, type Attrs, type NlMessage } from '../src/netlink/codec.js';
+import { RequestRecorder } from '../src/testing/recorder.js';
 import * as C from '../src/netlink/generated/index.js';
 import { LinkApi } from '../src/link.js';
 import { AddrApi } from '../src/addr.js';
@@ -42,22 +43,14 @@ interface Apis {
   neigh: NeighApi;
 }
 
-/** The one request `call` sends, as the kernel would receive it (seq and pid zeroed like the fixtures). */
+/** The one request `call` sends besides name lookups, as the kernel would receive it (seq and pid 0 like the fixtures). */
 function captured(call: (api: Apis) => void): NlMessage {
-  const sent: NlMessage[] = [];
-  const sock = {
-    request(req: Request): NlMessage[] {
-      if (req.type === C.RTM_GETLINK) {
-        const name = req.attrs.IFLA_IFNAME as string;
-        return [{ type: C.RTM_NEWLINK, flags: 0, seq: 0, pid: 0, header: { ifi_index: INDEX[name]! }, attrs: { IFLA_IFNAME: name } }];
-      }
-      // Through the wire format and back, so the comparison sees what the kernel would.
-      const wire = encodeMessage({ ...req, seq: 0, pid: 0, flags: C.NLM_F_REQUEST | C.NLM_F_ACK | (req.flags ?? 0) });
-      sent.push(...decodeMessages(wire));
-      return [];
-    },
-  } as unknown as NetlinkSocket;
-  call({ link: new LinkApi(sock), addr: new AddrApi(sock), route: new RouteApi(sock), neigh: new NeighApi(sock) });
+  const rec = new RequestRecorder().on(C.RTM_GETLINK, (req) => {
+    const name = req.attrs.IFLA_IFNAME as string;
+    return [{ type: C.RTM_NEWLINK, header: { ifi_index: INDEX[name]! }, attrs: { IFLA_IFNAME: name } }];
+  });
+  call({ link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec) });
+  const sent = rec.sent.filter((m) => m.type !== C.RTM_GETLINK);
   assert.is(sent.length, 1, 'one request sent');
   return sent[0]!;
 }

@@ -8,6 +8,7 @@ import type { Netns, NetnsRef } from '../netns.js';
 import { Rtnl } from '../rtnl.js';
 
 export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
+export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
 export { type ErrorClass, isA, missingPrivileges, privileged, rejectsA, skipIf, type TestRegistrar, throwsA } from './testing/pure.js';
 
 /** A namespace that removes itself; `delete()` is idempotent so it can sit in every `finally`. */
