@@ -110,6 +110,8 @@ const STRUCTS: { name: string; header: string; optional?: boolean }[] = [
   { name: 'ifla_cacheinfo', header: 'linux/if_link.h', optional: true },
   { name: 'ifla_vxlan_port_range', header: 'linux/if_link.h' },
   { name: 'fib_rule_hdr', header: 'linux/fib_rules.h' },
+  { name: 'fib_rule_uid_range', header: 'linux/fib_rules.h' },
+  { name: 'fib_rule_port_range', header: 'linux/fib_rules.h' },
 ];
 
 /**

@@ -248,6 +248,28 @@ const expectations: Record<string, (msgs: NlMessage[]) => void> = {
     assert.ok(msgs.length >= 1);
     for (const m of msgs) assert.is(m.attrs.RTA_TABLE, 100);
   },
+  'rule/add-from': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_NEWRULE);
+    assert.is(m.flags, REQ | C.NLM_F_CREATE | C.NLM_F_EXCL);
+    assert.equal(m.header, { family: C.AF_INET, dst_len: 0, src_len: 16, tos: 0, table: 100, res1: 0, res2: 0, action: C.FR_ACT_TO_TBL, flags: 0 });
+    assert.equal(m.attrs, { FRA_SRC: '10.244.0.0', FRA_PRIORITY: 1000 });
+  },
+  'rule/del': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_DELRULE);
+    assert.is(m.header.src_len, 16);
+    assert.equal(m.attrs, { FRA_SRC: '10.244.0.0', FRA_PRIORITY: 1000 });
+  },
+  'rule/show': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_NEWRULE);
+    assert.is(m.attrs.FRA_TABLE, 100);
+    assert.is(m.attrs.FRA_PRIORITY, 1000);
+    assert.is(m.attrs.FRA_SRC, '10.244.0.0');
+    assert.is(m.attrs.FRA_PROTOCOL, C.RTPROT_UNSPEC, 'iproute2 sent no protocol');
+    assert.is(m.attrs.FRA_SUPPRESS_PREFIXLEN, 0xffffffff, "the kernel's 'not set'");
+  },
 };
 
 const fixtures = loadFixtures();

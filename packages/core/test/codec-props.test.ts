@@ -98,6 +98,7 @@ const typesOf = {
   addr: [C.RTM_NEWADDR, C.RTM_DELADDR, C.RTM_GETADDR],
   route: [C.RTM_NEWROUTE, C.RTM_DELROUTE, C.RTM_GETROUTE],
   neigh: [C.RTM_NEWNEIGH, C.RTM_DELNEIGH, C.RTM_GETNEIGH],
+  rule: [C.RTM_NEWRULE, C.RTM_DELRULE, C.RTM_GETRULE],
 };
 
 const messageArb: fc.Arbitrary<NlMessage> = fc.oneof(

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DumpInterruptedError, isExist, isNotFound, NetlinkError, NetlinkTimeoutError } from '../src/netlink/errors.js';
+import { DumpInterruptedError, isExist, isNotFound, NetlinkEncodeError, NetlinkError, NetlinkTimeoutError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
 import { NetlinkSocket, type Request } from '../src/netlink/socket.js';
 import { ipJson, sh, tempNetns, type TempNetns } from '../src/public/testing.js';
@@ -101,6 +101,43 @@ test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the t
   } finally {
     ns.delete();
   }
+});
+
+test('rules: RTM_NEWRULE adds what `ip rule` lists, a dump reads it back, RTM_DELRULE removes it', () => {
+  inNetns((ns, sock) => {
+    const rule: Request = {
+      type: C.RTM_NEWRULE,
+      flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
+      header: { family: C.AF_INET, src_len: 16, action: C.FR_ACT_TO_TBL },
+      attrs: { FRA_SRC: '10.244.0.0', FRA_TABLE: 100, FRA_PRIORITY: 1000 },
+    };
+    sock.request(rule);
+    const listed = ipJson(ns, 'rule', 'show', 'priority', '1000');
+    assert.equal(
+      listed.map((r: { src: string; srclen: number; table: string }) => [r.src, r.srclen, r.table]),
+      [['10.244.0.0', 16, '100']],
+    );
+    const dumped = sock.dump({ type: C.RTM_GETRULE, header: { family: C.AF_INET }, attrs: {} });
+    const ours = dumped.filter((m) => m.attrs.FRA_PRIORITY === 1000);
+    assert.is(ours.length, 1);
+    assert.is(ours[0]!.attrs.FRA_SRC, '10.244.0.0');
+    assert.is(ours[0]!.attrs.FRA_TABLE, 100);
+    sock.request({ ...rule, type: C.RTM_DELRULE, flags: 0 });
+    assert.equal(ipJson(ns, 'rule', 'show', 'priority', '1000'), []);
+  });
+});
+
+test('a message type without a schema is refused before anything is sent', () => {
+  inNetns((ns, sock) => {
+    const before = ipJson(ns, 'link', 'show');
+    // RTM_NEWLINK's body under a type the schema lacks: it must not go out as a bare header.
+    const unknown: Request = { type: C.RTM_NEWQDISC, flags: C.NLM_F_CREATE, header: { tcm_ifindex: 1 }, attrs: {} };
+    assert.throws(() => sock.request(unknown), (e: unknown) => e instanceof NetlinkEncodeError && /no schema/.test(e.message));
+    assert.throws(() => sock.dump({ type: C.RTM_GETQDISC, header: {}, attrs: {} }), (e: unknown) => e instanceof NetlinkEncodeError);
+    assert.equal(ipJson(ns, 'link', 'show'), before);
+    // The socket is still in step: the next request gets its own answer.
+    assert.is(sock.request({ type: C.RTM_GETLINK, header: {}, attrs: { IFLA_IFNAME: 'lo' } })[0]!.attrs.IFLA_IFNAME, 'lo');
+  });
 });
 
 test('a request with replies: RTM_GETLINK by name', () => {

@@ -76,6 +76,8 @@ type Noted = Attrs & { [WIRE]?: Record<string, WireNote> };
 const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = constant('NLMSG_ERROR');
 const NLMSG_DONE = constant('NLMSG_DONE');
+/** Types below this are netlink's own control messages (NOOP, ERROR, DONE, OVERRUN). */
+const NLMSG_MIN_TYPE = constant('NLMSG_MIN_TYPE');
 const NLM_F_CAPPED = constant('NLM_F_CAPPED');
 const NLA_F_NESTED = constant('NLA_F_NESTED');
 const NLA_F_NET_BYTEORDER = constant('NLA_F_NET_BYTEORDER');
@@ -443,9 +445,24 @@ export class MessageWriter {
     } else if (msg.type === NLMSG_DONE) {
       this.struct(msg.header, nlmsgdone);
       this.attrs(msg.attrs, extackAttrs);
-    } else if (msg.payload) {
-      this.raw(msg.payload);
+    } else {
+      this.unschemed(msg);
     }
+  }
+
+  /**
+   * A type the schema does not know can only carry raw `payload` bytes. Header fields or attributes
+   * would be dropped, and a bare header is a message the kernel acknowledges without doing what was
+   * meant (RTM_NEWQDISC with no tcmsg), so both are refused. Control messages (NLMSG_NOOP) have no body.
+   */
+  private unschemed(msg: Omit<NlMessage, 'flags' | 'seq' | 'pid'>): void {
+    const given = Object.keys(msg.header ?? {}).length + Object.keys(msg.attrs ?? {}).length;
+    if (given === 0 && msg.payload !== undefined) return this.raw(msg.payload);
+    if (given === 0 && msg.type < NLMSG_MIN_TYPE) return;
+    this.fail(
+      `no schema for this message type, so ${given ? 'its header fields and attributes cannot be encoded' : 'it would go out as a bare header'}; ` +
+        'pass its body as `payload` bytes',
+    );
   }
 
   private room(n: number): void {

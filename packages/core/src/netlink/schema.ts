@@ -195,6 +195,7 @@ export const ifinfomsg = generatedStruct('ifinfomsg');
 export const ifaddrmsg = generatedStruct('ifaddrmsg');
 export const rtmsg = generatedStruct('rtmsg');
 export const ndmsg = generatedStruct('ndmsg');
+export const fib_rule_hdr = generatedStruct('fib_rule_hdr');
 /** rtnh_len is computed by the codec, like nlmsg_len. */
 export const rtnexthop = generatedStruct('rtnexthop', ['rtnh_len']);
 /** NLMSG_ERROR payload: the error, then the request's nlmsghdr (fields renamed msg_*). */
@@ -214,6 +215,8 @@ const rta_cacheinfo = generatedStruct('rta_cacheinfo');
 const nda_cacheinfo = generatedStruct('nda_cacheinfo');
 const ifla_vxlan_port_range = generatedStruct('ifla_vxlan_port_range');
 const ifla_cacheinfo = generatedStruct('ifla_cacheinfo');
+const fib_rule_uid_range = generatedStruct('fib_rule_uid_range');
+const fib_rule_port_range = generatedStruct('fib_rule_port_range');
 const rtnl_link_ifmap = handStruct(
   'rtnl_link_ifmap',
   [
@@ -622,6 +625,34 @@ export const neighAttrs: AttrTable = table('NDA', {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Policy-routing rule (RTM_*RULE): fib_rule_hdr + FRA_* — `ip rule …`
+
+export const ruleAttrs: AttrTable = table('FRA', {
+  FRA_DST: 'ipaddr',
+  FRA_SRC: 'ipaddr',
+  // FRA_IFNAME is the old name of the same number.
+  FRA_IIFNAME: 'string',
+  FRA_GOTO: 'u32',
+  FRA_PRIORITY: 'u32',
+  FRA_FWMARK: 'u32',
+  FRA_FLOW: 'u32',
+  // A big-endian u64 (the tunnel id); the codec has no be64, so it stays bytes.
+  FRA_TUN_ID: 'binary',
+  FRA_SUPPRESS_IFGROUP: 'u32',
+  FRA_SUPPRESS_PREFIXLEN: 'u32',
+  FRA_TABLE: 'u32',
+  FRA_FWMASK: 'u32',
+  FRA_OIFNAME: 'string',
+  FRA_PAD: 'binary',
+  FRA_L3MDEV: 'u8',
+  FRA_UID_RANGE: struct(fib_rule_uid_range),
+  FRA_PROTOCOL: 'u8',
+  FRA_IP_PROTO: 'u8',
+  FRA_SPORT_RANGE: struct(fib_rule_port_range),
+  FRA_DPORT_RANGE: struct(fib_rule_port_range),
+});
+
+// ---------------------------------------------------------------------------------------------
 // NLMSG_ERROR / NLMSG_DONE extended-ack TLVs
 
 export const extackAttrs: AttrTable = table('NLMSGERR_ATTR', {
@@ -637,7 +668,7 @@ export const extackAttrs: AttrTable = table('NLMSGERR_ATTR', {
 // Message type → family
 
 export interface Family {
-  readonly name: 'link' | 'addr' | 'route' | 'neigh';
+  readonly name: 'link' | 'addr' | 'route' | 'neigh' | 'rule';
   readonly header: StructLayout;
   readonly attrs: AttrTable;
 }
@@ -647,13 +678,14 @@ export const families = {
   addr: { name: 'addr', header: ifaddrmsg, attrs: addrAttrs },
   route: { name: 'route', header: rtmsg, attrs: routeAttrs },
   neigh: { name: 'neigh', header: ndmsg, attrs: neighAttrs },
+  rule: { name: 'rule', header: fib_rule_hdr, attrs: ruleAttrs },
 } as const satisfies Record<string, Family>;
 
 /** Families indexed by message type (RTM_NEWLINK…). */
 export const familyByType: readonly (Family | undefined)[] = (() => {
   const byType: (Family | undefined)[] = [];
   const verbs = ['NEW', 'DEL', 'GET', 'SET'] as const;
-  const objects = { LINK: families.link, ADDR: families.addr, ROUTE: families.route, NEIGH: families.neigh };
+  const objects = { LINK: families.link, ADDR: families.addr, ROUTE: families.route, NEIGH: families.neigh, RULE: families.rule };
   for (const [obj, family] of Object.entries(objects)) {
     for (const verb of verbs) {
       const n = K[`RTM_${verb}${obj}`];

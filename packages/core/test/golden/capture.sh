@@ -147,6 +147,12 @@ fixture neigh/show-permanent reply RTM_NEWNEIGH \
 fixture fdb/append-vxlan request RTM_NEWNEIGH "$VX" \
   'bridge fdb append 00:11:22:33:44:55 dev vx0 dst 10.0.0.2 self permanent'
 
+# ---- policy-routing rules (the reply setup drops the default main/default rules, so ours is the last one listed)
+RULE='ip rule add from 10.244.0.0/16 table 100 priority 1000'
+fixture rule/add-from request RTM_NEWRULE '' "$RULE"
+fixture rule/del request RTM_DELRULE "$RULE" 'ip rule del from 10.244.0.0/16 table 100 priority 1000'
+fixture rule/show reply RTM_NEWRULE "$RULE; ip rule del priority 32766; ip rule del priority 32767" 'ip -4 rule show' --fd 3 --pick last
+
 # ---- acknowledgements and errors (NLMSG_ERROR; the last one is the answer to the command itself)
 fixture errors/ack reply NLMSG_ERROR "$VETH" 'ip link set vA up' --fd 3 --pick last
 fixture errors/link-add-exists reply NLMSG_ERROR "$VETH" 'ip link add vA type veth peer name vB' --fails --fd 3 --pick last

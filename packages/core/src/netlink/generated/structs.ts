@@ -213,3 +213,21 @@ export const fib_rule_hdr = {
     flags: { offset: 8, size: 4 }, // __u32
   },
 } as const satisfies StructLayout;
+
+/** struct fib_rule_uid_range — linux/fib_rules.h */
+export const fib_rule_uid_range = {
+  size: 8,
+  fields: {
+    start: { offset: 0, size: 4 }, // __u32
+    end: { offset: 4, size: 4 }, // __u32
+  },
+} as const satisfies StructLayout;
+
+/** struct fib_rule_port_range — linux/fib_rules.h */
+export const fib_rule_port_range = {
+  size: 4,
+  fields: {
+    start: { offset: 0, size: 2 }, // __u16
+    end: { offset: 2, size: 2 }, // __u16
+  },
+} as const satisfies StructLayout;
