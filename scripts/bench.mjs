@@ -22,7 +22,9 @@ function resolveBench(name) {
   const candidates = [resolve(name), join(benchDir, name), join(benchDir, `${name}.ts`)];
   const found = candidates.find((p) => p.endsWith('.ts') && existsSync(p));
   if (!found) {
-    const known = listBenches().map((f) => basename(f, '.ts')).join(', ');
+    const known = listBenches()
+      .map((f) => basename(f, '.ts'))
+      .join(', ');
     console.error(`bench: no benchmark named '${name}' (known: ${known || 'none'})`);
     process.exit(2);
   }

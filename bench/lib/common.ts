@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 
-export const RESULTS_FILE = join(import.meta.dirname, '..', 'RESULTS.md');
+const RESULTS_FILE = join(import.meta.dirname, '..', 'RESULTS.md');
 
 /** A positive integer knob from the environment, or `fallback`; a bad value stops the run. */
 export function intEnv(name: string, fallback: number): number {

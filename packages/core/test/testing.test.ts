@@ -2,10 +2,11 @@
 // and privileged files that skip (hooks included) with a printed reason when run without root.
 import { spawnSync } from 'node:child_process';
 import { AssertionError } from 'node:assert';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isA, missingPrivileges, rejectsA, skipIf, throwsA } from '@netboot/core/testing/pure';
+import { isA, missingPrivileges, rejectsA, skipIf, throwsA, withTempDir } from '@netboot/core/testing/pure';
 
 class ParentError extends Error {}
 class ChildError extends ParentError {}
@@ -53,6 +54,29 @@ test('rejectsA returns the rejection, and fails on a resolve or another class', 
   };
   assert.match(await failure(rejectsA(Promise.resolve(1), ChildError, undefined, 'allocate')), /^allocate: expected a ChildError rejection, it resolved/);
   assert.match(await failure(rejectsA(Promise.reject(new ParentError('p')), ChildError)), /expected a ChildError/);
+});
+
+test('withTempDir removes its directory, also when fn fails', async () => {
+  let kept = '';
+  assert.is(
+    await withTempDir((dir) => {
+      kept = dir;
+      writeFileSync(join(dir, 'f'), 'x');
+      return 7;
+    }),
+    7,
+  );
+  assert.not.ok(existsSync(kept));
+  const err = await rejectsA(
+    withTempDir(async (dir) => {
+      kept = dir;
+      throw new ParentError('inside');
+    }, 'nbt-fail-'),
+    ParentError,
+  );
+  assert.is(err.message, 'inside');
+  assert.match(kept, /nbt-fail-/);
+  assert.not.ok(existsSync(kept));
 });
 
 test('skipIf keeps the test function when there is no reason', () => {

@@ -9,7 +9,7 @@ import { Rtnl } from '../rtnl.js';
 
 export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
 export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
-export { type ErrorClass, isA, missingPrivileges, privileged, rejectsA, skipIf, type TestRegistrar, throwsA } from './testing/pure.js';
+export { type ErrorClass, isA, missingPrivileges, privileged, rejectsA, skipIf, type TestRegistrar, throwsA, withTempDir } from './testing/pure.js';
 
 /** A namespace that removes itself; `delete()` is idempotent so it can sit in every `finally`. */
 export type TempNetns = Netns & { readonly name: string; delete(): void; [Symbol.dispose](): void };

@@ -1,5 +1,7 @@
-// `@netboot/core/testing/pure`: the shared test helpers that load no FFI — error assertions and the skip
-// for privileged tests — so a pure test (IP math, IPAM over MemoryKv) runs wherever Node runs.
+// `@netboot/core/testing/pure`: the shared test helpers that load no FFI — error assertions, the skip
+// for privileged tests and a temporary directory — so a pure test (IP math, IPAM over MemoryKv) runs
+// wherever Node runs.
 // `@netboot/core/testing` re-exports all of it beside the namespace and etcd fixtures.
 export { type ErrorClass, isA, rejectsA, throwsA } from '../../testing/assert.js';
 export { missingPrivileges, privileged, skipIf, type TestRegistrar } from '../../testing/privileged.js';
+export { withTempDir } from '../../testing/tmp.js';
