@@ -1,0 +1,117 @@
+// Runs the bundled plugin exactly as a container runtime does: a clean environment with the CNI_*
+// variables, the config on stdin, executed inside a "node" namespace the test created (so the bridge,
+// veths and nft table land there), with the pods in namespaces of their own. Data dirs and the lease
+// file live in a temp dir: nothing on the host is touched.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ipJson, type TempNetns, tempNetns } from '@netboot/core/testing';
+import { bundlePlugin, koffiNativePath } from '../src/cni/build/bundle.js';
+
+export const CNI_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+/** Builds the plugin bundle once into a temp dir; returns the executable's path. */
+export async function buildPlugin(dir: string): Promise<string> {
+  const file = join(dir, 'netboot');
+  await bundlePlugin({ outfile: file, koffi: { kind: 'path', path: koffiNativePath() }, shebang: `#!${process.execPath}` });
+  spawnSync('chmod', ['755', file]);
+  return file;
+}
+
+export interface Invocation {
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  path?: string;
+  /** Extra or replaced variables; `undefined` removes one. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface Outcome {
+  code: number;
+  out: any;
+  stderr: string;
+}
+
+/** A node namespace with a temp dir for the plugin's state, and helpers to run the plugin there. */
+export class Node {
+  readonly ns: TempNetns;
+  readonly dir: string;
+  readonly pods: TempNetns[] = [];
+
+  constructor(readonly plugin: string) {
+    this.ns = tempNetns('nbt');
+    this.dir = mkdtempSync(join(tmpdir(), 'nbt-cni-'));
+  }
+
+  /** A pod namespace, deleted with the node. */
+  pod(): TempNetns {
+    const ns = tempNetns('nbt');
+    this.pods.push(ns);
+    return ns;
+  }
+
+  /** A netboot network config; `ipam` fields are merged over host-local-style defaults in the temp dir. */
+  conf(over: Record<string, unknown> = {}, ipam: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      cniVersion: '1.1.0',
+      name: 'podnet',
+      type: 'netboot',
+      bridge: 'cni0',
+      ...over,
+      ipam: { type: 'netboot', dataDir: join(this.dir, 'data'), ranges: [[{ subnet: '10.244.1.0/24' }]], ...ipam },
+    };
+  }
+
+  run(command: string | undefined, conf: unknown, inv: Invocation = {}): Outcome {
+    const env: Record<string, string | undefined> = {
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: inv.containerId,
+      CNI_NETNS: inv.netns,
+      CNI_IFNAME: inv.ifname ?? (inv.containerId ? 'eth0' : undefined),
+      CNI_ARGS: inv.args,
+      CNI_PATH: inv.path ?? '/usr/lib/cni',
+      ...inv.env,
+    };
+    const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const res = spawnSync('ip', ['netns', 'exec', this.ns.name, this.plugin], {
+      input: typeof conf === 'string' ? conf : JSON.stringify(conf),
+      env: clean,
+      encoding: 'utf8',
+    });
+    const text = res.stdout.trim();
+    return { code: res.status ?? -1, out: text === '' ? undefined : JSON.parse(text), stderr: res.stderr };
+  }
+
+  /** ADD for a pod namespace; returns the parsed result, failing loudly on an error reply. */
+  add(pod: TempNetns, conf: Record<string, unknown>, containerId = pod.name, extra: Invocation = {}): any {
+    const r = this.run('ADD', conf, { containerId, netns: pod.path, ...extra });
+    if (r.code !== 0) throw new Error(`ADD failed: ${JSON.stringify(r.out)} ${r.stderr}`);
+    return r.out;
+  }
+
+  /** Links in the node namespace other than lo and the bridge. */
+  hostLinks(): string[] {
+    return ipJson(this.ns, 'link', 'show')
+      .map((l: { ifname: string }) => l.ifname)
+      .filter((n: string) => n !== 'lo' && n !== 'cni0');
+  }
+
+  /** Reservation files (named by an IP) in the network's data dir. */
+  reservations(network = 'podnet', dataDir = join(this.dir, 'data')): string[] {
+    try {
+      return readdirSync(join(dataDir, network)).filter((n) => /^[0-9a-f.:]+$/.test(n) && (n.includes('.') || n.includes(':')));
+    } catch {
+      return [];
+    }
+  }
+
+  delete(): void {
+    for (const p of this.pods) p.delete();
+    this.ns.delete();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,232 @@
+// Spec tests: the bundled plugin run as a runtime runs it (env + stdin, exit code, JSON on stdout),
+// in nbt-* namespaces; every verb, every cniVersion, the error codes with nothing left behind.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ipJson, sh } from '@netboot/core/testing';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildPlugin, CNI_VERSIONS, Node } from './cni-fixture.js';
+
+const buildDir = mkdtempSync(join(tmpdir(), 'nbt-cni-build-'));
+let plugin = '';
+
+test.before(async () => {
+  plugin = await buildPlugin(buildDir);
+});
+test.after(() => rmSync(buildDir, { recursive: true, force: true }));
+
+async function onNode(fn: (node: Node) => unknown): Promise<void> {
+  const node = new Node(plugin);
+  try {
+    await fn(node);
+  } finally {
+    node.delete();
+  }
+}
+
+function podAddrs(ns: { name: string }, ifname = 'eth0'): string[] {
+  return ipJson(ns, 'addr', 'show', 'dev', ifname)[0].addr_info.filter((a: { scope: string }) => a.scope === 'global').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+}
+
+function assertClean(node: Node, what: string): void {
+  assert.equal(node.hostLinks(), [], `${what}: host links left`);
+  assert.equal(node.reservations(), [], `${what}: reservations left`);
+}
+
+test('ADD in every cniVersion: the result in that version, the pod configured and reaching its gateway; DEL removes it all', () =>
+  onNode((node) => {
+    for (const cniVersion of CNI_VERSIONS) {
+      const pod = node.pod();
+      const result = node.add(pod, node.conf({ cniVersion }));
+      assert.is(result.cniVersion, cniVersion);
+      assert.is(result.interfaces.length, 3);
+      assert.is(result.interfaces[2].name, 'eth0');
+      assert.is(result.interfaces[2].sandbox, pod.path);
+      assert.is(result.interfaces[2].mtu !== undefined, cniVersion === '1.1.0', `interface mtu only in 1.1.0 (${cniVersion})`);
+      assert.is(result.ips[0].version !== undefined, cniVersion < '1.0.0', `ips[].version only before 1.0.0 (${cniVersion})`);
+      assert.is(result.ips[0].interface, 2);
+      assert.is(result.ips[0].gateway, '10.244.1.1');
+      assert.equal(podAddrs(pod), [result.ips[0].address]);
+      const hostVeth = ipJson(node.ns, 'link', 'show', result.interfaces[1].name)[0];
+      assert.is(hostVeth.master, 'cni0');
+      assert.equal(result.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }]);
+      assert.is(ipJson(pod, 'route', 'show', 'default')[0].gateway, '10.244.1.1');
+      sh(pod, 'ping', '-c1', '-W2', '10.244.1.1');
+    }
+    for (const pod of node.pods) {
+      const r = node.run('DEL', node.conf(), { containerId: pod.name, netns: pod.path });
+      assert.is(r.code, 0, JSON.stringify(r.out));
+    }
+    assertClean(node, 'after DEL');
+    assert.equal(ipJson(node.pods[0]!, 'link', 'show').map((l: { ifname: string }) => l.ifname), ['lo']);
+  }));
+
+test('two pods on the bridge reach each other; a repeated ADD is refused and leaves the first pod intact', () =>
+  onNode((node) => {
+    const a = node.pod();
+    const b = node.pod();
+    const ra = node.add(a, node.conf());
+    const rb = node.add(b, node.conf());
+    assert.is.not(ra.ips[0].address, rb.ips[0].address);
+    sh(a, 'ping', '-c1', '-W2', rb.ips[0].address.split('/')[0]);
+    const again = node.run('ADD', node.conf(), { containerId: a.name, netns: a.path });
+    assert.is(again.code, 1);
+    assert.is(again.out.code, 102);
+    assert.match(again.out.msg, 'eth0 already exists');
+    assert.equal(podAddrs(a), [ra.ips[0].address]);
+    assert.is(node.reservations().length, 2);
+  }));
+
+test('DEL twice, DEL without CNI_NETNS, DEL after the netns was deleted: all succeed and leave nothing', () =>
+  onNode((node) => {
+    const [p1, p2, p3] = [node.pod(), node.pod(), node.pod()];
+    for (const p of [p1, p2, p3]) node.add(p, node.conf());
+    assert.is(node.run('DEL', node.conf(), { containerId: p1.name, netns: p1.path }).code, 0);
+    assert.is(node.run('DEL', node.conf(), { containerId: p1.name, netns: p1.path }).code, 0);
+    assert.is(node.run('DEL', node.conf(), { containerId: p2.name }).code, 0);
+    p3.delete();
+    const gone = node.run('DEL', node.conf(), { containerId: p3.name, netns: p3.path });
+    assert.is(gone.code, 0, JSON.stringify(gone.out));
+    assertClean(node, 'after the DELs');
+  }));
+
+test('CHECK passes after ADD and names the route someone removed', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const result = node.add(pod, node.conf());
+    const conf = { ...node.conf(), prevResult: result };
+    const ok = node.run('CHECK', conf, { containerId: pod.name, netns: pod.path });
+    assert.is(ok.code, 0, JSON.stringify(ok.out));
+    sh(pod, 'ip', 'route', 'del', 'default');
+    const bad = node.run('CHECK', conf, { containerId: pod.name, netns: pod.path });
+    assert.is(bad.code, 1);
+    assert.is(bad.out.code, 100);
+    assert.match(bad.out.msg, 'route 0.0.0.0/0 via 10.244.1.1 is missing');
+    const noPrev = node.run('CHECK', node.conf(), { containerId: pod.name, netns: pod.path });
+    assert.is(noPrev.out.code, 7);
+    assert.match(noPrev.out.msg, 'prevResult');
+  }));
+
+test('each error code from a malformed or wrong input, with cniVersion, and nothing left behind', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const inv = { containerId: pod.name, netns: pod.path };
+    const cases: [string, number, () => ReturnType<Node['run']>][] = [
+      ['no CNI_COMMAND', 4, () => node.run(undefined, node.conf(), inv)],
+      ['unknown CNI_COMMAND', 4, () => node.run('FROB', node.conf(), inv)],
+      ['ADD without CNI_NETNS', 4, () => node.run('ADD', node.conf(), { containerId: pod.name })],
+      ['stdin not JSON', 6, () => node.run('ADD', '{"cniVersion": ', inv)],
+      ['unsupported cniVersion', 1, () => node.run('ADD', node.conf({ cniVersion: '9.9.9' }), inv)],
+      ['a field of the wrong type', 7, () => node.run('ADD', node.conf({ ipMasq: 'yes' }), inv)],
+      ['a subnet with host bits', 7, () => node.run('ADD', node.conf({}, { ranges: [[{ subnet: '10.244.1.5/24' }]] }), inv)],
+      ['an unknown CNI_ARGS key', 2, () => node.run('ADD', node.conf(), { ...inv, args: 'FOO=bar' })],
+      ['a netns that does not exist', 3, () => node.run('ADD', node.conf(), { ...inv, netns: '/run/netns/nbt-does-not-exist' })],
+      ['no node lease yet', 11, () => node.run('ADD', node.conf({}, { ranges: undefined, leaseFile: join(node.dir, 'missing.json') }), inv)],
+      ['an IPAM plugin not in CNI_PATH', 103, () => node.run('ADD', node.conf({}, { type: 'no-such-ipam' }), inv)],
+    ];
+    for (const [what, code, run] of cases) {
+      const r = run();
+      assert.is(r.code, 1, what);
+      assert.is(r.out.code, code, `${what}: ${JSON.stringify(r.out)}`);
+      assert.is(typeof r.out.cniVersion, 'string', what);
+      assert.ok(r.out.msg.length > 10, what);
+      assertClean(node, what);
+      assert.equal(ipJson(pod, 'link', 'show').length, 1, `${what}: the pod has only lo`);
+    }
+  }));
+
+test('an exhausted range is error 101 and STATUS says 50; the failed ADD leaves no veth or reservation', () =>
+  onNode((node) => {
+    const conf = node.conf({}, { ranges: [[{ subnet: '10.244.1.0/24', rangeStart: '10.244.1.9', rangeEnd: '10.244.1.9' }]] });
+    assert.is(node.run('STATUS', conf).code, 0);
+    const [a, b] = [node.pod(), node.pod()];
+    node.add(a, conf);
+    const full = node.run('STATUS', conf);
+    assert.is(full.out.code, 50);
+    assert.match(full.out.msg, '10.244.1.0/24');
+    const r = node.run('ADD', conf, { containerId: b.name, netns: b.path });
+    assert.is(r.out.code, 101, JSON.stringify(r.out));
+    assert.is(node.hostLinks().length, 1);
+    assert.equal(node.reservations(), ['10.244.1.9']);
+  }));
+
+test('a failure late in ADD (a route the kernel refuses) unwinds: no veth, no reservation', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const r = node.run('ADD', node.conf({}, { routes: [{ dst: '192.168.0.0/16', gw: '172.16.0.1' }] }), { containerId: pod.name, netns: pod.path });
+    assert.is(r.code, 1);
+    assert.ok(r.out.code >= 100, JSON.stringify(r.out));
+    assertClean(node, 'after the failed ADD');
+    assert.equal(ipJson(pod, 'link', 'show').length, 1);
+  }));
+
+test('STATUS before and after the node lease exists; ADD then allocates from the lease', () =>
+  onNode((node) => {
+    const leaseFile = join(node.dir, 'subnet.json');
+    const conf = node.conf({}, { ranges: undefined, leaseFile });
+    const before = node.run('STATUS', conf);
+    assert.is(before.out.code, 50);
+    assert.match(before.out.msg, leaseFile);
+    writeFileSync(leaseFile, JSON.stringify({ subnets: ['10.244.7.0/24'], mtu: 1400 }));
+    assert.is(node.run('STATUS', conf).code, 0);
+    const pod = node.pod();
+    const result = node.add(pod, conf);
+    assert.is(result.ips[0].address, '10.244.7.2/24');
+    assert.is(result.interfaces[2].mtu, 1400);
+    assert.is(ipJson(pod, 'link', 'show', 'eth0')[0].mtu, 1400);
+  }));
+
+test('GC releases reservations and host links of attachments not in cni.dev/valid-attachments', () =>
+  onNode((node) => {
+    const pods = [node.pod(), node.pod(), node.pod()];
+    for (const p of pods) node.add(p, node.conf());
+    const keep = pods[0]!;
+    const r = node.run('GC', { ...node.conf(), 'cni.dev/valid-attachments': [{ containerID: keep.name, ifname: 'eth0' }] });
+    assert.is(r.code, 0, JSON.stringify(r.out));
+    assert.is(node.reservations().length, 1);
+    assert.is(node.hostLinks().length, 1);
+    sh(keep, 'ping', '-c1', '-W2', '10.244.1.1');
+    // the older key works too
+    const r2 = node.run('GC', { ...node.conf(), 'cni.dev/attachments': [] });
+    assert.is(r2.code, 0);
+    assertClean(node, 'after GC with nothing valid');
+  }));
+
+test('dual-stack ADD: an address per family, a default route per family, both gateways reachable', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const conf = node.conf({}, { ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]] });
+    const result = node.add(pod, conf);
+    assert.equal(result.ips.map((ip: { address: string }) => ip.address), ['10.244.1.2/24', 'fd00:10:244:1::2/64']);
+    assert.equal(result.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }, { dst: '::/0', gw: 'fd00:10:244:1::1' }]);
+    sh(pod, 'ping', '-c1', '-W2', '10.244.1.1');
+    sh(pod, 'ping', '-6', '-c1', '-W2', 'fd00:10:244:1::1');
+    assert.is(node.run('DEL', conf, { containerId: pod.name, netns: pod.path }).code, 0);
+    assertClean(node, 'dual-stack DEL');
+  }));
+
+test('delegated host-local (Debian /usr/lib/cni): ADD uses its result, CHECK and DEL go through it', () =>
+  onNode((node) => {
+    const dataDir = join(node.dir, 'hl');
+    // Debian's host-local (1.1.1) speaks up to 1.0.0.
+    const conf = { ...node.conf({ cniVersion: '1.0.0' }), ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.244.9.0/24' }]] } };
+    const pod = node.pod();
+    const result = node.add(pod, conf);
+    assert.is(result.ips[0].address, '10.244.9.2/24');
+    assert.equal(node.reservations('podnet', dataDir), ['10.244.9.2']);
+    sh(pod, 'ping', '-c1', '-W2', '10.244.9.1');
+    const check = node.run('CHECK', { ...conf, prevResult: result }, { containerId: pod.name, netns: pod.path });
+    assert.is(check.code, 0, JSON.stringify(check.out));
+    assert.is(node.run('DEL', { ...conf, prevResult: result }, { containerId: pod.name, netns: pod.path }).code, 0);
+    assert.equal(node.reservations('podnet', dataDir), []);
+    assert.equal(node.hostLinks(), []);
+  }));
+
+test('VERSION lists 0.3.0 … 1.1.0', () =>
+  onNode((node) => {
+    const r = node.run('VERSION', '');
+    assert.equal(r.out, { cniVersion: '1.1.0', supportedVersions: [...CNI_VERSIONS] });
+  }));
+
+test.run();
