@@ -21,7 +21,7 @@ export interface Allocation<O> {
   owner: O | undefined;
 }
 
-/** Every slot of the range set is taken. */
+/** Every slot of the range set is taken; `ranges` names each range as it was narrowed (`rangeStart-rangeEnd`). */
 export class RangeExhaustedError extends Error {
   constructor(readonly ranges: string[]) {
     super(`no free address left in ${ranges.join(', ')}`);
@@ -62,10 +62,20 @@ interface ResolvedRange {
   /** Slot index of `first` in the allocator's single index space. */
   base: bigint;
   gateway: bigint;
+  /** How errors name it: the subnet, or `rangeStart-rangeEnd (of subnet)` where narrowed. */
+  label: string;
 }
+
+// host-local refuses a /31 or /32 (/127, /128) when it reads the config ("Network 10.0.0.0/31 too small to
+// allocate from"): with the network address, the IPv4 broadcast and the gateway set aside, nothing is left.
+const MIN_HOST_BITS = 2;
 
 function resolveRange(spec: RangeSpec): Omit<ResolvedRange, 'base'> {
   const subnet = typeof spec.subnet === 'string' ? Cidr.parse(spec.subnet) : spec.subnet;
+  const bits = subnet.family === 4 ? 32 : 128;
+  if (bits - subnet.prefixLen < MIN_HOST_BITS) {
+    throw new InvalidRangeError(subnet.toString(), `network too small to allocate from: the smallest range is a /${bits - MIN_HOST_BITS}`);
+  }
   const inside = (field: string, text: string | undefined, fallback: bigint): bigint => {
     if (text === undefined) return fallback;
     const value = ipToValue(text);
@@ -77,7 +87,9 @@ function resolveRange(spec: RangeSpec): Omit<ResolvedRange, 'base'> {
   const first = inside('rangeStart', spec.rangeStart, subnet.firstUsable());
   const last = inside('rangeEnd', spec.rangeEnd, subnet.lastUsable());
   if (first > last) throw new InvalidRangeError(subnet.toString(), `rangeStart ${spec.rangeStart} is after rangeEnd ${valueToIp(subnet.family, last)}`);
-  return { subnet, first, last, gateway: inside('gateway', spec.gateway, subnet.gateway()) };
+  const whole = first === subnet.firstUsable() && last === subnet.lastUsable();
+  const label = whole ? subnet.toString() : `${valueToIp(subnet.family, first)}-${valueToIp(subnet.family, last)} (of ${subnet})`;
+  return { subnet, first, last, gateway: inside('gateway', spec.gateway, subnet.gateway()), label };
 }
 
 function lowestZeroBit(word: number): number {
@@ -152,7 +164,7 @@ export class RangeAllocator<O = undefined> {
   allocate(owner?: O): Allocation<O> {
     const start = this.cursor === undefined ? 0n : (this.cursor + 1n) % this.slots;
     const index = this.findFree(start);
-    if (index === undefined) throw new RangeExhaustedError(this.ranges.map((r) => r.subnet.toString()));
+    if (index === undefined) throw new RangeExhaustedError(this.ranges.map((r) => r.label));
     this.take(index, owner);
     this.cursor = index;
     return this.allocationAt(index);

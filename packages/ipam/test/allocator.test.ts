@@ -79,10 +79,29 @@ test('rangeStart/rangeEnd/gateway and multi-range sets (host-local range set)', 
   assert.throws(() => new RangeAllocator([]), isA(InvalidRangeError));
 });
 
-test('/31 and /32 hand out every address except the gateway; IPv6 /64 works lazily', () => {
-  const p2p = new RangeAllocator({ subnet: '10.0.0.0/31' });
-  assert.is(p2p.size(), 1n);
-  assert.is(p2p.allocate().ip, '10.0.0.1');
+test('/31, /32, /127 and /128 are refused when the range is defined, like host-local ("too small to allocate from")', () => {
+  for (const subnet of ['10.0.0.0/31', '10.0.0.1/32', 'fd00::/127', 'fd00::1/128']) {
+    assert.throws(() => new RangeAllocator({ subnet }), (e: unknown) => e instanceof InvalidRangeError && e.message.includes(subnet) && /too small to allocate from/.test(e.message), subnet);
+    assert.throws(() => new RangeAllocator([{ subnet: '10.9.0.0/24' }, { subnet }]), isA(InvalidRangeError), `${subnet} in a set`);
+  }
+  // The smallest that host-local takes: one address besides network, gateway and broadcast.
+  assert.is(new RangeAllocator({ subnet: '10.0.0.0/30' }).allocate().ip, '10.0.0.2');
+  assert.is(new RangeAllocator({ subnet: 'fd00::/126' }).allocate().ip, 'fd00::2');
+});
+
+test('exhaustion names the range that ran out: the subnet, or rangeStart-rangeEnd where narrowed', () => {
+  const a = new RangeAllocator([{ subnet: '10.1.0.0/24', rangeStart: '10.1.0.250', rangeEnd: '10.1.0.251' }, { subnet: '10.2.0.0/30' }]);
+  for (let i = 0; i < 3; i++) a.allocate();
+  assert.throws(
+    () => a.allocate(),
+    (e: unknown) => e instanceof RangeExhaustedError && e.message === 'no free address left in 10.1.0.250-10.1.0.251 (of 10.1.0.0/24), 10.2.0.0/30',
+  );
+  const whole = new RangeAllocator({ subnet: '10.3.0.0/29', rangeStart: '10.3.0.1', rangeEnd: '10.3.0.6' }); // the default bounds
+  for (let i = 0; i < 5; i++) whole.allocate();
+  assert.throws(() => whole.allocate(), (e: unknown) => e instanceof RangeExhaustedError && e.message === 'no free address left in 10.3.0.0/29');
+});
+
+test('IPv6 /64 works lazily', () => {
   const v6 = new RangeAllocator({ subnet: 'fd00:10:244:1::/64' });
   assert.is(v6.size(), (1n << 64n) - 2n);
   assert.is(v6.allocate().ip, 'fd00:10:244:1::2');

@@ -19,6 +19,8 @@ export interface CniIo {
 /** One invocation: the checked environment, the parsed config, and a logger. */
 export interface CniRequest {
   env: CniEnv;
+  /** The environment as received, for delegated plugins (they get the same one). */
+  rawEnv: Readonly<Record<string, string | undefined>>;
   conf: NetConf;
   log: Logger;
 }
@@ -61,7 +63,7 @@ export async function dispatch(io: CniIo, verbs: Verbs): Promise<number> {
     if ((env.command === 'STATUS' || env.command === 'GC') && !versionAtLeast(conf.cniVersion, '1.1.0')) {
       throw new CniError(1, `${env.command} needs cniVersion 1.1.0 or later; the config has ${conf.cniVersion}`);
     }
-    const reply = await verbs[HANDLER[env.command as Exclude<Command, 'VERSION'>]]({ env, conf, log });
+    const reply = await verbs[HANDLER[env.command as Exclude<Command, 'VERSION'>]]({ env, rawEnv: io.env, conf, log });
     return write(io, reply);
   } catch (err) {
     const error = toCniError(err);

@@ -2,15 +2,20 @@
 // commit bumps once, and each written key remembers the revision it was last modified at. Used by tests and
 // single-process tools; several ClusterIpam instances sharing one MemoryKv race exactly like etcd clients,
 // because every call yields to the event loop before it touches the map.
+// Keys are also kept in a sorted array, so a prefix read is a binary search plus its matches (etcd's range
+// read) instead of a scan of every key; a new or deleted key shifts the array, a memmove, not a comparison each.
 import { KvConflictError } from './kv.js';
 import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
 
 export class MemoryKv implements KvStore {
   private readonly data = new Map<string, { value: string; revision: bigint }>();
+  private readonly sorted: string[] = [];
   private revision = 0n;
   private closed = false;
   /** Number of commits refused with KvConflictError; lets tests see that races really happened. */
   conflicts = 0;
+  /** Keys the sorted index examined (binary-search steps, keys read); lets tests bound a read without timing it. */
+  keysVisited = 0;
 
   async get(key: string): Promise<KvEntry | undefined> {
     await this.turn();
@@ -50,8 +55,12 @@ export class MemoryKv implements KvStore {
     }
     this.revision++;
     for (const op of ops) {
-      if (op.op === 'put') this.data.set(op.key, { value: op.value, revision: this.revision });
-      else this.data.delete(op.key);
+      if (op.op === 'put') {
+        if (!this.data.has(op.key)) this.sorted.splice(this.lowerBound(op.key), 0, op.key);
+        this.data.set(op.key, { value: op.value, revision: this.revision });
+      } else if (this.data.delete(op.key)) {
+        this.sorted.splice(this.lowerBound(op.key), 1);
+      }
     }
     return this.revision;
   }
@@ -65,11 +74,29 @@ export class MemoryKv implements KvStore {
     return this.revision;
   }
 
+  // Every key that starts with `prefix` sorts at or after it, and before any key that does not.
   private scan(prefix: string): KvEntry[] {
-    return [...this.data.entries()]
-      .filter(([key]) => key.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, entry]) => ({ key, ...entry }));
+    const found: KvEntry[] = [];
+    for (let i = this.lowerBound(prefix); i < this.sorted.length; i++) {
+      const key = this.sorted[i]!;
+      this.keysVisited++;
+      if (!key.startsWith(prefix)) break;
+      found.push({ key, ...this.data.get(key)! });
+    }
+    return found;
+  }
+
+  /** Index of the first key not less than `key`. */
+  private lowerBound(key: string): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      this.keysVisited++;
+      if (this.sorted[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private async turn(): Promise<void> {

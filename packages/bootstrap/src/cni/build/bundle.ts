@@ -1,0 +1,64 @@
+// Bundles the plugin (src/cni/main.ts and what it imports) into one CommonJS file with esbuild, with
+// `koffi` replaced by koffi-native.ts. Used by `netboot cni build` and by the tests that run the plugin
+// as a runtime does. The metafile lists every input, so a test can prove what ADD loads.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import type { KoffiSource } from './koffi-native.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** koffi's native module for this machine, from the installed @koromix/koffi-<platform> package. */
+export function koffiNativePath(): string {
+  const requireFromCore = createRequire(join(here, '../../../../core/package.json'));
+  // koffi's exports hide its package.json; its main file sits at the package root.
+  const koffiDir = dirname(requireFromCore.resolve('koffi'));
+  const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+  const requireFromKoffi = createRequire(join(koffiDir, 'index.cjs'));
+  const native = join(dirname(requireFromKoffi.resolve(`${pkg}/package.json`)), `${process.platform}_${process.arch}`, 'koffi.node');
+  readFileSync(native, { flag: 'r' }).subarray(0, 4); // fails here, naming the path, if it is missing
+  return native;
+}
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+export interface BundleOptions {
+  outfile: string;
+  /** How the bundle finds koffi's native module at run time. */
+  koffi: KoffiSource;
+  /** Interpreter line for a script that is executed directly (`#!/usr/bin/env node`); none for a SEA. */
+  shebang?: string;
+  minify?: boolean;
+}
+
+const koffiPlugin: Plugin = {
+  name: 'koffi-native',
+  setup(b) {
+    b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(here, 'koffi-native.ts') }));
+  },
+};
+
+export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
+  const result = await build({
+    entryPoints: [join(here, '../main.ts')],
+    outfile: o.outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    conditions: ['source'],
+    plugins: [koffiPlugin],
+    define: { NETBOOT_KOFFI: JSON.stringify(o.koffi) },
+    minify: o.minify ?? false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'silent',
+    ...(o.shebang === undefined ? {} : { banner: { js: o.shebang } }),
+  });
+  return result.metafile;
+}

@@ -1,0 +1,37 @@
+// ADD's undo log: each step that changes something pushes how to take it back; if a later step fails,
+// the undos run newest first and every one runs even if another fails, so a failed ADD leaves no IP,
+// link or rule behind. On success the stack is simply dropped.
+import type { Logger } from './log.js';
+
+type Undo = () => unknown;
+
+export class CleanupStack {
+  private readonly undos: { what: string; undo: Undo }[] = [];
+
+  /** Records how to take back the step just done (`what` names it in the log if the undo fails). */
+  push(what: string, undo: Undo): void {
+    this.undos.push({ what, undo });
+  }
+
+  /** Runs every undo, newest first; failures are logged, never thrown (the original error matters). */
+  async unwind(log: Logger): Promise<void> {
+    for (let step = this.undos.pop(); step !== undefined; step = this.undos.pop()) {
+      try {
+        await step.undo();
+      } catch (err) {
+        log.info(`cleanup of ${step.what} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Runs `fn` with a fresh stack; if it throws, unwinds the stack and rethrows. */
+export async function withCleanup<T>(log: Logger, fn: (stack: CleanupStack) => Promise<T>): Promise<T> {
+  const stack = new CleanupStack();
+  try {
+    return await fn(stack);
+  } catch (err) {
+    await stack.unwind(log);
+    throw err;
+  }
+}

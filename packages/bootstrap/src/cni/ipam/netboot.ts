@@ -1,0 +1,83 @@
+// `ipam.type: "netboot"`: node-local allocation in @netboot/ipam's host-local-compatible file store,
+// from `ipam.ranges` or, without them, from the subnets of the node lease file.
+import { readFileSync } from 'node:fs';
+import { FileStore, LocalIpam } from '@netboot/ipam/file';
+import { type NetbootIpamConf, requestedIps } from '../config.js';
+import { CniCode, CniError } from '../errors.js';
+import { readLease } from '../lease.js';
+import type { CniDns } from '../result.js';
+import type { CniRequest } from '../skel.js';
+import type { IpamAdd, IpamPlugin, PodIpamPort } from './types.js';
+
+/** resolv.conf's nameserver/domain/search/options lines as a CNI dns object (host-local's `resolvConf`). */
+export function parseResolvConf(text: string): CniDns {
+  const dns: CniDns = {};
+  for (const line of text.split('\n')) {
+    const [key, ...values] = line.trim().split(/\s+/);
+    if (key === 'nameserver' && values[0]) (dns.nameservers ??= []).push(values[0]);
+    else if (key === 'domain' && values[0]) dns.domain = values[0];
+    else if (key === 'search') dns.search = values;
+    else if (key === 'options') (dns.options ??= []).push(...values);
+  }
+  return dns;
+}
+
+export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
+  let opened: { ipam: PodIpamPort; mtu: number | undefined } | undefined;
+  // Opened on first use: DEL and GC need no lease when the store says what to release.
+  const open = (req: CniRequest) => {
+    if (opened) return opened;
+    const lease = conf.ranges === undefined ? readLease(conf.leaseFile) : undefined;
+    const ranges = conf.ranges ?? lease!.subnets.map((subnet) => [{ subnet }]);
+    let ipam: PodIpamPort;
+    try {
+      ipam = new LocalIpam(new FileStore(conf.dataDir, req.conf.name), ranges);
+    } catch (err) {
+      throw new CniError(CniCode.InvalidConfig, `ipam.ranges: ${(err as Error).message}`, { cause: err });
+    }
+    opened = { ipam, mtu: lease?.mtu };
+    return opened;
+  };
+  const attachment = (req: CniRequest) => ({ containerId: req.env.containerId, ifname: req.env.ifname });
+  const held = async (req: CniRequest) => {
+    const mine = attachment(req);
+    return (await open(req).ipam.reservations()).filter((r) => r.containerId === mine.containerId && r.ifname === mine.ifname).map((r) => r.ip);
+  };
+
+  return {
+    async add(req): Promise<IpamAdd> {
+      const ips = requestedIps(req.env.args);
+      const { ipam, mtu } = open(req);
+      const addresses = await ipam.allocate(attachment(req), ips.length > 0 ? { ips } : {});
+      const dns = conf.resolvConf === undefined ? {} : parseResolvConf(readFileSync(conf.resolvConf, 'utf8'));
+      return {
+        result: { ips: addresses.map((a) => ({ address: `${a.ip}/${a.prefixLen}`, gateway: a.gateway })), routes: conf.routes, dns },
+        mtu,
+      };
+    },
+    async del(req) {
+      await open(req).ipam.release(attachment(req));
+    },
+    held,
+    async check(req, prev) {
+      const have = new Set(await held(req));
+      const want = prev.ips.map((ip) => ip.address.split('/')[0]!);
+      const problems = want.filter((ip) => !have.has(ip)).map((ip) => `address ${ip} is not reserved for ${req.env.containerId}/${req.env.ifname} in ${conf.dataDir}/${req.conf.name}`);
+      for (const ip of have) if (!want.includes(ip)) problems.push(`${req.env.containerId}/${req.env.ifname} also holds ${ip}, which prevResult does not list`);
+      return problems;
+    },
+    async status(req) {
+      try {
+        const { pools } = await open(req).ipam.usage();
+        const full = pools.filter((p) => p.free === 0).map((p) => p.cidr);
+        if (full.length > 0) throw new CniError(CniCode.NotAvailable, `no free address left in ${full.join(', ')}: pods must be deleted before new ones can start`);
+      } catch (err) {
+        if (err instanceof CniError && err.code === CniCode.NotAvailable) throw err;
+        throw new CniError(CniCode.NotAvailable, `netboot IPAM is not usable: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    async gc(req) {
+      await open(req).ipam.gc(req.conf.validAttachments ?? []);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// What the plugin asks of IPAM, whether netboot's own (node-local files) or a delegated plugin.
+import type { CniRequest } from '../skel.js';
+import type { CniResult } from '../result.js';
+
+/** An IPAM result (ips without `interface`, routes, dns) and, when the node lease says, the pod MTU. */
+export interface IpamAdd {
+  result: CniResult;
+  mtu: number | undefined;
+}
+
+export interface IpamPlugin {
+  /** ADD: reserve (or get back) the attachment's addresses. */
+  add(req: CniRequest): Promise<IpamAdd>;
+  /** DEL: release them; nothing reserved is not an error. */
+  del(req: CniRequest): Promise<void>;
+  /** CHECK: what differs between the reservation and prevResult (empty: nothing). */
+  check(req: CniRequest, prev: CniResult): Promise<string[]>;
+  /** The addresses the attachment holds now (for DEL's cleanup when there is no prevResult). */
+  held(req: CniRequest): Promise<string[]>;
+  /** STATUS: throws error 50 with the reason when an ADD could not succeed. */
+  status(req: CniRequest): Promise<void>;
+  /** GC: release every reservation of this network not in the valid list. */
+  gc(req: CniRequest): Promise<void>;
+}
+
+/**
+ * The part of @netboot/ipam's `PodIpam` the plugin uses, written out here so the plugin depends on
+ * the shape and not on one implementation (LocalIpam satisfies it as it is).
+ */
+export interface PodIpamPort {
+  allocate(attachment: { containerId: string; ifname: string }, opts?: { ips?: readonly string[] }): Promise<{ ip: string; prefixLen: number; gateway: string }[]>;
+  release(attachment: { containerId: string; ifname: string }): Promise<unknown>;
+  gc(valid: readonly { containerId: string; ifname: string }[]): Promise<unknown>;
+  reservations(): Promise<{ ip: string; containerId: string; ifname: string }[]>;
+  usage(): Promise<{ pools: { cidr: string; free: number }[] }>;
+}

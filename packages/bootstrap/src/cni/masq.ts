@@ -1,0 +1,113 @@
+// ipMasq with nftables: ONE table of netboot's own (`inet netboot`) with a set of pod addresses per
+// family; a pod's ADD adds one element, its DEL removes it. The reference adds a chain and rules per
+// pod through several iptables runs (~12 ms per ADD, ~48 ms per DEL here); this is one `nft` run each.
+//
+//   table inet netboot {
+//     set pods4 { type ipv4_addr; }                  # one element per pod, comment "<network> <host veth>"
+//     set nets4 { type ipv4_addr; flags interval; }  # pod subnets (and multicast): never masqueraded
+//     chain postrouting { type nat hook postrouting priority srcnat;
+//       ip saddr @pods4 ip daddr != @nets4 masquerade; … ip6 likewise }
+//   }
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { networkOf, parsePrefix } from '@netboot/core/ip';
+import type { Attachment, NetConf } from './config.js';
+import type { CleanupStack } from './cleanup.js';
+import { CniCode, CniError } from './errors.js';
+import type { CniIp } from './result.js';
+import { hostVethName } from './wiring.js';
+
+export const NFT_TABLE = 'netboot';
+const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
+
+const SETUP = `add table inet ${NFT_TABLE}
+add set inet ${NFT_TABLE} pods4 { type ipv4_addr; }
+add set inet ${NFT_TABLE} pods6 { type ipv6_addr; }
+add set inet ${NFT_TABLE} nets4 { type ipv4_addr; flags interval; }
+add set inet ${NFT_TABLE} nets6 { type ipv6_addr; flags interval; }
+add element inet ${NFT_TABLE} nets4 { 224.0.0.0/4 }
+add element inet ${NFT_TABLE} nets6 { ff00::/8 }
+add chain inet ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }
+flush chain inet ${NFT_TABLE} postrouting
+add rule inet ${NFT_TABLE} postrouting ip saddr @pods4 ip daddr != @nets4 masquerade
+add rule inet ${NFT_TABLE} postrouting ip6 saddr @pods6 ip6 daddr != @nets6 masquerade
+`;
+
+/** Runs an nft script as one transaction (all or nothing). */
+function nft(script: string): void {
+  try {
+    execFileSync(NFT, ['-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new CniError(CniCode.Internal, `nft failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+interface Element {
+  set: 'pods4' | 'pods6';
+  ip: string;
+  comment: string | undefined;
+}
+
+/** The elements of the pod sets (`nft -j list set …`); none when the table does not exist. */
+function listElements(): Element[] {
+  let out: string;
+  try {
+    out = execFileSync(NFT, ['-j', 'list', 'table', 'inet', NFT_TABLE], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+  } catch {
+    return []; // no table: nothing was ever masqueraded here
+  }
+  const elements: Element[] = [];
+  for (const item of (JSON.parse(out) as { nftables: { set?: { name: string; elem?: unknown[] } }[] }).nftables) {
+    const set = item.set;
+    if (!set || (set.name !== 'pods4' && set.name !== 'pods6')) continue;
+    for (const e of set.elem ?? []) {
+      // Plain elements are strings; elements with a comment are {elem: {val, comment}}.
+      const wrapped = (e as { elem?: { val: string; comment?: string } }).elem;
+      elements.push({ set: set.name, ip: wrapped ? wrapped.val : (e as string), comment: wrapped?.comment });
+    }
+  }
+  return elements;
+}
+
+const setOf = (ip: string): 'pods4' | 'pods6' => (parsePrefix(`${ip}/0`).family === 4 ? 'pods4' : 'pods6');
+
+function deleteScript(elements: readonly Element[]): string {
+  return elements.map((e) => `delete element inet ${NFT_TABLE} ${e.set} { ${e.ip} }\n`).join('');
+}
+
+export function masqueradeFor(conf: NetConf) {
+  const tag = (a: Attachment) => `${conf.name.slice(0, 100)} ${hostVethName(conf.name, a)}`;
+  const removeWhere = (keep: (e: Element) => boolean) => {
+    const doomed = listElements().filter((e) => !keep(e));
+    if (doomed.length > 0) nft(deleteScript(doomed));
+  };
+  return {
+    /** Adds the pod's addresses (and its subnets to the never-masqueraded set); the undo removes the elements. */
+    async add(a: Attachment, ips: readonly CniIp[], stack: CleanupStack): Promise<void> {
+      const addrs = ips.map((ip) => parsePrefix(ip.address));
+      const nets = addrs.map((p) => `add element inet ${NFT_TABLE} nets${p.family} { ${networkOf(`${p.address}/${p.prefixLen}`)} }\n`).join('');
+      const pods = addrs.map((p) => `add element inet ${NFT_TABLE} pods${p.family} { ${p.address} comment "${tag(a)}" }\n`).join('');
+      nft(SETUP + nets + pods);
+      stack.push('masquerade elements', () => this.del(a, addrs.map((p) => p.address)));
+    },
+    /** Removes the pod's elements: by address in one run when known, else (or if that fails) by comment. */
+    async del(a: Attachment, ips: readonly string[]): Promise<void> {
+      const mine = tag(a);
+      if (ips.length > 0) {
+        try {
+          return nft(deleteScript(ips.map((ip) => ({ set: setOf(ip), ip, comment: mine }))));
+        } catch {
+          // some were already gone (or never added): fall back to looking
+        }
+      }
+      removeWhere((e) => e.comment !== mine);
+    },
+    /** Removes this network's elements whose attachment is not in `valid`. */
+    async gc(valid: readonly Attachment[]): Promise<void> {
+      const live = new Set(valid.map(tag));
+      const prefix = `${conf.name.slice(0, 100)} `;
+      removeWhere((e) => e.comment === undefined || !e.comment.startsWith(prefix) || live.has(e.comment));
+    },
+  };
+}

@@ -1,0 +1,151 @@
+// The pod's network on the node: the bridge with the gateway address, a veth pair whose container end
+// is created straight in CNI_NETNS under CNI_IFNAME, and the container's addresses and routes set
+// through a socket opened in its namespace (no namespace switching per call).
+import { createHash } from 'node:crypto';
+import { constants, isExist, isNotFound, type Link, type Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
+import { parsePrefix } from '@netboot/core/ip';
+import type { Attachment, NetConf } from './config.js';
+import type { CleanupStack } from './cleanup.js';
+import type { CniIp, CniRoute } from './result.js';
+
+/** Every host-side veth netboot makes starts with this, so GC can tell its own links from others'. */
+export const HOST_VETH_PREFIX = 'nbv';
+
+/**
+ * The host end's name, derived from (network, containerID, ifname): DEL and GC find it without
+ * prevResult, and a plugin killed mid-ADD leaves a link the next DEL can name.
+ */
+export function hostVethName(network: string, a: Attachment): string {
+  const hash = createHash('sha256').update(`${network}\0${a.containerId}\0${a.ifname}`).digest('hex');
+  return `${HOST_VETH_PREFIX}${hash.slice(0, 15 - HOST_VETH_PREFIX.length)}`;
+}
+
+/** `ip link del <dev>`, where a missing device counts as done. */
+export function deleteLink(rtnl: Rtnl, name: string): boolean {
+  try {
+    rtnl.link.del(name);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** The MTU pods get when neither the config nor the lease sets one: the default route's device's. */
+export function uplinkMtu(host: Rtnl): number {
+  const route = host.route.list({ dst: 'default', family: 4 })[0] ?? host.route.list({ dst: 'default', family: 6 })[0];
+  const dev = route?.dev ?? route?.nexthops?.[0]?.dev;
+  return dev === undefined ? 1500 : (host.link.find(dev)?.mtu ?? 1500);
+}
+
+/**
+ * `ip link add <bridge> type bridge mtu <m> up` unless it exists, `ip addr add <gw>/<len> dev <bridge>`
+ * per gateway (isGateway), promisc when asked, and forwarding on. The bridge and its gateway address
+ * are shared by every pod of the network and stay when an ADD fails: another ADD may already rely on them.
+ */
+export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number): Link {
+  if (host.link.find(conf.bridge) === undefined) {
+    try {
+      host.link.add({ kind: 'bridge', name: conf.bridge, mtu, up: true });
+    } catch (err) {
+      if (!isExist(err)) throw err; // a parallel ADD made it first
+    }
+  }
+  let bridge = host.link.get(conf.bridge);
+  if (bridge.kind !== 'bridge') throw new Error(`"${conf.bridge}" exists and is a ${bridge.kind ?? 'non-bridge'} device, not a bridge`);
+  if (!bridge.up) host.link.set(bridge.index, { up: true });
+  if (conf.promiscMode && (bridge.flags & constants.IFF_PROMISC) === 0) {
+    host.socket.request({ type: constants.RTM_NEWLINK, header: { ifi_family: 0, ifi_type: 0, ifi_index: bridge.index, ifi_flags: constants.IFF_PROMISC, ifi_change: constants.IFF_PROMISC }, attrs: {} });
+  }
+  if (conf.isGateway) {
+    const have = new Set(host.addr.list({ dev: bridge.index }).map((a) => a.cidr));
+    for (const ip of ips) {
+      if (ip.gateway === undefined) continue;
+      const { family, prefixLen } = parsePrefix(ip.address);
+      const cidr = `${ip.gateway}/${prefixLen}`;
+      if (have.has(cidr)) continue;
+      try {
+        host.addr.add(bridge.index, cidr, family === 6 ? { nodad: true } : {});
+      } catch (err) {
+        if (!isExist(err)) throw err;
+      }
+      enableForwarding(family);
+    }
+  }
+  bridge = host.link.get(bridge.index);
+  return bridge;
+}
+
+function enableForwarding(family: 4 | 6): void {
+  const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding';
+  if (sysctlGet(key) !== '1') sysctlSet(key, 1);
+}
+
+export interface VethOptions {
+  hostName: string;
+  ifname: string;
+  netns: string;
+  mtu: number;
+  bridge: Link;
+  hairpin: boolean;
+}
+
+/**
+ * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>`:
+ * one request, the container end never appears on the host. A leftover host end of the same name (a
+ * plugin killed mid-ADD) is removed first. The undo deletes the pair.
+ */
+export function addVeth(host: Rtnl, o: VethOptions, stack: CleanupStack): Link {
+  deleteLink(host, o.hostName);
+  host.link.add({ kind: 'veth', name: o.hostName, mtu: o.mtu, master: o.bridge.index, up: true, peer: { name: o.ifname, netns: o.netns, mtu: o.mtu } });
+  stack.push(`veth ${o.hostName}`, () => deleteLink(host, o.hostName));
+  const link = host.link.get(o.hostName);
+  if (o.hairpin) {
+    // `ip link set <host> type bridge_slave hairpin on`
+    host.socket.request({
+      type: constants.RTM_NEWLINK,
+      header: { ifi_family: 0, ifi_type: 0, ifi_index: link.index, ifi_flags: 0, ifi_change: 0 },
+      attrs: { IFLA_LINKINFO: { IFLA_INFO_SLAVE_KIND: 'bridge', IFLA_INFO_SLAVE_DATA: { IFLA_BRPORT_MODE: 1 } } },
+    });
+  }
+  return link;
+}
+
+/** The gateway of `family` among the IPAM's addresses. */
+function gatewayOf(ips: readonly CniIp[], family: 4 | 6): string | undefined {
+  return ips.find((ip) => ip.gateway !== undefined && parsePrefix(ip.address).family === family)?.gateway;
+}
+
+/**
+ * The routes the container gets: IPAM's (a route without `gw` goes via its family's gateway, as the
+ * reference does) and, with isDefaultGateway, a default route per family that has a gateway.
+ */
+export function podRoutes(conf: NetConf, ips: readonly CniIp[], ipamRoutes: readonly CniRoute[]): CniRoute[] {
+  const routes = ipamRoutes.map((r) => {
+    const gw = r.gw ?? gatewayOf(ips, parsePrefix(r.dst).family);
+    return gw === undefined ? { ...r } : { ...r, gw };
+  });
+  if (conf.isDefaultGateway) {
+    for (const family of [4, 6] as const) {
+      const dst = family === 4 ? '0.0.0.0/0' : '::/0';
+      const gw = gatewayOf(ips, family);
+      if (gw !== undefined && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw });
+    }
+  }
+  return routes;
+}
+
+/**
+ * Inside the container, on a socket opened there: `ip addr add <ip> dev <ifname>` per address (IPv6
+ * without DAD, so it is usable at once), `ip link set <ifname> up`, `ip route add <dst> via <gw>` per route.
+ * Nothing to undo here: deleting the veth takes all of it away.
+ */
+export function configureContainer(pod: Rtnl, ifname: string, ips: readonly CniIp[], routes: readonly CniRoute[]): Link {
+  const link = pod.link.get(ifname);
+  for (const ip of ips) pod.addr.add(link.index, ip.address, parsePrefix(ip.address).family === 6 ? { nodad: true } : {});
+  pod.link.set(link.index, { up: true });
+  for (const r of routes) {
+    pod.route.add({ dst: r.dst, family: parsePrefix(r.dst).family, dev: link.index, ...(r.gw === undefined ? {} : { gateway: r.gw }), ...(r.mtu === undefined ? {} : { mtu: r.mtu }), ...(r.priority === undefined ? {} : { metric: r.priority }) });
+  }
+  return pod.link.get(link.index);
+}
