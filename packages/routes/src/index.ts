@@ -16,3 +16,9 @@ export { diff, applyPlan, planSize, NETBOOT_PROTOCOL, type Plan, type Conflict, 
 
 // Errors
 export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError } from './errors.js';
+
+// The kernel side: the local node, the device, reconcile
+export { discoverNode } from './node.js';
+export { ensureDevice, type DeviceReport } from './device.js';
+export { reconcile, Reconciler, type ReconcileOptions, type Report } from './reconcile.js';
+export type { Failure } from './apply.js';

@@ -1,0 +1,145 @@
+// Sends a Plan to the kernel in the order that keeps every route usable the moment it exists:
+//   deletes first, routes before FDB before neighbours (nothing routes into an entry being removed);
+//   then, per peer, neighbour → FDB → route, each kind in one batch. A peer whose neighbour or FDB
+//   step fails gets no route, and a peer with any failure has its earlier steps of this pass rolled
+//   back (deleted, or put back as they were), so a half-written peer never carries traffic.
+// A route the kernel refuses as existing (EEXIST) is a route someone added at that destination since
+// the dump: it becomes a conflict, read back and reported, and is not a failure.
+import { isExist, isNotFound, type Neigh, type NeighSpec, type Route, type RouteSpec, type Rtnl } from '@netboot/core';
+import { emptyPlan, type Conflict, type Ownership, type Plan } from './diff.js';
+import type { DesiredFdb, DesiredNeigh, DesiredRoute } from './types.js';
+
+/** An operation the kernel refused, as the `ip`/`bridge` command it equals, with the kernel's error. */
+export interface Failure {
+  peer?: string;
+  op: string;
+  error: Error;
+}
+
+export interface Outcome {
+  /** The operations that took effect (rolled-back ones excluded). */
+  done: Plan;
+  failures: Failure[];
+  /** Destinations found taken by someone else's route while adding. */
+  conflicts: Conflict[];
+  /** A rollback failed too: what the kernel holds for that peer is unknown until the next full read. */
+  unsure: boolean;
+}
+
+export function routeSpec(d: DesiredRoute, own: Ownership): RouteSpec {
+  const r: RouteSpec = { dst: d.dst, gateway: d.gateway, dev: d.dev, table: own.table, protocol: own.protocol };
+  if (d.onlink) r.onlink = true;
+  return r;
+}
+
+const neighSpec = (n: DesiredNeigh | Neigh): NeighSpec => ({ dev: n.dev, dst: n.dst!, lladdr: n.lladdr!, state: 'permanent' });
+// `state: 'permanent'` explicitly: an FDB entry on a VXLAN device must be PERMANENT or REACHABLE.
+const fdbSpec = (n: DesiredFdb | Neigh): NeighSpec => ({ family: 'bridge', dev: n.dev, lladdr: n.lladdr!, dst: n.dst!, state: 'permanent' });
+
+export const describeRoute = (verb: string, r: RouteSpec): string =>
+  `ip route ${verb} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}${r.protocol !== undefined ? ` proto ${r.protocol}` : ''}${r.table !== undefined ? ` table ${r.table}` : ''}`;
+const describeNeigh = (verb: string, n: NeighSpec): string => `ip neigh ${verb} ${n.dst}${verb === 'del' ? '' : ` lladdr ${n.lladdr} nud permanent`} dev ${n.dev}`;
+const describeFdb = (verb: string, n: NeighSpec): string => `bridge fdb ${verb} ${n.lladdr} dev ${n.dev} dst ${n.dst}${verb === 'del' ? '' : ' self permanent'}`;
+
+/**
+ * One result per item, like core's batch calls. Core has batch calls for routes only; neighbours and
+ * FDB entries go one request each until it has `neigh.setMany`/`delMany` too.
+ */
+function each<T>(items: readonly T[], send: (t: T) => void): (Error | undefined)[] {
+  return items.map((t) => {
+    try {
+      send(t);
+      return undefined;
+    } catch (e) {
+      return e as Error;
+    }
+  });
+}
+
+export function execute(rtnl: Rtnl, plan: Plan, own: Ownership): Outcome {
+  const out: Outcome = { done: emptyPlan(), failures: [], conflicts: [], unsure: false };
+  const { done, failures } = out;
+  const fail = (op: string, error: Error, peer?: string): void => void failures.push(peer === undefined ? { op, error } : { peer, op, error });
+  const gone = (e: Error | undefined): boolean => e === undefined || isNotFound(e);
+
+  // Deletes: routes, then FDB, then neighbours.
+  rtnl.route.delMany(plan.routes.del).forEach((e, i) => {
+    const r = plan.routes.del[i]!;
+    if (gone(e)) done.routes.del.push(r);
+    else fail(describeRoute('del', r), e!);
+  });
+  each(plan.fdb.del, (n) => rtnl.neigh.del(fdbSpec(n))).forEach((e, i) => {
+    const n = plan.fdb.del[i]!;
+    if (gone(e)) done.fdb.del.push(n);
+    else fail(describeFdb('del', fdbSpec(n)), e!);
+  });
+  each(plan.neighbours.del, (n) => rtnl.neigh.del({ dev: n.dev, dst: n.dst! })).forEach((e, i) => {
+    const n = plan.neighbours.del[i]!;
+    if (gone(e)) done.neighbours.del.push(n);
+    else fail(describeNeigh('del', neighSpec(n)), e!);
+  });
+
+  // Adds, per peer in order neighbour → FDB → route.
+  const failed = new Set<string>();
+  const stepFailed = (peer: string, op: string, e: Error): void => {
+    failed.add(peer);
+    fail(op, e, peer);
+  };
+  each(plan.neighbours.set, (c) => rtnl.neigh.set(neighSpec(c.to))).forEach((e, i) => {
+    const c = plan.neighbours.set[i]!;
+    if (e === undefined) done.neighbours.set.push(c);
+    else stepFailed(c.to.peer, describeNeigh('replace', neighSpec(c.to)), e);
+  });
+  const fdbAdds = plan.fdb.add.filter((d) => !failed.has(d.peer));
+  each(fdbAdds, (d) => rtnl.neigh.set(fdbSpec(d))).forEach((e, i) => {
+    const d = fdbAdds[i]!;
+    if (e === undefined) done.fdb.add.push(d);
+    else stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e);
+  });
+  const adds = plan.routes.add.filter((d) => !failed.has(d.peer));
+  rtnl.route.addMany(adds.map((d) => routeSpec(d, own))).forEach((e, i) => {
+    const d = adds[i]!;
+    if (e === undefined) done.routes.add.push(d);
+    else if (isExist(e)) out.conflicts.push(lateConflict(rtnl, d, own));
+    else stepFailed(d.peer, describeRoute('add', routeSpec(d, own)), e);
+  });
+  const replaces = plan.routes.replace.filter((c) => !failed.has(c.to.peer));
+  rtnl.route.replaceMany(replaces.map((c) => routeSpec(c.to, own))).forEach((e, i) => {
+    const c = replaces[i]!;
+    if (e === undefined) done.routes.replace.push(c);
+    else stepFailed(c.to.peer, describeRoute('replace', routeSpec(c.to, own)), e);
+  });
+
+  if (failed.size > 0) rollback(rtnl, out, failed, own);
+  return out;
+}
+
+/** The routes now at `d.dst` that are not netboot's (someone added one between the dump and the add). */
+function lateConflict(rtnl: Rtnl, d: DesiredRoute, own: Ownership): Conflict {
+  const routes = rtnl.route.list({ table: own.table, dst: d.dst }).filter((r: Route) => r.protocol !== own.protocol);
+  return { peer: d.peer, dst: d.dst, table: own.table, routes };
+}
+
+/** Undoes this pass's additions for the failed peers, newest first, and drops them from `done`. */
+function rollback(rtnl: Rtnl, out: Outcome, failed: ReadonlySet<string>, own: Ownership): void {
+  const { done } = out;
+  const undo = (op: () => void): void => {
+    try {
+      op();
+    } catch (e) {
+      if (!isNotFound(e)) out.unsure = true;
+    }
+  };
+  const mine = <T>(list: T[], peer: (t: T) => string): T[] => {
+    const hit = list.filter((t) => failed.has(peer(t)));
+    list.splice(0, list.length, ...list.filter((t) => !failed.has(peer(t))));
+    return hit;
+  };
+  for (const c of mine(done.routes.replace, (c) => c.to.peer)) undo(() => rtnl.route.replace(c.from));
+  for (const d of mine(done.routes.add, (d) => d.peer)) undo(() => rtnl.route.del(routeSpec(d, own)));
+  for (const d of mine(done.fdb.add, (d) => d.peer)) undo(() => rtnl.neigh.del(fdbSpec(d)));
+  for (const c of mine(done.neighbours.set, (c) => c.to.peer)) {
+    const from = c.from;
+    undo(() => (from !== undefined && from.state.includes('permanent') ? rtnl.neigh.set(neighSpec(from)) : rtnl.neigh.del({ dev: c.to.dev, dst: c.to.dst })));
+  }
+}

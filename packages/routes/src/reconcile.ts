@@ -1,0 +1,327 @@
+// Desired state → kernel, touching only what netboot owns (see diff.ts), in O(change).
+//
+// A Reconciler keeps two indexes: what is wanted (per key, and which keys each peer has) and a
+// mirror of what the kernel holds for netboot's table and device. A full pass reads the kernel
+// once per object kind (a route dump filtered by table, neighbour and FDB dumps filtered by device,
+// all filtered by the kernel), diffs everything and applies the plan. After that:
+//  - update(peer changes) diffs only the keys those peers had and have now, against the mirror, so
+//    one changed peer costs a handful of operations whatever the cluster's size;
+//  - observe(monitor event) folds the kernel's news into the mirror and marks the key dirty, and
+//    repair() diffs only the dirty keys — an entry deleted or changed by hand comes back;
+//  - a device event that does not match the spec, or a monitor overrun, asks for a full pass again.
+import { decodeLink, decodeNeigh, decodeRoute, type MonitorEvent, type Neigh, type Route, type Rtnl } from '@netboot/core';
+import { execute, type Failure } from './apply.js';
+import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
+import { diff, fdbKey, neighKey, NETBOOT_PROTOCOL, ownsFdb, ownsRoute, planSize, routeKey, toFdb, toNeigh, toRoute, type Conflict, type CurrentState, type Ownership, type Plan } from './diff.js';
+import type { DesiredFdb, DesiredNeigh, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
+import { InvalidPeerError } from './errors.js';
+
+export interface ReconcileOptions {
+  /** Routing table for netboot's routes; default main (254). */
+  table?: number;
+  /** Route protocol that marks netboot's routes; default NETBOOT_PROTOCOL (78). */
+  protocol?: number;
+}
+
+/** What one pass did: the operations that took effect, what is in the way, what failed. */
+export interface Report {
+  pass: 'full' | 'update' | 'repair';
+  device?: DeviceReport;
+  changed: Plan;
+  /** Operations that took effect (the size of `changed`). */
+  operations: number;
+  conflicts: Conflict[];
+  failures: Failure[];
+  refused: Refusal[];
+  ms: number;
+}
+
+type Keys = { routes: Set<string>; neighbours: Set<string>; fdb: Set<string> };
+const noKeys = (): Keys => ({ routes: new Set(), neighbours: new Set(), fdb: new Set() });
+
+export class Reconciler {
+  readonly own: Ownership;
+  readonly #rtnl: Rtnl;
+  #device: DeviceSpec | undefined;
+  // Wanted entries by key, devices resolved to ifindexes, and the keys each peer owns.
+  readonly #want = { routes: new Map<string, DesiredRoute>(), neighbours: new Map<string, DesiredNeigh>(), fdb: new Map<string, DesiredFdb>() };
+  readonly #peers = new Map<string, Keys>();
+  // The kernel: every route of the table, the neighbour and FDB entries of the device.
+  readonly #routes = new Map<string, Route[]>();
+  readonly #neighbours = new Map<string, Neigh>();
+  readonly #fdb = new Map<string, Neigh>();
+  #dirty = noKeys();
+  #needsFull = true;
+  readonly #index = new Map<string, number>();
+
+  constructor(rtnl: Rtnl, opts: ReconcileOptions = {}) {
+    this.#rtnl = rtnl;
+    this.own = { table: opts.table ?? 254, protocol: opts.protocol ?? NETBOOT_PROTOCOL };
+  }
+
+  /** Whether only a full pass can bring the mirror back in line (start, overrun, device changed). */
+  get needsFull(): boolean {
+    return this.#needsFull;
+  }
+
+  /** Whether observed events or failed operations left keys for repair(). */
+  get dirty(): boolean {
+    return this.#dirty.routes.size + this.#dirty.neighbours.size + this.#dirty.fdb.size > 0;
+  }
+
+  /** Makes the kernel match `desired` exactly: device, then one dump per kind, diff, apply. */
+  full(desired: DesiredState): Report {
+    this.#device = desired.device;
+    this.#want.routes.clear();
+    this.#want.neighbours.clear();
+    this.#want.fdb.clear();
+    this.#peers.clear();
+    const t0 = performance.now();
+    const device = this.#readKernel();
+    const refused = [...desired.refused];
+    const byPeer = new Map<string, PeerState>();
+    for (const r of desired.routes) peerState(byPeer, r.peer).routes.push(r);
+    for (const n of desired.neighbours) peerState(byPeer, n.peer).neighbours.push(n);
+    for (const f of desired.fdb) peerState(byPeer, f.peer).fdb.push(f);
+    for (const [peer, state] of byPeer) this.#wantPeer(peer, state, refused);
+    const all: Keys = { routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]), neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]), fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]) };
+    this.#dirty = noKeys();
+    return this.#run('full', all, t0, refused, device);
+  }
+
+  /** A full pass against what is already wanted (the resync timer, an overrun, a repaired device). */
+  resync(): Report {
+    const desired: DesiredState = { routes: [...this.#want.routes.values()], neighbours: [...this.#want.neighbours.values()], fdb: [...this.#want.fdb.values()], refused: [] };
+    if (this.#device !== undefined) desired.device = this.#device;
+    return this.full(desired);
+  }
+
+  /**
+   * Peers added, changed (a new state) or removed (undefined): only their keys are diffed and
+   * written. A peer whose pod CIDR another peer already holds is refused.
+   */
+  update(changes: ReadonlyMap<string, PeerState | undefined>, refused: Refusal[] = []): Report {
+    const t0 = performance.now();
+    const keys = noKeys();
+    for (const [peer, state] of changes) {
+      const old = this.#peers.get(peer);
+      if (old !== undefined) {
+        addKeys(keys, old);
+        this.#forget(peer, old);
+      }
+      if (state !== undefined) addKeys(keys, this.#wantPeer(peer, state, refused));
+    }
+    return this.#run('update', keys, t0, refused);
+  }
+
+  /**
+   * Folds a monitor event into the mirror. True when something may need repair() (a wanted or owned
+   * key changed) or a full pass (device changed, events lost: see needsFull).
+   */
+  observe(ev: MonitorEvent): boolean {
+    if (ev.kind === 'overrun') return (this.#needsFull = true);
+    if (ev.kind === 'link') {
+      if (this.#device === undefined) return false;
+      const link = decodeLink(ev.message);
+      if (link.index !== this.own.device && link.name !== this.#device.name) return false;
+      if (ev.action === 'del' || link.index !== this.own.device || !deviceMatches(this.#rtnl, link, this.#device)) this.#needsFull = true;
+      return this.#needsFull;
+    }
+    if (ev.kind === 'route') {
+      const r = decodeRoute(ev.message);
+      if (r.table !== this.own.table) return false;
+      const key = routeKey(r.table, r.dst);
+      // The kernel keys a route by (table, dst, metric): a new one replaces the one at its metric.
+      const list = (this.#routes.get(key) ?? []).filter((x) => (x.metric ?? 0) !== (r.metric ?? 0) || (ev.action === 'del' && x.protocol !== r.protocol));
+      if (ev.action === 'new') list.push(r);
+      setList(this.#routes, key, list);
+      if (!this.#want.routes.has(key) && !ownsRoute(r, this.own)) return false;
+      this.#dirty.routes.add(key);
+      return true;
+    }
+    if (ev.kind === 'neigh') {
+      const n = decodeNeigh(ev.message);
+      if (this.own.device === undefined || n.dev !== this.own.device) return false;
+      const bridge = n.family === 'bridge';
+      const key = bridge ? fdbKey(n.dev, n.lladdr, n.dst) : neighKey(n.dev, n.dst);
+      const mirror = bridge ? this.#fdb : this.#neighbours;
+      if (bridge && !ownsFdb(n, this.own)) return false;
+      if (ev.action === 'new') mirror.set(key, n);
+      else mirror.delete(key);
+      const wanted = bridge ? this.#want.fdb.has(key) : this.#want.neighbours.has(key);
+      if (!wanted && !(bridge || n.state.includes('permanent'))) return false;
+      (bridge ? this.#dirty.fdb : this.#dirty.neighbours).add(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** Diffs and writes only the keys observe() or failed operations marked. */
+  repair(): Report {
+    const keys = this.#dirty;
+    this.#dirty = noKeys();
+    return this.#run('repair', keys, performance.now(), []);
+  }
+
+  /** Ensures the device, then reads the table and the device's entries into the mirror. */
+  #readKernel(): DeviceReport | undefined {
+    const rtnl = this.#rtnl;
+    this.#index.clear();
+    let device: DeviceReport | undefined;
+    if (this.#device !== undefined) {
+      device = ensureDevice(rtnl, this.#device);
+      this.own.device = device.index;
+    } else delete this.own.device;
+    this.#routes.clear();
+    this.#neighbours.clear();
+    this.#fdb.clear();
+    for (const r of rtnl.route.list({ table: this.own.table })) pushList(this.#routes, routeKey(r.table, r.dst), r);
+    if (this.own.device !== undefined) {
+      for (const n of rtnl.neigh.list({ dev: this.own.device })) if (n.family !== 'bridge') this.#neighbours.set(neighKey(n.dev, n.dst), n);
+      for (const n of rtnl.neigh.list({ family: 'bridge', dev: this.own.device })) if (ownsFdb(n, this.own)) this.#fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
+    }
+    this.#needsFull = false;
+    return device;
+  }
+
+  /** Records a peer's wanted entries (devices resolved); refuses it if a route key is another peer's. */
+  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): Keys {
+    const keys = noKeys();
+    const routes = state.routes.map((r) => ({ ...r, dev: this.#ifindex(r.dev) }));
+    const clash = routes.find((r) => {
+      const holder = this.#want.routes.get(routeKey(this.own.table, r.dst))?.peer;
+      return holder !== undefined && holder !== peer;
+    });
+    if (clash !== undefined) {
+      const holder = this.#want.routes.get(routeKey(this.own.table, clash.dst))!.peer;
+      refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${clash.dst} is already ${JSON.stringify(holder)}'s`) });
+      return keys;
+    }
+    for (const r of routes) {
+      const k = routeKey(this.own.table, r.dst);
+      this.#want.routes.set(k, r);
+      keys.routes.add(k);
+    }
+    for (const n of state.neighbours) {
+      const d = { ...n, dev: this.#ifindex(n.dev) };
+      const k = neighKey(d.dev, d.dst);
+      this.#want.neighbours.set(k, d);
+      keys.neighbours.add(k);
+    }
+    for (const f of state.fdb) {
+      const d = { ...f, dev: this.#ifindex(f.dev) };
+      const k = fdbKey(d.dev, d.lladdr, d.dst);
+      this.#want.fdb.set(k, d);
+      keys.fdb.add(k);
+    }
+    this.#peers.set(peer, keys);
+    return keys;
+  }
+
+  #forget(peer: string, keys: Keys): void {
+    for (const k of keys.routes) if (this.#want.routes.get(k)?.peer === peer) this.#want.routes.delete(k);
+    for (const k of keys.neighbours) if (this.#want.neighbours.get(k)?.peer === peer) this.#want.neighbours.delete(k);
+    for (const k of keys.fdb) if (this.#want.fdb.get(k)?.peer === peer) this.#want.fdb.delete(k);
+    this.#peers.delete(peer);
+  }
+
+  /** A device name → ifindex, looked up once per full pass (names of devices that do not exist stay names). */
+  #ifindex(dev: string | number): number {
+    if (typeof dev === 'number') return dev;
+    let index = this.#index.get(dev);
+    if (index === undefined) {
+      index = dev === this.#device?.name && this.own.device !== undefined ? this.own.device : this.#rtnl.link.index(dev);
+      this.#index.set(dev, index);
+    }
+    return index;
+  }
+
+  /** Diff of `keys` (mirror vs wanted), execute, fold the outcome into the mirror. */
+  #run(pass: Report['pass'], keys: Keys, t0: number, refused: Refusal[], device?: DeviceReport): Report {
+    const current: CurrentState = {
+      routes: [...keys.routes].flatMap((k) => this.#routes.get(k) ?? []),
+      neighbours: pick(this.#neighbours, keys.neighbours),
+      fdb: pick(this.#fdb, keys.fdb),
+    };
+    const desired: PeerState = { routes: pick(this.#want.routes, keys.routes), neighbours: pick(this.#want.neighbours, keys.neighbours), fdb: pick(this.#want.fdb, keys.fdb) };
+    const plan = diff(current, desired, this.own);
+    const outcome = planSize(plan) === 0 ? undefined : execute(this.#rtnl, plan, this.own);
+    const changed = outcome?.done ?? plan;
+    if (outcome !== undefined) this.#fold(outcome.done, outcome.conflicts);
+    if (outcome?.unsure) this.#needsFull = true;
+    // Whatever failed is retried by the next repair().
+    for (const f of outcome?.failures ?? []) {
+      const peerKeys = f.peer === undefined ? undefined : this.#peers.get(f.peer);
+      if (peerKeys !== undefined) addKeys(this.#dirty, peerKeys);
+      else this.#needsFull = true;
+    }
+    const report: Report = {
+      pass,
+      changed,
+      operations: planSize(changed),
+      conflicts: [...plan.conflicts, ...(outcome?.conflicts ?? [])],
+      failures: outcome?.failures ?? [],
+      refused,
+      ms: performance.now() - t0,
+    };
+    if (device !== undefined) report.device = device;
+    return report;
+  }
+
+  #fold(done: Plan, conflicts: Conflict[]): void {
+    const own = this.own;
+    const dropRoute = (r: Route): void => {
+      const key = routeKey(r.table, r.dst);
+      setList(this.#routes, key, (this.#routes.get(key) ?? []).filter((x) => x !== r));
+    };
+    for (const r of done.routes.del) dropRoute(r);
+    for (const c of done.routes.replace) dropRoute(c.from);
+    for (const d of [...done.routes.add, ...done.routes.replace.map((c) => c.to)]) pushList(this.#routes, routeKey(own.table, d.dst), toRoute(d, own));
+    for (const c of conflicts) setList(this.#routes, routeKey(c.table, c.dst), c.routes);
+    for (const n of done.neighbours.del) this.#neighbours.delete(neighKey(n.dev, n.dst));
+    for (const c of done.neighbours.set) this.#neighbours.set(neighKey(c.to.dev, c.to.dst), toNeigh(c.to));
+    for (const n of done.fdb.del) this.#fdb.delete(fdbKey(n.dev, n.lladdr, n.dst));
+    for (const d of done.fdb.add) this.#fdb.set(fdbKey(d.dev, d.lladdr, d.dst), toFdb(d));
+  }
+}
+
+/**
+ * Makes the kernel hold exactly `desired` of what netboot owns — `ip route show table T proto P`,
+ * `ip neigh show dev DEV nud permanent`, `bridge fdb show dev DEV` — in one pass. A Reconciler
+ * does the same and then keeps the state for O(change) updates.
+ */
+export function reconcile(rtnl: Rtnl, desired: DesiredState, opts: ReconcileOptions = {}): Report {
+  return new Reconciler(rtnl, opts).full(desired);
+}
+
+function peerState(m: Map<string, PeerState>, peer: string): PeerState {
+  let s = m.get(peer);
+  if (s === undefined) m.set(peer, (s = { routes: [], neighbours: [], fdb: [] }));
+  return s;
+}
+
+function addKeys(into: Keys, from: Keys): void {
+  for (const k of from.routes) into.routes.add(k);
+  for (const k of from.neighbours) into.neighbours.add(k);
+  for (const k of from.fdb) into.fdb.add(k);
+}
+
+function pick<T>(m: ReadonlyMap<string, T>, keys: ReadonlySet<string>): T[] {
+  const out: T[] = [];
+  for (const k of keys) {
+    const v = m.get(k);
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
+function pushList<T>(m: Map<string, T[]>, key: string, v: T): void {
+  const list = m.get(key);
+  if (list === undefined) m.set(key, [v]);
+  else list.push(v);
+}
+
+function setList<T>(m: Map<string, T[]>, key: string, list: T[]): void {
+  if (list.length === 0) m.delete(key);
+  else m.set(key, list);
+}
