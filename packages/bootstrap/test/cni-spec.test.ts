@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ipJson, sh } from '@netboot/core/testing';
+import { ipJson, sh, type TempNetns } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildPlugin, CNI_VERSIONS, Node } from './cni-fixture.js';
@@ -25,7 +25,7 @@ async function onNode(fn: (node: Node) => unknown): Promise<void> {
   }
 }
 
-function podAddrs(ns: { name: string }, ifname = 'eth0'): string[] {
+function podAddrs(ns: TempNetns, ifname = 'eth0'): string[] {
   return ipJson(ns, 'addr', 'show', 'dev', ifname)[0].addr_info.filter((a: { scope: string }) => a.scope === 'global').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
 }
 
