@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { FileStore, StoreNotLockedError } from '../src/store/file.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { InvalidAddressError } from '@netboot/core/ip';
-import { lastJson, readReservations, startWorker, withTempDir } from './store-fixtures.js';
+import { withTempDir } from '@netboot/core/testing/pure';
+import { lastJson, readReservations, startWorker, WORKERS } from './store-fixtures.js';
 
 const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
 
@@ -172,6 +173,62 @@ test('two spellings of one directory (a symlink, like /var/run → /run) share o
     mkdirSync(real);
     symlinkSync(real, join(data, 'alias'));
     assert.equal(await lockTwice('n', [real, join(data, 'alias')]), ['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
+  }));
+
+const STRACE = '/usr/bin/strace';
+const traced = existsSync(STRACE) ? test : test.skip;
+if (!existsSync(STRACE)) console.log(`  skipping the fsync test: ${STRACE} not found (apt install strace)`);
+
+/** Runs workers/<worker> under strace; returns `{ call, args, ok }` per traced syscall, in order. */
+function straced(worker: string, args: string[], syscalls: string[]): { call: string; args: string; ok: boolean }[] {
+  const log = join(args[0]!, 'strace.log');
+  const r = spawnSync(STRACE, ['-f', '-qq', '-y', '-s', '4096', '-e', `trace=${syscalls.join(',')}`, '-o', log,
+    process.execPath, '--conditions=source', '--import', 'tsx', join(WORKERS, worker), ...args], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  return readFileSync(log, 'utf8').split('\n').flatMap((line) => {
+    const m = /^\d+\s+(\w+)\((.*)\)\s+= (-?\d+)/.exec(line);
+    return m ? [{ call: m[1]!, args: m[2]!, ok: m[3] === '0' }] : [];
+  });
+}
+
+traced('every change to the directory is made durable (fsync of the directory) before the lock is released', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const calls = straced('store-ops.ts', [data, 'n'], ['flock', 'fsync', 'fdatasync', 'link', 'linkat', 'unlink', 'unlinkat', 'rename', 'renameat', 'renameat2', 'mkdir', 'mkdirat']);
+    const inDir = (args: string) => args.includes(`"${dir}/`);
+    const fsyncOf = (path: string) => (c: { call: string; args: string }) => /^f(data)?sync$/.test(c.call) && c.args.endsWith(`<${path}>`);
+
+    // Creating <network> is a change to <dataDir>: it must be synced before the directory is used.
+    const made = calls.findIndex((c) => c.call.startsWith('mkdir') && c.args.includes(`"${dir}"`) && c.ok);
+    assert.ok(made >= 0, 'the store creates its directory');
+    const firstLock = calls.findIndex((c) => c.call === 'flock' && c.args.includes('LOCK_EX'));
+    assert.ok(calls.slice(made, firstLock).some(fsyncOf(data)), `no fsync of ${data} after mkdir ${dir}`);
+
+    let holding = false;
+    let unsynced: string[] = [];
+    let holds = 0;
+    let changedHolds = 0;
+    let dirSyncs = 0;
+    for (const c of calls) {
+      if (c.call === 'flock' && c.args.includes('LOCK_EX')) {
+        holding = true;
+        holds++;
+      } else if (c.call === 'flock' && c.args.includes('LOCK_UN')) {
+        assert.equal(unsynced, [], 'changed, and the lock was released before the directory was fsynced');
+        holding = false;
+      } else if (fsyncOf(dir)(c)) {
+        if (unsynced.length > 0) changedHolds++;
+        else assert.ok(holding, 'a directory fsync outside a lock hold');
+        unsynced = [];
+        dirSyncs++;
+      } else if (/^(link|unlink|rename)/.test(c.call) && inDir(c.args) && c.ok) {
+        unsynced.push(`${c.call}(${c.args})`);
+      }
+    }
+    assert.equal(unsynced, []);
+    assert.is(holds, 6);
+    assert.is(changedHolds, 5, 'three reserves and two releases');
+    assert.is(dirSyncs, 5, 'one directory fsync per changing hold, none for a read');
   }));
 
 test.run();

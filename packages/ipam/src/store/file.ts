@@ -9,6 +9,8 @@
 // name (link fails with EEXIST if the IP is taken), so a killed process can leave at most a temp file
 // (which host-local never reads as a reservation because its name is not an IP), never a half-written
 // `<ip>`. Temp names are fixed: only the lock holder writes, so any temp file found is a leftover.
+// A name (linked, renamed, removed) is only durable once its directory is fsynced too: a hold that changed
+// the directory fsyncs it before releasing the lock, so what the caller was told survives a power loss.
 //
 // The directory is indexed in memory between lock holds. When another writer changed it (its mtime or
 // ctime moved), only the names are re-listed and new files read, so a busy shared directory costs a
@@ -16,7 +18,7 @@
 // owner (release by ID, gc) re-reads the file first, because a name can be deleted and recreated by
 // someone else between two of our looks.
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { normalizeIp } from '@netboot/core/ip';
 import type { Attachment } from '../report.js';
@@ -81,6 +83,16 @@ async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Makes a directory's entries (names created, linked, renamed or removed in it) durable. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function ownerKey(containerId: string, ifname: string | undefined): string {
   return `${containerId}\0${ifname ?? ''}`;
 }
@@ -136,9 +148,14 @@ export interface FileStoreChange {
  */
 export class FileStore {
   readonly dir: string;
-  /** Fsync each reservation before linking it into place (survives power loss, ~0.6 ms on ext4). */
+  /**
+   * Survive power loss: fsync each reservation before linking it into place, and the directory before
+   * the lock is released by a hold that changed it.
+   */
   readonly durable: boolean;
   private locked = false;
+  /** The directory changed during this lock hold and has not been fsynced since. */
+  private unsynced = false;
   private index: DirIndex | undefined;
   private readonly listeners = new Set<(change: FileStoreChange) => void>();
 
@@ -152,7 +169,14 @@ export class FileStore {
    * another process holds the lock; holders keep it for well under a millisecond per operation.
    */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    const created = mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // mkdir -p made `created` and everything below it: each new directory is an entry of its parent.
+    if (created !== undefined && this.durable) {
+      for (let d = this.dir; ; d = dirname(d)) {
+        fsyncDir(dirname(d));
+        if (d === created) break;
+      }
+    }
     return serialised(dirKey(this.dir), async () => {
       const fd = openSync(join(this.dir, LOCK_FILE), constants.O_RDONLY | constants.O_CREAT, LOCK_MODE);
       try {
@@ -163,7 +187,12 @@ export class FileStore {
           return await fn();
         } finally {
           this.locked = false;
-          flock(fd, LOCK_UN);
+          try {
+            if (this.unsynced && this.durable) fsyncDir(this.dir);
+          } finally {
+            this.unsynced = false;
+            flock(fd, LOCK_UN);
+          }
         }
       } finally {
         closeSync(fd);
@@ -199,9 +228,11 @@ export class FileStore {
       this.refresh(true);
       return false;
     }
+    this.unsynced = true;
     this.add(index, { ip: name, containerId, ifname });
     this.emit({ added: [name], removed: [] });
-    // Losing this file only loses round-robin once (host-local says the same), so no fsync.
+    // Its content is not fsynced: losing it only loses round-robin once (host-local says the same). The
+    // rename itself is made durable with the directory, before the lock is released.
     this.writeTemp(join(this.dir, LAST_RESERVED_TEMP), name, false);
     renameSync(join(this.dir, LAST_RESERVED_TEMP), join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`));
     this.restamp(index);
@@ -314,6 +345,7 @@ export class FileStore {
 
   private drop(index: DirIndex, entry: FileEntry | CorruptFileEntry): void {
     unlinkSync(join(this.dir, entry.ip));
+    this.unsynced = true;
     this.remove(index, entry);
     this.emit({ added: [], removed: [entry.ip] });
     this.restamp(index);
