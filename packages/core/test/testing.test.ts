@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isA, missingPrivileges, rejectsA, skipIf, throwsA, withTempDir } from '@netboot/core/testing/pure';
+import { isA, missingPrivileges, rejectsA, runWithout, skipIf, throwsA, withTempDir } from '@netboot/core/testing/pure';
 
 class ParentError extends Error {}
 class ChildError extends ParentError {}
@@ -77,6 +77,19 @@ test('withTempDir removes its directory, also when fn fails', async () => {
   assert.is(err.message, 'inside');
   assert.match(kept, /nbt-fail-/);
   assert.not.ok(existsSync(kept));
+});
+
+test('runWithout: @netboot/core/testing/pure loads without koffi; @netboot/core/testing cannot', () => {
+  const cwd = join(import.meta.dirname, '..');
+  const pure = runWithout(['koffi'], "import { throwsA, privileged } from '@netboot/core/testing/pure'; console.log(typeof throwsA, typeof privileged);", {
+    cwd,
+  });
+  assert.is(pure.status, 0, pure.output);
+  assert.match(pure.output, /function function/);
+  // The block is real: the fixtures that create namespaces do load the FFI.
+  const full = runWithout(['koffi'], "import '@netboot/core/testing';", { cwd });
+  assert.is.not(full.status, 0, full.output);
+  assert.match(full.output, /koffi is blocked \(runWithout\)/);
 });
 
 test('skipIf keeps the test function when there is no reason', () => {

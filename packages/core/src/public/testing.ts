@@ -9,7 +9,20 @@ import { Rtnl } from '../rtnl.js';
 
 export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
 export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
-export { type ErrorClass, isA, missingPrivileges, privileged, rejectsA, skipIf, type TestRegistrar, throwsA, withTempDir } from './testing/pure.js';
+export {
+  type ErrorClass,
+  isA,
+  missingPrivileges,
+  privileged,
+  rejectsA,
+  type RunWithoutOptions,
+  type RunWithoutResult,
+  runWithout,
+  skipIf,
+  type TestRegistrar,
+  throwsA,
+  withTempDir,
+} from './testing/pure.js';
 
 /** A namespace that removes itself; `delete()` is idempotent so it can sit in every `finally`. */
 export type TempNetns = Netns & { readonly name: string; delete(): void; [Symbol.dispose](): void };
@@ -120,4 +133,29 @@ export function ipJson(ns: NetnsRef, ...args: string[]): any {
   const argv = name === undefined ? inNetnsArgv(ns, 'ip', ['-j', ...args]) : ['ip', '-n', name, '-j', ...args];
   const out = run(argv).trim();
   return out === '' ? [] : JSON.parse(out);
+}
+
+const linkKinds = new Map<string, string | undefined>();
+
+/**
+ * Why this kernel cannot create a link of `kind`, or undefined when it can: tries `ip link add probe0
+ * type <kind> <args…>` in a throwaway namespace (this kernel has no loadable modules, so ipip, gre,
+ * dummy, vlan… may be missing). Needs privileges; pass it as privileged()'s own check so it runs only
+ * then: `const test = privileged(uvuTest, () => missingLinkKind('ipip'))`. Cached per kind and args.
+ */
+export function missingLinkKind(kind: string, ...args: string[]): string | undefined {
+  const key = [kind, ...args].join(' ');
+  if (!linkKinds.has(key)) {
+    const ns = tempNetns();
+    try {
+      sh(ns, 'ip', 'link', 'add', 'probe0', 'type', kind, ...args);
+      linkKinds.set(key, undefined);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      linkKinds.set(key, `this kernel cannot create a ${kind} link (${err.stderr.trim() || `exit ${err.status}`})`);
+    } finally {
+      ns.delete();
+    }
+  }
+  return linkKinds.get(key);
 }
