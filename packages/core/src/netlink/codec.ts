@@ -6,7 +6,9 @@
 //   a nest with its own fixed header (VETH_INFO_PEER: ifinfomsg + attrs) → { header, attrs }
 //   a fixed C struct (RTA_CACHEINFO…) → { field: number } · RTA_MULTIPATH → [{ header, attrs }]
 // Unknown attribute types are kept under the key `#<type>` (the raw 16-bit type, NLA_F_* bits
-// included) with their bytes, so decode → encode loses nothing. Attributes that may repeat are
+// included) with their bytes, so decode → encode loses nothing. Attributes newer than the generated
+// headers are named where newer-attrs.ts lists them; the rest stay `#<type>`. A message type without
+// a schema carries only raw `payload` bytes: header fields or attributes for one are refused. Attributes that may repeat are
 // arrays (schema says which). Object key order is wire order (no key is integer-like), so
 // re-encoding keeps the kernel's order.
 //

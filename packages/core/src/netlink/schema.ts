@@ -3,6 +3,7 @@
 // generated bindings (so a typo or a constant missing from the headers fails at load, loudly).
 // The codec interprets these tables; nothing here reads or writes bytes.
 import * as G from './generated/index.js';
+import { NEWER_ATTRS } from './newer-attrs.js';
 
 /** Wire types. Small integers so the codec's hot switch is a jump table. */
 export const T = {
@@ -143,16 +144,25 @@ const struct = (s: StructLayout): Row => ({ wire: 'struct', struct: s });
 const multi = (wire: Wire): Row => ({ wire, opts: { multi: true } });
 
 /**
- * A table from `{ KERNEL_NAME: row }`. Sub-tables are thunks so tables can refer to each other
- * (VETH_INFO_PEER nests the link table itself); they resolve once every table exists.
+ * A table from `{ KERNEL_NAME: row }`, plus the attributes newer than the headers that
+ * newer-attrs.ts lists under the same table name. Sub-tables are thunks so tables can refer to each
+ * other (VETH_INFO_PEER nests the link table itself); they resolve once every table exists.
  */
 function table(name: string, rows: Record<string, Row>): AttrTable {
   const byType: (AttrSpec | undefined)[] = [];
   const byName = new Map<string, AttrSpec>();
-  for (const [attr, row] of Object.entries(rows)) {
-    const spec = toSpec(attr, constant(attr), row);
+  const add = (spec: AttrSpec): void => {
     byType[spec.type] = spec;
-    byName.set(attr, spec);
+    byName.set(spec.name, spec);
+  };
+  for (const [attr, row] of Object.entries(rows)) add(toSpec(attr, constant(attr), row));
+  for (const [attr, newer] of Object.entries(NEWER_ATTRS[name] ?? {})) {
+    const generated = K[attr];
+    if (generated !== undefined && generated !== newer.type) {
+      throw new Error(`netlink schema: ${attr} is ${String(generated)} in the headers but ${newer.type} in newer-attrs.ts`);
+    }
+    if (byName.has(attr)) continue; // the headers caught up and the table above names it
+    add(toSpec(attr, newer.type, newer.nested ? { wire: newer.wire, opts: { nlaFlags: NLA_F_NESTED } } : newer.wire));
   }
   return { name, byType, byName };
 }

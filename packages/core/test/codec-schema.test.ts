@@ -1,6 +1,7 @@
 // Message types and the schema: policy-routing rules (RTM_*RULE: fib_rule_hdr + FRA_*) encode and
-// decode like the other families, and a type the schema does not know is refused before anything is
-// written, instead of going out as a bare 16-byte header the kernel would acknowledge.
+// decode like the other families; a type the schema does not know is refused before anything is
+// written, instead of going out as a bare 16-byte header the kernel would acknowledge; attributes
+// newer than the headers are named from newer-attrs.ts, and the rest stay `#<n>`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -8,6 +9,8 @@ import * as assert from 'uvu/assert';
 import { decodeMessages, encodeMessage, MessageWriter, type NlMessage } from '../src/netlink/codec.js';
 import { NetlinkEncodeError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
+import { NEWER_ATTRS } from '../src/netlink/newer-attrs.js';
+import { linkAttrs } from '../src/netlink/schema.js';
 
 const msg = (m: Partial<NlMessage> & Pick<NlMessage, 'type'>): NlMessage => ({ flags: 0, seq: 0, pid: 0, header: {}, attrs: {}, ...m });
 
@@ -89,6 +92,51 @@ test('the escape hatch stays: a body given as raw `payload`, and control message
   assert.is(bytes.length, 16 + payload.length);
   assert.equal(decodeMessages(bytes)[0]!.payload, payload, 'and decodes back to the same payload');
   assert.is(encodeMessage(msg({ type: C.NLMSG_NOOP })).length, 16, 'NLMSG_NOOP (the batch fence) has no body');
+});
+
+/** One attribute: 4-byte header (length, raw type) and the value, padded to 4. */
+function tlv(rawType: number, value: Buffer): Buffer {
+  const b = Buffer.alloc((4 + value.length + 3) & ~3);
+  b.writeUInt16LE(4 + value.length, 0);
+  b.writeUInt16LE(rawType, 2);
+  value.copy(b, 4);
+  return b;
+}
+
+test('attributes newer than the headers decode by name; one nobody named stays #<n>, and all re-encode unchanged', () => {
+  const body = Buffer.concat([
+    Buffer.alloc(C.ifinfomsg.size),
+    tlv(C.IFLA_IFNAME, Buffer.from('vA\0')),
+    tlv(67, Buffer.from([1])), // IFLA_NETNS_IMMUTABLE
+    tlv(68, Buffer.from([32, 0])), // IFLA_HEADROOM
+    tlv(C.NLA_F_NESTED | 65, Buffer.alloc(0)), // IFLA_DPLL_PIN, an empty nest
+    tlv(0x7f00, Buffer.from([1, 2, 3, 4])), // a number no kernel has used yet
+  ]);
+  const header = Buffer.alloc(16);
+  header.writeUInt32LE(16 + body.length, 0);
+  header.writeUInt16LE(C.RTM_NEWLINK, 4);
+  const bytes = Buffer.concat([header, body]);
+  const [m] = decodeMessages(bytes);
+  assert.is(m!.attrs.IFLA_NETNS_IMMUTABLE, 1);
+  assert.is(m!.attrs.IFLA_HEADROOM, 32);
+  assert.equal(m!.attrs.IFLA_DPLL_PIN, Buffer.alloc(0));
+  assert.equal(m!.attrs['#32512'], Buffer.from([1, 2, 3, 4]));
+  assert.ok(encodeMessage(m!).equals(bytes));
+});
+
+test('newer-attrs.ts: every entry sits in its table under its number, none clashes with the headers', () => {
+  assert.ok(NEWER_ATTRS.IFLA, 'the link table has newer attributes');
+  for (const [attr, newer] of Object.entries(NEWER_ATTRS.IFLA!)) {
+    assert.is(linkAttrs.byName.get(attr)?.type, newer.type, attr);
+    assert.is(linkAttrs.byType[newer.type]?.name, attr, `${attr}: nothing else holds ${newer.type}`);
+    assert.match(newer.since, /^\d+\.\d+$/);
+  }
+  const generated = C as unknown as Record<string, unknown>;
+  for (const table of Object.values(NEWER_ATTRS)) {
+    for (const [attr, newer] of Object.entries(table)) {
+      if (attr in generated) assert.is(generated[attr], newer.type, `${attr}: the headers agree`);
+    }
+  }
 });
 
 test.run();
