@@ -19,7 +19,6 @@ import {
 } from './netlink/generated/index.js';
 import { SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
-import { attrNumber, attrString } from './netlink/values.js';
 import { linkIndex } from './link.js';
 import type { LinkRef } from './link.js';
 import { afOf, broadcastOf, familyOf, familyOfAf, parseIp, parsePrefix } from './base/ip.js';
@@ -88,7 +87,8 @@ function defaultScope(p: ParsedPrefix): number {
 /** Decodes an RTM_NEWADDR message into an Address. */
 export function decodeAddress(m: NlMessage): Address {
   const family = familyOfAf(m.header.ifa_family ?? 0);
-  const address = attrString(m.attrs.IFA_LOCAL) ?? attrString(m.attrs.IFA_ADDRESS) ?? '';
+  const { IFA_LOCAL: local, IFA_ADDRESS: peer, IFA_FLAGS: flags, IFA_BROADCAST: broadcast, IFA_LABEL: label } = m.attrs;
+  const address = typeof local === 'string' ? local : typeof peer === 'string' ? peer : '';
   const prefixLen = m.header.ifa_prefixlen ?? 0;
   const scope = m.header.ifa_scope ?? 0;
   const a: Address = {
@@ -98,12 +98,10 @@ export function decodeAddress(m: NlMessage): Address {
     prefixLen,
     cidr: `${address}/${prefixLen}`,
     scope: SCOPES.name(scope) ?? 'global',
-    flags: attrNumber(m.attrs.IFA_FLAGS) ?? m.header.ifa_flags ?? 0,
+    flags: typeof flags === 'number' ? flags : (m.header.ifa_flags ?? 0),
   };
-  const broadcast = attrString(m.attrs.IFA_BROADCAST);
-  if (broadcast !== undefined) a.broadcast = broadcast;
-  const label = attrString(m.attrs.IFA_LABEL);
-  if (label !== undefined) a.label = label;
+  if (typeof broadcast === 'string') a.broadcast = broadcast;
+  if (typeof label === 'string') a.label = label;
   return a;
 }
 

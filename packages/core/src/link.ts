@@ -6,7 +6,7 @@ import type { Attrs, NlMessage } from './netlink/codec.js';
 import { NetlinkSocket, type Transport } from './netlink/socket.js';
 import type { Request } from './netlink/socket.js';
 import { NetlinkError, isNotFound } from './netlink/errors.js';
-import { attrNest, attrNumber, attrString } from './netlink/values.js';
+import { attrNest } from './netlink/values.js';
 import {
   AF_UNSPEC,
   IFF_UP,
@@ -214,22 +214,21 @@ function getLink(sock: Transport, ref: LinkRef, field = 'link'): Link {
 export function decodeLink(m: NlMessage): Link {
   const a = m.attrs;
   const flags = m.header.ifi_flags ?? 0;
+  const { IFLA_IFNAME: name, IFLA_MTU: mtu, IFLA_OPERSTATE: operstate, IFLA_ADDRESS: address, IFLA_MASTER: master, IFLA_LINK: parent } = a;
   const linkinfo = attrNest(a.IFLA_LINKINFO);
   const link: Link = {
     index: m.header.ifi_index ?? 0,
-    name: attrString(a.IFLA_IFNAME) ?? '',
-    mtu: attrNumber(a.IFLA_MTU) ?? 0,
+    name: typeof name === 'string' ? name : '',
+    mtu: typeof mtu === 'number' ? mtu : 0,
     flags,
     up: (flags & IFF_UP) !== 0,
-    operstate: OPERSTATES[attrNumber(a.IFLA_OPERSTATE) ?? 0] ?? 'UNKNOWN',
-    address: attrString(a.IFLA_ADDRESS) ?? '',
+    operstate: OPERSTATES[typeof operstate === 'number' ? operstate : 0] ?? 'UNKNOWN',
+    address: typeof address === 'string' ? address : '',
   };
-  const kind = attrString(linkinfo?.IFLA_INFO_KIND);
-  if (kind !== undefined) link.kind = kind;
-  const master = attrNumber(a.IFLA_MASTER);
-  if (master !== undefined && master !== 0) link.master = master;
-  const parent = attrNumber(a.IFLA_LINK);
-  if (parent !== undefined && parent !== link.index) link.parent = parent;
+  const kind = linkinfo?.IFLA_INFO_KIND;
+  if (typeof kind === 'string') link.kind = kind;
+  if (typeof master === 'number' && master !== 0) link.master = master;
+  if (typeof parent === 'number' && parent !== link.index) link.parent = parent;
   // A kind without a schema table keeps its data as bytes: no `info` then.
   const info = attrNest(linkinfo?.IFLA_INFO_DATA);
   if (info !== undefined) link.info = info;

@@ -4,7 +4,6 @@
 import type { Attrs, NlMessage } from './netlink/codec.js';
 import type { Request, Transport } from './netlink/socket.js';
 import { NetlinkError } from './netlink/errors.js';
-import { attrNumber, attrString } from './netlink/values.js';
 import {
   AF_BRIDGE,
   AF_INET,
@@ -276,19 +275,15 @@ export function decodeNeigh(m: NlMessage): Neigh {
     dev: h.ndm_ifindex ?? 0,
     state: stateNames(h.ndm_state ?? 0),
   };
-  const dst = attrString(a.NDA_DST);
-  if (dst !== undefined) n.dst = dst;
-  const lladdr = attrString(a.NDA_LLADDR);
-  if (lladdr !== undefined) n.lladdr = lladdr;
+  const { NDA_DST: dst, NDA_LLADDR: lladdr, NDA_VNI: vni, NDA_PORT: port, NDA_MASTER: bridge } = a;
+  if (typeof dst === 'string') n.dst = dst;
+  if (typeof lladdr === 'string') n.lladdr = lladdr;
   if (flags & NTF_SELF) n.self = true;
   // An entry of a bridge's own table comes with NDA_MASTER and neither NTF_SELF nor NTF_MASTER.
-  if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && a.NDA_MASTER !== undefined)) n.master = true;
+  if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && bridge !== undefined)) n.master = true;
   if (flags & NTF_ROUTER) n.router = true;
-  const vni = attrNumber(a.NDA_VNI);
-  if (vni !== undefined) n.vni = vni;
-  const port = attrNumber(a.NDA_PORT);
-  if (port !== undefined) n.port = port;
-  const bridge = attrNumber(a.NDA_MASTER);
-  if (bridge !== undefined) n.bridge = bridge;
+  if (typeof vni === 'number') n.vni = vni;
+  if (typeof port === 'number') n.port = port;
+  if (typeof bridge === 'number') n.bridge = bridge;
   return n;
 }

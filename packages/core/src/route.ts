@@ -39,7 +39,7 @@ import {
   RTN_XRESOLVE,
 } from './netlink/generated/index.js';
 import { isNotFound } from './netlink/errors.js';
-import { attrHops, attrNest, attrNumber, attrString, type HeaderAttrs } from './netlink/values.js';
+import { attrHops, attrNest, type HeaderAttrs } from './netlink/values.js';
 import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
 import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
@@ -462,36 +462,38 @@ export function decodeRoute(m: NlMessage): Route {
   const a = m.attrs;
   const family: IpFamily = h.rtm_family === AF_INET6 ? 6 : 4;
   const dstLen = h.rtm_dst_len ?? 0;
-  const dstAddr = attrString(a.RTA_DST);
+  // Scalars are narrowed with `typeof` in place (see netlink/values.ts): a helper imported from
+  // another module costs a call per attribute here, measurably so in a 10,000-route dump.
+  const { RTA_DST: dst, RTA_TABLE: table, RTA_GATEWAY: gateway, RTA_OIF: dev, RTA_PREFSRC: src, RTA_PRIORITY: metric } = a;
   const route: Route = {
-    dst: dstLen === 0 ? 'default' : `${dstAddr}/${dstLen}`,
+    dst: dstLen === 0 ? 'default' : `${typeof dst === 'string' ? dst : '?'}/${dstLen}`,
     family,
-    table: attrNumber(a.RTA_TABLE) ?? h.rtm_table ?? 0,
+    table: typeof table === 'number' ? table : (h.rtm_table ?? 0),
     protocol: h.rtm_protocol ?? 0,
     type: TYPES.name(h.rtm_type ?? 0) ?? 'unspec',
     scope: scopeName(h.rtm_scope ?? 0),
   };
-  const gateway = attrString(a.RTA_GATEWAY);
-  if (gateway !== undefined) route.gateway = gateway;
-  const dev = attrNumber(a.RTA_OIF);
-  if (dev !== undefined) route.dev = dev;
+  if (typeof gateway === 'string') route.gateway = gateway;
+  if (typeof dev === 'number') route.dev = dev;
   if ((h.rtm_flags ?? 0) & RTNH_F_ONLINK) route.onlink = true;
-  const src = attrString(a.RTA_PREFSRC);
-  if (src !== undefined) route.src = src;
-  const metric = attrNumber(a.RTA_PRIORITY);
-  if (metric !== undefined) route.metric = metric;
-  const mtu = attrNumber(attrNest(a.RTA_METRICS)?.RTAX_MTU);
-  if (mtu !== undefined) route.mtu = mtu;
-  const hops = attrHops(a.RTA_MULTIPATH);
-  if (hops !== undefined) route.nexthops = decodeNexthops(hops);
+  if (typeof src === 'string') route.src = src;
+  if (typeof metric === 'number') route.metric = metric;
+  if (a.RTA_METRICS !== undefined) {
+    const mtu = attrNest(a.RTA_METRICS)?.RTAX_MTU;
+    if (typeof mtu === 'number') route.mtu = mtu;
+  }
+  if (a.RTA_MULTIPATH !== undefined) {
+    const hops = attrHops(a.RTA_MULTIPATH);
+    if (hops !== undefined) route.nexthops = decodeNexthops(hops);
+  }
   return route;
 }
 
 function decodeNexthops(list: HeaderAttrs[]): (Nexthop & { dev?: number })[] {
   return list.map(({ header, attrs }) => {
     const nh: Nexthop & { dev?: number } = { weight: (header.rtnh_hops ?? 0) + 1 };
-    const gateway = attrString(attrs.RTA_GATEWAY);
-    if (gateway !== undefined) nh.gateway = gateway;
+    const gateway = attrs.RTA_GATEWAY;
+    if (typeof gateway === 'string') nh.gateway = gateway;
     if (header.rtnh_ifindex) nh.dev = header.rtnh_ifindex;
     if ((header.rtnh_flags ?? 0) & RTNH_F_ONLINK) nh.onlink = true;
     return nh;
