@@ -19,7 +19,7 @@ export const NETLINK_OUT = join('src', 'netlink', 'generated');
 export const FFI_OUT = join('src', 'ffi', 'generated.ts');
 const TMP_ROOT = join(PACKAGE_DIR, '.gen-tmp');
 const INCLUDE_DIR = '/usr/include';
-const INSTALL_HINT = "apt-get install linux-libc-dev gcc";
+const INSTALL_HINT = 'apt-get install linux-libc-dev gcc';
 
 /**
  * Constant groups, in output order. A prefix group takes every #define / enum member declared in
@@ -72,11 +72,26 @@ const CONSTANT_GROUPS: ConstantGroup[] = [
     header: 'sys/socket.h',
     title: 'address families, socket types and options',
     names: [
-      'AF_UNSPEC', 'AF_INET', 'AF_INET6', 'AF_BRIDGE', 'AF_NETLINK', 'AF_PACKET',
-      'SOCK_RAW', 'SOCK_DGRAM', 'SOCK_CLOEXEC', 'SOCK_NONBLOCK',
-      'SOL_NETLINK', 'SOL_SOCKET',
-      'SO_RCVTIMEO', 'SO_SNDBUF', 'SO_RCVBUF', 'SO_RCVBUFFORCE', 'SO_SNDBUFFORCE',
-      'MSG_DONTWAIT', 'MSG_PEEK', 'MSG_TRUNC',
+      'AF_UNSPEC',
+      'AF_INET',
+      'AF_INET6',
+      'AF_BRIDGE',
+      'AF_NETLINK',
+      'AF_PACKET',
+      'SOCK_RAW',
+      'SOCK_DGRAM',
+      'SOCK_CLOEXEC',
+      'SOCK_NONBLOCK',
+      'SOL_NETLINK',
+      'SOL_SOCKET',
+      'SO_RCVTIMEO',
+      'SO_SNDBUF',
+      'SO_RCVBUF',
+      'SO_RCVBUFFORCE',
+      'SO_SNDBUFFORCE',
+      'MSG_DONTWAIT',
+      'MSG_PEEK',
+      'MSG_TRUNC',
     ],
   },
   { header: 'sched.h', names: ['CLONE_NEWNET', 'CLONE_NEWNS'], title: 'unshare/setns namespace types', ffi: true },
@@ -191,7 +206,12 @@ export function generate(root: string = PACKAGE_DIR): string[] {
       if (!fields && !s.optional) throw new GenError(`struct ${s.name} not found in ${s.header}`);
       return fields ? [{ ...s, fields }] : [];
     });
-    const probe = runProbe(tmp, headers, groups.flatMap((g) => g.names), declarations);
+    const probe = runProbe(
+      tmp,
+      headers,
+      groups.flatMap((g) => g.names),
+      declarations,
+    );
     for (const g of CONSTANT_GROUPS) {
       const missing = 'names' in g ? g.names.filter((n) => !probe.values.has(n)) : [];
       if (missing.length) throw new GenError(`not integer constants in <${g.header}>: ${missing.join(', ')}`);
@@ -199,9 +219,7 @@ export function generate(root: string = PACKAGE_DIR): string[] {
 
     const constants = groups.map(({ group, names }) => ({
       group,
-      constants: names
-        .filter((n) => probe.values.has(n))
-        .map((n) => ({ name: n, value: probe.values.get(n)!, alias: isAlias(definitions.get(n), names) })),
+      constants: names.filter((n) => probe.values.has(n)).map((n) => ({ name: n, value: probe.values.get(n)!, alias: isAlias(definitions.get(n), names) })),
     }));
     checkUnique(constants);
     const netlink = constants.filter(({ group }) => !group.ffi);
@@ -212,7 +230,14 @@ export function generate(root: string = PACKAGE_DIR): string[] {
       [join(NETLINK_OUT, 'structs.ts')]: renderStructs(banner, probe.structs),
       [join(NETLINK_OUT, 'names.ts')]: renderNames(banner, netlink),
       [join(NETLINK_OUT, 'index.ts')]: renderIndex(banner),
-      [FFI_OUT]: renderConstants(bannerLine(probe.kernelVersion, ffi.map(({ group }) => group.header), "glibc's headers over Debian linux-libc-dev"), ffi),
+      [FFI_OUT]: renderConstants(
+        bannerLine(
+          probe.kernelVersion,
+          ffi.map(({ group }) => group.header),
+          "glibc's headers over Debian linux-libc-dev",
+        ),
+        ffi,
+      ),
     };
     return Object.entries(files).map(([file, text]) => {
       const path = join(root, file);
@@ -244,7 +269,7 @@ function includeLines(headers: string[]): string {
 /** The headers as the compiler sees them, with #defines kept in place and line markers naming files. */
 function preprocess(tmp: string, headers: string[]): string {
   const file = join(tmp, 'headers.c');
-  writeFileSync(file, includeLines(headers) + '\n');
+  writeFileSync(file, `${includeLines(headers)}\n`);
   const cc = spawnSync('cc', ['-E', '-dD', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
   if (cc.status !== 0) throw new GenError(`cannot preprocess the headers (${INSTALL_HINT}):\n${cc.stderr}`);
   return cc.stdout;
@@ -347,7 +372,7 @@ function sentinels(defs: Map<string, Definition>): Set<string> {
 
 function namesOfGroup(g: ConstantGroup, defs: Map<string, Definition>, skip: Set<string>): string[] {
   if ('names' in g) return g.names;
-  const suffix = '/' + g.header;
+  const suffix = `/${g.header}`;
   const rivals = CONSTANT_GROUPS.filter((o) => o.header === g.header && o !== g)
     .map(prefixOf)
     .filter((p): p is string => p !== undefined && p.length > g.prefix.length && p.startsWith(g.prefix));
@@ -456,32 +481,31 @@ function probeSource(headers: string[], names: string[], structs: Declared[]): {
     '  unsigned long: u, unsigned long long: u, char: s, signed char: s, short: s, int: s, long: s, \\',
     '  long long: s)(n, (x))',
     '#define SIGNED(x) ((int)((__typeof__(x))-1 < 0))',
-  ].join('\n').split('\n');
+  ]
+    .join('\n')
+    .split('\n');
   const lineOwner = new Map<number, string>();
   const push = (line: string, owner?: string): void => {
     lines.push(line);
     if (owner) lineOwner.set(lines.length, owner);
   };
   // An array size must be an integer constant expression: a pointer, a string or a run-time value fails here.
-  names.forEach((n, i) => push(`typedef char integer_constant_${i}[(${n}) * 0 + 1];`, n));
+  for (const [i, n] of names.entries()) push(`typedef char integer_constant_${i}[(${n}) * 0 + 1];`, n);
   push('int main(void) {');
   push('  printf("V %u\\n", (unsigned)LINUX_VERSION_CODE);');
-  names.forEach((n) => push(`  CONST("${n}", ${n});`, n));
+  for (const n of names) push(`  CONST("${n}", ${n});`, n);
   for (const s of structs) {
     push(`  printf("S ${s.name} %zu\\n", sizeof(struct ${s.name}));`);
     for (const f of s.fields) {
       const lvalue = `((struct ${s.name} *)0)->${f.name}`;
       const signed = f.struct || f.array ? '0' : `SIGNED(${lvalue})`;
       const count = f.array ? `sizeof(${lvalue}) / sizeof(${lvalue}[0])` : '(size_t)1';
-      push(
-        `  printf("F ${s.name} ${f.name} %zu %zu %d %zu\\n", offsetof(struct ${s.name}, ${f.name}), ` +
-          `sizeof(${lvalue}), ${signed}, ${count});`,
-      );
+      push(`  printf("F ${s.name} ${f.name} %zu %zu %d %zu\\n", offsetof(struct ${s.name}, ${f.name}), ` + `sizeof(${lvalue}), ${signed}, ${count});`);
     }
   }
   push('  return 0;');
   push('}');
-  return { source: lines.join('\n') + '\n', lineOwner };
+  return { source: `${lines.join('\n')}\n`, lineOwner };
 }
 
 function parseProbeOutput(out: string, declared: Declared[]): ProbeResult {
@@ -527,12 +551,12 @@ function parseProbeOutput(out: string, declared: Declared[]): ProbeResult {
  * A real UAPI change still changes the constants below, and CI catches that.
  */
 function bannerLine(kernelVersion: string, headers: string[], what = 'Debian linux-libc-dev'): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
   const dpkg = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'linux-libc-dev'], { encoding: 'utf8' });
   if (dpkg.status !== 0 || !dpkg.stdout.trim()) throw new GenError(`linux-libc-dev is not installed: ${INSTALL_HINT}`);
   const series = kernelVersion.split('.').slice(0, 2).join('.');
   return (
-    `// Generated by packages/core/gen from ${[...new Set(headers)].join(', ')} — ${what}, ` +
-    `kernel headers ${series}.x. Do not edit: run 'pnpm gen'.\n`
+    `// Generated by packages/core/gen from ${[...new Set(headers)].join(', ')} — ${what}, ` + `kernel headers ${series}.x. Do not edit: run 'pnpm gen'.\n`
   );
 }
 

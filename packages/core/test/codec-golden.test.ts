@@ -25,7 +25,13 @@ function loadFixtures(): Fixture[] {
       out.push({
         slug: `${obj.name}/${file.slice(0, -4)}`,
         command: lines[0]!.replace(/^#\s*/, ''),
-        bytes: Buffer.from(lines.filter((l) => !l.startsWith('#')).join('').trim(), 'hex'),
+        bytes: Buffer.from(
+          lines
+            .filter((l) => !l.startsWith('#'))
+            .join('')
+            .trim(),
+          'hex',
+        ),
       });
     }
   }

@@ -41,7 +41,11 @@ const ipArb: fc.Arbitrary<string> = fc.oneof(
   fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => b.join('.')),
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIPv6(Buffer.from(b), 0)),
 );
-const macArb = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Buffer.from(b).toString('hex').replace(/(..)(?!$)/g, '$1:'));
+const macArb = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) =>
+  Buffer.from(b)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1:'),
+);
 const stringArb = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
 const bytesArb = fc.uint8Array({ maxLength: 24 }).map((b) => Buffer.from(b));
 
@@ -70,10 +74,14 @@ function valueArb(spec: AttrSpec, depth: number): fc.Arbitrary<AttrValue> | unde
     case T.nested:
       return depth > 0 ? attrsArb(spec.table!, depth - 1) : undefined;
     case T.headerNest:
-      return depth > 0 ? fc.record({ header: structArb(spec.struct!) as fc.Arbitrary<Record<string, number>>, attrs: attrsArb(spec.table!, depth - 1) }, plain) : undefined;
+      return depth > 0
+        ? fc.record({ header: structArb(spec.struct!) as fc.Arbitrary<Record<string, number>>, attrs: attrsArb(spec.table!, depth - 1) }, plain)
+        : undefined;
     case T.multipath:
       return depth > 0
-        ? fc.array(fc.record({ header: structArb(spec.struct!) as fc.Arbitrary<Record<string, number>>, attrs: attrsArb(spec.table!, 0) }, plain), { maxLength: 3 })
+        ? fc.array(fc.record({ header: structArb(spec.struct!) as fc.Arbitrary<Record<string, number>>, attrs: attrsArb(spec.table!, 0) }, plain), {
+            maxLength: 3,
+          })
         : undefined;
     default:
       return undefined; // byKind: generated with its kind below
@@ -103,17 +111,20 @@ const typesOf = {
 
 const messageArb: fc.Arbitrary<NlMessage> = fc.oneof(
   ...Object.values(families).map((fam) =>
-    fc.record({
-      type: fc.constantFrom(...typesOf[fam.name]),
-      flags: fc.integer({ min: 0, max: 0xffff }),
-      seq: fc.integer({ min: 0, max: 0xffffffff }),
-      pid: fc.integer({ min: 0, max: 0xffffffff }),
-      header: structArb(fam.header) as fc.Arbitrary<Record<string, number>>,
-      attrs:
-        fam.name === 'link'
-          ? fc.tuple(attrsArb(fam.attrs, 1), fc.option(linkInfoArb, { nil: undefined })).map(([a, info]) => (info ? { ...a, IFLA_LINKINFO: info } : a))
-          : attrsArb(fam.attrs, 1),
-    }, plain),
+    fc.record(
+      {
+        type: fc.constantFrom(...typesOf[fam.name]),
+        flags: fc.integer({ min: 0, max: 0xffff }),
+        seq: fc.integer({ min: 0, max: 0xffffffff }),
+        pid: fc.integer({ min: 0, max: 0xffffffff }),
+        header: structArb(fam.header) as fc.Arbitrary<Record<string, number>>,
+        attrs:
+          fam.name === 'link'
+            ? fc.tuple(attrsArb(fam.attrs, 1), fc.option(linkInfoArb, { nil: undefined })).map(([a, info]) => (info ? { ...a, IFLA_LINKINFO: info } : a))
+            : attrsArb(fam.attrs, 1),
+      },
+      plain,
+    ),
   ),
 );
 
@@ -167,24 +178,40 @@ const golden: Buffer[] = (() => {
     for (const f of readdirSync(join(dir, obj.name))) {
       if (!f.endsWith('.hex')) continue;
       const text = readFileSync(join(dir, obj.name, f), 'utf8');
-      out.push(Buffer.from(text.split('\n').filter((l) => !l.startsWith('#')).join('').trim(), 'hex'));
+      out.push(
+        Buffer.from(
+          text
+            .split('\n')
+            .filter((l) => !l.startsWith('#'))
+            .join('')
+            .trim(),
+          'hex',
+        ),
+      );
     }
   }
   return out;
 })();
 
 test('random bytes', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (b) => onlyDecodeErrors(Buffer.from(b))), { numRuns: RUNS * 3 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 512 }), (b) => onlyDecodeErrors(Buffer.from(b))),
+    { numRuns: RUNS * 3 },
+  );
 });
 
 test('random attributes after a valid header of each family', () => {
   fc.assert(
-    fc.property(fc.constantFrom(C.RTM_NEWLINK, C.RTM_NEWADDR, C.RTM_NEWROUTE, C.RTM_NEWNEIGH, C.NLMSG_ERROR, C.NLMSG_DONE, 99), fc.uint8Array({ maxLength: 400 }), (type, body) => {
-      const b = Buffer.concat([Buffer.alloc(16), Buffer.from(body)]);
-      b.writeUInt32LE(b.length, 0);
-      b.writeUInt16LE(type, 4);
-      onlyDecodeErrors(b);
-    }),
+    fc.property(
+      fc.constantFrom(C.RTM_NEWLINK, C.RTM_NEWADDR, C.RTM_NEWROUTE, C.RTM_NEWNEIGH, C.NLMSG_ERROR, C.NLMSG_DONE, 99),
+      fc.uint8Array({ maxLength: 400 }),
+      (type, body) => {
+        const b = Buffer.concat([Buffer.alloc(16), Buffer.from(body)]);
+        b.writeUInt32LE(b.length, 0);
+        b.writeUInt16LE(type, 4);
+        onlyDecodeErrors(b);
+      },
+    ),
     { numRuns: RUNS * 3 },
   );
 });
@@ -209,15 +236,11 @@ test('every truncation of every golden message', () => {
 
 test('mutated golden messages', () => {
   fc.assert(
-    fc.property(
-      fc.constantFrom(...golden),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
-      (g, edits) => {
-        const b = Buffer.from(g);
-        for (const [pos, byte] of edits) b[pos % b.length] = byte;
-        onlyDecodeErrors(b);
-      },
-    ),
+    fc.property(fc.constantFrom(...golden), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (g, edits) => {
+      const b = Buffer.from(g);
+      for (const [pos, byte] of edits) b[pos % b.length] = byte;
+      onlyDecodeErrors(b);
+    }),
     { numRuns: RUNS * 5 },
   );
 });

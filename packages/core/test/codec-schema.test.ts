@@ -43,7 +43,13 @@ test('RTM_NEWRULE: fib_rule_hdr and FRA_* attributes go on the wire and come bac
 
 test('`ip rule add from 10.244.0.0/16 table 100 priority 1000`: the same bytes iproute2 sent (golden/rule/add-from)', () => {
   const text = readFileSync(join(import.meta.dirname, 'golden', 'rule', 'add-from.hex'), 'utf8');
-  const golden = Buffer.from(text.split('\n').filter((l) => !l.startsWith('#')).join(''), 'hex');
+  const golden = Buffer.from(
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join(''),
+    'hex',
+  );
   const ours = encodeMessage(
     msg({
       type: C.RTM_NEWRULE,

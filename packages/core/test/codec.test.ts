@@ -53,7 +53,20 @@ addresses('IPv6 text matches inet_ntop (what `ip` prints)', () => {
 
 addresses('rejects what is not an address', () => {
   const b = Buffer.alloc(16);
-  for (const bad of ['', '10.0.0', '10.0.0.256', '10.0.0.1.2', '010.0.0.1', '1.2.3.x', ':::', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7']) {
+  for (const bad of [
+    '',
+    '10.0.0',
+    '10.0.0.256',
+    '10.0.0.1.2',
+    '010.0.0.1',
+    '1.2.3.x',
+    ':::',
+    '1::2::3',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+  ]) {
     assert.is(writeIp(bad, b, 0), -1, JSON.stringify(bad));
   }
 });
@@ -178,23 +191,43 @@ wire.run();
 const encodeErrors = suite('bad input: NetlinkEncodeError naming the input');
 
 encodeErrors('an address that is not one', () => {
-  throwsTyped(() => encodeMessage(route({ RTA_DST: '10.0.0.256' })), NetlinkEncodeError, (e) => {
-    assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_DST']);
-    assert.match(e.message, /10\.0\.0\.256/);
-  });
+  throwsTyped(
+    () => encodeMessage(route({ RTA_DST: '10.0.0.256' })),
+    NetlinkEncodeError,
+    (e) => {
+      assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_DST']);
+      assert.match(e.message, /10\.0\.0\.256/);
+    },
+  );
 });
 
 encodeErrors('an attribute the family does not have', () => {
-  throwsTyped(() => encodeMessage(route({ RTA_DSTT: '10.0.0.0' })), NetlinkEncodeError, (e) => assert.match(e.message, /RTA_DSTT/));
+  throwsTyped(
+    () => encodeMessage(route({ RTA_DSTT: '10.0.0.0' })),
+    NetlinkEncodeError,
+    (e) => assert.match(e.message, /RTA_DSTT/),
+  );
 });
 
 encodeErrors('a header field the struct does not have', () => {
-  throwsTyped(() => encodeMessage(route({}, { rtm_tabel: 5 })), NetlinkEncodeError, (e) => assert.match(e.message, /rtm_tabel/));
+  throwsTyped(
+    () => encodeMessage(route({}, { rtm_tabel: 5 })),
+    NetlinkEncodeError,
+    (e) => assert.match(e.message, /rtm_tabel/),
+  );
 });
 
 encodeErrors('numbers out of range, of the wrong type', () => {
-  throwsTyped(() => encodeMessage(route({}, { rtm_dst_len: 300 })), NetlinkEncodeError, (e) => assert.match(e.message, /rtm_dst_len/));
-  throwsTyped(() => encodeMessage(route({ RTA_OIF: -1 })), NetlinkEncodeError, (e) => assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_OIF']));
+  throwsTyped(
+    () => encodeMessage(route({}, { rtm_dst_len: 300 })),
+    NetlinkEncodeError,
+    (e) => assert.match(e.message, /rtm_dst_len/),
+  );
+  throwsTyped(
+    () => encodeMessage(route({ RTA_OIF: -1 })),
+    NetlinkEncodeError,
+    (e) => assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_OIF']),
+  );
   throwsTyped(() => encodeMessage(route({ RTA_OIF: '3' })), NetlinkEncodeError);
   throwsTyped(() => encodeMessage(route({ RTA_OIF: 1.5 })), NetlinkEncodeError);
 });
@@ -202,11 +235,15 @@ encodeErrors('numbers out of range, of the wrong type', () => {
 encodeErrors('strings with NUL, MACs that are not', () => {
   const link = (attrs: Attrs): NlMessage => ({ type: C.RTM_NEWLINK, flags: 0, seq: 0, pid: 0, header: {}, attrs });
   throwsTyped(() => encodeMessage(link({ IFLA_IFNAME: 'a\0b' })), NetlinkEncodeError);
-  throwsTyped(() => encodeMessage(link({ IFLA_ADDRESS: '02:00:00:00:00:zz' })), NetlinkEncodeError, (e) =>
-    assert.equal(e.path, ['RTM_NEWLINK', 'IFLA_ADDRESS']),
+  throwsTyped(
+    () => encodeMessage(link({ IFLA_ADDRESS: '02:00:00:00:00:zz' })),
+    NetlinkEncodeError,
+    (e) => assert.equal(e.path, ['RTM_NEWLINK', 'IFLA_ADDRESS']),
   );
-  throwsTyped(() => encodeMessage(link({ IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind', IFLA_INFO_DATA: { X: 1 } } })), NetlinkEncodeError, (e) =>
-    assert.match(e.message, /nosuchkind/),
+  throwsTyped(
+    () => encodeMessage(link({ IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind', IFLA_INFO_DATA: { X: 1 } } })),
+    NetlinkEncodeError,
+    (e) => assert.match(e.message, /nosuchkind/),
   );
 });
 
@@ -235,24 +272,40 @@ decodeErrors('an attribute overrunning its nest names the path, message type and
   // IFLA_LINKINFO @32, IFLA_INFO_KIND @36 (12 bytes), IFLA_INFO_DATA @48, IFLA_VXLAN_ID @52: claim 200 bytes.
   const bad = Buffer.from(raw);
   bad.writeUInt16LE(200, 52);
-  throwsTyped(() => decodeMessages(bad), NetlinkDecodeError, (e) => {
-    assert.is(e.context.messageType, 'RTM_NEWLINK');
-    assert.equal(e.context.path, ['IFLA_LINKINFO', 'IFLA_INFO_DATA']);
-    assert.is(e.context.offset, 52);
-    assert.match(e.message, /RTM_NEWLINK > IFLA_LINKINFO > IFLA_INFO_DATA at offset 52/);
-  });
+  throwsTyped(
+    () => decodeMessages(bad),
+    NetlinkDecodeError,
+    (e) => {
+      assert.is(e.context.messageType, 'RTM_NEWLINK');
+      assert.equal(e.context.path, ['IFLA_LINKINFO', 'IFLA_INFO_DATA']);
+      assert.is(e.context.offset, 52);
+      assert.match(e.message, /RTM_NEWLINK > IFLA_LINKINFO > IFLA_INFO_DATA at offset 52/);
+    },
+  );
 });
 
 decodeErrors('nlmsg_len beyond the datagram, too short a header, trailing bytes', () => {
   const raw = encodeMessage(route({ RTA_DST: '10.1.0.0' }));
   const long = Buffer.from(raw);
   long.writeUInt32LE(raw.length + 4, 0);
-  throwsTyped(() => decodeMessages(long), NetlinkDecodeError, (e) => assert.is(e.context.messageType, undefined));
+  throwsTyped(
+    () => decodeMessages(long),
+    NetlinkDecodeError,
+    (e) => assert.is(e.context.messageType, undefined),
+  );
   throwsTyped(() => decodeMessages(raw.subarray(0, 20)), NetlinkDecodeError);
-  throwsTyped(() => decodeMessages(Buffer.concat([raw, Buffer.alloc(3)])), NetlinkDecodeError, (e) => assert.match(e.reason, /trailing/));
+  throwsTyped(
+    () => decodeMessages(Buffer.concat([raw, Buffer.alloc(3)])),
+    NetlinkDecodeError,
+    (e) => assert.match(e.reason, /trailing/),
+  );
   const shortHeader = Buffer.from(raw.subarray(0, 24));
   shortHeader.writeUInt32LE(24, 0);
-  throwsTyped(() => decodeMessages(shortHeader), NetlinkDecodeError, (e) => assert.match(e.reason, /rtmsg needs 12 bytes/));
+  throwsTyped(
+    () => decodeMessages(shortHeader),
+    NetlinkDecodeError,
+    (e) => assert.match(e.reason, /rtmsg needs 12 bytes/),
+  );
 });
 
 decodeErrors.run();

@@ -63,7 +63,9 @@ test('libc constants sit beside the FFI, not among the netlink bindings', () => 
 test('re-running the generator reproduces the committed files byte for byte', () => {
   const out = mkdtempSync(join(tmpdir(), 'nbt-gen-'));
   try {
-    const written = generate(out).map((p) => relative(out, p)).sort();
+    const written = generate(out)
+      .map((p) => relative(out, p))
+      .sort();
     const committed = [...readdirSync(join(PACKAGE_DIR, NETLINK_OUT)).map((f) => join(NETLINK_OUT, f)), FFI_OUT].sort();
     assert.equal(written, committed, 'same set of files');
     for (const file of written) {

@@ -127,13 +127,23 @@ test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async ()
       Array.from({ length: 500 }, (_, i) => ({
         type: C.RTM_NEWROUTE,
         flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
-        header: { rtm_family: C.AF_INET, rtm_dst_len: 32, rtm_table: C.RT_TABLE_MAIN, rtm_protocol: C.RTPROT_STATIC, rtm_scope: C.RT_SCOPE_LINK, rtm_type: C.RTN_UNICAST },
+        header: {
+          rtm_family: C.AF_INET,
+          rtm_dst_len: 32,
+          rtm_table: C.RT_TABLE_MAIN,
+          rtm_protocol: C.RTPROT_STATIC,
+          rtm_scope: C.RT_SCOPE_LINK,
+          rtm_type: C.RTN_UNICAST,
+        },
         attrs: { RTA_DST: `10.9.${i >> 8}.${i & 255}`, RTA_OIF: oif },
       })),
     );
     assert.ok(results.every((r) => r === undefined));
     const seen = await collect({ [Symbol.asyncIterator]: () => prepend(first, events) }, (s) => s.some((e) => e.kind === 'overrun'));
-    assert.ok(seen.some((e) => e.kind === 'overrun'), `an overrun among ${seen.length} events`);
+    assert.ok(
+      seen.some((e) => e.kind === 'overrun'),
+      `an overrun among ${seen.length} events`,
+    );
     assert.ok(seen.filter((e) => e.kind === 'route').length < 500, 'some events were lost, as reported');
   } finally {
     ac.abort();

@@ -69,9 +69,16 @@ test('refusals: thrown from request(), returned in place from batch()', () => {
 
 test('a request the codec cannot encode fails before anything is recorded, in a batch too', () => {
   const rec = new RequestRecorder();
-  assert.throws(() => rec.request({ type: C.RTM_NEWLINK, header: {}, attrs: { IFLA_NOPE: 1 } }), (e: unknown) => e instanceof NetlinkEncodeError);
   assert.throws(
-    () => rec.batch([{ type: C.RTM_NEWLINK, header: {}, attrs: {} }, { type: C.RTM_NEWLINK, header: { ifi_nope: 1 }, attrs: {} }]),
+    () => rec.request({ type: C.RTM_NEWLINK, header: {}, attrs: { IFLA_NOPE: 1 } }),
+    (e: unknown) => e instanceof NetlinkEncodeError,
+  );
+  assert.throws(
+    () =>
+      rec.batch([
+        { type: C.RTM_NEWLINK, header: {}, attrs: {} },
+        { type: C.RTM_NEWLINK, header: { ifi_nope: 1 }, attrs: {} },
+      ]),
     (e: unknown) => e instanceof NetlinkEncodeError,
   );
   assert.equal(rec.sent, []);

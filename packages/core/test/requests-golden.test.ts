@@ -29,7 +29,15 @@ const dir = join(import.meta.dirname, 'golden');
 
 function golden(slug: string): NlMessage {
   const text = readFileSync(join(dir, `${slug}.hex`), 'utf8');
-  const [m] = decodeMessages(Buffer.from(text.split('\n').filter((l) => !l.startsWith('#')).join(''), 'hex'));
+  const [m] = decodeMessages(
+    Buffer.from(
+      text
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join(''),
+      'hex',
+    ),
+  );
   return m!;
 }
 
@@ -89,8 +97,7 @@ const cases: [slug: string, call: (api: Apis) => void][] = [
   ['link/add-veth', ({ link }) => link.add({ kind: 'veth', name: 'vA', peer: { name: 'vB' } })],
   [
     'link/add-veth-address',
-    ({ link }) =>
-      link.add({ kind: 'veth', name: 'vA', address: '02:00:00:00:00:0a', peer: { name: 'vB', address: '02:00:00:00:00:0b' } }),
+    ({ link }) => link.add({ kind: 'veth', name: 'vA', address: '02:00:00:00:00:0a', peer: { name: 'vB', address: '02:00:00:00:00:0b' } }),
   ],
   ['link/add-bridge', ({ link }) => link.add({ kind: 'bridge', name: 'br0' })],
   ['link/add-vxlan', ({ link }) => link.add({ kind: 'vxlan', name: 'vx0', vni: 42, port: 4789, local: '10.0.0.1', learning: false })],
@@ -103,10 +110,7 @@ const cases: [slug: string, call: (api: Apis) => void][] = [
   ['addr/add-v6-nodad', ({ addr }) => addr.add('vA', 'fd00::1/64', { nodad: true })],
   ['addr/del-v4', ({ addr }) => addr.del('vA', '10.244.1.1/24')],
   ['route/add-via', ({ route }) => route.add({ dst: '10.10.0.0/16', gateway: '10.0.0.2', dev: 'vA', table: 100, protocol: 200, metric: 10 })],
-  [
-    'route/replace',
-    ({ route }) => route.replace({ dst: '10.10.0.0/16', gateway: '10.0.0.3', dev: 'vA', table: 100, protocol: 200, metric: 10 }),
-  ],
+  ['route/replace', ({ route }) => route.replace({ dst: '10.10.0.0/16', gateway: '10.0.0.3', dev: 'vA', table: 100, protocol: 200, metric: 10 })],
   ['route/del', ({ route }) => route.del({ dst: '10.10.0.0/16', gateway: '10.0.0.2', dev: 'vA', table: 100, metric: 10 })],
   ['route/add-onlink', ({ route }) => route.add({ dst: '10.20.0.0/16', gateway: '10.99.0.1', dev: 'vA', onlink: true })],
   ['route/add-table-1000', ({ route }) => route.add({ dst: '10.40.0.0/16', gateway: '10.0.0.2', dev: 'vA', table: 1000 })],
@@ -131,8 +135,7 @@ const cases: [slug: string, call: (api: Apis) => void][] = [
   // `bridge fdb … permanent` ORs permanent into its default state, noarp.
   [
     'fdb/append-vxlan',
-    ({ neigh }) =>
-      neigh.append({ family: 'bridge', lladdr: '00:11:22:33:44:55', dev: 'vx0', dst: '10.0.0.2', self: true, state: ['noarp', 'permanent'] }),
+    ({ neigh }) => neigh.append({ family: 'bridge', lladdr: '00:11:22:33:44:55', dev: 'vx0', dst: '10.0.0.2', self: true, state: ['noarp', 'permanent'] }),
   ],
 ];
 
@@ -151,7 +154,10 @@ test('every golden request fixture has an API counterpart here', () => {
       if (/^# direction: request$/m.test(text)) requests.push(`${sub}/${file.slice(0, -4)}`);
     }
   }
-  assert.equal(requests.filter((s) => !covered.has(s)), []);
+  assert.equal(
+    requests.filter((s) => !covered.has(s)),
+    [],
+  );
 });
 
 test.run();

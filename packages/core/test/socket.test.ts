@@ -93,7 +93,10 @@ test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the t
     // Not a namespace fd: setns refuses, and nothing is left open or switched.
     const fd = openSync('/dev/null', 'r');
     try {
-      assert.throws(() => NetlinkSocket.open({ netnsFd: fd }), (e: unknown) => e instanceof SyscallError && e.call === 'setns' && e.code === 'EINVAL');
+      assert.throws(
+        () => NetlinkSocket.open({ netnsFd: fd }),
+        (e: unknown) => e instanceof SyscallError && e.call === 'setns' && e.code === 'EINVAL',
+      );
     } finally {
       closeSync(fd);
     }
@@ -132,8 +135,14 @@ test('a message type without a schema is refused before anything is sent', () =>
     const before = ipJson(ns, 'link', 'show');
     // RTM_NEWLINK's body under a type the schema lacks: it must not go out as a bare header.
     const unknown: Request = { type: C.RTM_NEWQDISC, flags: C.NLM_F_CREATE, header: { tcm_ifindex: 1 }, attrs: {} };
-    assert.throws(() => sock.request(unknown), (e: unknown) => e instanceof NetlinkEncodeError && /no schema/.test(e.message));
-    assert.throws(() => sock.dump({ type: C.RTM_GETQDISC, header: {}, attrs: {} }), (e: unknown) => e instanceof NetlinkEncodeError);
+    assert.throws(
+      () => sock.request(unknown),
+      (e: unknown) => e instanceof NetlinkEncodeError && /no schema/.test(e.message),
+    );
+    assert.throws(
+      () => sock.dump({ type: C.RTM_GETQDISC, header: {}, attrs: {} }),
+      (e: unknown) => e instanceof NetlinkEncodeError,
+    );
     assert.equal(ipJson(ns, 'link', 'show'), before);
     // The socket is still in step: the next request gets its own answer.
     assert.is(sock.request({ type: C.RTM_GETLINK, header: {}, attrs: { IFLA_IFNAME: 'lo' } })[0]!.attrs.IFLA_IFNAME, 'lo');
@@ -229,7 +238,12 @@ test('deleting a missing link: ENODEV, isNotFound', () => {
 test("an unknown link kind: EOPNOTSUPP with the kernel's extack text", () => {
   inNetns((_ns, sock) => {
     const e = caught(() =>
-      sock.request({ type: C.RTM_NEWLINK, flags: C.NLM_F_CREATE | C.NLM_F_EXCL, header: {}, attrs: { IFLA_IFNAME: 'x0', IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind' } } }),
+      sock.request({
+        type: C.RTM_NEWLINK,
+        flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
+        header: {},
+        attrs: { IFLA_IFNAME: 'x0', IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind' } },
+      }),
     ) as NetlinkError;
     assert.instance(e, NetlinkError);
     assert.is(e.code, 'EOPNOTSUPP');
@@ -285,11 +299,11 @@ test('batch and dump of 2,000 routes (several sendto chunks, multi-part dump)', 
     const oif = upVeth(ns);
     const results = sock.batch(Array.from({ length: 2000 }, (_, i) => route(i, oif, 100)));
     assert.is(results.filter((r) => r !== undefined).length, 0);
-    const dumped = sock
-      .dump({ type: C.RTM_GETROUTE, header: { rtm_family: C.AF_INET }, attrs: {} })
-      .filter((m) => m.attrs.RTA_TABLE === 100);
+    const dumped = sock.dump({ type: C.RTM_GETROUTE, header: { rtm_family: C.AF_INET }, attrs: {} }).filter((m) => m.attrs.RTA_TABLE === 100);
     assert.is(dumped.length, 2000);
-    const theirs = ipJson(ns, 'route', 'show', 'table', '100').map((r: { dst: string }) => r.dst).sort();
+    const theirs = ipJson(ns, 'route', 'show', 'table', '100')
+      .map((r: { dst: string }) => r.dst)
+      .sort();
     assert.equal(dumped.map((m) => m.attrs.RTA_DST as string).sort(), theirs);
     assert.ok(dumped.every((m) => m.attrs.RTA_OIF === oif && m.header.rtm_dst_len === 32));
   });

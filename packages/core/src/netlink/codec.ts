@@ -22,30 +22,11 @@
 // the caller may reuse the buffer it received into.
 import { formatMac, readIp, writeIp, writeMac } from '../base/ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js';
-import {
-  T,
-  constant,
-  extackAttrs,
-  familyByType,
-  messageTypeName,
-  nlmsgdone,
-  nlmsgerr,
-  type AttrSpec,
-  type AttrTable,
-  type StructLayout,
-} from './schema.js';
+import { T, constant, extackAttrs, familyByType, messageTypeName, nlmsgdone, nlmsgerr, type AttrSpec, type AttrTable, type StructLayout } from './schema.js';
 
 /** Decoded attributes: kernel attribute name → value, in wire order. */
 export type Attrs = { [name: string]: AttrValue };
-export type AttrValue =
-  | number
-  | bigint
-  | string
-  | boolean
-  | Buffer
-  | Attrs
-  | { header: Record<string, number>; attrs: Attrs }
-  | AttrValue[];
+export type AttrValue = number | bigint | string | boolean | Buffer | Attrs | { header: Record<string, number>; attrs: Attrs } | AttrValue[];
 
 /** One netlink message; `header` is the family's fixed struct by kernel field name (ifi_index, rtm_table…). */
 export interface NlMessage {

@@ -91,16 +91,20 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
   if (!Number.isInteger(pollMs) || pollMs < 1) throw new RangeError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
   const open = opts.open ?? ((o: OpenOptions) => NetlinkSocket.open(o));
   const socketOpts: OpenOptions = opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {};
-  return events(() => {
-    const sock = open(socketOpts);
-    try {
-      sock.joinGroups(groups);
-    } catch (e) {
-      sock.close();
-      throw e;
-    }
-    return sock;
-  }, opts.signal, pollMs);
+  return events(
+    () => {
+      const sock = open(socketOpts);
+      try {
+        sock.joinGroups(groups);
+      } catch (e) {
+        sock.close();
+        throw e;
+      }
+      return sock;
+    },
+    opts.signal,
+    pollMs,
+  );
 }
 
 async function* events(open: () => NetlinkSocket, signal: AbortSignal | undefined, pollMs: number): AsyncGenerator<MonitorEvent> {

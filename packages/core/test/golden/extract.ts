@@ -35,7 +35,7 @@ export function parseStraceLog(text: string): Syscall[] {
       continue;
     }
     // " | 00000  54 00 00 00 10 00 05 06  e1 80 02 6b 00 00 00 00  T..........k.... |"
-    const dump = /^ \| ([0-9a-f]{5})  /.exec(line);
+    const dump = /^ \| ([0-9a-f]{5}) {2}/.exec(line);
     if (dump && current) {
       const offset = parseInt(dump[1]!, 16);
       const bytes = (line.slice(10, 10 + 49).match(/[0-9a-f]{2}/g) ?? []).map((h) => parseInt(h, 16));
