@@ -2,6 +2,7 @@
 // slots kept in 8 KiB pages created on first use, so an IPv4 /16 costs 8 KiB, an untouched IPv6 /64
 // costs nothing, and finding the next free slot scans one 32-bit word at a time from a round-robin cursor.
 import { InvalidAddressError, ipToValue, valueToIp, type IpFamily as Family } from '@netboot/core/ip';
+import { InvalidInputError, NetbootError } from '@netboot/core/errors';
 import { Cidr } from './cidr.js';
 
 /** One range: a subnet, optionally narrowed to [rangeStart, rangeEnd], with a gateway that is never handed out. */
@@ -22,26 +23,31 @@ export interface Allocation<O> {
 }
 
 /** Every slot of the range set is taken; `ranges` names each range as it was narrowed (`rangeStart-rangeEnd`). */
-export class RangeExhaustedError extends Error {
+export class RangeExhaustedError extends NetbootError {
+  readonly kind = 'exhausted' as const;
+
   constructor(readonly ranges: string[]) {
     super(`no free address left in ${ranges.join(', ')}`);
-    this.name = 'RangeExhaustedError';
   }
 }
 
-/** A specific address was asked for but is already taken (or is the gateway). */
-export class IpInUseError extends Error {
+/**
+ * A specific address was asked for but is already taken (or is the gateway). Kind `conflict`, not
+ * `exists`: someone else's state is in the way. `exists` would say that what the caller asked to create is
+ * already there, but an attachment asking again for an address it holds gets it back, never this error.
+ */
+export class IpInUseError extends NetbootError {
+  readonly kind = 'conflict' as const;
+
   constructor(readonly ip: string, reason: string) {
     super(`${ip} is not available: ${reason}`);
-    this.name = 'IpInUseError';
   }
 }
 
-/** A range set that is malformed: mixed families, overlapping ranges, a start after its end, … */
-export class InvalidRangeError extends Error {
+/** A range set that is malformed: mixed families, overlapping ranges, a start after its end, too small, … */
+export class InvalidRangeError extends InvalidInputError {
   constructor(readonly range: string, reason: string) {
     super(`invalid range ${range}: ${reason}`);
-    this.name = 'InvalidRangeError';
   }
 }
 

@@ -2,13 +2,13 @@
 // could escape a directory or collide must be refused before it reaches a store. Rules follow libcni's
 // ValidateContainerID / ValidateNetworkName / ValidateInterfaceName.
 
+import { InvalidInputError } from '@netboot/core/errors';
 import type { Attachment } from './report.js';
 
 /** A caller-supplied value broke a rule; names the field and the value so the caller can fix it. */
-export class InvalidArgumentError extends Error {
+export class InvalidArgumentError extends InvalidInputError {
   constructor(readonly field: string, readonly value: unknown, reason: string) {
     super(`invalid ${field} ${JSON.stringify(value)}: ${reason}`);
-    this.name = 'InvalidArgumentError';
   }
 }
 

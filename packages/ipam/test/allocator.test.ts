@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { errorKind, InvalidInputError, NetbootError } from '@netboot/core/errors';
+import { throwsA } from '@netboot/core/testing/pure';
 import { InvalidAddressError } from '@netboot/core/ip';
 import { InvalidRangeError, IpInUseError, RangeAllocator, RangeExhaustedError } from '../src/allocator.js';
 
@@ -135,6 +137,17 @@ test('a full page of 65 536 slots is skipped in one step', () => {
   assert.is(a.allocate().ip, '10.1.0.1');
   assert.is(a.wordsScanned - before, 2);
   assert.is(a.allocated(), 65536n);
+});
+
+test('errors carry their kind: a bad range is invalid, a full one exhausted, a taken address a conflict', () => {
+  const range = throwsA(() => new RangeAllocator({ subnet: '10.0.0.0/31' }), InvalidRangeError);
+  assert.ok(range instanceof InvalidInputError);
+  assert.is(errorKind(range), 'invalid');
+  const a = new RangeAllocator({ subnet: '10.0.0.0/30' });
+  a.allocate();
+  assert.is(errorKind(throwsA(() => a.allocate(), RangeExhaustedError)), 'exhausted');
+  assert.is(errorKind(throwsA(() => a.reserve('10.0.0.2'), IpInUseError)), 'conflict');
+  for (const e of [range, throwsA(() => a.reserve('10.0.0.1'), IpInUseError)]) assert.ok(e instanceof NetbootError && e.name === e.constructor.name);
 });
 
 test.run();

@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { errorKind, NetbootError } from '@netboot/core/errors';
+import { throwsA } from '@netboot/core/testing/pure';
 import { FileStore, StoreNotLockedError } from '../src/store/file.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { InvalidAddressError } from '@netboot/core/ip';
@@ -75,6 +77,9 @@ test('every reservation method refuses to run outside withLock', () =>
     assert.throws(() => store.reserve('10.0.0.2', eth0('c'), 0), (e: unknown) => e instanceof StoreNotLockedError);
     assert.throws(() => store.list(), (e: unknown) => e instanceof StoreNotLockedError);
     assert.throws(() => store.release('10.0.0.2'), (e: unknown) => e instanceof StoreNotLockedError);
+    const bug = throwsA(() => store.list(), StoreNotLockedError);
+    assert.ok(bug instanceof NetbootError);
+    assert.is(errorKind(bug), 'internal', 'a caller\'s bug, not bad input');
     assert.not.ok(existsSync(join(data, 'n', '10.0.0.2')));
   }));
 

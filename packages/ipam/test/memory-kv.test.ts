@@ -2,6 +2,7 @@
 // or a node's prefix on every allocation, so a scan made a /16 quadratic. Keys visited are counted, not time.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { errorKind, NetbootError } from '@netboot/core/errors';
 import { MemoryKv } from '../src/store/memory.js';
 
 const PREFIXES = 200;
@@ -49,6 +50,16 @@ test('the index follows puts and deletes: reads match a plain filter of the live
     assert.equal((await kv.list(prefix)).map((e) => e.key), want, `prefix ${JSON.stringify(prefix)}`);
   }
   assert.is((await kv.get('/blocks/1/1'))?.value, 'again');
+});
+
+test('a closed MemoryKv refuses every call with a NetbootError (kind internal: using it is a bug)', async () => {
+  const kv = new MemoryKv();
+  await kv.close();
+  for (const call of [() => kv.get('/a'), () => kv.list('/'), () => kv.readMany([{ key: '/a' }]), () => kv.commit([])]) {
+    const e = await call().then(() => undefined, (err: unknown) => err);
+    assert.ok(e instanceof NetbootError, String(e));
+    assert.is(errorKind(e), 'internal');
+  }
 });
 
 test.run();

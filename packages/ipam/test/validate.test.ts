@@ -3,6 +3,8 @@
 // whitespace, '.', '..') and the kernel's dev_valid_name (IFNAMSIZ 16 incl. NUL; isspace on each byte).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { errorKind, InvalidInputError } from '@netboot/core/errors';
+import { throwsA } from '@netboot/core/testing/pure';
 import { InvalidArgumentError, validateIfname } from '../src/validate.js';
 
 const refused = (name: string, reason: RegExp) =>
@@ -26,6 +28,13 @@ test('"/", ":", whitespace by Go\'s definition (U+0085 included), "." and ".." a
 test('a byte the kernel counts as a space (0xA0, inside "à") is refused: the kernel would say EINVAL', () => {
   refused('à', /kernel/);
   assert.is(validateIfname('é'), 'é');
+});
+
+test('a refused value is bad input: InvalidArgumentError is an InvalidInputError of kind invalid', () => {
+  const e = throwsA(() => validateIfname('a/b'), InvalidArgumentError);
+  assert.ok(e instanceof InvalidInputError);
+  assert.is(errorKind(e), 'invalid');
+  assert.is(e.name, 'InvalidArgumentError');
 });
 
 test.run();

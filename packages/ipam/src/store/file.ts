@@ -19,6 +19,7 @@
 // someone else between two of our looks.
 import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { NetbootError } from '@netboot/core/errors';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { normalizeIp } from '@netboot/core/ip';
 import type { Attachment } from '../report.js';
@@ -50,11 +51,12 @@ export interface CorruptFileEntry {
   detail: string;
 }
 
-/** A store method that changes or reads reservations was called outside `withLock`. */
-export class StoreNotLockedError extends Error {
+/** A store method that changes or reads reservations was called outside `withLock`: a bug in the caller. */
+export class StoreNotLockedError extends NetbootError {
+  readonly kind = 'internal' as const;
+
   constructor(readonly dir: string, method: string) {
     super(`FileStore.${method} on ${dir} must be called inside withLock()`);
-    this.name = 'StoreNotLockedError';
   }
 }
 

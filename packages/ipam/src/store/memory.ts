@@ -4,8 +4,18 @@
 // because every call yields to the event loop before it touches the map.
 // Keys are also kept in a sorted array, so a prefix read is a binary search plus its matches (etcd's range
 // read) instead of a scan of every key; a new or deleted key shifts the array, a memmove, not a comparison each.
+import { NetbootError } from '@netboot/core/errors';
 import { KvConflictError } from './kv.js';
 import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
+
+/** A MemoryKv was used after close(): a bug in the caller (nothing to reach again, unlike etcd). */
+export class MemoryKvClosedError extends NetbootError {
+  readonly kind = 'internal' as const;
+
+  constructor() {
+    super('MemoryKv is closed');
+  }
+}
 
 export class MemoryKv implements KvStore {
   private readonly data = new Map<string, { value: string; revision: bigint }>();
@@ -100,7 +110,7 @@ export class MemoryKv implements KvStore {
   }
 
   private async turn(): Promise<void> {
-    if (this.closed) throw new Error('MemoryKv is closed');
+    if (this.closed) throw new MemoryKvClosedError();
     await Promise.resolve();
   }
 }
