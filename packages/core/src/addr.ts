@@ -123,8 +123,7 @@ export class AddrApi {
    */
   add(dev: LinkRef, cidr: string, opts: AddrOptions = {}): void {
     const p = parsePrefix(cidr);
-    const scope =
-      opts.scope === undefined ? defaultScope(p) : SCOPES.number(opts.scope, (expected) => new AddrSpecError('scope', opts.scope, expected));
+    const scope = opts.scope === undefined ? defaultScope(p) : SCOPES.number(opts.scope, (expected) => new AddrSpecError('scope', opts.scope, expected));
     let broadcast: string | undefined;
     if (opts.broadcast !== undefined && opts.broadcast !== false) {
       if (p.family !== 4) throw new AddrSpecError('broadcast', opts.broadcast, `IPv6 has none (${cidr})`);

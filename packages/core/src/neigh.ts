@@ -34,15 +34,7 @@ import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
 /** NUD_* states by the names `ip neigh` prints (lower case). */
-export type NeighState =
-  | 'incomplete'
-  | 'reachable'
-  | 'stale'
-  | 'delay'
-  | 'probe'
-  | 'failed'
-  | 'noarp'
-  | 'permanent';
+export type NeighState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'noarp' | 'permanent';
 
 export type NeighFamily = IpFamily | 'bridge';
 

@@ -45,7 +45,6 @@ import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
-
 export type RouteType =
   | 'unspec'
   | 'unicast'
@@ -392,9 +391,7 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
   if (spec.nexthops !== undefined) attrs.RTA_MULTIPATH = encodeNexthops(spec.nexthops, family, resolve);
 
   header.rtm_scope =
-    spec.scope !== undefined
-      ? scopeNumber(spec.scope)
-      : defaultScope(family, type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
+    spec.scope !== undefined ? scopeNumber(spec.scope) : defaultScope(family, type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
   return { header, attrs };
 }
 
@@ -413,12 +410,7 @@ function defaultScope(family: IpFamily, type: number, forDelete: boolean, hasGat
 
 function routeFamily(spec: RouteSpec, dst: Dst): IpFamily {
   if (spec.family !== undefined) checkFamily(spec.family);
-  const hint =
-    dst.family ??
-    (spec.gateway !== undefined ? parseIp(spec.gateway).family : undefined) ??
-    firstNexthopFamily(spec.nexthops) ??
-    spec.family ??
-    4;
+  const hint = dst.family ?? (spec.gateway !== undefined ? parseIp(spec.gateway).family : undefined) ?? firstNexthopFamily(spec.nexthops) ?? spec.family ?? 4;
   if (spec.family !== undefined && spec.family !== hint) {
     throw new RouteSpecError('family', spec.family, `does not match dst ${JSON.stringify(spec.dst)}`);
   }
@@ -504,7 +496,6 @@ function checkFamily(family: unknown): IpFamily {
   if (family !== 4 && family !== 6) throw new RouteSpecError('family', family, 'expected 4 or 6');
   return family;
 }
-
 
 function checkBool(field: string, v: unknown): boolean {
   return checkFlag(RouteSpecError, field, v);

@@ -42,9 +42,19 @@ test('add / list / del IPv4 and IPv6 match ip -j addr', async () => {
       assert.is(v4.broadcast, '10.244.2.255');
       assert.is(v4.label, 'v0');
       assert.is(v4.index, link.index('v0'));
-      assert.equal(addr.list({ dev: 'v0', family: 6 }).filter((a) => a.scope === 'global').map((a) => a.cidr).sort(), ['fd00:1::1/64', 'fd00::1/64']);
+      assert.equal(
+        addr
+          .list({ dev: 'v0', family: 6 })
+          .filter((a) => a.scope === 'global')
+          .map((a) => a.cidr)
+          .sort(),
+        ['fd00:1::1/64', 'fd00::1/64'],
+      );
       assert.ok(addr.list({ family: 4 }).every((a) => a.family === 4));
-      assert.ok(addr.list().some((a) => a.address === '::1' && a.scope === 'host'), 'lo appears without a dev filter');
+      assert.ok(
+        addr.list().some((a) => a.address === '::1' && a.scope === 'host'),
+        'lo appears without a dev filter',
+      );
 
       addr.del('v0', '10.244.1.1/24');
       addr.del('v0', 'fd00::1/64');
@@ -58,17 +68,31 @@ test('errors: duplicate add EEXIST, missing del EADDRNOTAVAIL, bad input typed a
     withRtnl(ns, ({ link, addr }) => {
       link.add({ kind: 'bridge', name: 'br0' });
       addr.add('br0', '10.244.1.1/24');
-      assert.throws(() => addr.add('br0', '10.244.1.1/24'), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST' && e.op === 'RTM_NEWADDR');
-      assert.throws(() => addr.del('br0', '10.244.9.9/24'), (e: unknown) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL');
+      assert.throws(
+        () => addr.add('br0', '10.244.1.1/24'),
+        (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST' && e.op === 'RTM_NEWADDR',
+      );
+      assert.throws(
+        () => addr.del('br0', '10.244.9.9/24'),
+        (e: unknown) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL',
+      );
       for (const cidr of ['10.244.1.1', '10.244.1.300/24', 'fd00::1/129']) {
-        assert.throws(() => addr.add('br0', cidr), (e: unknown) => e instanceof InvalidAddressError, cidr);
+        assert.throws(
+          () => addr.add('br0', cidr),
+          (e: unknown) => e instanceof InvalidAddressError,
+          cidr,
+        );
       }
       for (const [cidr, opts] of [
         ['fd00::1/64', { broadcast: true }],
         ['10.0.0.1/24', { broadcast: 'fd00::1' }],
         ['10.0.0.1/24', { scope: 'planet' }],
       ] as const) {
-        assert.throws(() => addr.add('br0', cidr, opts as object), (e: unknown) => e instanceof AddrSpecError, cidr);
+        assert.throws(
+          () => addr.add('br0', cidr, opts as object),
+          (e: unknown) => e instanceof AddrSpecError,
+          cidr,
+        );
       }
       assert.equal(ipAddrs(ns, 'br0'), ['10.244.1.1/24'], 'nothing else was added');
     });

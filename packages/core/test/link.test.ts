@@ -45,8 +45,17 @@ test('bridge with two veths attached; list filters by master and kind', async ()
       assert.ok(ipLink(ns, 'p2x').flags.includes('UP'), 'peer up in the same namespace');
       link.set('p2', { master: br.index, up: true });
       for (const p of ['p1', 'p2']) assert.is(ipLink(ns, p).master, 'br0', `${p} attached`);
-      assert.equal(link.list({ master: 'br0' }).map((l) => l.name).sort(), ['p1', 'p2']);
-      assert.equal(link.list({ kind: 'bridge' }).map((l) => l.name), ['br0']);
+      assert.equal(
+        link
+          .list({ master: 'br0' })
+          .map((l) => l.name)
+          .sort(),
+        ['p1', 'p2'],
+      );
+      assert.equal(
+        link.list({ kind: 'bridge' }).map((l) => l.name),
+        ['br0'],
+      );
       assert.is(link.list({ kind: 'veth' }).length, 4);
       assert.is(link.get('p1').master, br.index);
       link.set('p1', { master: null });
@@ -163,9 +172,18 @@ test('errors: EEXIST on a taken name, ENODEV with the kernel message on a missin
         assert.match((e as Error).message, '"nope0"');
       }
       assert.is(link.find(9999), undefined);
-      assert.throws(() => link.index('nope0'), (e: unknown) => e instanceof LinkNotFoundError);
-      assert.throws(() => link.set('nope0', { up: true }), (e: unknown) => e instanceof LinkNotFoundError && e.op === 'RTM_NEWLINK');
-      assert.throws(() => link.set(9999, { mtu: 1400 }), (e: unknown) => e instanceof LinkNotFoundError);
+      assert.throws(
+        () => link.index('nope0'),
+        (e: unknown) => e instanceof LinkNotFoundError,
+      );
+      assert.throws(
+        () => link.set('nope0', { up: true }),
+        (e: unknown) => e instanceof LinkNotFoundError && e.op === 'RTM_NEWLINK',
+      );
+      assert.throws(
+        () => link.set(9999, { mtu: 1400 }),
+        (e: unknown) => e instanceof LinkNotFoundError,
+      );
       link.del('br0');
       assert.not.ok(names(ns).includes('br0'));
     });

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
-import { Rtnl } from '../src/rtnl.js';
+import type { Rtnl } from '../src/rtnl.js';
 import { NeighSpecError } from '../src/neigh.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
@@ -34,9 +34,7 @@ function fdb(ns: TempNetns): any[] {
 test('set a permanent neighbour, then del it', () =>
   withNeighNs((ns, rtnl) => {
     rtnl.neigh.set({ dev: 'veth0', dst: '10.1.0.9', lladdr: '02:00:00:00:00:09' });
-    assert.equal(ipJson(ns, 'neigh', 'show', 'dev', 'veth0'), [
-      { dst: '10.1.0.9', lladdr: '02:00:00:00:00:09', state: ['PERMANENT'] },
-    ]);
+    assert.equal(ipJson(ns, 'neigh', 'show', 'dev', 'veth0'), [{ dst: '10.1.0.9', lladdr: '02:00:00:00:00:09', state: ['PERMANENT'] }]);
     const [n] = rtnl.neigh.list({ dev: 'veth0' });
     assert.equal(
       { dst: n!.dst, lladdr: n!.lladdr, state: n!.state, family: n!.family },
@@ -69,7 +67,11 @@ test('add refuses an existing entry (EEXIST); IPv6 neighbours; list filters by f
 
     // (the kernel may add its own ff02:: multicast entries, so only ours are compared)
     const dsts = (f: Parameters<typeof rtnl.neigh.list>[0]): string[] =>
-      rtnl.neigh.list(f).map((n) => n.dst!).filter((d) => !d.startsWith('ff02:')).sort();
+      rtnl.neigh
+        .list(f)
+        .map((n) => n.dst!)
+        .filter((d) => !d.startsWith('ff02:'))
+        .sort();
     assert.equal(dsts({ dev: 'veth0', family: 6 }), ['fd00:1::7']);
     assert.equal(dsts({ dev: 'veth0', family: 4 }), ['10.1.0.7', '10.1.0.8']);
     assert.equal(dsts({ dev: 'veth0', state: 'permanent' }), ['10.1.0.7']);
@@ -84,32 +86,36 @@ test('FDB entries on a VXLAN device: append several remotes for the all-zeros MA
     rtnl.neigh.set({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:02', dst: '10.1.0.2', state: 'permanent' });
 
     const entries = fdb(ns);
-    assert.equal(
-      entries.map((e) => [e.mac, e.dst, e.flags, e.state]).sort(),
-      [
-        ['00:00:00:00:00:00', '10.1.0.2', ['self'], 'permanent'],
-        ['00:00:00:00:00:00', '10.1.0.3', ['self'], 'permanent'],
-        ['0a:00:00:00:00:02', '10.1.0.2', ['self'], 'permanent'],
-      ],
-    );
+    assert.equal(entries.map((e) => [e.mac, e.dst, e.flags, e.state]).sort(), [
+      ['00:00:00:00:00:00', '10.1.0.2', ['self'], 'permanent'],
+      ['00:00:00:00:00:00', '10.1.0.3', ['self'], 'permanent'],
+      ['0a:00:00:00:00:02', '10.1.0.2', ['self'], 'permanent'],
+    ]);
 
     const listed = rtnl.neigh.list({ family: 'bridge', dev: 'vx0' });
-    assert.equal(
-      listed.map((n) => [n.lladdr, n.dst, n.self, n.family]).sort(),
-      [
-        [ZERO_MAC, '10.1.0.2', true, 'bridge'],
-        [ZERO_MAC, '10.1.0.3', true, 'bridge'],
-        ['0a:00:00:00:00:02', '10.1.0.2', true, 'bridge'],
-      ],
-    );
+    assert.equal(listed.map((n) => [n.lladdr, n.dst, n.self, n.family]).sort(), [
+      [ZERO_MAC, '10.1.0.2', true, 'bridge'],
+      [ZERO_MAC, '10.1.0.3', true, 'bridge'],
+      ['0a:00:00:00:00:02', '10.1.0.2', true, 'bridge'],
+    ]);
 
     // replace moves the MAC to another VTEP
     rtnl.neigh.set({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:02', dst: '10.1.0.4', state: 'permanent' });
-    assert.equal(fdb(ns).filter((e) => e.mac === '0a:00:00:00:00:02').map((e) => e.dst), ['10.1.0.4']);
+    assert.equal(
+      fdb(ns)
+        .filter((e) => e.mac === '0a:00:00:00:00:02')
+        .map((e) => e.dst),
+      ['10.1.0.4'],
+    );
 
     // del with a dst removes only that remote of the all-zeros entry
     rtnl.neigh.del({ family: 'bridge', dev: 'vx0', lladdr: ZERO_MAC, dst: '10.1.0.3' });
-    assert.equal(fdb(ns).filter((e) => e.mac === ZERO_MAC).map((e) => e.dst), ['10.1.0.2']);
+    assert.equal(
+      fdb(ns)
+        .filter((e) => e.mac === ZERO_MAC)
+        .map((e) => e.dst),
+      ['10.1.0.2'],
+    );
     try {
       rtnl.neigh.del({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:99' });
       assert.unreachable('deleting a missing FDB entry succeeded');
@@ -119,13 +125,15 @@ test('FDB entries on a VXLAN device: append several remotes for the all-zeros MA
     }
   }));
 
-test('FDB default state is `bridge fdb`\'s (noarp + permanent), accepted by a VXLAN device', () =>
+test("FDB default state is `bridge fdb`'s (noarp + permanent), accepted by a VXLAN device", () =>
   withNeighNs((ns, rtnl) => {
     rtnl.neigh.append({ family: 'bridge', dev: 'vx0', lladdr: ZERO_MAC, dst: '10.1.0.2' });
     rtnl.neigh.set({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:05', dst: '10.1.0.5' });
     rtnl.neigh.add({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:06', dst: '10.1.0.6', state: ['noarp', 'reachable'] });
     assert.equal(
-      fdb(ns).map((e) => [e.mac, e.dst, e.flags, e.state]).sort(),
+      fdb(ns)
+        .map((e) => [e.mac, e.dst, e.flags, e.state])
+        .sort(),
       [
         [ZERO_MAC, '10.1.0.2', ['self'], 'permanent'],
         ['0a:00:00:00:00:05', '10.1.0.5', ['self'], 'permanent'],
@@ -133,10 +141,7 @@ test('FDB default state is `bridge fdb`\'s (noarp + permanent), accepted by a VX
         ['0a:00:00:00:00:06', '10.1.0.6', ['self'], 'static'],
       ],
     );
-    assert.equal(
-      rtnl.neigh.list({ family: 'bridge', dev: 'vx0' }).find((n) => n.lladdr === '0a:00:00:00:00:05')?.state,
-      ['noarp', 'permanent'],
-    );
+    assert.equal(rtnl.neigh.list({ family: 'bridge', dev: 'vx0' }).find((n) => n.lladdr === '0a:00:00:00:00:05')?.state, ['noarp', 'permanent']);
   }));
 
 test('a state the kernel refuses for an FDB entry: the error names the state', () =>

@@ -40,9 +40,15 @@ test('createNetns / listNetns / deleteNetns agree with `ip netns list`', () => {
     assert.ok(listNetns().includes(name), 'listNetns shows it');
     // Like `ip netns add`: only lo, and it is down.
     const links = ipJson(name, 'link', 'show');
-    assert.equal(links.map((l: { ifname: string }) => l.ifname), ['lo']);
+    assert.equal(
+      links.map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    );
     assert.is(links[0].operstate, 'DOWN');
-    assert.throws(() => createNetns(name), (e: unknown) => e instanceof NetnsExistsError && errorKind(e) === 'exists');
+    assert.throws(
+      () => createNetns(name),
+      (e: unknown) => e instanceof NetnsExistsError && errorKind(e) === 'exists',
+    );
   } finally {
     deleteNetns(name);
   }
@@ -106,7 +112,10 @@ test('nested runIn restores the outer namespace', async () => {
 test('runIn refuses an async callback, after switching back', async () => {
   await withNetns(1, (ns) => {
     const before = threadNs();
-    assert.throws(() => runIn(ns, async () => 1), (e: unknown) => e instanceof AsyncInNetnsError && errorKind(e) === 'internal');
+    assert.throws(
+      () => runIn(ns, async () => 1),
+      (e: unknown) => e instanceof AsyncInNetnsError && errorKind(e) === 'internal',
+    );
     assert.is(threadNs(), before);
   });
 });
@@ -136,14 +145,24 @@ test('a vanished namespace gives NetnsNotFoundError naming it', () => {
 test('bad names are rejected before anything is created', () => {
   const before = listNetns();
   for (const bad of ['', '.', '..', 'a/b', 'x'.repeat(256), 'nul\0byte']) {
-    assert.throws(() => createNetns(bad), (e: unknown) => e instanceof InvalidNetnsNameError && e instanceof InvalidInputError, `name ${JSON.stringify(bad)}`);
-    assert.throws(() => runIn(bad, () => 1), (e: unknown) => e instanceof InvalidNetnsNameError);
+    assert.throws(
+      () => createNetns(bad),
+      (e: unknown) => e instanceof InvalidNetnsNameError && e instanceof InvalidInputError,
+      `name ${JSON.stringify(bad)}`,
+    );
+    assert.throws(
+      () => runIn(bad, () => 1),
+      (e: unknown) => e instanceof InvalidNetnsNameError,
+    );
   }
   assert.equal(listNetns(), before);
 });
 
 test('a file that is not a namespace is refused', () => {
-  assert.throws(() => openNetns('/etc/hostname'), (e: unknown) => e instanceof NotANetnsError && errorKind(e) === 'invalid');
+  assert.throws(
+    () => openNetns('/etc/hostname'),
+    (e: unknown) => e instanceof NotANetnsError && errorKind(e) === 'invalid',
+  );
   assert.throws(() => openNetns('/etc/hostname'), /not a network namespace/);
   assert.throws(() => runIn('/etc/hostname', () => 1), /not a network namespace/);
 });

@@ -21,8 +21,9 @@ const exported = new Set([core, errors, flock, ip, testing, testingPure].flatMap
 
 /** The example with its imports pointed at the sources: '@netboot/core[/x]' → src/index.ts, src/public/x.ts. */
 function runnable(code: string): string {
-  return code.replace(/from '@netboot\/core(?:\/([\w/]+))?'/g, (_, sub: string | undefined) =>
-    `from ${JSON.stringify(sub === undefined ? join(src, 'index.ts') : join(src, 'public', `${sub}.ts`))}`,
+  return code.replace(
+    /from '@netboot\/core(?:\/([\w/]+))?'/g,
+    (_, sub: string | undefined) => `from ${JSON.stringify(sub === undefined ? join(src, 'index.ts') : join(src, 'public', `${sub}.ts`))}`,
   );
 }
 
@@ -59,7 +60,27 @@ test('every function and class the README names is exported', () => {
     for (const m of span[1]!.matchAll(/(?<![.\w])([a-zA-Z]\w*)\((?!\d\))/g)) named.add(m[1]!);
     for (const m of span[1]!.matchAll(/\b([A-Z]\w*Error)\b/g)) named.add(m[1]!);
   }
-  const methods = new Set(['add', 'del', 'set', 'get', 'find', 'list', 'flush', 'replace', 'change', 'append', 'close', 'request', 'dump', 'batch', 'addMany', 'replaceMany', 'delMany', 'open', 'next']);
+  const methods = new Set([
+    'add',
+    'del',
+    'set',
+    'get',
+    'find',
+    'list',
+    'flush',
+    'replace',
+    'change',
+    'append',
+    'close',
+    'request',
+    'dump',
+    'batch',
+    'addMany',
+    'replaceMany',
+    'delMany',
+    'open',
+    'next',
+  ]);
   const missing = [...named].filter((n) => !methods.has(n) && !exported.has(n));
   assert.equal(missing, []);
   assert.ok(named.has('runIn') && named.has('createNetns') && named.has('NetlinkError'), 'the scan finds names');

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
-import { Rtnl } from '../src/rtnl.js';
+import type { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
@@ -191,7 +191,10 @@ test('del removes exactly the route; a Route from list round-trips through repla
     );
     rtnl.route.del({ dst: 'fd00:20::/64', table: 100 });
     assert.equal(ipJson(ns, '-6', 'route', 'show', 'table', '100'), []);
-    assert.is(netlinkCode(() => rtnl.route.del({ dst: '10.20.0.0/16', table: 100 })), 'ESRCH');
+    assert.is(
+      netlinkCode(() => rtnl.route.del({ dst: '10.20.0.0/16', table: 100 })),
+      'ESRCH',
+    );
   }));
 
 test('list filters by table, protocol, type, dst, dev and family in the kernel', () =>
@@ -200,7 +203,11 @@ test('list filters by table, protocol, type, dst, dev and family in the kernel',
     rtnl.route.add({ dst: '10.41.0.0/16', gateway: '10.1.0.2', table: 100, protocol: 202 });
     rtnl.route.add({ dst: '10.42.0.0/16', gateway: '10.1.0.2', table: 101, protocol: PROTO });
     rtnl.route.add({ dst: '10.43.0.0/16', type: 'blackhole', table: 100, protocol: PROTO });
-    const dsts = (f: Parameters<typeof rtnl.route.list>[0]): string[] => rtnl.route.list(f).map((r) => r.dst).sort();
+    const dsts = (f: Parameters<typeof rtnl.route.list>[0]): string[] =>
+      rtnl.route
+        .list(f)
+        .map((r) => r.dst)
+        .sort();
     assert.equal(dsts({ table: 100 }), ['10.40.0.0/16', '10.41.0.0/16', '10.43.0.0/16']);
     assert.equal(dsts({ table: 100, protocol: PROTO }), ['10.40.0.0/16', '10.43.0.0/16']);
     assert.equal(dsts({ table: 'all', protocol: PROTO }), ['10.40.0.0/16', '10.42.0.0/16', '10.43.0.0/16']);
@@ -212,7 +219,9 @@ test('list filters by table, protocol, type, dst, dev and family in the kernel',
     // main holds only the connected route, which `ip` agrees with
     assert.equal(
       dsts({ family: 4 }),
-      table(ns, 'main').map((r: any) => r.dst).sort(),
+      table(ns, 'main')
+        .map((r: any) => r.dst)
+        .sort(),
     );
   }));
 
@@ -253,7 +262,10 @@ test('batch add of 1,000 routes, then batch delete', () =>
     assert.ok(table(ns, 1000).every((r: any) => r.gateway === '10.1.0.3'));
 
     const stale = rtnl.route.delMany(routes);
-    assert.ok(stale.every((e) => e instanceof NetlinkError && e.code === 'ESRCH'), 'del matches the gateway too');
+    assert.ok(
+      stale.every((e) => e instanceof NetlinkError && e.code === 'ESRCH'),
+      'del matches the gateway too',
+    );
     assert.is(table(ns, 1000).length, 1000);
     assert.ok(rtnl.route.delMany(moved).every((r) => r === undefined));
     assert.equal(table(ns, 1000), []);
@@ -263,9 +275,21 @@ test('bare addresses are host routes; IPv6 default route and get', () =>
   withRoutingNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.60.0.1', dev: 'veth0', table: 100, protocol: PROTO });
     rtnl.route.add({ dst: 'fd00:60::1', dev: 'veth0', table: 100, protocol: PROTO });
-    assert.equal(table(ns, 100).map((r: any) => r.dst), ['10.60.0.1']);
-    assert.equal(ipJson(ns, '-6', 'route', 'show', 'table', '100').map((r: any) => r.dst), ['fd00:60::1']);
-    assert.equal(rtnl.route.list({ table: 100 }).map((r) => r.dst).sort(), ['10.60.0.1/32', 'fd00:60::1/128']);
+    assert.equal(
+      table(ns, 100).map((r: any) => r.dst),
+      ['10.60.0.1'],
+    );
+    assert.equal(
+      ipJson(ns, '-6', 'route', 'show', 'table', '100').map((r: any) => r.dst),
+      ['fd00:60::1'],
+    );
+    assert.equal(
+      rtnl.route
+        .list({ table: 100 })
+        .map((r) => r.dst)
+        .sort(),
+      ['10.60.0.1/32', 'fd00:60::1/128'],
+    );
 
     rtnl.route.add({ dst: 'default', gateway: 'fd00:1::fe', protocol: PROTO });
     const [v6default] = ipJson(ns, '-6', 'route', 'show', 'default');
@@ -285,7 +309,14 @@ test('bad input is a typed error that names it, and nothing is sent', () =>
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', table: 0 }), RouteSpecError);
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', protocol: 300, table: 100 }), RouteSpecError);
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', type: 'bogus' as never, table: 100 }), RouteSpecError);
-    throwsA(() => rtnl.route.addMany([{ dst: '10.50.0.0/16', dev: 'veth0', table: 100 }, { dst: '10.51.0.1/16', table: 100 }]), RouteSpecError);
+    throwsA(
+      () =>
+        rtnl.route.addMany([
+          { dst: '10.50.0.0/16', dev: 'veth0', table: 100 },
+          { dst: '10.51.0.1/16', table: 100 },
+        ]),
+      RouteSpecError,
+    );
     // A device given by number must be a real ifindex (0 is "no device": the route would be added
     // without one); a family must be 4 or 6 (anything else was sent as IPv6); flags must be booleans.
     for (const dev of [0, -1, 1.5]) {

@@ -40,7 +40,10 @@ test('open in a namespace: all four APIs share the one socket, which stays in th
       assert.instance(rtnl.addr, AddrApi);
       assert.instance(rtnl.route, RouteApi);
       assert.instance(rtnl.neigh, NeighApi);
-      const names = rtnl.link.list().map((l) => l.name).sort();
+      const names = rtnl.link
+        .list()
+        .map((l) => l.name)
+        .sort();
       assert.equal(names, ['lo', 'veth0', 'veth1'], 'sees the namespace, not the host');
 
       rtnl.addr.add('veth0', '10.9.0.1/24');
@@ -61,7 +64,10 @@ test('Symbol.dispose closes the socket', () =>
   }));
 
 test('a namespace that does not exist is a typed error', () => {
-  assert.throws(() => Rtnl.open({ netns: 'nbt-does-not-exist-h4' }), (e: unknown) => e instanceof NetnsNotFoundError);
+  assert.throws(
+    () => Rtnl.open({ netns: 'nbt-does-not-exist-h4' }),
+    (e: unknown) => e instanceof NetnsNotFoundError,
+  );
 });
 
 test('the same mistake is the same error class whichever API it enters; nothing is sent', () =>
@@ -99,7 +105,11 @@ test('the same mistake is the same error class whichever API it enters; nothing 
       }
       // Every spec error is a SpecError, the one family to catch for "a field the kernel would refuse".
       for (const cls of [InvalidLinkSpecError, AddrSpecError, RouteSpecError, NeighSpecError]) assert.ok(cls.prototype instanceof SpecError);
-      assert.equal(ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname), ['lo'], 'nothing was created');
+      assert.equal(
+        ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname),
+        ['lo'],
+        'nothing was created',
+      );
       assert.equal(ipJson(ns, 'addr', 'show', 'dev', 'lo')[0].addr_info, [], 'no address was added');
     } finally {
       rtnl.close();

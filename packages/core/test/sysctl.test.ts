@@ -48,14 +48,25 @@ test('unknown keys and refused values are typed errors naming the key', async ()
       assert.is((e as SysctlError).kind, 'not-found');
       assert.match((e as Error).message, 'net.ipv4.no_such_key');
     }
-    assert.throws(() => sysctlSet('net.ipv4.ip_forward', 'banana', { netns: ns }), (e: unknown) => e instanceof SysctlError && e.code === 'EINVAL' && e.kind === 'invalid');
+    assert.throws(
+      () => sysctlSet('net.ipv4.ip_forward', 'banana', { netns: ns }),
+      (e: unknown) => e instanceof SysctlError && e.code === 'EINVAL' && e.kind === 'invalid',
+    );
     for (const bad of [true, { toString: () => '1' }, Number.NaN, undefined]) {
-      assert.throws(() => sysctlSet('net.ipv4.ip_forward', bad as never, { netns: ns }), (e: unknown) => e instanceof SysctlError, String(bad));
+      assert.throws(
+        () => sysctlSet('net.ipv4.ip_forward', bad as never, { netns: ns }),
+        (e: unknown) => e instanceof SysctlError,
+        String(bad),
+      );
     }
     assert.is(sysctlGet('net.ipv4.ip_forward', { netns: ns }), '0', 'refused write changed nothing');
   });
   for (const bad of ['', 'net..ipv4', 'net/../../etc/passwd', '/abs/path']) {
-    assert.throws(() => sysctlPath(bad), (e: unknown) => e instanceof SysctlError && e.kind === 'invalid', bad);
+    assert.throws(
+      () => sysctlPath(bad),
+      (e: unknown) => e instanceof SysctlError && e.kind === 'invalid',
+      bad,
+    );
   }
 });
 
