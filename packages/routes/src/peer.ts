@@ -1,7 +1,7 @@
 // Peer records checked once, in canonical text, so modes compare strings and never re-parse; and
 // the stable VTEP MAC every node derives the same way for every other node.
 import { createHash } from 'node:crypto';
-import { bitsOf, networkOf, parseIp, parseMac, parsePrefix, type IpFamily } from '@netboot/core/ip';
+import { bitsOf, bytesToMac, networkOf, parseIp, parseMac, parsePrefix, type IpFamily } from '@netboot/core/ip';
 import { InvalidPeerError } from './errors.js';
 import type { LocalNode, Peer, UnderlayAddress } from './types.js';
 
@@ -29,7 +29,7 @@ export interface CheckedPeer {
 export function vtepMac(nodeName: string): string {
   const b = createHash('sha256').update(`netboot-vtep:${nodeName}`).digest();
   b[0] = (b[0]! & 0xfc) | 0x02; // locally administered (bit 1), unicast (bit 0 clear)
-  return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return bytesToMac(b.subarray(0, 6));
 }
 
 /** Parses and canonicalises a peer; InvalidPeerError names the peer and the bad field. */
