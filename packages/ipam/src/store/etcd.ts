@@ -3,6 +3,7 @@
 // so CAS is etcd's own and never a read-then-write on our side.
 import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import type { ICompare, IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
+import { NetbootError } from '@netboot/core/errors';
 import { KvConflictError, KvUnavailableError } from './kv.js';
 import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
 
@@ -24,6 +25,18 @@ const MAX_READS_PER_TXN = 100;
 
 function isUnreachable(e: unknown): boolean {
   return e instanceof GRPCUnavailableError || e instanceof GRPCDeadlineExceededError || (e instanceof Error && e.constructor.name === 'BrokenCircuitError');
+}
+
+/**
+ * etcd answered with an error of its own (a transaction over --max-txn-ops, a request too large, auth
+ * refused…): not a lost race and not worth a retry, so `internal`; the etcd client's error is the cause.
+ */
+export class EtcdRequestError extends NetbootError {
+  readonly kind = 'internal' as const;
+
+  constructor(readonly endpoint: string, cause: unknown) {
+    super(`etcd at ${endpoint} refused the request: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }
 
 /** The key range that holds every key starting with `prefix` (etcd's `range_end`). */
@@ -150,7 +163,7 @@ export class EtcdKv implements KvStore {
       return await fn();
     } catch (e) {
       if (isUnreachable(e)) throw new KvUnavailableError(this.endpoint, e);
-      throw e;
+      throw new EtcdRequestError(this.endpoint, e);
     }
   }
 }
