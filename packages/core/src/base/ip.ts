@@ -216,7 +216,7 @@ export function writeMac(s: string, buf: Uint8Array, at: number): number {
 // The formatters.
 
 /** Dotted quad of the 4 bytes at buf[p]. */
-export function formatIPv4(buf: Uint8Array, p: number): string {
+function formatIPv4(buf: Uint8Array, p: number): string {
   return `${buf[p]}.${buf[p + 1]}.${buf[p + 2]}.${buf[p + 3]}`;
 }
 
