@@ -39,3 +39,8 @@ export class ModeUnavailableError extends NetbootError {
     this.mode = mode;
   }
 }
+
+/** Network.run called while the same Network is already running. */
+export class AlreadyRunningError extends NetbootError {
+  readonly kind = 'conflict' as const;
+}

@@ -15,10 +15,13 @@ export { ipip, type IpipOptions } from './modes/ipip.js';
 export { diff, applyPlan, planSize, NETBOOT_PROTOCOL, type Plan, type Conflict, type CurrentState, type Ownership, type RouteChange, type NeighChange } from './diff.js';
 
 // Errors
-export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError } from './errors.js';
+export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError, AlreadyRunningError } from './errors.js';
 
 // The kernel side: the local node, the device, reconcile
 export { discoverNode } from './node.js';
 export { ensureDevice, type DeviceReport } from './device.js';
 export { reconcile, Reconciler, type ReconcileOptions, type Report } from './reconcile.js';
 export type { Failure } from './apply.js';
+
+// The loop
+export { Network, type NetworkOptions } from './network.js';

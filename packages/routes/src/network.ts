@@ -1,0 +1,201 @@
+// The loop that keeps a node's routes right while the cluster changes: a Network owns one
+// Reconciler and runs passes when
+//  - peers change (setPeers/upsertPeer/removePeer, coalesced for `debounceMs`): an update of those
+//    peers only;
+//  - the kernel reports a change to netboot's routes, neighbour or FDB entries or device (core's
+//    monitor): a repair of those keys `repairMs` later, so a hand-deleted route is back well within a
+//    second; a device that no longer matches, or lost events (overrun), get a full pass;
+//  - the resync timer fires (`resyncMs`, default 30 s): a full pass, whatever happened.
+// Every pass is synchronous (core's calls block for microseconds), so passes never overlap. A pass
+// that throws, or operations the kernel refused, are reported and retried `retryMs` later; nothing
+// but the abort signal ends the loop — except a mode this kernel cannot run at all (ipip here),
+// which the first pass reports by rejecting run() before anything was written.
+import { monitor, type NetnsRef, type Rtnl } from '@netboot/core';
+import { AlreadyRunningError, ModeUnavailableError } from './errors.js';
+import type { Mode } from './mode.js';
+import { Reconciler, type ReconcileOptions, type Report } from './reconcile.js';
+import type { LocalNode, Peer, PeerState, Refusal } from './types.js';
+
+export interface NetworkOptions extends ReconcileOptions {
+  /** A socket in the node's namespace. */
+  rtnl: Rtnl;
+  /** That namespace, for the monitor's socket; default the caller's. */
+  netns?: NetnsRef;
+  mode: Mode;
+  /** The local node, with its underlay (`discoverNode(rtnl, peer)`). */
+  node: LocalNode;
+  peers?: readonly Peer[];
+  /** Full pass period; default 30 000 ms. */
+  resyncMs?: number;
+  /** Peer changes within this window go in one pass; default 100 ms. */
+  debounceMs?: number;
+  /** Delay between a monitor event and its repair (coalesces a burst); default 50 ms. */
+  repairMs?: number;
+  /** Delay before retrying failed operations or a failed pass; default 1000 ms. */
+  retryMs?: number;
+  /** How often the monitor polls its socket when idle; default 50 ms. */
+  pollMs?: number;
+  /** Every pass's report (what changed, conflicts, failures, refused peers). */
+  onReport?: (report: Report) => void;
+  /** A pass that threw (it is retried). */
+  onError?: (error: Error) => void;
+}
+
+type Pass = 'full' | 'update' | 'repair';
+
+export class Network {
+  readonly mode: Mode;
+  readonly node: LocalNode;
+  /** The pod MTU for this mode on this node (for the CNI plugin and the lease file). */
+  readonly mtu: number;
+  readonly #opts: NetworkOptions;
+  readonly #reconciler: Reconciler;
+  readonly #peers = new Map<string, Peer>();
+  readonly #pending = new Map<string, Peer | undefined>();
+  readonly #timers = new Map<Pass, NodeJS.Timeout>();
+  #running = false;
+  #last: Report | undefined;
+
+  constructor(opts: NetworkOptions) {
+    this.#opts = opts;
+    this.mode = opts.mode;
+    this.node = opts.node;
+    this.mtu = opts.mode.mtu(opts.node);
+    this.#reconciler = new Reconciler(opts.rtnl, opts);
+    for (const p of opts.peers ?? []) this.#peers.set(p.name, p);
+  }
+
+  /** The last pass's report. */
+  get lastReport(): Report | undefined {
+    return this.#last;
+  }
+
+  /** The peers as of now (pending changes included). */
+  get peers(): Peer[] {
+    return [...this.#peers.values()];
+  }
+
+  /** Replaces the whole peer list: only the peers that were added, changed or removed are written. */
+  setPeers(peers: readonly Peer[]): void {
+    const next = new Map(peers.map((p) => [p.name, p]));
+    for (const name of this.#peers.keys()) if (!next.has(name)) this.removePeer(name);
+    for (const p of next.values()) this.upsertPeer(p);
+  }
+
+  /** Adds a peer or changes one (same name); a no-op when nothing about it changed. */
+  upsertPeer(peer: Peer): void {
+    const old = this.#peers.get(peer.name);
+    if (old !== undefined && samePeer(old, peer)) return;
+    this.#peers.set(peer.name, peer);
+    this.#pending.set(peer.name, peer);
+    this.#schedule('update', this.#opts.debounceMs ?? 100);
+  }
+
+  /** Removes a peer: its routes, FDB and neighbour entries go at the next pass. */
+  removePeer(name: string): void {
+    if (!this.#peers.delete(name)) return;
+    this.#pending.set(name, undefined);
+    this.#schedule('update', this.#opts.debounceMs ?? 100);
+  }
+
+  /**
+   * Runs until `signal` aborts: a full pass now, then passes as described at the top of this file.
+   * Rejects only if the first pass finds the mode unavailable (ModeUnavailableError).
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new AlreadyRunningError('Network.run: this Network is already running');
+    this.#running = true;
+    // Its own controller, so a fatal first pass can stop the monitor without the caller's signal.
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    if (signal.aborted) stop.abort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const events = monitor({
+      groups: ['link', 'ipv4-route', 'ipv6-route', 'neigh'],
+      signal: stop.signal,
+      pollMs: this.#opts.pollMs ?? 50,
+      ...(this.#opts.netns !== undefined ? { netns: this.#opts.netns } : {}),
+    })[Symbol.asyncIterator]();
+    const resync = setInterval(() => this.#schedule('full', 0), this.#opts.resyncMs ?? 30_000);
+    try {
+      // Listen before the first read, so no change between the dump and the monitor is missed.
+      let next = events.next();
+      const first = this.#pass('full');
+      if (first instanceof ModeUnavailableError) {
+        stop.abort();
+        await next;
+        throw first;
+      }
+      for (;;) {
+        const step = await next;
+        if (step.done) break;
+        if (this.#reconciler.observe(step.value)) this.#schedule(this.#reconciler.needsFull ? 'full' : 'repair', this.#opts.repairMs ?? 50);
+        next = events.next();
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      clearInterval(resync);
+      for (const t of this.#timers.values()) clearTimeout(t);
+      this.#timers.clear();
+      this.#running = false;
+    }
+  }
+
+  /** Runs `pass` after `ms` unless one is already scheduled (a burst of triggers is one pass). */
+  #schedule(pass: Pass, ms: number): void {
+    if (!this.#running || this.#timers.has(pass)) return;
+    this.#timers.set(
+      pass,
+      setTimeout(() => {
+        this.#timers.delete(pass);
+        this.#pass(pass);
+      }, ms),
+    );
+  }
+
+  /** One pass; errors are reported and retried, never thrown. Returns the error, if any. */
+  #pass(pass: Pass): Error | undefined {
+    const r = this.#reconciler;
+    const retryMs = this.#opts.retryMs ?? 1000;
+    try {
+      let report: Report;
+      if (pass === 'full' || r.needsFull) {
+        this.#pending.clear();
+        report = r.full(this.mode.desired(this.node, [...this.#peers.values()]));
+      } else if (pass === 'update') {
+        const refused: Refusal[] = [];
+        const changes = new Map<string, PeerState | undefined>();
+        for (const [name, peer] of this.#pending) changes.set(name, peer === undefined ? undefined : this.#forPeer(peer, refused));
+        this.#pending.clear();
+        report = r.update(changes, refused);
+      } else {
+        report = r.repair();
+      }
+      this.#last = report;
+      this.#opts.onReport?.(report);
+      if (r.needsFull) this.#schedule('full', retryMs);
+      else if (r.dirty) this.#schedule('repair', report.failures.length > 0 ? retryMs : (this.#opts.repairMs ?? 50));
+      return undefined;
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.#opts.onError?.(error);
+      if (!(error instanceof ModeUnavailableError)) this.#schedule('full', retryMs);
+      return error;
+    }
+  }
+
+  /** A peer's entries, or undefined (its old entries go) with the refusal recorded. */
+  #forPeer(peer: Peer, refused: Refusal[]): PeerState | undefined {
+    if (peer.name === this.node.name) return undefined;
+    try {
+      return this.mode.forPeer(this.node, peer);
+    } catch (e) {
+      refused.push({ peer: peer.name, error: e as Error });
+      return undefined;
+    }
+  }
+}
+
+function samePeer(a: Peer, b: Peer): boolean {
+  return a.vtepMac === b.vtepMac && a.nodeIPs.join() === b.nodeIPs.join() && a.podCIDRs.join() === b.podCIDRs.join();
+}
