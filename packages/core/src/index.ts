@@ -16,7 +16,7 @@ export * from './neigh.js';
 export * from './rtnl.js';
 
 // The protocol layer, for messages the typed APIs do not cover
-export { NetlinkSocket, type OpenOptions, type Request } from './netlink/socket.js';
+export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';
 export { encodeMessage, decodeMessages, type Attrs, type AttrValue, type NlMessage } from './netlink/codec.js';
 export * from './netlink/errors.js';
 export * from './monitor.js';
