@@ -3,6 +3,8 @@
 // laptop or any platform koffi has no build for. `@netboot/ipam/file` loads flock and so must fail
 // there: that case proves the block works, so the others can fail.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,6 +84,20 @@ test('@netboot/core (the full index) needs koffi', () => {
   const { status, output } = runBlocked(`await import('@netboot/core');`);
   assert.is.not(status, 0, output);
   assert.match(output, /koffi is blocked/);
+});
+
+test('ipam reaches core only through @netboot/core/ip and /errors, and /flock from store/file.ts alone', () => {
+  const src = join(ipamDir, 'src');
+  const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const seen: string[] = [];
+  for (const file of files) {
+    for (const [, spec] of readFileSync(join(src, file), 'utf8').matchAll(/from '(@netboot\/core[^']*)'/g)) {
+      const allowed = spec === '@netboot/core/ip' || spec === '@netboot/core/errors' || (spec === '@netboot/core/flock' && file === join('store', 'file.ts'));
+      assert.ok(allowed, `${relative(ipamDir, join(src, file))} imports ${spec}`);
+      seen.push(spec!);
+    }
+  }
+  assert.ok(seen.includes('@netboot/core/ip'), 'the scan found the imports it checks');
 });
 
 test.run();
