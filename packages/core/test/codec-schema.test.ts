@@ -100,36 +100,6 @@ test('the escape hatch stays: a body given as raw `payload`, and control message
   assert.is(encodeMessage(msg({ type: C.NLMSG_NOOP })).length, 16, 'NLMSG_NOOP (the batch fence) has no body');
 });
 
-/** One attribute: 4-byte header (length, raw type) and the value, padded to 4. */
-function tlv(rawType: number, value: Buffer): Buffer {
-  const b = Buffer.alloc((4 + value.length + 3) & ~3);
-  b.writeUInt16LE(4 + value.length, 0);
-  b.writeUInt16LE(rawType, 2);
-  value.copy(b, 4);
-  return b;
-}
-
-test('attributes newer than the headers decode by name; one nobody named stays #<n>, and all re-encode unchanged', () => {
-  const body = Buffer.concat([
-    Buffer.alloc(C.ifinfomsg.size),
-    tlv(C.IFLA_IFNAME, Buffer.from('vA\0')),
-    tlv(67, Buffer.from([1])), // IFLA_NETNS_IMMUTABLE
-    tlv(68, Buffer.from([32, 0])), // IFLA_HEADROOM
-    tlv(C.NLA_F_NESTED | 65, Buffer.alloc(0)), // IFLA_DPLL_PIN, an empty nest
-    tlv(0x7f00, Buffer.from([1, 2, 3, 4])), // a number no kernel has used yet
-  ]);
-  const header = Buffer.alloc(16);
-  header.writeUInt32LE(16 + body.length, 0);
-  header.writeUInt16LE(C.RTM_NEWLINK, 4);
-  const bytes = Buffer.concat([header, body]);
-  const [m] = decodeMessages(bytes);
-  assert.is(m!.attrs.IFLA_NETNS_IMMUTABLE, 1);
-  assert.is(m!.attrs.IFLA_HEADROOM, 32);
-  assert.equal(m!.attrs.IFLA_DPLL_PIN, Buffer.alloc(0));
-  assert.equal(m!.attrs['#32512'], Buffer.from([1, 2, 3, 4]));
-  assert.ok(encodeMessage(m!).equals(bytes));
-});
-
 test('newer-attrs.ts: every entry sits in its table under its number, none clashes with the headers', () => {
   assert.ok(NEWER_ATTRS.IFLA, 'the link table has newer attributes');
   for (const [attr, newer] of Object.entries(NEWER_ATTRS.IFLA!)) {

@@ -125,6 +125,23 @@ const u32 = (n: number) => {
   return b;
 };
 
+wire('attributes newer than the headers decode by name (newer-attrs.ts); one nobody named stays #<n>', () => {
+  const raw = wireMsg(
+    C.RTM_NEWLINK,
+    Buffer.alloc(16),
+    nla(67, Buffer.from([1])), // IFLA_NETNS_IMMUTABLE (6.13)
+    nla(68, Buffer.from([32, 0])), // IFLA_HEADROOM (6.14)
+    nla(C.NLA_F_NESTED | 65, Buffer.alloc(0)), // IFLA_DPLL_PIN (6.7), an empty nest
+    nla(0x7f00, u32(7)), // a number no kernel has used yet
+  );
+  const [m] = decodeMessages(raw);
+  assert.is(m!.attrs.IFLA_NETNS_IMMUTABLE, 1);
+  assert.is(m!.attrs.IFLA_HEADROOM, 32);
+  assert.equal(m!.attrs.IFLA_DPLL_PIN, Buffer.alloc(0));
+  assert.equal(m!.attrs['#32512'], u32(7));
+  assert.is(encodeMessage(m!).toString('hex'), raw.toString('hex'));
+});
+
 wire('a string sent without its NUL comes back without it', () => {
   // iproute2 writes IFLA_INFO_KIND without the NUL.
   const raw = wireMsg(C.RTM_NEWLINK, Buffer.alloc(16), nla(C.IFLA_LINKINFO, nla(C.IFLA_INFO_KIND, Buffer.from('veth'))));
