@@ -64,7 +64,9 @@ function memorySlash16(): void {
   t0 = now();
   for (const ip of ips) allocator.release(ip);
   const releaseMs = now() - t0;
-  say(`| in-memory RangeAllocator, ${SLASH16} | ${size} | ${fmt(us(allocMs, size))} | ${fmt(us(releaseMs, size))} | ${fmt(us(allocMs + releaseMs, size))} | state ${fmt(stateKiB, 1)} KiB when full (target < 1024 KiB) |`);
+  say(
+    `| in-memory RangeAllocator, ${SLASH16} | ${size} | ${fmt(us(allocMs, size))} | ${fmt(us(releaseMs, size))} | ${fmt(us(allocMs + releaseMs, size))} | state ${fmt(stateKiB, 1)} KiB when full (target < 1024 KiB) |`,
+  );
 }
 
 // (b) LocalIpam on real files
@@ -73,13 +75,15 @@ async function fileSlash16(durable: boolean): Promise<number> {
   try {
     const ipam = new LocalIpam(new FileStore(data, 'bench', { durable }), [[{ subnet: SLASH16 }]], { node: 'bench' });
     let t0 = now();
-    for (let i = 0; i < FILE_PODS; i++) await ipam.allocate(`pod-${i}`, 'eth0');
+    for (let i = 0; i < FILE_PODS; i++) await ipam.allocate({ containerId: `pod-${i}`, ifname: 'eth0' });
     const allocMs = now() - t0;
     t0 = now();
-    for (let i = 0; i < FILE_PODS; i++) await ipam.release(`pod-${i}`, 'eth0');
+    for (let i = 0; i < FILE_PODS; i++) await ipam.release({ containerId: `pod-${i}`, ifname: 'eth0' });
     const releaseMs = now() - t0;
     const perPod = us(allocMs + releaseMs, FILE_PODS);
-    say(`| LocalIpam + FileStore (${durable ? 'fsync' : 'no fsync'}), ${SLASH16} | ${FILE_PODS} | ${fmt(us(allocMs, FILE_PODS))} | ${fmt(us(releaseMs, FILE_PODS))} | ${fmt(perPod)} | target ≤ 1000 µs/pod: ${perPod <= 1000 ? 'met' : 'MISSED'} |`);
+    say(
+      `| LocalIpam + FileStore (${durable ? 'fsync' : 'no fsync'}), ${SLASH16} | ${FILE_PODS} | ${fmt(us(allocMs, FILE_PODS))} | ${fmt(us(releaseMs, FILE_PODS))} | ${fmt(perPod)} | target ≤ 1000 µs/pod: ${perPod <= 1000 ? 'met' : 'MISSED'} |`,
+    );
     return perPod;
   } finally {
     rmSync(data, { recursive: true, force: true });
@@ -93,10 +97,18 @@ function hostLocalSample(): number | undefined {
     return undefined;
   }
   const data = mkdtempSync(join(tmpdir(), 'nbt-bench-hl-'));
-  const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'bridge', ipam: { type: 'host-local', dataDir: data, ranges: [[{ subnet: SLASH16 }]] } });
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'bench',
+    type: 'bridge',
+    ipam: { type: 'host-local', dataDir: data, ranges: [[{ subnet: SLASH16 }]] },
+  });
   // A clean environment, as a container runtime passes it (no NODE_EXTRA_CA_CERTS or the like).
   const call = (command: string, id: string) => {
-    const r = spawnSync(HOST_LOCAL, [], { input: conf, env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: '/dev/null', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' } });
+    const r = spawnSync(HOST_LOCAL, [], {
+      input: conf,
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: '/dev/null', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' },
+    });
     if (r.status !== 0) throw new Error(`host-local ${command} ${id}: ${r.stdout.toString()}`);
   };
   try {
@@ -107,7 +119,9 @@ function hostLocalSample(): number | undefined {
     for (let i = 0; i < HOSTLOCAL_PODS; i++) call('DEL', `pod-${i}`);
     const delMs = now() - t0;
     const perPod = us(addMs + delMs, HOSTLOCAL_PODS);
-    say(`| host-local binary (process per call), ${SLASH16} | ${HOSTLOCAL_PODS} | ${fmt(us(addMs, HOSTLOCAL_PODS))} | ${fmt(us(delMs, HOSTLOCAL_PODS))} | ${fmt(perPod)} | process start included |`);
+    say(
+      `| host-local binary (process per call), ${SLASH16} | ${HOSTLOCAL_PODS} | ${fmt(us(addMs, HOSTLOCAL_PODS))} | ${fmt(us(delMs, HOSTLOCAL_PODS))} | ${fmt(perPod)} | process start included |`,
+    );
     return perPod;
   } finally {
     rmSync(data, { recursive: true, force: true });
@@ -136,13 +150,16 @@ function churn(cidr: string): number {
 }
 
 function writeResults(): void {
-  writeResultsSection('ipam', [
-    '## IPAM (`bench/ipam.ts`)',
-    '',
-    `Command: \`pnpm bench ipam\` — ${new Date().toISOString().slice(0, 10)}, ${machineFacts()}, data dir on ${tmpdir()}.`,
-    '',
-    ...lines,
-  ].join('\n'));
+  writeResultsSection(
+    'ipam',
+    [
+      '## IPAM (`bench/ipam.ts`)',
+      '',
+      `Command: \`pnpm bench ipam\` — ${new Date().toISOString().slice(0, 10)}, ${machineFacts()}, data dir on ${tmpdir()}.`,
+      '',
+      ...lines,
+    ].join('\n'),
+  );
   console.log('\nwrote the ipam section of bench/RESULTS.md');
 }
 
@@ -160,10 +177,14 @@ const hostLocalPerPod = hostLocalSample();
 const nodeStart = nodeStartUs();
 say('');
 if (hostLocalPerPod !== undefined) {
-  say(`- host-local / LocalIpam per pod: **${fmt(hostLocalPerPod / filePerPod, 1)}×** (LocalIpam in-process; a Node CNI process also pays its start, \`node -e 0\` = ${fmt(nodeStart / 1000, 1)} ms here: ${fmt(hostLocalPerPod / (filePerPod + nodeStart), 2)}× with it).`);
+  say(
+    `- host-local / LocalIpam per pod: **${fmt(hostLocalPerPod / filePerPod, 1)}×** (LocalIpam in-process; a Node CNI process also pays its start, \`node -e 0\` = ${fmt(nodeStart / 1000, 1)} ms here: ${fmt(hostLocalPerPod / (filePerPod + nodeStart), 2)}× with it).`,
+  );
 }
 const c24 = churn('10.0.0.0/24');
 const c8 = churn('10.0.0.0/8');
-say(`- In-memory churn (128 live, allocate + release, ${CHURN_OPS} ops): /24 ${fmt(c24, 3)} µs/op, /8 ${fmt(c8, 3)} µs/op, ratio /8 ÷ /24 = ${fmt(c8 / c24, 2)} (O(1) amortised if ≈ 1).`);
+say(
+  `- In-memory churn (128 live, allocate + release, ${CHURN_OPS} ops): /24 ${fmt(c24, 3)} µs/op, /8 ${fmt(c8, 3)} µs/op, ratio /8 ÷ /24 = ${fmt(c8 / c24, 2)} (O(1) amortised if ≈ 1).`,
+);
 say(`- Peak RSS of the whole run: ${fmt(peakRssMiB(), 1)} MiB.`);
 writeResults();

@@ -7,32 +7,27 @@ import { IpInUseError, RangeAllocator, RangeExhaustedError } from './allocator.j
 import type { Allocation, RangeSpec } from './allocator.js';
 import { normalizeIp, valueToIp } from '@netboot/core/ip';
 import { Cidr } from './cidr.js';
-import type { Attachment, CheckReport, GcResult, Problem, Reservation, Usage } from './report.js';
-import type { FileEntry, FileStore } from './store/file.js';
+import type { PodAddress, PodAllocateOptions, PodIpam, ReservationFilter } from './pod-ipam.js';
+import { sortByAddress } from './report.js';
+import type { Attachment, CheckReport, Problem, ReleaseResult, Reservation, Usage } from './report.js';
+import type { CorruptFileEntry, FileEntry, FileStore } from './store/file.js';
 import { InvalidArgumentError, attachmentKey, validateAttachment } from './validate.js';
-
-/** One address handed to a pod interface, with what the CNI result needs to configure it. */
-export interface LocalAllocation {
-  ip: string;
-  /** The range's subnet, e.g. `10.244.1.0/24`. */
-  subnet: string;
-  prefixLen: number;
-  gateway: string;
-  /** Index of the range set (host-local's `ranges[i]`) this address came from. */
-  rangeSet: number;
-}
 
 /** Every address of a range set on this node is reserved. */
 export class NodeRangeExhaustedError extends RangeExhaustedError {
-  constructor(ranges: string[], readonly node: string) {
+  constructor(
+    ranges: string[],
+    readonly node: string,
+  ) {
     super(ranges);
     this.message = `no free address left in ${ranges.join(', ')} on node ${node}`;
     this.name = 'NodeRangeExhaustedError';
   }
 }
 
-function toReservation(entry: FileEntry): Reservation {
-  return { ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname ?? '' };
+// A reservation file as a Reservation; a corrupt file holds its address for nobody we can name ('').
+function toReservation(entry: FileEntry | CorruptFileEntry): Reservation {
+  return 'containerId' in entry ? { ip: entry.ip, containerId: entry.containerId, ifname: entry.ifname ?? '' } : { ip: entry.ip, containerId: '', ifname: '' };
 }
 
 /**
@@ -46,17 +41,21 @@ function liveFilter(valid: readonly Attachment[]): (e: FileEntry) => boolean {
 }
 
 /**
- * host-local on netboot's store: `allocate` = CNI ADD (one IP per range set), `release` = CNI DEL,
- * `gc` = CNI GC with the runtime's valid attachments.
+ * host-local on netboot's store, as a {@link PodIpam}: `allocate` = CNI ADD (one IP per range set),
+ * `release` = CNI DEL, `gc` = CNI GC with the runtime's valid attachments.
  */
-export class LocalIpam {
+export class LocalIpam implements PodIpam {
   readonly node: string;
   private readonly ranges: RangeSpec[][];
   private readonly subnets: Cidr[][];
   private allocators: RangeAllocator[];
   private loaded = false;
 
-  constructor(readonly store: FileStore, ranges: RangeSpec[][], opts: { node?: string } = {}) {
+  constructor(
+    readonly store: FileStore,
+    ranges: RangeSpec[][],
+    opts: { node?: string } = {},
+  ) {
     if (ranges.length === 0) throw new InvalidArgumentError('ranges', ranges, 'needs at least one range set');
     this.node = opts.node ?? hostname();
     this.ranges = ranges.map((set) => set.map((r) => ({ ...r })));
@@ -76,14 +75,14 @@ export class LocalIpam {
 
   /**
    * Reserves one IP per range set for the attachment (CNI ADD); returns the existing ones if it already
-   * holds them. `ip` requests specific addresses, each inside one range set (host-local's `ips`).
+   * holds them. `ips` requests specific addresses, each inside one range set (host-local's `ips`).
    */
-  async allocate(containerId: string, ifname: string, opts: { ip?: string | readonly string[] } = {}): Promise<LocalAllocation[]> {
-    const attachment = validateAttachment({ containerId, ifname });
-    const requested = this.requestedBySet(opts.ip === undefined ? [] : typeof opts.ip === 'string' ? [opts.ip] : opts.ip);
+  async allocate(attachment: Attachment, opts: PodAllocateOptions = {}): Promise<PodAddress[]> {
+    const { containerId, ifname } = validateAttachment(attachment);
+    const requested = this.requestedBySet(opts.ips ?? []);
     return this.store.withLock(() => {
       this.sync();
-      const existing = this.store.getById(attachment);
+      const existing = this.store.getById({ containerId, ifname });
       const made: string[] = [];
       try {
         return this.ranges.map((_, set) => {
@@ -91,11 +90,11 @@ export class LocalIpam {
           const wanted = requested.get(set);
           if (held !== undefined) {
             if (wanted !== undefined && wanted !== held) throw new IpInUseError(wanted, `${containerId}/${ifname} already holds ${held}`);
-            return this.describe(set, held);
+            return this.describe(set, held, { containerId, ifname });
           }
-          const ip = wanted === undefined ? this.allocateIn(set, attachment) : this.reserveIn(set, wanted, attachment);
+          const ip = wanted === undefined ? this.allocateIn(set, { containerId, ifname }) : this.reserveIn(set, wanted, { containerId, ifname });
           made.push(ip);
-          return this.describe(set, ip);
+          return this.describe(set, ip, { containerId, ifname });
         });
       } catch (e) {
         for (const ip of made) this.store.release(ip);
@@ -105,48 +104,42 @@ export class LocalIpam {
   }
 
   /** Releases every IP of the attachment (CNI DEL); returns what was released (nothing is not an error). */
-  release(containerId: string, ifname: string): Promise<Reservation[]>;
-  /**
-   * Acts on a `check` report (like `calicoctl ipam release --from-report`): releases each reported
-   * invalid-attachment or outside-pools reservation only if the same holder still has it, so a report
-   * that went stale never frees someone else's address. Corrupt entries and other nodes' problems need a
-   * human and come back as skipped.
-   */
-  release(report: CheckReport): Promise<GcResult & { skipped: Problem[] }>;
-  async release(target: string | CheckReport, ifname?: string): Promise<Reservation[] | (GcResult & { skipped: Problem[] })> {
-    if (typeof target !== 'string') return this.releaseReport(target);
-    const attachment = validateAttachment({ containerId: target, ifname: ifname as string });
+  async release(attachment: Attachment): Promise<ReleaseResult> {
+    const valid = validateAttachment(attachment);
     return this.store.withLock(() => {
       this.sync();
-      return this.store.releaseById(attachment).map(toReservation);
+      return { released: this.store.releaseById(valid).map(toReservation), skipped: [] };
     });
   }
 
-  /** Releases one address whoever holds it (also a corrupt file); false if it was not reserved. */
-  async releaseIp(ip: string): Promise<boolean> {
+  /** Releases one address whoever holds it (also a corrupt file, returned with empty ids); undefined if it was not reserved. */
+  async releaseIp(ip: string): Promise<Reservation | undefined> {
     normalizeIp(ip); // InvalidAddressError before the lock is taken
     return this.store.withLock(() => {
       this.sync();
-      return this.store.release(ip) !== undefined;
+      const entry = this.store.release(ip);
+      return entry && toReservation(entry);
     });
   }
 
   /**
    * CNI GC: releases every reservation whose attachment is not in `valid` (files in host-local's old
-   * one-line format count as valid if their container ID is). Corrupt files are left for `check`.
+   * one-line format count as valid if their container ID is). Corrupt files are left alone and returned
+   * as skipped.
    */
-  async gc(valid: readonly Attachment[]): Promise<GcResult> {
+  async gc(valid: readonly Attachment[]): Promise<ReleaseResult> {
     const live = liveFilter(valid);
     return this.store.withLock(() => {
       this.sync();
       this.store.reload();
+      const { entries, corrupt } = this.store.list();
       const released: Reservation[] = [];
-      for (const entry of this.store.list().entries) {
+      for (const entry of entries) {
         if (live(entry)) continue;
         this.store.release(entry.ip);
         released.push(toReservation(entry));
       }
-      return { released };
+      return { released, skipped: corrupt.map((c) => this.corruptProblem(c)) };
     });
   }
 
@@ -154,27 +147,37 @@ export class LocalIpam {
    * Finds what needs an operator: reservations outside every range (or on a gateway), files that are
    * not reservations, and — given the runtime's `valid` attachments — reservations nobody owns.
    */
-  async check(valid?: readonly Attachment[]): Promise<CheckReport> {
-    const live = valid && liveFilter(valid);
+  async check(opts: { valid?: readonly Attachment[] } = {}): Promise<CheckReport> {
+    const live = opts.valid && liveFilter(opts.valid);
     return this.store.withLock(() => {
       this.sync();
       this.store.reload();
       const { entries, corrupt } = this.store.list();
-      const problems: Problem[] = corrupt.map((c) => ({ kind: 'corrupt-entry', ip: c.ip, node: this.node, detail: `${this.store.dir}/${c.ip}: ${c.detail}` }));
+      const problems: Problem[] = corrupt.map((c) => this.corruptProblem(c));
       for (const e of entries) {
         const who = { ip: e.ip, node: this.node, containerId: e.containerId, ...(e.ifname === undefined ? {} : { ifname: e.ifname }) };
         if (!this.allocators.some((a) => a.isUsable(e.ip))) {
           problems.push({ kind: 'outside-pools', ...who, detail: `${e.ip} (${e.containerId}) is not an allocatable address of any configured range` });
         }
         if (live && !live(e)) {
-          problems.push({ kind: 'invalid-attachment', ...who, detail: `${e.ip} is held by ${e.containerId}/${e.ifname ?? '?'}, which the runtime does not list` });
+          problems.push({
+            kind: 'invalid-attachment',
+            ...who,
+            detail: `${e.ip} is held by ${e.containerId}/${e.ifname ?? '?'}, which the runtime does not list`,
+          });
         }
       }
       return { problems };
     });
   }
 
-  private releaseReport(report: CheckReport): Promise<GcResult & { skipped: Problem[] }> {
+  /**
+   * Acts on a `check` report (like `calicoctl ipam release --from-report`): releases each reported
+   * invalid-attachment or outside-pools reservation only if the same holder still has it, so a report
+   * that went stale never frees someone else's address. Corrupt entries and other nodes' problems need a
+   * human and come back as skipped.
+   */
+  async releaseReport(report: CheckReport): Promise<ReleaseResult> {
     return this.store.withLock(() => {
       this.sync();
       this.store.reload();
@@ -197,6 +200,26 @@ export class LocalIpam {
     });
   }
 
+  /** Who holds `ip` (a corrupt file: empty ids), or undefined if nobody does. */
+  async holder(ip: string): Promise<Reservation | undefined> {
+    const canonical = normalizeIp(ip);
+    return this.store.withLock(() => {
+      const { entries, corrupt } = this.store.list();
+      const entry = entries.find((e) => e.ip === canonical) ?? corrupt.find((e) => e.ip === canonical);
+      return entry && toReservation(entry);
+    });
+  }
+
+  /** The reservations in this directory inside `cidr`, sorted by address; none for another `node`. */
+  async reservations(filter: ReservationFilter = {}): Promise<Reservation[]> {
+    const range = filter.cidr === undefined ? undefined : Cidr.parse(filter.cidr);
+    if (filter.node !== undefined && filter.node !== this.node) return [];
+    return this.store.withLock(() => {
+      const { entries } = this.store.list();
+      return sortByAddress(entries.filter((e) => range === undefined || range.contains(e.ip)).map(toReservation));
+    });
+  }
+
   /** Allocated and free addresses per range set (gateway excluded), like `calicoctl ipam show`. */
   async usage(): Promise<Usage> {
     return this.store.withLock(() => {
@@ -207,6 +230,7 @@ export class LocalIpam {
           const cidr = this.subnets[set]!.join(',');
           return { cidr, ...counts, blocks: [{ cidr, node: this.node, ...counts }] };
         }),
+        skipped: [], // corrupt files hold their address: counted as allocated
       };
     });
   }
@@ -257,20 +281,27 @@ export class LocalIpam {
     }
   }
 
+  private corruptProblem(c: CorruptFileEntry): Problem {
+    return { kind: 'corrupt-entry', ip: c.ip, node: this.node, detail: `${this.store.dir}/${c.ip}: ${c.detail}` };
+  }
+
   private forget(ip: string): void {
     for (const a of this.allocators) a.release(ip);
   }
 
-  private describe(set: number, ip: string): LocalAllocation {
-    const range = Math.max(0, this.subnets[set]!.findIndex((c) => c.contains(ip)));
+  private describe(set: number, ip: string, attachment: Attachment): PodAddress {
+    const range = Math.max(
+      0,
+      this.subnets[set]!.findIndex((c) => c.contains(ip)),
+    );
     const spec = this.ranges[set]![range]!;
     const subnet = this.subnets[set]![range]!;
     return {
       ip,
+      ...attachment,
       subnet: subnet.toString(),
       prefixLen: subnet.prefixLen,
       gateway: spec.gateway ?? valueToIp(subnet.family, subnet.gateway()),
-      rangeSet: set,
     };
   }
 

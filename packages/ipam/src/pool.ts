@@ -1,5 +1,6 @@
 // IP pools: the address space pods are drawn from, cut into per-node blocks. Pure definitions and checks;
 // storage and the allocation workflow live in cluster.ts.
+import { InvalidInputError, NetbootError } from '@netboot/core/errors';
 import { Cidr } from './cidr.js';
 import type { IpFamily as Family } from '@netboot/core/ip';
 import { InvalidArgumentError } from './validate.js';
@@ -38,37 +39,47 @@ export const BLOCK_SIZE_RANGE: Record<Family, readonly [number, number]> = { 4: 
 // Pool names become KV key segments and CLI arguments: DNS-label style.
 const POOL_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-/** Two pools (or a pool and the service CIDR) share addresses. */
-export class PoolOverlapError extends Error {
-  constructor(readonly pool: string, readonly other: string) {
+/** Two pools (or a pool and the service CIDR) share addresses: bad input, nothing was created. */
+export class PoolOverlapError extends InvalidInputError {
+  constructor(
+    readonly pool: string,
+    readonly other: string,
+  ) {
     super(`pool ${pool} overlaps ${other}`);
-    this.name = 'PoolOverlapError';
   }
 }
 
 /** A pool with this name already exists. */
-export class PoolExistsError extends Error {
+export class PoolExistsError extends NetbootError {
+  readonly kind = 'exists' as const;
+
   constructor(readonly pool: string) {
     super(`pool ${pool} already exists`);
-    this.name = 'PoolExistsError';
   }
 }
 
 /** No pool with this name. */
-export class PoolNotFoundError extends Error {
+export class PoolNotFoundError extends NetbootError {
+  readonly kind = 'not-found' as const;
+
   constructor(readonly pool: string) {
     super(`no pool named ${pool}`);
-    this.name = 'PoolNotFoundError';
   }
 }
 
 /** Deleting a pool that still has allocated IPs; lists them so the operator can drain or `force`. */
-export class PoolInUseError extends Error {
-  constructor(readonly pool: string, readonly allocations: Reservation[]) {
+export class PoolInUseError extends NetbootError {
+  readonly kind = 'conflict' as const;
+
+  constructor(
+    readonly pool: string,
+    readonly allocations: Reservation[],
+  ) {
     const shown = allocations.slice(0, 5).map((a) => `${a.ip} (${a.containerId}/${a.ifname} on ${a.node ?? '?'})`);
-    super(`pool ${pool} still has ${allocations.length} allocated IP(s): ${shown.join(', ')}${allocations.length > 5 ? ', …' : ''}. ` +
-      `Disable it, let pods move, and delete it once empty (or delete with force to drop them).`);
-    this.name = 'PoolInUseError';
+    super(
+      `pool ${pool} still has ${allocations.length} allocated IP(s): ${shown.join(', ')}${allocations.length > 5 ? ', …' : ''}. ` +
+        `Disable it, let pods move, and delete it once empty (or delete with force to drop them).`,
+    );
   }
 }
 

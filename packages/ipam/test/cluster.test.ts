@@ -1,26 +1,20 @@
 import { suite } from 'uvu';
+import { InvalidInputError, NetbootError } from '@netboot/core/errors';
+import { rejectsA } from '@netboot/core/testing/pure';
 import * as assert from 'uvu/assert';
 import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
-import { BlockAffinityError, BlockInUseError, ClusterIpam, IpExhaustedError } from '../src/cluster.js';
+import { BlockAffinityError } from '../src/block.js';
+import { BlockInUseError, ClusterIpam, IpExhaustedError } from '../src/cluster.js';
+import { IpamKeys } from '../src/keys.js';
 import { PoolInUseError, PoolNotFoundError, PoolOverlapError } from '../src/pool.js';
-import { CorruptEntryError } from '../src/blocks.js';
+import { CorruptEntryError } from '../src/records.js';
 import type { KvOp, KvRead } from '../src/store/kv.js';
 import { MemoryKv } from '../src/store/memory.js';
 import { InvalidArgumentError } from '../src/validate.js';
 
-const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
 const pod = (n: number | string, ifname = 'eth0') => ({ containerId: `c${n}`, ifname });
-
-async function rejects(p: Promise<unknown>, check: (err: unknown) => boolean, what = 'promise') {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(check(err), `${what}: unexpected ${String(err)}`);
-    return err;
-  }
-  assert.unreachable(`${what} should have been rejected`);
-}
+const keys = new IpamKeys();
 
 /** A MemoryKv that counts store calls (one etcd round trip each) and can run a hook before a commit. */
 class ProbeKv extends MemoryKv {
@@ -69,16 +63,19 @@ const pools = suite('pools');
 pools('create, list, get, update, overlap and service-CIDR refusal', async () => {
   const { ipam, kv } = await setup({ serviceCidr: '10.96.0.0/12' });
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
-  assert.equal((await ipam.listPools()).map((p) => p.name), ['a']);
+  assert.equal(
+    (await ipam.listPools()).map((p) => p.name),
+    ['a'],
+  );
   const revision = kv.currentRevision();
-  await rejects(ipam.createPool({ name: 'b', cidr: '10.244.3.0/24' }), isA(PoolOverlapError));
-  await rejects(ipam.createPool({ name: 'svc', cidr: '10.96.0.0/16' }), (e) => e instanceof PoolOverlapError && e.message.includes('service CIDR'));
-  await rejects(ipam.createPool({ name: 'bad', cidr: '10.244.1.7/16' }), (e) => e instanceof Error && e.message.includes('10.244.1.7/16'));
+  await rejectsA(ipam.createPool({ name: 'b', cidr: '10.244.3.0/24' }), PoolOverlapError);
+  await rejectsA(ipam.createPool({ name: 'svc', cidr: '10.96.0.0/16' }), PoolOverlapError, /service CIDR/);
+  await rejectsA(ipam.createPool({ name: 'bad', cidr: '10.244.1.7/16' }), Error, /10\.244\.1\.7\/16/);
   assert.is(kv.currentRevision(), revision, 'refusals change nothing');
   assert.is((await ipam.disablePool('a')).disabled, true);
   assert.is((await ipam.getPool('a'))?.disabled, true);
-  await rejects(ipam.updatePool('nope', { disabled: true }), isA(PoolNotFoundError));
-  await rejects(ipam.updatePool('a', { blockSize: 26 } as never), isA(InvalidArgumentError));
+  await rejectsA(ipam.updatePool('nope', { disabled: true }), PoolNotFoundError);
+  await rejectsA(ipam.updatePool('a', { blockSize: 26 } as never), InvalidArgumentError);
 });
 
 pools('concurrent creation of overlapping pools lets exactly one win', async () => {
@@ -88,6 +85,30 @@ pools('concurrent creation of overlapping pools lets exactly one win', async () 
   assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof PoolOverlapError));
   assert.is((await clients[0]!.listPools()).length, 1);
+});
+
+pools('every error says what the caller can do about it: its kind', async () => {
+  const { ipam } = await setup({ serviceCidr: '10.96.0.0/12' });
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/30', blockSize: 30 }); // one block, one address
+  const kinds = async (p: Promise<unknown>) =>
+    p.then(
+      () => 'resolved',
+      (e: unknown) => `${(e as Error).name}:${(e as NetbootError).kind}`,
+    );
+  assert.is(await kinds(ipam.createPool({ name: 'b', cidr: '10.96.0.0/16' })), 'PoolOverlapError:invalid');
+  assert.is(await kinds(ipam.createPool({ name: 'a', cidr: '10.1.0.0/16' })), 'PoolExistsError:exists');
+  assert.is(await kinds(ipam.updatePool('nope', {})), 'PoolNotFoundError:not-found');
+  await ipam.allocate('n1', pod(1));
+  assert.is(await kinds(ipam.allocate('n1', pod(2))), 'IpExhaustedError:exhausted');
+  assert.is(await kinds(ipam.allocate('n2', pod(2), { ip: '10.244.0.2' })), 'BlockAffinityError:conflict');
+  assert.is(await kinds(ipam.releaseNode('n1')), 'BlockInUseError:conflict');
+  assert.is(await kinds(ipam.deletePool('a')), 'PoolInUseError:conflict');
+  assert.ok(
+    [PoolOverlapError, PoolNotFoundError, PoolInUseError, IpExhaustedError, BlockInUseError, BlockAffinityError, CorruptEntryError].every(
+      (cls) => cls.prototype instanceof NetbootError,
+    ),
+  );
+  assert.ok(PoolOverlapError.prototype instanceof InvalidInputError, 'bad input is an InvalidInputError');
 });
 
 pools.run();
@@ -116,7 +137,10 @@ blocks('different nodes get different blocks; a node that rejoins gets its old b
   const names = Array.from({ length: 10 }, (_, i) => `node-${i}`);
   const claimed = await Promise.all(names.map((n) => ipam.claimBlock(n)));
   assert.is(new Set(claimed.map((b) => b.cidr)).size, 10);
-  assert.equal((await ipam.listBlocks({ node: 'node-3' })).map((b) => b.cidr), [claimed[3]!.cidr]);
+  assert.equal(
+    (await ipam.listBlocks({ node: 'node-3' })).map((b) => b.cidr),
+    [claimed[3]!.cidr],
+  );
   await ipam.releaseNode('node-3');
   assert.equal(await ipam.listBlocks({ node: 'node-3' }), []);
   assert.is((await ipam.claimBlock('node-3')).cidr, claimed[3]!.cidr);
@@ -131,7 +155,7 @@ blocks('a full block leads to a second block, up to maxBlocksPerNode, then IpExh
   const mine = await ipam.listBlocks({ node: 'n1' });
   assert.is(mine.length, 2);
   assert.ok(mine.every((b) => b.allocated === 5 && b.free === 0));
-  const err = await rejects(ipam.allocate('n1', pod(10)), isA(IpExhaustedError));
+  const err = await rejectsA(ipam.allocate('n1', pod(10)), IpExhaustedError);
   assert.match((err as Error).message, /small/);
   assert.match((err as Error).message, /n1/);
   // Another node still has room: exhaustion is per node.
@@ -147,9 +171,9 @@ blocks('strict affinity: no borrowing; with strictAffinity false a node borrows 
     const other = new ClusterIpam(kv, { strictAffinity });
     for (let i = 0; i < 4; i++) await other.allocate('n2', pod(`b${i}`));
     if (strictAffinity) {
-      await rejects(ipam.allocate('n3', pod('c')), isA(IpExhaustedError));
+      await rejectsA(ipam.allocate('n3', pod('c')), IpExhaustedError);
       const n1Block = (await ipam.listBlocks({ node: 'n1' }))[0]!;
-      await rejects(ipam.allocate('n3', pod('c'), { ip: Cidr.parse(n1Block.cidr).addressAt(5n) }), isA(BlockAffinityError));
+      await rejectsA(ipam.allocate('n3', pod('c'), { ip: Cidr.parse(n1Block.cidr).addressAt(5n) }), BlockAffinityError);
     } else {
       const borrowed = await ipam.allocate('n3', pod('c'));
       assert.is(borrowed.node, 'n3');
@@ -163,10 +187,10 @@ blocks('static IP requests: taken, gateway and outside-pool IPs are refused', as
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const r = await ipam.allocate('n1', pod(1), { ip: '10.244.77.10' });
   assert.equal([r.ip, r.block, r.node], ['10.244.77.10', '10.244.77.0/24', 'n1']);
-  await rejects(ipam.allocate('n1', pod(2), { ip: '10.244.77.10' }), isA(IpInUseError));
-  await rejects(ipam.allocate('n1', pod(3), { ip: '10.244.77.1' }), (e) => e instanceof IpInUseError && /gateway/.test(e.message));
-  await rejects(ipam.allocate('n1', pod(4), { ip: '10.245.0.5' }), (e) => e instanceof Error && /not inside an enabled pool/.test(e.message));
-  await rejects(ipam.allocate('n1', pod(1), { ip: '10.244.77.11' }), isA(IpInUseError)); // c1 already holds .10
+  await rejectsA(ipam.allocate('n1', pod(2), { ip: '10.244.77.10' }), IpInUseError);
+  await rejectsA(ipam.allocate('n1', pod(3), { ip: '10.244.77.1' }), IpInUseError, /gateway/);
+  await rejectsA(ipam.allocate('n1', pod(4), { ip: '10.245.0.5' }), Error, /not inside an enabled pool/);
+  await rejectsA(ipam.allocate('n1', pod(1), { ip: '10.244.77.11' }), IpInUseError); // c1 already holds .10
   assert.is((await ipam.allocate('n1', pod(5))).ip, '10.244.77.11', 'round-robin continues after the static IP');
 });
 
@@ -174,10 +198,10 @@ blocks('bad input is refused before anything is written', async () => {
   const { ipam, kv } = await setup();
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const revision = kv.currentRevision();
-  await rejects(ipam.allocate('n1', { containerId: '../x', ifname: 'eth0' }), isA(InvalidArgumentError));
-  await rejects(ipam.allocate('n1', { containerId: 'ok', ifname: 'a/b' }), isA(InvalidArgumentError));
-  await rejects(ipam.allocate('bad node', pod(1)), isA(InvalidArgumentError));
-  await rejects(ipam.allocate('n1', pod(1), { ip: 'fd00::1', family: 4 }), isA(InvalidArgumentError));
+  await rejectsA(ipam.allocate('n1', { containerId: '../x', ifname: 'eth0' }), InvalidArgumentError);
+  await rejectsA(ipam.allocate('n1', { containerId: 'ok', ifname: 'a/b' }), InvalidArgumentError);
+  await rejectsA(ipam.allocate('bad node', pod(1)), InvalidArgumentError);
+  await rejectsA(ipam.allocate('n1', pod(1), { ip: 'fd00::1', family: 4 }), InvalidArgumentError);
   assert.is(kv.currentRevision(), revision);
 });
 
@@ -191,13 +215,13 @@ blocks('dual-stack: one IP per family per attachment; nodeSelector picks pools',
   assert.is(v4.pool, 'v4');
   assert.is(v6.pool, 'v6');
   assert.match(v6.ip, /^fd00:10:244:[0-9a-f]+::2$/);
-  assert.equal(await ipam.releaseAttachment(pod(1)), [v4, v6]);
+  assert.equal((await ipam.releaseAttachment(pod(1))).released, [v4, v6]);
   assert.equal(await ipam.listBlocks({ pool: 'v6' }).then((b) => b.map((x) => x.allocated)), [0]);
   await ipam.updatePool('v4', { disabled: true });
   await ipam.setNode('edge-1', { zone: 'edge' });
   assert.is((await ipam.allocate('edge-1', pod(2))).pool, 'edge', 'stored labels select the edge pool');
   assert.is((await ipam.allocate('n9', pod(3), { labels: { zone: 'edge' } })).pool, 'edge');
-  await rejects(ipam.allocate('n9', pod(4), { family: 4 }), (e) => e instanceof IpExhaustedError && /no enabled IPv4 pool selects node n9/.test(e.message));
+  await rejectsA(ipam.allocate('n9', pod(4), { family: 4 }), IpExhaustedError, /no enabled IPv4 pool selects node n9/);
   assert.is((await ipam.allocate('n9', pod(4))).pool, 'v6', 'with no IPv4 pool left, the default family is IPv6');
 });
 
@@ -206,8 +230,8 @@ blocks('release by attachment and by IP; unknown is not an error; no immediate r
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const r1 = await ipam.allocate('n1', pod(1));
   const r2 = await ipam.allocate('n1', pod(2));
-  assert.equal(await ipam.releaseAttachment(pod(1)), [r1]);
-  assert.equal(await ipam.releaseAttachment(pod(1)), []);
+  assert.equal((await ipam.releaseAttachment(pod(1))).released, [r1]);
+  assert.equal((await ipam.releaseAttachment(pod(1))).released, []);
   assert.equal(await ipam.releaseIp(r2.ip), r2);
   assert.is(await ipam.releaseIp(r2.ip), undefined);
   assert.is(await ipam.releaseIp('192.0.2.1'), undefined);
@@ -220,10 +244,10 @@ blocks('a node leaving with pods is refused unless forced', async () => {
   const { ipam } = await setup();
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const r = await ipam.allocate('n1', pod(1));
-  await rejects(ipam.releaseNode('n1'), isA(BlockInUseError));
+  await rejectsA(ipam.releaseNode('n1'), BlockInUseError);
   assert.equal((await ipam.releaseNode('n1', { force: true })).released, [r]);
   assert.equal(await ipam.listBlocks(), []);
-  assert.equal(await ipam.releaseAttachment(pod(1)), [], 'the handle went with the block');
+  assert.equal((await ipam.releaseAttachment(pod(1))).released, [], 'the handle went with the block');
   assert.equal((await ipam.check()).problems, []);
 });
 
@@ -236,12 +260,19 @@ blocks('a pod allocated while its node is being released keeps its IP (refused),
     allocateBeforeBlockDelete(kv, 'n1', pod(1));
     if (force) {
       const { released } = await ipam.releaseNode('n1', { force: true });
-      assert.equal(released.map((r) => [r.containerId, r.block]), [['c1', block.cidr]], 'the racing pod is reported');
+      assert.equal(
+        released.map((r) => [r.containerId, r.block]),
+        [['c1', block.cidr]],
+        'the racing pod is reported',
+      );
       assert.equal(await ipam.listBlocks(), []);
       assert.equal((await ipam.check()).problems, []);
     } else {
-      await rejects(ipam.releaseNode('n1'), (e) => e instanceof BlockInUseError && e.allocations.length === 1);
-      assert.equal((await ipam.listBlocks({ node: 'n1' })).map((b) => [b.cidr, b.allocated]), [[block.cidr, 1]]);
+      assert.is((await rejectsA(ipam.releaseNode('n1'), BlockInUseError)).allocations.length, 1);
+      assert.equal(
+        (await ipam.listBlocks({ node: 'n1' })).map((b) => [b.cidr, b.allocated]),
+        [[block.cidr, 1]],
+      );
       assert.is((await ipam.allocate('n1', pod(1))).block, block.cidr, 'the pod still holds its IP');
       assert.equal((await ipam.check()).problems, []);
     }
@@ -263,8 +294,8 @@ blocks('releaseAttachment refuses a bad attachment before touching the store', a
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   await ipam.allocate('n1', pod(1));
   const revision = kv.currentRevision();
-  await rejects(ipam.releaseAttachment({ containerId: '../c1', ifname: 'eth0' }), (e) => e instanceof InvalidArgumentError && e.message.includes('../c1'));
-  await rejects(ipam.releaseAttachment({ containerId: 'c1', ifname: 'eth0/..' }), (e) => e instanceof InvalidArgumentError && e.message.includes('eth0/..'));
+  await rejectsA(ipam.releaseAttachment({ containerId: '../c1', ifname: 'eth0' }), InvalidArgumentError, /\.\.\/c1/);
+  await rejectsA(ipam.releaseAttachment({ containerId: 'c1', ifname: 'eth0/..' }), InvalidArgumentError, /eth0\/\.\./);
   assert.is(kv.currentRevision(), revision);
 });
 
@@ -274,9 +305,9 @@ blocks('gc, check and setNode refuse malformed input naming it, and change nothi
   await ipam.allocate('n1', pod(1));
   const revision = kv.currentRevision();
   const noIfname = { containerId: 'c1' } as never;
-  await rejects(ipam.gc([noIfname]), (e) => e instanceof InvalidArgumentError && e.message.includes('ifname'));
-  await rejects(ipam.check({ valid: [noIfname] }), isA(InvalidArgumentError));
-  await rejects(ipam.setNode('n1', { zone: 5 } as never), (e) => e instanceof InvalidArgumentError && e.message.includes('"zone":5'));
+  await rejectsA(ipam.gc([noIfname]), InvalidArgumentError, /ifname/);
+  await rejectsA(ipam.check({ valid: [noIfname] }), InvalidArgumentError);
+  await rejectsA(ipam.setNode('n1', { zone: 5 } as never), InvalidArgumentError, /"zone":5/);
   assert.is(kv.currentRevision(), revision);
   assert.equal((await ipam.gc([pod(1)])).released, []);
 });
@@ -336,21 +367,27 @@ lifecycle('pool migration: disable A, new pods come from B, A deletable once emp
   assert.is(fresh.pool, 'pool-b');
   assert.equal((await ipam.listBlocks({ node: 'n1' })).map((b) => b.pool).sort(), ['pool-a', 'pool-b']);
   // Deleting A is refused, listing what is still allocated.
-  const err = (await rejects(ipam.deletePool('pool-a'), isA(PoolInUseError))) as PoolInUseError;
+  const err = (await rejectsA(ipam.deletePool('pool-a'), PoolInUseError)) as PoolInUseError;
   assert.equal(err.allocations.map((a) => a.ip).sort(), oldPods.map((p) => p.ip).sort());
   assert.ok(await ipam.getPool('pool-a'), 'refusal changed nothing');
   // Pods move: old IPs release normally.
   await ipam.releaseAttachment(pod(1));
   await ipam.releaseIp(oldPods[1]!.ip);
-  await rejects(ipam.deletePool('pool-a'), (e) => e instanceof PoolInUseError && e.allocations.length === 1);
+  assert.is((await rejectsA(ipam.deletePool('pool-a'), PoolInUseError)).allocations.length, 1);
   await ipam.releaseAttachment(pod(3));
   const deleted = await ipam.deletePool('pool-a');
   assert.equal(deleted.released, []);
   assert.is(deleted.blocks.length, 2, 'its empty blocks went with it');
-  assert.equal((await ipam.listPools()).map((p) => p.name), ['pool-b']);
-  assert.equal((await ipam.listBlocks()).map((b) => b.pool), ['pool-b']);
+  assert.equal(
+    (await ipam.listPools()).map((p) => p.name),
+    ['pool-b'],
+  );
+  assert.equal(
+    (await ipam.listBlocks()).map((b) => b.pool),
+    ['pool-b'],
+  );
   assert.equal((await ipam.check()).problems, []);
-  await rejects(ipam.deletePool('pool-a'), isA(PoolNotFoundError));
+  await rejectsA(ipam.deletePool('pool-a'), PoolNotFoundError);
 });
 
 lifecycle('deletePool is refused when an IP is allocated in the pool while it deletes the empty blocks', async () => {
@@ -359,9 +396,12 @@ lifecycle('deletePool is refused when an IP is allocated in the pool while it de
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const block = await ipam.claimBlock('n1'); // enabled and empty: deletable when deletePool looks
   allocateBeforeBlockDelete(kv, 'n1', pod(1));
-  await rejects(ipam.deletePool('a'), (e) => e instanceof PoolInUseError && e.allocations.length === 1);
+  assert.is((await rejectsA(ipam.deletePool('a'), PoolInUseError)).allocations.length, 1);
   assert.ok(await ipam.getPool('a'), 'the pool is still there');
-  assert.equal((await ipam.listBlocks()).map((b) => [b.cidr, b.allocated]), [[block.cidr, 1]]);
+  assert.equal(
+    (await ipam.listBlocks()).map((b) => [b.cidr, b.allocated]),
+    [[block.cidr, 1]],
+  );
   assert.equal((await ipam.check()).problems, []);
 });
 
@@ -371,9 +411,13 @@ lifecycle('a block value with an allocation on its network, gateway or broadcast
   const block = await ipam.claimBlock('n1');
   for (const offset of ['0', '1', '255']) {
     const bad = { cidr: block.cidr, pool: 'a', node: 'n1', allocations: { [offset]: pod(9) }, cursor: null };
-    await kv.commit([{ op: 'put', key: ipam.keys.block(block.cidr), value: JSON.stringify(bad) }]);
-    assert.equal((await ipam.check()).problems.map((p) => p.kind), ['corrupt-entry', 'corrupt-entry'], `offset ${offset}`); // the block, and its dangling affinity
-    await rejects(ipam.allocate('n1', pod(1)), (e) => e instanceof CorruptEntryError && e.message.includes(block.cidr.replace('/', '_')));
+    await kv.commit([{ op: 'put', key: keys.block(block.cidr), value: JSON.stringify(bad) }]);
+    assert.equal(
+      (await ipam.check()).problems.map((p) => [p.kind, p.block, p.node]),
+      [['corrupt-entry', block.cidr, 'n1']],
+      `offset ${offset}`,
+    );
+    await rejectsA(ipam.allocate('n1', pod(1)), CorruptEntryError, new RegExp(block.cidr.replace('/', '_')));
   }
 });
 
@@ -386,7 +430,7 @@ lifecycle('force-deleting a pool drops and returns its allocations', async () =>
   assert.equal(released.map((r) => r.ip).sort(), held.map((r) => r.ip).sort());
   assert.is(gone.length, 2);
   assert.equal(await ipam.listPools(), []);
-  assert.equal(await ipam.releaseAttachment(pod(0)), []);
+  assert.equal((await ipam.releaseAttachment(pod(0))).released, []);
   assert.equal((await ipam.check()).problems, []);
 });
 
@@ -401,23 +445,29 @@ lifecycle('gc releases everything not in the valid list (optionally per node)', 
   assert.equal(await ipam.allocate('n1', pod(1)), n1[0]);
 });
 
-lifecycle('check finds orphan blocks, invalid attachments and corrupt entries; release(report) fixes what it can', async () => {
+lifecycle('check finds orphan blocks, invalid attachments and corrupt entries; releaseReport fixes what it can', async () => {
   const { ipam, kv } = await setup();
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const live = await ipam.allocate('n1', pod(1));
   const leaked = await ipam.allocate('n1', pod(2));
   const orphan = await ipam.allocate('gone', pod(3));
-  await kv.commit([{ op: 'put', key: `${ipam.keys.handles}zz/eth0`, value: 'not json' }]);
+  await kv.commit([{ op: 'put', key: `${keys.handles}zz/eth0`, value: 'not json' }]);
   const report = await ipam.check({ nodes: ['n1'], valid: [pod(1), pod(3)] });
   const kinds = report.problems.map((p) => `${p.kind}:${p.ip ?? p.block ?? ''}`).sort();
   assert.equal(kinds, [`corrupt-entry:`, `invalid-attachment:${leaked.ip}`, `orphan-block:${orphan.block}`].sort());
-  const fixed = await ipam.release(report);
+  const fixed = await ipam.releaseReport(report);
   assert.equal(fixed.released.map((r) => r.ip).sort(), [leaked.ip, orphan.ip].sort());
-  assert.equal(fixed.skipped.map((p) => p.kind), ['corrupt-entry']);
+  assert.equal(
+    fixed.skipped.map((p) => p.kind),
+    ['corrupt-entry'],
+  );
   assert.equal(await ipam.listBlocks({ node: 'gone' }), []);
   assert.equal(await ipam.allocate('n1', pod(1)), live);
   const after = await ipam.check({ nodes: ['n1'], valid: [pod(1)] });
-  assert.equal(after.problems.map((p) => p.kind), ['corrupt-entry']);
+  assert.equal(
+    after.problems.map((p) => p.kind),
+    ['corrupt-entry'],
+  );
 });
 
 lifecycle('check reports blocks outside any pool and duplicate IPs', async () => {
@@ -425,11 +475,11 @@ lifecycle('check reports blocks outside any pool and duplicate IPs', async () =>
   await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
   const r = await ipam.allocate('n1', pod(1));
   // Simulate a pool deleted behind our back and an overlapping block written by a broken client.
-  await kv.commit([{ op: 'delete', key: ipam.keys.pool('a') }]);
+  await kv.commit([{ op: 'delete', key: keys.pool('a') }]);
   const dup = { cidr: '10.244.0.0/16', pool: 'x', node: 'n2', allocations: { [Cidr.parse('10.244.0.0/16').offsetOf(r.ip).toString()]: pod(9) }, cursor: null };
   await kv.commit([
-    { op: 'put', key: ipam.keys.block(dup.cidr), value: JSON.stringify(dup) },
-    { op: 'put', key: ipam.keys.affinity('n2', dup.cidr), value: 'x' },
+    { op: 'put', key: keys.block(dup.cidr), value: JSON.stringify(dup) },
+    { op: 'put', key: keys.affinity('n2', dup.cidr), value: 'x' },
   ]);
   const kinds = new Set((await ipam.check()).problems.map((p) => p.kind));
   assert.ok(kinds.has('outside-pools'));
@@ -444,8 +494,94 @@ lifecycle('usage counts usable addresses per pool and block', async () => {
   const usage = await ipam.usage();
   const a = usage.pools.find((p) => p.name === 'a')!;
   assert.equal({ size: a.size, allocated: a.allocated, free: a.free }, { size: 4 * 61, allocated: 3, free: 4 * 61 - 3 });
-  assert.equal(a.blocks.map((b) => [b.node, b.size, b.allocated, b.free]), [['n1', 61, 3, 58]]);
+  assert.equal(
+    a.blocks.map((b) => [b.node, b.size, b.allocated, b.free]),
+    [['n1', 61, 3, 58]],
+  );
   assert.equal(usage.pools.find((p) => p.name === 'b')?.allocated, 0);
 });
 
 lifecycle.run();
+
+const corrupt = suite('one corrupt block does not stop the cluster');
+
+/** Pods c1 on n1 and c2 on n2, then n2's block overwritten with something that is not a block. */
+async function withCorruptBlock() {
+  const { ipam, kv } = await setup();
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const good = await ipam.allocate('n1', pod(1));
+  const bad = await ipam.allocate('n2', pod(2));
+  await kv.commit([{ op: 'put', key: keys.block(bad.block!), value: '{not json' }]);
+  const skipped = [['corrupt-entry', bad.block, 'n2']];
+  const where = (problems: { kind: string; block?: string; node?: string }[]) => problems.map((p) => [p.kind, p.block, p.node]);
+  return { ipam, kv, good, bad, skipped, where };
+}
+
+corrupt('gc, scoped to another node or not, releases what it can and reports the corrupt block', async () => {
+  const { ipam, good, skipped, where } = await withCorruptBlock();
+  const scoped = await ipam.gc([], { node: 'n1' });
+  assert.equal(scoped.released, [good]);
+  assert.equal(where(scoped.skipped), skipped);
+  assert.equal(where((await ipam.gc([])).skipped), skipped);
+});
+
+corrupt('usage counts the readable blocks and reports the corrupt one', async () => {
+  const { ipam, skipped, where } = await withCorruptBlock();
+  const usage = await ipam.usage();
+  assert.equal(
+    usage.pools.map((p) => [p.allocated, p.blocks.length]),
+    [[1, 1]],
+  );
+  assert.equal(where(usage.skipped), skipped);
+});
+
+corrupt('releaseAttachment releases nothing from a corrupt block, reports it, and keeps the handle entry for it', async () => {
+  const { ipam, good, skipped, where } = await withCorruptBlock();
+  const result = await ipam.releaseAttachment(pod(2));
+  assert.equal(result.released, []);
+  assert.equal(where(result.skipped), skipped);
+  assert.equal((await ipam.releaseAttachment(pod(1))).released, [good], 'other attachments release normally');
+});
+
+corrupt('releaseNode and deletePool refuse with CorruptEntryError, and with force skip and report it', async () => {
+  const { ipam, good, bad, skipped, where } = await withCorruptBlock();
+  assert.is((await rejectsA(ipam.releaseNode('n2'), CorruptEntryError)).kind, 'internal');
+  const node = await ipam.releaseNode('n2', { force: true });
+  assert.equal([node.released, where(node.skipped)], [[], skipped]);
+  await rejectsA(ipam.deletePool('a'), CorruptEntryError);
+  const pool = await ipam.deletePool('a', { force: true });
+  assert.equal([pool.released, where(pool.skipped), pool.blocks], [[good], skipped, [good.block]]);
+  assert.equal(await ipam.listPools(), []);
+  assert.equal(where((await ipam.check()).problems), [['corrupt-entry', bad.block, 'n2']], 'the block is still there for a human');
+});
+
+corrupt('check reports a corrupt block once, naming block and node, not its affinity or the handles into it', async () => {
+  const { ipam, skipped, where } = await withCorruptBlock();
+  assert.equal(where((await ipam.check()).problems), skipped);
+});
+
+corrupt.run();
+
+const reads = suite('read API: who holds an address, which pods are in a block or on a node');
+
+reads('holder and reservations, by block, by node, and for borrowed IPs', async () => {
+  const { ipam } = await setup({ strictAffinity: false });
+  await ipam.createPool({ name: 'tiny', cidr: '10.0.0.0/28', blockSize: 29 }); // two blocks of 5
+  const n1 = [];
+  for (let i = 0; i < 5; i++) n1.push(await ipam.allocate('n1', pod(`a${i}`)));
+  const n2 = [];
+  for (let i = 0; i < 4; i++) n2.push(await ipam.allocate('n2', pod(`b${i}`)));
+  const borrowed = await ipam.allocate('n3', pod('c')); // no block left: borrows n2's last address
+  assert.is(borrowed.block, n2[0]!.block);
+  assert.equal(await ipam.holder(n1[2]!.ip), n1[2]);
+  assert.equal(await ipam.holder(borrowed.ip), borrowed);
+  assert.is(await ipam.holder('10.0.0.1'), undefined, 'a gateway is held by nobody');
+  assert.is(await ipam.holder('192.0.2.1'), undefined, 'outside every block');
+  assert.equal(await ipam.reservations({ cidr: n1[0]!.block }), n1);
+  assert.equal(await ipam.reservations({ cidr: n2[0]!.block }), [...n2, borrowed]);
+  assert.equal(await ipam.reservations({ node: 'n3' }), [borrowed]);
+  assert.equal(await ipam.reservations({ node: 'n2', cidr: n1[0]!.block }), []);
+  assert.is((await ipam.reservations()).length, 10);
+});
+
+reads.run();

@@ -11,7 +11,8 @@ import { Cidr } from '../src/cidr.js';
 import { ClusterIpam } from '../src/cluster.js';
 import { openEtcdKv } from '../src/store/etcd.js';
 import type { ChildResult } from './store-fixtures.js';
-import { lastJson, readReservations, runTogether, withTempDir } from './store-fixtures.js';
+import { withTempDir } from '@netboot/core/testing/pure';
+import { lastJson, readReservations, runTogether } from './store-fixtures.js';
 
 const WORKERS = 8;
 const EACH = 200;
@@ -65,7 +66,8 @@ test(`etcd: ${WORKERS} ClusterIpam processes Ã— ${EACH} allocations on 4 nodes â
     assert.is(new Set(all).size, WORKERS * EACH, 'an IP was handed out twice');
 
     // Read the blocks back with etcdctl, independently of our client, and rebuild the IP set from them.
-    const etcdctl = (...a: string[]) => execFileSync('etcdctl', ['--endpoints', etcd.endpoint, ...a], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    const etcdctl = (...a: string[]) =>
+      execFileSync('etcdctl', ['--endpoints', etcd.endpoint, ...a], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
     const storedIps = () =>
       etcdctl('get', '--prefix', `${prefix}/netboot/ipam/blocks/`, '--print-value-only')
         .split('\n')

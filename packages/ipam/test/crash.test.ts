@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalIpam } from '../src/local.js';
 import { FileStore } from '../src/store/file.js';
-import { reservationFiles, startWorker, withTempDir } from './store-fixtures.js';
+import { withTempDir } from '@netboot/core/testing/pure';
+import { reservationFiles, startWorker } from './store-fixtures.js';
 
 const KILLS = 50;
 const PARALLEL = 5; // children share the directory, so a kill can also land while another one waits for the lock
@@ -40,7 +41,10 @@ test(`${KILLS} writers killed with SIGKILL mid-allocation leave a consistent sto
     const ipam = new LocalIpam(new FileStore(data, 'crash'), [[{ subnet: SUBNET }]], { node: 'crash' });
     const { problems } = await ipam.check();
     assert.equal(problems, [], 'no corrupt entry, nothing outside the range');
-    assert.not.ok(readdirSync(dir).some((n) => n.startsWith('.netboot-')), 'leftover temp files are removed under the lock');
+    assert.not.ok(
+      readdirSync(dir).some((n) => n.startsWith('.netboot-')),
+      'leftover temp files are removed under the lock',
+    );
 
     const files = reservationFiles(dir);
     const owners = files.map((ip) => readFileSync(join(dir, ip), 'utf8'));

@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import { ipToValue } from '@netboot/core/ip';
 import { Cidr } from '../src/cidr.js';
 import { RangeAllocator, RangeExhaustedError } from '../src/allocator.js';
-import { blockReservations, decodeBlock } from '../src/blocks.js';
+import { blockReservations } from '../src/block.js';
+import { IpamKeys } from '../src/keys.js';
+import { decodeBlock } from '../src/records.js';
 import { ClusterIpam, IpExhaustedError } from '../src/cluster.js';
 import { MemoryKv } from '../src/store/memory.js';
 
@@ -119,15 +121,21 @@ cluster('concurrent allocate/release/gc from several clients keep the store cons
         const ops = batch.filter((o) => o.op === 'gc' || (!seen.has(o.pod) && seen.add(o.pod)));
         const gc = ops.find((o) => o.op === 'gc');
         const run = gc ? [gc] : ops;
-        const results = await Promise.allSettled(run.map((o, i) => {
-          const c = clients[i % clients.length]!;
-          switch (o.op) {
-            case 'allocate': return c.allocate(`n${o.node}`, podOf(o.pod));
-            case 'release': return c.releaseAttachment(podOf(o.pod));
-            case 'releaseIp': return model.has(o.pod) ? c.releaseIp(model.get(o.pod)!) : Promise.resolve(undefined);
-            case 'gc': return c.gc([...model.keys()].filter((_, k) => k % o.keepEvery === 0).map(podOf));
-          }
-        }));
+        const results = await Promise.allSettled(
+          run.map((o, i) => {
+            const c = clients[i % clients.length]!;
+            switch (o.op) {
+              case 'allocate':
+                return c.allocate(`n${o.node}`, podOf(o.pod));
+              case 'release':
+                return c.releaseAttachment(podOf(o.pod));
+              case 'releaseIp':
+                return model.has(o.pod) ? c.releaseIp(model.get(o.pod)!) : Promise.resolve(undefined);
+              case 'gc':
+                return c.gc([...model.keys()].filter((_, k) => k % o.keepEvery === 0).map(podOf));
+            }
+          }),
+        );
         run.forEach((o, i) => {
           const r = results[i]!;
           if (r.status === 'rejected') {
@@ -147,8 +155,8 @@ cluster('concurrent allocate/release/gc from several clients keep the store cons
         });
         // The store must hold exactly the model: no IP twice, none forbidden, all inside their block and pool.
         const stored = new Map<string, string>();
-        for (const entry of await kv.list(clients[0]!.keys.blocks)) {
-          const block = decodeBlock(entry.key, entry.value);
+        for (const entry of await kv.list(new IpamKeys().blocks)) {
+          const block = decodeBlock(entry).value;
           const cidr = Cidr.parse(block.cidr);
           assert.ok(pool.contains(cidr));
           for (const r of blockReservations(block)) {

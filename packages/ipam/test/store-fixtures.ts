@@ -1,26 +1,17 @@
-// Shared by the store tests: throwaway data directories, the real host-local binary, and child
+// Shared by the store tests: reading a data directory, the real host-local binary, and child
 // processes running a TypeScript worker from source (the way the test runner runs tests).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const HOST_LOCAL = '/usr/lib/cni/host-local';
 export const WORKERS = join(import.meta.dirname, 'workers');
 
-/** Runs `fn` with a fresh directory under the system temp dir and removes it afterwards, also on failure. */
-export async function withTempDir<T>(fn: (dir: string) => T | Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'nbt-ipam-'));
-  try {
-    return await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** Names in a directory that are reservation files (what host-local would treat as an IP), sorted. */
 export function reservationFiles(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n !== 'lock' && !n.startsWith('last_reserved_ip.') && !n.startsWith('.')).sort();
+  return readdirSync(dir)
+    .filter((n) => n !== 'lock' && !n.startsWith('last_reserved_ip.') && !n.startsWith('.'))
+    .sort();
 }
 
 /** `{ ip → contents }` for every reservation file. */
@@ -131,14 +122,4 @@ export async function runTogether(worker: string, argsFor: (i: number) => string
 export function lastJson<T>(r: ChildResult): T {
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as T;
-}
-
-/** uvu has no `rejects`: awaits `promise` and asserts it failed with an instance of `type`. */
-export async function rejectsWith(promise: Promise<unknown>, type: abstract new (...args: never[]) => Error): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(outcome instanceof type)) throw new Error(`expected a ${type.name}, got ${outcome === undefined ? 'success' : String(outcome)}`);
-  return outcome;
 }

@@ -1,9 +1,11 @@
-// CONTRACT — implemented by store/memory.ts (ipam-core helper) and store/etcd.ts (stores helper).
-// Cluster-wide IPAM state (pools, node blocks, affinities, per-block allocations) lives in a
+// The key-value seam of the cluster IPAM, implemented by MemoryKv (store/memory.ts) and EtcdKv
+// (store/etcd.ts); one contract suite (test/kv-contract.ts) runs against both. Cluster-wide IPAM state (pools, node blocks, affinities, per-block allocations) lives in a
 // key-value store with compare-and-swap. Every change is a CAS on the revision read before it, so
 // two writers can never both win a read-modify-write race; callers retry on KvConflictError.
 
 /** A stored value and the revision it was last modified at (etcd's mod_revision). */
+import { NetbootError } from '@netboot/core/errors';
+
 export interface KvEntry {
   key: string;
   value: string;
@@ -12,7 +14,7 @@ export interface KvEntry {
 
 /** A condition + write that is applied atomically, or not at all. */
 export type KvOp =
-  | { op: 'put'; key: string; value: string; /** 0n = must not exist; otherwise must be at this revision */ expectRevision?: bigint }
+  | { op: 'put'; key: string; value: string /** 0n = must not exist; otherwise must be at this revision */; expectRevision?: bigint }
   | { op: 'delete'; key: string; expectRevision?: bigint };
 
 /** One read of a {@link KvStore.readMany} batch: a single key, or every key under a prefix. */
@@ -38,21 +40,28 @@ export interface KvStore {
 }
 
 /** A compare-and-swap lost a race: re-read and try again. */
-export class KvConflictError extends Error {
+export class KvConflictError extends NetbootError {
+  readonly kind = 'conflict' as const;
   /** What the commit's `onConflict` reads returned, from the snapshot that refused it. */
   reads: KvEntry[][] | undefined;
 
   constructor(readonly key: string) {
     super(`concurrent update of ${key}: re-read and retry`);
-    this.name = 'KvConflictError';
   }
 }
 
 /** The store could not be reached (etcd down, wrong endpoint); says where it tried. */
-export class KvUnavailableError extends Error {
-  constructor(readonly endpoint: string, cause: unknown) {
-    super(`cannot reach the IPAM datastore at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
-      `Check that etcd is running and the endpoint is right.`, { cause });
-    this.name = 'KvUnavailableError';
+export class KvUnavailableError extends NetbootError {
+  readonly kind = 'unavailable' as const;
+
+  constructor(
+    readonly endpoint: string,
+    cause: unknown,
+  ) {
+    super(
+      `cannot reach the IPAM datastore at ${endpoint}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        `Check that etcd is running and the endpoint is right.`,
+      { cause },
+    );
   }
 }

@@ -14,7 +14,7 @@ const ips: string[] = [];
 for (let i = 0; i < Number(count); i++) {
   const attachment = { containerId: `${name}-${i}`, ifname: 'eth0' };
   if (mode === 'allocate') ips.push((await ipam.allocate(node, attachment)).ip);
-  else ips.push(...(await ipam.releaseAttachment(attachment)).map((r) => r.ip));
+  else ips.push(...(await ipam.releaseAttachment(attachment)).released.map((r) => r.ip));
 }
 report(ips, startedAt);
 await kv.close();

@@ -8,8 +8,8 @@ const [dataDir, network, subnet, name] = process.argv.slice(2) as [string, strin
 const ipam = new LocalIpam(new FileStore(dataDir, network), [[{ subnet }]], { node: 'crash' });
 process.stdout.write('ready\n');
 for (let i = 0; ; i++) {
-  await ipam.allocate(`${name}-${i}`, 'eth0');
+  await ipam.allocate({ containerId: `${name}-${i}`, ifname: 'eth0' });
   // Keep some and drop others, so a kill can land inside a release as well as inside a reserve.
-  if (i % 3 === 2) await ipam.release(`${name}-${i - 1}`, 'eth0');
+  if (i % 3 === 2) await ipam.release({ containerId: `${name}-${i - 1}`, ifname: 'eth0' });
   if (i % 16 === 0) process.stdout.write(`tick ${i}\n`);
 }

@@ -11,7 +11,7 @@ await readyThenWaitForGo();
 const startedAt = Date.now();
 const ips: string[] = [];
 for (let i = 0; i < Number(count); i++) {
-  if (mode === 'allocate') ips.push(...(await ipam.allocate(`${name}-${i}`, 'eth0')).map((a) => a.ip));
-  else ips.push(...(await ipam.release(`${name}-${i}`, 'eth0')).map((r) => r.ip));
+  if (mode === 'allocate') ips.push(...(await ipam.allocate({ containerId: `${name}-${i}`, ifname: 'eth0' })).map((a) => a.ip));
+  else ips.push(...(await ipam.release({ containerId: `${name}-${i}`, ifname: 'eth0' })).released.map((r) => r.ip));
 }
 report(ips, startedAt);

@@ -1,0 +1,196 @@
+// The PodIpam contract: what the CNI plugin and the node agent rely on from any pod IPAM, as one suite
+// that runs against every implementation (pod-ipam.test.ts: LocalIpam on files, a ClusterIpam node on
+// MemoryKv; etcd.test.ts: a ClusterIpam node on etcd), like libp2p's interface-compliance tests.
+// Implementations choose their addresses; the suite checks only what the interface promises.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Cidr } from '../src/cidr.js';
+import { IpInUseError } from '../src/allocator.js';
+import type { PodIpam } from '../src/pod-ipam.js';
+import { InvalidArgumentError } from '../src/validate.js';
+import { rejectsA } from '@netboot/core/testing/pure';
+
+/** A fresh, empty PodIpam for node `node` with one IPv4 range of at least a /26. */
+export interface PodIpamFixture {
+  ipam: PodIpam;
+  node: string;
+  /** A second PodIpam of the same node on the same store, as another process would open it. */
+  other(): PodIpam;
+  close(): Promise<void>;
+}
+
+export interface PodIpamContractHooks {
+  before?: () => Promise<void>;
+  after?: () => Promise<void>;
+}
+
+const pod = (id: string, ifname = 'eth0') => ({ containerId: id, ifname });
+
+export function podIpamContract(name: string, open: () => Promise<PodIpamFixture>, hooks: PodIpamContractHooks = {}): void {
+  const test = suite(`PodIpam contract: ${name}`);
+  if (hooks.before) test.before(hooks.before);
+  if (hooks.after) test.after(hooks.after);
+  const withIpam = (fn: (f: PodIpamFixture) => Promise<void>) => async () => {
+    const f = await open();
+    try {
+      await fn(f);
+    } finally {
+      await f.close();
+    }
+  };
+
+  test(
+    'allocate: an address inside its subnet, never the gateway, with what the CNI result needs; idempotent',
+    withIpam(async ({ ipam }) => {
+      const [a, ...more] = await ipam.allocate(pod('c1'));
+      assert.equal(more, []);
+      const subnet = Cidr.parse(a!.subnet);
+      assert.ok(subnet.contains(a!.ip), `${a!.ip} in ${a!.subnet}`);
+      assert.ok(subnet.contains(a!.gateway));
+      assert.is.not(a!.ip, a!.gateway);
+      assert.is(a!.prefixLen, subnet.prefixLen);
+      assert.equal([a!.containerId, a!.ifname], ['c1', 'eth0']);
+      assert.equal(await ipam.allocate(pod('c1')), [a], 'the same attachment gets the same address');
+      const [b] = await ipam.allocate(pod('c1', 'net1'));
+      assert.is.not(b!.ip, a!.ip, 'another interface of the pod is another attachment');
+    }),
+  );
+
+  test(
+    'release frees every address of the attachment; unknown attachments are not an error',
+    withIpam(async ({ ipam }) => {
+      const [a] = await ipam.allocate(pod('c1'));
+      const { released, skipped } = await ipam.release(pod('c1'));
+      assert.equal(
+        released.map((r) => [r.ip, r.containerId, r.ifname]),
+        [[a!.ip, 'c1', 'eth0']],
+      );
+      assert.equal(skipped, []);
+      assert.equal(await ipam.release(pod('c1')), { released: [], skipped: [] });
+      assert.equal(await ipam.release(pod('nobody')), { released: [], skipped: [] });
+      assert.is(await ipam.holder(a!.ip), undefined);
+    }),
+  );
+
+  test(
+    'releaseIp frees one address whoever holds it; a free one gives undefined',
+    withIpam(async ({ ipam }) => {
+      const [a] = await ipam.allocate(pod('c1'));
+      const r = await ipam.releaseIp(a!.ip);
+      assert.equal([r?.ip, r?.containerId, r?.ifname], [a!.ip, 'c1', 'eth0']);
+      assert.is(await ipam.releaseIp(a!.ip), undefined);
+      assert.equal((await ipam.release(pod('c1'))).released, [], 'the attachment holds nothing any more');
+    }),
+  );
+
+  test(
+    'static requests: honoured, refused when taken or when the attachment holds another address',
+    withIpam(async ({ ipam }) => {
+      const [a] = await ipam.allocate(pod('c1'));
+      const wanted = Cidr.parse(a!.subnet).addressAt(40n);
+      const [s] = await ipam.allocate(pod('s1'), { ips: [wanted] });
+      assert.is(s!.ip, wanted);
+      assert.equal(await ipam.allocate(pod('s1'), { ips: [wanted] }), [s], 'idempotent');
+      await rejectsA(ipam.allocate(pod('s2'), { ips: [wanted] }), IpInUseError);
+      await rejectsA(ipam.allocate(pod('c1'), { ips: [wanted] }), IpInUseError);
+      await rejectsA(ipam.allocate(pod('s3'), { ips: [a!.gateway] }), Error);
+    }),
+  );
+
+  test(
+    'bad input is refused as invalid before anything is reserved',
+    withIpam(async ({ ipam }) => {
+      await rejectsA(ipam.allocate(pod('../x')), InvalidArgumentError);
+      await rejectsA(ipam.allocate(pod('ok', 'a/b')), InvalidArgumentError);
+      await rejectsA(ipam.release(pod('../x')), InvalidArgumentError);
+      await rejectsA(ipam.gc([{ containerId: 'c1' } as never]), InvalidArgumentError);
+      await rejectsA(ipam.releaseIp('10.0.0.300'), Error);
+      assert.equal(await ipam.reservations(), []);
+    }),
+  );
+
+  test(
+    'gc releases exactly the reservations not in the valid list',
+    withIpam(async ({ ipam }) => {
+      for (const id of ['a', 'b', 'c']) await ipam.allocate(pod(id));
+      const { released, skipped } = await ipam.gc([pod('b')]);
+      assert.equal(released.map((r) => r.containerId).sort(), ['a', 'c']);
+      assert.equal(skipped, []);
+      assert.equal(
+        (await ipam.reservations()).map((r) => r.containerId),
+        ['b'],
+      );
+      assert.equal((await ipam.gc([pod('b')])).released, []);
+    }),
+  );
+
+  test(
+    'check reports unknown attachments; releaseReport frees them only while the same holder has them',
+    withIpam(async ({ ipam }) => {
+      await ipam.allocate(pod('live'));
+      const [dead] = await ipam.allocate(pod('dead'));
+      const [gone] = await ipam.allocate(pod('gone'));
+      assert.equal((await ipam.check()).problems, [], 'without a valid list, attachments are not judged');
+      const report = await ipam.check({ valid: [pod('live')] });
+      assert.equal(
+        report.problems.map((p) => [p.kind, p.ip, p.containerId]).sort(),
+        [
+          ['invalid-attachment', dead!.ip, 'dead'],
+          ['invalid-attachment', gone!.ip, 'gone'],
+        ].sort(),
+      );
+      // Between check and release, 'gone' leaves and a new pod gets its address: the report is stale for it.
+      await ipam.release(pod('gone'));
+      await ipam.allocate(pod('newer'), { ips: [gone!.ip] });
+      const { released, skipped } = await ipam.releaseReport(report);
+      assert.equal(
+        released.map((r) => [r.ip, r.containerId]),
+        [[dead!.ip, 'dead']],
+      );
+      assert.equal(skipped, []);
+      assert.equal((await ipam.holder(gone!.ip))?.containerId, 'newer', 'a reused address is left alone');
+      assert.equal((await ipam.check({ valid: [pod('live'), pod('newer')] })).problems, []);
+    }),
+  );
+
+  test(
+    'holder, reservations and usage show who holds what',
+    withIpam(async ({ ipam, node }) => {
+      const held = [];
+      for (let i = 0; i < 12; i++) held.push(...(await ipam.allocate(pod(`p${i}`))));
+      const subnet = held[0]!.subnet;
+      const h = await ipam.holder(held[3]!.ip);
+      assert.equal([h?.ip, h?.containerId, h?.ifname], [held[3]!.ip, 'p3', 'eth0']);
+      assert.is(await ipam.holder(held[0]!.gateway), undefined);
+      const all = await ipam.reservations();
+      assert.equal(
+        all.map((r) => r.ip),
+        held.map((a) => a.ip),
+        'sorted by address, like the allocation order here',
+      );
+      assert.equal((await ipam.reservations({ cidr: subnet })).length, 12);
+      assert.equal(await ipam.reservations({ cidr: '192.0.2.0/24' }), []);
+      assert.equal((await ipam.reservations({ node })).length, 12);
+      assert.equal(await ipam.reservations({ node: 'elsewhere' }), []);
+      const usage = await ipam.usage();
+      assert.is(
+        usage.pools.reduce((n, p) => n + p.allocated, 0),
+        12,
+      );
+      assert.equal(usage.skipped, []);
+    }),
+  );
+
+  test(
+    'two PodIpams on one store never hand out one address twice',
+    withIpam(async (f) => {
+      const [x, y] = [f.ipam, f.other()];
+      const got = await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? x : y).allocate(pod(`r${i}`))));
+      const ips = got.flat().map((a) => a.ip);
+      assert.is(new Set(ips).size, 24);
+      assert.equal((await y.reservations()).map((r) => r.ip).sort(), [...ips].sort());
+    }),
+  );
+
+  test.run();
+}
