@@ -90,7 +90,7 @@ interface GeneratedStruct {
 }
 
 /** A layout from the generated struct table, leaving out fields the codec computes (lengths). */
-export function generatedStruct(name: string, omit: readonly string[] = []): StructLayout {
+function generatedStruct(name: string, omit: readonly string[] = []): StructLayout {
   const g = K[name] as GeneratedStruct | undefined;
   if (!g || typeof g.size !== 'number') throw new Error(`netlink schema: struct ${name} is missing from generated bindings`);
   const fields: Field[] = [];
@@ -201,13 +201,13 @@ function resolveTables(): void {
 // ---------------------------------------------------------------------------------------------
 // Fixed headers
 
-export const ifinfomsg = generatedStruct('ifinfomsg');
-export const ifaddrmsg = generatedStruct('ifaddrmsg');
-export const rtmsg = generatedStruct('rtmsg');
-export const ndmsg = generatedStruct('ndmsg');
-export const fib_rule_hdr = generatedStruct('fib_rule_hdr');
+const ifinfomsg = generatedStruct('ifinfomsg');
+const ifaddrmsg = generatedStruct('ifaddrmsg');
+const rtmsg = generatedStruct('rtmsg');
+const ndmsg = generatedStruct('ndmsg');
+const fib_rule_hdr = generatedStruct('fib_rule_hdr');
 /** rtnh_len is computed by the codec, like nlmsg_len. */
-export const rtnexthop = generatedStruct('rtnexthop', ['rtnh_len']);
+const rtnexthop = generatedStruct('rtnexthop', ['rtnh_len']);
 /** NLMSG_ERROR payload: the error, then the request's nlmsghdr (fields renamed msg_*). */
 export const nlmsgerr = handStruct('nlmsgerr', [
   ['error', 's32'],
@@ -510,7 +510,7 @@ export const linkKinds: Readonly<Record<string, AttrTable>> = {
 };
 
 /** IFLA_INFO_SLAVE_DATA tables by IFLA_INFO_SLAVE_KIND. */
-export const slaveKinds: Readonly<Record<string, AttrTable>> = { bridge: bridgePortAttrs };
+const slaveKinds: Readonly<Record<string, AttrTable>> = { bridge: bridgePortAttrs };
 
 const inetAttrs: AttrTable = table('IFLA_INET', { IFLA_INET_CONF: 'binary' });
 const inet6Attrs: AttrTable = table('IFLA_INET6', {
@@ -540,7 +540,7 @@ const afSpecAttrs: AttrTable = table('IFLA_AF_SPEC', {
 // ---------------------------------------------------------------------------------------------
 // Address (RTM_*ADDR): ifaddrmsg + IFA_*
 
-export const addrAttrs: AttrTable = table('IFA', {
+const addrAttrs: AttrTable = table('IFA', {
   IFA_ADDRESS: 'ipaddr',
   IFA_LOCAL: 'ipaddr',
   IFA_LABEL: 'string',
@@ -557,7 +557,7 @@ export const addrAttrs: AttrTable = table('IFA', {
 // ---------------------------------------------------------------------------------------------
 // Route (RTM_*ROUTE): rtmsg + RTA_*
 
-export const routeAttrs: AttrTable = table('RTA', {
+const routeAttrs: AttrTable = table('RTA', {
   RTA_DST: 'ipaddr',
   RTA_SRC: 'ipaddr',
   RTA_IIF: 'u32',
@@ -613,7 +613,7 @@ const metricsAttrs: AttrTable = table('RTAX', {
 // ---------------------------------------------------------------------------------------------
 // Neighbour / FDB (RTM_*NEIGH): ndmsg + NDA_*
 
-export const neighAttrs: AttrTable = table('NDA', {
+const neighAttrs: AttrTable = table('NDA', {
   // AF_BRIDGE FDB entries carry an IPv4 or IPv6 remote here: the codec goes by length.
   NDA_DST: 'ipaddr',
   NDA_LLADDR: 'mac',
@@ -637,7 +637,7 @@ export const neighAttrs: AttrTable = table('NDA', {
 // ---------------------------------------------------------------------------------------------
 // Policy-routing rule (RTM_*RULE): fib_rule_hdr + FRA_* — `ip rule …`
 
-export const ruleAttrs: AttrTable = table('FRA', {
+const ruleAttrs: AttrTable = table('FRA', {
   FRA_DST: 'ipaddr',
   FRA_SRC: 'ipaddr',
   // FRA_IFNAME is the old name of the same number.
