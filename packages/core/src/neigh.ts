@@ -192,12 +192,11 @@ export class NeighApi {
 
 /** What `bridge fdb` sends without a state word. NOARP alone is refused by VXLAN ("invalid state 0x40"). */
 const FDB_DEFAULT_STATE = NUD_NOARP | NUD_PERMANENT;
-/** The states every FDB table (VXLAN, bridge, a plain device's own) accepts; one of them is needed. */
-const FDB_ANY_TABLE_STATES = NUD_PERMANENT | NUD_REACHABLE;
 
 /**
- * The kernel refuses an FDB entry's state with a bare EINVAL (its reason goes to the kernel log only),
- * so when the state sent had none of the states every FDB table takes, the error says so.
+ * The kernel refuses an FDB entry's state with a bare EINVAL (its reason goes to the kernel log only):
+ * a VXLAN device's table needs permanent or reachable, a plain device's own needs permanent (a
+ * bridge's also takes noarp alone). So an unexplained EINVAL for a state without permanent names it.
  */
 function explainState(err: unknown, req: Request): unknown {
   const state = req.header.ndm_state ?? 0;
@@ -206,12 +205,12 @@ function explainState(err: unknown, req: Request): unknown {
     err.code === 'EINVAL' &&
     err.extack === undefined &&
     req.header.ndm_family === AF_BRIDGE &&
-    (state & FDB_ANY_TABLE_STATES) === 0
+    (state & NUD_PERMANENT) === 0
   ) {
     const names = stateNames(state).join(', ') || 'none';
     err.message +=
-      `: the kernel refused state ${names} (0x${state.toString(16)}) for this FDB entry — VXLAN and plain ` +
-      "devices need 'permanent' or 'reachable' (`bridge fdb` sends ['noarp', 'permanent'] by default, " +
+      ` — probably the FDB entry's state ${names} (0x${state.toString(16)}): a VXLAN device needs 'permanent' ` +
+      "or 'reachable', a plain device 'permanent' (`bridge fdb` sends ['noarp', 'permanent'] by default, " +
       "['noarp', 'reachable'] for static)";
   }
   return err;
