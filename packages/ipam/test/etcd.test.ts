@@ -17,15 +17,17 @@ import { podIpamContract } from './pod-ipam-contract.js';
 
 let etcd: EtcdFixture;
 let stores = 0;
-// Every contract test gets its own prefix on one etcd: an empty store of its own.
-kvContract('EtcdKv', () => openEtcdKv({ endpoints: etcd.endpoint, prefix: `/nbt-contract-${process.pid}-${stores++}` }), {
+// Each contract suite starts its own etcd and stops it when done.
+const etcdPerSuite = {
   before: async () => {
     etcd = await startEtcd();
   },
   after: async () => {
     await etcd?.stop();
   },
-});
+};
+// Every contract test gets its own prefix on one etcd: an empty store of its own.
+kvContract('EtcdKv', () => openEtcdKv({ endpoints: etcd.endpoint, prefix: `/nbt-contract-${process.pid}-${stores++}` }), etcdPerSuite);
 
 podIpamContract(
   'ClusterIpam.forNode on etcd',
@@ -43,14 +45,7 @@ podIpamContract(
       },
     };
   },
-  {
-    before: async () => {
-      etcd = await startEtcd();
-    },
-    after: async () => {
-      await etcd?.stop();
-    },
-  },
+  etcdPerSuite,
 );
 
 const test = suite('EtcdKv on etcd');

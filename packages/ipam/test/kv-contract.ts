@@ -1,30 +1,16 @@
 // The KvStore contract: what ClusterIpam relies on from any store, as one suite that runs against every
 // implementation (MemoryKv in kv.test.ts, EtcdKv in etcd.test.ts), like libp2p's interface-compliance
 // tests. Each test gets a fresh, empty store from `open` and closes it afterwards.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetbootError } from '@netboot/core/errors';
 import { rejectsA } from '@netboot/core/testing/pure';
 import { KvConflictError } from '../src/store/kv.js';
 import type { KvStore } from '../src/store/kv.js';
+import { contractSuite } from './contract.js';
+import type { ContractHooks } from './contract.js';
 
-export interface KvContractHooks {
-  before?: () => Promise<void>;
-  after?: () => Promise<void>;
-}
-
-export function kvContract(name: string, open: () => Promise<KvStore>, hooks: KvContractHooks = {}): void {
-  const test = suite(`KvStore contract: ${name}`);
-  if (hooks.before) test.before(hooks.before);
-  if (hooks.after) test.after(hooks.after);
-  const withKv = (fn: (kv: KvStore) => Promise<void>) => async () => {
-    const kv = await open();
-    try {
-      await fn(kv);
-    } finally {
-      await kv.close();
-    }
-  };
+export function kvContract(name: string, open: () => Promise<KvStore>, hooks: ContractHooks = {}): void {
+  const { test, withFixture: withKv } = contractSuite(`KvStore contract: ${name}`, open, hooks);
 
   test(
     'create-if-absent, get at the revision commit returned, CAS on the revision read, delete',

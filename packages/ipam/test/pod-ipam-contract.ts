@@ -2,12 +2,13 @@
 // that runs against every implementation (pod-ipam.test.ts: LocalIpam on files, a ClusterIpam node on
 // MemoryKv; etcd.test.ts: a ClusterIpam node on etcd), like libp2p's interface-compliance tests.
 // Implementations choose their addresses; the suite checks only what the interface promises.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
 import type { PodIpam } from '../src/pod-ipam.js';
 import { InvalidArgumentError } from '../src/validate.js';
+import { contractSuite } from './contract.js';
+import type { ContractHooks } from './contract.js';
 import { rejectsA } from '@netboot/core/testing/pure';
 
 /** A fresh, empty PodIpam for node `node` with one IPv4 range of at least a /26. */
@@ -19,25 +20,10 @@ export interface PodIpamFixture {
   close(): Promise<void>;
 }
 
-export interface PodIpamContractHooks {
-  before?: () => Promise<void>;
-  after?: () => Promise<void>;
-}
-
 const pod = (id: string, ifname = 'eth0') => ({ containerId: id, ifname });
 
-export function podIpamContract(name: string, open: () => Promise<PodIpamFixture>, hooks: PodIpamContractHooks = {}): void {
-  const test = suite(`PodIpam contract: ${name}`);
-  if (hooks.before) test.before(hooks.before);
-  if (hooks.after) test.after(hooks.after);
-  const withIpam = (fn: (f: PodIpamFixture) => Promise<void>) => async () => {
-    const f = await open();
-    try {
-      await fn(f);
-    } finally {
-      await f.close();
-    }
-  };
+export function podIpamContract(name: string, open: () => Promise<PodIpamFixture>, hooks: ContractHooks = {}): void {
+  const { test, withFixture: withIpam } = contractSuite(`PodIpam contract: ${name}`, open, hooks);
 
   test(
     'allocate: an address inside its subnet, never the gateway, with what the CNI result needs; idempotent',

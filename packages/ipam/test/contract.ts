@@ -1,0 +1,29 @@
+// What the contract suites (kv-contract.ts, pod-ipam-contract.ts) share: a uvu suite whose every test
+// runs on a fresh fixture from the implementation's `open`, closed afterwards also when the test fails.
+import { suite } from 'uvu';
+import type { Test } from 'uvu';
+
+/** Once-per-suite setup around the tests, e.g. starting and stopping an etcd. */
+export interface ContractHooks {
+  before?: () => Promise<void>;
+  after?: () => Promise<void>;
+}
+
+export function contractSuite<F extends { close(): Promise<void> }>(
+  title: string,
+  open: () => Promise<F>,
+  hooks: ContractHooks = {},
+): { test: Test; withFixture: (fn: (fixture: F) => Promise<void>) => () => Promise<void> } {
+  const test = suite(title);
+  if (hooks.before) test.before(hooks.before);
+  if (hooks.after) test.after(hooks.after);
+  const withFixture = (fn: (fixture: F) => Promise<void>) => async () => {
+    const fixture = await open();
+    try {
+      await fn(fixture);
+    } finally {
+      await fixture.close();
+    }
+  };
+  return { test, withFixture };
+}
