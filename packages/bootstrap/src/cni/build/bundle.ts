@@ -2,18 +2,31 @@
 // `koffi` replaced by koffi-native.ts. Used by `netboot cni build` and by the tests that run the plugin
 // as a runtime does. The metafile lists every input, so a test can prove what ADD loads.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import type { KoffiSource } from './koffi-native.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/**
+ * The netboot package's directory, found upwards from this module: it runs from src/cni/build (tsx)
+ * or from dist/ (the built CLI), and the plugin is always bundled from its sources.
+ */
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'netboot') return dir;
+  }
+  throw new Error('cannot find the netboot package (its package.json) above this module');
+}
+
+const root = packageRoot();
+const CNI_SRC = join(root, 'src/cni');
 
 /** koffi's native module for this machine, from the installed @koromix/koffi-<platform> package. */
 export function koffiNativePath(): string {
-  const requireFromCore = createRequire(join(here, '../../../../core/package.json'));
+  const requireFromCore = createRequire(join(root, '../core/package.json'));
   // koffi's exports hide its package.json; its main file sits at the package root.
   const koffiDir = dirname(requireFromCore.resolve('koffi'));
   const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
@@ -39,13 +52,13 @@ export interface BundleOptions {
 const koffiPlugin: Plugin = {
   name: 'koffi-native',
   setup(b) {
-    b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(here, 'koffi-native.ts') }));
+    b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(CNI_SRC, 'build/koffi-native.ts') }));
   },
 };
 
 export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
   const result = await build({
-    entryPoints: [join(here, '../main.ts')],
+    entryPoints: [join(CNI_SRC, 'main.ts')],
     outfile: o.outfile,
     bundle: true,
     platform: 'node',
@@ -53,7 +66,10 @@ export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
     target: 'node20',
     conditions: ['source'],
     plugins: [koffiPlugin],
-    define: { NETBOOT_KOFFI: JSON.stringify(o.koffi) },
+    define: {
+      NETBOOT_KOFFI: JSON.stringify(o.koffi),
+      ...(o.koffi.kind === 'embedded' ? { NETBOOT_KOFFI_DATA: JSON.stringify(readFileSync(koffiNativePath()).toString('base64')) } : {}),
+    },
     minify: o.minify ?? false,
     legalComments: 'none',
     metafile: true,

@@ -1,16 +1,20 @@
 // Stands in for the `koffi` package inside the plugin bundle: loads koffi's native module directly
 // (`process.dlopen`), skipping koffi's JS loader (~7 ms of start-up) and any node_modules lookup.
 // Where the module comes from is fixed when the bundle is built (NETBOOT_KOFFI):
-//   path    an absolute path (development and test builds)
-//   asset   embedded in the single executable (SEA asset `koffi.node`), written once to a root-only
-//           directory and loaded from there only if its SHA-256 matches the one built in
+//   path      an absolute path (development and test builds)
+//   asset     embedded in the single executable (SEA asset `koffi.node`)
+//   embedded  base64 inside the bundled script itself (the fallback: one file, like the executable)
+// An embedded module is written once to a root-only directory and loaded from there only if its
+// SHA-256 matches the one built in; a changed or swapped file is rewritten, never loaded.
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type KoffiSource = { kind: 'path'; path: string } | { kind: 'asset'; sha256: string };
+export type KoffiSource = { kind: 'path'; path: string } | { kind: 'asset'; sha256: string } | { kind: 'embedded'; sha256: string };
 
 declare const NETBOOT_KOFFI: KoffiSource;
+/** koffi.node in base64, defined only in `embedded` builds. */
+declare const NETBOOT_KOFFI_DATA: string;
 
 /** Where the asset is written; NETBOOT_NATIVE_DIR moves it (tests), the default is root-only tmpfs. */
 const NATIVE_DIR = process.env.NETBOOT_NATIVE_DIR ?? '/run/netboot/native';
@@ -35,7 +39,15 @@ function privateDir(dir: string): void {
   }
 }
 
-function fromAsset(expected: string): unknown {
+/** The embedded module's bytes: the SEA asset, or the base64 the script carries. */
+function embeddedBytes(kind: 'asset' | 'embedded'): Uint8Array {
+  if (kind === 'embedded') return Buffer.from(NETBOOT_KOFFI_DATA, 'base64');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:sea exists only as a builtin
+  const { getAsset } = require('node:sea') as typeof import('node:sea');
+  return new Uint8Array(getAsset('koffi.node'));
+}
+
+function fromEmbedded(kind: 'asset' | 'embedded', expected: string): unknown {
   const file = join(NATIVE_DIR, `koffi-${expected.slice(0, 16)}.node`);
   privateDir(NATIVE_DIR);
   try {
@@ -43,9 +55,7 @@ function fromAsset(expected: string): unknown {
   } catch {
     // not written yet (or unreadable): write it below
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- only inside the executable
-  const { getAsset } = require('node:sea') as typeof import('node:sea');
-  const bytes = new Uint8Array(getAsset('koffi.node'));
+  const bytes = embeddedBytes(kind);
   if (sha256(bytes) !== expected) throw new Error('the embedded koffi.node does not match the hash it was built with');
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o500);
@@ -60,5 +70,5 @@ function fromAsset(expected: string): unknown {
   return dlopen(file);
 }
 
-const koffi = NETBOOT_KOFFI.kind === 'path' ? dlopen(NETBOOT_KOFFI.path) : fromAsset(NETBOOT_KOFFI.sha256);
+const koffi = NETBOOT_KOFFI.kind === 'path' ? dlopen(NETBOOT_KOFFI.path) : fromEmbedded(NETBOOT_KOFFI.kind, NETBOOT_KOFFI.sha256);
 export default koffi;

@@ -1,0 +1,57 @@
+// `netboot cni build`: the plugin as a Node single executable application — the bundle as the SEA's
+// main script with its V8 code cache, koffi's native module as the asset `koffi.node` — and the
+// bundled-script fallback (`netboot.cjs`, shebang, koffi embedded) for nodes where a SEA cannot run.
+// Steps are Node's own: `node --experimental-sea-config`, a copy of this node binary, postject.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bundlePlugin, koffiNativePath, sha256File } from './bundle.js';
+
+/** Node's sentinel for SEA blobs (fixed by Node, printed in its SEA docs). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+export interface BuildOptions {
+  /** Output directory; gets `netboot` (the executable) and `netboot.cjs` (the fallback). */
+  out: string;
+  /** Skip the single executable (only the script), e.g. where postject cannot run. */
+  scriptOnly?: boolean;
+}
+
+export interface BuildOutput {
+  executable: string | undefined;
+  script: string;
+}
+
+export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
+  const out = resolve(o.out);
+  mkdirSync(out, { recursive: true });
+  const native = koffiNativePath();
+  const sha256 = sha256File(native);
+
+  const script = join(out, 'netboot.cjs');
+  await bundlePlugin({ outfile: script, koffi: { kind: 'embedded', sha256 }, shebang: '#!/usr/bin/env node', minify: true });
+  chmodSync(script, 0o755);
+  if (o.scriptOnly) return { executable: undefined, script };
+
+  const work = join(out, '.sea');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work);
+  try {
+    const main = join(work, 'main.cjs');
+    await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256 }, minify: true });
+    const blob = join(work, 'sea.blob');
+    const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'koffi.node': native } };
+    writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config));
+    execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
+    const staged = join(work, 'netboot');
+    copyFileSync(process.execPath, staged);
+    chmodSync(staged, 0o755);
+    const { inject } = await import('postject');
+    await inject(staged, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    const executable = join(out, 'netboot');
+    renameSync(staged, executable);
+    return { executable, script };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
