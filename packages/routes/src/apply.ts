@@ -5,9 +5,9 @@
 //   back (deleted, or put back as they were), so a half-written peer never carries traffic.
 // A route the kernel refuses as existing (EEXIST) is a route someone added at that destination since
 // the dump: it becomes a conflict, read back and reported, and is not a failure.
-import { isExist, isNotFound, type Neigh, type NeighSpec, type Route, type RouteSpec, type Rtnl } from '@netboot/core';
+import { isExist, isNotFound, type Neigh, type NeighSpec, type Route, type RouteSpec } from '@netboot/core';
 import { emptyPlan, type Conflict, type Ownership, type Plan } from './diff.js';
-import type { DesiredFdb, DesiredNeigh, DesiredRoute } from './types.js';
+import type { Kernel, DesiredFdb, DesiredNeigh, DesiredRoute } from './types.js';
 
 /** An operation the kernel refused, as the `ip`/`bridge` command it equals, with the kernel's error. */
 export interface Failure {
@@ -56,7 +56,7 @@ function each<T>(items: readonly T[], send: (t: T) => void): (Error | undefined)
   });
 }
 
-export function execute(rtnl: Rtnl, plan: Plan, own: Ownership): Outcome {
+export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
   const out: Outcome = { done: emptyPlan(), failures: [], conflicts: [], unsure: false };
   const { done, failures } = out;
   const fail = (op: string, error: Error, peer?: string): void => void failures.push(peer === undefined ? { op, error } : { peer, op, error });
@@ -115,13 +115,13 @@ export function execute(rtnl: Rtnl, plan: Plan, own: Ownership): Outcome {
 }
 
 /** The routes now at `d.dst` that are not netboot's (someone added one between the dump and the add). */
-function lateConflict(rtnl: Rtnl, d: DesiredRoute, own: Ownership): Conflict {
+function lateConflict(rtnl: Kernel, d: DesiredRoute, own: Ownership): Conflict {
   const routes = rtnl.route.list({ table: own.table, dst: d.dst }).filter((r: Route) => r.protocol !== own.protocol);
   return { peer: d.peer, dst: d.dst, table: own.table, routes };
 }
 
 /** Undoes this pass's additions for the failed peers, newest first, and drops them from `done`. */
-function rollback(rtnl: Rtnl, out: Outcome, failed: ReadonlySet<string>, own: Ownership): void {
+function rollback(rtnl: Kernel, out: Outcome, failed: ReadonlySet<string>, own: Ownership): void {
   const { done } = out;
   const undo = (op: () => void): void => {
     try {

@@ -2,9 +2,9 @@
 // local address or uplink is deleted and recreated (the kernel cannot change those in place), a wrong
 // MTU, MAC or down state is fixed in place, and the report says which and why. Recreating a device
 // drops every neighbour, FDB entry and route on it, so reconcile re-reads them after this step.
-import { constants, ensureLink, isNotFound, type Link, type Rtnl } from '@netboot/core';
+import { constants, ensureLink, isNotFound, type Link } from '@netboot/core';
 import { ModeUnavailableError } from './errors.js';
-import type { DeviceSpec, IpipSpec } from './types.js';
+import type { Kernel, DeviceSpec, IpipSpec } from './types.js';
 
 export interface DeviceReport {
   name: string;
@@ -17,7 +17,7 @@ export interface DeviceReport {
 type Field = [name: string, was: unknown, want: unknown];
 
 /** The fields of `link` that differ from `spec`; identity fields first (those force a recreate). */
-function differences(rtnl: Rtnl, link: Link, spec: DeviceSpec): Field[] {
+function differences(rtnl: Kernel, link: Link, spec: DeviceSpec): Field[] {
   const info = link.info ?? {};
   const fields: Field[] = [['kind', link.kind, spec.kind]];
   if (spec.kind === 'vxlan') {
@@ -40,7 +40,7 @@ function differences(rtnl: Rtnl, link: Link, spec: DeviceSpec): Field[] {
 const describe = (fields: Field[]): string[] => fields.map(([name, was, want]) => `${name}: ${String(was)} → ${String(want)}`);
 
 /** `ip link add … type vxlan|ipip …` unless a device like `spec` is there; repairs one that is not. */
-export function ensureDevice(rtnl: Rtnl, spec: DeviceSpec): DeviceReport {
+export function ensureDevice(rtnl: Kernel, spec: DeviceSpec): DeviceReport {
   const before = rtnl.link.find(spec.name);
   const changed = before === undefined ? [] : describe(differences(rtnl, before, spec));
   const link = spec.kind === 'vxlan' ? ensureLink(rtnl.link, spec) : ensureIpip(rtnl, spec, before);
@@ -49,13 +49,14 @@ export function ensureDevice(rtnl: Rtnl, spec: DeviceSpec): DeviceReport {
 }
 
 /** Whether `link` is the device `spec` describes (used to tell our own changes from someone else's). */
-export function deviceMatches(rtnl: Rtnl, link: Link, spec: DeviceSpec): boolean {
+export function deviceMatches(rtnl: Kernel, link: Link, spec: DeviceSpec): boolean {
   return differences(rtnl, link, spec).length === 0;
 }
 
 /**
- * The request `ip link add NAME mtu M type ipip local A` sends (core's link API has no ipip kind,
- * so it is built here from the schema's IFLA_IPTUN_* attributes).
+ * The request `ip link add NAME mtu M type ipip local A` sends, attribute for attribute (core's link
+ * API has no ipip kind, so it is built here from the schema's IFLA_IPTUN_* attributes; iproute2 spells
+ * out every default, and so does this, so the two are byte-for-byte comparable).
  */
 export function ipipAddRequest(spec: IpipSpec) {
   return {
@@ -63,14 +64,29 @@ export function ipipAddRequest(spec: IpipSpec) {
     flags: constants.NLM_F_CREATE | constants.NLM_F_EXCL,
     header: { ifi_family: constants.AF_UNSPEC, ifi_type: 0, ifi_index: 0, ifi_flags: 0, ifi_change: 0 },
     attrs: {
-      IFLA_IFNAME: spec.name,
       IFLA_MTU: spec.mtu,
-      IFLA_LINKINFO: { IFLA_INFO_KIND: 'ipip', IFLA_INFO_DATA: { IFLA_IPTUN_LOCAL: spec.local, IFLA_IPTUN_PMTUDISC: 1 } },
+      IFLA_IFNAME: spec.name,
+      IFLA_LINKINFO: {
+        IFLA_INFO_KIND: 'ipip',
+        IFLA_INFO_DATA: {
+          IFLA_IPTUN_PROTO: 0,
+          IFLA_IPTUN_LOCAL: spec.local,
+          IFLA_IPTUN_PMTUDISC: 1,
+          IFLA_IPTUN_TOS: 0,
+          IFLA_IPTUN_TTL: 0,
+          IFLA_IPTUN_LINK: 0,
+          IFLA_IPTUN_FWMARK: 0,
+          IFLA_IPTUN_ENCAP_TYPE: 0,
+          IFLA_IPTUN_ENCAP_FLAGS: 0,
+          IFLA_IPTUN_ENCAP_SPORT: 0,
+          IFLA_IPTUN_ENCAP_DPORT: 0,
+        },
+      },
     },
   };
 }
 
-function ensureIpip(rtnl: Rtnl, spec: IpipSpec, before: Link | undefined): Link {
+function ensureIpip(rtnl: Kernel, spec: IpipSpec, before: Link | undefined): Link {
   if (before !== undefined && before.kind === 'ipip' && before.info?.IFLA_IPTUN_LOCAL === spec.local) {
     if (before.mtu !== spec.mtu || !before.up) rtnl.link.set(before.index, { mtu: spec.mtu, up: true });
     return rtnl.link.get(before.index);

@@ -1,7 +1,20 @@
 // @netboot/routes public API: peers in, owned kernel state out.
 
 // What routing works on
-export type { Peer, LocalNode, UnderlayAddress, DesiredState, PeerState, DesiredRoute, DesiredNeigh, DesiredFdb, DeviceSpec, IpipSpec, Refusal } from './types.js';
+export type {
+  Kernel,
+  Peer,
+  LocalNode,
+  UnderlayAddress,
+  DesiredState,
+  PeerState,
+  DesiredRoute,
+  DesiredNeigh,
+  DesiredFdb,
+  DeviceSpec,
+  IpipSpec,
+  Refusal,
+} from './types.js';
 export { vtepMac, checkPeer, type CheckedPeer, type PodCidr } from './peer.js';
 
 // Routing modes

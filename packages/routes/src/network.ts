@@ -10,15 +10,15 @@
 // that throws, or operations the kernel refused, are reported and retried `retryMs` later; nothing
 // but the abort signal ends the loop — except a mode this kernel cannot run at all (ipip here),
 // which the first pass reports by rejecting run() before anything was written.
-import { monitor, type NetnsRef, type Rtnl } from '@netboot/core';
+import { monitor, type NetnsRef } from '@netboot/core';
 import { AlreadyRunningError, ModeUnavailableError } from './errors.js';
 import type { Mode } from './mode.js';
 import { Reconciler, type ReconcileOptions, type Report } from './reconcile.js';
-import type { LocalNode, Peer, PeerState, Refusal } from './types.js';
+import type { Kernel, LocalNode, Peer, PeerState, Refusal } from './types.js';
 
 export interface NetworkOptions extends ReconcileOptions {
-  /** A socket in the node's namespace. */
-  rtnl: Rtnl;
+  /** An Rtnl in the node's namespace. */
+  rtnl: Kernel;
   /** That namespace, for the monitor's socket; default the caller's. */
   netns?: NetnsRef;
   mode: Mode;

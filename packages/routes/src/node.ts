@@ -1,13 +1,12 @@
 // The local node as the kernel sees it: for each node IP, the device holding it (the uplink), the
 // subnet it sits in (what host-gw and cross-subnet call "directly connected") and that device's MTU
 // (what the pod MTU is computed from).
-import type { Rtnl } from '@netboot/core';
 import { InvalidPeerError } from './errors.js';
 import { checkPeer } from './peer.js';
-import type { LocalNode, Peer, UnderlayAddress } from './types.js';
+import type { Kernel, LocalNode, Peer, UnderlayAddress } from './types.js';
 
 /** `ip -j addr show` + `ip -j link show DEV` for each node IP of `peer`; InvalidPeerError if one is on no device. */
-export function discoverNode(rtnl: Rtnl, peer: Peer): LocalNode {
+export function discoverNode(rtnl: Kernel, peer: Peer): LocalNode {
   const checked = checkPeer(peer);
   const addrs = rtnl.addr.list();
   const underlay: UnderlayAddress[] = [];

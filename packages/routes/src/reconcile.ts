@@ -9,11 +9,27 @@
 //  - observe(monitor event) folds the kernel's news into the mirror and marks the key dirty, and
 //    repair() diffs only the dirty keys — an entry deleted or changed by hand comes back;
 //  - a device event that does not match the spec, or a monitor overrun, asks for a full pass again.
-import { decodeLink, decodeNeigh, decodeRoute, type MonitorEvent, type Neigh, type Route, type Rtnl } from '@netboot/core';
+import { decodeLink, decodeNeigh, decodeRoute, type MonitorEvent, type Neigh, type Route } from '@netboot/core';
 import { execute, type Failure } from './apply.js';
 import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
-import { diff, fdbKey, neighKey, NETBOOT_PROTOCOL, ownsFdb, ownsRoute, planSize, routeKey, toFdb, toNeigh, toRoute, type Conflict, type CurrentState, type Ownership, type Plan } from './diff.js';
-import type { DesiredFdb, DesiredNeigh, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
+import {
+  diff,
+  fdbKey,
+  neighKey,
+  NETBOOT_PROTOCOL,
+  ownsFdb,
+  ownsRoute,
+  planSize,
+  routeKey,
+  toFdb,
+  toNeigh,
+  toRoute,
+  type Conflict,
+  type CurrentState,
+  type Ownership,
+  type Plan,
+} from './diff.js';
+import type { Kernel, DesiredFdb, DesiredNeigh, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
 import { InvalidPeerError } from './errors.js';
 
 export interface ReconcileOptions {
@@ -41,7 +57,7 @@ const noKeys = (): Keys => ({ routes: new Set(), neighbours: new Set(), fdb: new
 
 export class Reconciler {
   readonly own: Ownership;
-  readonly #rtnl: Rtnl;
+  readonly #rtnl: Kernel;
   #device: DeviceSpec | undefined;
   // Wanted entries by key, devices resolved to ifindexes, and the keys each peer owns.
   readonly #want = { routes: new Map<string, DesiredRoute>(), neighbours: new Map<string, DesiredNeigh>(), fdb: new Map<string, DesiredFdb>() };
@@ -54,7 +70,7 @@ export class Reconciler {
   #needsFull = true;
   readonly #index = new Map<string, number>();
 
-  constructor(rtnl: Rtnl, opts: ReconcileOptions = {}) {
+  constructor(rtnl: Kernel, opts: ReconcileOptions = {}) {
     this.#rtnl = rtnl;
     this.own = { table: opts.table ?? 254, protocol: opts.protocol ?? NETBOOT_PROTOCOL };
   }
@@ -290,7 +306,7 @@ export class Reconciler {
  * `ip neigh show dev DEV nud permanent`, `bridge fdb show dev DEV` — in one pass. A Reconciler
  * does the same and then keeps the state for O(change) updates.
  */
-export function reconcile(rtnl: Rtnl, desired: DesiredState, opts: ReconcileOptions = {}): Report {
+export function reconcile(rtnl: Kernel, desired: DesiredState, opts: ReconcileOptions = {}): Report {
   return new Reconciler(rtnl, opts).full(desired);
 }
 

@@ -1,6 +1,6 @@
 // The data routing works on: peers (the cluster's nodes, the local one included) in, desired kernel
 // state out. Plain objects, so a mode's output can be printed, compared and tested without a kernel.
-import type { LinkRef, VxlanSpec } from '@netboot/core';
+import type { AddrApi, LinkApi, LinkRef, NeighApi, RouteApi, Transport, VxlanSpec } from '@netboot/core';
 
 /** A node of the cluster as routing sees it. The local node is a Peer too. */
 export interface Peer {
@@ -81,4 +81,16 @@ export interface Refusal {
 export interface DesiredState extends PeerState {
   device?: DeviceSpec;
   refused: Refusal[];
+}
+
+/**
+ * What routes needs of core's Rtnl: the four APIs, and the transport for the one request they do not
+ * cover (an ipip device). An Rtnl is one; a test builds one over core's RequestRecorder.
+ */
+export interface Kernel {
+  link: LinkApi;
+  addr: AddrApi;
+  route: RouteApi;
+  neigh: NeighApi;
+  socket: Pick<Transport, 'request'>;
 }

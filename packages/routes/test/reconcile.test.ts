@@ -1,0 +1,120 @@
+// Reconcile against core's RequestRecorder instead of a kernel: the ipip mode's requests byte for byte
+// against iproute2's (golden/, captured by golden/capture.sh — this kernel has no ipip to run them
+// on), the cost of one changed peer at 10 and at 1,000 peers, and the rollback of a half-written peer.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants as C, decodeMessages, AddrApi, LinkApi, NeighApi, RouteApi, type NlMessage } from '@netboot/core';
+import { RequestRecorder } from '@netboot/core/testing';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hostGw, ipip, ModeUnavailableError, NETBOOT_PROTOCOL, Reconciler, vxlan, type Kernel, type LocalNode, type Peer } from '../src/index.js';
+import { ensureDevice } from '../src/device.js';
+import { routeSpec } from '../src/apply.js';
+
+const ENODEV = 19;
+const EOPNOTSUPP = 95;
+const EINVAL = 22;
+
+/** A Kernel over a recorder that knows the devices in `index` (name → ifindex) and no others. */
+function recorded(index: Record<string, number>): { rec: RequestRecorder; kernel: Kernel } {
+  const rec = new RequestRecorder()
+    .refuse(C.RTM_GETLINK, ENODEV)
+    .on(
+      (m) => m.type === C.RTM_GETLINK && (index[m.attrs.IFLA_IFNAME as string] !== undefined || index[String(m.header.ifi_index)] !== undefined),
+      (m) => {
+        const name = (m.attrs.IFLA_IFNAME as string | undefined) ?? Object.keys(index).find((k) => index[k] === m.header.ifi_index)!;
+        return [{ type: C.RTM_NEWLINK, header: { ifi_index: index[name]! }, attrs: { IFLA_IFNAME: name, IFLA_MTU: 1500 } }];
+      },
+    );
+  return { rec, kernel: { link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec), socket: rec } };
+}
+
+function golden(slug: string): NlMessage {
+  const text = readFileSync(join(import.meta.dirname, 'golden', `${slug}.hex`), 'utf8');
+  return decodeMessages(Buffer.from(text.split('\n').filter((l) => !l.startsWith('#')).join(''), 'hex'))[0]!;
+}
+
+/** A message without seq/pid, and without RTA_TABLE where it repeats rtm_table (iproute2 omits it for main). */
+function plain(m: NlMessage): unknown {
+  const attrs = { ...m.attrs };
+  if (attrs.RTA_TABLE !== undefined && attrs.RTA_TABLE === m.header.rtm_table) delete attrs.RTA_TABLE;
+  return { type: m.type, flags: m.flags, header: m.header, attrs };
+}
+
+const node1: LocalNode = { name: 'node1', nodeIPs: ['192.168.1.11'], podCIDRs: ['10.244.1.0/24'], underlay: [{ cidr: '192.168.1.11/16', dev: 'eth0', mtu: 1500 }] };
+const peerN = (i: number, ip = `192.168.${1 + (i >> 8)}.${i & 255}`): Peer => ({ name: `n${i}`, nodeIPs: [ip], podCIDRs: [`10.${100 + (i >> 8)}.${i & 255}.0/24`] });
+
+test('ipip: the device request is what `ip link add … type ipip local …` sends; EOPNOTSUPP becomes ModeUnavailableError', () => {
+  const { rec, kernel } = recorded({});
+  rec.refuse((m) => m.type === C.RTM_NEWLINK, EOPNOTSUPP, 'Unknown device type');
+  const spec = ipip().deviceSpec(node1)!;
+  assert.throws(
+    () => ensureDevice(kernel, spec),
+    (e: unknown) => e instanceof ModeUnavailableError && e.kind === 'invalid' && /no IP-in-IP driver.*Unknown device type.*use mode 'vxlan'/.test(e.message),
+  );
+  const [sent] = rec.sentOf(C.RTM_NEWLINK);
+  assert.equal(plain(sent!), plain(golden('ipip-add')));
+});
+
+test("ipip: a peer's route request is what `ip route replace … dev netboot.ipip onlink proto 78` sends", () => {
+  const { rec, kernel } = recorded({ 'netboot.ipip': 2 });
+  const [route] = ipip().desired(node1, [{ name: 'node2', nodeIPs: ['192.168.1.12'], podCIDRs: ['10.244.2.0/24'] }]).routes;
+  kernel.route.replace(routeSpec(route!, { protocol: NETBOOT_PROTOCOL, table: 254 }));
+  const [sent] = rec.sentOf(C.RTM_NEWROUTE);
+  assert.equal(plain(sent!), plain(golden('ipip-route')));
+});
+
+/** Requests after a full pass over `n` peers when one of them changes its node IP. */
+function oneChange(n: number): NlMessage[] {
+  const { rec, kernel } = recorded({ eth0: 2 });
+  const mode = hostGw();
+  const peers = Array.from({ length: n }, (_, i) => peerN(i + 2));
+  const r = new Reconciler(kernel);
+  const full = r.full(mode.desired(node1, peers));
+  assert.is(full.operations, n);
+  const before = rec.sent.length;
+  const moved = { ...peers[0]!, nodeIPs: ['192.168.1.250'] };
+  const report = r.update(new Map([[moved.name, mode.forPeer(node1, moved)]]));
+  assert.equal([report.pass, report.operations, report.changed.routes.replace.length], ['update', 1, 1]);
+  return rec.sent.slice(before);
+}
+
+test('O(change): one changed peer sends one request, at 10 peers and at 1,000, and dumps nothing', () => {
+  const small = oneChange(10);
+  const big = oneChange(1000);
+  assert.equal(
+    big.map((m) => m.type),
+    [C.RTM_NEWROUTE],
+  );
+  assert.equal(plain(big[0]!), plain(small[0]!));
+});
+
+test('a peer whose route is refused has its neighbour and FDB entries rolled back, and is retried by repair()', () => {
+  const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
+  const mode = vxlan();
+  const peers = [peerN(2), peerN(3)];
+  const desired = mode.desired(node1, peers);
+  delete desired.device; // the recorder has no VXLAN device to repair: start from the entries
+  rec.refuse((m) => m.type === C.RTM_NEWROUTE && m.attrs.RTA_DST === '10.100.3.0', EINVAL, 'Nexthop has invalid gateway');
+  const r = new Reconciler(kernel);
+  const report = r.full(desired);
+  assert.equal(report.failures.map((f) => [f.peer, f.op, f.error.message]), [
+    ['n3', 'ip route add 10.100.3.0/24 via 10.100.3.0 dev 9 onlink proto 78 table 254', 'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway'],
+  ]);
+  assert.equal(report.changed.routes.add.map((d) => d.peer), ['n2'], 'n2 went through');
+  // n3: neighbour and FDB written, then deleted again (newest first).
+  const n3 = rec.sent.filter((m) => m.attrs.NDA_DST === '10.100.3.0' || m.attrs.NDA_DST === '192.168.1.3');
+  assert.equal(n3.map((m) => [m.type, m.attrs.NDA_DST]), [
+    [C.RTM_NEWNEIGH, '10.100.3.0'],
+    [C.RTM_NEWNEIGH, '192.168.1.3'],
+    [C.RTM_DELNEIGH, '192.168.1.3'],
+    [C.RTM_DELNEIGH, '10.100.3.0'],
+  ]);
+  assert.ok(r.dirty, 'the failed peer is left for repair()');
+  rec.on((m) => m.type === C.RTM_NEWROUTE, []); // the kernel accepts it now
+  const retry = r.repair();
+  assert.equal([retry.failures, retry.changed.routes.add.map((d) => d.peer), retry.changed.fdb.add.length, retry.changed.neighbours.set.length], [[], ['n3'], 1, 1]);
+  assert.not.ok(r.dirty);
+});
+
+test.run();
