@@ -2,7 +2,8 @@
 // namespace you manage and keep it: the socket stays bound to the namespace it was created in, so
 // later calls need no namespace switching at all.
 import { NetlinkSocket, type OpenOptions } from './netlink/socket.js';
-import { withNetnsFd, type NetnsRef } from './netns.js';
+import { SyscallError } from './base/errno.js';
+import { NotANetnsError, netnsPath, withNetnsFd, type NetnsRef } from './netns.js';
 import { AddrApi } from './addr.js';
 import { LinkApi } from './link.js';
 import { NeighApi } from './neigh.js';
@@ -15,12 +16,19 @@ export interface RtnlOpenOptions extends Omit<OpenOptions, 'netnsFd'> {
 
 /**
  * A NetlinkSocket in `opts.netns` (default: the caller's namespace): the namespace is opened only
- * while the socket is created (NetnsNotFoundError if it is not there). The caller closes the socket.
+ * while the socket is created (NetnsNotFoundError if it is not there, NotANetnsError if the path is
+ * some other file). The caller closes the socket.
  */
 export function openSocket(opts: RtnlOpenOptions = {}): NetlinkSocket {
   const { netns, ...rest } = opts;
   if (netns === undefined) return NetlinkSocket.open(rest);
-  return withNetnsFd(netns, (netnsFd) => NetlinkSocket.open({ ...rest, netnsFd }));
+  try {
+    return withNetnsFd(netns, (netnsFd) => NetlinkSocket.open({ ...rest, netnsFd }));
+  } catch (err) {
+    // setns refuses an fd that is not a network namespace, as runIn finds too.
+    if (err instanceof SyscallError && err.call === 'setns' && err.code === 'EINVAL') throw new NotANetnsError(netnsPath(netns));
+    throw err;
+  }
 }
 
 export class Rtnl implements Disposable {

@@ -12,7 +12,7 @@ import * as C from '../src/netlink/generated/index.js';
 import { NetlinkSocket, type Request } from '../src/netlink/socket.js';
 import { ipJson, sh, tempNetns, type TempNetns } from '../src/public/testing.js';
 import { openSocket } from '../src/rtnl.js';
-import { withNetnsFd } from '../src/netns.js';
+import { NetnsNotFoundError, NotANetnsError, withNetnsFd } from '../src/netns.js';
 
 /** Runs `fn` with a fresh namespace and a socket opened in it; both go away afterwards, also on failure. */
 function inNetns(fn: (ns: TempNetns, sock: NetlinkSocket) => void, opts: { timeoutMs?: number } = {}): void {
@@ -104,6 +104,17 @@ test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the t
   } finally {
     ns.delete();
   }
+});
+
+test('openSocket({ netns }): a missing namespace is NetnsNotFoundError, a file that is none NotANetnsError', () => {
+  assert.throws(
+    () => openSocket({ netns: 'nbt-not-there-s6' }),
+    (e: unknown) => e instanceof NetnsNotFoundError,
+  );
+  assert.throws(
+    () => openSocket({ netns: '/etc/hostname' }),
+    (e: unknown) => e instanceof NotANetnsError && e.kind === 'invalid',
+  );
 });
 
 test('rules: RTM_NEWRULE adds what `ip rule` lists, a dump reads it back, RTM_DELRULE removes it', () => {
