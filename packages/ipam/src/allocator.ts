@@ -39,14 +39,20 @@ export class RangeExhaustedError extends NetbootError {
 export class IpInUseError extends NetbootError {
   readonly kind = 'conflict' as const;
 
-  constructor(readonly ip: string, reason: string) {
+  constructor(
+    readonly ip: string,
+    reason: string,
+  ) {
     super(`${ip} is not available: ${reason}`);
   }
 }
 
 /** A range set that is malformed: mixed families, overlapping ranges, a start after its end, too small, … */
 export class InvalidRangeError extends InvalidInputError {
-  constructor(readonly range: string, reason: string) {
+  constructor(
+    readonly range: string,
+    reason: string,
+  ) {
     super(`invalid range ${range}: ${reason}`);
   }
 }
@@ -336,7 +342,11 @@ export class RangeAllocator<O = undefined> {
   private requireIndex(ip: string): bigint {
     const index = this.indexOf(ip);
     if (index === undefined) {
-      throw new InvalidAddressError(ip, 'IP address', `not inside the allocatable ranges ${this.ranges.map((r) => `${valueToIp(this.family, r.first)}-${valueToIp(this.family, r.last)}`).join(', ')}`);
+      throw new InvalidAddressError(
+        ip,
+        'IP address',
+        `not inside the allocatable ranges ${this.ranges.map((r) => `${valueToIp(this.family, r.first)}-${valueToIp(this.family, r.last)}`).join(', ')}`,
+      );
     }
     return index;
   }

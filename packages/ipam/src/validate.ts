@@ -7,7 +7,11 @@ import type { Attachment } from './report.js';
 
 /** A caller-supplied value broke a rule; names the field and the value so the caller can fix it. */
 export class InvalidArgumentError extends InvalidInputError {
-  constructor(readonly field: string, readonly value: unknown, reason: string) {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
     super(`invalid ${field} ${JSON.stringify(value)}: ${reason}`);
   }
 }
@@ -67,7 +71,11 @@ export function validateIfname(name: unknown): string {
   if (name === '.' || name === '..') throw new InvalidArgumentError('ifname', name, 'must not be "." or ".."');
   if (IFNAME_FORBIDDEN.test(name)) throw new InvalidArgumentError('ifname', name, 'must not contain "/", ":" or whitespace');
   if (bytes.includes(KERNEL_SPACE_BYTE)) {
-    throw new InvalidArgumentError('ifname', name, 'must not contain a character whose UTF-8 holds the byte 0xA0 (e.g. "à"): the kernel counts that byte as a space');
+    throw new InvalidArgumentError(
+      'ifname',
+      name,
+      'must not contain a character whose UTF-8 holds the byte 0xA0 (e.g. "à"): the kernel counts that byte as a space',
+    );
   }
   return name;
 }

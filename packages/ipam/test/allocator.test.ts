@@ -28,7 +28,10 @@ test('wraps around and then reports exhaustion naming the range', () => {
   const a = new RangeAllocator({ subnet: '10.0.0.0/29' });
   const got = Array.from({ length: 5 }, () => a.allocate().ip);
   assert.equal(got, ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6']);
-  assert.throws(() => a.allocate(), (err: unknown) => err instanceof RangeExhaustedError && err.message.includes('10.0.0.0/29'));
+  assert.throws(
+    () => a.allocate(),
+    (err: unknown) => err instanceof RangeExhaustedError && err.message.includes('10.0.0.0/29'),
+  );
   a.release('10.0.0.3');
   assert.is(a.allocate().ip, '10.0.0.3'); // the only free slot, found by wrapping past the cursor
   assert.not.ok(a.isAllocated('10.0.0.1'));
@@ -62,7 +65,10 @@ test('restore rebuilds state without moving the cursor; lastReserved resumes rou
   a.restore('10.0.0.51');
   assert.is(a.lastReserved(), '10.0.0.50');
   assert.is(a.allocate().ip, '10.0.0.52');
-  assert.equal([...a.entries()].map((e) => e.ip), ['10.0.0.51', '10.0.0.52']);
+  assert.equal(
+    [...a.entries()].map((e) => e.ip),
+    ['10.0.0.51', '10.0.0.52'],
+  );
 });
 
 test('rangeStart/rangeEnd/gateway and multi-range sets (host-local range set)', () => {
@@ -72,7 +78,14 @@ test('rangeStart/rangeEnd/gateway and multi-range sets (host-local range set)', 
   ]);
   assert.is(a.size(), 3n); // .250 .251 from the first, 10.2.0.1 from the second (.2 is its gateway)
   const got = [a.allocate(), a.allocate(), a.allocate()];
-  assert.equal(got.map((g) => [g.ip, g.range, g.offset]), [['10.1.0.250', 0, 250n], ['10.1.0.251', 0, 251n], ['10.2.0.1', 1, 1n]]);
+  assert.equal(
+    got.map((g) => [g.ip, g.range, g.offset]),
+    [
+      ['10.1.0.250', 0, 250n],
+      ['10.1.0.251', 0, 251n],
+      ['10.2.0.1', 1, 1n],
+    ],
+  );
   assert.throws(() => a.allocate(), isA(RangeExhaustedError));
   assert.throws(() => new RangeAllocator([{ subnet: '10.0.0.0/24' }, { subnet: 'fd00::/64' }]), isA(InvalidRangeError));
   assert.throws(() => new RangeAllocator([{ subnet: '10.0.0.0/24' }, { subnet: '10.0.0.128/25' }]), isA(InvalidRangeError));
@@ -83,7 +96,11 @@ test('rangeStart/rangeEnd/gateway and multi-range sets (host-local range set)', 
 
 test('/31, /32, /127 and /128 are refused when the range is defined, like host-local ("too small to allocate from")', () => {
   for (const subnet of ['10.0.0.0/31', '10.0.0.1/32', 'fd00::/127', 'fd00::1/128']) {
-    assert.throws(() => new RangeAllocator({ subnet }), (e: unknown) => e instanceof InvalidRangeError && e.message.includes(subnet) && /too small to allocate from/.test(e.message), subnet);
+    assert.throws(
+      () => new RangeAllocator({ subnet }),
+      (e: unknown) => e instanceof InvalidRangeError && e.message.includes(subnet) && /too small to allocate from/.test(e.message),
+      subnet,
+    );
     assert.throws(() => new RangeAllocator([{ subnet: '10.9.0.0/24' }, { subnet }]), isA(InvalidRangeError), `${subnet} in a set`);
   }
   // The smallest that host-local takes: one address besides network, gateway and broadcast.
@@ -100,7 +117,10 @@ test('exhaustion names the range that ran out: the subnet, or rangeStart-rangeEn
   );
   const whole = new RangeAllocator({ subnet: '10.3.0.0/29', rangeStart: '10.3.0.1', rangeEnd: '10.3.0.6' }); // the default bounds
   for (let i = 0; i < 5; i++) whole.allocate();
-  assert.throws(() => whole.allocate(), (e: unknown) => e instanceof RangeExhaustedError && e.message === 'no free address left in 10.3.0.0/29');
+  assert.throws(
+    () => whole.allocate(),
+    (e: unknown) => e instanceof RangeExhaustedError && e.message === 'no free address left in 10.3.0.0/29',
+  );
 });
 
 test('IPv6 /64 works lazily', () => {

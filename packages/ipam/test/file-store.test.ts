@@ -50,22 +50,36 @@ test('a taken IP is refused and its file is left as it was', () =>
 
 test('bad container IDs, ifnames, network names and IPs are refused before anything is written', () =>
   withTempDir(async (data) => {
-    assert.throws(() => new FileStore(data, '../escape'), (e: unknown) => e instanceof InvalidArgumentError && /network name/.test((e as Error).message));
+    assert.throws(
+      () => new FileStore(data, '../escape'),
+      (e: unknown) => e instanceof InvalidArgumentError && /network name/.test((e as Error).message),
+    );
     const store = new FileStore(data, 'n');
     await store.withLock(() => undefined); // creates the directory and the lock file
     const before = readdirSync(join(data, 'n')).sort();
     for (const containerId of ['../x', 'a/b', '', ' lead', '/etc/passwd', 'x'.repeat(256), '.hidden']) {
       await store.withLock(() =>
-        assert.throws(() => store.reserve('10.0.0.9', eth0(containerId), 0), (e: unknown) => e instanceof InvalidArgumentError && /containerId/.test((e as Error).message)),
+        assert.throws(
+          () => store.reserve('10.0.0.9', eth0(containerId), 0),
+          (e: unknown) => e instanceof InvalidArgumentError && /containerId/.test((e as Error).message),
+        ),
       );
     }
     for (const ifname of ['eth/0', '', '..', 'a b', 'x'.repeat(16), 'a:b']) {
       await store.withLock(() =>
-        assert.throws(() => store.reserve('10.0.0.9', { containerId: 'ok', ifname }, 0), (e: unknown) => e instanceof InvalidArgumentError && /ifname/.test((e as Error).message)),
+        assert.throws(
+          () => store.reserve('10.0.0.9', { containerId: 'ok', ifname }, 0),
+          (e: unknown) => e instanceof InvalidArgumentError && /ifname/.test((e as Error).message),
+        ),
       );
     }
     for (const ip of ['../../etc/passwd', '10.0.0.256', '10.0.0.09', 'lock']) {
-      await store.withLock(() => assert.throws(() => store.reserve(ip, eth0('ok'), 0), (e: unknown) => e instanceof InvalidAddressError));
+      await store.withLock(() =>
+        assert.throws(
+          () => store.reserve(ip, eth0('ok'), 0),
+          (e: unknown) => e instanceof InvalidAddressError,
+        ),
+      );
     }
     assert.equal(readdirSync(join(data, 'n')).sort(), before);
     assert.equal(readdirSync(data), ['n'], 'nothing written beside the network directory');
@@ -74,12 +88,21 @@ test('bad container IDs, ifnames, network names and IPs are refused before anyth
 test('every reservation method refuses to run outside withLock', () =>
   withTempDir(async (data) => {
     const store = new FileStore(data, 'n');
-    assert.throws(() => store.reserve('10.0.0.2', eth0('c'), 0), (e: unknown) => e instanceof StoreNotLockedError);
-    assert.throws(() => store.list(), (e: unknown) => e instanceof StoreNotLockedError);
-    assert.throws(() => store.release('10.0.0.2'), (e: unknown) => e instanceof StoreNotLockedError);
+    assert.throws(
+      () => store.reserve('10.0.0.2', eth0('c'), 0),
+      (e: unknown) => e instanceof StoreNotLockedError,
+    );
+    assert.throws(
+      () => store.list(),
+      (e: unknown) => e instanceof StoreNotLockedError,
+    );
+    assert.throws(
+      () => store.release('10.0.0.2'),
+      (e: unknown) => e instanceof StoreNotLockedError,
+    );
     const bug = throwsA(() => store.list(), StoreNotLockedError);
     assert.ok(bug instanceof NetbootError);
-    assert.is(errorKind(bug), 'internal', 'a caller\'s bug, not bad input');
+    assert.is(errorKind(bug), 'internal', "a caller's bug, not bad input");
     assert.not.ok(existsSync(join(data, 'n', '10.0.0.2')));
   }));
 
@@ -99,11 +122,17 @@ test('reads both host-local formats, the old one-line one included, and reports 
         { ip: '10.0.0.2', containerId: 'new', ifname: 'eth0' },
         { ip: '10.0.0.3', containerId: 'old', ifname: undefined },
       ]);
-      assert.equal(corrupt.map((c) => c.ip), ['10.0.0.4', '10.0.0.5']);
+      assert.equal(
+        corrupt.map((c) => c.ip),
+        ['10.0.0.4', '10.0.0.5'],
+      );
       assert.ok(store.isReserved('10.0.0.4'), 'a corrupt file still takes its address');
       assert.not.ok(store.reserve('10.0.0.4', eth0('x'), 0));
       assert.equal(store.getById(eth0('old')), ['10.0.0.3'], 'falls back to the ID-only match like host-local');
-      assert.equal(store.releaseById(eth0('old')).map((e) => e.ip), ['10.0.0.3']);
+      assert.equal(
+        store.releaseById(eth0('old')).map((e) => e.ip),
+        ['10.0.0.3'],
+      );
     });
     assert.not.ok(existsSync(join(dir, '10.0.0.3')));
     assert.ok(existsSync(join(dir, 'not-an-ip')), 'files that are not ours are left alone');
@@ -187,19 +216,44 @@ if (!existsSync(STRACE)) console.log(`  skipping the fsync test: ${STRACE} not f
 /** Runs workers/<worker> under strace; returns `{ call, args, ok }` per traced syscall, in order. */
 function straced(worker: string, args: string[], syscalls: string[]): { call: string; args: string; ok: boolean }[] {
   const log = join(args[0]!, 'strace.log');
-  const r = spawnSync(STRACE, ['-f', '-qq', '-y', '-s', '4096', '-e', `trace=${syscalls.join(',')}`, '-o', log,
-    process.execPath, '--conditions=source', '--import', 'tsx', join(WORKERS, worker), ...args], { encoding: 'utf8' });
+  const r = spawnSync(
+    STRACE,
+    [
+      '-f',
+      '-qq',
+      '-y',
+      '-s',
+      '4096',
+      '-e',
+      `trace=${syscalls.join(',')}`,
+      '-o',
+      log,
+      process.execPath,
+      '--conditions=source',
+      '--import',
+      'tsx',
+      join(WORKERS, worker),
+      ...args,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.is(r.status, 0, r.stderr);
-  return readFileSync(log, 'utf8').split('\n').flatMap((line) => {
-    const m = /^\d+\s+(\w+)\((.*)\)\s+= (-?\d+)/.exec(line);
-    return m ? [{ call: m[1]!, args: m[2]!, ok: m[3] === '0' }] : [];
-  });
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      const m = /^\d+\s+(\w+)\((.*)\)\s+= (-?\d+)/.exec(line);
+      return m ? [{ call: m[1]!, args: m[2]!, ok: m[3] === '0' }] : [];
+    });
 }
 
 traced('every change to the directory is made durable (fsync of the directory) before the lock is released', () =>
   withTempDir(async (data) => {
     const dir = join(data, 'n');
-    const calls = straced('store-ops.ts', [data, 'n'], ['flock', 'fsync', 'fdatasync', 'link', 'linkat', 'unlink', 'unlinkat', 'rename', 'renameat', 'renameat2', 'mkdir', 'mkdirat']);
+    const calls = straced(
+      'store-ops.ts',
+      [data, 'n'],
+      ['flock', 'fsync', 'fdatasync', 'link', 'linkat', 'unlink', 'unlinkat', 'rename', 'renameat', 'renameat2', 'mkdir', 'mkdirat'],
+    );
     const inDir = (args: string) => args.includes(`"${dir}/`);
     const fsyncOf = (path: string) => (c: { call: string; args: string }) => /^f(data)?sync$/.test(c.call) && c.args.endsWith(`<${path}>`);
 
@@ -234,6 +288,7 @@ traced('every change to the directory is made durable (fsync of the directory) b
     assert.is(holds, 6);
     assert.is(changedHolds, 5, 'three reserves and two releases');
     assert.is(dirSyncs, 5, 'one directory fsync per changing hold, none for a read');
-  }));
+  }),
+);
 
 test.run();

@@ -43,11 +43,19 @@ test('the index follows puts and deletes: reads match a plain filter of the live
   const dead = [...live].filter((_, n) => n % 3 === 0);
   await kv.commit(dead.map((key) => ({ op: 'delete' as const, key })));
   for (const key of dead) live.delete(key);
-  await kv.commit([{ op: 'put', key: '/blocks/1/1', value: 'again' }, { op: 'put', key: '/blocks/1/', value: 'edge' }, { op: 'put', key: '/blocks/10', value: 'x' }]);
+  await kv.commit([
+    { op: 'put', key: '/blocks/1/1', value: 'again' },
+    { op: 'put', key: '/blocks/1/', value: 'edge' },
+    { op: 'put', key: '/blocks/10', value: 'x' },
+  ]);
   live.add('/blocks/1/1').add('/blocks/1/').add('/blocks/10');
   for (const prefix of ['/blocks/1', '/blocks/1/', '/blocks/10', '/', '', '/blocks/199/4', '/zzz']) {
     const want = [...live].filter((k) => k.startsWith(prefix)).sort();
-    assert.equal((await kv.list(prefix)).map((e) => e.key), want, `prefix ${JSON.stringify(prefix)}`);
+    assert.equal(
+      (await kv.list(prefix)).map((e) => e.key),
+      want,
+      `prefix ${JSON.stringify(prefix)}`,
+    );
   }
   assert.is((await kv.get('/blocks/1/1'))?.value, 'again');
 });
@@ -56,7 +64,10 @@ test('a closed MemoryKv refuses every call with a NetbootError (kind internal: u
   const kv = new MemoryKv();
   await kv.close();
   for (const call of [() => kv.get('/a'), () => kv.list('/'), () => kv.readMany([{ key: '/a' }]), () => kv.commit([])]) {
-    const e = await call().then(() => undefined, (err: unknown) => err);
+    const e = await call().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.ok(e instanceof NetbootError, String(e));
     assert.is(errorKind(e), 'internal');
   }

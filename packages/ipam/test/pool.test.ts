@@ -8,7 +8,12 @@ const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err inst
 
 test('fills defaults like flannel (v4 /24, v6 /64 blocks, NAT on)', () => {
   assert.equal(definePool({ name: 'default', cidr: '10.244.0.0/16' }), {
-    name: 'default', cidr: '10.244.0.0/16', blockSize: 24, disabled: false, natOutgoing: true, mode: 'vxlan',
+    name: 'default',
+    cidr: '10.244.0.0/16',
+    blockSize: 24,
+    disabled: false,
+    natOutgoing: true,
+    mode: 'vxlan',
   });
   const v6 = definePool({ name: 'v6', cidr: 'fd00:10:244::/56', mode: 'host-gw' });
   assert.is(v6.blockSize, 64);
@@ -29,7 +34,11 @@ test('rejects bad specs naming the field', () => {
     [{ name: 'a', cidr: '10.244.0.0/16', nodeSelector: { zone: 1 as never } }, 'nodeSelector'],
   ];
   for (const [spec, field] of bad) {
-    assert.throws(() => definePool(spec), (err: unknown) => err instanceof InvalidArgumentError && err.field.endsWith(field), JSON.stringify(spec));
+    assert.throws(
+      () => definePool(spec),
+      (err: unknown) => err instanceof InvalidArgumentError && err.field.endsWith(field),
+      JSON.stringify(spec),
+    );
   }
   assert.throws(() => definePool({ name: 'a', cidr: '10.244.1.0/16' }), isA(InvalidAddressError));
   assert.ok(definePool({ name: 'exact', cidr: '10.244.7.0/24', blockSize: 24 }));
@@ -38,9 +47,15 @@ test('rejects bad specs naming the field', () => {
 test('pools may not overlap each other or the service CIDR; the error names both', () => {
   const a = definePool({ name: 'a', cidr: '10.244.0.0/16' });
   const b = definePool({ name: 'b', cidr: '10.244.128.0/17' });
-  assert.throws(() => checkPoolFits(b, [a]), (err: unknown) => err instanceof PoolOverlapError && /b \(10\.244\.128\.0\/17\)/.test(err.message) && /pool a \(10\.244\.0\.0\/16\)/.test(err.message));
+  assert.throws(
+    () => checkPoolFits(b, [a]),
+    (err: unknown) => err instanceof PoolOverlapError && /b \(10\.244\.128\.0\/17\)/.test(err.message) && /pool a \(10\.244\.0\.0\/16\)/.test(err.message),
+  );
   const wide = definePool({ name: 'wide', cidr: '10.0.0.0/8', blockSize: 24 });
-  assert.throws(() => checkPoolFits(wide, [], '10.96.0.0/12'), (err: unknown) => err instanceof PoolOverlapError && err.message.includes('service CIDR 10.96.0.0/12'));
+  assert.throws(
+    () => checkPoolFits(wide, [], '10.96.0.0/12'),
+    (err: unknown) => err instanceof PoolOverlapError && err.message.includes('service CIDR 10.96.0.0/12'),
+  );
   assert.throws(() => checkPoolFits(wide, [], ['fd00:96::/108', '10.96.0.0/12']), isA(PoolOverlapError));
   assert.throws(() => checkPoolFits(a, [a]), isA(PoolExistsError));
   checkPoolFits(definePool({ name: 'c', cidr: '10.245.0.0/16' }), [a], '10.96.0.0/12');
@@ -52,7 +67,10 @@ test('patch changes mutable fields only', () => {
   assert.is(patchPool(a, { disabled: true }).disabled, true);
   assert.is(a.disabled, false); // the input is not mutated
   assert.not.ok('maxBlocksPerNode' in patchPool(a, { maxBlocksPerNode: undefined }));
-  assert.throws(() => patchPool(a, { cidr: '10.245.0.0/16' } as never), (err: unknown) => err instanceof InvalidArgumentError && /immutable/.test(err.message));
+  assert.throws(
+    () => patchPool(a, { cidr: '10.245.0.0/16' } as never),
+    (err: unknown) => err instanceof InvalidArgumentError && /immutable/.test(err.message),
+  );
   assert.throws(() => patchPool(a, { blockSize: 26 } as never), isA(InvalidArgumentError));
   assert.throws(() => patchPool(a, { mode: 'nope' as never }), isA(InvalidArgumentError));
 });

@@ -8,7 +8,11 @@ import { throwsA } from '@netboot/core/testing/pure';
 import { InvalidArgumentError, validateIfname } from '../src/validate.js';
 
 const refused = (name: string, reason: RegExp) =>
-  assert.throws(() => validateIfname(name), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ifname' && reason.test(e.message), JSON.stringify(name));
+  assert.throws(
+    () => validateIfname(name),
+    (e: unknown) => e instanceof InvalidArgumentError && e.field === 'ifname' && reason.test(e.message),
+    JSON.stringify(name),
+  );
 
 test('length is counted in bytes: 15 fit, 16 do not, whatever the characters', () => {
   assert.is(validateIfname('a'.repeat(15)), 'a'.repeat(15));

@@ -34,7 +34,10 @@ function isUnreachable(e: unknown): boolean {
 export class EtcdRequestError extends NetbootError {
   readonly kind = 'internal' as const;
 
-  constructor(readonly endpoint: string, cause: unknown) {
+  constructor(
+    readonly endpoint: string,
+    cause: unknown,
+  ) {
     super(`etcd at ${endpoint} refused the request: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
@@ -116,10 +119,7 @@ export class EtcdKv implements KvStore {
     // On failure, read the guarded keys back in the same transaction to name the one that moved, then
     // whatever the caller wants for its retry (only if it fits in one transaction).
     const extra = opts.onConflict && guarded.length + opts.onConflict.length <= MAX_READS_PER_TXN ? opts.onConflict : [];
-    const failure: IRequestOp[] = [
-      ...guarded.map((op) => ({ request_range: { key: this.key(op.key) } })),
-      ...extra.map((r) => this.rangeOp(r)),
-    ];
+    const failure: IRequestOp[] = [...guarded.map((op) => ({ request_range: { key: this.key(op.key) } })), ...extra.map((r) => this.rangeOp(r))];
     const res = await this.call(() => this.client.kv.txn({ compare, success, failure }));
     if (!res.succeeded) {
       const moved = guarded.find((op, i) => {

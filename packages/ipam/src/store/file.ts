@@ -17,7 +17,20 @@
 // readdir per operation rather than host-local's read of every file. Anything that deletes or trusts an
 // owner (release by ID, gc) re-reads the file first, because a name can be deleted and recreated by
 // someone else between two of our looks.
-import { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
@@ -55,7 +68,10 @@ export interface CorruptFileEntry {
 export class StoreNotLockedError extends NetbootError {
   readonly kind = 'internal' as const;
 
-  constructor(readonly dir: string, method: string) {
+  constructor(
+    readonly dir: string,
+    method: string,
+  ) {
     super(`FileStore.${method} on ${dir} must be called inside withLock()`);
   }
 }
@@ -276,10 +292,11 @@ export class FileStore {
     const index = this.requireLock('getById');
     const containerId = validateContainerId(attachment.containerId);
     const ifname = validateIfname(attachment.ifname);
-    const matching = (key: string) => [...(index.byOwner.get(key) ?? [])].filter((ip) => {
-      const entry = this.reread(index, ip);
-      return entry !== undefined && !isCorrupt(entry) && ownerKey(entry.containerId, entry.ifname) === key;
-    });
+    const matching = (key: string) =>
+      [...(index.byOwner.get(key) ?? [])].filter((ip) => {
+        const entry = this.reread(index, ip);
+        return entry !== undefined && !isCorrupt(entry) && ownerKey(entry.containerId, entry.ifname) === key;
+      });
     const exact = matching(ownerKey(containerId, ifname));
     return exact.length > 0 ? exact : matching(ownerKey(containerId, undefined));
   }
