@@ -115,3 +115,24 @@ export class Node {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Builds the plugin before a test file's tests and removes it after; returns `onNode`, which runs a
+ * test body with a fresh node (namespaces and temp dir) and deletes it afterwards.
+ */
+export function usePlugin(suite: { before(fn: () => unknown): void; after(fn: () => unknown): void }): (fn: (node: Node) => unknown) => Promise<void> {
+  const buildDir = mkdtempSync(join(tmpdir(), 'nbt-cni-build-'));
+  let plugin = '';
+  suite.before(async () => {
+    plugin = await buildPlugin(buildDir);
+  });
+  suite.after(() => rmSync(buildDir, { recursive: true, force: true }));
+  return async (fn) => {
+    const node = new Node(plugin);
+    try {
+      await fn(node);
+    } finally {
+      node.delete();
+    }
+  };
+}

@@ -1,20 +1,12 @@
 // ipMasq: one nftables table of netboot's own with a set of pod addresses; run inside the test's
 // node namespace only. Proof that it masquerades: a "outside" namespace with no route back to the
 // pod subnet answers the pod's ping only when the source was rewritten.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sh } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildPlugin, Node } from './cni-fixture.js';
+import { type Node, usePlugin } from './cni-fixture.js';
 
-const buildDir = mkdtempSync(join(tmpdir(), 'nbt-cni-build-'));
-let plugin = '';
-test.before(async () => {
-  plugin = await buildPlugin(buildDir);
-});
-test.after(() => rmSync(buildDir, { recursive: true, force: true }));
+const onNode = usePlugin(test);
 
 /** Pod addresses in the masquerade sets, as `nft -j list table inet netboot` shows them. */
 function elements(node: Node): { ip: string; comment: string | undefined }[] {
@@ -27,15 +19,6 @@ function elements(node: Node): { ip: string; comment: string | undefined }[] {
   return JSON.parse(out).nftables.flatMap((i: any) =>
     i.set && i.set.name.startsWith('pods') ? (i.set.elem ?? []).map((e: any) => (typeof e === 'string' ? { ip: e, comment: undefined } : { ip: e.elem.val, comment: e.elem.comment })) : [],
   );
-}
-
-async function onNode(fn: (node: Node) => unknown): Promise<void> {
-  const node = new Node(plugin);
-  try {
-    await fn(node);
-  } finally {
-    node.delete();
-  }
 }
 
 test('ADD adds one element per pod and the pod reaches a host that has no route back; DEL removes it', () =>

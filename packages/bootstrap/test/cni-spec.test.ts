@@ -1,29 +1,13 @@
 // Spec tests: the bundled plugin run as a runtime runs it (env + stdin, exit code, JSON on stdout),
 // in nbt-* namespaces; every verb, every cniVersion, the error codes with nothing left behind.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipJson, sh, type TempNetns } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildPlugin, CNI_VERSIONS, Node } from './cni-fixture.js';
+import { CNI_VERSIONS, type Node, usePlugin } from './cni-fixture.js';
 
-const buildDir = mkdtempSync(join(tmpdir(), 'nbt-cni-build-'));
-let plugin = '';
-
-test.before(async () => {
-  plugin = await buildPlugin(buildDir);
-});
-test.after(() => rmSync(buildDir, { recursive: true, force: true }));
-
-async function onNode(fn: (node: Node) => unknown): Promise<void> {
-  const node = new Node(plugin);
-  try {
-    await fn(node);
-  } finally {
-    node.delete();
-  }
-}
+const onNode = usePlugin(test);
 
 function podAddrs(ns: TempNetns, ifname = 'eth0'): string[] {
   return ipJson(ns, 'addr', 'show', 'dev', ifname)[0].addr_info.filter((a: { scope: string }) => a.scope === 'global').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
