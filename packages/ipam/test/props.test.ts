@@ -131,7 +131,7 @@ cluster('concurrent allocate/release/gc from several clients keep the store cons
                 return c.releaseAttachment(podOf(o.pod));
               case 'releaseIp':
                 return model.has(o.pod) ? c.releaseIp(model.get(o.pod)!) : Promise.resolve(undefined);
-              case 'gc':
+              default: // 'gc'
                 return c.gc([...model.keys()].filter((_, k) => k % o.keepEvery === 0).map(podOf));
             }
           }),

@@ -36,7 +36,10 @@ test('the README examples run as written', () =>
 test('every error class the README names is exported', () => {
   const named = new Set([...readme.matchAll(/\b([A-Z]\w*Error)\b/g)].map((m) => m[1]!));
   const exported = { ...coreErrors, ...coreIp, ...ipam, ...file, ...etcd };
-  assert.equal([...named].filter((n) => !(n in exported)), []);
+  assert.equal(
+    [...named].filter((n) => !(n in exported)),
+    [],
+  );
   assert.ok(named.has('CorruptEntryError') && named.has('KvUnavailableError'), 'the scan finds names');
 });
 

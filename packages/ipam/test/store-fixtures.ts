@@ -42,7 +42,7 @@ export function hostLocal(call: HostLocalCall): { ok: boolean; result: any; stde
     input: JSON.stringify(conf),
     encoding: 'utf8',
     env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
       CNI_COMMAND: call.command,
       CNI_CONTAINERID: call.containerId,
       CNI_NETNS: '/dev/null',
