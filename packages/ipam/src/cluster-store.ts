@@ -23,7 +23,7 @@ export interface NodeView {
 }
 
 /** A block value that did not decode, with where it is. */
-export interface CorruptBlock {
+interface CorruptBlock {
   error: CorruptEntryError;
   block: string;
   node: string | undefined;
