@@ -2,7 +2,7 @@
 // variables, the config on stdin, executed inside a "node" namespace the test created (so the bridge,
 // veths and nft table land there), with the pods in namespaces of their own. Data dirs and the lease
 // file live in a temp dir: nothing on the host is touched.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,17 @@ import { ipJson, type TempNetns, tempNetns } from '@netboot/core/testing';
 import { bundlePlugin, koffiNativePath } from '../src/cni/build/bundle.js';
 
 export const CNI_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+
+function outcome(code: number, stdout: string, stderr: string): Outcome {
+  const text = stdout.trim();
+  let out: any;
+  try {
+    out = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    out = text; // a killed plugin may leave half a line
+  }
+  return { code, out, stderr };
+}
 
 /** Builds the plugin bundle once into a temp dir; returns the executable's path. */
 export async function buildPlugin(dir: string): Promise<string> {
@@ -65,7 +76,8 @@ export class Node {
     };
   }
 
-  run(command: string | undefined, conf: unknown, inv: Invocation = {}): Outcome {
+  /** The clean environment a runtime would pass, and argv that runs the plugin in the node namespace. */
+  private invocation(command: string | undefined, inv: Invocation): { argv: string[]; env: Record<string, string> } {
     const env: Record<string, string | undefined> = {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: command,
@@ -77,13 +89,28 @@ export class Node {
       ...inv.env,
     };
     const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    const res = spawnSync('ip', ['netns', 'exec', this.ns.name, this.plugin], {
-      input: typeof conf === 'string' ? conf : JSON.stringify(conf),
-      env: clean,
-      encoding: 'utf8',
-    });
-    const text = res.stdout.trim();
-    return { code: res.status ?? -1, out: text === '' ? undefined : JSON.parse(text), stderr: res.stderr };
+    // `ip netns exec` execs the plugin in place, so the child's pid is the plugin's.
+    return { argv: ['ip', 'netns', 'exec', this.ns.name, this.plugin], env: clean };
+  }
+
+  run(command: string | undefined, conf: unknown, inv: Invocation = {}): Outcome {
+    const { argv, env } = this.invocation(command, inv);
+    const res = spawnSync(argv[0]!, argv.slice(1), { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env, encoding: 'utf8' });
+    return outcome(res.status ?? -1, res.stdout, res.stderr);
+  }
+
+  /** Starts the plugin without waiting (for parallel runs and for killing it midway). */
+  start(command: string, conf: unknown, inv: Invocation = {}): { child: ChildProcess; done: Promise<Outcome> } {
+    const { argv, env } = this.invocation(command, inv);
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdin!.on('error', () => {}); // killed before it read its config
+    child.stdin!.end(JSON.stringify(conf));
+    const done = new Promise<Outcome>((resolve) => child.on('close', (code) => resolve(outcome(code ?? -1, stdout, stderr))));
+    return { child, done };
   }
 
   /** ADD for a pod namespace; returns the parsed result, failing loudly on an error reply. */
