@@ -409,7 +409,10 @@ export class ClusterIpam {
     });
   }
 
-  /** Releases one IP whoever holds it (`calicoctl ipam release --ip`). Unknown IPs are not an error: undefined. */
+  /**
+   * Releases one IP whoever holds it (`calicoctl ipam release --ip`). Unknown IPs are not an error: undefined.
+   * An IP whose block does not parse is refused with CorruptEntryError: a human must look at that block.
+   */
   async releaseIp(ip: string): Promise<Reservation | undefined> {
     const canonical = normalizeIp(ip); // throws InvalidAddressError naming the input
     const block = await this.store.blockContaining(canonical);
@@ -439,7 +442,7 @@ export class ClusterIpam {
     return { released, skipped: corruptBlockProblems(scan) };
   }
 
-  /** Who holds `ip` (`calicoctl ipam show --ip`), or undefined if it is free or in no block. */
+  /** Who holds `ip` (`calicoctl ipam show --ip`), or undefined if it is free or in no block; CorruptEntryError if its block does not parse. */
   async holder(ip: string): Promise<Reservation | undefined> {
     const canonical = normalizeIp(ip);
     const block = await this.store.blockContaining(canonical);
