@@ -36,6 +36,8 @@ export interface Invocation {
   ifname?: string;
   args?: string;
   path?: string;
+  /** Run this executable instead of netboot (another plugin of a chain). */
+  binary?: string;
   /** Extra or replaced variables; `undefined` removes one. */
   env?: Record<string, string | undefined>;
 }
@@ -90,7 +92,7 @@ export class Node {
     };
     const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
     // `ip netns exec` execs the plugin in place, so the child's pid is the plugin's.
-    return { argv: ['ip', 'netns', 'exec', this.ns.name, this.plugin], env: clean };
+    return { argv: ['ip', 'netns', 'exec', this.ns.name, inv.binary ?? this.plugin], env: clean };
   }
 
   run(command: string | undefined, conf: unknown, inv: Invocation = {}): Outcome {
