@@ -104,7 +104,8 @@ export class ClusterIpam {
 
   /** The pod IPAM of one node (what its CNI plugin and agent use): {@link PodIpam} over this cluster. */
   forNode(node: string, opts: ForNodeOptions = {}): PodIpam {
-    return new NodeIpam(this, validateNodeName(node), opts);
+    validateNodeName(node);
+    return new NodeIpam(this, node, opts, (attachment, request) => this.allocateOne(node, attachment, request));
   }
 
   // ---- pools ----------------------------------------------------------------------------------------
@@ -282,6 +283,11 @@ export class ClusterIpam {
    * pool's maxBlocksPerNode). Idempotent: the same (containerId, ifname) gets the IP it already holds.
    */
   async allocate(node: string, attachment: Attachment, opts: AllocateOptions = {}): Promise<Reservation> {
+    return (await this.allocateOne(node, attachment, opts)).reservation;
+  }
+
+  // allocate, also saying whether the address is new (fresh) or one the attachment already held.
+  private async allocateOne(node: string, attachment: Attachment, opts: AllocateOptions): Promise<{ reservation: Reservation; fresh: boolean }> {
     validateNodeName(node);
     const att = validateAttachment(attachment);
     const requested = opts.ip === undefined ? undefined : ipToValue(opts.ip);
@@ -300,7 +306,7 @@ export class ClusterIpam {
       if (held) {
         if (wantedIp !== undefined && held.ip !== wantedIp) throw new IpInUseError(wantedIp, `${att.containerId}/${att.ifname} already holds ${held.ip}`);
         const block = view.blocks.find((b) => b.value.cidr === held.block) ?? (await store.readBlock(held.block));
-        return { ...att, ip: held.ip, block: held.block, pool: block?.value.pool, node: block?.value.node ?? node };
+        return { reservation: { ...att, ip: held.ip, block: held.block, pool: block?.value.pool, node: block?.value.node ?? node }, fresh: false };
       }
       // One commit: the block with the new allocation (and, for a new block, its claim) plus the handle.
       const commit = async (block: BlockRecord, revision: bigint, claim: KvOp[]) => {
@@ -315,7 +321,7 @@ export class ClusterIpam {
           { onConflict: store.viewReads(node, att) },
         );
         if (revision === 0n) store.rememberBlock(node, block.cidr);
-        return reservation;
+        return { reservation, fresh: true };
       };
 
       if (wantedIp !== undefined) {
@@ -499,6 +505,7 @@ class NodeIpam implements PodIpam {
     private readonly cluster: ClusterIpam,
     private readonly node: string,
     private readonly opts: ForNodeOptions,
+    private readonly allocateOne: (attachment: Attachment, opts: AllocateOptions) => Promise<{ reservation: Reservation; fresh: boolean }>,
   ) {}
 
   async allocate(attachment: Attachment, opts: PodAllocateOptions = {}): Promise<PodAddress[]> {
@@ -508,7 +515,18 @@ class NodeIpam implements PodIpam {
         ? opts.ips.map((ip) => ({ ...labels, ip }))
         : (this.opts.families ?? [undefined]).map((family) => ({ ...labels, ...(family === undefined ? {} : { family }) }));
     const addresses: PodAddress[] = [];
-    for (const request of requests) addresses.push(podAddress(await this.cluster.allocate(this.node, attachment, request)));
+    const made: string[] = [];
+    try {
+      for (const request of requests) {
+        const { reservation, fresh } = await this.allocateOne(attachment, request);
+        if (fresh) made.push(reservation.ip);
+        addresses.push(podAddress(reservation));
+      }
+    } catch (err) {
+      // Like LocalIpam: a failed ADD gives back the addresses it reserved, and keeps those held before it.
+      for (const ip of made) await this.cluster.releaseIp(ip);
+      throw err;
+    }
     return addresses;
   }
 

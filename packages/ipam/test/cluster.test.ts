@@ -585,3 +585,27 @@ reads('holder and reservations, by block, by node, and for borrowed IPs', async 
 });
 
 reads.run();
+
+const nodeView = suite("forNode: one node's PodIpam");
+
+nodeView('dual-stack by families; a failed ADD gives back what it reserved and keeps what was held before', async () => {
+  const { ipam } = await setup();
+  await ipam.createPool({ name: 'v4', cidr: '10.244.0.0/16' });
+  const node = ipam.forNode('n1', { families: [4, 6] });
+  await rejectsA(node.allocate(pod(1)), IpExhaustedError); // no IPv6 pool yet
+  assert.equal(await node.reservations(), [], 'the IPv4 address of the failed ADD was given back');
+  const v4 = await ipam.allocate('n1', pod(2));
+  await rejectsA(node.allocate(pod(2)), IpExhaustedError);
+  assert.equal(await node.reservations(), [v4], 'an address held before the failed ADD stays');
+  await ipam.createPool({ name: 'v6', cidr: 'fd00:10:244::/56' });
+  const both = await node.allocate(pod(2));
+  assert.equal(
+    both.map((a) => [a.ip === v4.ip, a.prefixLen, a.gateway.includes(':')]),
+    [
+      [true, 24, false],
+      [false, 64, true],
+    ],
+  );
+});
+
+nodeView.run();
