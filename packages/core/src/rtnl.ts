@@ -1,7 +1,7 @@
 // One rtnetlink socket in one namespace, with the four object APIs on top of it. Open one Rtnl per
 // namespace you manage and keep it: the socket stays bound to the namespace it was created in, so
 // later calls need no namespace switching at all.
-import { NetlinkSocket, type OpenOptions } from './netlink/socket.js';
+import { NetlinkSocket, type OpenOptions, type Transport } from './netlink/socket.js';
 import { SyscallError } from './base/errno.js';
 import { NotANetnsError, netnsPath, withNetnsFd, type NetnsRef } from './netns.js';
 import { AddrApi } from './addr.js';
@@ -31,8 +31,13 @@ export function openSocket(opts: RtnlOpenOptions = {}): NetlinkSocket {
   }
 }
 
-export class Rtnl implements Disposable {
-  readonly socket: NetlinkSocket;
+/**
+ * The four object APIs over one transport: a NetlinkSocket (`Rtnl.open`), or anything else that
+ * speaks `Transport`, such as a test's RequestRecorder (`new Rtnl(recorder)`), so code written against
+ * an Rtnl is tested without a kernel.
+ */
+export class Rtnl<T extends Transport & { close?(): void } = NetlinkSocket> implements Disposable {
+  readonly socket: T;
   /** `ip link …` */
   readonly link: LinkApi;
   /** `ip addr …` */
@@ -47,8 +52,8 @@ export class Rtnl implements Disposable {
     return new Rtnl(openSocket(opts));
   }
 
-  /** Wraps a socket the caller opened; close() then closes that socket. */
-  constructor(socket: NetlinkSocket) {
+  /** Wraps a socket (or other transport) the caller opened; close() then closes it, if it can be. */
+  constructor(socket: T) {
     this.socket = socket;
     this.link = new LinkApi(socket);
     this.addr = new AddrApi(socket);
@@ -57,7 +62,7 @@ export class Rtnl implements Disposable {
   }
 
   close(): void {
-    this.socket.close();
+    this.socket.close?.();
   }
 
   [Symbol.dispose](): void {

@@ -27,7 +27,7 @@ import {
   SpecError,
 } from '../src/index.js';
 import { errorKind, InvalidInputError } from '../src/base/errors.js';
-import { ipJson, sh, withNetns } from '../src/public/testing.js';
+import { ipJson, RequestRecorder, sh, withNetns } from '../src/public/testing.js';
 
 test('open in a namespace: all four APIs share the one socket, which stays in that namespace', () =>
   withNetns(1, (ns) => {
@@ -55,6 +55,19 @@ test('open in a namespace: all four APIs share the one socket, which stays in th
       rtnl.close();
     }
   }));
+
+test('an Rtnl over another Transport: a RequestRecorder stands in for the kernel', () => {
+  const kernel = new RequestRecorder();
+  const rtnl = new Rtnl(kernel);
+  rtnl.route.add({ dst: '10.10.0.0/16', gateway: '10.9.0.2', table: 100 });
+  rtnl.neigh.set({ dev: 2, dst: '10.9.0.2', lladdr: '02:00:00:00:00:02' });
+  assert.equal(
+    kernel.sent.map((m) => m.type),
+    [constants.RTM_NEWROUTE, constants.RTM_NEWNEIGH],
+  );
+  assert.is(rtnl.socket, kernel);
+  rtnl.close(); // a transport without close() has nothing to close
+});
 
 test('Symbol.dispose closes the socket', () =>
   withNetns(1, (ns) => {
