@@ -1,7 +1,7 @@
 // Peer records checked once, in canonical text, so modes compare strings and never re-parse; and
 // the stable VTEP MAC every node derives the same way for every other node.
 import { createHash } from 'node:crypto';
-import { bitsOf, bytesToMac, networkOf, parseIp, parseMac, parsePrefix, type IpFamily } from '@netboot/core/ip';
+import { bitsOf, bytesToMac, ipToBytes, networkOf, parseIp, parseMac, parsePrefix, type IpFamily } from '@netboot/core/ip';
 import { InvalidPeerError } from './errors.js';
 import type { LocalNode, Peer, UnderlayAddress } from './types.js';
 
@@ -18,7 +18,7 @@ export interface CheckedPeer {
   name: string;
   nodeIPs: ReadonlyMap<IpFamily, string>;
   podCIDRs: readonly PodCidr[];
-  vtepMac: string;
+  readonly vtepMac: string;
 }
 
 /**
@@ -32,10 +32,22 @@ export function vtepMac(nodeName: string): string {
   return bytesToMac(b.subarray(0, 6));
 }
 
-/** Parses and canonicalises a peer; InvalidPeerError names the peer and the bad field. */
+// A peer record is parsed once: desired() for 5,000 peers (and the local node, asked for each of them)
+// must not re-parse and re-hash on every resync. Records are treated as immutable; change a peer by
+// passing a new object.
+const checked = new WeakMap<Peer, CheckedPeer>();
+
+/** Parses and canonicalises a peer (once per record); InvalidPeerError names the peer and the bad field. */
 export function checkPeer(p: Peer): CheckedPeer {
-  const name = typeof p?.name === 'string' && p.name !== '' ? p.name : undefined;
-  if (name === undefined) throw new InvalidPeerError(String(p?.name), 'a peer needs a non-empty name');
+  if (p === null || typeof p !== 'object') throw new InvalidPeerError(String(p), 'a peer is an object');
+  let c = checked.get(p);
+  if (c === undefined) checked.set(p, (c = parsePeer(p)));
+  return c;
+}
+
+function parsePeer(p: Peer): CheckedPeer {
+  const name = typeof p.name === 'string' && p.name !== '' ? p.name : undefined;
+  if (name === undefined) throw new InvalidPeerError(String(p.name), 'a peer needs a non-empty name');
   const fail = (why: string): never => {
     throw new InvalidPeerError(name, why);
   };
@@ -68,25 +80,53 @@ export function checkPeer(p: Peer): CheckedPeer {
     if (podCIDRs.some((c) => c.family === family)) fail(`more than one IPv${family} pod CIDR`);
     podCIDRs.push({ family, cidr, network: cidr.split('/')[0]! });
   }
-  let mac: string;
+  let given: string | undefined;
   try {
-    mac = p.vtepMac === undefined ? vtepMac(name) : parseMac(p.vtepMac);
+    given = p.vtepMac === undefined ? undefined : parseMac(p.vtepMac);
   } catch {
     return fail(`VTEP MAC ${JSON.stringify(p.vtepMac)} is not a MAC address`);
   }
-  return { name, nodeIPs, podCIDRs, vtepMac: mac };
+  // Derived on first use only: host-gw never needs it.
+  let mac = given;
+  return {
+    name,
+    nodeIPs,
+    podCIDRs,
+    get vtepMac() {
+      return (mac ??= vtepMac(name));
+    },
+  };
 }
 
-/** Whether `ip` lies inside `cidr` (same family, same network bits). */
-export function contains(cidr: string, ip: string): boolean {
-  const p = parsePrefix(cidr);
-  const a = parseIp(ip);
-  return a.family === p.family && networkOf(`${a.address}/${p.prefixLen}`) === networkOf(cidr);
+/** Whether the address bytes `ip` lie inside the network `net`/`prefixLen` (same length). */
+function within(ip: Uint8Array, net: Uint8Array, prefixLen: number): boolean {
+  if (ip.length !== net.length) return false;
+  const whole = prefixLen >> 3;
+  for (let i = 0; i < whole; i++) if (ip[i] !== net[i]) return false;
+  const rest = prefixLen & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (ip[whole]! & mask) === (net[whole]! & mask);
 }
+
+interface Subnet {
+  net: Uint8Array;
+  prefixLen: number;
+  underlay: UnderlayAddress;
+}
+
+// The node's subnets as bytes, once per node record: host-gw asks for every peer.
+const subnets = new WeakMap<LocalNode, Subnet[]>();
 
 /** The node's underlay address whose subnet holds `ip`: the peer is directly connected through it. */
 export function onLink(node: LocalNode, ip: string): UnderlayAddress | undefined {
-  return node.underlay.find((u) => contains(u.cidr, ip));
+  let list = subnets.get(node);
+  if (list === undefined) {
+    list = node.underlay.map((u) => ({ net: ipToBytes(parsePrefix(u.cidr).address), prefixLen: parsePrefix(u.cidr).prefixLen, underlay: u }));
+    subnets.set(node, list);
+  }
+  const bytes = ipToBytes(ip);
+  return list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
 }
 
 /** The node's underlay address for `family` (the uplink of that family), if it has one. */

@@ -1,0 +1,219 @@
+// @netboot/routes against `ip -batch`, in throwaway `nbt-bench-…` namespaces, for host-gw and vxlan at
+// several cluster sizes (one node, N peers on its /16 underlay, a /24 pod CIDR each):
+//   full apply         Reconciler.full(mode.desired(node, peers)) in a fresh namespace
+//                      vs the same entries from a generated file: `ip -batch` (routes; neighbours for
+//                      vxlan) + `bridge -batch` (FDB entries for vxlan), timed as whole processes
+//   no-op reconcile    a second full pass: desired state, one dump per kind, diff, nothing to send
+//   one peer changed   update() of one peer that moved to another node IP (median of CHANGES)
+//   one peer removed   update() of one peer gone (median of CHANGES)
+//   idle CPU           a running Network (monitor polling, resync timer) over IDLE_S seconds, largest N
+// Targets (issue 7): full apply ≤ 0.5× the iproute2 file; no-op at 5,000 peers < 50 ms; one changed
+// peer < 5 ms at 5,000 peers and about the same at 100; idle < 1 % of one core.
+//
+//   pnpm bench routes                          # defaults below; writes its section of bench/RESULTS.md
+//   PEERS=100 REPEAT=1 IDLE_S=2 pnpm bench routes   # a quick check (prints only)
+//
+// Knobs: PEERS (comma list, 100,1000,5000), MODES (host-gw,vxlan), REPEAT (3 fresh namespaces per
+// size and mode), CHANGES (21), IDLE_S (10).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rtnl } from '@netboot/core';
+import { tempNetns, type TempNetns } from '@netboot/core/testing';
+import { discoverNode, hostGw, Network, Reconciler, vxlan, type LocalNode, type Mode, type Peer } from '@netboot/routes';
+import { intEnv, machineFacts, median, settle, writeResultsSection } from './lib/common.js';
+
+const PEERS = (process.env.PEERS ?? '100,1000,5000').split(',').map(Number);
+const MODES = (process.env.MODES ?? 'host-gw,vxlan').split(',');
+const REPEAT = intEnv('REPEAT', 3);
+const CHANGES = intEnv('CHANGES', 21);
+const IDLE_S = intEnv('IDLE_S', 10);
+const PROTO = 78;
+
+if (PEERS.some((n) => !Number.isInteger(n) || n < 2 || n > 60_000)) throw new Error(`PEERS must be integers 2..60000, got ${process.env.PEERS}`);
+const work = mkdtempSync(join(tmpdir(), 'nbt-bench-'));
+
+const modes: Record<string, () => Mode> = { 'host-gw': hostGw, vxlan };
+const nodeIP = (i: number): string => `172.16.${i >> 8}.${i & 255}`;
+const podCIDR = (i: number): string => `10.${1 + (i >> 8)}.${i & 255}.0/24`;
+const peer = (i: number, ip = nodeIP(i)): Peer => ({ name: `n${i}`, nodeIPs: [ip], podCIDRs: [podCIDR(i)] });
+const self: Peer = { name: 'self', nodeIPs: ['172.16.0.1'], podCIDRs: ['10.0.0.0/24'] };
+
+function ms(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function run(cmd: string, args: string[]): string {
+  const res = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${res.stderr || res.error}`);
+  return res.stdout;
+}
+
+/** A namespace with the node's uplink (veth0, 172.16.0.1/16) and an Rtnl in it. */
+function withNode<T>(fn: (ns: TempNetns, rtnl: Rtnl, node: LocalNode) => T): T {
+  const ns = tempNetns('nbt-bench');
+  try {
+    using rtnl = Rtnl.open({ netns: ns });
+    rtnl.link.set('lo', { up: true });
+    rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
+    rtnl.addr.add('veth0', '172.16.0.1/16');
+    return fn(ns, rtnl, discoverNode(rtnl, self));
+  } finally {
+    ns.delete();
+  }
+}
+
+function count(ns: TempNetns): number {
+  const routes = JSON.parse(run('ip', ['-n', ns.name, '-j', 'route', 'show', 'proto', String(PROTO)]) || '[]').length;
+  return routes;
+}
+
+/** The iproute2 file for the same full apply: ms for `bridge -batch` (FDB) + `ip -batch` (neighbours, routes). */
+function iproute2(ns: TempNetns, rtnl: Rtnl, node: LocalNode, mode: Mode, peers: Peer[]): number {
+  const d = mode.desired(node, peers);
+  if (d.device?.kind === 'vxlan') {
+    const v = d.device;
+    run('ip', ['-n', ns.name, 'link', 'add', v.name, 'mtu', String(v.mtu), 'address', v.address, 'type', 'vxlan', 'id', String(v.vni), 'dstport', String(v.port), 'local', v.local, 'dev', String(v.dev), 'nolearning']);
+    rtnl.link.set(v.name, { up: true });
+  }
+  const ipLines = [
+    ...d.neighbours.map((n) => `neigh replace ${n.dst} lladdr ${n.lladdr} dev ${n.dev} nud permanent`),
+    ...d.routes.map((r) => `route replace ${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''} proto ${PROTO}`),
+  ];
+  const fdbLines = d.fdb.map((f) => `fdb replace ${f.lladdr} dev ${f.dev} dst ${f.dst} self permanent`);
+  writeFileSync(join(work, 'ip'), `${ipLines.join('\n')}\n`);
+  writeFileSync(join(work, 'bridge'), `${fdbLines.join('\n')}\n`);
+  return ms(() => {
+    if (fdbLines.length > 0) run('bridge', ['-n', ns.name, '-batch', join(work, 'bridge')]);
+    run('ip', ['-n', ns.name, '-batch', join(work, 'ip')]);
+  });
+}
+
+interface Row {
+  mode: string;
+  n: number;
+  full: number[];
+  ref: number[];
+  noop: number[];
+  change: number[];
+  remove: number[];
+}
+const rows: Row[] = [];
+let idle: { mode: string; n: number; pct: number; seconds: number } | undefined;
+
+function bench(modeName: string, n: number): void {
+  const row: Row = { mode: modeName, n, full: [], ref: [], noop: [], change: [], remove: [] };
+  const peers = Array.from({ length: n }, (_, i) => peer(i + 2));
+  for (let r = 0; r < REPEAT; r++) {
+    const ours = (): void =>
+      withNode((ns, rtnl, node) => {
+        const mode = modes[modeName]!();
+        const rec = new Reconciler(rtnl);
+        let report = rec.full(mode.desired(node, [...peers.slice(0, 50)]));
+        rec.full(mode.desired(node, [])); // a warm JIT, as a long-running agent has
+        row.full.push(ms(() => (report = rec.full(mode.desired(node, peers)))));
+        if (report.failures.length > 0 || count(ns) !== n) throw new Error(`full apply: ${report.failures[0]?.error.message ?? `${count(ns)} routes`}`);
+        row.noop.push(ms(() => (report = rec.full(mode.desired(node, peers)))));
+        if (report.operations !== 0) throw new Error(`no-op reconcile did ${report.operations} operations`);
+        const moving = peers[n >> 1]!;
+        for (let c = 0; c < CHANGES; c++) {
+          const moved = c % 2 === 0 ? peer(n + 100 + c, nodeIP(n + 100 + c)) : moving;
+          const state = mode.forPeer(node, { ...moved, name: moving.name, podCIDRs: moving.podCIDRs });
+          row.change.push(ms(() => (report = rec.update(new Map([[moving.name, state]])))));
+          if (report.operations === 0 || report.failures.length > 0) throw new Error('one changed peer: nothing done');
+        }
+        for (let c = 0; c < CHANGES; c++) {
+          const gone = peers[c]!;
+          row.remove.push(ms(() => (report = rec.update(new Map([[gone.name, undefined]])))));
+          if (report.operations === 0) throw new Error('one removed peer: nothing done');
+        }
+      });
+    const theirs = (): void =>
+      withNode((ns, rtnl, node) => {
+        row.ref.push(iproute2(ns, rtnl, node, modes[modeName]!(), peers));
+        if (count(ns) !== n) throw new Error(`ip -batch: ${count(ns)} routes`);
+      });
+    for (const side of r % 2 === 0 ? [ours, theirs] : [theirs, ours]) {
+      settle();
+      side();
+    }
+  }
+  rows.push(row);
+  process.stderr.write(`  … ${modeName} ${n} peers done\n`);
+}
+
+/** CPU of this process while a Network with `n` peers sits idle for IDLE_S seconds, in % of one core. */
+async function benchIdle(modeName: string, n: number): Promise<void> {
+  const ns = tempNetns('nbt-bench');
+  try {
+    using rtnl = Rtnl.open({ netns: ns });
+    rtnl.link.set('lo', { up: true });
+    rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
+    rtnl.addr.add('veth0', '172.16.0.1/16');
+    const node = discoverNode(rtnl, self);
+    let passes = 0;
+    const net = new Network({ rtnl, netns: ns, mode: modes[modeName]!(), node, peers: Array.from({ length: n }, (_, i) => peer(i + 2)), onReport: () => void passes++ });
+    const abort = new AbortController();
+    const done = net.run(abort.signal);
+    while (passes === 0) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000)); // the echoes of the first pass
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const c1 = process.cpuUsage(c0);
+    const wall = performance.now() - t0;
+    abort.abort();
+    await done;
+    idle = { mode: modeName, n, pct: ((c1.user + c1.system) / 1000 / wall) * 100, seconds: IDLE_S };
+  } finally {
+    ns.delete();
+  }
+}
+
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+function table(): string {
+  const lines = [
+    '| mode | peers | full apply ms | iproute2 file ms | ratio (≤ 0.5×) | no-op ms | one changed ms | one removed ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const ratio = median(r.full) / median(r.ref);
+    lines.push(`| ${r.mode} | ${r.n} | ${fmt(median(r.full))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.noop))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`);
+  }
+  if (idle) lines.push('', `Idle \`Network\` (${idle.mode}, ${idle.n} peers, ${idle.seconds} s): ${idle.pct.toFixed(2)} % of one core.`);
+  return lines.join('\n');
+}
+
+try {
+  process.stdout.write(`routes bench: PEERS=${PEERS.join(',')} MODES=${MODES.join(',')} REPEAT=${REPEAT} CHANGES=${CHANGES} IDLE_S=${IDLE_S}\n`);
+  for (const m of MODES) {
+    if (!(m in modes)) throw new Error(`MODES: unknown mode ${m} (host-gw, vxlan)`);
+    for (const n of PEERS) bench(m, n);
+  }
+  await benchIdle(MODES.includes('vxlan') ? 'vxlan' : MODES[0]!, Math.max(...PEERS));
+  const facts = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineFacts()}`;
+  process.stdout.write(`\n${facts}\nMedians of ${REPEAT} runs (changes: of ${REPEAT}×${CHANGES})\n\n${table()}\n`);
+  if (['PEERS', 'MODES', 'REPEAT', 'CHANGES', 'IDLE_S'].some((k) => process.env[k])) {
+    process.stdout.write('\n(not written to bench/RESULTS.md: only a run with the default knobs is)\n');
+  } else {
+    writeResultsSection(
+      'routes',
+      `
+## routes (\`bench/routes.ts\`)
+
+Command: \`pnpm bench routes\` — ${facts}. Medians of ${REPEAT} fresh namespaces per row; one
+changed / removed peer: medians of ${REPEAT}×${CHANGES} updates after a full apply. The iproute2 side is
+\`bridge -batch\` (FDB, vxlan) + \`ip -batch\` (neighbours, routes) as whole processes, same entries.
+
+${table()}
+`,
+    );
+    process.stdout.write('\nwrote the routes section of bench/RESULTS.md\n');
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
