@@ -1,11 +1,11 @@
-// Picks the IPAM for a config: netboot's own, or the named plugin from CNI_PATH.
+// Picks the IPAM for a config: netboot's own, or the named plugin from CNI_PATH. Each is loaded only
+// when used: the delegate needs child_process (~3 ms to load), netboot's own needs the file store.
 import type { NetbootIpamConf, NetConf } from '../config.js';
-import { delegatedIpam } from './delegate.js';
-import { netbootIpam } from './netboot.js';
 import type { IpamPlugin } from './types.js';
 
 export type { IpamAdd, IpamPlugin } from './types.js';
 
-export function ipamFor(conf: NetConf): IpamPlugin {
-  return conf.ipam.type === 'netboot' ? netbootIpam(conf.ipam as NetbootIpamConf) : delegatedIpam(conf.ipam.type);
+export async function ipamFor(conf: NetConf): Promise<IpamPlugin> {
+  if (conf.ipam.type === 'netboot') return (await import('./netboot.js')).netbootIpam(conf.ipam as NetbootIpamConf);
+  return (await import('./delegate.js')).delegatedIpam(conf.ipam.type);
 }

@@ -5,10 +5,12 @@ import { Rtnl } from '@netboot/core';
 import { withCleanup } from '../cleanup.js';
 import { CniCode, CniError } from '../errors.js';
 import { ipamFor } from '../ipam/index.js';
-import { masqueradeFor } from '../masq.js';
 import { openPodNetns } from '../pod-netns.js';
 import { type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
+
+/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
+const masquerade = () => import('../masq.js');
 import { addVeth, configureContainer, ensureBridge, hostVethName, podRoutes, uplinkMtu } from '../wiring.js';
 
 export async function add(req: CniRequest): Promise<Reply> {
@@ -20,7 +22,7 @@ export async function add(req: CniRequest): Promise<Reply> {
     throw new CniError(CniCode.Conflict, `interface ${env.ifname} already exists in ${netns}: DEL the attachment first, or use another CNI_IFNAME`);
   }
   using host = Rtnl.open();
-  const ipam = ipamFor(conf);
+  const ipam = await ipamFor(conf);
   const result = await withCleanup(log, async (stack): Promise<CniResult> => {
     const reserved = await ipam.add(req);
     stack.push('IPAM reservation', () => ipam.del(req));
@@ -32,7 +34,7 @@ export async function add(req: CniRequest): Promise<Reply> {
     const hostLink = addVeth(host, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
     const routes = podRoutes(conf, ips, reserved.result.routes);
     const container = configureContainer(pod, env.ifname, ips, routes);
-    if (conf.ipMasq) await masqueradeFor(conf).add(env, ips, stack);
+    if (conf.ipMasq) await (await masquerade()).masqueradeFor(conf).add(env, ips, stack);
     const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.result.dns;
     return {
       interfaces: [

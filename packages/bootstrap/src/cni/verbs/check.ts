@@ -56,7 +56,7 @@ export async function check(req: CniRequest): Promise<Reply> {
     using host = RtnlClass.open();
     checkHost(host, conf.bridge, hostVethName(conf.name, env), problems);
   }
-  problems.push(...(await ipamFor(conf).check(req, prev)));
+  problems.push(...(await (await ipamFor(conf)).check(req, prev)));
   if (problems.length > 0) throw new CniError(CniCode.CheckFailed, `CHECK of ${env.containerId}/${env.ifname} failed: ${problems.join('; ')}`);
   return undefined;
 }

@@ -3,16 +3,18 @@
 // address cannot go to a new pod while this one's link or masquerade element still exists.
 import { Rtnl } from '@netboot/core';
 import { ipamFor } from '../ipam/index.js';
-import { masqueradeFor } from '../masq.js';
 import type { CniRequest, Reply } from '../skel.js';
+
+/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
+const masquerade = () => import('../masq.js');
 import { deleteLink, hostVethName } from '../wiring.js';
 
 export async function del(req: CniRequest): Promise<Reply> {
   const { env, conf, log } = req;
-  const ipam = ipamFor(conf);
+  const ipam = await ipamFor(conf);
   if (conf.ipMasq) {
     const ips = conf.prevResult?.ips.map((ip) => ip.address.split('/')[0]!) ?? (await ipam.held(req));
-    await masqueradeFor(conf).del(env, ips);
+    await (await masquerade()).masqueradeFor(conf).del(env, ips);
   }
   {
     // Deleting the host end takes the container end with it, wherever the namespace is (or was).

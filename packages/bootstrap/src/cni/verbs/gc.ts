@@ -3,8 +3,10 @@
 // Carries on past a failing step and reports the first failure at the end, as the spec asks.
 import { Rtnl } from '@netboot/core';
 import { ipamFor } from '../ipam/index.js';
-import { masqueradeFor } from '../masq.js';
 import type { CniRequest, Reply } from '../skel.js';
+
+/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
+const masquerade = () => import('../masq.js');
 import { deleteLink, HOST_VETH_PREFIX, hostVethName } from '../wiring.js';
 
 export async function gc(req: CniRequest): Promise<Reply> {
@@ -27,8 +29,8 @@ export async function gc(req: CniRequest): Promise<Reply> {
       if (link.name.startsWith(HOST_VETH_PREFIX) && !live.has(link.name) && deleteLink(host, link.name)) log.info(`GC: deleted ${link.name}`);
     }
   });
-  if (conf.ipMasq) await attempt('removing stale masquerade elements', () => masqueradeFor(conf).gc(valid));
-  await attempt('releasing stale reservations', () => ipamFor(conf).gc(req));
+  if (conf.ipMasq) await attempt('removing stale masquerade elements', async () => (await masquerade()).masqueradeFor(conf).gc(valid));
+  await attempt('releasing stale reservations', async () => (await ipamFor(conf)).gc(req));
   if (failures.length > 0) throw failures[0];
   return undefined;
 }

@@ -6,7 +6,7 @@ import type { CniRequest, Reply } from '../skel.js';
 
 export async function status(req: CniRequest): Promise<Reply> {
   try {
-    await ipamFor(req.conf).status(req);
+    await (await ipamFor(req.conf)).status(req);
   } catch (err) {
     const e = toCniError(err);
     throw e.code === CniCode.NotAvailable || e.code === 51 ? e : new CniError(CniCode.NotAvailable, e.message, { cause: err });
