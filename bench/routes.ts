@@ -52,15 +52,20 @@ function run(cmd: string, args: string[]): string {
   return res.stdout;
 }
 
-/** A namespace with the node's uplink (veth0, 172.16.0.1/16) and an Rtnl in it. */
+/** The node's uplink in a fresh namespace: veth0 with 172.16.0.1/16. */
+function uplink(rtnl: Rtnl): LocalNode {
+  rtnl.link.set('lo', { up: true });
+  rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
+  rtnl.addr.add('veth0', '172.16.0.1/16');
+  return discoverNode(rtnl, self);
+}
+
+/** A namespace with the node's uplink and an Rtnl in it; both are gone afterwards. */
 function withNode<T>(fn: (ns: TempNetns, rtnl: Rtnl, node: LocalNode) => T): T {
   const ns = tempNetns('nbt-bench');
   try {
     using rtnl = Rtnl.open({ netns: ns });
-    rtnl.link.set('lo', { up: true });
-    rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
-    rtnl.addr.add('veth0', '172.16.0.1/16');
-    return fn(ns, rtnl, discoverNode(rtnl, self));
+    return fn(ns, rtnl, uplink(rtnl));
   } finally {
     ns.delete();
   }
@@ -76,7 +81,28 @@ function iproute2(ns: TempNetns, rtnl: Rtnl, node: LocalNode, mode: Mode, peers:
   const d = mode.desired(node, peers);
   if (d.device?.kind === 'vxlan') {
     const v = d.device;
-    run('ip', ['-n', ns.name, 'link', 'add', v.name, 'mtu', String(v.mtu), 'address', v.address, 'type', 'vxlan', 'id', String(v.vni), 'dstport', String(v.port), 'local', v.local, 'dev', String(v.dev), 'nolearning']);
+    run('ip', [
+      '-n',
+      ns.name,
+      'link',
+      'add',
+      v.name,
+      'mtu',
+      String(v.mtu),
+      'address',
+      v.address,
+      'type',
+      'vxlan',
+      'id',
+      String(v.vni),
+      'dstport',
+      String(v.port),
+      'local',
+      v.local,
+      'dev',
+      String(v.dev),
+      'nolearning',
+    ]);
     rtnl.link.set(v.name, { up: true });
   }
   const ipLines = [
@@ -150,12 +176,16 @@ async function benchIdle(modeName: string, n: number): Promise<void> {
   const ns = tempNetns('nbt-bench');
   try {
     using rtnl = Rtnl.open({ netns: ns });
-    rtnl.link.set('lo', { up: true });
-    rtnl.link.add({ kind: 'veth', name: 'veth0', up: true, peer: { name: 'veth1', up: true } });
-    rtnl.addr.add('veth0', '172.16.0.1/16');
-    const node = discoverNode(rtnl, self);
+    const node = uplink(rtnl);
     let passes = 0;
-    const net = new Network({ rtnl, netns: ns, mode: modes[modeName]!(), node, peers: Array.from({ length: n }, (_, i) => peer(i + 2)), onReport: () => void passes++ });
+    const net = new Network({
+      rtnl,
+      netns: ns,
+      mode: modes[modeName]!(),
+      node,
+      peers: Array.from({ length: n }, (_, i) => peer(i + 2)),
+      onReport: () => void passes++,
+    });
     const abort = new AbortController();
     const done = net.run(abort.signal);
     while (passes === 0) await new Promise((r) => setTimeout(r, 20));
@@ -182,7 +212,9 @@ function table(): string {
   ];
   for (const r of rows) {
     const ratio = median(r.full) / median(r.ref);
-    lines.push(`| ${r.mode} | ${r.n} | ${fmt(median(r.full))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.noop))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`);
+    lines.push(
+      `| ${r.mode} | ${r.n} | ${fmt(median(r.full))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.noop))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`,
+    );
   }
   if (idle) lines.push('', `Idle \`Network\` (${idle.mode}, ${idle.n} peers, ${idle.seconds} s): ${idle.pct.toFixed(2)} % of one core.`);
   return lines.join('\n');

@@ -36,10 +36,12 @@ const neighSpec = (n: DesiredNeigh | Neigh): NeighSpec => ({ dev: n.dev, dst: n.
 // `state: 'permanent'` explicitly: an FDB entry on a VXLAN device must be PERMANENT or REACHABLE.
 const fdbSpec = (n: DesiredFdb | Neigh): NeighSpec => ({ family: 'bridge', dev: n.dev, lladdr: n.lladdr!, dst: n.dst!, state: 'permanent' });
 
-export const describeRoute = (verb: string, r: RouteSpec): string =>
+const describeRoute = (verb: string, r: RouteSpec): string =>
   `ip route ${verb} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}${r.protocol !== undefined ? ` proto ${r.protocol}` : ''}${r.table !== undefined ? ` table ${r.table}` : ''}`;
-const describeNeigh = (verb: string, n: NeighSpec): string => `ip neigh ${verb} ${n.dst}${verb === 'del' ? '' : ` lladdr ${n.lladdr} nud permanent`} dev ${n.dev}`;
-const describeFdb = (verb: string, n: NeighSpec): string => `bridge fdb ${verb} ${n.lladdr} dev ${n.dev} dst ${n.dst}${verb === 'del' ? '' : ' self permanent'}`;
+const describeNeigh = (verb: string, n: NeighSpec): string =>
+  `ip neigh ${verb} ${n.dst}${verb === 'del' ? '' : ` lladdr ${n.lladdr} nud permanent`} dev ${n.dev}`;
+const describeFdb = (verb: string, n: NeighSpec): string =>
+  `bridge fdb ${verb} ${n.lladdr} dev ${n.dev} dst ${n.dst}${verb === 'del' ? '' : ' self permanent'}`;
 
 /**
  * One result per item, like core's batch calls. Core has batch calls for routes only; neighbours and
@@ -140,6 +142,6 @@ function rollback(rtnl: Kernel, out: Outcome, failed: ReadonlySet<string>, own: 
   for (const d of mine(done.fdb.add, (d) => d.peer)) undo(() => rtnl.neigh.del(fdbSpec(d)));
   for (const c of mine(done.neighbours.set, (c) => c.to.peer)) {
     const from = c.from;
-    undo(() => (from !== undefined && from.state.includes('permanent') ? rtnl.neigh.set(neighSpec(from)) : rtnl.neigh.del({ dev: c.to.dev, dst: c.to.dst })));
+    undo(() => (from?.state.includes('permanent') ? rtnl.neigh.set(neighSpec(from)) : rtnl.neigh.del({ dev: c.to.dev, dst: c.to.dst })));
   }
 }

@@ -58,7 +58,7 @@ export function deviceMatches(rtnl: Kernel, link: Link, spec: DeviceSpec): boole
  * API has no ipip kind, so it is built here from the schema's IFLA_IPTUN_* attributes; iproute2 spells
  * out every default, and so does this, so the two are byte-for-byte comparable).
  */
-export function ipipAddRequest(spec: IpipSpec) {
+function ipipAddRequest(spec: IpipSpec) {
   return {
     type: constants.RTM_NEWLINK,
     flags: constants.NLM_F_CREATE | constants.NLM_F_EXCL,
@@ -96,7 +96,11 @@ function ensureIpip(rtnl: Kernel, spec: IpipSpec, before: Link | undefined): Lin
     rtnl.socket.request(ipipAddRequest(spec));
   } catch (e) {
     if ((e as { code?: string }).code === 'EOPNOTSUPP' || isNotFound(e)) {
-      throw new ModeUnavailableError('ipip', `this kernel has no IP-in-IP driver (ip link add type ipip: ${(e as Error).message}); use mode 'vxlan' (or 'cross-subnet')`, { cause: e });
+      throw new ModeUnavailableError(
+        'ipip',
+        `this kernel has no IP-in-IP driver (ip link add type ipip: ${(e as Error).message}); use mode 'vxlan' (or 'cross-subnet')`,
+        { cause: e },
+      );
     }
     throw e;
   }

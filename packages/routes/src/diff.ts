@@ -70,7 +70,15 @@ export function emptyPlan(): Plan {
 
 /** Operations in a plan (conflicts are not operations). */
 export function planSize(p: Plan): number {
-  return p.routes.add.length + p.routes.replace.length + p.routes.del.length + p.neighbours.set.length + p.neighbours.del.length + p.fdb.add.length + p.fdb.del.length;
+  return (
+    p.routes.add.length +
+    p.routes.replace.length +
+    p.routes.del.length +
+    p.neighbours.set.length +
+    p.neighbours.del.length +
+    p.fdb.add.length +
+    p.fdb.del.length
+  );
 }
 
 export const routeKey = (table: number, dst: string): string => `${table} ${dst}`;
@@ -136,7 +144,11 @@ function group<T>(items: readonly T[], key: (t: T) => string, keep: (t: T) => bo
 export function diff(current: CurrentState, desired: PeerState, own: Ownership): Plan {
   const plan = emptyPlan();
 
-  const routes = group(current.routes, (r) => routeKey(r.table, r.dst), (r) => r.table === own.table);
+  const routes = group(
+    current.routes,
+    (r) => routeKey(r.table, r.dst),
+    (r) => r.table === own.table,
+  );
   const wantedRoutes = new Set<string>();
   for (const want of desired.routes) {
     const key = routeKey(own.table, want.dst);
@@ -192,7 +204,16 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
 /** The route the kernel reports after `ip route replace` of `d` under `own`. */
 export function toRoute(d: DesiredRoute, own: Ownership): Route {
   const family = familyOf(d.dst);
-  const r: Route = { dst: d.dst, family, table: own.table, protocol: own.protocol, type: 'unicast', scope: 'universe', gateway: d.gateway, dev: d.dev as number };
+  const r: Route = {
+    dst: d.dst,
+    family,
+    table: own.table,
+    protocol: own.protocol,
+    type: 'unicast',
+    scope: 'universe',
+    gateway: d.gateway,
+    dev: d.dev as number,
+  };
   if (d.onlink) r.onlink = true;
   if (family === 6) r.metric = defaultMetric(6);
   return r;
@@ -213,7 +234,11 @@ export function applyPlan(current: CurrentState, plan: Plan, own: Ownership): Cu
   const gone = new Set<object>([...plan.routes.del, ...plan.routes.replace.map((c) => c.from), ...plan.neighbours.del, ...plan.fdb.del]);
   for (const c of plan.neighbours.set) if (c.from !== undefined) gone.add(c.from);
   return {
-    routes: [...current.routes.filter((r) => !gone.has(r)), ...plan.routes.add.map((d) => toRoute(d, own)), ...plan.routes.replace.map((c) => toRoute(c.to, own))],
+    routes: [
+      ...current.routes.filter((r) => !gone.has(r)),
+      ...plan.routes.add.map((d) => toRoute(d, own)),
+      ...plan.routes.replace.map((c) => toRoute(c.to, own)),
+    ],
     neighbours: [...current.neighbours.filter((n) => !gone.has(n)), ...plan.neighbours.set.map((c) => toNeigh(c.to))],
     fdb: [...current.fdb.filter((n) => !gone.has(n)), ...plan.fdb.add.map(toFdb)],
   };

@@ -25,7 +25,18 @@ export { crossSubnet, type CrossSubnetOptions } from './modes/cross-subnet.js';
 export { ipip, type IpipOptions } from './modes/ipip.js';
 
 // The pure diff
-export { diff, applyPlan, planSize, NETBOOT_PROTOCOL, type Plan, type Conflict, type CurrentState, type Ownership, type RouteChange, type NeighChange } from './diff.js';
+export {
+  diff,
+  applyPlan,
+  planSize,
+  NETBOOT_PROTOCOL,
+  type Plan,
+  type Conflict,
+  type CurrentState,
+  type Ownership,
+  type RouteChange,
+  type NeighChange,
+} from './diff.js';
 
 // Errors
 export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError, AlreadyRunningError } from './errors.js';

@@ -65,3 +65,10 @@ export function desiredOf(mode: Mode, node: LocalNode, peers: readonly Peer[]): 
   }
   return out;
 }
+
+/** A Mode from the parts that differ between modes; desired() and forPeer() are the shared ones above. */
+export function defineMode(parts: Pick<Mode, 'name' | 'mtuOverhead' | 'mtu' | 'deviceSpec'> & { route: PeerRouter }): Mode {
+  const { route, ...rest } = parts;
+  const mode: Mode = { ...rest, desired: (node, peers) => desiredOf(mode, node, peers), forPeer: forPeerOf(route) };
+  return mode;
+}

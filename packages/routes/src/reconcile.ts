@@ -100,14 +100,23 @@ export class Reconciler {
     for (const n of desired.neighbours) peerState(byPeer, n.peer).neighbours.push(n);
     for (const f of desired.fdb) peerState(byPeer, f.peer).fdb.push(f);
     for (const [peer, state] of byPeer) this.#wantPeer(peer, state, refused);
-    const all: Keys = { routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]), neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]), fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]) };
+    const all: Keys = {
+      routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]),
+      neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]),
+      fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]),
+    };
     this.#dirty = noKeys();
     return this.#run('full', all, t0, refused, device);
   }
 
   /** A full pass against what is already wanted (the resync timer, an overrun, a repaired device). */
   resync(): Report {
-    const desired: DesiredState = { routes: [...this.#want.routes.values()], neighbours: [...this.#want.neighbours.values()], fdb: [...this.#want.fdb.values()], refused: [] };
+    const desired: DesiredState = {
+      routes: [...this.#want.routes.values()],
+      neighbours: [...this.#want.neighbours.values()],
+      fdb: [...this.#want.fdb.values()],
+      refused: [],
+    };
     if (this.#device !== undefined) desired.device = this.#device;
     return this.full(desired);
   }
@@ -259,7 +268,11 @@ export class Reconciler {
       neighbours: pick(this.#neighbours, keys.neighbours),
       fdb: pick(this.#fdb, keys.fdb),
     };
-    const desired: PeerState = { routes: pick(this.#want.routes, keys.routes), neighbours: pick(this.#want.neighbours, keys.neighbours), fdb: pick(this.#want.fdb, keys.fdb) };
+    const desired: PeerState = {
+      routes: pick(this.#want.routes, keys.routes),
+      neighbours: pick(this.#want.neighbours, keys.neighbours),
+      fdb: pick(this.#want.fdb, keys.fdb),
+    };
     const plan = diff(current, desired, this.own);
     const outcome = planSize(plan) === 0 ? undefined : execute(this.#rtnl, plan, this.own);
     const changed = outcome?.done ?? plan;
@@ -288,7 +301,11 @@ export class Reconciler {
     const own = this.own;
     const dropRoute = (r: Route): void => {
       const key = routeKey(r.table, r.dst);
-      setList(this.#routes, key, (this.#routes.get(key) ?? []).filter((x) => x !== r));
+      setList(
+        this.#routes,
+        key,
+        (this.#routes.get(key) ?? []).filter((x) => x !== r),
+      );
     };
     for (const r of done.routes.del) dropRoute(r);
     for (const c of done.routes.replace) dropRoute(c.from);

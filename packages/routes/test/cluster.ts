@@ -145,11 +145,16 @@ export function ownedRoutes(node: ClusterNode, proto = 78): string[] {
 /** `bridge -j fdb show dev DEV` remote entries as `mac dst` lines, sorted. */
 export function fdbEntries(node: ClusterNode, dev = 'netboot.1'): string[] {
   const out = sh(node.ns, 'bridge', '-j', 'fdb', 'show', 'dev', dev);
-  return JSON.parse(out || '[]').filter((e: any) => e.dst !== undefined).map((e: any) => `${e.mac} ${e.dst}`).sort();
+  return JSON.parse(out || '[]')
+    .filter((e: any) => e.dst !== undefined)
+    .map((e: any) => `${e.mac} ${e.dst}`)
+    .sort();
 }
 
 /** `ip -j neigh show dev DEV nud permanent` as `dst lladdr` lines, sorted. */
 export function permanentNeighbours(node: ClusterNode, dev = 'netboot.1'): string[] {
   const out = sh(node.ns, 'ip', '-j', 'neigh', 'show', 'dev', dev, 'nud', 'permanent');
-  return JSON.parse(out || '[]').map((e: any) => `${e.dst} ${e.lladdr}`).sort();
+  return JSON.parse(out || '[]')
+    .map((e: any) => `${e.dst} ${e.lladdr}`)
+    .sort();
 }

@@ -39,9 +39,18 @@ test('routes: add missing, keep equal, replace different, delete owned leftovers
     ],
   };
   const plan = diff(current, only([want('10.244.2.0/24', '192.168.1.12'), want('10.244.3.0/24', '192.168.1.13'), want('10.244.4.0/24', '192.168.1.14')]), own);
-  assert.equal(plan.routes.add.map((r) => r.dst), ['10.244.4.0/24']);
-  assert.equal(plan.routes.replace.map((c) => [c.from.gateway, c.to.gateway]), [['192.168.1.99', '192.168.1.13']]);
-  assert.equal(plan.routes.del.map((r) => [r.dst, r.table]), [['10.244.9.0/24', 254]]);
+  assert.equal(
+    plan.routes.add.map((r) => r.dst),
+    ['10.244.4.0/24'],
+  );
+  assert.equal(
+    plan.routes.replace.map((c) => [c.from.gateway, c.to.gateway]),
+    [['192.168.1.99', '192.168.1.13']],
+  );
+  assert.equal(
+    plan.routes.del.map((r) => [r.dst, r.table]),
+    [['10.244.9.0/24', 254]],
+  );
   assert.equal(plan.conflicts, []);
 });
 
@@ -82,22 +91,67 @@ test('neighbours: owned = permanent on the overlay device; the kernel entries th
     ],
   };
   const wantN = (dst: string, lladdr: string): DesiredNeigh => ({ peer: 'p', dst, lladdr, dev: VX });
-  const plan = diff(current, { routes: [], fdb: [], neighbours: [wantN('10.244.2.0', 'aa:00:00:00:00:02'), wantN('10.244.3.0', 'aa:00:00:00:00:03'), wantN('10.244.4.0', 'aa:00:00:00:00:04')] }, own);
-  assert.equal(plan.neighbours.set.map((c) => [c.to.dst, c.from?.lladdr]), [['10.244.3.0', 'aa:00:00:00:00:33'], ['10.244.4.0', 'aa:00:00:00:00:04']]);
-  assert.equal(plan.neighbours.del.map((x) => x.dst), ['10.244.9.0']);
+  const plan = diff(
+    current,
+    {
+      routes: [],
+      fdb: [],
+      neighbours: [wantN('10.244.2.0', 'aa:00:00:00:00:02'), wantN('10.244.3.0', 'aa:00:00:00:00:03'), wantN('10.244.4.0', 'aa:00:00:00:00:04')],
+    },
+    own,
+  );
+  assert.equal(
+    plan.neighbours.set.map((c) => [c.to.dst, c.from?.lladdr]),
+    [
+      ['10.244.3.0', 'aa:00:00:00:00:33'],
+      ['10.244.4.0', 'aa:00:00:00:00:04'],
+    ],
+  );
+  assert.equal(
+    plan.neighbours.del.map((x) => x.dst),
+    ['10.244.9.0'],
+  );
 });
 
 test('FDB: keyed by MAC and remote; a moved remote is deleted and added; other devices ignored', () => {
-  const f = (lladdr: string, dst: string | undefined, dev = VX): Neigh => ({ family: 'bridge', dev, lladdr, state: ['permanent'], self: true, ...(dst ? { dst } : {}) });
-  const current: CurrentState = { ...none, fdb: [f('aa:00:00:00:00:02', '192.168.1.12'), f('aa:00:00:00:00:03', '192.168.1.99'), f('aa:00:00:00:00:05', undefined), f('aa:00:00:00:00:06', '192.168.1.16', 2)] };
+  const f = (lladdr: string, dst: string | undefined, dev = VX): Neigh => ({
+    family: 'bridge',
+    dev,
+    lladdr,
+    state: ['permanent'],
+    self: true,
+    ...(dst ? { dst } : {}),
+  });
+  const current: CurrentState = {
+    ...none,
+    fdb: [
+      f('aa:00:00:00:00:02', '192.168.1.12'),
+      f('aa:00:00:00:00:03', '192.168.1.99'),
+      f('aa:00:00:00:00:05', undefined),
+      f('aa:00:00:00:00:06', '192.168.1.16', 2),
+    ],
+  };
   const wantF = (lladdr: string, dst: string): DesiredFdb => ({ peer: 'p', lladdr, dst, dev: VX });
-  const plan = diff(current, { routes: [], neighbours: [], fdb: [wantF('aa:00:00:00:00:02', '192.168.1.12'), wantF('aa:00:00:00:00:03', '192.168.1.13')] }, own);
-  assert.equal(plan.fdb.add.map((x) => x.dst), ['192.168.1.13']);
-  assert.equal(plan.fdb.del.map((x) => x.dst), ['192.168.1.99']);
+  const plan = diff(
+    current,
+    { routes: [], neighbours: [], fdb: [wantF('aa:00:00:00:00:02', '192.168.1.12'), wantF('aa:00:00:00:00:03', '192.168.1.13')] },
+    own,
+  );
+  assert.equal(
+    plan.fdb.add.map((x) => x.dst),
+    ['192.168.1.13'],
+  );
+  assert.equal(
+    plan.fdb.del.map((x) => x.dst),
+    ['192.168.1.99'],
+  );
 });
 
 test('without an overlay device no neighbour or FDB entry is owned', () => {
-  const plan = diff({ ...none, neighbours: [{ family: 4, dev: VX, dst: '10.0.0.1', lladdr: 'aa:00:00:00:00:01', state: ['permanent'] }] }, only([]), { protocol: 78, table: 254 });
+  const plan = diff({ ...none, neighbours: [{ family: 4, dev: VX, dst: '10.0.0.1', lladdr: 'aa:00:00:00:00:01', state: ['permanent'] }] }, only([]), {
+    protocol: 78,
+    table: 254,
+  });
   assert.is(planSize(plan), 0);
 });
 
@@ -112,10 +166,25 @@ const UNDERLAY = ['192.168.1.11', '192.168.1.12'];
 
 const gatewayFor = (dst: string, i: number): string => (dst.includes(':') ? GWS6[i % GWS6.length]! : GWS4[i % GWS4.length]!);
 const arbRoute: fc.Arbitrary<Route> = fc
-  .record({ dst: fc.constantFrom(...DSTS), g: fc.nat(5), table: fc.constantFrom(254, 254, 100), protocol: fc.constantFrom(NETBOOT_PROTOCOL, NETBOOT_PROTOCOL, 3, 17), dev: fc.constantFrom(2, VX), onlink: fc.boolean(), metric: fc.constantFrom(undefined, 5) })
-  .map(({ dst, g, table, protocol, dev, onlink, metric }) => route(dst, gatewayFor(dst, g), { table, protocol, dev, ...(onlink ? { onlink } : {}), ...(metric !== undefined ? { metric } : {}) }));
+  .record({
+    dst: fc.constantFrom(...DSTS),
+    g: fc.nat(5),
+    table: fc.constantFrom(254, 254, 100),
+    protocol: fc.constantFrom(NETBOOT_PROTOCOL, NETBOOT_PROTOCOL, 3, 17),
+    dev: fc.constantFrom(2, VX),
+    onlink: fc.boolean(),
+    metric: fc.constantFrom(undefined, 5),
+  })
+  .map(({ dst, g, table, protocol, dev, onlink, metric }) =>
+    route(dst, gatewayFor(dst, g), { table, protocol, dev, ...(onlink ? { onlink } : {}), ...(metric !== undefined ? { metric } : {}) }),
+  );
 const arbNeigh: fc.Arbitrary<Neigh> = fc
-  .record({ dst: fc.constantFrom(...IPS), lladdr: fc.constantFrom(...MACS), dev: fc.constantFrom(2, VX), state: fc.constantFrom<Neigh['state']>(['permanent'], ['stale'], ['noarp'], ['failed']) })
+  .record({
+    dst: fc.constantFrom(...IPS),
+    lladdr: fc.constantFrom(...MACS),
+    dev: fc.constantFrom(2, VX),
+    state: fc.constantFrom<Neigh['state']>(['permanent'], ['stale'], ['noarp'], ['failed']),
+  })
   .map(({ dst, lladdr, dev, state }) => ({ family: dst.includes(':') ? 6 : 4, dst, lladdr, dev, state }));
 const arbFdb: fc.Arbitrary<Neigh> = fc
   .record({ lladdr: fc.constantFrom(...MACS), dst: fc.constantFrom(undefined, ...UNDERLAY), dev: fc.constantFrom(2, VX) })
@@ -128,11 +197,19 @@ const arbCurrent: fc.Arbitrary<CurrentState> = fc.record({
 });
 const arbDesired: fc.Arbitrary<PeerState> = fc.record({
   routes: fc.uniqueArray(
-    fc.record({ dst: fc.constantFrom(...DSTS), g: fc.nat(5), dev: fc.constantFrom(2, VX), onlink: fc.boolean() }).map(({ dst, g, dev, onlink }) => want(dst, gatewayFor(dst, g), { dev, ...(onlink ? { onlink } : {}) })),
+    fc
+      .record({ dst: fc.constantFrom(...DSTS), g: fc.nat(5), dev: fc.constantFrom(2, VX), onlink: fc.boolean() })
+      .map(({ dst, g, dev, onlink }) => want(dst, gatewayFor(dst, g), { dev, ...(onlink ? { onlink } : {}) })),
     { selector: (r) => r.dst, maxLength: 5 },
   ),
-  neighbours: fc.uniqueArray(fc.record({ dst: fc.constantFrom(...IPS), lladdr: fc.constantFrom(...MACS) }).map((n): DesiredNeigh => ({ peer: 'p', dev: VX, ...n })), { selector: (n) => n.dst }),
-  fdb: fc.uniqueArray(fc.record({ lladdr: fc.constantFrom(...MACS), dst: fc.constantFrom(...UNDERLAY) }).map((n): DesiredFdb => ({ peer: 'p', dev: VX, ...n })), { selector: (n) => `${n.lladdr} ${n.dst}` }),
+  neighbours: fc.uniqueArray(
+    fc.record({ dst: fc.constantFrom(...IPS), lladdr: fc.constantFrom(...MACS) }).map((n): DesiredNeigh => ({ peer: 'p', dev: VX, ...n })),
+    { selector: (n) => n.dst },
+  ),
+  fdb: fc.uniqueArray(
+    fc.record({ lladdr: fc.constantFrom(...MACS), dst: fc.constantFrom(...UNDERLAY) }).map((n): DesiredFdb => ({ peer: 'p', dev: VX, ...n })),
+    { selector: (n) => `${n.lladdr} ${n.dst}` },
+  ),
 });
 
 const conflicted = (plan: Plan): Set<string> => new Set(plan.conflicts.map((c) => routeKey(c.table, c.dst)));
@@ -149,11 +226,34 @@ test('property: applying the plan gives the desired state (conflicted destinatio
         assert.is(owned.length, 1, `one route at ${d.dst}`);
         assert.ok(sameRoute(owned[0]!, d), `route at ${d.dst} is the desired one`);
       }
-      for (const r of after.routes) if (ownsRoute(r, own)) assert.ok(desired.routes.some((d) => d.dst === r.dst), `owned ${r.dst} is desired`);
-      for (const d of desired.neighbours) assert.ok(after.neighbours.some((n) => n.dev === VX && n.dst === d.dst && sameNeigh(n, d)), `neighbour ${d.dst}`);
-      for (const n of after.neighbours) if (ownsNeigh(n, own)) assert.ok(desired.neighbours.some((d) => d.dst === n.dst), `owned neighbour ${n.dst} is desired`);
-      for (const n of after.fdb) if (ownsFdb(n, own)) assert.ok(desired.fdb.some((d) => d.lladdr === n.lladdr && d.dst === n.dst), `owned FDB ${n.lladdr} ${n.dst} is desired`);
-      for (const d of desired.fdb) assert.ok(after.fdb.some((n) => ownsFdb(n, own) && n.lladdr === d.lladdr && n.dst === d.dst), `FDB ${d.lladdr}`);
+      for (const r of after.routes)
+        if (ownsRoute(r, own))
+          assert.ok(
+            desired.routes.some((d) => d.dst === r.dst),
+            `owned ${r.dst} is desired`,
+          );
+      for (const d of desired.neighbours)
+        assert.ok(
+          after.neighbours.some((n) => n.dev === VX && n.dst === d.dst && sameNeigh(n, d)),
+          `neighbour ${d.dst}`,
+        );
+      for (const n of after.neighbours)
+        if (ownsNeigh(n, own))
+          assert.ok(
+            desired.neighbours.some((d) => d.dst === n.dst),
+            `owned neighbour ${n.dst} is desired`,
+          );
+      for (const n of after.fdb)
+        if (ownsFdb(n, own))
+          assert.ok(
+            desired.fdb.some((d) => d.lladdr === n.lladdr && d.dst === n.dst),
+            `owned FDB ${n.lladdr} ${n.dst} is desired`,
+          );
+      for (const d of desired.fdb)
+        assert.ok(
+          after.fdb.some((n) => ownsFdb(n, own) && n.lladdr === d.lladdr && n.dst === d.dst),
+          `FDB ${d.lladdr}`,
+        );
       const again = diff(after, desired, own);
       assert.is(planSize(again), 0, 'nothing left to do');
       assert.equal(conflicted(again), skip, 'the same conflicts');
@@ -166,12 +266,17 @@ test('property: only owned entries are deleted or overwritten; conflicts are nev
   fc.assert(
     fc.property(arbCurrent, arbDesired, (current, desired) => {
       const plan = diff(current, desired, own);
-      for (const r of [...plan.routes.del, ...plan.routes.replace.map((c) => c.from)]) assert.ok(ownsRoute(r, own), `deletes/replaces only owned routes (${r.dst} proto ${r.protocol})`);
+      for (const r of [...plan.routes.del, ...plan.routes.replace.map((c) => c.from)])
+        assert.ok(ownsRoute(r, own), `deletes/replaces only owned routes (${r.dst} proto ${r.protocol})`);
       for (const n of plan.neighbours.del) assert.ok(ownsNeigh(n, own));
       for (const c of plan.neighbours.set) if (c.from !== undefined) assert.is(c.from.dev, VX, 'overwrites neighbours on its own device only');
       for (const n of plan.fdb.del) assert.ok(ownsFdb(n, own));
       const skip = conflicted(plan);
-      const touched = [...plan.routes.add.map((d) => d.dst), ...plan.routes.replace.map((c) => c.to.dst), ...plan.routes.del.filter((r) => r.table === own.table).map((r) => r.dst)];
+      const touched = [
+        ...plan.routes.add.map((d) => d.dst),
+        ...plan.routes.replace.map((c) => c.to.dst),
+        ...plan.routes.del.filter((r) => r.table === own.table).map((r) => r.dst),
+      ];
       for (const dst of touched) assert.not.ok(skip.has(routeKey(own.table, dst)), `conflicted ${dst} untouched`);
       for (const c of plan.conflicts) for (const r of c.routes) assert.is.not(r.protocol, own.protocol);
     }),

@@ -51,7 +51,10 @@ test('host-gw: an off-subnet peer is refused by name with a suggestion; the othe
   assert.instance(error, UnreachablePeerError);
   assert.match(error.message, /node4.*192\.168\.2\.14.*not on a directly connected subnet.*cross-subnet.*vxlan/);
   assert.is((error as UnreachablePeerError).kind, 'invalid');
-  assert.throws(() => hostGw().forPeer(node1, far), (e: unknown) => e instanceof UnreachablePeerError);
+  assert.throws(
+    () => hostGw().forPeer(node1, far),
+    (e: unknown) => e instanceof UnreachablePeerError,
+  );
 });
 
 test('vxlan: device, then neighbour → FDB → onlink route per peer, dual-stack over one IPv4 underlay', () => {
@@ -74,14 +77,20 @@ test('vxlan: device, then neighbour → FDB → onlink route per peer, dual-stac
     { peer: 'node2', lladdr: mac2, dst: '192.168.1.12', dev: 'netboot.1' },
     { peer: 'node3', lladdr: '0e:00:00:00:00:03', dst: '192.168.1.13', dev: 'netboot.1' },
   ]);
-  assert.equal(d.neighbours.filter((n) => n.peer === 'node2'), [
-    { peer: 'node2', dst: '10.244.2.0', lladdr: mac2, dev: 'netboot.1' },
-    { peer: 'node2', dst: 'fd00:244:2::', lladdr: mac2, dev: 'netboot.1' },
-  ]);
-  assert.equal(d.routes.filter((n) => n.peer === 'node2'), [
-    { peer: 'node2', dst: '10.244.2.0/24', gateway: '10.244.2.0', dev: 'netboot.1', onlink: true },
-    { peer: 'node2', dst: 'fd00:244:2::/64', gateway: 'fd00:244:2::', dev: 'netboot.1', onlink: true },
-  ]);
+  assert.equal(
+    d.neighbours.filter((n) => n.peer === 'node2'),
+    [
+      { peer: 'node2', dst: '10.244.2.0', lladdr: mac2, dev: 'netboot.1' },
+      { peer: 'node2', dst: 'fd00:244:2::', lladdr: mac2, dev: 'netboot.1' },
+    ],
+  );
+  assert.equal(
+    d.routes.filter((n) => n.peer === 'node2'),
+    [
+      { peer: 'node2', dst: '10.244.2.0/24', gateway: '10.244.2.0', dev: 'netboot.1', onlink: true },
+      { peer: 'node2', dst: 'fd00:244:2::/64', gateway: 'fd00:244:2::', dev: 'netboot.1', onlink: true },
+    ],
+  );
   assert.is(mode.mtu(node1), 1450);
 });
 
@@ -129,8 +138,14 @@ test('bad peer records are refused alone, by name; the node itself is skipped', 
     { name: 'e', nodeIPs: ['192.168.1.23'], podCIDRs: ['10.244.8.0/24'], vtepMac: 'zz' },
   ];
   const d = vxlan().desired(node1, [node1, node2, ...bad]);
-  assert.equal(d.routes.map((r) => r.peer), ['node2', 'node2']);
-  assert.equal(d.refused.map((r) => r.peer), ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(
+    d.routes.map((r) => r.peer),
+    ['node2', 'node2'],
+  );
+  assert.equal(
+    d.refused.map((r) => r.peer),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
   for (const r of d.refused) assert.instance(r.error, InvalidPeerError, r.error.message);
   assert.match(d.refused[1]!.error.message, /host bits set \(the network is 10\.244\.9\.0\/24\)/);
   assert.match(d.refused[2]!.error.message, /already "node2"'s/);

@@ -22,11 +22,27 @@ interface Running {
 /** A Network per node with every node as a peer, started and through its first pass. */
 async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer)): Promise<Running> {
   const reports: Report[] = [];
-  const net = new Network({ rtnl: node.rtnl, netns: node.ns, mode, node: node.local, peers, onReport: (r) => reports.push(r), onError: (e) => console.error(`node${node.n}:`, e) });
+  const net = new Network({
+    rtnl: node.rtnl,
+    netns: node.ns,
+    mode,
+    node: node.local,
+    peers,
+    onReport: (r) => reports.push(r),
+    onError: (e) => console.error(`node${node.n}:`, e),
+  });
   const abort = new AbortController();
   const done = net.run(abort.signal);
   await waitFor(() => reports.length > 0, 2000, `node${node.n}'s first pass`);
-  return { node, net, reports, stop: () => (abort.abort(), done) };
+  return {
+    node,
+    net,
+    reports,
+    stop: () => {
+      abort.abort();
+      return done;
+    },
+  };
 }
 
 async function startAll(c: Cluster, mode: Mode): Promise<Running[]> {
@@ -49,7 +65,8 @@ const hostGwRoutes = (peers: ClusterNode[]): string[] =>
 const vxlanRoutes = (peers: ClusterNode[]): string[] =>
   peers.flatMap((p) => p.peer.podCIDRs.map((c) => `${c} via ${c.split('/')[0]} dev netboot.1 onlink`)).sort();
 const vxlanFdb = (peers: ClusterNode[]): string[] => peers.map((p) => `${vtepMac(p.peer.name)} ${p.peer.nodeIPs[0]}`).sort();
-const vxlanNeighbours = (peers: ClusterNode[]): string[] => peers.flatMap((p) => p.peer.podCIDRs.map((c) => `${c.split('/')[0]} ${vtepMac(p.peer.name)}`)).sort();
+const vxlanNeighbours = (peers: ClusterNode[]): string[] =>
+  peers.flatMap((p) => p.peer.podCIDRs.map((c) => `${c.split('/')[0]} ${vtepMac(p.peer.name)}`)).sort();
 
 async function withCluster(subnets: 1 | 2, fn: (c: Cluster) => Promise<void>): Promise<void> {
   const c = buildCluster({ subnets });
@@ -138,7 +155,10 @@ test("vxlan: a foreign route at a peer's pod CIDR is reported and left alone; wh
       net.setPeers(c.nodes.map((n) => n.peer));
       await new Promise((r) => setTimeout(r, 300));
       const still = JSON.parse(sh(n1.ns, 'ip', '-j', 'route', 'show', '10.244.2.0/24'));
-      assert.equal(still.map((r: any) => [r.protocol, r.gateway, r.dev]), [['static', '192.168.1.12', 'eth0']]);
+      assert.equal(
+        still.map((r: any) => [r.protocol, r.gateway, r.dev]),
+        [['static', '192.168.1.12', 'eth0']],
+      );
       assert.ok(pings(n1, c.nodes[1]!.podIPs[0]), 'host-gw by hand works too');
       sh(n1.ns, 'ip', 'route', 'del', '10.244.2.0/24', 'proto', 'static');
       await waitFor(() => ownedRoutes(n1).includes('10.244.2.0/24 via 10.244.2.0 dev netboot.1 onlink'), 1000, "netboot's route back");
@@ -176,7 +196,11 @@ test('vxlan: a removed peer leaves nothing; back with a new pod CIDR and node IP
       const [n1, n2, n3] = c.nodes as [ClusterNode, ClusterNode, ClusterNode];
       for (const r of nets.slice(0, 2)) r.net.removePeer('node3');
       await waitFor(() => ownedRoutes(n1).length === 2 && ownedRoutes(n2).length === 2, 1000, 'node3 gone');
-      for (const n of [n1, n2]) assert.equal([ownedRoutes(n), fdbEntries(n), permanentNeighbours(n)], [vxlanRoutes([n === n1 ? n2 : n1]), vxlanFdb([n === n1 ? n2 : n1]), vxlanNeighbours([n === n1 ? n2 : n1])]);
+      for (const n of [n1, n2])
+        assert.equal(
+          [ownedRoutes(n), fdbEntries(n), permanentNeighbours(n)],
+          [vxlanRoutes([n === n1 ? n2 : n1]), vxlanFdb([n === n1 ? n2 : n1]), vxlanNeighbours([n === n1 ? n2 : n1])],
+        );
       assert.not.ok(pings(n1, n3.podIPs[0], 1), 'pod1 no longer reaches pod3');
 
       // node3 comes back renumbered: node IP .23, pod CIDR 10.244.30.0/24 (and fd00:244:30::/64).
@@ -203,7 +227,11 @@ test('vxlan: a removed peer leaves nothing; back with a new pod CIDR and node IP
       await waitFor(() => ownedRoutes(n1).length === 4 && ownedRoutes(n2).length === 4, 1000, 'node3 back');
       for (const n of [n1, n2]) {
         const peers = others(c, n);
-        assert.equal([ownedRoutes(n), fdbEntries(n), permanentNeighbours(n)], [vxlanRoutes(peers), vxlanFdb(peers), vxlanNeighbours(peers)], `node${n.n}: nothing stale`);
+        assert.equal(
+          [ownedRoutes(n), fdbEntries(n), permanentNeighbours(n)],
+          [vxlanRoutes(peers), vxlanFdb(peers), vxlanNeighbours(peers)],
+          `node${n.n}: nothing stale`,
+        );
       }
       assert.equal(pingMatrix(c), []);
     } finally {

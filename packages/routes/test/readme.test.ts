@@ -24,7 +24,13 @@ test('the README examples run: reconcile and churn with vxlan, a Network with ho
     const outputs = examples.map((code, i) => {
       // .mts: the examples use top-level await, and /tmp has no package.json saying "module".
       const file = join(dir, `example-${i}.mts`);
-      writeFileSync(file, code.replaceAll("from '@netboot/core'", `from ${src('core')}`).replaceAll("from '@netboot/routes'", `from ${src('routes')}`).replaceAll('demo-', prefix));
+      writeFileSync(
+        file,
+        code
+          .replaceAll("from '@netboot/core'", `from ${src('core')}`)
+          .replaceAll("from '@netboot/routes'", `from ${src('routes')}`)
+          .replaceAll('demo-', prefix),
+      );
       return execFileSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     });
     assert.match(outputs[0]!, /created 6 operations; pod MTU 1450/);
@@ -32,7 +38,11 @@ test('the README examples run: reconcile and churn with vxlan, a Network with ho
     assert.not.match(outputs[0]!, /10\.244\.2\.0/, 'node2 left nothing');
     assert.match(outputs[1]!, /^full 1 /m);
     assert.match(outputs[1]!, /^update 1 /m);
-    assert.equal(listNetns().filter((n) => n.startsWith(prefix)), [], 'the examples delete their namespaces');
+    assert.equal(
+      listNetns().filter((n) => n.startsWith(prefix)),
+      [],
+      'the examples delete their namespaces',
+    );
   } finally {
     for (const name of listNetns().filter((n) => n.startsWith(prefix))) deleteNetns(name);
     rmSync(dir, { recursive: true, force: true });
@@ -46,7 +56,23 @@ test('every function and error class the README names is exported', () => {
     for (const m of span[1]!.matchAll(/\b([A-Z]\w*Error)\b/g)) named.add(m[1]!);
   }
   // Methods (`reconciler.full(`) are checked by the type-checked tests; NetbootError is core's.
-  const notExports = new Set(['full', 'update', 'observe', 'repair', 'run', 'setPeers', 'upsertPeer', 'removePeer', 'mtuOverhead', 'mtu', 'deviceSpec', 'desired', 'forPeer', 'monitor', 'NetbootError']);
+  const notExports = new Set([
+    'full',
+    'update',
+    'observe',
+    'repair',
+    'run',
+    'setPeers',
+    'upsertPeer',
+    'removePeer',
+    'mtuOverhead',
+    'mtu',
+    'deviceSpec',
+    'desired',
+    'forPeer',
+    'monitor',
+    'NetbootError',
+  ]);
   const missing = [...named].filter((n) => !notExports.has(n) && !(n in routes));
   assert.equal(missing, []);
   assert.ok(named.has('discoverNode') && named.has('ModeUnavailableError'), 'the scan finds names');

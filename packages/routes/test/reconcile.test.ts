@@ -17,21 +17,27 @@ const EINVAL = 22;
 
 /** A Kernel over a recorder that knows the devices in `index` (name → ifindex) and no others. */
 function recorded(index: Record<string, number>): { rec: RequestRecorder; kernel: Kernel } {
-  const rec = new RequestRecorder()
-    .refuse(C.RTM_GETLINK, ENODEV)
-    .on(
-      (m) => m.type === C.RTM_GETLINK && (index[m.attrs.IFLA_IFNAME as string] !== undefined || index[String(m.header.ifi_index)] !== undefined),
-      (m) => {
-        const name = (m.attrs.IFLA_IFNAME as string | undefined) ?? Object.keys(index).find((k) => index[k] === m.header.ifi_index)!;
-        return [{ type: C.RTM_NEWLINK, header: { ifi_index: index[name]! }, attrs: { IFLA_IFNAME: name, IFLA_MTU: 1500 } }];
-      },
-    );
+  const rec = new RequestRecorder().refuse(C.RTM_GETLINK, ENODEV).on(
+    (m) => m.type === C.RTM_GETLINK && (index[m.attrs.IFLA_IFNAME as string] !== undefined || index[String(m.header.ifi_index)] !== undefined),
+    (m) => {
+      const name = (m.attrs.IFLA_IFNAME as string | undefined) ?? Object.keys(index).find((k) => index[k] === m.header.ifi_index)!;
+      return [{ type: C.RTM_NEWLINK, header: { ifi_index: index[name]! }, attrs: { IFLA_IFNAME: name, IFLA_MTU: 1500 } }];
+    },
+  );
   return { rec, kernel: { link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec), socket: rec } };
 }
 
 function golden(slug: string): NlMessage {
   const text = readFileSync(join(import.meta.dirname, 'golden', `${slug}.hex`), 'utf8');
-  return decodeMessages(Buffer.from(text.split('\n').filter((l) => !l.startsWith('#')).join(''), 'hex'))[0]!;
+  return decodeMessages(
+    Buffer.from(
+      text
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join(''),
+      'hex',
+    ),
+  )[0]!;
 }
 
 /** A message without seq/pid, and without RTA_TABLE where it repeats rtm_table (iproute2 omits it for main). */
@@ -41,8 +47,17 @@ function plain(m: NlMessage): unknown {
   return { type: m.type, flags: m.flags, header: m.header, attrs };
 }
 
-const node1: LocalNode = { name: 'node1', nodeIPs: ['192.168.1.11'], podCIDRs: ['10.244.1.0/24'], underlay: [{ cidr: '192.168.1.11/16', dev: 'eth0', mtu: 1500 }] };
-const peerN = (i: number, ip = `192.168.${1 + (i >> 8)}.${i & 255}`): Peer => ({ name: `n${i}`, nodeIPs: [ip], podCIDRs: [`10.${100 + (i >> 8)}.${i & 255}.0/24`] });
+const node1: LocalNode = {
+  name: 'node1',
+  nodeIPs: ['192.168.1.11'],
+  podCIDRs: ['10.244.1.0/24'],
+  underlay: [{ cidr: '192.168.1.11/16', dev: 'eth0', mtu: 1500 }],
+};
+const peerN = (i: number, ip = `192.168.${1 + (i >> 8)}.${i & 255}`): Peer => ({
+  name: `n${i}`,
+  nodeIPs: [ip],
+  podCIDRs: [`10.${100 + (i >> 8)}.${i & 255}.0/24`],
+});
 
 test('ipip: the device request is what `ip link add … type ipip local …` sends; EOPNOTSUPP becomes ModeUnavailableError', () => {
   const { rec, kernel } = recorded({});
@@ -98,22 +113,39 @@ test('a peer whose route is refused has its neighbour and FDB entries rolled bac
   rec.refuse((m) => m.type === C.RTM_NEWROUTE && m.attrs.RTA_DST === '10.100.3.0', EINVAL, 'Nexthop has invalid gateway');
   const r = new Reconciler(kernel);
   const report = r.full(desired);
-  assert.equal(report.failures.map((f) => [f.peer, f.op, f.error.message]), [
-    ['n3', 'ip route add 10.100.3.0/24 via 10.100.3.0 dev 9 onlink proto 78 table 254', 'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway'],
-  ]);
-  assert.equal(report.changed.routes.add.map((d) => d.peer), ['n2'], 'n2 went through');
+  assert.equal(
+    report.failures.map((f) => [f.peer, f.op, f.error.message]),
+    [
+      [
+        'n3',
+        'ip route add 10.100.3.0/24 via 10.100.3.0 dev 9 onlink proto 78 table 254',
+        'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway',
+      ],
+    ],
+  );
+  assert.equal(
+    report.changed.routes.add.map((d) => d.peer),
+    ['n2'],
+    'n2 went through',
+  );
   // n3: neighbour and FDB written, then deleted again (newest first).
   const n3 = rec.sent.filter((m) => m.attrs.NDA_DST === '10.100.3.0' || m.attrs.NDA_DST === '192.168.1.3');
-  assert.equal(n3.map((m) => [m.type, m.attrs.NDA_DST]), [
-    [C.RTM_NEWNEIGH, '10.100.3.0'],
-    [C.RTM_NEWNEIGH, '192.168.1.3'],
-    [C.RTM_DELNEIGH, '192.168.1.3'],
-    [C.RTM_DELNEIGH, '10.100.3.0'],
-  ]);
+  assert.equal(
+    n3.map((m) => [m.type, m.attrs.NDA_DST]),
+    [
+      [C.RTM_NEWNEIGH, '10.100.3.0'],
+      [C.RTM_NEWNEIGH, '192.168.1.3'],
+      [C.RTM_DELNEIGH, '192.168.1.3'],
+      [C.RTM_DELNEIGH, '10.100.3.0'],
+    ],
+  );
   assert.ok(r.dirty, 'the failed peer is left for repair()');
   rec.on((m) => m.type === C.RTM_NEWROUTE, []); // the kernel accepts it now
   const retry = r.repair();
-  assert.equal([retry.failures, retry.changed.routes.add.map((d) => d.peer), retry.changed.fdb.add.length, retry.changed.neighbours.set.length], [[], ['n3'], 1, 1]);
+  assert.equal(
+    [retry.failures, retry.changed.routes.add.map((d) => d.peer), retry.changed.fdb.add.length, retry.changed.neighbours.set.length],
+    [[], ['n3'], 1, 1],
+  );
   assert.not.ok(r.dirty);
 });
 

@@ -5,7 +5,7 @@
 // the same route key (its pod CIDR), so reconcile replaces the route and deletes the neighbour and
 // FDB entries it no longer needs — nothing of the other kind is left behind. The pod MTU is the
 // VXLAN one: a pod cannot know which path its packets will take.
-import { desiredOf, forPeerOf, type Mode, type PeerRouter } from '../mode.js';
+import { defineMode, type Mode, type PeerRouter } from '../mode.js';
 import { onLink } from '../peer.js';
 import { directRoute } from './host-gw.js';
 import { overlayPeer, vxlanDevice, vxlanMtu, vxlanOverhead, type VxlanOptions } from './vxlan.js';
@@ -24,13 +24,11 @@ export function crossSubnet(opts: CrossSubnetOptions = {}): Mode {
     state.routes.push(...direct.map((pod) => directRoute(node, peer, pod)));
     return state;
   };
-  const mode: Mode = {
+  return defineMode({
     name: 'cross-subnet',
     mtuOverhead: vxlanOverhead,
     mtu: (node) => vxlanMtu(node, opts),
     deviceSpec: (node) => vxlanDevice(node, opts),
-    desired: (node, peers) => desiredOf(mode, node, peers),
-    forPeer: forPeerOf(route),
-  };
-  return mode;
+    route,
+  });
 }

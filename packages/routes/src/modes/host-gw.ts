@@ -4,7 +4,7 @@
 // the node's directly connected subnets (the kernel hands the packet to the peer's node IP as the
 // next hop), so a peer that does not is refused by name rather than given a route that blackholes.
 import { InvalidPeerError, UnreachablePeerError } from '../errors.js';
-import { desiredOf, forPeerOf, type Mode, type PeerRouter } from '../mode.js';
+import { defineMode, type Mode, type PeerRouter } from '../mode.js';
 import { onLink, type CheckedPeer, type PodCidr } from '../peer.js';
 import type { DesiredRoute, LocalNode } from '../types.js';
 
@@ -13,7 +13,12 @@ export function directRoute(node: LocalNode, peer: CheckedPeer, pod: PodCidr): D
   const via = peer.nodeIPs.get(pod.family);
   if (via === undefined) throw new InvalidPeerError(peer.name, `no IPv${pod.family} node IP to route ${pod.cidr} via`);
   const uplink = onLink(node, via);
-  if (uplink === undefined) throw new UnreachablePeerError(peer.name, via, node.underlay.map((u) => u.cidr));
+  if (uplink === undefined)
+    throw new UnreachablePeerError(
+      peer.name,
+      via,
+      node.underlay.map((u) => u.cidr),
+    );
   return { peer: peer.name, dst: pod.cidr, gateway: via, dev: uplink.dev };
 }
 
@@ -25,13 +30,11 @@ const route: PeerRouter = (node, _local, peer) => ({
 
 /** The host-gw mode (flannel's host-gw, kube-router's same-subnet routes). */
 export function hostGw(): Mode {
-  const mode: Mode = {
+  return defineMode({
     name: 'host-gw',
     mtuOverhead: () => 0,
     mtu: (node) => Math.min(...node.underlay.map((u) => u.mtu)),
     deviceSpec: () => undefined,
-    desired: (node, peers) => desiredOf(mode, node, peers),
-    forPeer: forPeerOf(route),
-  };
-  return mode;
+    route,
+  });
 }

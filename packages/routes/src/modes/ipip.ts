@@ -6,7 +6,7 @@
 // Kernels without the ipip driver (this project's test kernel) refuse the device; reconcile turns
 // that into a ModeUnavailableError before any route is written.
 import { InvalidPeerError } from '../errors.js';
-import { desiredOf, forPeerOf, type Mode, type PeerRouter } from '../mode.js';
+import { defineMode, type Mode, type PeerRouter } from '../mode.js';
 import { uplinkOf } from '../peer.js';
 import type { DeviceSpec, LocalNode } from '../types.js';
 
@@ -40,13 +40,11 @@ export function ipip(opts: IpipOptions = {}): Mode {
       fdb: [],
     };
   };
-  const mode: Mode = {
+  return defineMode({
     name: 'ipip',
     mtuOverhead: () => IPIP_OVERHEAD,
     mtu,
     deviceSpec: (node): DeviceSpec => ({ kind: 'ipip', name, local: uplink(node).cidr.split('/')[0]!, mtu: mtu(node) }),
-    desired: (node, peers) => desiredOf(mode, node, peers),
-    forPeer: forPeerOf(route),
-  };
-  return mode;
+    route,
+  });
 }

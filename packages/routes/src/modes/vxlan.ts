@@ -10,7 +10,7 @@
 // step fails. Dual-stack pod CIDRs share the device and the FDB entry (one underlay family).
 import { parsePrefix, type IpFamily } from '@netboot/core/ip';
 import { InvalidPeerError } from '../errors.js';
-import { desiredOf, forPeerOf, type Mode, type PeerRouter } from '../mode.js';
+import { defineMode, type Mode, type PeerRouter } from '../mode.js';
 import { checkPeer, uplinkOf, type CheckedPeer, type PodCidr } from '../peer.js';
 import type { DesiredFdb, DesiredNeigh, DesiredRoute, DeviceSpec, LocalNode, PeerState, UnderlayAddress } from '../types.js';
 
@@ -35,7 +35,7 @@ export function vxlanOverhead(underlay: IpFamily): number {
 }
 
 /** The node's uplink for the VXLAN underlay; InvalidPeerError when the node has no IP of that family. */
-export function vxlanUplink(node: LocalNode, opts: VxlanOptions): UnderlayAddress {
+function vxlanUplink(node: LocalNode, opts: VxlanOptions): UnderlayAddress {
   const local = checkPeer(node);
   const family = opts.underlay ?? [...local.nodeIPs.keys()][0]!;
   const uplink = uplinkOf(node, family);
@@ -70,7 +70,7 @@ export function vxlanDevice(node: LocalNode, opts: VxlanOptions): DeviceSpec {
 }
 
 /** The neighbour and route of one pod CIDR over the overlay. */
-export function overlayEntries(peer: CheckedPeer, pod: PodCidr, dev: string): { neighbour: DesiredNeigh; route: DesiredRoute } {
+function overlayEntries(peer: CheckedPeer, pod: PodCidr, dev: string): { neighbour: DesiredNeigh; route: DesiredRoute } {
   return {
     neighbour: { peer: peer.name, dst: pod.network, lladdr: peer.vtepMac, dev },
     route: { peer: peer.name, dst: pod.cidr, gateway: pod.network, dev, onlink: true },
@@ -78,7 +78,7 @@ export function overlayEntries(peer: CheckedPeer, pod: PodCidr, dev: string): { 
 }
 
 /** The FDB entry that sends the peer's VTEP MAC to its node IP. */
-export function overlayFdb(node: LocalNode, peer: CheckedPeer, opts: VxlanOptions): DesiredFdb {
+function overlayFdb(node: LocalNode, peer: CheckedPeer, opts: VxlanOptions): DesiredFdb {
   const family = underlayFamily(node, opts);
   const dst = peer.nodeIPs.get(family);
   if (dst === undefined) throw new InvalidPeerError(peer.name, `no IPv${family} node IP for the VXLAN underlay`);
@@ -101,13 +101,5 @@ export function overlayPeer(node: LocalNode, peer: CheckedPeer, pods: readonly P
 /** The VXLAN mode (flannel's vxlan backend, Calico's vxlanMode Always). */
 export function vxlan(opts: VxlanOptions = {}): Mode {
   const route: PeerRouter = (node, _local, peer) => overlayPeer(node, peer, peer.podCIDRs, opts);
-  const mode: Mode = {
-    name: 'vxlan',
-    mtuOverhead: vxlanOverhead,
-    mtu: (node) => vxlanMtu(node, opts),
-    deviceSpec: (node) => vxlanDevice(node, opts),
-    desired: (node, peers) => desiredOf(mode, node, peers),
-    forPeer: forPeerOf(route),
-  };
-  return mode;
+  return defineMode({ name: 'vxlan', mtuOverhead: vxlanOverhead, mtu: (node) => vxlanMtu(node, opts), deviceSpec: (node) => vxlanDevice(node, opts), route });
 }
