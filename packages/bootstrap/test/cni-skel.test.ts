@@ -1,4 +1,7 @@
 // The dispatcher, driven in-process with fake verbs: env and stdin checks, error codes and shapes.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type CniIo, type CniRequest, dispatch, type Verbs } from '../src/cni/skel.js';
@@ -108,6 +111,27 @@ test('a thrown non-CNI error becomes 999 with its message, still JSON on stdout'
   );
   assert.is(code, 1);
   assert.equal(JSON.parse(out), { cniVersion: '1.0.0', code: 999, msg: 'kernel said no' });
+});
+
+test('logs go to stderr, and to logFile when the config names one; stdout carries only the reply', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-log-'));
+  try {
+    const logFile = join(dir, 'cni.log');
+    let out = '';
+    let err = '';
+    const fail = async () => {
+      throw new Error('no bridge today');
+    };
+    await dispatch(
+      { env: ADD_ENV, readStdin: () => JSON.stringify({ ...CONF, logFile }), stdout: (t) => (out += t), stderr: (t) => (err += t) },
+      { add: fail, del: fail, check: fail, status: fail, gc: fail, version },
+    );
+    assert.is(JSON.parse(out).msg, 'no bridge today');
+    assert.match(err, 'ADD c1/eth0: error 999: no bridge today');
+    assert.match(readFileSync(logFile, 'utf8'), 'ADD c1/eth0: error 999: no bridge today');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -1,13 +1,14 @@
 // `ipam.type: "netboot"`: node-local allocation in @netboot/ipam's host-local-compatible file store,
 // from `ipam.ranges` or, without them, from the subnets of the node lease file.
 import { readFileSync } from 'node:fs';
+import type { PodIpam } from '@netboot/ipam';
 import { FileStore, LocalIpam } from '@netboot/ipam/file';
 import { type NetbootIpamConf, requestedIps } from '../config.js';
 import { CniCode, CniError } from '../errors.js';
 import { readLease } from '../lease.js';
 import type { CniDns } from '../result.js';
 import type { CniRequest } from '../skel.js';
-import type { IpamAdd, IpamPlugin, PodIpamPort } from './types.js';
+import type { IpamAdd, IpamPlugin } from './types.js';
 
 /** resolv.conf's nameserver/domain/search/options lines as a CNI dns object (host-local's `resolvConf`). */
 export function parseResolvConf(text: string): CniDns {
@@ -23,13 +24,13 @@ export function parseResolvConf(text: string): CniDns {
 }
 
 export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
-  let opened: { ipam: PodIpamPort; mtu: number | undefined } | undefined;
+  let opened: { ipam: PodIpam; mtu: number | undefined } | undefined;
   // Opened on first use: DEL and GC need no lease when the store says what to release.
   const open = (req: CniRequest) => {
     if (opened) return opened;
     const lease = conf.ranges === undefined ? readLease(conf.leaseFile) : undefined;
     const ranges = conf.ranges ?? lease!.subnets.map((subnet) => [{ subnet }]);
-    let ipam: PodIpamPort;
+    let ipam: PodIpam;
     try {
       ipam = new LocalIpam(new FileStore(conf.dataDir, req.conf.name), ranges);
     } catch (err) {

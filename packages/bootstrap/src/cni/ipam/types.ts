@@ -22,15 +22,3 @@ export interface IpamPlugin {
   /** GC: release every reservation of this network not in the valid list. */
   gc(req: CniRequest): Promise<void>;
 }
-
-/**
- * The part of @netboot/ipam's `PodIpam` the plugin uses, written out here so the plugin depends on
- * the shape and not on one implementation (LocalIpam satisfies it as it is).
- */
-export interface PodIpamPort {
-  allocate(attachment: { containerId: string; ifname: string }, opts?: { ips?: readonly string[] }): Promise<{ ip: string; prefixLen: number; gateway: string }[]>;
-  release(attachment: { containerId: string; ifname: string }): Promise<unknown>;
-  gc(valid: readonly { containerId: string; ifname: string }[]): Promise<unknown>;
-  reservations(): Promise<{ ip: string; containerId: string; ifname: string }[]>;
-  usage(): Promise<{ pools: { cidr: string; free: number }[] }>;
-}
