@@ -1,6 +1,6 @@
 // Spec tests: the bundled plugin run as a runtime runs it (env + stdin, exit code, JSON on stdout),
 // in nbt-* namespaces; every verb, every cniVersion, the error codes with nothing left behind.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipJson, sh, type TempNetns } from '@netboot/core/testing';
 import { test } from 'uvu';
@@ -159,6 +159,29 @@ test('STATUS before and after the node lease exists; ADD then allocates from the
     assert.is(result.ips[0].address, '10.244.7.2/24');
     assert.is(result.interfaces[2].mtu, 1400);
     assert.is(ipJson(pod, 'link', 'show', 'eth0')[0].mtu, 1400);
+  }));
+
+test('DEL still releases the IP after the node lease file is gone', () =>
+  onNode((node) => {
+    const leaseFile = join(node.dir, 'subnet.json');
+    writeFileSync(leaseFile, JSON.stringify({ subnets: ['10.244.7.0/24'] }));
+    const conf = node.conf({}, { ranges: undefined, leaseFile });
+    const pod = node.pod();
+    node.add(pod, conf);
+    rmSync(leaseFile);
+    const r = node.run('DEL', conf, { containerId: pod.name, netns: pod.path });
+    assert.is(r.code, 0, JSON.stringify(r.out));
+    assertClean(node, 'DEL without lease');
+  }));
+
+test('CNI_ARGS IP= asks for an address; hairpinMode and promiscMode are set on the bridge', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const result = node.add(pod, node.conf({ hairpinMode: true, promiscMode: true }), pod.name, { args: 'IgnoreUnknown=1;K8S_POD_NAME=web;IP=10.244.1.50' });
+    assert.is(result.ips[0].address, '10.244.1.50/24');
+    const port = JSON.parse(sh(node.ns, 'bridge', '-j', '-d', 'link', 'show', 'dev', result.interfaces[1].name))[0];
+    assert.is(port.hairpin, true, JSON.stringify(port));
+    assert.ok(ipJson(node.ns, 'link', 'show', 'cni0')[0].flags.includes('PROMISC'));
   }));
 
 test('GC releases reservations and host links of attachments not in cni.dev/valid-attachments', () =>

@@ -40,10 +40,25 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     return opened;
   };
   const attachment = (req: CniRequest) => ({ containerId: req.env.containerId, ifname: req.env.ifname });
-  const held = async (req: CniRequest) => {
-    const mine = attachment(req);
-    return (await open(req).ipam.reservations()).filter((r) => r.containerId === mine.containerId && r.ifname === mine.ifname).map((r) => r.ip);
+  /**
+   * DEL must succeed even when the lease file is gone (the agent stopped, the node is being drained):
+   * releasing by attachment needs only the store, so without a lease the store is used directly.
+   */
+  const withoutLease = async <T>(req: CniRequest, viaIpam: (ipam: PodIpam) => Promise<T>, viaStore: (store: FileStore) => T): Promise<T> => {
+    try {
+      return await viaIpam(open(req).ipam);
+    } catch (err) {
+      if (!(err instanceof CniError && err.code === CniCode.TryAgainLater && conf.ranges === undefined)) throw err;
+      const store = new FileStore(conf.dataDir, req.conf.name);
+      return store.withLock(() => viaStore(store));
+    }
   };
+  const held = (req: CniRequest) =>
+    withoutLease(
+      req,
+      async (ipam) => (await ipam.reservations()).filter((r) => r.containerId === req.env.containerId && r.ifname === req.env.ifname).map((r) => r.ip),
+      (store) => store.getById(attachment(req)),
+    );
 
   return {
     async add(req): Promise<IpamAdd> {
@@ -57,7 +72,11 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
       };
     },
     async del(req) {
-      await open(req).ipam.release(attachment(req));
+      await withoutLease<unknown>(
+        req,
+        (ipam) => ipam.release(attachment(req)),
+        (store) => store.releaseById(attachment(req)),
+      );
     },
     held,
     async check(req, prev) {
