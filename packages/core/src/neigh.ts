@@ -130,6 +130,25 @@ export class NeighApi {
   }
 
   /**
+   * Many `ip neigh replace` / `bridge fdb replace` in one batch (`ip -batch`, pipelined like
+   * `route.replaceMany`); one result per entry: undefined or the error. Give devices as ifindexes:
+   * a name costs a lookup per entry.
+   */
+  setMany(ns: readonly NeighSpec[]): (Error | undefined)[] {
+    return this.#batch(RTM_NEWNEIGH, ns, NLM_F_CREATE | NLM_F_REPLACE);
+  }
+
+  /** Many `ip neigh del` / `bridge fdb del` in one batch; one result per entry. */
+  delMany(ns: readonly NeighSpec[]): (Error | undefined)[] {
+    return this.#batch(RTM_DELNEIGH, ns, 0);
+  }
+
+  #batch(type: number, ns: readonly NeighSpec[], flags: number): (Error | undefined)[] {
+    const reqs = ns.map((n) => this.#message(type, n, flags));
+    return this.#sock.batch(reqs).map((err, i) => (err === undefined ? undefined : (explainState(err, reqs[i]!) as Error)));
+  }
+
+  /**
    * `ip neigh show [dev DEV] [nud STATE]` (IPv4 and IPv6 unless `family` says which), or with
    * family 'bridge' `bridge fdb show [dev DEV]`. The kernel filters by device; state is matched here.
    */

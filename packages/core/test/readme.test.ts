@@ -78,6 +78,7 @@ test('every function and class the README names is exported', () => {
     'addMany',
     'replaceMany',
     'delMany',
+    'setMany',
     'open',
     'next',
   ]);
