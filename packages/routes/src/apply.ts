@@ -43,21 +43,6 @@ const describeNeigh = (verb: string, n: NeighSpec): string =>
 const describeFdb = (verb: string, n: NeighSpec): string =>
   `bridge fdb ${verb} ${n.lladdr} dev ${n.dev} dst ${n.dst}${verb === 'del' ? '' : ' self permanent'}`;
 
-/**
- * One result per item, like core's batch calls. Core has batch calls for routes only; neighbours and
- * FDB entries go one request each until it has `neigh.setMany`/`delMany` too.
- */
-function each<T>(items: readonly T[], send: (t: T) => void): (Error | undefined)[] {
-  return items.map((t) => {
-    try {
-      send(t);
-      return undefined;
-    } catch (e) {
-      return e as Error;
-    }
-  });
-}
-
 export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
   const out: Outcome = { done: emptyPlan(), failures: [], conflicts: [], unsure: false };
   const { done, failures } = out;
@@ -70,12 +55,12 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     if (gone(e)) done.routes.del.push(r);
     else fail(describeRoute('del', r), e!);
   });
-  each(plan.fdb.del, (n) => rtnl.neigh.del(fdbSpec(n))).forEach((e, i) => {
+  rtnl.neigh.delMany(plan.fdb.del.map(fdbSpec)).forEach((e, i) => {
     const n = plan.fdb.del[i]!;
     if (gone(e)) done.fdb.del.push(n);
     else fail(describeFdb('del', fdbSpec(n)), e!);
   });
-  each(plan.neighbours.del, (n) => rtnl.neigh.del({ dev: n.dev, dst: n.dst! })).forEach((e, i) => {
+  rtnl.neigh.delMany(plan.neighbours.del.map((n) => ({ dev: n.dev, dst: n.dst! }))).forEach((e, i) => {
     const n = plan.neighbours.del[i]!;
     if (gone(e)) done.neighbours.del.push(n);
     else fail(describeNeigh('del', neighSpec(n)), e!);
@@ -87,13 +72,13 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     failed.add(peer);
     fail(op, e, peer);
   };
-  each(plan.neighbours.set, (c) => rtnl.neigh.set(neighSpec(c.to))).forEach((e, i) => {
+  rtnl.neigh.setMany(plan.neighbours.set.map((c) => neighSpec(c.to))).forEach((e, i) => {
     const c = plan.neighbours.set[i]!;
     if (e === undefined) done.neighbours.set.push(c);
     else stepFailed(c.to.peer, describeNeigh('replace', neighSpec(c.to)), e);
   });
   const fdbAdds = plan.fdb.add.filter((d) => !failed.has(d.peer));
-  each(fdbAdds, (d) => rtnl.neigh.set(fdbSpec(d))).forEach((e, i) => {
+  rtnl.neigh.setMany(fdbAdds.map(fdbSpec)).forEach((e, i) => {
     const d = fdbAdds[i]!;
     if (e === undefined) done.fdb.add.push(d);
     else stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e);
