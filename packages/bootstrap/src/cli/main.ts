@@ -7,6 +7,7 @@
 //                       [--name NAME] [--bridge NAME] [--subnet CIDR]… [--no-masq] [--mtu N]
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InvalidInputError } from '@netboot/core/errors';
 import { buildCni } from '../cni/build/sea.js';
 import { install } from '../cni/install.js';
 
@@ -15,7 +16,8 @@ const USAGE = `usage:
   netboot cni install [--from DIR] [--bin-dir DIR] [--conf-dir DIR] [--root DIR] [--force]
                       [--name NAME] [--bridge NAME] [--subnet CIDR]... [--no-masq] [--mtu N]`;
 
-class UsageError extends Error {}
+/** Bad arguments: exit 2 with the usage. */
+class UsageError extends InvalidInputError {}
 
 /** `--key value` and `--flag` options; repeated keys accumulate. */
 function parseOptions(argv: string[], flags: readonly string[]): Map<string, string[]> {

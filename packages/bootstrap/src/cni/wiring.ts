@@ -6,6 +6,7 @@ import { constants, isExist, isNotFound, type Link, type Rtnl, sysctlGet, sysctl
 import { parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
+import { CniCode, CniError } from './errors.js';
 import type { CniIp, CniRoute } from './result.js';
 
 /** Every host-side veth netboot makes starts with this, so GC can tell its own links from others'. */
@@ -52,7 +53,7 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
     }
   }
   let bridge = host.link.get(conf.bridge);
-  if (bridge.kind !== 'bridge') throw new Error(`"${conf.bridge}" exists and is a ${bridge.kind ?? 'non-bridge'} device, not a bridge`);
+  if (bridge.kind !== 'bridge') throw new CniError(CniCode.Conflict, `"${conf.bridge}" exists and is a ${bridge.kind ?? 'non-bridge'} device, not a bridge: set "bridge" to another name`);
   if (!bridge.up) host.link.set(bridge.index, { up: true });
   if (conf.promiscMode && (bridge.flags & constants.IFF_PROMISC) === 0) {
     host.socket.request({ type: constants.RTM_NEWLINK, header: { ifi_family: 0, ifi_type: 0, ifi_index: bridge.index, ifi_flags: constants.IFF_PROMISC, ifi_change: constants.IFF_PROMISC }, attrs: {} });

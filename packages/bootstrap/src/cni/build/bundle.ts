@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { CniCode, CniError } from '../errors.js';
 import type { KoffiSource } from './koffi-native.js';
 
 /**
@@ -18,7 +19,7 @@ function packageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'netboot') return dir;
   }
-  throw new Error('cannot find the netboot package (its package.json) above this module');
+  throw new CniError(CniCode.Internal, 'cannot find the netboot package (its package.json) above this module');
 }
 
 const root = packageRoot();

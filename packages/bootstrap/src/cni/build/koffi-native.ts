@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { CniCode, CniError } from '../errors.js';
 
 export type KoffiSource = { kind: 'path'; path: string } | { kind: 'asset'; sha256: string } | { kind: 'embedded'; sha256: string };
 
@@ -35,7 +36,7 @@ function privateDir(dir: string): void {
   const st = lstatSync(dir);
   const uid = process.getuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-    throw new Error(`${dir} must be a directory owned by uid ${uid} and not writable by others`);
+    throw new CniError(CniCode.Internal, `${dir} must be a directory owned by uid ${uid} and not writable by others`);
   }
 }
 
@@ -56,7 +57,7 @@ function fromEmbedded(kind: 'asset' | 'embedded', expected: string): unknown {
     // not written yet (or unreadable): write it below
   }
   const bytes = embeddedBytes(kind);
-  if (sha256(bytes) !== expected) throw new Error('the embedded koffi.node does not match the hash it was built with');
+  if (sha256(bytes) !== expected) throw new CniError(CniCode.Internal, 'the embedded koffi.node does not match the hash it was built with');
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o500);
   try {
