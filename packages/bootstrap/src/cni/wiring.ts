@@ -1,7 +1,6 @@
 // The pod's network on the node: the bridge with the gateway address, a veth pair whose container end
 // is created straight in CNI_NETNS under CNI_IFNAME, and the container's addresses and routes set
 // through a socket opened in its namespace (no namespace switching per call).
-import { createHash } from 'node:crypto';
 import { constants, isExist, isNotFound, type Link, type Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
 import { parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
@@ -12,13 +11,22 @@ import type { CniIp, CniRoute } from './result.js';
 /** Every host-side veth netboot makes starts with this, so GC can tell its own links from others'. */
 export const HOST_VETH_PREFIX = 'nbv';
 
+/** 32-bit FNV-1a of `text` from `seed`. */
+function fnv1a(text: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /**
  * The host end's name, derived from (network, containerID, ifname): DEL and GC find it without
- * prevResult, and a plugin killed mid-ADD leaves a link the next DEL can name.
+ * prevResult, and a plugin killed mid-ADD leaves a link the next DEL can name. 48 bits of two FNV-1a
+ * hashes: not a secret, only a name, and node:crypto would cost ADD several ms of module loading.
  */
 export function hostVethName(network: string, a: Attachment): string {
-  const hash = createHash('sha256').update(`${network}\0${a.containerId}\0${a.ifname}`).digest('hex');
-  return `${HOST_VETH_PREFIX}${hash.slice(0, 15 - HOST_VETH_PREFIX.length)}`;
+  const key = `${network}\0${a.containerId}\0${a.ifname}`;
+  const hex = fnv1a(key, 0x811c9dc5).toString(16).padStart(8, '0') + fnv1a(key, 0x050c5d1f).toString(16).padStart(8, '0');
+  return `${HOST_VETH_PREFIX}${hex.slice(0, 15 - HOST_VETH_PREFIX.length)}`;
 }
 
 /** `ip link del <dev>`, where a missing device counts as done. */

@@ -4,21 +4,23 @@
 //   path      an absolute path (development and test builds)
 //   asset     embedded in the single executable (SEA asset `koffi.node`)
 //   embedded  base64 inside the bundled script itself (the fallback: one file, like the executable)
-// An embedded module is written once to a root-only directory and loaded from there only if its
-// SHA-256 matches the one built in; a changed or swapped file is rewritten, never loaded.
-import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+// An embedded module is written to a root-only directory (0700, owned by us) only after its SHA-256
+// matched the one built in, as a read-only file named by that hash. Later starts load it after
+// checking owner, mode and size — whoever could change it there is root already — so the steady
+// state needs neither node:crypto (several ms to load) nor hashing 1 MB; anything off is rewritten.
+import { closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../errors.js';
 
-export type KoffiSource = { kind: 'path'; path: string } | { kind: 'asset'; sha256: string } | { kind: 'embedded'; sha256: string };
+export type KoffiSource = { kind: 'path'; path: string } | { kind: 'asset' | 'embedded'; sha256: string; size: number };
 
 declare const NETBOOT_KOFFI: KoffiSource;
 /** koffi.node in base64, defined only in `embedded` builds. */
 declare const NETBOOT_KOFFI_DATA: string;
 
-/** Where the asset is written; NETBOOT_NATIVE_DIR moves it (tests), the default is root-only tmpfs. */
+/** Where the module is written; NETBOOT_NATIVE_DIR moves it (tests), the default is root-only tmpfs. */
 const NATIVE_DIR = process.env.NETBOOT_NATIVE_DIR ?? '/run/netboot/native';
+const MODE = 0o500;
 
 function dlopen(path: string): unknown {
   const module = { exports: {} as unknown };
@@ -26,50 +28,56 @@ function dlopen(path: string): unknown {
   return module.exports;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+const uid = () => process.getuid?.() ?? 0;
 
 /** The directory must be ours and closed to others, or a local user could swap the library. */
 function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
-  const uid = process.getuid?.() ?? 0;
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
-    throw new CniError(CniCode.Internal, `${dir} must be a directory owned by uid ${uid} and not writable by others`);
+  if (!st.isDirectory() || st.uid !== uid() || (st.mode & 0o077) !== 0) {
+    throw new CniError(CniCode.Internal, `${dir} must be a directory owned by uid ${uid()} and closed to others (mode 0700)`);
   }
 }
 
-/** The embedded module's bytes: the SEA asset, or the base64 the script carries. */
-function embeddedBytes(kind: 'asset' | 'embedded'): Uint8Array {
-  if (kind === 'embedded') return Buffer.from(NETBOOT_KOFFI_DATA, 'base64');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:sea exists only as a builtin
-  const { getAsset } = require('node:sea') as typeof import('node:sea');
-  return new Uint8Array(getAsset('koffi.node'));
-}
-
-function fromEmbedded(kind: 'asset' | 'embedded', expected: string): unknown {
-  const file = join(NATIVE_DIR, `koffi-${expected.slice(0, 16)}.node`);
-  privateDir(NATIVE_DIR);
+/** Whether `file` is the module we wrote: a regular file of ours, read-only, of the right size. */
+function isOurs(file: string, size: number): boolean {
   try {
-    if (sha256(readFileSync(file)) === expected) return dlopen(file);
+    const st = lstatSync(file);
+    return st.isFile() && st.uid === uid() && (st.mode & 0o777) === MODE && st.size === size;
   } catch {
-    // not written yet (or unreadable): write it below
+    return false;
   }
-  const bytes = embeddedBytes(kind);
-  if (sha256(bytes) !== expected) throw new CniError(CniCode.Internal, 'the embedded koffi.node does not match the hash it was built with');
+}
+
+/** The embedded bytes, checked against the hash built in. */
+function embeddedBytes(source: { kind: 'asset' | 'embedded'; sha256: string }): Uint8Array {
+  // Only the first start (or a repair) gets here, so these loads cost nothing in the steady state.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const bytes =
+    source.kind === 'embedded' ? Buffer.from(NETBOOT_KOFFI_DATA, 'base64') : new Uint8Array((require('node:sea') as typeof import('node:sea')).getAsset('koffi.node'));
+  if (createHash('sha256').update(bytes).digest('hex') !== source.sha256) {
+    throw new CniError(CniCode.Internal, 'the embedded koffi.node does not match the hash it was built with');
+  }
+  return bytes;
+}
+
+function fromEmbedded(source: { kind: 'asset' | 'embedded'; sha256: string; size: number }): unknown {
+  privateDir(NATIVE_DIR);
+  const file = join(NATIVE_DIR, `koffi-${source.sha256.slice(0, 16)}.node`);
+  if (isOurs(file, source.size)) return dlopen(file);
+  const bytes = embeddedBytes(source);
   const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o500);
+  const fd = openSync(temp, 'w', MODE);
   try {
     writeSync(fd, bytes);
     fsyncSync(fd);
+    if (fstatSync(fd).size !== source.size) throw new CniError(CniCode.IoFailure, `short write of ${temp}`);
   } finally {
     closeSync(fd);
   }
-  chmodSync(temp, 0o500);
   renameSync(temp, file);
   return dlopen(file);
 }
 
-const koffi = NETBOOT_KOFFI.kind === 'path' ? dlopen(NETBOOT_KOFFI.path) : fromEmbedded(NETBOOT_KOFFI.kind, NETBOOT_KOFFI.sha256);
+const koffi = NETBOOT_KOFFI.kind === 'path' ? dlopen(NETBOOT_KOFFI.path) : fromEmbedded(NETBOOT_KOFFI);
 export default koffi;

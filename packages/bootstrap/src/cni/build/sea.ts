@@ -3,7 +3,7 @@
 // bundled-script fallback (`netboot.cjs`, shebang, koffi embedded) for nodes where a SEA cannot run.
 // Steps are Node's own: `node --experimental-sea-config`, a copy of this node binary, postject.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundlePlugin, koffiNativePath, sha256File } from './bundle.js';
 
@@ -27,9 +27,10 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
   mkdirSync(out, { recursive: true });
   const native = koffiNativePath();
   const sha256 = sha256File(native);
+  const size = statSync(native).size;
 
   const script = join(out, 'netboot.cjs');
-  await bundlePlugin({ outfile: script, koffi: { kind: 'embedded', sha256 }, shebang: '#!/usr/bin/env node', minify: true });
+  await bundlePlugin({ outfile: script, koffi: { kind: 'embedded', sha256, size }, shebang: '#!/usr/bin/env node', minify: true });
   chmodSync(script, 0o755);
   if (o.scriptOnly) return { executable: undefined, script };
 
@@ -38,7 +39,7 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
   mkdirSync(work);
   try {
     const main = join(work, 'main.cjs');
-    await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256 }, minify: true });
+    await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256, size }, minify: true });
     const blob = join(work, 'sea.blob');
     const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'koffi.node': native } };
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config));
