@@ -2,7 +2,22 @@
 // VTEP MAC derivation and the MTU rules. Pure: no kernel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { crossSubnet, hostGw, InvalidPeerError, ipip, UnreachablePeerError, vtepMac, vxlan, type LocalNode, type Peer } from '../src/index.js';
+import {
+  applyPlan,
+  crossSubnet,
+  diff,
+  hostGw,
+  InvalidPeerError,
+  ipip,
+  NETBOOT_PROTOCOL,
+  planSize,
+  UnreachablePeerError,
+  vtepMac,
+  vxlan,
+  type CurrentState,
+  type LocalNode,
+  type Peer,
+} from '../src/index.js';
 
 const node1: LocalNode = {
   name: 'node1',
@@ -118,6 +133,29 @@ test('cross-subnet: host-gw on the node subnet, vxlan elsewhere; FDB only where 
   assert.equal(d.fdb, [{ peer: 'node4', lladdr: vtepMac('node4'), dst: '192.168.2.14', dev: 'netboot.1' }]);
   assert.equal(d.neighbours, [{ peer: 'node4', dst: '10.244.4.0', lladdr: vtepMac('node4'), dev: 'netboot.1' }]);
   assert.is(crossSubnet().mtu(node1), 1450);
+});
+
+test('cross-subnet: a peer moving onto the node subnet keeps its route key and leaves no FDB or neighbour entry', () => {
+  const mode = crossSubnet();
+  const own = { protocol: NETBOOT_PROTOCOL, table: 254, device: 9 };
+  const resolve = (d: ReturnType<typeof mode.desired>) => ({
+    routes: d.routes.map((r) => ({ ...r, dev: r.dev === 'eth0' ? 2 : 9 })),
+    neighbours: d.neighbours.map((n) => ({ ...n, dev: 9 })),
+    fdb: d.fdb.map((f) => ({ ...f, dev: 9 })),
+  });
+  const away = resolve(mode.desired(node1, [far]));
+  const empty: CurrentState = { routes: [], neighbours: [], fdb: [] };
+  const tunnelled = applyPlan(empty, diff(empty, away, own), own);
+  const near = resolve(mode.desired(node1, [{ ...far, nodeIPs: ['192.168.1.14'] }]));
+  const move = diff(tunnelled, near, own);
+  assert.equal([move.routes.add.length, move.routes.replace.length, move.routes.del.length], [0, 1, 0], 'the route is replaced in place');
+  assert.equal([move.neighbours.del.length, move.fdb.del.length], [1, 1], 'the overlay entries go');
+  const after = applyPlan(tunnelled, move, own);
+  assert.equal([after.neighbours, after.fdb], [[], []]);
+  assert.is(planSize(diff(after, near, own)), 0);
+  // …and back: the overlay entries return.
+  const back = diff(after, away, own);
+  assert.equal([back.routes.replace.length, back.neighbours.set.length, back.fdb.add.length], [1, 1, 1]);
 });
 
 test('ipip: onlink routes via the node IP, IPv4 only, 20 bytes', () => {

@@ -116,6 +116,24 @@ test('vxlan: device as specified; pings in both families; exactly the owned rout
     }
   }));
 
+test('vxlan over the IPv6 underlay: FDB entries name IPv6 node IPs, MTU 1430, pings in both families', () =>
+  withCluster(1, async (c) => {
+    const nets = await startAll(c, vxlan({ underlay: 6 }));
+    try {
+      assert.equal(pingMatrix(c), []);
+      for (const n of c.nodes) {
+        const peers = others(c, n);
+        assert.equal(fdbEntries(n), peers.map((p) => `${vtepMac(p.peer.name)} ${p.peer.nodeIPs[1]}`).sort());
+        assert.equal(ownedRoutes(n), vxlanRoutes(peers));
+        const [dev] = JSON.parse(sh(n.ns, 'ip', '-d', '-j', 'link', 'show', 'netboot.1'));
+        // iproute2 names an IPv6 local address `local6`.
+        assert.equal([dev.linkinfo.info_data.local6, dev.mtu], [n.peer.nodeIPs[1], 1430]);
+      }
+    } finally {
+      await Promise.all(nets.map((r) => r.stop()));
+    }
+  }));
+
 test('vxlan: an owned route, FDB entry and neighbour deleted by hand are each back within a second', () =>
   withCluster(1, async (c) => {
     const nets = await startAll(c, vxlan());
