@@ -1,5 +1,7 @@
 // The plugin executable's entry: the process's env, stdin and stdout as the dispatcher's I/O.
-import { readFileSync } from 'node:fs';
+// stdout and stderr are written with writeSync on the raw descriptors: creating process.stdout loads
+// Node's stream machinery, ~5 ms of every call for a reply of a few hundred bytes.
+import { readFileSync, writeSync } from 'node:fs';
 import { dispatch } from './skel.js';
 import { verbs } from './verbs/index.js';
 
@@ -13,7 +15,22 @@ function readStdin(): string {
   }
 }
 
+/** Writes all of `text` to `fd`, waiting out EAGAIN if the runtime gave us a non-blocking pipe. */
+function writeAll(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'EBADF') return; // nobody is reading: nothing more to do
+      if (code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
 // Not top-level await: the binary is a CommonJS bundle (it starts ~5 ms faster than ESM).
-void dispatch({ env: process.env, readStdin, stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }, verbs).then((code) => {
+void dispatch({ env: process.env, readStdin, stdout: (t) => writeAll(1, t), stderr: (t) => writeAll(2, t) }, verbs).then((code) => {
   process.exitCode = code;
 });
