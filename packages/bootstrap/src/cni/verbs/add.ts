@@ -8,9 +8,7 @@ import { ipamFor } from '../ipam/index.js';
 import { openPodNetns } from '../pod-netns.js';
 import { type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
-
-/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
-const masquerade = () => import('../masq.js');
+import { loadMasquerade } from '../load.js';
 import { addVeth, configureContainer, ensureBridge, hostVethName, podRoutes, uplinkMtu } from '../wiring.js';
 
 export async function add(req: CniRequest): Promise<Reply> {
@@ -34,7 +32,7 @@ export async function add(req: CniRequest): Promise<Reply> {
     const hostLink = addVeth(host, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
     const routes = podRoutes(conf, ips, reserved.result.routes);
     const container = configureContainer(pod, env.ifname, ips, routes);
-    if (conf.ipMasq) await (await masquerade()).masqueradeFor(conf).add(env, ips, stack);
+    if (conf.ipMasq) await (await loadMasquerade()).masqueradeFor(conf).add(env, ips, stack);
     const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.result.dns;
     return {
       interfaces: [

@@ -4,9 +4,7 @@
 import { Rtnl } from '@netboot/core';
 import { ipamFor } from '../ipam/index.js';
 import type { CniRequest, Reply } from '../skel.js';
-
-/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
-const masquerade = () => import('../masq.js');
+import { loadMasquerade } from '../load.js';
 import { deleteLink, hostVethName } from '../wiring.js';
 
 export async function del(req: CniRequest): Promise<Reply> {
@@ -14,7 +12,7 @@ export async function del(req: CniRequest): Promise<Reply> {
   const ipam = await ipamFor(conf);
   if (conf.ipMasq) {
     const ips = conf.prevResult?.ips.map((ip) => ip.address.split('/')[0]!) ?? (await ipam.held(req));
-    await (await masquerade()).masqueradeFor(conf).del(env, ips);
+    await (await loadMasquerade()).masqueradeFor(conf).del(env, ips);
   }
   {
     // Deleting the host end takes the container end with it, wherever the namespace is (or was).

@@ -4,9 +4,7 @@
 import { Rtnl } from '@netboot/core';
 import { ipamFor } from '../ipam/index.js';
 import type { CniRequest, Reply } from '../skel.js';
-
-/** nft runs through child_process (~3 ms to load): loaded only with ipMasq. */
-const masquerade = () => import('../masq.js');
+import { loadMasquerade } from '../load.js';
 import { deleteLink, HOST_VETH_PREFIX, hostVethName } from '../wiring.js';
 
 export async function gc(req: CniRequest): Promise<Reply> {
@@ -29,7 +27,7 @@ export async function gc(req: CniRequest): Promise<Reply> {
       if (link.name.startsWith(HOST_VETH_PREFIX) && !live.has(link.name) && deleteLink(host, link.name)) log.info(`GC: deleted ${link.name}`);
     }
   });
-  if (conf.ipMasq) await attempt('removing stale masquerade elements', async () => (await masquerade()).masqueradeFor(conf).gc(valid));
+  if (conf.ipMasq) await attempt('removing stale masquerade elements', async () => (await loadMasquerade()).masqueradeFor(conf).gc(valid));
   await attempt('releasing stale reservations', async () => (await ipamFor(conf)).gc(req));
   if (failures.length > 0) throw failures[0];
   return undefined;

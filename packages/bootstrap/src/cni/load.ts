@@ -1,0 +1,3 @@
+// Modules loaded on first use, not with the verb: nft runs through child_process, ~3 ms to load,
+// which only a network with ipMasq should pay.
+export const loadMasquerade = () => import('./masq.js');
