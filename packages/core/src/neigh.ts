@@ -145,7 +145,7 @@ export class NeighApi {
 
   #batch(type: number, ns: readonly NeighSpec[], flags: number): (Error | undefined)[] {
     const reqs = ns.map((n) => this.#message(type, n, flags));
-    return this.#sock.batch(reqs).map((err, i) => (err === undefined ? undefined : (explainState(err, reqs[i]!) as Error)));
+    return this.#sock.batch(reqs).map((err, i) => (err === undefined ? undefined : explainState(err, reqs[i]!)));
   }
 
   /**
@@ -217,7 +217,7 @@ const FDB_DEFAULT_STATE = NUD_NOARP | NUD_PERMANENT;
  * a VXLAN device's table needs permanent or reachable, a plain device's own needs permanent (a
  * bridge's also takes noarp alone). So an unexplained EINVAL for a state without permanent names it.
  */
-function explainState(err: unknown, req: Request): unknown {
+function explainState<E>(err: E, req: Request): E {
   const state = req.header.ndm_state ?? 0;
   if (
     err instanceof NetlinkError &&
