@@ -225,6 +225,11 @@ test('delegated host-local (Debian /usr/lib/cni): ADD uses its result, CHECK and
     sh(pod, 'ping', '-c1', '-W2', '10.244.9.1');
     const check = node.run('CHECK', { ...conf, prevResult: result }, { containerId: pod.name, netns: pod.path });
     assert.is(check.code, 0, JSON.stringify(check.out));
+    // STATUS and GC (1.1) are forwarded; host-local 1.1.1 predates them, which does not fail the network.
+    const conf11 = { ...conf, cniVersion: '1.1.0' };
+    assert.is(node.run('STATUS', conf11).code, 0);
+    assert.is(node.run('GC', { ...conf11, 'cni.dev/valid-attachments': [{ containerID: pod.name, ifname: 'eth0' }] }).code, 0);
+    assert.equal(node.hostLinks().length, 1, 'GC kept the valid pod');
     assert.is(node.run('DEL', { ...conf, prevResult: result }, { containerId: pod.name, netns: pod.path }).code, 0);
     assert.equal(node.reservations('podnet', dataDir), []);
     assert.equal(node.hostLinks(), []);

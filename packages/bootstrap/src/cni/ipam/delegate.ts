@@ -44,6 +44,16 @@ export function execPlugin(req: CniRequest, type: string, command: string, stdin
 
 export function delegatedIpam(type: string): IpamPlugin {
   const run = (req: CniRequest, command: string, extra: Record<string, unknown> = {}) => execPlugin(req, type, command, { ...req.conf.raw, ...extra });
+  /**
+   * STATUS and GC are 1.1 verbs, forwarded only to a delegate whose VERSION lists 1.1.0: one that
+   * predates them (Debian's host-local 1.1.1) has nothing to report or collect, and answers them with
+   * unrelated errors ("missing containerID"), which must not fail this network.
+   */
+  const run11 = (req: CniRequest, command: 'STATUS' | 'GC') => {
+    const info = run(req, 'VERSION') as { supportedVersions?: unknown } | undefined;
+    if (Array.isArray(info?.supportedVersions) && info.supportedVersions.includes('1.1.0')) run(req, command);
+    else req.log.info(`IPAM plugin ${type} predates CNI 1.1; ${command} not forwarded`);
+  };
   return {
     async add(req) {
       // The delegate answers in the config's version; parseResult reads any of them.
@@ -66,14 +76,14 @@ export function delegatedIpam(type: string): IpamPlugin {
     },
     async status(req) {
       try {
-        run(req, 'STATUS');
+        run11(req, 'STATUS');
       } catch (err) {
         const e = err as CniError;
         throw new CniError(e.code === 51 ? 51 : CniCode.NotAvailable, e.message, { cause: err });
       }
     },
     async gc(req) {
-      run(req, 'GC');
+      run11(req, 'GC');
     },
   };
 }
