@@ -3,7 +3,7 @@
 //   full apply         Reconciler.full(mode.desired(node, peers)) in a fresh namespace
 //                      vs the same entries from a generated file: `ip -batch` (routes; neighbours for
 //                      vxlan) + `bridge -batch` (FDB entries for vxlan), timed as whole processes
-//   no-op reconcile    a second full pass: desired state, one dump per kind, diff, nothing to send
+//   no-op reconcile    resync(): one dump per kind against the wanted state, diff, nothing to send
 //   one peer changed   update() of one peer that moved to another node IP (median of CHANGES)
 //   one peer removed   update() of one peer gone (median of CHANGES)
 //   idle CPU           a running Network (monitor polling, resync timer) over IDLE_S seconds, largest N
@@ -142,7 +142,7 @@ function bench(modeName: string, n: number): void {
         rec.full(mode.desired(node, [])); // a warm JIT, as a long-running agent has
         row.full.push(ms(() => (report = rec.full(mode.desired(node, peers)))));
         if (report.failures.length > 0 || count(ns) !== n) throw new Error(`full apply: ${report.failures[0]?.error.message ?? `${count(ns)} routes`}`);
-        row.noop.push(ms(() => (report = rec.full(mode.desired(node, peers)))));
+        row.noop.push(ms(() => (report = rec.resync())));
         if (report.operations !== 0) throw new Error(`no-op reconcile did ${report.operations} operations`);
         const moving = peers[n >> 1]!;
         for (let c = 0; c < CHANGES; c++) {

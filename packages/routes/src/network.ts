@@ -54,6 +54,7 @@ export class Network {
   readonly #pending = new Map<string, Peer | undefined>();
   readonly #timers = new Map<Pass, NodeJS.Timeout>();
   #running = false;
+  #started = false;
   #last: Report | undefined;
 
   constructor(opts: NetworkOptions) {
@@ -138,6 +139,7 @@ export class Network {
       for (const t of this.#timers.values()) clearTimeout(t);
       this.#timers.clear();
       this.#running = false;
+      this.#started = false;
     }
   }
 
@@ -159,9 +161,13 @@ export class Network {
     const retryMs = this.#opts.retryMs ?? 1000;
     try {
       let report: Report;
-      if (pass === 'full' || r.needsFull) {
+      if (!this.#started) {
+        // The first pass: every peer's entries from the mode.
         this.#pending.clear();
         report = r.full(this.mode.desired(this.node, [...this.#peers.values()]));
+        this.#started = true;
+      } else if (pass === 'full' || r.needsFull) {
+        report = r.resync(); // re-read the kernel against what is wanted; pending peers follow in their update
       } else if (pass === 'update') {
         const refused: Refusal[] = [];
         const changes = new Map<string, PeerState | undefined>();
@@ -173,6 +179,8 @@ export class Network {
       }
       this.#last = report;
       this.#opts.onReport?.(report);
+      // A resync ran instead of an update: the peer changes still wait for theirs.
+      if (this.#pending.size > 0) this.#schedule('update', 0);
       if (r.needsFull) this.#schedule('full', retryMs);
       else if (r.dirty) this.#schedule('repair', report.failures.length > 0 ? retryMs : (this.#opts.repairMs ?? 50));
       return undefined;

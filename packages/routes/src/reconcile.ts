@@ -8,8 +8,10 @@
 //    one changed peer costs a handful of operations whatever the cluster's size;
 //  - observe(monitor event) folds the kernel's news into the mirror and marks the key dirty, and
 //    repair() diffs only the dirty keys — an entry deleted or changed by hand comes back;
-//  - a device event that does not match the spec, or a monitor overrun, asks for a full pass again.
-import { decodeLink, decodeNeigh, decodeRoute, type MonitorEvent, type Neigh, type Route } from '@netboot/core';
+//  - a device event makes repair() read the device back: if it is gone, recreated or not as specified,
+//    and after a monitor overrun, a full pass (resync) runs again; resync() re-resolves device names,
+//    so entries follow a recreated device to its new ifindex.
+import { decodeLink, decodeNeigh, decodeRoute, isNotFound, type MonitorEvent, type Neigh, type Route } from '@netboot/core';
 import { execute, type Failure } from './apply.js';
 import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
 import {
@@ -59,6 +61,8 @@ export class Reconciler {
   readonly own: Ownership;
   readonly #rtnl: Kernel;
   #device: DeviceSpec | undefined;
+  // Each peer's entries as given (devices by name), kept to resolve again when a device is recreated.
+  readonly #source = new Map<string, PeerState>();
   // Wanted entries by key, devices resolved to ifindexes, and the keys each peer owns.
   readonly #want = { routes: new Map<string, DesiredRoute>(), neighbours: new Map<string, DesiredNeigh>(), fdb: new Map<string, DesiredFdb>() };
   readonly #peers = new Map<string, Keys>();
@@ -67,6 +71,8 @@ export class Reconciler {
   readonly #neighbours = new Map<string, Neigh>();
   readonly #fdb = new Map<string, Neigh>();
   #dirty = noKeys();
+  // A link event named the device: repair() reads it back and resyncs if it is not as specified.
+  #deviceDirty = false;
   #needsFull = true;
   readonly #index = new Map<string, number>();
 
@@ -82,43 +88,22 @@ export class Reconciler {
 
   /** Whether observed events or failed operations left keys for repair(). */
   get dirty(): boolean {
-    return this.#dirty.routes.size + this.#dirty.neighbours.size + this.#dirty.fdb.size > 0;
+    return this.#deviceDirty || this.#dirty.routes.size + this.#dirty.neighbours.size + this.#dirty.fdb.size > 0;
   }
 
   /** Makes the kernel match `desired` exactly: device, then one dump per kind, diff, apply. */
   full(desired: DesiredState): Report {
     this.#device = desired.device;
-    this.#want.routes.clear();
-    this.#want.neighbours.clear();
-    this.#want.fdb.clear();
-    this.#peers.clear();
-    const t0 = performance.now();
-    const device = this.#readKernel();
-    const refused = [...desired.refused];
-    const byPeer = new Map<string, PeerState>();
-    for (const r of desired.routes) peerState(byPeer, r.peer).routes.push(r);
-    for (const n of desired.neighbours) peerState(byPeer, n.peer).neighbours.push(n);
-    for (const f of desired.fdb) peerState(byPeer, f.peer).fdb.push(f);
-    for (const [peer, state] of byPeer) this.#wantPeer(peer, state, refused);
-    const all: Keys = {
-      routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]),
-      neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]),
-      fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]),
-    };
-    this.#dirty = noKeys();
-    return this.#run('full', all, t0, refused, device);
+    this.#source.clear();
+    for (const r of desired.routes) peerState(this.#source, r.peer).routes.push(r);
+    for (const n of desired.neighbours) peerState(this.#source, n.peer).neighbours.push(n);
+    for (const f of desired.fdb) peerState(this.#source, f.peer).fdb.push(f);
+    return this.#fullPass([...desired.refused], true);
   }
 
   /** A full pass against what is already wanted (the resync timer, an overrun, a repaired device). */
   resync(): Report {
-    const desired: DesiredState = {
-      routes: [...this.#want.routes.values()],
-      neighbours: [...this.#want.neighbours.values()],
-      fdb: [...this.#want.fdb.values()],
-      refused: [],
-    };
-    if (this.#device !== undefined) desired.device = this.#device;
-    return this.full(desired);
+    return this.#fullPass([], false);
   }
 
   /**
@@ -134,23 +119,28 @@ export class Reconciler {
         addKeys(keys, old);
         this.#forget(peer, old);
       }
-      if (state !== undefined) addKeys(keys, this.#wantPeer(peer, state, refused));
+      this.#source.delete(peer);
+      const wanted = state === undefined ? undefined : this.#wantPeer(peer, state, refused);
+      if (wanted === undefined) continue;
+      this.#source.set(peer, state!);
+      addKeys(keys, wanted);
     }
     return this.#run('update', keys, t0, refused);
   }
 
   /**
    * Folds a monitor event into the mirror. True when something may need repair() (a wanted or owned
-   * key changed) or a full pass (device changed, events lost: see needsFull).
+   * key changed, the device) or a full pass (events lost: see needsFull).
    */
   observe(ev: MonitorEvent): boolean {
     if (ev.kind === 'overrun') return (this.#needsFull = true);
     if (ev.kind === 'link') {
       if (this.#device === undefined) return false;
+      // The event may be an echo of an older state (the device coming up after its creation): judge
+      // the device as it is now, in repair().
       const link = decodeLink(ev.message);
       if (link.index !== this.own.device && link.name !== this.#device.name) return false;
-      if (ev.action === 'del' || link.index !== this.own.device || !deviceMatches(this.#rtnl, link, this.#device)) this.#needsFull = true;
-      return this.#needsFull;
+      return (this.#deviceDirty = true);
     }
     if (ev.kind === 'route') {
       const r = decodeRoute(ev.message);
@@ -183,15 +173,43 @@ export class Reconciler {
 
   /** Diffs and writes only the keys observe() or failed operations marked. */
   repair(): Report {
+    if (this.#deviceDirty && this.#device !== undefined) {
+      this.#deviceDirty = false;
+      const link = this.#rtnl.link.find(this.#device.name);
+      if (link === undefined || link.index !== this.own.device || !deviceMatches(this.#rtnl, link, this.#device)) return this.resync();
+    }
+    this.#deviceDirty = false;
     const keys = this.#dirty;
     this.#dirty = noKeys();
     return this.#run('repair', keys, performance.now(), []);
   }
 
+  /**
+   * Device, kernel read, and the wanted index (rebuilt when asked, or when a device it refers to has
+   * a new ifindex — a recreated device), then a diff of every key.
+   */
+  #fullPass(refused: Refusal[], rebuild: boolean): Report {
+    const t0 = performance.now();
+    const device = this.#readKernel();
+    if (this.#reresolve() || rebuild) {
+      this.#want.routes.clear();
+      this.#want.neighbours.clear();
+      this.#want.fdb.clear();
+      this.#peers.clear();
+      for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
+    }
+    const all: Keys = {
+      routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]),
+      neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]),
+      fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]),
+    };
+    this.#dirty = noKeys();
+    return this.#run('full', all, t0, refused, device);
+  }
+
   /** Ensures the device, then reads the table and the device's entries into the mirror. */
   #readKernel(): DeviceReport | undefined {
     const rtnl = this.#rtnl;
-    this.#index.clear();
     let device: DeviceReport | undefined;
     if (this.#device !== undefined) {
       device = ensureDevice(rtnl, this.#device);
@@ -209,8 +227,30 @@ export class Reconciler {
     return device;
   }
 
-  /** Records a peer's wanted entries (devices resolved); refuses it if a route key is another peer's. */
-  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): Keys {
+  /** Looks the devices named so far up again; true if any has another ifindex (or is gone). */
+  #reresolve(): boolean {
+    let moved = false;
+    for (const [name, was] of this.#index) {
+      let now: number | undefined;
+      try {
+        now = this.#lookup(name);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      if (now === was) continue;
+      moved = true;
+      if (now === undefined) this.#index.delete(name);
+      else this.#index.set(name, now);
+    }
+    return moved;
+  }
+
+  #lookup(name: string): number {
+    return name === this.#device?.name && this.own.device !== undefined ? this.own.device : this.#rtnl.link.index(name);
+  }
+
+  /** Records a peer's wanted entries (devices resolved); refuses it (undefined) if a route key is another peer's. */
+  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): Keys | undefined {
     const keys = noKeys();
     const routes = state.routes.map((r) => ({ ...r, dev: this.#ifindex(r.dev) }));
     const clash = routes.find((r) => {
@@ -220,7 +260,7 @@ export class Reconciler {
     if (clash !== undefined) {
       const holder = this.#want.routes.get(routeKey(this.own.table, clash.dst))!.peer;
       refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${clash.dst} is already ${JSON.stringify(holder)}'s`) });
-      return keys;
+      return undefined;
     }
     for (const r of routes) {
       const k = routeKey(this.own.table, r.dst);
@@ -250,14 +290,11 @@ export class Reconciler {
     this.#peers.delete(peer);
   }
 
-  /** A device name → ifindex, looked up once per full pass (names of devices that do not exist stay names). */
+  /** A device name → ifindex, looked up once and again at each full pass (#reresolve). */
   #ifindex(dev: string | number): number {
     if (typeof dev === 'number') return dev;
     let index = this.#index.get(dev);
-    if (index === undefined) {
-      index = dev === this.#device?.name && this.own.device !== undefined ? this.own.device : this.#rtnl.link.index(dev);
-      this.#index.set(dev, index);
-    }
+    if (index === undefined) this.#index.set(dev, (index = this.#lookup(dev)));
     return index;
   }
 
