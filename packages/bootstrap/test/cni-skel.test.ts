@@ -94,6 +94,12 @@ test('STATUS and GC need a 1.1.0 config (error 1), and need no attachment variab
   assert.equal(ok.calls[0]!.conf.validAttachments, [{ containerId: 'c1', ifname: 'eth0' }]);
 });
 
+test('CHECK needs a 0.4.0 config (error 1), as the spec added it there', async () => {
+  const check = { ...ADD_ENV, CNI_COMMAND: 'CHECK' };
+  assert.is((await run(check, { ...CONF, cniVersion: '0.3.1' })).out.code, 1);
+  assert.is((await run(check, { ...CONF, cniVersion: '0.4.0' })).code, 0);
+});
+
 test('VERSION answers without a config and lists 0.3.0 … 1.1.0', async () => {
   const { code, out } = await run({ CNI_COMMAND: 'VERSION' }, '');
   assert.is(code, 0);

@@ -2,7 +2,7 @@
 // request; writes the verb's reply, or the spec's error JSON (always with a cniVersion), to stdout and
 // returns the exit code. I/O is injected so tests can drive it in-process exactly as a runtime would.
 import { parseCommand, parseEnv, type CniEnv, type Command } from './env.js';
-import { CniError, toCniError } from './errors.js';
+import { CniCode, CniError, toCniError } from './errors.js';
 import { decodeConfig, parseConfig, type NetConf } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { isSupportedVersion, LATEST_VERSION, versionAtLeast } from './versions.js';
@@ -38,6 +38,9 @@ export interface Verbs {
   version(): Reply;
 }
 
+/** Verbs younger than the oldest version we speak: CHECK came with 0.4.0, STATUS and GC with 1.1.0. */
+const SINCE: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
+
 const HANDLER: Record<Exclude<Command, 'VERSION'>, keyof Omit<Verbs, 'version'>> = {
   ADD: 'add',
   DEL: 'del',
@@ -60,8 +63,9 @@ export async function dispatch(io: CniIo, verbs: Verbs): Promise<number> {
     env = parseEnv(io.env);
     const conf = parseConfig(raw ?? decodeConfig(stdin));
     if (conf.logFile !== undefined) log.toFile(conf.logFile);
-    if ((env.command === 'STATUS' || env.command === 'GC') && !versionAtLeast(conf.cniVersion, '1.1.0')) {
-      throw new CniError(1, `${env.command} needs cniVersion 1.1.0 or later; the config has ${conf.cniVersion}`);
+    const since = SINCE[env.command];
+    if (since !== undefined && !versionAtLeast(conf.cniVersion, since)) {
+      throw new CniError(CniCode.IncompatibleVersion, `${env.command} needs cniVersion ${since} or later; the config has ${conf.cniVersion}`);
     }
     const reply = await verbs[HANDLER[env.command as Exclude<Command, 'VERSION'>]]({ env, rawEnv: io.env, conf, log });
     return write(io, reply);
