@@ -34,7 +34,11 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const fmt = (x: number) => x.toFixed(1);
 
 function build(): { sea: string; script: string } {
-  execFileSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(root, 'packages/bootstrap/src/cli/main.ts'), 'cni', 'build', '--out', join(work, 'bin')], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', join(root, 'packages/bootstrap/src/cli/main.ts'), 'cni', 'build', '--out', join(work, 'bin')],
+    { stdio: 'ignore' },
+  );
   return { sea: join(work, 'bin/netboot'), script: join(work, 'bin/netboot.cjs') };
 }
 
@@ -47,11 +51,24 @@ interface Tool {
 const ranges = [[{ subnet: '10.244.0.0/22' }]];
 function tools(sea: string): Tool[] {
   return [
-    { name: 'netboot', binary: sea, conf: (ipMasq, dataDir) => ({ cniVersion: '1.0.0', name: 'bench', type: 'netboot', ipMasq, ipam: { type: 'netboot', ranges, dataDir } }) },
+    {
+      name: 'netboot',
+      binary: sea,
+      conf: (ipMasq, dataDir) => ({ cniVersion: '1.0.0', name: 'bench', type: 'netboot', ipMasq, ipam: { type: 'netboot', ranges, dataDir } }),
+    },
     {
       name: 'bridge + host-local',
       binary: join(REF, 'bridge'),
-      conf: (ipMasq, dataDir) => ({ cniVersion: '1.0.0', name: 'bench', type: 'bridge', bridge: 'cni0', isGateway: true, isDefaultGateway: true, ipMasq, ipam: { type: 'host-local', ranges, dataDir } }),
+      conf: (ipMasq, dataDir) => ({
+        cniVersion: '1.0.0',
+        name: 'bench',
+        type: 'bridge',
+        bridge: 'cni0',
+        isGateway: true,
+        isDefaultGateway: true,
+        ipMasq,
+        ipam: { type: 'host-local', ranges, dataDir },
+      }),
     },
   ];
 }
@@ -71,15 +88,19 @@ function callAsync(node: TempNetns, binary: string, command: string, stdin: stri
   const t0 = performance.now();
   const child = spawn('nsenter', [`--net=${node.path}`, binary], { env, stdio: ['pipe', 'ignore', 'ignore'] });
   child.stdin.end(stdin);
-  return new Promise((ok, fail) => child.on('close', (code) => (code === 0 ? ok(performance.now() - t0) : fail(new Error(`${binary} ${command} exited ${code}`)))));
+  return new Promise((ok, fail) =>
+    child.on('close', (code) => (code === 0 ? ok(performance.now() - t0) : fail(new Error(`${binary} ${command} exited ${code}`)))),
+  );
 }
 
 async function inParallel(jobs: (() => Promise<number>)[]): Promise<number[]> {
   const out: number[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: PARALLEL }, async () => {
-    while (next < jobs.length) out.push(await jobs[next++]!());
-  }));
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (next < jobs.length) out.push(await jobs[next++]!());
+    }),
+  );
   return out;
 }
 
@@ -88,11 +109,14 @@ function startup(): Map<string, number[]> {
   try {
     const rows = new Map<string, number[]>();
     const cmds: [string, () => number][] = [
-      ['node -e 0', () => {
-        const t0 = performance.now();
-        spawnSync(process.execPath, ['-e', '0'], { env: CLEAN_ENV });
-        return performance.now() - t0;
-      }],
+      [
+        'node -e 0',
+        () => {
+          const t0 = performance.now();
+          spawnSync(process.execPath, ['-e', '0'], { env: CLEAN_ENV });
+          return performance.now() - t0;
+        },
+      ],
       ['netboot VERSION (single executable)', () => call(node, bins.sea, 'VERSION', '')],
       ['netboot VERSION (script fallback)', () => call(node, bins.script, 'VERSION', '')],
       ['bridge VERSION', () => call(node, join(REF, 'bridge'), 'VERSION', '')],
@@ -119,9 +143,13 @@ async function round(tool: Tool, masq: boolean, parallel: boolean): Promise<Roun
   try {
     const conf = JSON.stringify(tool.conf(masq, dataDir));
     settle();
-    const add = parallel ? await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'ADD', conf, p))) : pods.map((p) => call(node, tool.binary, 'ADD', conf, p));
+    const add = parallel
+      ? await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'ADD', conf, p)))
+      : pods.map((p) => call(node, tool.binary, 'ADD', conf, p));
     settle();
-    const del = parallel ? await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'DEL', conf, p))) : pods.map((p) => call(node, tool.binary, 'DEL', conf, p));
+    const del = parallel
+      ? await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'DEL', conf, p)))
+      : pods.map((p) => call(node, tool.binary, 'DEL', conf, p));
     return { add, del };
   } finally {
     for (const p of pods) p.delete();
@@ -169,12 +197,18 @@ try {
       for (const tool of tools(bins.sea)) {
         const r = await round(tool, masq, parallel);
         results.set(`${tool.name}/${masq}/${parallel}`, r);
-        say(`| ${tool.name} | ${masq ? 'on' : 'off'} | ${parallel ? `${PARALLEL} parallel` : 'sequential'} | ${fmt(pct(r.add, 0.5))} | ${fmt(pct(r.add, 0.9))} | ${fmt(pct(r.del, 0.5))} | ${fmt(pct(r.del, 0.9))} |`);
+        say(
+          `| ${tool.name} | ${masq ? 'on' : 'off'} | ${parallel ? `${PARALLEL} parallel` : 'sequential'} | ${fmt(pct(r.add, 0.5))} | ${fmt(pct(r.add, 0.9))} | ${fmt(pct(r.del, 0.5))} | ${fmt(pct(r.del, 0.9))} |`,
+        );
       }
     }
   }
   say('');
-  say(`Peak RSS (MiB) per invocation: ${tools(bins.sea).map((t) => `${t.name}: ${peakRss(t)}`).join('; ')}.\n`);
+  say(
+    `Peak RSS (MiB) per invocation: ${tools(bins.sea)
+      .map((t) => `${t.name}: ${peakRss(t)}`)
+      .join('; ')}.\n`,
+  );
   const v = pct(starts.get('netboot VERSION (single executable)')!, 0.5);
   const refV = pct(starts.get('bridge VERSION')!, 0.5);
   const nb = results.get('netboot/false/false')!;
@@ -185,8 +219,12 @@ try {
   say('Targets (sequential p50):');
   say(`- VERSION ≤ 1.1× \`node -e 0\`: ${fmt(v)} vs ${fmt(pct(floor, 0.5))} ms → ${fmt(v / pct(floor, 0.5))}×, ${holds(v <= 1.1 * pct(floor, 0.5))}.`);
   say(`- ADD − VERSION ≤ 3 ms: ${fmt(pct(nb.add, 0.5) - v)} ms (reference: ${fmt(pct(ref.add, 0.5) - refV)} ms), ${holds(pct(nb.add, 0.5) - v <= 3)}.`);
-  say(`- DEL − VERSION ≤ the reference's DEL − VERSION: ${fmt(pct(nb.del, 0.5) - v)} vs ${fmt(pct(ref.del, 0.5) - refV)} ms, ${holds(pct(nb.del, 0.5) - v <= pct(ref.del, 0.5) - refV)}.`);
-  say(`- ipMasq on, ADD and DEL below the reference's: ADD ${fmt(pct(nbM.add, 0.5))} vs ${fmt(pct(refM.add, 0.5))} ms, DEL ${fmt(pct(nbM.del, 0.5))} vs ${fmt(pct(refM.del, 0.5))} ms, ${holds(pct(nbM.add, 0.5) < pct(refM.add, 0.5) && pct(nbM.del, 0.5) < pct(refM.del, 0.5))}.`);
+  say(
+    `- DEL − VERSION ≤ the reference's DEL − VERSION: ${fmt(pct(nb.del, 0.5) - v)} vs ${fmt(pct(ref.del, 0.5) - refV)} ms, ${holds(pct(nb.del, 0.5) - v <= pct(ref.del, 0.5) - refV)}.`,
+  );
+  say(
+    `- ipMasq on, ADD and DEL below the reference's: ADD ${fmt(pct(nbM.add, 0.5))} vs ${fmt(pct(refM.add, 0.5))} ms, DEL ${fmt(pct(nbM.del, 0.5))} vs ${fmt(pct(refM.del, 0.5))} ms, ${holds(pct(nbM.add, 0.5) < pct(refM.add, 0.5) && pct(nbM.del, 0.5) < pct(refM.del, 0.5))}.`,
+  );
   writeResultsSection('cni', lines.join('\n'));
 } finally {
   rmSync(work, { recursive: true, force: true });

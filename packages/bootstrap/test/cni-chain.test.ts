@@ -18,7 +18,14 @@ function cniPath(node: Node): string {
 }
 
 /** libcni's ADD/DEL over a plugin list (what shared/harness/cni-exec.sh does, without jq). */
-function runList(node: Node, command: 'ADD' | 'DEL', plugins: Plugin[], inv: { containerId: string; netns: string; path: string }, runtime: Record<string, unknown>, cached?: unknown): unknown {
+function runList(
+  node: Node,
+  command: 'ADD' | 'DEL',
+  plugins: Plugin[],
+  inv: { containerId: string; netns: string; path: string },
+  runtime: Record<string, unknown>,
+  cached?: unknown,
+): unknown {
   const order = command === 'ADD' ? plugins : [...plugins].reverse();
   let prev = cached;
   for (const p of order) {
@@ -44,7 +51,11 @@ test('[netboot, portmap]: a TCP request to the host port reaches a server in the
     const runtime = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] };
     const inv = { containerId: pod.name, netns: pod.path, path };
     const result = runList(node, 'ADD', plugins, inv, runtime);
-    const server = spawn('ip', ['netns', 'exec', pod.name, process.execPath, '-e', "require('http').createServer((q,s)=>s.end('hello-from-pod')).listen(80,()=>console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(
+      'ip',
+      ['netns', 'exec', pod.name, process.execPath, '-e', "require('http').createServer((q,s)=>s.end('hello-from-pod')).listen(80,()=>console.log('up'))"],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise((resolve) => server.stdout!.once('data', resolve));
       const got = sh(node.ns, process.execPath, '-e', "fetch('http://10.244.1.1:8080/').then(r=>r.text()).then(t=>process.stdout.write(t))");
@@ -74,7 +85,10 @@ test('[netboot, bandwidth]: the host veth gets a tbf qdisc; DEL removes the pod 
     const result = runList(node, 'ADD', plugins, inv, runtime) as { interfaces: { name: string }[] };
     const hostVeth = result.interfaces[1]!.name;
     const qdiscs = JSON.parse(sh(node.ns, 'tc', '-j', 'qdisc', 'show', 'dev', hostVeth)) as { kind: string }[];
-    assert.ok(qdiscs.some((q) => q.kind === 'tbf'), JSON.stringify(qdiscs));
+    assert.ok(
+      qdiscs.some((q) => q.kind === 'tbf'),
+      JSON.stringify(qdiscs),
+    );
     runList(node, 'DEL', plugins, inv, runtime, result);
     assert.equal(node.hostLinks(), []);
     assert.equal(node.reservations(), []);

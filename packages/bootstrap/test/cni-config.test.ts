@@ -24,7 +24,14 @@ test('defaults: cni0, gateway and default gateway on, masquerade off, lease file
     { bridge: c.bridge, isGateway: c.isGateway, isDefaultGateway: c.isDefaultGateway, ipMasq: c.ipMasq, hairpin: c.hairpinMode, promisc: c.promiscMode },
     { bridge: 'cni0', isGateway: true, isDefaultGateway: true, ipMasq: false, hairpin: false, promisc: false },
   );
-  assert.equal(c.ipam, { type: 'netboot', ranges: undefined, routes: [], dataDir: '/var/lib/cni/networks', resolvConf: undefined, leaseFile: '/run/netboot/subnet.json' });
+  assert.equal(c.ipam, {
+    type: 'netboot',
+    ranges: undefined,
+    routes: [],
+    dataDir: '/var/lib/cni/networks',
+    resolvConf: undefined,
+    leaseFile: '/run/netboot/subnet.json',
+  });
 });
 
 test('unknown top-level fields are ignored, as the spec requires', () => {
@@ -83,7 +90,9 @@ test('cniVersion missing or unsupported is error 1', () => {
 });
 
 test('GC also accepts the pre-rename key cni.dev/attachments', () => {
-  assert.equal(parseConfig({ ...base, 'cni.dev/attachments': [{ containerID: 'c', ifname: 'eth0' }] }).validAttachments, [{ containerId: 'c', ifname: 'eth0' }]);
+  assert.equal(parseConfig({ ...base, 'cni.dev/attachments': [{ containerID: 'c', ifname: 'eth0' }] }).validAttachments, [
+    { containerId: 'c', ifname: 'eth0' },
+  ]);
 });
 
 test('CNI_ARGS: IP= requests addresses; unknown keys are error 2 unless IgnoreUnknown', () => {

@@ -17,7 +17,9 @@ function elements(node: Node): { ip: string; comment: string | undefined }[] {
     return [];
   }
   return JSON.parse(out).nftables.flatMap((i: any) =>
-    i.set && i.set.name.startsWith('pods') ? (i.set.elem ?? []).map((e: any) => (typeof e === 'string' ? { ip: e, comment: undefined } : { ip: e.elem.val, comment: e.elem.comment })) : [],
+    i.set?.name.startsWith('pods')
+      ? (i.set.elem ?? []).map((e: any) => (typeof e === 'string' ? { ip: e, comment: undefined } : { ip: e.elem.val, comment: e.elem.comment }))
+      : [],
   );
 }
 
@@ -33,12 +35,20 @@ test('ADD adds one element per pod and the pod reaches a host that has no route 
     const [a, b] = [node.pod(), node.pod()];
     const ra = node.add(a, conf);
     node.add(b, conf);
-    assert.equal(elements(node).map((e) => e.ip).sort(), ['10.244.1.2', '10.244.1.3']);
+    assert.equal(
+      elements(node)
+        .map((e) => e.ip)
+        .sort(),
+      ['10.244.1.2', '10.244.1.3'],
+    );
     sh(a, 'ping', '-c1', '-W2', '192.168.50.2');
     sh(a, 'ping', '-c1', '-W2', '10.244.1.3'); // inside the subnet: not masqueraded, still works
     const del = node.run('DEL', { ...conf, prevResult: ra }, { containerId: a.name, netns: a.path });
     assert.is(del.code, 0, JSON.stringify(del.out));
-    assert.equal(elements(node).map((e) => e.ip), ['10.244.1.3']);
+    assert.equal(
+      elements(node).map((e) => e.ip),
+      ['10.244.1.3'],
+    );
     // DEL without prevResult finds the element by the attachment
     assert.is(node.run('DEL', conf, { containerId: b.name, netns: b.path }).code, 0);
     assert.equal(elements(node), []);
@@ -52,11 +62,20 @@ test('GC removes the elements of attachments not in the valid list; a failed ADD
     for (const p of pods) node.add(p, conf);
     const r = node.run('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: pods[1]!.name, ifname: 'eth0' }] });
     assert.is(r.code, 0, JSON.stringify(r.out));
-    assert.equal(elements(node).map((e) => e.ip), ['10.244.1.3']);
+    assert.equal(
+      elements(node).map((e) => e.ip),
+      ['10.244.1.3'],
+    );
     const bad = node.pod();
-    const failed = node.run('ADD', node.conf({ ipMasq: true }, { routes: [{ dst: '192.168.0.0/16', gw: '172.16.0.1' }] }), { containerId: bad.name, netns: bad.path });
+    const failed = node.run('ADD', node.conf({ ipMasq: true }, { routes: [{ dst: '192.168.0.0/16', gw: '172.16.0.1' }] }), {
+      containerId: bad.name,
+      netns: bad.path,
+    });
     assert.is(failed.code, 1);
-    assert.equal(elements(node).map((e) => e.ip), ['10.244.1.3']);
+    assert.equal(
+      elements(node).map((e) => e.ip),
+      ['10.244.1.3'],
+    );
   }));
 
 test.run();

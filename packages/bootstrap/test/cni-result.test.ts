@@ -5,8 +5,15 @@ import { type CniResult, formatResult, parseResult } from '../src/cni/result.js'
 import { SUPPORTED_VERSIONS } from '../src/cni/versions.js';
 
 const result: CniResult = {
-  interfaces: [{ name: 'cni0', mac: '02:00:00:00:00:01' }, { name: 'nbv0123456789ab', mac: '02:00:00:00:00:02' }, { name: 'eth0', mac: '02:00:00:00:00:03', mtu: 1450, sandbox: '/run/netns/p' }],
-  ips: [{ address: '10.244.1.2/24', gateway: '10.244.1.1', interface: 2 }, { address: 'fd00::2/64', gateway: 'fd00::1', interface: 2 }],
+  interfaces: [
+    { name: 'cni0', mac: '02:00:00:00:00:01' },
+    { name: 'nbv0123456789ab', mac: '02:00:00:00:00:02' },
+    { name: 'eth0', mac: '02:00:00:00:00:03', mtu: 1450, sandbox: '/run/netns/p' },
+  ],
+  ips: [
+    { address: '10.244.1.2/24', gateway: '10.244.1.1', interface: 2 },
+    { address: 'fd00::2/64', gateway: 'fd00::1', interface: 2 },
+  ],
   routes: [{ dst: '0.0.0.0/0', gw: '10.244.1.1', mtu: 1400 }],
   dns: { nameservers: ['10.96.0.10'] },
 };
@@ -21,7 +28,10 @@ test('1.1.0 keeps interface mtu and route mtu; 1.0.0 drops them; 0.x adds ips[].
   for (const v of ['0.3.0', '0.3.1', '0.4.0'] as const) {
     const old = formatResult(result, v) as { cniVersion: string; ips: { version: string }[] };
     assert.is(old.cniVersion, v);
-    assert.equal(old.ips.map((ip) => ip.version), ['4', '6']);
+    assert.equal(
+      old.ips.map((ip) => ip.version),
+      ['4', '6'],
+    );
   }
 });
 
@@ -34,7 +44,11 @@ test('every version round-trips through parseResult to the same 1.1.0 shape (min
 });
 
 test('an IPAM result (no interfaces) parses; a dangling interface index is error 7', () => {
-  assert.equal(parseResult({ cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24' }] }, 'ipam'), { ips: [{ address: '10.0.0.2/24' }], routes: [], dns: {} });
+  assert.equal(parseResult({ cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24' }] }, 'ipam'), {
+    ips: [{ address: '10.0.0.2/24' }],
+    routes: [],
+    dns: {},
+  });
   assert.throws(() => parseResult({ ips: [{ address: '10.0.0.2/24', interface: 1 }] }, 'prevResult'), /prevResult.ips\[0\].interface/);
 });
 

@@ -33,7 +33,14 @@ test('ADD gets a typed request: env split and checked, config with bridge defaul
   assert.is(code, 0);
   assert.equal(out, { ok: 'ADD' });
   const { env, conf } = calls[0]!;
-  assert.equal(env, { command: 'ADD', containerId: 'c1', netns: '/run/netns/x', ifname: 'eth0', args: { IgnoreUnknown: '1', K8S_POD_NAME: 'web' }, path: ['/opt/cni/bin', '/usr/lib/cni'] });
+  assert.equal(env, {
+    command: 'ADD',
+    containerId: 'c1',
+    netns: '/run/netns/x',
+    ifname: 'eth0',
+    args: { IgnoreUnknown: '1', K8S_POD_NAME: 'web' },
+    path: ['/opt/cni/bin', '/usr/lib/cni'],
+  });
   assert.equal([conf.bridge, conf.isGateway, conf.isDefaultGateway, conf.ipMasq, conf.mtu, conf.hairpinMode], ['cni0', true, true, false, undefined, false]);
 });
 

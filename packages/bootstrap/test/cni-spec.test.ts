@@ -10,7 +10,9 @@ import { CNI_VERSIONS, type Node, usePlugin } from './cni-fixture.js';
 const onNode = usePlugin(test);
 
 function podAddrs(ns: TempNetns, ifname = 'eth0'): string[] {
-  return ipJson(ns, 'addr', 'show', 'dev', ifname)[0].addr_info.filter((a: { scope: string }) => a.scope === 'global').map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+  return ipJson(ns, 'addr', 'show', 'dev', ifname)[0]
+    .addr_info.filter((a: { scope: string }) => a.scope === 'global')
+    .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
 }
 
 function assertClean(node: Node, what: string): void {
@@ -43,7 +45,10 @@ test('ADD in every cniVersion: the result in that version, the pod configured an
       assert.is(r.code, 0, JSON.stringify(r.out));
     }
     assertClean(node, 'after DEL');
-    assert.equal(ipJson(node.pods[0]!, 'link', 'show').map((l: { ifname: string }) => l.ifname), ['lo']);
+    assert.equal(
+      ipJson(node.pods[0]!, 'link', 'show').map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    );
   }));
 
 test('two pods on the bridge reach each other; a repeated ADD is refused and leaves the first pod intact', () =>
@@ -205,8 +210,14 @@ test('dual-stack ADD: an address per family, a default route per family, both ga
     const pod = node.pod();
     const conf = node.conf({}, { ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]] });
     const result = node.add(pod, conf);
-    assert.equal(result.ips.map((ip: { address: string }) => ip.address), ['10.244.1.2/24', 'fd00:10:244:1::2/64']);
-    assert.equal(result.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }, { dst: '::/0', gw: 'fd00:10:244:1::1' }]);
+    assert.equal(
+      result.ips.map((ip: { address: string }) => ip.address),
+      ['10.244.1.2/24', 'fd00:10:244:1::2/64'],
+    );
+    assert.equal(result.routes, [
+      { dst: '0.0.0.0/0', gw: '10.244.1.1' },
+      { dst: '::/0', gw: 'fd00:10:244:1::1' },
+    ]);
     sh(pod, 'ping', '-c1', '-W2', '10.244.1.1');
     sh(pod, 'ping', '-6', '-c1', '-W2', 'fd00:10:244:1::1');
     assert.is(node.run('DEL', conf, { containerId: pod.name, netns: pod.path }).code, 0);

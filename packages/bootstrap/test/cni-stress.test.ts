@@ -39,17 +39,30 @@ test(`churn: ${PODS} pods, ${PARALLEL} ADDs at a time â†’ distinct reachable IPs
   onNode(async (node) => {
     const conf = node.conf({ ipMasq: true }, { ranges: [[{ subnet: '10.244.0.0/22' }]] });
     const pods = Array.from({ length: PODS }, () => node.pod());
-    const added = await pool(pods.map((p) => () => node.start('ADD', conf, { containerId: p.name, netns: p.path }).done), PARALLEL);
+    const added = await pool(
+      pods.map((p) => () => node.start('ADD', conf, { containerId: p.name, netns: p.path }).done),
+      PARALLEL,
+    );
     const failed = added.filter((r: Outcome) => r.code !== 0);
-    assert.equal(failed.map((r) => r.out), [], 'every ADD succeeded');
+    assert.equal(
+      failed.map((r) => r.out),
+      [],
+      'every ADD succeeded',
+    );
     const ips = added.map((r) => r.out.ips[0].address.split('/')[0]);
     assert.is(new Set(ips).size, PODS, 'no two pods share an address');
     assert.is(node.reservations().length, PODS);
     assert.is(masqElements(node), PODS);
     // Every pod answers from the node (the bridge's side).
     for (const ip of ips) sh(node.ns, 'ping', '-c1', '-W2', '-q', ip);
-    const deleted = await pool(pods.map((p) => () => node.start('DEL', conf, { containerId: p.name, netns: p.path }).done), PARALLEL);
-    assert.equal(deleted.filter((r) => r.code !== 0).map((r) => r.out), []);
+    const deleted = await pool(
+      pods.map((p) => () => node.start('DEL', conf, { containerId: p.name, netns: p.path }).done),
+      PARALLEL,
+    );
+    assert.equal(
+      deleted.filter((r) => r.code !== 0).map((r) => r.out),
+      [],
+    );
     assert.equal(node.hostLinks(), []);
     assert.equal(node.reservations(), []);
     assert.is(masqElements(node), 0);
@@ -76,7 +89,11 @@ test(`fault: ${KILLS} ADDs killed with SIGKILL at random points, then DEL each â
     for (const pod of pods) {
       const r = node.run('DEL', conf, { containerId: pod.name, netns: pod.path });
       assert.is(r.code, 0, JSON.stringify(r.out) + r.stderr);
-      assert.equal(ipJson(pod, 'link', 'show').map((l: { ifname: string }) => l.ifname), ['lo'], `${pod.name} keeps only lo`);
+      assert.equal(
+        ipJson(pod, 'link', 'show').map((l: { ifname: string }) => l.ifname),
+        ['lo'],
+        `${pod.name} keeps only lo`,
+      );
     }
     assert.equal(node.hostLinks(), []);
     assert.equal(node.reservations(), []);

@@ -198,7 +198,8 @@ export function parseConfig(raw: Json): NetConf {
   }
   let mtu: number | undefined;
   if (raw.mtu !== undefined) {
-    if (typeof raw.mtu !== 'number' || !Number.isInteger(raw.mtu) || raw.mtu < 68 || raw.mtu > 65535) throw configError('mtu', 'expected an integer 68..65535', raw.mtu);
+    if (typeof raw.mtu !== 'number' || !Number.isInteger(raw.mtu) || raw.mtu < 68 || raw.mtu > 65535)
+      throw configError('mtu', 'expected an integer 68..65535', raw.mtu);
     mtu = raw.mtu;
   }
   const validKey = raw['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';

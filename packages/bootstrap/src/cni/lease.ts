@@ -22,7 +22,8 @@ export function readLease(path: string): NodeLease {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CniError(CniCode.TryAgainLater, `node lease ${path} does not exist yet: start the netboot agent on this node, or set ipam.ranges`);
+    if (code === 'ENOENT')
+      throw new CniError(CniCode.TryAgainLater, `node lease ${path} does not exist yet: start the netboot agent on this node, or set ipam.ranges`);
     throw new CniError(CniCode.IoFailure, `cannot read node lease ${path}: ${(err as Error).message}`);
   }
   const bad = (why: string) => new CniError(CniCode.InvalidConfig, `node lease ${path}: ${why}`);
@@ -33,7 +34,8 @@ export function readLease(path: string): NodeLease {
     throw bad(`not JSON (${(err as Error).message})`);
   }
   const lease = raw as { subnets?: unknown; mtu?: unknown };
-  if (typeof raw !== 'object' || raw === null || !Array.isArray(lease.subnets) || lease.subnets.length === 0) throw bad('expected {"subnets": ["<cidr>", …], "mtu": <n>}');
+  if (typeof raw !== 'object' || raw === null || !Array.isArray(lease.subnets) || lease.subnets.length === 0)
+    throw bad('expected {"subnets": ["<cidr>", …], "mtu": <n>}');
   const subnets = lease.subnets.map((s, i) => {
     try {
       const p = parsePrefix(s as string);
@@ -42,6 +44,7 @@ export function readLease(path: string): NodeLease {
       throw bad(`subnets[${i}] ${JSON.stringify(s)} is not a CIDR`);
     }
   });
-  if (lease.mtu !== undefined && (typeof lease.mtu !== 'number' || !Number.isInteger(lease.mtu) || lease.mtu < 68)) throw bad(`mtu ${JSON.stringify(lease.mtu)} is not an MTU`);
+  if (lease.mtu !== undefined && (typeof lease.mtu !== 'number' || !Number.isInteger(lease.mtu) || lease.mtu < 68))
+    throw bad(`mtu ${JSON.stringify(lease.mtu)} is not an MTU`);
   return { subnets, mtu: lease.mtu as number | undefined };
 }

@@ -89,7 +89,12 @@ export function masqueradeFor(conf: NetConf) {
       const nets = addrs.map((p) => `add element inet ${NFT_TABLE} nets${p.family} { ${networkOf(`${p.address}/${p.prefixLen}`)} }\n`).join('');
       const pods = addrs.map((p) => `add element inet ${NFT_TABLE} pods${p.family} { ${p.address} comment "${tag(a)}" }\n`).join('');
       nft(SETUP + nets + pods);
-      stack.push('masquerade elements', () => this.del(a, addrs.map((p) => p.address)));
+      stack.push('masquerade elements', () =>
+        this.del(
+          a,
+          addrs.map((p) => p.address),
+        ),
+      );
     },
     /** Removes the pod's elements: by address in one run when known, else (or if that fails) by comment. */
     async del(a: Attachment, ips: readonly string[]): Promise<void> {

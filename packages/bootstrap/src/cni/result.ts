@@ -154,22 +154,29 @@ export function parseDns(v: unknown, field: string): CniDns {
  */
 export function parseResult(v: unknown, field: string): CniResult {
   if (!isObject(v)) throw configError(field, 'expected a result object', v);
-  const interfaces = v.interfaces === undefined ? undefined : list(v, 'interfaces', field).map((raw, i) => {
-    const f = `${field}.interfaces[${i}]`;
-    if (!isObject(raw)) throw configError(f, 'expected an object', raw);
-    return defined({
-      name: str(raw, 'name', f, true)!,
-      mac: str(raw, 'mac', f, false),
-      mtu: int(raw, 'mtu', f),
-      sandbox: str(raw, 'sandbox', f, false),
-      socketPath: str(raw, 'socketPath', f, false),
-      pciID: str(raw, 'pciID', f, false),
-    });
-  });
+  const interfaces =
+    v.interfaces === undefined
+      ? undefined
+      : list(v, 'interfaces', field).map((raw, i) => {
+          const f = `${field}.interfaces[${i}]`;
+          if (!isObject(raw)) throw configError(f, 'expected an object', raw);
+          return defined({
+            name: str(raw, 'name', f, true)!,
+            mac: str(raw, 'mac', f, false),
+            mtu: int(raw, 'mtu', f),
+            sandbox: str(raw, 'sandbox', f, false),
+            socketPath: str(raw, 'socketPath', f, false),
+            pciID: str(raw, 'pciID', f, false),
+          });
+        });
   const ips = list(v, 'ips', field).map((raw, i) => {
     const f = `${field}.ips[${i}]`;
     if (!isObject(raw)) throw configError(f, 'expected an object', raw);
-    const ip = defined({ address: str(raw, 'address', f, true, parsePrefix)!, gateway: str(raw, 'gateway', f, false, parseIp), interface: int(raw, 'interface', f) });
+    const ip = defined({
+      address: str(raw, 'address', f, true, parsePrefix)!,
+      gateway: str(raw, 'gateway', f, false, parseIp),
+      interface: int(raw, 'interface', f),
+    });
     if (ip.interface !== undefined && (interfaces === undefined || ip.interface >= interfaces.length)) {
       throw configError(`${f}.interface`, `is not an index into ${field}.interfaces`, ip.interface);
     }

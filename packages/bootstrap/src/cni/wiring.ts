@@ -63,10 +63,15 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
     }
     bridge = host.link.get(conf.bridge);
   }
-  if (bridge.kind !== 'bridge') throw new CniError(CniCode.Conflict, `"${conf.bridge}" exists and is a ${bridge.kind ?? 'non-bridge'} device, not a bridge: set "bridge" to another name`);
+  if (bridge.kind !== 'bridge')
+    throw new CniError(CniCode.Conflict, `"${conf.bridge}" exists and is a ${bridge.kind ?? 'non-bridge'} device, not a bridge: set "bridge" to another name`);
   if (!bridge.up) host.link.set(bridge.index, { up: true });
   if (conf.promiscMode && (bridge.flags & constants.IFF_PROMISC) === 0) {
-    host.socket.request({ type: constants.RTM_NEWLINK, header: { ifi_family: 0, ifi_type: 0, ifi_index: bridge.index, ifi_flags: constants.IFF_PROMISC, ifi_change: constants.IFF_PROMISC }, attrs: {} });
+    host.socket.request({
+      type: constants.RTM_NEWLINK,
+      header: { ifi_family: 0, ifi_type: 0, ifi_index: bridge.index, ifi_flags: constants.IFF_PROMISC, ifi_change: constants.IFF_PROMISC },
+      attrs: {},
+    });
   }
   if (conf.isGateway) {
     const have = new Set(host.addr.list({ dev: bridge.index }).map((a) => a.cidr));
@@ -156,7 +161,14 @@ export function configureContainer(pod: Rtnl, ifname: string, ips: readonly CniI
   for (const ip of ips) pod.addr.add(link.index, ip.address, parsePrefix(ip.address).family === 6 ? { nodad: true } : {});
   pod.link.set(link.index, { up: true });
   for (const r of routes) {
-    pod.route.add({ dst: r.dst, family: parsePrefix(r.dst).family, dev: link.index, ...(r.gw === undefined ? {} : { gateway: r.gw }), ...(r.mtu === undefined ? {} : { mtu: r.mtu }), ...(r.priority === undefined ? {} : { metric: r.priority }) });
+    pod.route.add({
+      dst: r.dst,
+      family: parsePrefix(r.dst).family,
+      dev: link.index,
+      ...(r.gw === undefined ? {} : { gateway: r.gw }),
+      ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
+      ...(r.priority === undefined ? {} : { metric: r.priority }),
+    });
   }
   return link;
 }

@@ -54,7 +54,9 @@ function embeddedBytes(source: { kind: 'asset' | 'embedded'; sha256: string }): 
   // Only the first start (or a repair) gets here, so these loads cost nothing in the steady state.
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const bytes =
-    source.kind === 'embedded' ? Buffer.from(NETBOOT_KOFFI_DATA, 'base64') : new Uint8Array((require('node:sea') as typeof import('node:sea')).getAsset('koffi.node'));
+    source.kind === 'embedded'
+      ? Buffer.from(NETBOOT_KOFFI_DATA, 'base64')
+      : new Uint8Array((require('node:sea') as typeof import('node:sea')).getAsset('koffi.node'));
   if (createHash('sha256').update(bytes).digest('hex') !== source.sha256) {
     throw new CniError(CniCode.Internal, 'the embedded koffi.node does not match the hash it was built with');
   }

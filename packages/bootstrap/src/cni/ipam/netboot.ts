@@ -82,7 +82,9 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     async check(req, prev) {
       const have = new Set(await held(req));
       const want = prev.ips.map((ip) => ip.address.split('/')[0]!);
-      const problems = want.filter((ip) => !have.has(ip)).map((ip) => `address ${ip} is not reserved for ${req.env.containerId}/${req.env.ifname} in ${conf.dataDir}/${req.conf.name}`);
+      const problems = want
+        .filter((ip) => !have.has(ip))
+        .map((ip) => `address ${ip} is not reserved for ${req.env.containerId}/${req.env.ifname} in ${conf.dataDir}/${req.conf.name}`);
       for (const ip of have) if (!want.includes(ip)) problems.push(`${req.env.containerId}/${req.env.ifname} also holds ${ip}, which prevResult does not list`);
       return problems;
     },
@@ -90,7 +92,8 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
       try {
         const { pools } = await open(req).ipam.usage();
         const full = pools.filter((p) => p.free === 0).map((p) => p.cidr);
-        if (full.length > 0) throw new CniError(CniCode.NotAvailable, `no free address left in ${full.join(', ')}: pods must be deleted before new ones can start`);
+        if (full.length > 0)
+          throw new CniError(CniCode.NotAvailable, `no free address left in ${full.join(', ')}: pods must be deleted before new ones can start`);
       } catch (err) {
         if (err instanceof CniError && err.code === CniCode.NotAvailable) throw err;
         throw new CniError(CniCode.NotAvailable, `netboot IPAM is not usable: ${(err as Error).message}`, { cause: err });

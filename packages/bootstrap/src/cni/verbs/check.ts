@@ -26,7 +26,9 @@ function checkContainer(pod: Rtnl, ifname: string, prev: CniResult, problems: st
   }
   for (const r of prev.routes) {
     const family = parsePrefix(r.dst).family;
-    const found = pod.route.list({ dst: r.dst, family }).some((k) => (r.gw === undefined || k.gateway === r.gw) && (k.dev === undefined || k.dev === link.index));
+    const found = pod.route
+      .list({ dst: r.dst, family })
+      .some((k) => (r.gw === undefined || k.gateway === r.gw) && (k.dev === undefined || k.dev === link.index));
     if (!found) problems.push(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in the container`);
   }
 }
