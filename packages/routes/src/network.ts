@@ -4,12 +4,14 @@
 //    peers only;
 //  - the kernel reports a change to netboot's routes, neighbour or FDB entries or device (core's
 //    monitor): a repair of those keys `repairMs` later, so a hand-deleted route is back well within a
-//    second; a device that no longer matches, or lost events (overrun), get a full pass;
+//    second; a device that no longer matches, an uplink that lost an address or changed state (the
+//    kernel flushes routes through it without telling), or lost events (overrun) get a full pass;
 //  - the resync timer fires (`resyncMs`, default 30 s): a full pass, whatever happened.
 // Every pass is synchronous (core's calls block for microseconds), so passes never overlap. A pass
-// that throws, or operations the kernel refused, are reported and retried `retryMs` later; nothing
-// but the abort signal ends the loop — except a mode this kernel cannot run at all (ipip here),
-// which the first pass reports by rejecting run() before anything was written.
+// that throws, operations the kernel refused, or a monitor that failed are reported and retried
+// `retryMs` later; nothing but the abort signal ends the loop — except a mode this kernel cannot run
+// at all (ipip here), which the first pass reports by rejecting run() before anything was written.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { monitor, type NetnsRef } from '@netboot/core';
 import { AlreadyRunningError, ModeUnavailableError } from './errors.js';
 import type { Mode } from './mode.js';
@@ -116,28 +118,40 @@ export class Network {
     const onAbort = (): void => stop.abort();
     if (signal.aborted) stop.abort();
     else signal.addEventListener('abort', onAbort, { once: true });
-    const events = monitor({
-      groups: ['link', 'ipv4-route', 'ipv6-route', 'neigh'],
-      signal: stop.signal,
-      pollMs: this.#opts.pollMs ?? 200,
-      receiveBufferBytes: this.#opts.monitorBufferBytes ?? 16 << 20,
-      ...(this.#opts.netns !== undefined ? { netns: this.#opts.netns } : {}),
-    })[Symbol.asyncIterator]();
+    const watch = () =>
+      monitor({
+        groups: ['link', 'ipv4-addr', 'ipv6-addr', 'ipv4-route', 'ipv6-route', 'neigh'],
+        signal: stop.signal,
+        pollMs: this.#opts.pollMs ?? 200,
+        receiveBufferBytes: this.#opts.monitorBufferBytes ?? 16 << 20,
+        ...(this.#opts.netns !== undefined ? { netns: this.#opts.netns } : {}),
+      })[Symbol.asyncIterator]();
     const resync = setInterval(() => this.#schedule('full', 0), this.#opts.resyncMs ?? 30_000);
     try {
-      // Listen before the first read, so no change between the dump and the monitor is missed.
-      let next = events.next();
-      const first = this.#pass('full');
-      if (first instanceof ModeUnavailableError) {
-        stop.abort();
-        await next;
-        throw first;
-      }
-      for (;;) {
-        const step = await next;
-        if (step.done) break;
-        if (this.#reconciler.observe(step.value)) this.#schedule(this.#reconciler.needsFull ? 'full' : 'repair', this.#opts.repairMs ?? 50);
-        next = events.next();
+      for (let round = 0; !stop.signal.aborted; round++) {
+        const events = watch();
+        // Listen before reading the kernel, so no change between the dump and the monitor is missed.
+        let next = events.next();
+        if (round === 0) {
+          const first = this.#pass('full');
+          if (first instanceof ModeUnavailableError) {
+            stop.abort();
+            await next.catch(() => undefined);
+            throw first;
+          }
+        } else this.#schedule('full', 0); // events were lost while the monitor was down
+        try {
+          for (;;) {
+            const step = await next;
+            if (step.done) break;
+            if (this.#reconciler.observe(step.value)) this.#schedule(this.#reconciler.needsFull ? 'full' : 'repair', this.#opts.repairMs ?? 50);
+            next = events.next();
+          }
+        } catch (e) {
+          // The monitor failed (its socket, a namespace gone): report it, and listen again shortly.
+          this.#opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+          await sleep(this.#opts.retryMs ?? 1000, undefined, { signal: stop.signal }).catch(() => undefined);
+        }
       }
     } finally {
       signal.removeEventListener('abort', onAbort);

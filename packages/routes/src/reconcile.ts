@@ -134,6 +134,13 @@ export class Reconciler {
    */
   observe(ev: MonitorEvent): boolean {
     if (ev.kind === 'overrun') return (this.#needsFull = true);
+    if (ev.kind === 'addr' || (ev.kind === 'link' && ev.message.header.ifi_index !== this.own.device)) {
+      // An uplink lost or gained an address, or changed state: the kernel flushes the routes through
+      // it without a word (no RTM_DELROUTE), so read everything again.
+      const index = ev.kind === 'addr' ? ev.message.header.ifa_index : ev.message.header.ifi_index;
+      if (!this.#uplinks().has(index ?? 0)) return false;
+      return (this.#needsFull = true);
+    }
     if (ev.kind === 'link') {
       if (this.#device === undefined) return false;
       // The event may be an echo of an older state (the device coming up after its creation): judge
@@ -243,6 +250,13 @@ export class Reconciler {
       else this.#index.set(name, now);
     }
     return moved;
+  }
+
+  /** The ifindexes of the devices netboot's routes go through, other than its own device. */
+  #uplinks(): Set<number> {
+    const out = new Set(this.#index.values());
+    if (this.own.device !== undefined) out.delete(this.own.device);
+    return out;
   }
 
   #lookup(name: string): number {

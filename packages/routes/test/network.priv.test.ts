@@ -93,6 +93,27 @@ test('host-gw: every pod reaches every pod (IPv4, IPv6); exactly the owned route
     }
   }));
 
+test('errors never kill the loop: refused operations are reported with the kernel message and retried', () =>
+  withCluster(1, async (c) => {
+    const nets = await startAll(c, hostGw());
+    try {
+      const n1 = c.nodes[0]!;
+      const { reports } = nets[0]!;
+      // Without its IPv4 address the uplink has no route to the peers' node IPs: the kernel drops
+      // netboot's IPv4 routes and refuses them back.
+      sh(n1.ns, 'ip', 'addr', 'del', '192.168.1.11/24', 'dev', 'eth0');
+      await waitFor(() => reports.some((r) => r.failures.some((f) => f.op.startsWith('ip route add 10.244.2.0/24'))), 2000, 'failure reported');
+      const failure = reports.flatMap((r) => r.failures).find((f) => f.op.startsWith('ip route add 10.244.2.0/24'))!;
+      assert.equal(failure.peer, 'node2');
+      assert.match(failure.error.message, /^RTM_NEWROUTE: ENETUNREACH/);
+      sh(n1.ns, 'ip', 'addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
+      await waitFor(() => ownedRoutes(n1).length === 4, 3000, 'routes back after the retry');
+      assert.equal(ownedRoutes(n1), hostGwRoutes(others(c, n1)));
+    } finally {
+      await Promise.all(nets.map((r) => r.stop()));
+    }
+  }));
+
 test('vxlan: device as specified; pings in both families; exactly the owned routes, FDB and neighbour entries', () =>
   withCluster(1, async (c) => {
     const nets = await startAll(c, vxlan());
