@@ -16,6 +16,7 @@ import { execute, type Failure } from './apply.js';
 import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
 import {
   diff,
+  emptyPlan,
   fdbKey,
   neighKey,
   NETBOOT_PROTOCOL,
@@ -326,7 +327,7 @@ export class Reconciler {
     };
     const plan = diff(current, desired, this.own);
     const outcome = planSize(plan) === 0 ? undefined : execute(this.#rtnl, plan, this.own);
-    const changed = outcome?.done ?? plan;
+    const changed = outcome?.done ?? emptyPlan();
     if (outcome !== undefined) this.#fold(outcome.done, outcome.conflicts);
     if (outcome?.unsure) this.#needsFull = true;
     // Whatever failed is retried by the next repair().
