@@ -67,6 +67,17 @@ test('two pods on the bridge reach each other; a repeated ADD is refused and lea
     assert.is(node.reservations().length, 2);
   }));
 
+test('a repeated ADD after a partial one (interface gone, reservation kept) gets the same IP back', () =>
+  onNode((node) => {
+    const pod = node.pod();
+    const first = node.add(pod, node.conf());
+    sh(node.ns, 'ip', 'link', 'del', first.interfaces[1].name); // what a plugin killed mid-ADD could leave
+    const again = node.add(pod, node.conf());
+    assert.is(again.ips[0].address, first.ips[0].address);
+    assert.equal(node.reservations(), [first.ips[0].address.split('/')[0]]);
+    sh(pod, 'ping', '-c1', '-W2', '10.244.1.1');
+  }));
+
 test('DEL twice, DEL without CNI_NETNS, DEL after the netns was deleted: all succeed and leave nothing', () =>
   onNode((node) => {
     const [p1, p2, p3] = [node.pod(), node.pod(), node.pod()];
