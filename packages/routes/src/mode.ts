@@ -25,7 +25,7 @@ export interface Mode {
 export type PeerRouter = (node: LocalNode, local: CheckedPeer, peer: CheckedPeer) => PeerState;
 
 /** forPeer for a mode, from its PeerRouter: checks both records, refuses a peer that is the node itself. */
-export function forPeerOf(route: PeerRouter): (node: LocalNode, peer: Peer) => PeerState {
+function forPeerOf(route: PeerRouter): (node: LocalNode, peer: Peer) => PeerState {
   return (node, peer) => {
     const local = checkPeer(node);
     const checked = checkPeer(peer);
@@ -38,7 +38,7 @@ export function forPeerOf(route: PeerRouter): (node: LocalNode, peer: Peer) => P
  * desired() for every mode: the device, then each peer's entries; a peer that fails (bad record,
  * unreachable, a pod CIDR another peer or the node already has) is refused alone.
  */
-export function desiredOf(mode: Mode, node: LocalNode, peers: readonly Peer[]): DesiredState {
+function desiredOf(mode: Mode, node: LocalNode, peers: readonly Peer[]): DesiredState {
   const out: DesiredState = { routes: [], neighbours: [], fdb: [], refused: [] };
   const device = mode.deviceSpec(node);
   if (device !== undefined) out.device = device;
