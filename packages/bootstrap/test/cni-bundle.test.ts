@@ -8,7 +8,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bundlePlugin } from '../src/cni/build/bundle.js';
 
-const FORBIDDEN = [/\/src\/cli\//, /@grpc\//, /\betcd3\b/, /ipam\/src\/store\/etcd/, /\/yaml\//, /commander/, /yargs/, /protobufjs/];
+const FORBIDDEN = [
+  /\/src\/cli\//,
+  /\/src\/(agent|datastore)\//,
+  /@kubernetes\//,
+  /@netboot\/routes|packages\/routes\//,
+  /@grpc\//,
+  /\betcd3\b/,
+  /ipam\/src\/store\/etcd/,
+  /\/yaml\//,
+  /commander/,
+  /yargs/,
+  /protobufjs/,
+];
 
 test('the bundle holds the plugin, core and the file store, and nothing of the CLI, gRPC, etcd or YAML', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nbt-bundle-'));

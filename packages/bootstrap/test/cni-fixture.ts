@@ -23,7 +23,7 @@ function outcome(code: number, stdout: string, stderr: string): Outcome {
 }
 
 /** Builds the plugin bundle once into a temp dir; returns the executable's path. */
-export async function buildPlugin(dir: string): Promise<string> {
+async function buildPlugin(dir: string): Promise<string> {
   const file = join(dir, 'netboot');
   await bundlePlugin({ outfile: file, koffi: { kind: 'path', path: koffiNativePath() }, shebang: `#!${process.execPath}` });
   spawnSync('chmod', ['755', file]);

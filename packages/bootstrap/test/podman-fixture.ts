@@ -70,7 +70,11 @@ runtime = "runc"
   const podman: Podman = {
     script(body) {
       const inner = `set -e; mount -t tmpfs nbt-netns /run/netns; P() { ${P} "$@"; }; ${body}`;
-      const res = spawnSync('nsenter', [`--net=${node.ns.path}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', inner], { env, encoding: 'utf8', timeout: 120_000 });
+      const res = spawnSync('nsenter', [`--net=${node.ns.path}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', inner], {
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       return { status: res.status, stdout: res.stdout, stderr: res.stderr };
     },
   };

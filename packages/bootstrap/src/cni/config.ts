@@ -8,9 +8,9 @@ import { type CniDns, type CniResult, type CniRoute, parseDns, parseResult, pars
 import { type CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from './versions.js';
 
 /** Where the node agent writes this node's lease (subnets, MTU) for the plugin. */
-export const DEFAULT_LEASE_FILE = '/run/netboot/subnet.json';
+const DEFAULT_LEASE_FILE = '/run/netboot/subnet.json';
 /** host-local's default dataDir, so both plugins share reservations. */
-export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 
 /** One host-local range: a subnet and optionally where allocation starts/ends and the gateway. */
 export interface RangeConf {
@@ -163,7 +163,7 @@ function parseAttachments(v: unknown, field: string): Attachment[] {
 }
 
 /** The cniVersion of a decoded config, or error 1 naming what is supported. */
-export function configVersion(raw: Json): CniVersion {
+function configVersion(raw: Json): CniVersion {
   const v = raw.cniVersion;
   if (!isSupportedVersion(v)) {
     const got = v === undefined ? 'no cniVersion' : `cniVersion ${JSON.stringify(v)}`;

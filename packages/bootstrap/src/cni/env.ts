@@ -46,7 +46,7 @@ export function parseCommand(env: Env): Command {
 }
 
 /** `K=V;K=V` → record; error 4 naming CNI_ARGS for a pair without '=' or with an empty key. */
-export function parseArgs(text: string | undefined): Record<string, string> {
+function parseArgs(text: string | undefined): Record<string, string> {
   const args: Record<string, string> = {};
   if (text === undefined || text === '') return args;
   for (const pair of text.split(';')) {

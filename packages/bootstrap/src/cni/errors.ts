@@ -34,7 +34,7 @@ export const CniCode = {
   /** An unexpected failure: a bug, or a kernel refusal the plugin does not expect. */
   Internal: 999,
 } as const;
-export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
+type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
 /**
  * Error kind (from @netboot/core/errors) → CNI code. The only place the plugin decides what a core or

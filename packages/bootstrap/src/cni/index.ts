@@ -3,6 +3,6 @@
 export { dispatch, type CniIo, type CniRequest, type Reply, type Verbs } from './skel.js';
 export { parseEnv, type CniEnv, type Command, COMMANDS } from './env.js';
 export { CniCode, CniError, toCniError } from './errors.js';
-export { parseConfig, decodeConfig, type NetConf, type IpamConf, type NetbootIpamConf, type RangeConf } from './config.js';
+export { parseConfig, decodeConfig, type NetConf, type IpamConf, type NetbootIpamConf, type DelegatedIpamConf, type RangeConf } from './config.js';
 export { formatResult, parseResult, type CniResult, type CniInterface, type CniIp, type CniRoute, type CniDns } from './result.js';
 export { SUPPORTED_VERSIONS, LATEST_VERSION, type CniVersion } from './versions.js';

@@ -13,13 +13,3 @@ export function openPodNetns(netns: string): Rtnl {
     throw new CniError(CniCode.UnknownContainer, `cannot open CNI_NETNS ${netns}: ${(err as Error).message}`, { cause: err });
   }
 }
-
-/** Like openPodNetns, but undefined when the namespace is gone (DEL and GC carry on without it). */
-export function findPodNetns(netns: string | undefined): Rtnl | undefined {
-  if (netns === undefined) return undefined;
-  try {
-    return Rtnl.open({ netns });
-  } catch {
-    return undefined;
-  }
-}

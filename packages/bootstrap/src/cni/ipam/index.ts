@@ -3,8 +3,6 @@
 import type { NetbootIpamConf, NetConf } from '../config.js';
 import type { IpamPlugin } from './types.js';
 
-export type { IpamAdd, IpamPlugin } from './types.js';
-
 export async function ipamFor(conf: NetConf): Promise<IpamPlugin> {
   if (conf.ipam.type === 'netboot') return (await import('./netboot.js')).netbootIpam(conf.ipam as NetbootIpamConf);
   return (await import('./delegate.js')).delegatedIpam(conf.ipam.type);
