@@ -1,4 +1,4 @@
-// Chaining with Debian's reference meta plugins, the way libcni runs a conflist: each plugin gets the
+// Chaining with Debian's reference meta plugins (portmap, bandwidth, tuning), the way libcni runs a conflist: each plugin gets the
 // list's name and cniVersion, the previous result as prevResult and its capabilities' runtimeConfig;
 // DEL runs in reverse order with the final result.
 import { spawn } from 'node:child_process';
@@ -90,6 +90,21 @@ test('[netboot, bandwidth]: the host veth gets a tbf qdisc; DEL removes the pod 
       JSON.stringify(qdiscs),
     );
     runList(node, 'DEL', plugins, inv, runtime, result);
+    assert.equal(node.hostLinks(), []);
+    assert.equal(node.reservations(), []);
+  }));
+
+test('[netboot, tuning]: a sysctl set in the pod on ADD; DEL in reverse order succeeds and leaves nothing', () =>
+  onNode((node) => {
+    const path = cniPath(node);
+    const pod = node.pod();
+    const netboot = { ...node.conf(), type: 'netboot' } as Plugin;
+    delete netboot.cniVersion;
+    const plugins: Plugin[] = [netboot, { type: 'tuning', sysctl: { 'net.core.somaxconn': '512' } }];
+    const inv = { containerId: pod.name, netns: pod.path, path };
+    const result = runList(node, 'ADD', plugins, inv, {});
+    assert.is(sh(pod, 'sysctl', '-n', 'net.core.somaxconn').trim(), '512');
+    runList(node, 'DEL', plugins, inv, {}, result);
     assert.equal(node.hostLinks(), []);
     assert.equal(node.reservations(), []);
   }));
