@@ -74,12 +74,11 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
     });
   }
   if (conf.isGateway) {
-    const have = new Set(host.addr.list({ dev: bridge.index }).map((a) => a.cidr));
+    // Added blind, EEXIST meaning it is there: one request instead of an address dump on every ADD.
     for (const ip of ips) {
       if (ip.gateway === undefined) continue;
       const { family, prefixLen } = parsePrefix(ip.address);
       const cidr = `${ip.gateway}/${prefixLen}`;
-      if (have.has(cidr)) continue;
       try {
         host.addr.add(bridge.index, cidr, family === 6 ? { nodad: true } : {});
       } catch (err) {
