@@ -1,0 +1,39 @@
+// A queue of events pushed by callbacks (an etcd watcher, a Kubernetes watch stream) and read with
+// `for await`; it ends when the signal aborts. Unbounded on purpose: the consumer (the agent) only
+// folds events into a map, so it never falls far behind.
+export class Channel<T> implements AsyncIterable<T> {
+  readonly #items: T[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  constructor(signal: AbortSignal) {
+    if (signal.aborted) this.#closed = true;
+    else signal.addEventListener('abort', () => this.close(), { once: true });
+  }
+
+  push(item: T): void {
+    if (this.#closed) return;
+    this.#items.push(item);
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      const item = this.#items.shift();
+      if (item !== undefined) {
+        yield item;
+        continue;
+      }
+      if (this.#closed) return;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#wake = undefined;
+    }
+  }
+}

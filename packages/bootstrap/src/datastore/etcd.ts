@@ -1,0 +1,174 @@
+// The etcd datastore: this node's pod subnets are blocks claimed through @netboot/ipam's ClusterIpam on
+// EtcdKv (so pod IPs and node subnets share one source of truth); node records are JSON values under
+// `<prefix>/nodes/<name>`, attached to an etcd lease kept alive by this process, so a node that dies
+// stops renewing and its record expires after `ttlSeconds`. Peers come from a list followed by a watch
+// from the list's revision; a lost watch (etcd down, a member gone, compaction) is a fresh list — a
+// `sync` — after backoff, never a guess. Several endpoints: the client fails over between members.
+import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
+import { ClusterIpam, type IpPoolSpec, PoolExistsError } from '@netboot/ipam';
+import { EtcdKv } from '@netboot/ipam/etcd';
+import { Backoff, pause, reasonOf } from './backoff.js';
+import { Channel } from './channel.js';
+import { checkRecord, complete, eventFor } from './records.js';
+import type { Datastore, NodeRecord, PeerEvent } from './types.js';
+
+export interface EtcdDatastoreOptions {
+  /** Client URLs of the etcd members, e.g. `['http://10.0.0.1:2379', 'http://10.0.0.2:2379']`. */
+  endpoints: string[];
+  /** This node's name. */
+  node: string;
+  /** Key prefix for everything netboot stores; default `/netboot` (records under `<prefix>/nodes/`). */
+  prefix?: string;
+  /** Pools created when missing (the first agent of a cluster creates them), e.g. the cluster CIDR. */
+  pools?: IpPoolSpec[];
+  /** The record's lease TTL; default 15 s (a dead node's record goes within this). */
+  ttlSeconds?: number;
+  /** Deadline per etcd call; default 5 s. */
+  callTimeoutMs?: number;
+}
+
+export class EtcdDatastore implements Datastore {
+  readonly kind = 'etcd' as const;
+  readonly #opts: EtcdDatastoreOptions;
+  readonly #client: Etcd3;
+  readonly #nodes: string;
+  readonly #closing = new AbortController();
+  #kv: EtcdKv | undefined;
+  #lease: Lease | undefined;
+  #record: NodeRecord | undefined;
+
+  constructor(opts: EtcdDatastoreOptions) {
+    this.#opts = opts;
+    const timeout = opts.callTimeoutMs ?? 5_000;
+    this.#client = new Etcd3({
+      hosts: opts.endpoints,
+      dialTimeout: 2_000,
+      defaultCallOptions: () => ({ deadline: new Date(Date.now() + timeout) }),
+    });
+    this.#nodes = `${opts.prefix ?? '/netboot'}/nodes/`;
+  }
+
+  async lease(signal?: AbortSignal): Promise<string[]> {
+    return this.#retry(signal, async () => {
+      this.#kv ??= await EtcdKv.open({ endpoints: this.#opts.endpoints, prefix: this.#opts.prefix ?? '', callTimeoutMs: this.#opts.callTimeoutMs ?? 5_000 });
+      const ipam = new ClusterIpam(this.#kv);
+      const have = new Set((await ipam.listPools()).map((p) => p.name));
+      for (const spec of this.#opts.pools ?? []) {
+        if (have.has(spec.name)) continue;
+        await ipam.createPool(spec).catch((e: unknown) => {
+          if (!(e instanceof PoolExistsError)) throw e; // another agent created it first
+        });
+      }
+      const families = new Set((await ipam.listPools()).filter((p) => !p.disabled).map((p) => (p.cidr.includes(':') ? 6 : 4)));
+      const blocks = [];
+      for (const family of [...families].sort()) blocks.push(await ipam.claimBlock(this.#opts.node, { family }));
+      return blocks.map((b) => b.cidr);
+    });
+  }
+
+  async publish(record: NodeRecord): Promise<void> {
+    this.#record = record;
+    await this.#retry(this.#closing.signal, () => this.#put());
+  }
+
+  watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
+    const out = new Channel<PeerEvent>(signal);
+    void this.#watchLoop(out, signal);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    // Revoking says "gone" at once; if etcd is unreachable the record simply expires.
+    await this.#lease?.revoke().catch(() => undefined);
+    await this.#kv?.close();
+    this.#client.close();
+  }
+
+  /** Puts the record under a fresh lease; when that lease is lost (etcd was down longer than the TTL), again. */
+  async #put(): Promise<void> {
+    const record = this.#record!;
+    const lease = this.#client.lease(this.#opts.ttlSeconds ?? 15, { autoKeepAlive: true });
+    lease.on('lost', () => {
+      if (this.#lease !== lease || this.#closing.signal.aborted) return;
+      this.#lease = undefined;
+      void this.#retry(this.#closing.signal, () => this.#put()).catch(() => undefined);
+    });
+    try {
+      await lease.put(`${this.#nodes}${record.name}`).value(JSON.stringify(record));
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    const old = this.#lease;
+    this.#lease = lease;
+    await old?.revoke().catch(() => undefined);
+  }
+
+  async #watchLoop(out: Channel<PeerEvent>, signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff();
+    while (!signal.aborted) {
+      let reason = 'the watch ended';
+      try {
+        const listed = await this.#client.getAll().prefix(this.#nodes).exec();
+        out.push({ type: 'sync', peers: listed.kvs.map((kv) => this.#decode(kv)).filter((r): r is NodeRecord => r !== undefined && complete(r)) });
+        const watcher = await this.#client
+          .watch()
+          .prefix(this.#nodes)
+          .startRevision(String(BigInt(listed.header.revision) + 1n))
+          .create();
+        backoff.reset();
+        reason = await new Promise<string>((resolve) => {
+          // A value that is not a record is as good as none: its node's old routes go.
+          watcher.on('put', (kv) => out.push(eventFor(this.#decode(kv) ?? this.#emptyRecord(kv))));
+          watcher.on('delete', (kv) => out.push({ type: 'remove', name: kv.key.toString().slice(this.#nodes.length) }));
+          watcher.on('disconnected', (e) => resolve(`lost the watch: ${reasonOf(e)}`));
+          watcher.on('error', (e) => resolve(`the watch failed: ${reasonOf(e)}`));
+          signal.addEventListener('abort', () => resolve('closed'), { once: true });
+        });
+        await watcher.cancel().catch(() => undefined);
+      } catch (e) {
+        reason = `cannot list ${this.#nodes} from ${this.#opts.endpoints.join(',')}: ${reasonOf(e)}`;
+      }
+      if (signal.aborted) break;
+      const retryMs = backoff.next();
+      out.push({ type: 'waiting', reason, retryMs });
+      await pause(retryMs, signal);
+    }
+    out.close();
+  }
+
+  /** A stored record, or undefined (a bad value is skipped: one broken peer must not stop the rest). */
+  #decode(kv: IKeyValue): NodeRecord | undefined {
+    const key = kv.key.toString();
+    try {
+      const r = checkRecord(JSON.parse(kv.value.toString()), key);
+      return r.name === key.slice(this.#nodes.length) ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #emptyRecord(kv: IKeyValue): NodeRecord {
+    return { name: kv.key.toString().slice(this.#nodes.length), nodeIPs: [], podCIDRs: [] };
+  }
+
+  /** Runs `fn` until it succeeds, backing off while etcd is unreachable; throws only when `signal` aborts. */
+  async #retry<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isTransient(e) || !(await pause(backoff.next(), signal))) throw e;
+      }
+    }
+  }
+}
+
+/** Errors worth retrying: the store unreachable or a race lost; bad input and refusals are not. */
+function isTransient(e: unknown): boolean {
+  const kind = (e as { kind?: string }).kind;
+  if (kind !== undefined) return kind === 'unavailable' || kind === 'conflict';
+  return /unavailable|deadline|circuit|ECONNREFUSED|connect/i.test(reasonOf(e)) || (e instanceof Error && e.constructor.name === 'BrokenCircuitError');
+}

@@ -1,0 +1,190 @@
+// The Kubernetes datastore: this node's pod subnets are its Node's `spec.podCIDRs`, assigned by
+// kube-controller-manager's node IPAM (`--allocate-node-cidrs`); its record is published as annotations
+// on its Node (`netboot.io/node-ips`, `netboot.io/vtep-mac`, `netboot.io/mode`); peers come from a
+// list of Nodes followed by a watch from the list's resourceVersion, the version kept current from
+// every event and bookmark. A watch that ends is resumed from that version; `410 Gone` (the version
+// was compacted away) means a fresh list — a `sync`; errors back off. Client: @kubernetes/client-node
+// with a kubeconfig, or the in-cluster service account.
+import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node, Watch } from '@kubernetes/client-node';
+import { normalizeIp } from '@netboot/core/ip';
+import { Backoff, pause, reasonOf } from './backoff.js';
+import { Channel } from './channel.js';
+import { checkRecord, complete, eventFor } from './records.js';
+import type { Datastore, NodeRecord, PeerEvent } from './types.js';
+
+export const ANNOTATIONS = {
+  nodeIPs: 'netboot.io/node-ips',
+  vtepMac: 'netboot.io/vtep-mac',
+  mode: 'netboot.io/mode',
+} as const;
+
+export interface KubernetesDatastoreOptions {
+  /** This node's name (its Node object's). */
+  node: string;
+  /** A kubeconfig file; default `$KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
+  kubeconfig?: string;
+  /**
+   * Create this node's Node object when it does not exist (for setups without a kubelet, like the
+   * lab); default false: the kubelet registers nodes.
+   */
+  register?: boolean;
+}
+
+export class KubernetesDatastore implements Datastore {
+  readonly kind = 'kubernetes' as const;
+  readonly #opts: KubernetesDatastoreOptions;
+  readonly #config: KubeConfig;
+  readonly #api: CoreV1Api;
+  readonly #closing = new AbortController();
+
+  constructor(opts: KubernetesDatastoreOptions) {
+    this.#opts = opts;
+    this.#config = new KubeConfig();
+    if (opts.kubeconfig !== undefined) this.#config.loadFromFile(opts.kubeconfig);
+    else this.#config.loadFromDefault();
+    this.#api = this.#config.makeApiClient(CoreV1Api);
+  }
+
+  async lease(signal?: AbortSignal): Promise<string[]> {
+    const backoff = new Backoff({ maxMs: 2_000 });
+    const name = this.#opts.node;
+    for (;;) {
+      try {
+        const node = await this.#readOrRegister(name);
+        const cidrs = podCIDRsOf(node);
+        if (cidrs.length > 0) return cidrs;
+      } catch (e) {
+        if (!isTransient(e)) throw e;
+      }
+      // Not assigned yet (the controller manager runs every few seconds), or the API server is away.
+      if (!(await pause(backoff.next(), signal)))
+        throw new Error(`Node ${name} has no spec.podCIDRs yet: is kube-controller-manager running with --allocate-node-cidrs?`);
+    }
+  }
+
+  async publish(record: NodeRecord): Promise<void> {
+    const annotations: Record<string, string | null> = {
+      [ANNOTATIONS.nodeIPs]: record.nodeIPs.join(','),
+      [ANNOTATIONS.vtepMac]: record.vtepMac ?? null,
+      [ANNOTATIONS.mode]: record.mode ?? null,
+    };
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        // kubectl annotate node NAME netboot.io/node-ips=… netboot.io/vtep-mac=… --overwrite
+        await this.#api.patchNode({ name: record.name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        return;
+      } catch (e) {
+        if (!isTransient(e) || !(await pause(backoff.next(), this.#closing.signal))) throw e;
+      }
+    }
+  }
+
+  watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
+    const out = new Channel<PeerEvent>(signal);
+    void this.#watchLoop(out, signal);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+  }
+
+  async #readOrRegister(name: string): Promise<V1Node> {
+    try {
+      return await this.#api.readNode({ name });
+    } catch (e) {
+      if (!(e instanceof ApiException && e.code === 404 && this.#opts.register)) throw e;
+      return await this.#api.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name } } });
+    }
+  }
+
+  async #watchLoop(out: Channel<PeerEvent>, signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff();
+    let version: string | undefined; // undefined: list first
+    while (!signal.aborted) {
+      let reason: string | undefined;
+      try {
+        if (version === undefined) {
+          const list = await this.#api.listNode();
+          out.push({ type: 'sync', peers: list.items.map(recordOf).filter(complete) });
+          version = list.metadata?.resourceVersion ?? '0';
+        }
+        const end = await this.#watchFrom(version, out, signal, (v) => {
+          version = v;
+        });
+        if (end === 'gone')
+          version = undefined; // compacted: list again, at once
+        else if (end !== 'ended') reason = end;
+        if (end === 'ended') backoff.reset(); // the server closes watches now and then: resume
+      } catch (e) {
+        reason = `cannot list Nodes from ${this.#config.getCurrentCluster()?.server ?? 'the API server'}: ${reasonOf(e)}`;
+      }
+      if (reason === undefined || signal.aborted) continue;
+      const retryMs = backoff.next();
+      out.push({ type: 'waiting', reason, retryMs });
+      await pause(retryMs, signal);
+    }
+    out.close();
+  }
+
+  /** One watch from `version`: 'ended' (closed cleanly), 'gone' (410), or why it failed. */
+  async #watchFrom(version: string, out: Channel<PeerEvent>, signal: AbortSignal, seen: (version: string) => void): Promise<string> {
+    let settle: (end: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => {
+      settle = resolve;
+    });
+    const onEvent = (type: string, obj: V1Node & { code?: number; message?: string }) => {
+      if (type === 'ERROR') return settle(obj.code === 410 ? 'gone' : `the watch failed: ${obj.message ?? JSON.stringify(obj)}`);
+      const v = obj.metadata?.resourceVersion;
+      if (v !== undefined) seen(v);
+      if (type === 'ADDED' || type === 'MODIFIED') out.push(eventFor(recordOf(obj)));
+      else if (type === 'DELETED' && obj.metadata?.name !== undefined) out.push({ type: 'remove', name: obj.metadata.name });
+    };
+    const onDone = (err: unknown) => {
+      if (err === null || err === undefined) return settle('ended');
+      settle((err as { statusCode?: number }).statusCode === 410 ? 'gone' : `the watch failed: ${reasonOf(err)}`);
+    };
+    const controller = await new Watch(this.#config).watch('/api/v1/nodes', { resourceVersion: version, allowWatchBookmarks: true }, onEvent, onDone);
+    const onAbort = () => settle('ended');
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await ended;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      controller.abort();
+    }
+  }
+}
+
+function podCIDRsOf(node: V1Node): string[] {
+  return node.spec?.podCIDRs ?? (node.spec?.podCIDR !== undefined ? [node.spec.podCIDR] : []);
+}
+
+/** A Node as a record: its annotations, else its InternalIP addresses; incomplete (never thrown) when unusable. */
+export function recordOf(node: V1Node): NodeRecord {
+  const name = node.metadata?.name ?? '';
+  const a = node.metadata?.annotations ?? {};
+  const annotated = a[ANNOTATIONS.nodeIPs]?.split(',').filter((s) => s !== '');
+  const internal = (node.status?.addresses ?? []).filter((x) => x.type === 'InternalIP').map((x) => x.address);
+  try {
+    return checkRecord(
+      {
+        name,
+        nodeIPs: annotated ?? internal.map((ip) => normalizeIp(ip)),
+        podCIDRs: podCIDRsOf(node),
+        vtepMac: a[ANNOTATIONS.vtepMac],
+        mode: a[ANNOTATIONS.mode],
+      },
+      `Node ${name}`,
+    );
+  } catch {
+    return { name, nodeIPs: [], podCIDRs: [] };
+  }
+}
+
+/** The API server unreachable, overloaded or restarting: retry. Refusals (403, 422 …) are not. */
+function isTransient(e: unknown): boolean {
+  if (e instanceof ApiException) return e.code === 429 || e.code >= 500;
+  return true; // connection refused, reset, TLS handshake against a restarting server …
+}

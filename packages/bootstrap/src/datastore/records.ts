@@ -1,0 +1,59 @@
+// Node records as the datastores store them: checked on the way in, so a peer's bad entry becomes one
+// logged refusal instead of a broken pass (`decodeRecord`), and incomplete ones are never routed.
+import { networkOf, normalizeIp, parseMac } from '@netboot/core/ip';
+import { DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
+
+/** A record with what routing needs: at least one node IP and one pod CIDR. */
+export function complete(record: NodeRecord): boolean {
+  return record.nodeIPs.length > 0 && record.podCIDRs.length > 0;
+}
+
+/** `upsert` for a complete record, `remove` for one that cannot be routed yet. */
+export function eventFor(record: NodeRecord): PeerEvent {
+  return complete(record) ? { type: 'upsert', peer: record } : { type: 'remove', name: record.name };
+}
+
+/**
+ * Checks and normalises a record read from `where` (a key, a file, a Node): canonical IPs, CIDRs
+ * without host bits, a valid MAC. Throws DatastoreRecordError naming `where` and the field.
+ */
+export function checkRecord(raw: unknown, where: string): NodeRecord {
+  const bad = (why: string) => new DatastoreRecordError(`node record ${where}: ${why}`);
+  if (typeof raw !== 'object' || raw === null) throw bad('not an object');
+  const r = raw as Record<string, unknown>;
+  if (typeof r.name !== 'string' || r.name === '') throw bad('name must be a non-empty string');
+  const list = (field: string, check: (s: string) => string): string[] => {
+    const v = r[field] ?? [];
+    if (!Array.isArray(v)) throw bad(`${field} must be a list`);
+    return v.map((s, i) => {
+      try {
+        return check(String(s));
+      } catch {
+        throw bad(`${field}[${i}] ${JSON.stringify(s)} is not valid`);
+      }
+    });
+  };
+  const record: NodeRecord = {
+    name: r.name,
+    nodeIPs: list('nodeIPs', normalizeIp),
+    podCIDRs: list('podCIDRs', (s) => {
+      const net = networkOf(s);
+      if (net.split('/')[0] !== normalizeIp(s.split('/')[0]!)) throw new Error('host bits set');
+      return net;
+    }),
+  };
+  if (r.vtepMac !== undefined) {
+    if (typeof r.vtepMac !== 'string') throw bad('vtepMac must be a string');
+    try {
+      parseMac(r.vtepMac);
+    } catch {
+      throw bad(`vtepMac ${JSON.stringify(r.vtepMac)} is not a MAC address`);
+    }
+    record.vtepMac = r.vtepMac.toLowerCase();
+  }
+  if (r.mode !== undefined) {
+    if (typeof r.mode !== 'string') throw bad('mode must be a string');
+    record.mode = r.mode;
+  }
+  return record;
+}

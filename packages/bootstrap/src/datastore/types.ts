@@ -1,0 +1,53 @@
+// The agent's datastore seam: where a node learns its pod subnets, publishes its own record and hears
+// about its peers. Three implementations (file.ts, etcd.ts, kubernetes.ts) pass one contract suite
+// (test/datastore-contract.ts); the agent knows only this interface.
+import { InvalidInputError, NetbootError } from '@netboot/core/errors';
+
+/** What one node tells the others: enough for any routing mode to reach its pods. */
+export interface NodeRecord {
+  name: string;
+  /** Underlay addresses, IPv4 and/or IPv6. */
+  nodeIPs: string[];
+  /** The node's pod subnets (one per family). */
+  podCIDRs: string[];
+  /** The node's VXLAN device MAC (`vtepMac(name)` when absent). */
+  vtepMac?: string;
+  /** The routing mode the node runs (`host-gw`, `vxlan`, …), so a mismatch can be reported. */
+  mode?: string;
+}
+
+/**
+ * A change to the peer set. `sync` carries the whole set (the first event of a watch, and again after
+ * every reconnect or re-list): records not in it are gone. `upsert`/`remove` carry one record each.
+ * `waiting` says the datastore is unreachable and the watch is retrying; nothing is known to have
+ * changed until the next `sync`. Records are complete (node IPs and pod CIDRs): a node still lacking
+ * either arrives as `remove`, so a consumer never routes half a record.
+ */
+export type PeerEvent =
+  | { type: 'sync'; peers: NodeRecord[] }
+  | { type: 'upsert'; peer: NodeRecord }
+  | { type: 'remove'; name: string }
+  | { type: 'waiting'; reason: string; retryMs: number };
+
+export interface Datastore {
+  readonly kind: 'file' | 'etcd' | 'kubernetes';
+  /**
+   * This node's pod subnets: from the file, a block claimed through ClusterIpam (etcd), or the Node's
+   * `spec.podCIDRs` (Kubernetes). Waits (retrying with backoff) until they exist or `signal` aborts.
+   */
+  lease(signal?: AbortSignal): Promise<string[]>;
+  /** Publishes this node's record and keeps it published (etcd: under a lease kept alive) until close(). */
+  publish(record: NodeRecord): Promise<void>;
+  /** Every node's record (this node's too) as events, until `signal` aborts; see {@link PeerEvent}. */
+  watch(signal: AbortSignal): AsyncIterable<PeerEvent>;
+  /** Stops keep-alives and closes connections. The published record stays, except etcd's, whose lease is revoked. */
+  close(): Promise<void>;
+}
+
+/** The datastore holds something that is not a valid record or answer (names the key and the field). */
+export class DatastoreRecordError extends InvalidInputError {}
+
+/** The datastore cannot be reached, or refused (says where and what to check). */
+export class DatastoreUnavailableError extends NetbootError {
+  readonly kind = 'unavailable' as const;
+}

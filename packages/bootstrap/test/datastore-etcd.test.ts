@@ -1,0 +1,84 @@
+// The Datastore contract on etcd (a real one, from @netboot/core/testing), plus what only etcd does:
+// a record held by a lease, gone when its node stops renewing it.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
+import { EtcdDatastore } from '../src/datastore/index.js';
+import { datastoreContract, PeerView } from './datastore-contract.js';
+
+const etcdctl = (endpoint: string, ...args: string[]) =>
+  execFileSync('etcdctl', ['--endpoints', endpoint, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+
+const pools = [{ name: 'default', cidr: '10.244.0.0/16' }];
+
+datastoreContract('etcd', async () => {
+  const etcd = await startEtcd();
+  const prefix = `/nbt-${randomBytes(4).toString('hex')}`;
+  return {
+    clusterCIDR: '10.244.0.0/16',
+    open: async (node) => new EtcdDatastore({ endpoints: [etcd.endpoint], node, prefix, pools, ttlSeconds: 5 }),
+    addNode: async () => {},
+    removeNode: async (node) => void etcdctl(etcd.endpoint, 'del', `${prefix}/nodes/${node}`),
+    close: () => etcd.stop(),
+  };
+});
+
+let etcd: EtcdFixture | undefined;
+test.after(async () => {
+  await etcd?.stop();
+});
+
+test('etcd: a node that dies stops renewing its lease, and its record expires within the TTL', async () => {
+  etcd = await startEtcd();
+  const prefix = '/nbt-ttl';
+  // The dying node is another process (it publishes, then is SIGKILLed: no revoke, no goodbye).
+  const script = `
+    import { EtcdDatastore } from './packages/bootstrap/src/datastore/index.ts';
+    const ds = new EtcdDatastore({ endpoints: ['${etcd.endpoint}'], node: 'doomed', prefix: '${prefix}', pools: ${JSON.stringify(pools)}, ttlSeconds: 2 });
+    const podCIDRs = await ds.lease();
+    await ds.publish({ name: 'doomed', nodeIPs: ['192.168.1.13'], podCIDRs });
+    console.log('published');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: new URL('../../..', import.meta.url).pathname,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const watcher = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'observer', prefix });
+  const view = new PeerView(watcher);
+  try {
+    await view.until('doomed published', () => view.peers.has('doomed'));
+    await new Promise((r) => setTimeout(r, 3_000)); // kept alive past its TTL while it lives
+    assert.ok(view.peers.has('doomed'), 'a live node keeps its record beyond the TTL');
+    child.kill('SIGKILL');
+    const killed = Date.now();
+    await view.until('doomed expired', () => !view.peers.has('doomed'), 10_000);
+    const after = Date.now() - killed;
+    assert.ok(after < 4_500, `expired ${after} ms after the kill (TTL 2 s)`);
+    assert.is(etcdctl(etcd.endpoint, 'get', '--prefix', `${prefix}/nodes/`).trim(), '', 'etcd holds no record for it');
+  } finally {
+    child.kill('SIGKILL');
+    await view.stop();
+    await watcher.close();
+  }
+});
+
+test('etcd: close() revokes the lease, so a node that leaves cleanly is gone at once', async () => {
+  etcd ??= await startEtcd();
+  const prefix = '/nbt-revoke';
+  const leaving = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'leaving', prefix, pools, ttlSeconds: 30 });
+  const watcher = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'observer', prefix });
+  const view = new PeerView(watcher);
+  try {
+    await leaving.publish({ name: 'leaving', nodeIPs: ['192.168.1.14'], podCIDRs: await leaving.lease() });
+    await view.until('leaving published', () => view.peers.has('leaving'));
+    await leaving.close();
+    await view.until('leaving removed', () => !view.peers.has('leaving'), 3_000);
+  } finally {
+    await view.stop();
+    await watcher.close();
+  }
+});
+
+test.run();
