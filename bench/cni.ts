@@ -12,7 +12,7 @@
 // Knobs: PODS (50), STARTS (30 start-up runs per command), PARALLEL (8).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tempNetns, type TempNetns } from '@netboot/core/testing';
 import { intEnv, machineFacts, settle, writeResultsSection } from './lib/common.js';
@@ -179,6 +179,7 @@ function peakRss(tool: Tool): string {
   }
 }
 
+const loadAtStart = loadavg();
 const bins = build();
 try {
   const starts = startup();
@@ -186,7 +187,8 @@ try {
   const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
   say('## CNI plugin (`bench/cni.ts`)\n');
   say(`Command: \`pnpm bench cni\` — ${started} UTC, ${machineFacts()}. PODS=${PODS}, ${PARALLEL} in parallel, STARTS=${STARTS}.`);
-  say('Each call is a new process with a clean environment in a bench node namespace (`nsenter --net`), timed from spawn to exit.\n');
+  say('Each call is a new process with a clean environment in a bench node namespace (`nsenter --net`), timed from spawn to exit.');
+  say(`Load average when the run started: ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} (the machine is shared; figures above ~1 are noisy).\n`);
   say('| start-up | p50 ms | p90 ms |\n|---|---:|---:|');
   for (const [name, xs] of starts) say(`| ${name} | ${fmt(pct(xs, 0.5))} | ${fmt(pct(xs, 0.9))} |`);
   say('');
