@@ -25,7 +25,7 @@ export function parseResolvConf(text: string): CniDns {
 
 export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
   let opened: { ipam: PodIpam; mtu: number | undefined } | undefined;
-  // Opened on first use: DEL and GC need no lease when the store says what to release.
+  // Opened on first use, so DEL can fall back to the store alone when the lease is gone (withoutLease).
   const open = (req: CniRequest) => {
     if (opened) return opened;
     const lease = conf.ranges === undefined ? readLease(conf.leaseFile) : undefined;
@@ -34,7 +34,8 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     try {
       ipam = new LocalIpam(new FileStore(conf.dataDir, req.conf.name), ranges);
     } catch (err) {
-      throw new CniError(CniCode.InvalidConfig, `ipam.ranges: ${(err as Error).message}`, { cause: err });
+      const source = conf.ranges === undefined ? `node lease ${conf.leaseFile}` : 'ipam.ranges';
+      throw new CniError(CniCode.InvalidConfig, `${source}: ${(err as Error).message}`, { cause: err });
     }
     opened = { ipam, mtu: lease?.mtu };
     return opened;
