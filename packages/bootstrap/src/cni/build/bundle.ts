@@ -48,6 +48,8 @@ export interface BundleOptions {
   /** Interpreter line for a script that is executed directly (`#!/usr/bin/env node`); none for a SEA. */
   shebang?: string;
   minify?: boolean;
+  /** `sea`: the single executable's main script (VERSION, then the plugin asset); default the plugin. */
+  entry?: 'plugin' | 'sea';
 }
 
 const koffiPlugin: Plugin = {
@@ -59,7 +61,7 @@ const koffiPlugin: Plugin = {
 
 export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
   const result = await build({
-    entryPoints: [join(CNI_SRC, 'main.ts')],
+    entryPoints: [join(CNI_SRC, o.entry === 'sea' ? 'build/sea-entry.ts' : 'main.ts')],
     outfile: o.outfile,
     bundle: true,
     platform: 'node',

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundlePlugin, koffiNativePath, sha256File } from './bundle.js';
+import { PLUGIN_FILENAME, wrapPlugin } from './plugin-asset.js';
 
 /** Node's sentinel for SEA blobs (fixed by Node, printed in its SEA docs). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -20,6 +21,17 @@ export interface BuildOptions {
 export interface BuildOutput {
   executable: string | undefined;
   script: string;
+}
+
+/**
+ * V8's code cache for the plugin asset, made by this node binary (the executable's own) with default
+ * flags in a child process: a cache made under other flags (tsx's loader here) would be rejected.
+ */
+function writeCodeCache(plugin: string, cache: string): void {
+  const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
+const s = new Script(${JSON.stringify(wrapPlugin('@@SOURCE@@'))}.replace('@@SOURCE@@', () => fs.readFileSync(process.argv[1], 'utf8')), { filename: ${JSON.stringify(PLUGIN_FILENAME)} });
+fs.writeFileSync(process.argv[2], s.createCachedData());`;
+  execFileSync(process.execPath, ['-e', make, plugin, cache], { stdio: 'pipe', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
 }
 
 export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
@@ -38,10 +50,15 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work);
   try {
+    const plugin = join(work, 'plugin.cjs');
+    await bundlePlugin({ outfile: plugin, koffi: { kind: 'asset', sha256, size }, minify: true });
+    const cache = join(work, 'plugin.cache');
+    writeCodeCache(plugin, cache);
     const main = join(work, 'main.cjs');
-    await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256, size }, minify: true });
+    await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256, size }, minify: true, entry: 'sea' });
     const blob = join(work, 'sea.blob');
-    const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'koffi.node': native } };
+    const assets = { 'koffi.node': native, 'plugin.cjs': plugin, 'plugin.cache': cache };
+    const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets };
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config));
     execFileSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'pipe' });
     const staged = join(work, 'netboot');
