@@ -12,6 +12,7 @@ import { buildCni } from '../cni/build/sea.js';
 import { install } from '../cni/install.js';
 
 const USAGE = `usage:
+  netboot agent       [--config FILE] [flags…]   (netboot agent --help lists them)
   netboot cni build   [--out DIR] [--script-only]
   netboot cni install [--from DIR] [--bin-dir DIR] [--conf-dir DIR] [--root DIR] [--force]
                       [--name NAME] [--bridge NAME] [--subnet CIDR]... [--no-masq] [--mtu N]`;
@@ -43,6 +44,8 @@ function only(opts: Map<string, string[]>, allowed: readonly string[]): void {
 
 async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
+  // Loaded only for `agent`: the agent's modules (routes, datastore clients) are not the CLI's to pay.
+  if (group === 'agent') return (await import('../agent/main.js')).agentMain(argv.slice(1));
   if (group !== 'cni' || (command !== 'build' && command !== 'install'))
     throw new UsageError(argv.length === 0 ? 'no command' : `unknown command ${argv.slice(0, 2).join(' ')}`);
   if (command === 'build') {

@@ -1,0 +1,57 @@
+// Egress NAT for the pods, in an nftables table of netboot's own (`inet netboot`), replaced whole in
+// one `nft -f` transaction (the table is created empty, deleted, and written again, all in one
+// commit, so there is never a moment without rules and never a stale rule). Pod traffic is
+// masqueraded only when it leaves the cluster: never to a pod CIDR of the cluster (pod to pod keeps its
+// source address) and never to a node of the cluster (pod to node, e.g. a kubelet's probes).
+import { execFileSync } from 'node:child_process';
+
+export const TABLE = 'netboot';
+
+export interface EgressRules {
+  /** Pod CIDRs whose traffic is masqueraded when it leaves the cluster (pools with natOutgoing). */
+  natFrom: readonly string[];
+  /** Destinations that are never masqueraded: every pod CIDR of the cluster. */
+  clusterCIDRs: readonly string[];
+  /** …and every node's addresses. */
+  nodeIPs: readonly string[];
+}
+
+const v6 = (s: string) => s.includes(':');
+
+/** The `nft -f` script that replaces the table with these rules (pure; what `nft list table inet netboot` shows after). */
+export function egressScript(r: EgressRules): string {
+  const lines = [`table inet ${TABLE} {}`, `delete table inet ${TABLE}`, `table inet ${TABLE} {`];
+  for (const [fam, type] of [
+    ['4', 'ipv4_addr'],
+    ['6', 'ipv6_addr'],
+  ] as const) {
+    const pick = (xs: readonly string[]) => [...new Set(xs.filter((x) => v6(x) === (fam === '6')))].sort();
+    const from = pick(r.natFrom);
+    if (from.length === 0) continue;
+    const cluster = pick([...r.clusterCIDRs, ...r.nodeIPs]);
+    lines.push(`  set nat-from${fam} { type ${type}; flags interval; elements = { ${from.join(', ')} } }`);
+    if (cluster.length > 0) lines.push(`  set cluster${fam} { type ${type}; flags interval; auto-merge; elements = { ${cluster.join(', ')} } }`);
+  }
+  lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+  for (const [family, fam] of [
+    ['ip', '4'],
+    ['ip6', '6'],
+  ] as const) {
+    if (!r.natFrom.some((x) => v6(x) === (fam === '6'))) continue;
+    if ([...r.clusterCIDRs, ...r.nodeIPs].some((x) => v6(x) === (fam === '6')))
+      lines.push(`    ${family} saddr @nat-from${fam} ${family} daddr @cluster${fam} return`);
+    lines.push(`    ${family} saddr @nat-from${fam} masquerade`);
+  }
+  lines.push('  }', '}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Applies the rules atomically (`nft -f -`); throws with nft's message when it refuses. */
+export function applyEgress(r: EgressRules): void {
+  execFileSync('nft', ['-f', '-'], { input: egressScript(r), stdio: ['pipe', 'ignore', 'pipe'] });
+}
+
+/** `nft delete table inet netboot`, if it exists. */
+export function removeEgress(): void {
+  execFileSync('nft', ['-f', '-'], { input: `table inet ${TABLE} {}\ndelete table inet ${TABLE}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+}
