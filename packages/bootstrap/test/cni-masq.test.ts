@@ -1,18 +1,19 @@
-// ipMasq: one nftables table of netboot's own with a set of pod addresses; run inside the test's
+// ipMasq: one nftables table of the plugin's own with a set of pod addresses; run inside the test's
 // node namespace only. Proof that it masquerades: a "outside" namespace with no route back to the
 // pod subnet answers the pod's ping only when the source was rewritten.
 import { sh } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { NFT_TABLE } from '../src/cni/masq.js';
 import { type Node, usePlugin } from './cni-fixture.js';
 
 const onNode = usePlugin(test);
 
-/** Pod addresses in the masquerade sets, as `nft -j list table inet netboot` shows them. */
+/** Pod addresses in the masquerade sets, as `nft -j list table inet netboot-cni` shows them. */
 function elements(node: Node): { ip: string; comment: string | undefined }[] {
   let out: string;
   try {
-    out = sh(node.ns, 'nft', '-j', 'list', 'table', 'inet', 'netboot');
+    out = sh(node.ns, 'nft', '-j', 'list', 'table', 'inet', NFT_TABLE);
   } catch {
     return [];
   }

@@ -4,6 +4,7 @@
 import { ipJson, sh } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { NFT_TABLE } from '../src/cni/masq.js';
 import { type Node, type Outcome, usePlugin } from './cni-fixture.js';
 
 const onNode = usePlugin(test);
@@ -28,7 +29,7 @@ async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> 
 
 function masqElements(node: Node): number {
   try {
-    const tables = JSON.parse(sh(node.ns, 'nft', '-j', 'list', 'table', 'inet', 'netboot')).nftables;
+    const tables = JSON.parse(sh(node.ns, 'nft', '-j', 'list', 'table', 'inet', NFT_TABLE)).nftables;
     return tables.filter((i: any) => i.set?.name.startsWith('pods')).reduce((n: number, i: any) => n + (i.set.elem?.length ?? 0), 0);
   } catch {
     return 0;

@@ -1,8 +1,8 @@
-// ipMasq with nftables: ONE table of netboot's own (`inet netboot`) with a set of pod addresses per
+// ipMasq with nftables: ONE table of the plugin's own (`inet netboot-cni`) with a set of pod addresses per
 // family; a pod's ADD adds one element, its DEL removes it. The reference adds a chain and rules per
 // pod through several iptables runs (~12 ms per ADD, ~48 ms per DEL here); this is one `nft` run each.
 //
-//   table inet netboot {
+//   table inet netboot-cni {
 //     set pods4 { type ipv4_addr; }                  # one element per pod, comment "<network> <host veth>"
 //     set nets4 { type ipv4_addr; flags interval; }  # pod subnets (and multicast): never masqueraded
 //     chain postrouting { type nat hook postrouting priority srcnat;
@@ -17,7 +17,8 @@ import { CniCode, CniError } from './errors.js';
 import type { CniIp } from './result.js';
 import { hostVethName } from './wiring.js';
 
-export const NFT_TABLE = 'netboot';
+/** Not `inet netboot`: the node agent owns that one and replaces it whole, which would drop every pod's element. */
+export const NFT_TABLE = 'netboot-cni';
 const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
 
 const SETUP = `add table inet ${NFT_TABLE}
