@@ -5,7 +5,8 @@
 //   - cgroupfs and file events (no systemd here); ping allowed for root's group inside the container;
 //   - podman runs under `nsenter --net=<node netns>` (not `ip netns exec`, whose /sys remount hides
 //     the cgroup tree from runc) and in a private mount namespace with a tmpfs on /run/netns, so the
-//     pod namespaces podman names `netns-<hex>` never appear in the host's /run/netns.
+//     pod namespaces podman names `netns-<hex>` never appear in the host's /run/netns, and libcni's
+//     result cache (/var/lib/cni/results) stays out of the host's /var/lib/cni.
 // The image is busybox-static imported from a tarball (no registry, no buildah).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -69,7 +70,8 @@ runtime = "runc"
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CONTAINERS_CONF: join(state, 'containers.conf'), HOME: state };
   const podman: Podman = {
     script(body) {
-      const inner = `set -e; mount -t tmpfs nbt-netns /run/netns; P() { ${P} "$@"; }; ${body}`;
+      // libcni caches results under /var/lib/cni whatever podman is told: a tmpfs keeps that private too.
+      const inner = `set -e; mount -t tmpfs nbt-netns /run/netns; mkdir -p /var/lib/cni; mount -t tmpfs nbt-cni-cache /var/lib/cni; P() { ${P} "$@"; }; ${body}`;
       const res = spawnSync('nsenter', [`--net=${node.ns.path}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', inner], {
         env,
         encoding: 'utf8',
