@@ -147,7 +147,7 @@ export class Agent {
         for (const p of e.peers) if (p.name !== self) known.set(p.name, p);
         net.setPeers([...known.values()]);
         this.metrics.set('netboot_datastore_up', 1);
-        if (!this.#synced) log.info('datastore synced', { peers: known.size });
+        log.info('datastore synced', { peers: known.size });
         this.#synced = true;
         if (!this.#reconciled) this.#waitingFor = 'the first reconcile';
         return;

@@ -1,0 +1,176 @@
+// Real `netboot agent` processes in throwaway nbt-* namespaces: an underlay namespace with a bridge
+// (192.168.1.1/24 on it, the nodes' default gateway), one namespace per node (eth0 192.168.1.1N/24,
+// a `cni0` bridge holding 10.244.N.1/24 as the pods' gateway would), and the agent run inside with
+// `ip netns exec`, as a node's init system would run it. Logs are parsed as the JSON lines they are.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sh, type TempNetns, tempNetns } from '@netboot/core/testing';
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+const CLI = join(ROOT, 'packages/bootstrap/src/cli/main.ts');
+
+export interface LabNode {
+  n: number;
+  name: string;
+  ns: TempNetns;
+  ip: string;
+  podGateway: string;
+}
+
+export interface Lab {
+  underlay: TempNetns;
+  nodes: LabNode[];
+  dir: string;
+  close(): void;
+}
+
+/** `count` nodes on one underlay subnet. */
+export function makeLab(count: number): Lab {
+  const made: TempNetns[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-agent-'));
+  const close = () => {
+    for (const ns of made.reverse()) ns.delete();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const underlay = tempNetns();
+    made.push(underlay);
+    sh(underlay, 'ip', 'link', 'set', 'lo', 'up'); // a service on 192.168.1.1 talks to itself over lo
+    sh(underlay, 'ip', 'link', 'add', 'br0', 'up', 'type', 'bridge');
+    sh(underlay, 'ip', 'addr', 'add', '192.168.1.1/24', 'dev', 'br0');
+    const nodes: LabNode[] = [];
+    for (let n = 1; n <= count; n++) {
+      const ns = tempNetns();
+      made.push(ns);
+      const ip = `192.168.1.1${n}`;
+      sh(underlay, 'ip', 'link', 'add', `n${n}`, 'up', 'master', 'br0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name);
+      sh(ns, 'ip', 'link', 'set', 'lo', 'up');
+      sh(ns, 'ip', 'link', 'set', 'eth0', 'up');
+      sh(ns, 'ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
+      sh(ns, 'ip', 'route', 'add', 'default', 'via', '192.168.1.1');
+      sh(ns, 'ip', 'link', 'add', 'cni0', 'up', 'type', 'bridge');
+      sh(ns, 'ip', 'addr', 'add', `10.244.${n}.1/24`, 'dev', 'cni0');
+      nodes.push({ n, name: `node${n}`, ns, ip, podGateway: `10.244.${n}.1` });
+    }
+    return { underlay, nodes, dir, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  /** Resolves with the first log line (after `from`) whose msg is `msg`; fails after `ms` with the log. */
+  waitFor(msg: string, ms?: number, from?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `netboot agent ARGS…` inside `ns`. */
+export function startAgent(ns: TempNetns, args: string[]): AgentProcess {
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CLI, 'agent', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let text = '';
+  let partial = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+    partial += d;
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line));
+      } catch {}
+    }
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = async (msg: string, ms = 30_000, from = 0) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = logs.slice(from).find((l) => l.msg === msg);
+      if (hit) return hit;
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`agent in ${ns.name}: no "${msg}" log (exit ${child.exitCode}); stderr:\n${text.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    child,
+    logs,
+    stderr: () => text,
+    waitFor,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Polls `check` until it holds; fails after `ms` naming `what`. */
+export async function eventually(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface NetnsEtcd {
+  endpoint: string;
+  /** SIGKILL (a crash: no goodbye to clients). */
+  kill(): Promise<void>;
+  /** Starts it again on the same data and address. */
+  start(): Promise<void>;
+}
+
+/**
+ * Debian's etcd inside `ns`, listening on `ip` (so node namespaces reach it over the underlay), data in
+ * `dir`; killed by PID. Health is asked with etcdctl inside the namespace.
+ */
+export async function etcdInNetns(ns: TempNetns, ip: string, dir: string): Promise<NetnsEtcd> {
+  const endpoint = `http://${ip}:2379`;
+  const peer = `http://${ip}:2380`;
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    // biome-ignore format: flag/value pairs
+    child = spawn('ip', ['netns', 'exec', ns.name, 'etcd', '--name', 'nbt', '--data-dir', join(dir, 'etcd'),
+      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `nbt=${peer}`], { stdio: ['ignore', 'ignore', openSync(join(dir, 'etcd.log'), 'a')] });
+    await eventually(
+      'etcd healthy',
+      () => {
+        try {
+          sh(ns, 'etcdctl', '--endpoints', endpoint, '--dial-timeout', '1s', 'endpoint', 'health');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
+  };
+  const kill = async () => {
+    if (child === undefined || child.exitCode !== null) return;
+    const gone = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  };
+  process.on('exit', () => child?.kill('SIGKILL'));
+  await start();
+  return { endpoint, kill, start };
+}

@@ -1,0 +1,147 @@
+// `netboot agent` as real processes, one per node namespace, checked with independent tools (ip -j,
+// nft, ping, the lease file): routes to peers, pod-to-pod traffic across nodes, egress NAT rules,
+// readiness and metrics, peer removal, a datastore outage that leaves the dataplane alone, clean shutdown.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ipJson, privileged, sh } from '@netboot/core/testing';
+import { type AgentProcess, etcdInNetns, eventually, type Lab, makeLab, type NetnsEtcd, startAgent } from './agent-fixture.js';
+
+const it = privileged(test);
+let lab: Lab | undefined;
+let etcd: NetnsEtcd | undefined;
+const agents: AgentProcess[] = [];
+it.after.each(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  await etcd?.kill();
+  etcd = undefined;
+  lab?.close();
+  lab = undefined;
+});
+
+const routes = (ns: Lab['nodes'][number]) => ipJson(ns.ns, 'route', 'show', 'proto', '78') as { dst: string; gateway?: string; dev: string }[];
+const ping = (from: Lab['nodes'][number], to: string) => {
+  try {
+    sh(from.ns, 'ping', '-c', '1', '-W', '1', '-I', from.podGateway, to);
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** GET http://127.0.0.1:PORT/PATH inside the node's namespace, as a probe there would. */
+const get = (node: Lab['nodes'][number], port: number, path: string) =>
+  execFileSync(
+    'ip',
+    ['netns', 'exec', node.ns.name, process.execPath, '-e', `fetch('http://127.0.0.1:${port}${path}').then(async r => console.log(r.status, await r.text()))`],
+    { encoding: 'utf8' },
+  );
+
+it('bad configuration: exit 2 with the field named, before touching anything', async () => {
+  lab = makeLab(1);
+  const a = startAgent(lab.nodes[0]!.ns, ['--node-name', 'node1', '--mode', 'bgp', '--cluster-cidr', '10.244.0.0/16']);
+  agents.push(a);
+  assert.is(await a.exited, 2);
+  assert.match(a.stderr(), /mode "bgp" is not one of host-gw, vxlan, cross-subnet, ipip/);
+  const b = startAgent(lab.nodes[0]!.ns, ['--node-name', 'node1', '--datastore', 'file', '--pod-cidr', '10.244.1.0/24']);
+  agents.push(b);
+  assert.is(await b.exited, 2);
+  assert.match(b.stderr(), /clusterCIDRs is required/);
+});
+
+it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, NAT rules, lease file, /readyz, /metrics; a removed peer loses its route; SIGTERM --cleanup', async () => {
+  lab = makeLab(2);
+  const nodesFile = join(lab.dir, 'nodes.json');
+  writeFileSync(nodesFile, JSON.stringify({ nodes: lab.nodes.map((n) => ({ name: n.name, podCIDRs: [`10.244.${n.n}.0/24`] })) }));
+  for (const n of lab.nodes) {
+    const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'file', '--nodes-file', nodesFile];
+    args.push('--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', String(9099 + n.n), '--cleanup');
+    agents.push(startAgent(n.ns, args));
+  }
+  for (const a of agents) await a.waitFor('ready');
+  const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+  // The node IP was detected from the default route's device.
+  assert.equal((await agents[0]!.waitFor('starting')).nodeIPs, ['192.168.1.11']);
+  await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === '10.244.2.0/24' && r.gateway === '192.168.1.12' && r.dev === 'eth0'));
+  await eventually('node2 routes node1', () => routes(n2).some((r) => r.dst === '10.244.1.0/24' && r.gateway === '192.168.1.11'));
+  assert.ok(ping(n1, '10.244.2.1'), 'node1 pod gateway → node2 pod gateway');
+  assert.is(sh(n1.ns, 'sysctl', '-n', 'net.ipv4.ip_forward').trim(), '1');
+  assert.equal(JSON.parse(readFileSync(join(lab.dir, 'node1.json'), 'utf8')), {
+    subnets: ['10.244.1.0/24'],
+    gateways: ['10.244.1.1'],
+    mtu: 1500,
+    clusterCIDRs: ['10.244.0.0/16'],
+  });
+  const nft = sh(n1.ns, 'nft', 'list', 'table', 'inet', 'netboot');
+  assert.match(nft, /ip saddr @nat-from4 ip daddr @cluster4 return/);
+  assert.match(nft, /ip saddr @nat-from4 masquerade/);
+  await eventually('node IPs exempt from NAT', () => /192\.168\.1\.11-192\.168\.1\.12/.test(sh(n1.ns, 'nft', 'list', 'set', 'inet', 'netboot', 'cluster4')));
+  assert.match(get(n1, 9100, '/readyz'), /^200 ok/);
+  assert.match(get(n1, 9100, '/healthz'), /^200 ok/);
+  const metrics = get(n1, 9100, '/metrics');
+  assert.match(metrics, /^netboot_peers 1$/m);
+  assert.match(metrics, /^netboot_ready 1$/m);
+  assert.match(metrics, /^netboot_operations_total\{kind="route"\} [1-9]/m);
+
+  // node2 leaves the file: node1 drops its route.
+  writeFileSync(nodesFile, JSON.stringify({ nodes: [JSON.parse(readFileSync(nodesFile, 'utf8')).nodes.find((x: { name: string }) => x.name === 'node1')] }));
+  await eventually('node2 route gone on node1', () => !routes(n1).some((r) => r.dst === '10.244.2.0/24'), 5_000);
+  assert.not.ok(ping(n1, '10.244.2.1'));
+
+  assert.is(await agents[0]!.stop(), 0, 'SIGTERM: exit 0');
+  assert.ok(agents[0]!.logs.some((l) => l.msg === 'stopped'));
+  assert.is(sh(n1.ns, 'nft', 'list', 'tables').includes('netboot'), false, '--cleanup removed the table');
+  assert.not.ok(existsSync(join(lab.dir, 'node1.json')), '--cleanup removed the lease file');
+});
+
+it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait, pods keep talking, nothing is removed; etcd back → resync without changes', async () => {
+  lab = makeLab(2);
+  etcd = await etcdInNetns(lab.underlay, '192.168.1.1', lab.dir);
+  for (const n of lab.nodes) {
+    const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'vxlan', '--datastore', 'etcd', '--etcd-endpoint', etcd.endpoint];
+    args.push('--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
+    agents.push(startAgent(n.ns, args));
+  }
+  for (const a of agents) await a.waitFor('ready');
+  const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+  // The subnets came from the pool; give each node's bridge its gateway as the CNI plugin would.
+  const leased = lab.nodes.map(
+    (n) => JSON.parse(readFileSync(join(lab!.dir, `${n.name}.json`), 'utf8')) as { subnets: string[]; gateways: string[]; mtu: number },
+  );
+  assert.is.not(leased[0]!.subnets[0], leased[1]!.subnets[0]);
+  assert.is(leased[0]!.mtu, 1450, 'vxlan pod MTU');
+  for (const [i, n] of lab.nodes.entries()) {
+    sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+    sh(n.ns, 'ip', 'addr', 'add', `${leased[i]!.gateways[0]}/24`, 'dev', 'cni0');
+    n.podGateway = leased[i]!.gateways[0]!;
+  }
+  await eventually('node1 routes node2 over netboot.1', () => routes(n1).some((r) => r.dst === leased[1]!.subnets[0] && r.dev === 'netboot.1'));
+  await eventually('pods talk across nodes', () => ping(n1, n2.podGateway), 10_000);
+  const before = { r1: routes(n1), fdb1: sh(n1.ns, 'bridge', 'fdb', 'show', 'dev', 'netboot.1') };
+
+  const mark = agents.map((a) => a.logs.length);
+  await etcd.kill();
+  for (const a of agents) await a.waitFor('datastore unavailable; keeping the current routes and retrying', 30_000);
+  await new Promise((r) => setTimeout(r, 2_000));
+  assert.ok(ping(n1, n2.podGateway), 'pods keep talking while etcd is down');
+  assert.equal(routes(n1), before.r1, 'no route touched');
+  assert.is(sh(n1.ns, 'bridge', 'fdb', 'show', 'dev', 'netboot.1'), before.fdb1, 'no FDB entry touched');
+
+  await etcd.start();
+  for (const [i, a] of agents.entries()) await a.waitFor('datastore synced', 30_000, mark[i]);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(routes(n1), before.r1, 'the resync changed nothing');
+  assert.ok(ping(n1, n2.podGateway));
+  const subnets = sh(lab.underlay, 'etcdctl', '--endpoints', etcd.endpoint, 'get', '--prefix', '--keys-only', '/netboot/ipam/affinities/');
+  assert.is(
+    subnets
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '').length,
+    2,
+    `one block per node, no duplicates:\n${subnets}`,
+  );
+});
+
+it.run();
