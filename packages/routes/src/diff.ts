@@ -154,7 +154,11 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
     const key = routeKey(own.table, want.dst);
     if (wantedRoutes.has(key)) continue;
     wantedRoutes.add(key);
-    const here = routes.get(key) ?? [];
+    const here = routes.get(key);
+    if (here === undefined) {
+      plan.routes.add.push(want); // the common case of a first apply: nothing there
+      continue;
+    }
     const foreign = here.filter((r) => r.protocol !== own.protocol);
     if (foreign.length > 0) {
       plan.conflicts.push({ peer: want.peer, dst: want.dst, table: own.table, routes: foreign });

@@ -57,6 +57,8 @@ export interface Report {
 
 type Keys = { routes: Set<string>; neighbours: Set<string>; fdb: Set<string> };
 const noKeys = (): Keys => ({ routes: new Set(), neighbours: new Set(), fdb: new Set() });
+// A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
+type PeerKeys = { routes: string[]; neighbours: string[]; fdb: string[] };
 
 export class Reconciler {
   readonly own: Ownership;
@@ -66,7 +68,7 @@ export class Reconciler {
   readonly #source = new Map<string, PeerState>();
   // Wanted entries by key, devices resolved to ifindexes, and the keys each peer owns.
   readonly #want = { routes: new Map<string, DesiredRoute>(), neighbours: new Map<string, DesiredNeigh>(), fdb: new Map<string, DesiredFdb>() };
-  readonly #peers = new Map<string, Keys>();
+  readonly #peers = new Map<string, PeerKeys>();
   // The kernel: every route of the table, the neighbour and FDB entries of the device.
   readonly #routes = new Map<string, Route[]>();
   readonly #neighbours = new Map<string, Neigh>();
@@ -206,13 +208,11 @@ export class Reconciler {
       this.#peers.clear();
       for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
     }
-    const all: Keys = {
-      routes: new Set([...this.#routes.keys(), ...this.#want.routes.keys()]),
-      neighbours: new Set([...this.#neighbours.keys(), ...this.#want.neighbours.keys()]),
-      fdb: new Set([...this.#fdb.keys(), ...this.#want.fdb.keys()]),
-    };
     this.#dirty = noKeys();
-    return this.#run('full', all, t0, refused, device);
+    // Every key: the whole mirror against everything wanted, without collecting the keys first.
+    const current: CurrentState = { routes: [...this.#routes.values()].flat(), neighbours: [...this.#neighbours.values()], fdb: [...this.#fdb.values()] };
+    const desired: PeerState = { routes: [...this.#want.routes.values()], neighbours: [...this.#want.neighbours.values()], fdb: [...this.#want.fdb.values()] };
+    return this.#apply('full', current, desired, t0, refused, device);
   }
 
   /** Ensures the device, then reads the table and the device's entries into the mirror. */
@@ -265,40 +265,35 @@ export class Reconciler {
   }
 
   /** Records a peer's wanted entries (devices resolved); refuses it (undefined) if a route key is another peer's. */
-  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): Keys | undefined {
-    const keys = noKeys();
-    const routes = state.routes.map((r) => ({ ...r, dev: this.#ifindex(r.dev) }));
-    const clash = routes.find((r) => {
-      const holder = this.#want.routes.get(routeKey(this.own.table, r.dst))?.peer;
-      return holder !== undefined && holder !== peer;
-    });
-    if (clash !== undefined) {
-      const holder = this.#want.routes.get(routeKey(this.own.table, clash.dst))!.peer;
-      refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${clash.dst} is already ${JSON.stringify(holder)}'s`) });
-      return undefined;
-    }
-    for (const r of routes) {
+  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): PeerKeys | undefined {
+    const keys: PeerKeys = { routes: [], neighbours: [], fdb: [] };
+    for (const r of state.routes) {
       const k = routeKey(this.own.table, r.dst);
-      this.#want.routes.set(k, r);
-      keys.routes.add(k);
+      const holder = this.#want.routes.get(k)?.peer;
+      if (holder !== undefined && holder !== peer) {
+        refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${r.dst} is already ${JSON.stringify(holder)}'s`) });
+        return undefined;
+      }
+      keys.routes.push(k);
     }
+    state.routes.forEach((r, i) => this.#want.routes.set(keys.routes[i]!, { ...r, dev: this.#ifindex(r.dev) }));
     for (const n of state.neighbours) {
       const d = { ...n, dev: this.#ifindex(n.dev) };
       const k = neighKey(d.dev, d.dst);
       this.#want.neighbours.set(k, d);
-      keys.neighbours.add(k);
+      keys.neighbours.push(k);
     }
     for (const f of state.fdb) {
       const d = { ...f, dev: this.#ifindex(f.dev) };
       const k = fdbKey(d.dev, d.lladdr, d.dst);
       this.#want.fdb.set(k, d);
-      keys.fdb.add(k);
+      keys.fdb.push(k);
     }
     this.#peers.set(peer, keys);
     return keys;
   }
 
-  #forget(peer: string, keys: Keys): void {
+  #forget(peer: string, keys: PeerKeys): void {
     for (const k of keys.routes) if (this.#want.routes.get(k)?.peer === peer) this.#want.routes.delete(k);
     for (const k of keys.neighbours) if (this.#want.neighbours.get(k)?.peer === peer) this.#want.neighbours.delete(k);
     for (const k of keys.fdb) if (this.#want.fdb.get(k)?.peer === peer) this.#want.fdb.delete(k);
@@ -314,7 +309,7 @@ export class Reconciler {
   }
 
   /** Diff of `keys` (mirror vs wanted), execute, fold the outcome into the mirror. */
-  #run(pass: Report['pass'], keys: Keys, t0: number, refused: Refusal[], device?: DeviceReport): Report {
+  #run(pass: Report['pass'], keys: Keys, t0: number, refused: Refusal[]): Report {
     const current: CurrentState = {
       routes: [...keys.routes].flatMap((k) => this.#routes.get(k) ?? []),
       neighbours: pick(this.#neighbours, keys.neighbours),
@@ -325,6 +320,10 @@ export class Reconciler {
       neighbours: pick(this.#want.neighbours, keys.neighbours),
       fdb: pick(this.#want.fdb, keys.fdb),
     };
+    return this.#apply(pass, current, desired, t0, refused);
+  }
+
+  #apply(pass: Report['pass'], current: CurrentState, desired: PeerState, t0: number, refused: Refusal[], device?: DeviceReport): Report {
     const plan = diff(current, desired, this.own);
     const outcome = planSize(plan) === 0 ? undefined : execute(this.#rtnl, plan, this.own);
     const changed = outcome?.done ?? emptyPlan();
@@ -385,7 +384,7 @@ function peerState(m: Map<string, PeerState>, peer: string): PeerState {
   return s;
 }
 
-function addKeys(into: Keys, from: Keys): void {
+function addKeys(into: Keys, from: Keys | PeerKeys): void {
   for (const k of from.routes) into.routes.add(k);
   for (const k of from.neighbours) into.neighbours.add(k);
   for (const k of from.fdb) into.fdb.add(k);
