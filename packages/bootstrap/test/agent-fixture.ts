@@ -1,5 +1,5 @@
 // Real `netboot agent` processes in throwaway nbt-* namespaces: an underlay namespace with a bridge
-// (192.168.1.1/24 on it, the nodes' default gateway), one namespace per node (eth0 192.168.1.1N/24,
+// (192.168.1.1/24 on it, the nodes' default gateway), an outside host (192.168.1.100), one namespace per node (eth0 192.168.1.1N/24,
 // a `cni0` bridge holding 10.244.N.1/24 as the pods' gateway would), and the agent run inside with
 // `ip netns exec`, as a node's init system would run it. Logs are parsed as the JSON lines they are.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,6 +21,8 @@ export interface LabNode {
 
 export interface Lab {
   underlay: TempNetns;
+  /** A host outside the cluster (192.168.1.100, no route to any pod CIDR): reachable from pods only through NAT. */
+  outside: TempNetns;
   nodes: LabNode[];
   dir: string;
   close(): void;
@@ -40,6 +42,11 @@ export function makeLab(count: number): Lab {
     sh(underlay, 'ip', 'link', 'set', 'lo', 'up'); // a service on 192.168.1.1 talks to itself over lo
     sh(underlay, 'ip', 'link', 'add', 'br0', 'up', 'type', 'bridge');
     sh(underlay, 'ip', 'addr', 'add', '192.168.1.1/24', 'dev', 'br0');
+    const outside = tempNetns();
+    made.push(outside);
+    sh(underlay, 'ip', 'link', 'add', 'out', 'up', 'master', 'br0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
+    sh(outside, 'ip', 'link', 'set', 'eth0', 'up');
+    sh(outside, 'ip', 'addr', 'add', '192.168.1.100/24', 'dev', 'eth0');
     const nodes: LabNode[] = [];
     for (let n = 1; n <= count; n++) {
       const ns = tempNetns();
@@ -54,7 +61,7 @@ export function makeLab(count: number): Lab {
       sh(ns, 'ip', 'addr', 'add', `10.244.${n}.1/24`, 'dev', 'cni0');
       nodes.push({ n, name: `node${n}`, ns, ip, podGateway: `10.244.${n}.1` });
     }
-    return { underlay, nodes, dir, close };
+    return { underlay, outside, nodes, dir, close };
   } catch (e) {
     close();
     throw e;

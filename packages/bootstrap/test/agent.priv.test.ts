@@ -54,6 +54,7 @@ it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, N
   lab = makeLab(2);
   const nodesFile = join(lab.dir, 'nodes.json');
   writeFileSync(nodesFile, JSON.stringify({ nodes: lab.nodes.map((n) => ({ name: n.name, podCIDRs: [`10.244.${n.n}.0/24`] })) }));
+  assert.not.ok(ping(lab.nodes[0]!, '192.168.1.100'), 'before the agent (no NAT), the outside cannot answer a pod address');
   for (const n of lab.nodes) {
     const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'file', '--nodes-file', nodesFile];
     args.push('--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', String(9099 + n.n), '--cleanup');
@@ -66,6 +67,15 @@ it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, N
   await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === '10.244.2.0/24' && r.gateway === '192.168.1.12' && r.dev === 'eth0'));
   await eventually('node2 routes node1', () => routes(n2).some((r) => r.dst === '10.244.1.0/24' && r.gateway === '192.168.1.11'));
   assert.ok(ping(n1, '10.244.2.1'), 'node1 pod gateway → node2 pod gateway');
+  // Pod to pod is never NAT'd: with node2 dropping echo requests from node1's IP, the ping still works.
+  sh(
+    n2.ns,
+    'nft',
+    'add table inet nbt-test; add chain inet nbt-test in { type filter hook input priority 0; }; add rule inet nbt-test in ip saddr 192.168.1.11 icmp type echo-request drop',
+  );
+  assert.ok(ping(n1, '10.244.2.1'), 'pod → pod keeps the pod source address');
+  // Pod to outside is NAT'd: the outside host has no route to 10.244.0.0/16, so only a masqueraded ping returns.
+  assert.ok(ping(n1, '192.168.1.100'), 'pod → outside is masqueraded to the node IP');
   assert.is(sh(n1.ns, 'sysctl', '-n', 'net.ipv4.ip_forward').trim(), '1');
   assert.equal(JSON.parse(readFileSync(join(lab.dir, 'node1.json'), 'utf8')), {
     subnets: ['10.244.1.0/24'],
