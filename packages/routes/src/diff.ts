@@ -136,25 +136,70 @@ function group<T>(items: readonly T[], key: (t: T) => string, keep: (t: T) => bo
   return m;
 }
 
+/** The first entry per key (a desire repeated for one key counts once). */
+function index<T>(items: readonly T[], key: (t: T) => string, keep: (t: T) => boolean = () => true): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const t of items) {
+    if (!keep(t)) continue;
+    const k = key(t);
+    if (!m.has(k)) m.set(k, t);
+  }
+  return m;
+}
+
+/** Current state keyed as the kernel keys it (routeKey, neighKey, fdbKey), only what `own` may see. */
+export interface CurrentIndex {
+  routes: ReadonlyMap<string, readonly Route[]>;
+  neighbours: ReadonlyMap<string, Neigh>;
+  fdb: ReadonlyMap<string, Neigh>;
+}
+
+/** Desired state keyed the same way, devices as ifindexes. */
+export interface DesiredIndex {
+  routes: ReadonlyMap<string, DesiredRoute>;
+  neighbours: ReadonlyMap<string, DesiredNeigh>;
+  fdb: ReadonlyMap<string, DesiredFdb>;
+}
+
 /**
  * The operations that make `current` into `desired` under `own`: add what is missing, replace what
  * differs, delete netboot's entries that are no longer desired, and report (never touch) desired
  * destinations held by someone else's route. Pure; devices in `desired` must be ifindexes.
  */
 export function diff(current: CurrentState, desired: PeerState, own: Ownership): Plan {
+  const onDevice = (n: Neigh): boolean => own.device !== undefined && n.dev === own.device && n.family !== 'bridge';
+  return diffIndexed(
+    {
+      routes: group(
+        current.routes,
+        (r) => routeKey(r.table, r.dst),
+        (r) => r.table === own.table,
+      ),
+      neighbours: index(current.neighbours, (n) => neighKey(n.dev, n.dst), onDevice),
+      fdb: index(
+        current.fdb,
+        (n) => fdbKey(n.dev, n.lladdr, n.dst),
+        (n) => ownsFdb(n, own),
+      ),
+    },
+    {
+      routes: index(desired.routes, (d) => routeKey(own.table, d.dst)),
+      neighbours: index(desired.neighbours, (d) => neighKey(d.dev, d.dst)),
+      fdb: index(desired.fdb, (d) => fdbKey(d.dev, d.lladdr, d.dst)),
+    },
+    own,
+  );
+}
+
+/**
+ * diff() over states already keyed (a Reconciler keeps both so): no key is built or hashed twice.
+ * `current` must hold only netboot's table, and neighbour/FDB entries of its device (FDB: owned ones).
+ */
+export function diffIndexed(current: CurrentIndex, desired: DesiredIndex, own: Ownership): Plan {
   const plan = emptyPlan();
 
-  const routes = group(
-    current.routes,
-    (r) => routeKey(r.table, r.dst),
-    (r) => r.table === own.table,
-  );
-  const wantedRoutes = new Set<string>();
-  for (const want of desired.routes) {
-    const key = routeKey(own.table, want.dst);
-    if (wantedRoutes.has(key)) continue;
-    wantedRoutes.add(key);
-    const here = routes.get(key);
+  for (const [key, want] of desired.routes) {
+    const here = current.routes.get(key);
     if (here === undefined) {
       plan.routes.add.push(want); // the common case of a first apply: nothing there
       continue;
@@ -173,34 +218,20 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
     if (atKey === undefined) plan.routes.add.push(want);
     else plan.routes.replace.push({ from: atKey, to: want });
   }
-  for (const [key, here] of routes) {
-    if (wantedRoutes.has(key)) continue;
+  for (const [key, here] of current.routes) {
+    if (desired.routes.has(key)) continue;
     for (const r of here) if (ownsRoute(r, own)) plan.routes.del.push(r);
   }
 
-  const neighbours = new Map<string, Neigh>();
-  for (const n of current.neighbours) if (own.device !== undefined && n.dev === own.device && n.family !== 'bridge') neighbours.set(neighKey(n.dev, n.dst), n);
-  const wantedNeighbours = new Set<string>();
-  for (const want of desired.neighbours) {
-    const key = neighKey(want.dev, want.dst);
-    if (wantedNeighbours.has(key)) continue;
-    wantedNeighbours.add(key);
-    const cur = neighbours.get(key);
+  for (const [key, want] of desired.neighbours) {
+    const cur = current.neighbours.get(key);
     if (cur !== undefined && sameNeigh(cur, want)) continue;
     plan.neighbours.set.push(cur === undefined ? { to: want } : { from: cur, to: want });
   }
-  for (const [key, n] of neighbours) if (!wantedNeighbours.has(key) && ownsNeigh(n, own)) plan.neighbours.del.push(n);
+  for (const [key, n] of current.neighbours) if (!desired.neighbours.has(key) && ownsNeigh(n, own)) plan.neighbours.del.push(n);
 
-  const fdb = new Map<string, Neigh>();
-  for (const n of current.fdb) if (ownsFdb(n, own)) fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
-  const wantedFdb = new Set<string>();
-  for (const want of desired.fdb) {
-    const key = fdbKey(want.dev, want.lladdr, want.dst);
-    if (wantedFdb.has(key)) continue;
-    wantedFdb.add(key);
-    if (!fdb.has(key)) plan.fdb.add.push(want);
-  }
-  for (const [key, n] of fdb) if (!wantedFdb.has(key)) plan.fdb.del.push(n);
+  for (const [key, want] of desired.fdb) if (!current.fdb.has(key)) plan.fdb.add.push(want);
+  for (const [key, n] of current.fdb) if (!desired.fdb.has(key)) plan.fdb.del.push(n);
 
   return plan;
 }

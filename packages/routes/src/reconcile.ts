@@ -15,7 +15,7 @@ import { decodeLink, decodeNeigh, decodeRoute, isNotFound, type MonitorEvent, ty
 import { execute, type Failure } from './apply.js';
 import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
 import {
-  diff,
+  diffIndexed,
   emptyPlan,
   fdbKey,
   neighKey,
@@ -28,7 +28,8 @@ import {
   toNeigh,
   toRoute,
   type Conflict,
-  type CurrentState,
+  type CurrentIndex,
+  type DesiredIndex,
   type Ownership,
   type Plan,
 } from './diff.js';
@@ -209,10 +210,8 @@ export class Reconciler {
       for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
     }
     this.#dirty = noKeys();
-    // Every key: the whole mirror against everything wanted, without collecting the keys first.
-    const current: CurrentState = { routes: [...this.#routes.values()].flat(), neighbours: [...this.#neighbours.values()], fdb: [...this.#fdb.values()] };
-    const desired: PeerState = { routes: [...this.#want.routes.values()], neighbours: [...this.#want.neighbours.values()], fdb: [...this.#want.fdb.values()] };
-    return this.#apply('full', current, desired, t0, refused, device);
+    // Every key: the whole mirror against everything wanted, both already keyed.
+    return this.#apply('full', { routes: this.#routes, neighbours: this.#neighbours, fdb: this.#fdb }, this.#want, t0, refused, device);
   }
 
   /** Ensures the device, then reads the table and the device's entries into the mirror. */
@@ -276,7 +275,7 @@ export class Reconciler {
       }
       keys.routes.push(k);
     }
-    state.routes.forEach((r, i) => this.#want.routes.set(keys.routes[i]!, { ...r, dev: this.#ifindex(r.dev) }));
+    for (let i = 0; i < state.routes.length; i++) this.#want.routes.set(keys.routes[i]!, { ...state.routes[i]!, dev: this.#ifindex(state.routes[i]!.dev) });
     for (const n of state.neighbours) {
       const d = { ...n, dev: this.#ifindex(n.dev) };
       const k = neighKey(d.dev, d.dst);
@@ -308,14 +307,14 @@ export class Reconciler {
     return index;
   }
 
-  /** Diff of `keys` (mirror vs wanted), execute, fold the outcome into the mirror. */
+  /** Only the entries at `keys`, mirror and wanted. */
   #run(pass: Report['pass'], keys: Keys, t0: number, refused: Refusal[]): Report {
-    const current: CurrentState = {
-      routes: [...keys.routes].flatMap((k) => this.#routes.get(k) ?? []),
+    const current: CurrentIndex = {
+      routes: pick(this.#routes, keys.routes),
       neighbours: pick(this.#neighbours, keys.neighbours),
       fdb: pick(this.#fdb, keys.fdb),
     };
-    const desired: PeerState = {
+    const desired: DesiredIndex = {
       routes: pick(this.#want.routes, keys.routes),
       neighbours: pick(this.#want.neighbours, keys.neighbours),
       fdb: pick(this.#want.fdb, keys.fdb),
@@ -323,8 +322,9 @@ export class Reconciler {
     return this.#apply(pass, current, desired, t0, refused);
   }
 
-  #apply(pass: Report['pass'], current: CurrentState, desired: PeerState, t0: number, refused: Refusal[], device?: DeviceReport): Report {
-    const plan = diff(current, desired, this.own);
+  /** Diff (the mirror is the current state), execute, fold the outcome into the mirror. */
+  #apply(pass: Report['pass'], current: CurrentIndex, desired: DesiredIndex, t0: number, refused: Refusal[], device?: DeviceReport): Report {
+    const plan = diffIndexed(current, desired, this.own);
     const outcome = planSize(plan) === 0 ? undefined : execute(this.#rtnl, plan, this.own);
     const changed = outcome?.done ?? emptyPlan();
     if (outcome !== undefined) this.#fold(outcome.done, outcome.conflicts);
@@ -390,11 +390,12 @@ function addKeys(into: Keys, from: Keys | PeerKeys): void {
   for (const k of from.fdb) into.fdb.add(k);
 }
 
-function pick<T>(m: ReadonlyMap<string, T>, keys: ReadonlySet<string>): T[] {
-  const out: T[] = [];
+/** The entries of `m` at `keys`. */
+function pick<T>(m: ReadonlyMap<string, T>, keys: ReadonlySet<string>): Map<string, T> {
+  const out = new Map<string, T>();
   for (const k of keys) {
     const v = m.get(k);
-    if (v !== undefined) out.push(v);
+    if (v !== undefined) out.set(k, v);
   }
   return out;
 }
