@@ -91,13 +91,18 @@ test('DEL twice, DEL without CNI_NETNS, DEL after the netns was deleted: all suc
     assertClean(node, 'after the DELs');
   }));
 
-test('CHECK passes after ADD and names the route someone removed', () =>
+test('CHECK passes after ADD and names what changed: a host MTU, a removed route', () =>
   onNode((node) => {
     const pod = node.pod();
     const result = node.add(pod, node.conf());
     const conf = { ...node.conf(), prevResult: result };
     const ok = node.run('CHECK', conf, { containerId: pod.name, netns: pod.path });
     assert.is(ok.code, 0, JSON.stringify(ok.out));
+    sh(node.ns, 'ip', 'link', 'set', result.interfaces[1].name, 'mtu', '1400');
+    const mtu = node.run('CHECK', conf, { containerId: pod.name, netns: pod.path });
+    assert.is(mtu.out.code, 100);
+    assert.match(mtu.out.msg, `host interface ${result.interfaces[1].name} has MTU 1400, the container's eth0 1500`);
+    sh(node.ns, 'ip', 'link', 'set', result.interfaces[1].name, 'mtu', '1500');
     sh(pod, 'ip', 'route', 'del', 'default');
     const bad = node.run('CHECK', conf, { containerId: pod.name, netns: pod.path });
     assert.is(bad.code, 1);
