@@ -1,0 +1,296 @@
+// A real Kubernetes control plane on 127.0.0.1 for tests (and, later, the lab): etcd (Debian's, via
+// @netboot/core/testing) + kube-apiserver + kube-controller-manager running node IPAM, from the binaries
+// `scripts/kubernetes.sh` builds into its cache. Certificates and kubeconfigs come from `kubeadm init
+// phase`; component flags are the ones `kubeadm init --dry-run` writes into its static pod manifests
+// (read once per Kubernetes build and cached beside the binaries), with this run's paths and ports.
+// Everything lives in one temp dir; every process is stopped by its PID.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
+
+const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pathname;
+const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
+
+/** The directory with the Kubernetes binaries: `$NETBOOT_K8S_BIN`, or the build cache of `scripts/kubernetes.sh`. */
+export function kubernetesBin(): string {
+  return process.env.NETBOOT_K8S_BIN ?? execFileSync('bash', [SCRIPT, '--dir'], { encoding: 'utf8' }).trim();
+}
+
+/** Why no control plane can start here (with the command that fixes it), or undefined when it can. */
+export function missingKubernetes(): string | undefined {
+  const bin = kubernetesBin();
+  const missing = PROGRAMS.filter((p) => !existsSync(join(bin, p)));
+  if (missing.length > 0)
+    return `no Kubernetes binaries (${missing.join(', ')}) in ${bin}: build them with \`bash scripts/kubernetes.sh\` (~15 min, once per machine)`;
+  return undefined;
+}
+
+export interface ControlPlaneOptions {
+  /** The cluster's pod CIDR (`--cluster-cidr`); default 10.244.0.0/16. */
+  podCIDR?: string;
+  /** Default 10.96.0.0/12. */
+  serviceCIDR?: string;
+  /** Each node's slice (`--node-cidr-mask-size`); default 24. */
+  nodeMaskSize?: number;
+  /** Controller manager controllers; default nodeipam and serviceaccount-token (kubeadm's flags need the latter). */
+  controllers?: string[];
+}
+
+export interface ControlPlane {
+  /** Admin kubeconfig (server https://127.0.0.1:<port>). */
+  kubeconfig: string;
+  server: string;
+  bin: string;
+  dir: string;
+  etcd: EtcdFixture;
+  /** `kubectl --kubeconfig <admin> args…` with `input` on stdin (for `-f -`); its stdout. */
+  kubectl(args: string[], input?: string): string;
+  /** Stops the API server and starts it again with the same flags; resolves when it is ready. */
+  restartApiServer(): Promise<void>;
+  /** Stops every process (controller manager, API server, etcd) and removes the dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function kubeadmConfig(o: { version: string; port: number; etcd: string; pki?: string; podCIDR: string; serviceCIDR: string; nodeMaskSize: number }): string {
+  // advertiseAddress 127.0.0.1 is refused by kubeadm ("unable to select an IP from lo"); the endpoint and SANs do it.
+  return `apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint: { bindPort: ${o.port} }
+nodeRegistration: { name: nbt-control-plane }
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: ${o.version}
+clusterName: nbt
+${o.pki === undefined ? '' : `certificatesDir: ${o.pki}\n`}controlPlaneEndpoint: "127.0.0.1:${o.port}"
+networking: { podSubnet: ${o.podCIDR}, serviceSubnet: ${o.serviceCIDR} }
+apiServer: { certSANs: ["127.0.0.1", "localhost"] }
+controllerManager:
+  extraArgs:
+    - { name: node-cidr-mask-size, value: "${o.nodeMaskSize}" }
+etcd: { external: { endpoints: ["${o.etcd}"] } }
+`;
+}
+
+// Placeholders of the dry-run config, replaced by each run's own values.
+const DRY = { port: 16443, etcd: 'http://127.0.0.1:2379', podCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12', nodeMaskSize: 24 };
+
+/**
+ * The flags kubeadm gives kube-apiserver and kube-controller-manager, from `kubeadm init --dry-run` on a
+ * placeholder config, cached per build. The dry-run leaves `/etc/kubernetes/tmp/kubeadm-init-dryrun*`
+ * behind (and may create /etc/kubernetes): removed here, so nothing stays outside the temp dir.
+ */
+function kubeadmFlags(bin: string, version: string): Record<'kube-apiserver' | 'kube-controller-manager', string[]> {
+  const cache = join(dirname(bin), 'kubeadm-flags.json');
+  if (existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8'));
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-kubeadm-dryrun-'));
+  const hadEtc = existsSync('/etc/kubernetes');
+  const hadTmp = existsSync('/etc/kubernetes/tmp');
+  const before = new Set(hadTmp ? readdirSync('/etc/kubernetes/tmp') : []);
+  try {
+    writeFileSync(join(dir, 'kubeadm.yaml'), kubeadmConfig({ version, ...DRY }));
+    const out = execFileSync(join(bin, 'kubeadm'), ['init', '--dry-run', '--config', join(dir, 'kubeadm.yaml'), '--ignore-preflight-errors=all'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
+    const flags = {
+      'kube-apiserver': commandOf(out, 'kube-apiserver'),
+      'kube-controller-manager': commandOf(out, 'kube-controller-manager'),
+    };
+    writeFileSync(cache, JSON.stringify(flags, null, 2));
+    return flags;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    if (existsSync('/etc/kubernetes/tmp'))
+      for (const name of readdirSync('/etc/kubernetes/tmp')) if (!before.has(name)) rmSync(join('/etc/kubernetes/tmp', name), { recursive: true, force: true });
+    if (!hadTmp) rmSync('/etc/kubernetes/tmp', { recursive: true, force: true });
+    if (!hadEtc && existsSync('/etc/kubernetes') && readdirSync('/etc/kubernetes').length === 0) rmSync('/etc/kubernetes', { recursive: true });
+  }
+}
+
+/** The `command:` list of one static pod manifest in the dry-run output, without the program name. */
+function commandOf(dryRun: string, component: string): string[] {
+  const start = dryRun.indexOf(`/etc/kubernetes/manifests/${component}.yaml`);
+  if (start < 0) throw new Error(`kubeadm --dry-run printed no manifest for ${component}`);
+  const lines = dryRun.slice(start).split('\n');
+  const from = lines.findIndex((l) => /^\s*- command:\s*$/.test(l));
+  const flags: string[] = [];
+  for (const line of lines.slice(from + 2)) {
+    const m = /^\s*- (--.*)$/.exec(line);
+    if (m === null) break;
+    flags.push(m[1]!);
+  }
+  if (flags.length === 0) throw new Error(`kubeadm --dry-run: no flags found for ${component}`);
+  return flags;
+}
+
+/** Starts etcd, kube-apiserver and kube-controller-manager on loopback; resolves when the API server is ready. */
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const reason = missingKubernetes();
+  if (reason !== undefined) throw new Error(reason);
+  const bin = kubernetesBin();
+  const version = execFileSync(join(bin, 'kubeadm'), ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
+  const flags = kubeadmFlags(bin, version);
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-k8s-'));
+  const children: ChildProcess[] = [];
+  let etcd: EtcdFixture | undefined;
+  const killAll = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  const stop = async () => {
+    process.off('exit', killAll);
+    for (const c of children.reverse()) await stopChild(c);
+    children.length = 0;
+    await etcd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    etcd = await startEtcd();
+    const [port, kcmPort] = [await freePort(), await freePort()];
+    const o = {
+      version,
+      port,
+      etcd: etcd.endpoint,
+      pki: join(dir, 'pki'),
+      podCIDR: opts.podCIDR ?? DRY.podCIDR,
+      serviceCIDR: opts.serviceCIDR ?? DRY.serviceCIDR,
+      nodeMaskSize: opts.nodeMaskSize ?? DRY.nodeMaskSize,
+    };
+    const config = join(dir, 'kubeadm.yaml');
+    writeFileSync(config, kubeadmConfig(o));
+    const kc = join(dir, 'kc');
+    mkdirSync(kc);
+    const kubeadm = (...args: string[]) => execFileSync(join(bin, 'kubeadm'), ['init', 'phase', ...args, '--config', config], { stdio: 'pipe' });
+    kubeadm('certs', 'all');
+    kubeadm('kubeconfig', 'admin', '--kubeconfig-dir', kc);
+    kubeadm('kubeconfig', 'controller-manager', '--kubeconfig-dir', kc);
+    kubeadm('kubeconfig', 'super-admin', '--kubeconfig-dir', kc);
+    const server = `https://127.0.0.1:${port}`;
+    // kubeadm writes a guessed host address into the controller manager's kubeconfig: loopback it is.
+    for (const f of ['admin.conf', 'super-admin.conf', 'controller-manager.conf'])
+      writeFileSync(join(kc, f), readFileSync(join(kc, f), 'utf8').replace(/server: https:\/\/\S+/, `server: ${server}`));
+    const local = (f: string) =>
+      f
+        .replaceAll('/etc/kubernetes/pki', o.pki)
+        .replace(/\/etc\/kubernetes\/([a-z-]+\.conf)/g, `${kc}/$1`)
+        .replaceAll(String(DRY.port), String(port))
+        .replaceAll(DRY.etcd, etcd!.endpoint)
+        .replaceAll(DRY.podCIDR, o.podCIDR)
+        .replaceAll(DRY.serviceCIDR, o.serviceCIDR);
+    // --advertise-address stays kubeadm's guess (a TEST-NET address here): the API server refuses a
+    // loopback one for its endpoint reconciler, and nothing dials it.
+    const apiArgs = [...flags['kube-apiserver'].map(local), '--bind-address=127.0.0.1'];
+    const controllers = (opts.controllers ?? ['nodeipam', 'serviceaccount-token']).join(',');
+    const kcmArgs = [
+      ...flags['kube-controller-manager'].map(local).filter((f) => !/^--(controllers|leader-elect|bind-address|secure-port)=/.test(f)),
+      `--controllers=${controllers}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${kcmPort}`,
+    ];
+    const launch = (name: string, args: string[]) => {
+      const log = openSync(join(dir, `${name}.log`), 'a');
+      const child = spawn(join(bin, name), args, { stdio: ['ignore', log, log] });
+      closeSync(log);
+      children.push(child);
+      return child;
+    };
+    const kubeconfig = join(kc, 'admin.conf');
+    const kubectl = (args: string[], input?: string) =>
+      execFileSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
+    let api = launch('kube-apiserver', apiArgs);
+    await ready(`${server}/readyz`, api, join(dir, 'kube-apiserver.log'), 60_000);
+    // admin.conf's user is in group kubeadm:cluster-admins, which `kubeadm init` binds to cluster-admin
+    // with super-admin.conf (system:masters); the phases alone do not, so bind it the same way.
+    execFileSync(
+      join(bin, 'kubectl'),
+      [
+        '--kubeconfig',
+        join(kc, 'super-admin.conf'),
+        'create',
+        'clusterrolebinding',
+        'kubeadm:cluster-admins',
+        '--clusterrole=cluster-admin',
+        '--group=kubeadm:cluster-admins',
+      ],
+      { stdio: 'pipe' },
+    );
+    const kcm = launch('kube-controller-manager', kcmArgs);
+    await ready(`https://127.0.0.1:${kcmPort}/healthz`, kcm, join(dir, 'kube-controller-manager.log'), 60_000);
+    return {
+      kubeconfig,
+      server,
+      bin,
+      dir,
+      etcd,
+      kubectl,
+      restartApiServer: async () => {
+        await stopChild(api);
+        children.splice(children.indexOf(api), 1);
+        api = launch('kube-apiserver', apiArgs);
+        await ready(`${server}/readyz`, api, join(dir, 'kube-apiserver.log'), 60_000);
+      },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** GET over TLS without checking the certificate (a health probe on loopback); the body, or undefined. */
+function getInsecure(url: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve(body.trim()));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/** Polls `url` (self-signed TLS: any answer "ok" will do) until it says ok; fails with the log's tail if the process dies. */
+async function ready(url: string, child: ChildProcess, log: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    if ((await getInsecure(url)) === 'ok') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const tail = readFileSync(log, 'utf8').split('\n').slice(-20).join('\n');
+  throw new Error(
+    `${url} not ready (${child.exitCode !== null || child.signalCode !== null ? 'process exited' : `after ${timeoutMs} ms`}); log tail:\n${tail}`,
+  );
+}

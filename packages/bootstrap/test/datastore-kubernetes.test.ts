@@ -1,0 +1,59 @@
+// The Datastore contract on a real Kubernetes API server (kube-apiserver + kube-controller-manager's node
+// IPAM on loopback, see src/testing/control-plane.ts), plus what only this datastore does: a watch that
+// survives the API server restarting. Without the binaries this file skips, printing the command that
+// builds them — except in CI (CI=true), where a missing control plane is a failure.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { skipIf } from '@netboot/core/testing';
+import { KubernetesDatastore } from '../src/datastore/index.js';
+import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
+import { datastoreContract, PeerView } from './datastore-contract.js';
+
+const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
+const node = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
+
+if (missing === undefined) {
+  datastoreContract('Kubernetes API', async () => {
+    const cp = await startControlPlane();
+    return {
+      clusterCIDR: '10.244.0.0/16',
+      open: async (name) => new KubernetesDatastore({ node: name, kubeconfig: cp.kubeconfig }),
+      addNode: async (name) => void cp.kubectl(['create', '-f', '-'], node(name)),
+      removeNode: async (name) => void cp.kubectl(['delete', 'node', name]),
+      close: () => cp.stop(),
+    };
+  });
+}
+
+const k8sTest = skipIf(test, missing);
+let cp: ControlPlane | undefined;
+k8sTest.after(async () => {
+  await cp?.stop();
+});
+
+k8sTest(
+  'Kubernetes: register creates a missing Node; the watch says it waits while the API server restarts, then resumes from its resourceVersion',
+  async () => {
+    cp = await startControlPlane();
+    const a = new KubernetesDatastore({ node: 'restart-a', kubeconfig: cp.kubeconfig, register: true });
+    const b = new KubernetesDatastore({ node: 'restart-b', kubeconfig: cp.kubeconfig, register: true });
+    const view = new PeerView(b);
+    try {
+      const cidrs = await a.lease(AbortSignal.timeout(60_000));
+      assert.ok(cp.kubectl(['get', 'node', 'restart-a', '-o', 'jsonpath={.spec.podCIDRs}']).includes(cidrs[0]!), 'the lease is the Node spec.podCIDRs');
+      await a.publish({ name: 'restart-a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
+      await view.until('restart-a', () => view.peers.has('restart-a'));
+      await cp.restartApiServer();
+      await view.until('a waiting event', () => view.events.some((e) => e.type === 'waiting'), 60_000);
+      assert.ok(view.peers.has('restart-a'), 'the peer survives the restart');
+      await a.publish({ name: 'restart-a', nodeIPs: ['192.168.1.31'], podCIDRs: cidrs });
+      await view.until('the watch resumed', () => view.peers.get('restart-a')?.nodeIPs[0] === '192.168.1.31');
+    } finally {
+      await view.stop();
+      await a.close();
+      await b.close();
+    }
+  },
+);
+
+k8sTest.run();
