@@ -30,7 +30,7 @@ case "${1:-}" in
   --dir) echo "$bin"; exit 0 ;;
   --check) complete; exit ;;
   "") ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
 esac
 
 if complete; then echo "$bin"; exit 0; fi

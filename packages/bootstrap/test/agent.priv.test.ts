@@ -154,4 +154,18 @@ it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait
   );
 });
 
+it('SIGTERM while the datastore is unreachable at start: says what it waits for, exits 0 at once, nothing set up', async () => {
+  lab = makeLab(1);
+  const n1 = lab.nodes[0]!;
+  const args = ['--node-name', 'node1', '--cluster-cidr', '10.244.0.0/16', '--datastore', 'etcd', '--etcd-endpoint', 'http://192.168.1.1:2379'];
+  const a = startAgent(n1.ns, [...args, '--health-port', '0', '--lease-file', join(lab.dir, 'lease.json')]);
+  agents.push(a);
+  await a.waitFor('still waiting for this node’s pod subnets', 15_000);
+  const t = Date.now();
+  assert.is(await a.stop(), 0);
+  assert.ok(Date.now() - t < 3_000, `stopped in ${Date.now() - t} ms`);
+  assert.not.ok(existsSync(join(lab.dir, 'lease.json')), 'no lease file');
+  assert.not.ok(sh(n1.ns, 'nft', 'list', 'tables').includes('netboot'), 'no nftables table');
+});
+
 it.run();

@@ -75,7 +75,17 @@ export class Agent {
     log.info('starting', { node: c.nodeName, nodeIPs, mode: c.mode, datastore: c.datastore.type, healthPort: this.healthPort });
     const ds = this.#given ?? (await openDatastore(c));
     try {
-      const podCIDRs = await ds.lease(signal);
+      let podCIDRs: string[];
+      // The datastore retries quietly; say every few seconds what the agent waits for.
+      const waiting = setInterval(() => log.warn('still waiting for this node’s pod subnets', { datastore: c.datastore }), 5_000);
+      try {
+        podCIDRs = await ds.lease(signal);
+      } catch (e) {
+        if (signal.aborted) return; // stopped while waiting: nothing was set up
+        throw e;
+      } finally {
+        clearInterval(waiting);
+      }
       log.info('leased pod subnets', { podCIDRs });
       const mode = modeOf(c);
       const node = discoverNode(rtnl, { name: c.nodeName, nodeIPs, podCIDRs });
@@ -96,7 +106,12 @@ export class Agent {
       if (writeLeaseFile(c.leaseFile, leaseOf(podCIDRs, net.mtu, c.clusterCIDRs))) log.info('wrote the node lease file', { path: c.leaseFile, mtu: net.mtu });
       const record: NodeRecord = { name: c.nodeName, nodeIPs, podCIDRs, vtepMac: vtepMac(c.nodeName), mode: mode.name };
       this.#waitingFor = 'publishing this node’s record';
-      await ds.publish(record);
+      try {
+        await ds.publish(record, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        throw e;
+      }
       log.info('published this node', { record });
       this.#updateEgress(podCIDRs, [nodeIPs], true);
       this.#waitingFor = 'the first datastore sync';

@@ -10,7 +10,7 @@ import { EtcdKv } from '@netboot/ipam/etcd';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { Channel } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
-import type { Datastore, NodeRecord, PeerEvent } from './types.js';
+import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
 
 export interface EtcdDatastoreOptions {
   /** Client URLs of the etcd members, e.g. `['http://10.0.0.1:2379', 'http://10.0.0.2:2379']`. */
@@ -66,9 +66,9 @@ export class EtcdDatastore implements Datastore {
     });
   }
 
-  async publish(record: NodeRecord): Promise<void> {
+  async publish(record: NodeRecord, signal?: AbortSignal): Promise<void> {
     this.#record = record;
-    await this.#retry(this.#closing.signal, () => this.#put());
+    await this.#retry(signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]), () => this.#put());
   }
 
   watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
@@ -153,14 +153,15 @@ export class EtcdDatastore implements Datastore {
     return { name: kv.key.toString().slice(this.#nodes.length), nodeIPs: [], podCIDRs: [] };
   }
 
-  /** Runs `fn` until it succeeds, backing off while etcd is unreachable; throws only when `signal` aborts. */
+  /** Runs `fn` until it succeeds, backing off while etcd is unreachable; rejects with the signal's reason when it aborts. */
   async #retry<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const backoff = new Backoff();
     for (;;) {
       try {
         return await fn();
       } catch (e) {
-        if (!isTransient(e) || !(await pause(backoff.next(), signal))) throw e;
+        if (!isTransient(e)) throw e;
+        if (!(await pause(backoff.next(), signal))) throw abortReason(signal, `etcd at ${this.#opts.endpoints.join(',')}: ${reasonOf(e)}`);
       }
     }
   }

@@ -9,7 +9,7 @@ import { writeFileAtomic } from './atomic.js';
 import { pause } from './backoff.js';
 import { Channel } from './channel.js';
 import { checkRecord, eventFor } from './records.js';
-import { type Datastore, DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
+import { abortReason, type Datastore, DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
 
 export interface FileDatastoreOptions {
   /** The nodes file; default none (a single node with `podCIDRs` and no peers). */
@@ -36,8 +36,7 @@ export class FileDatastore implements Datastore {
     for (;;) {
       const own = this.#read().get(this.#opts.node);
       if (own !== undefined && own.podCIDRs.length > 0) return own.podCIDRs;
-      if (!(await pause(this.#opts.pollMs ?? 1000, signal)))
-        throw new DatastoreRecordError(`no podCIDRs for node ${this.#opts.node} in ${this.#opts.path ?? '(no file)'}`);
+      if (!(await pause(this.#opts.pollMs ?? 1000, signal))) throw abortReason(signal, `waiting for node ${this.#opts.node}'s podCIDRs in ${this.#opts.path}`);
     }
   }
 

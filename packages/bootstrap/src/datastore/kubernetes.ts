@@ -10,7 +10,7 @@ import { normalizeIp } from '@netboot/core/ip';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { Channel } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
-import type { Datastore, NodeRecord, PeerEvent } from './types.js';
+import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
 
 export const ANNOTATIONS = {
   nodeIPs: 'netboot.io/node-ips',
@@ -54,15 +54,16 @@ export class KubernetesDatastore implements Datastore {
         const cidrs = podCIDRsOf(node);
         if (cidrs.length > 0) return cidrs;
       } catch (e) {
-        if (!isTransient(e)) throw e;
+        // A missing Node is one the kubelet has not registered yet: wait for it like for its CIDRs.
+        if (!isTransient(e) && !(e instanceof ApiException && e.code === 404)) throw e;
       }
       // Not assigned yet (the controller manager runs every few seconds), or the API server is away.
       if (!(await pause(backoff.next(), signal)))
-        throw new Error(`Node ${name} has no spec.podCIDRs yet: is kube-controller-manager running with --allocate-node-cidrs?`);
+        throw abortReason(signal, `waiting for Node ${name} to exist with spec.podCIDRs (kube-controller-manager --allocate-node-cidrs)`);
     }
   }
 
-  async publish(record: NodeRecord): Promise<void> {
+  async publish(record: NodeRecord, signal?: AbortSignal): Promise<void> {
     const annotations: Record<string, string | null> = {
       [ANNOTATIONS.nodeIPs]: record.nodeIPs.join(','),
       [ANNOTATIONS.vtepMac]: record.vtepMac ?? null,
@@ -75,7 +76,9 @@ export class KubernetesDatastore implements Datastore {
         await this.#api.patchNode({ name: record.name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
         return;
       } catch (e) {
-        if (!isTransient(e) || !(await pause(backoff.next(), this.#closing.signal))) throw e;
+        if (!isTransient(e)) throw e;
+        const stop = signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]);
+        if (!(await pause(backoff.next(), stop))) throw abortReason(stop, `publishing Node ${record.name}`);
       }
     }
   }

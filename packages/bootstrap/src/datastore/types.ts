@@ -33,11 +33,15 @@ export interface Datastore {
   readonly kind: 'file' | 'etcd' | 'kubernetes';
   /**
    * This node's pod subnets: from the file, a block claimed through ClusterIpam (etcd), or the Node's
-   * `spec.podCIDRs` (Kubernetes). Waits (retrying with backoff) until they exist or `signal` aborts.
+   * `spec.podCIDRs` (Kubernetes). Waits (retrying with backoff) until they exist; rejects with the
+   * signal's reason when `signal` aborts first.
    */
   lease(signal?: AbortSignal): Promise<string[]>;
-  /** Publishes this node's record and keeps it published (etcd: under a lease kept alive) until close(). */
-  publish(record: NodeRecord): Promise<void>;
+  /**
+   * Publishes this node's record and keeps it published (etcd: under a lease kept alive) until close();
+   * retries while the datastore is unreachable, until `signal` aborts (rejecting with its reason).
+   */
+  publish(record: NodeRecord, signal?: AbortSignal): Promise<void>;
   /** Every node's record (this node's too) as events, until `signal` aborts; see {@link PeerEvent}. */
   watch(signal: AbortSignal): AsyncIterable<PeerEvent>;
   /** Stops keep-alives and closes connections. The published record stays, except etcd's, whose lease is revoked. */
@@ -47,7 +51,12 @@ export interface Datastore {
 /** The datastore holds something that is not a valid record or answer (names the key and the field). */
 export class DatastoreRecordError extends InvalidInputError {}
 
-/** The datastore cannot be reached, or refused (says where and what to check). */
-export class DatastoreUnavailableError extends NetbootError {
+/** What lease() and publish() reject with when their signal aborts without a reason of its own. */
+export class DatastoreAbortedError extends NetbootError {
   readonly kind = 'unavailable' as const;
+}
+
+/** `signal`'s reason, for rejecting when it aborted. */
+export function abortReason(signal: AbortSignal | undefined, what: string): unknown {
+  return signal?.reason ?? new DatastoreAbortedError(`${what}: aborted`);
 }
