@@ -2,6 +2,7 @@
 // IPAM on loopback, see src/testing/control-plane.ts), plus what only this datastore does: a watch that
 // survives the API server restarting. Without the binaries this file skips, printing the command that
 // builds them — except in CI (CI=true), where a missing control plane is a failure.
+import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipIf } from '@netboot/core/testing';
@@ -55,5 +56,29 @@ k8sTest(
     }
   },
 );
+
+k8sTest('Kubernetes: a watch resuming from a compacted resourceVersion gets 410 Gone and lists again (a sync)', async () => {
+  cp ??= await startControlPlane();
+  const a = new KubernetesDatastore({ node: 'gone-a', kubeconfig: cp.kubeconfig, register: true });
+  const b = new KubernetesDatastore({ node: 'gone-b', kubeconfig: cp.kubeconfig, register: true });
+  const view = new PeerView(b);
+  try {
+    const cidrs = await a.lease(AbortSignal.timeout(60_000));
+    await a.publish({ name: 'gone-a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
+    await view.until('gone-a', () => view.peers.has('gone-a'));
+    const syncs = view.events.filter((e) => e.type === 'sync').length;
+    // Compact etcd up to now and restart the API server (its watch cache starts afresh): the version
+    // the watch resumes from no longer exists.
+    const status = JSON.parse(execFileSync('etcdctl', ['--endpoints', cp.etcd.endpoint, 'endpoint', 'status', '-w', 'json'], { encoding: 'utf8' }));
+    execFileSync('etcdctl', ['--endpoints', cp.etcd.endpoint, 'compact', String(status[0].Status.header.revision)], { stdio: 'pipe' });
+    await cp.restartApiServer();
+    await view.until('a new list', () => view.events.filter((e) => e.type === 'sync').length > syncs, 60_000);
+    assert.ok(view.peers.has('gone-a'), 'the re-list still holds gone-a');
+  } finally {
+    await view.stop();
+    await a.close();
+    await b.close();
+  }
+});
 
 k8sTest.run();
