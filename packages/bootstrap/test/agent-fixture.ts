@@ -11,7 +11,7 @@ import { sh, type TempNetns, tempNetns } from '@netboot/core/testing';
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'packages/bootstrap/src/cli/main.ts');
 
-export interface LabNode {
+interface LabNode {
   n: number;
   name: string;
   ns: TempNetns;

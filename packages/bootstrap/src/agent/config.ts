@@ -10,7 +10,7 @@ import { InvalidInputError } from '@netboot/core/errors';
 import { networkOf, normalizeIp } from '@netboot/core/ip';
 import type { ModeName } from '@netboot/routes';
 
-export type DatastoreConfig =
+type DatastoreConfig =
   | { type: 'file'; path?: string; podCIDRs?: string[]; pollMs?: number }
   | { type: 'etcd'; endpoints: string[]; prefix?: string; ttlSeconds?: number }
   | { type: 'kubernetes'; kubeconfig?: string; register?: boolean };
@@ -135,7 +135,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** Checks every field of a merged configuration and fills the defaults. */
-export function checkConfig(raw: Record<string, unknown>): AgentConfig {
+function checkConfig(raw: Record<string, unknown>): AgentConfig {
   const bad = (field: string, why: string) => new AgentConfigError(`agent config: ${field} ${why}`);
   const int = (field: string, v: unknown, dflt: number, min: number, max: number): number => {
     if (v === undefined) return dflt;

@@ -5,7 +5,7 @@ import type { Rtnl } from '@netboot/core';
 import { InvalidInputError } from '@netboot/core/errors';
 
 /** No default route, or no global address on its device: the node IP must be given. */
-export class NodeIpNotFoundError extends InvalidInputError {}
+class NodeIpNotFoundError extends InvalidInputError {}
 
 export function detectNodeIPs(rtnl: Rtnl): string[] {
   const ips: string[] = [];

@@ -5,7 +5,7 @@
 // source address) and never to a node of the cluster (pod to node, e.g. a kubelet's probes).
 import { execFileSync } from 'node:child_process';
 
-export const TABLE = 'netboot';
+const TABLE = 'netboot';
 
 export interface EgressRules {
   /** Pod CIDRs whose traffic is masqueraded when it leaves the cluster (pools with natOutgoing). */

@@ -12,7 +12,7 @@ import { Channel } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
 import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
 
-export const ANNOTATIONS = {
+const ANNOTATIONS = {
   nodeIPs: 'netboot.io/node-ips',
   vtepMac: 'netboot.io/vtep-mac',
   mode: 'netboot.io/mode',
@@ -165,7 +165,7 @@ function podCIDRsOf(node: V1Node): string[] {
 }
 
 /** A Node as a record: its annotations, else its InternalIP addresses; incomplete (never thrown) when unusable. */
-export function recordOf(node: V1Node): NodeRecord {
+function recordOf(node: V1Node): NodeRecord {
   const name = node.metadata?.name ?? '';
   const a = node.metadata?.annotations ?? {};
   const annotated = a[ANNOTATIONS.nodeIPs]?.split(',').filter((s) => s !== '');

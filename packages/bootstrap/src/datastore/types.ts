@@ -52,7 +52,7 @@ export interface Datastore {
 export class DatastoreRecordError extends InvalidInputError {}
 
 /** What lease() and publish() reject with when their signal aborts without a reason of its own. */
-export class DatastoreAbortedError extends NetbootError {
+class DatastoreAbortedError extends NetbootError {
   readonly kind = 'unavailable' as const;
 }
 

@@ -16,7 +16,7 @@ const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pat
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
 
 /** The directory with the Kubernetes binaries: `$NETBOOT_K8S_BIN`, or the build cache of `scripts/kubernetes.sh`. */
-export function kubernetesBin(): string {
+function kubernetesBin(): string {
   return process.env.NETBOOT_K8S_BIN ?? execFileSync('bash', [SCRIPT, '--dir'], { encoding: 'utf8' }).trim();
 }
 
