@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
 import { EtcdDatastore } from '../src/datastore/index.js';
 import { datastoreContract, PeerView } from './datastore-contract.js';
+import { startEtcdCluster } from './etcd-cluster.js';
 
 const etcdctl = (endpoint: string, ...args: string[]) =>
   execFileSync('etcdctl', ['--endpoints', endpoint, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
@@ -78,6 +79,32 @@ test('etcd: close() revokes the lease, so a node that leaves cleanly is gone at 
   } finally {
     await view.stop();
     await watcher.close();
+  }
+});
+
+test('etcd with three members: the leader killed, the watch carries on (after a wait or a re-list) and publishing still works', async () => {
+  const cluster = await startEtcdCluster();
+  const prefix = '/nbt-leader';
+  const a = new EtcdDatastore({ endpoints: cluster.endpoints, node: 'a', prefix, pools, ttlSeconds: 5 });
+  const b = new EtcdDatastore({ endpoints: cluster.endpoints, node: 'b', prefix, pools, ttlSeconds: 5 });
+  const view = new PeerView(b);
+  try {
+    const cidrs = await a.lease(AbortSignal.timeout(30_000));
+    await a.publish({ name: 'a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
+    await view.until('a published', () => view.peers.has('a'));
+    const leader = cluster.leader();
+    await cluster.kill(leader);
+    await a.publish({ name: 'a', nodeIPs: ['192.168.1.21'], podCIDRs: cidrs }, AbortSignal.timeout(30_000));
+    await view.until('the update after the leader died', () => view.peers.get('a')?.nodeIPs[0] === '192.168.1.21', 30_000);
+    assert.is.not(cluster.leader(), leader, 'a new leader was elected');
+    assert.equal(await a.lease(AbortSignal.timeout(30_000)), cidrs, 'the same block after the election');
+    await new Promise((r) => setTimeout(r, 6_000)); // past the record's TTL: the lease is kept alive through the new leader
+    assert.ok(view.peers.has('a'), 'the record outlives its TTL');
+  } finally {
+    await view.stop();
+    await a.close();
+    await b.close();
+    await cluster.stop();
   }
 });
 
