@@ -2,9 +2,9 @@
 // ports, data under /dev/shm or the temp dir), every member stopped by its PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/testing/control-plane.js';
 
 export interface EtcdCluster {
   endpoints: string[];
@@ -13,17 +13,6 @@ export interface EtcdCluster {
   /** SIGKILLs the member serving `endpoint`. */
   kill(endpoint: string): Promise<void>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const etcdctl = (endpoints: string[], ...args: string[]) =>

@@ -1,6 +1,13 @@
 // A queue of events pushed by callbacks (an etcd watcher, a Kubernetes watch stream) and read with
 // `for await`; it ends when the signal aborts. Unbounded on purpose: the consumer (the agent) only
 // folds events into a map, so it never falls far behind.
+/** A Channel fed by `produce` until `signal` aborts (produce closes it when it returns). */
+export function produced<T>(signal: AbortSignal, produce: (out: Channel<T>, signal: AbortSignal) => Promise<void>): AsyncIterable<T> {
+  const out = new Channel<T>(signal);
+  void produce(out, signal).finally(() => out.close());
+  return out;
+}
+
 export class Channel<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
   #wake: (() => void) | undefined;

@@ -8,7 +8,7 @@ import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
 import { ClusterIpam, type IpPoolSpec, PoolExistsError } from '@netboot/ipam';
 import { EtcdKv } from '@netboot/ipam/etcd';
 import { Backoff, pause, reasonOf } from './backoff.js';
-import { Channel } from './channel.js';
+import { type Channel, produced } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
 import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -72,9 +72,7 @@ export class EtcdDatastore implements Datastore {
   }
 
   watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
-    const out = new Channel<PeerEvent>(signal);
-    void this.#watchLoop(out, signal);
-    return out;
+    return produced(signal, (out, s) => this.#watchLoop(out, s));
   }
 
   async close(): Promise<void> {
@@ -135,7 +133,6 @@ export class EtcdDatastore implements Datastore {
       out.push({ type: 'waiting', reason, retryMs });
       await pause(retryMs, signal);
     }
-    out.close();
   }
 
   /** A stored record, or undefined (a bad value is skipped: one broken peer must not stop the rest). */

@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { writeFileAtomic } from './atomic.js';
 import { pause } from './backoff.js';
-import { Channel } from './channel.js';
+import { type Channel, produced } from './channel.js';
 import { checkRecord, eventFor } from './records.js';
 import { abortReason, type Datastore, DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -56,9 +56,7 @@ export class FileDatastore implements Datastore {
   }
 
   watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
-    const out = new Channel<PeerEvent>(signal);
-    void this.#poll(out, signal);
-    return out;
+    return produced(signal, (out, s) => this.#poll(out, s));
   }
 
   async close(): Promise<void> {}
@@ -82,7 +80,6 @@ export class FileDatastore implements Datastore {
       }
       known = now;
     } while (await pause(this.#opts.pollMs ?? 1000, signal));
-    out.close();
   }
 
   /** The file's records by name; none when there is no file. */

@@ -8,7 +8,7 @@
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node, Watch } from '@kubernetes/client-node';
 import { normalizeIp } from '@netboot/core/ip';
 import { Backoff, pause, reasonOf } from './backoff.js';
-import { Channel } from './channel.js';
+import { type Channel, produced } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
 import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -84,9 +84,7 @@ export class KubernetesDatastore implements Datastore {
   }
 
   watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
-    const out = new Channel<PeerEvent>(signal);
-    void this.#watchLoop(out, signal);
-    return out;
+    return produced(signal, (out, s) => this.#watchLoop(out, s));
   }
 
   async close(): Promise<void> {
@@ -128,7 +126,6 @@ export class KubernetesDatastore implements Datastore {
       out.push({ type: 'waiting', reason, retryMs });
       await pause(retryMs, signal);
     }
-    out.close();
   }
 
   /** One watch from `version`: 'ended' (closed cleanly), 'gone' (410), or why it failed. */
