@@ -26,12 +26,35 @@ export interface BuildOutput {
 /**
  * V8's code cache for the plugin asset, made by this node binary (the executable's own) with default
  * flags in a child process: a cache made under other flags (tsx's loader here) would be rejected.
+ * Before the cache is taken the plugin is run once, harmlessly — an ADD for `lo` in the child's own
+ * namespace, refused (102, the interface exists) before anything is reserved or created — so the
+ * functions every call runs (module set-up, the netlink schema and codec, the first link read) are
+ * compiled and land in the cache instead of being compiled on every start.
  */
-function writeCodeCache(plugin: string, cache: string): void {
+function writeCodeCache(plugin: string, cache: string, native: string, work: string): void {
   const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
-const s = new Script(${JSON.stringify(wrapPlugin('@@SOURCE@@'))}.replace('@@SOURCE@@', () => fs.readFileSync(process.argv[1], 'utf8')), { filename: ${JSON.stringify(PLUGIN_FILENAME)} });
-fs.writeFileSync(process.argv[2], s.createCachedData());`;
-  execFileSync(process.execPath, ['-e', make, plugin, cache], { stdio: 'pipe', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+const [plugin, cache, native] = process.argv.slice(1);
+const s = new Script(${JSON.stringify(wrapPlugin('@@SOURCE@@'))}.replace('@@SOURCE@@', () => fs.readFileSync(plugin, 'utf8')), { filename: ${JSON.stringify(PLUGIN_FILENAME)} });
+const bytes = fs.readFileSync(native);
+const sea = { getAsset: () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) };
+const module = { exports: {} };
+s.runInThisContext()((id) => (id === 'node:sea' ? sea : require(id)), module, module.exports);
+process.on('beforeExit', () => { fs.writeFileSync(cache, s.createCachedData()); process.exit(0); });`;
+  const conf = {
+    cniVersion: '1.1.0',
+    name: 'netboot-build',
+    type: 'netboot',
+    ipam: { type: 'netboot', ranges: [[{ subnet: '192.0.2.0/24' }]], dataDir: join(work, 'data') },
+  };
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: 'netboot-build',
+    CNI_NETNS: '/proc/self/ns/net',
+    CNI_IFNAME: 'lo',
+    NETBOOT_NATIVE_DIR: join(work, 'native'),
+  };
+  execFileSync(process.execPath, ['-e', make, plugin, cache, native], { input: JSON.stringify(conf), stdio: 'pipe', env });
 }
 
 export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
@@ -53,7 +76,7 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
     const plugin = join(work, 'plugin.cjs');
     await bundlePlugin({ outfile: plugin, koffi: { kind: 'asset', sha256, size }, minify: true });
     const cache = join(work, 'plugin.cache');
-    writeCodeCache(plugin, cache);
+    writeCodeCache(plugin, cache, native, work);
     const main = join(work, 'main.cjs');
     await bundlePlugin({ outfile: main, koffi: { kind: 'asset', sha256, size }, minify: true, entry: 'sea' });
     const blob = join(work, 'sea.blob');
