@@ -1,28 +1,95 @@
-// @netboot/core's public surface: everything a user imports from '@netboot/core'.
-// Kernel constants (RTM_*, IFLA_*, RTPROT_*, …) are grouped under `constants` so they never clash
-// with the API's own names; `flock` and LOCK_* are here because @netboot/ipam's file store needs a
-// real flock(2) and koffi stays inside core.
+// @netboot/core's public surface: everything a user imports from '@netboot/core', named one by one so
+// that a change to it is deliberate (test/exports.test.ts pins the list). Pure pieces have subpaths
+// of their own that load no FFI: `@netboot/core/ip` (address math) and `@netboot/core/errors` (the
+// error kinds); `@netboot/core/flock` and `@netboot/core/testing` carry the rest. Kernel constants
+// (RTM_*, IFLA_*, RTPROT_*, …) are grouped under `constants` so they never clash with the API's names.
 
 // Namespaces and sysctls
-export * from './netns.js';
-export * from './sysctl.js';
+export {
+  AsyncInNetnsError,
+  createNetns,
+  currentNetns,
+  deleteNetns,
+  InvalidNetnsNameError,
+  listNetns,
+  NETNS_RUN_DIR,
+  type Netns,
+  NetnsExistsError,
+  NetnsNotFoundError,
+  type NetnsRef,
+  NotANetnsError,
+  openNetns,
+  runIn,
+  sameNetns,
+  validateNetnsName,
+} from './netns.js';
+export { SysctlError, sysctlGet, type SysctlOptions, sysctlSet } from './sysctl.js';
 
-// Addresses, links, routes, neighbours, and the facade that puts them on one socket
-export * from './public/ip.js'; // the curated list lives there, shared with @netboot/core/ip
-export * from './link.js';
-export * from './addr.js';
-export * from './route.js';
-export * from './neigh.js';
-export * from './rtnl.js';
+// The facade that puts the four object APIs on one socket in one namespace
+export { openSocket, Rtnl, type RtnlOpenOptions } from './rtnl.js';
 
-// The protocol layer, for messages the typed APIs do not cover
+// Links
+export {
+  type BridgeSpec,
+  decodeLink,
+  ensureLink,
+  InvalidLinkSpecError,
+  type Link,
+  LinkApi,
+  type LinkKind,
+  LinkNotFoundError,
+  type LinkPatch,
+  type LinkRef,
+  type LinkSpec,
+  type MacvlanMode,
+  type MacvlanSpec,
+  validateIfName,
+  type VethPeerSpec,
+  type VethSpec,
+  type VxlanSpec,
+} from './link.js';
+
+// Addresses
+export { AddrApi, type AddrOptions, type AddrScope, AddrSpecError, type Address, decodeAddress, ensureAddr } from './addr.js';
+
+// Routes
+export {
+  decodeRoute,
+  type Nexthop,
+  type Route,
+  RouteApi,
+  type RouteFilter,
+  type RouteGetOptions,
+  type RouteScope,
+  type RouteSpec,
+  RouteSpecError,
+  type RouteType,
+} from './route.js';
+
+// Neighbours and bridge FDB entries
+export { decodeNeigh, type Neigh, NeighApi, type NeighFamily, type NeighFilter, type NeighSpec, NeighSpecError, type NeighState } from './neigh.js';
+
+// Change events (`ip monitor`)
+export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions } from './monitor.js';
+
+// The protocol layer, for messages the typed APIs do not cover, and the seam the APIs talk through
 export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';
-export { encodeMessage, decodeMessages, type Attrs, type AttrValue, type NlMessage } from './netlink/codec.js';
-export * from './netlink/errors.js';
-export * from './monitor.js';
+export { type Attrs, type AttrValue, decodeMessages, encodeMessage, type NlMessage } from './netlink/codec.js';
 export * as constants from './netlink/generated/index.js';
 
-// Errors below netlink, and file locking for @netboot/ipam
-export { SpecError, SyscallError, errnoName } from './errors.js';
-export { flock } from './ffi/libc.js';
-export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from './ffi/generated.js';
+// Errors. Every one is a NetbootError with a `kind`; the base and the IP module's error are repeated
+// here from `@netboot/core/errors` and `@netboot/core/ip` so callers of these APIs can catch them.
+export { type ErrorKind, errorKind, InvalidInputError, NetbootError } from './base/errors.js';
+export { InvalidAddressError, type IpFamily } from './base/ip.js';
+export { SpecError, SyscallError } from './errors.js';
+export {
+  type DecodeContext,
+  DumpInterruptedError,
+  isBusy,
+  isExist,
+  isNotFound,
+  NetlinkDecodeError,
+  NetlinkEncodeError,
+  NetlinkError,
+  NetlinkTimeoutError,
+} from './netlink/errors.js';

@@ -6,10 +6,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   constants,
-  flock,
-  LOCK_EX,
-  LOCK_NB,
-  LOCK_UN,
   NetlinkSocket,
   NetnsNotFoundError,
   Rtnl,
@@ -26,7 +22,8 @@ import {
   NeighSpecError,
   SpecError,
 } from '../src/index.js';
-import { errorKind, InvalidInputError } from '../src/base/errors.js';
+import { errorKind, InvalidInputError } from '../src/index.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../src/public/flock.js';
 import { ipJson, RequestRecorder, sh, withNetns } from '../src/public/testing.js';
 
 test('open in a namespace: all four APIs share the one socket, which stays in that namespace', () =>
@@ -129,7 +126,7 @@ test('the same mistake is the same error class whichever API it enters; nothing 
     }
   }));
 
-test('index exports the kernel constants as a namespace, errors, and flock with LOCK_*', () => {
+test('index exports the kernel constants as a namespace and the errors; @netboot/core/flock locks', () => {
   assert.is(constants.RTM_NEWLINK, 16);
   assert.is(constants.RTPROT_BOOT, 3);
   assert.is(typeof NetlinkError, 'function');
