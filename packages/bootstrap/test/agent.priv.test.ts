@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, privileged, sh } from '@netboot/core/testing';
+import { ipJson, privileged, sh, skipIf } from '@netboot/core/testing';
+import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
 import { type AgentProcess, etcdInNetns, eventually, type Lab, makeLab, type NetnsEtcd, startAgent } from './agent-fixture.js';
 
 const it = privileged(test);
@@ -167,5 +168,36 @@ it('SIGTERM while the datastore is unreachable at start: says what it waits for,
   assert.not.ok(existsSync(join(lab.dir, 'lease.json')), 'no lease file');
   assert.not.ok(sh(n1.ns, 'nft', 'list', 'tables').includes('netboot'), 'no nftables table');
 });
+
+// Without the Kubernetes binaries this test skips with the build command (in CI it runs, and fails).
+const k8sIt = skipIf(it, process.env.CI === 'true' ? undefined : missingKubernetes());
+let cp: ControlPlane | undefined;
+k8sIt.after.each(async () => {
+  await cp?.stop();
+  cp = undefined;
+});
+
+k8sIt(
+  'Kubernetes datastore, host-gw: pod CIDRs from the controller manager, peers from the Node watch; a Node deleted with kubectl loses its routes',
+  async () => {
+    lab = makeLab(2);
+    cp = await startControlPlane({ netns: lab.underlay.name, address: '192.168.1.1' });
+    for (const n of lab.nodes) {
+      const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig];
+      args.push('--register-node', '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
+      agents.push(startAgent(n.ns, args));
+    }
+    for (const a of agents) await a.waitFor('ready', 60_000);
+    const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+    const cidr2 = cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.spec.podCIDRs[0]}']).trim();
+    assert.match(cidr2, /^10\.244\.\d+\.0\/24$/);
+    assert.equal(JSON.parse(readFileSync(join(lab.dir, 'node2.json'), 'utf8')).subnets, [cidr2], 'the lease file holds the Node podCIDRs');
+    assert.is(cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.metadata.annotations.netboot\\.io/node-ips}']), '192.168.1.12');
+    await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === cidr2 && r.gateway === '192.168.1.12'));
+    cp.kubectl(['delete', 'node', 'node2']);
+    await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 10_000);
+    assert.ok(routes(n2).length > 0, 'node2 itself keeps its routes (its agent still runs)');
+  },
+);
 
 it.run();

@@ -38,15 +38,23 @@ export interface ControlPlaneOptions {
   nodeMaskSize?: number;
   /** Controller manager controllers; default nodeipam and serviceaccount-token (kubeadm's flags need the latter). */
   controllers?: string[];
+  /**
+   * Run every process inside this network namespace (`ip netns exec`), listening on `address`, so node
+   * namespaces reach the API server over their underlay, as kubelets and agents on other machines would.
+   * Default: the caller's namespace, on 127.0.0.1.
+   */
+  netns?: string;
+  /** The address everything listens on; default 127.0.0.1 (it must exist in `netns`). */
+  address?: string;
 }
 
 export interface ControlPlane {
-  /** Admin kubeconfig (server https://127.0.0.1:<port>). */
+  /** Admin kubeconfig (server https://<address>:<port>). */
   kubeconfig: string;
   server: string;
   bin: string;
   dir: string;
-  etcd: EtcdFixture;
+  etcd: Pick<EtcdFixture, 'endpoint'>;
   /** `kubectl --kubeconfig <admin> args…` with `input` on stdin (for `-f -`); its stdout. */
   kubectl(args: string[], input?: string): string;
   /** Stops the API server and starts it again with the same flags; resolves when it is ready. */
@@ -67,7 +75,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-function kubeadmConfig(o: { version: string; port: number; etcd: string; pki?: string; podCIDR: string; serviceCIDR: string; nodeMaskSize: number }): string {
+function kubeadmConfig(o: {
+  version: string;
+  address?: string;
+  port: number;
+  etcd: string;
+  pki?: string;
+  podCIDR: string;
+  serviceCIDR: string;
+  nodeMaskSize: number;
+}): string {
   // advertiseAddress 127.0.0.1 is refused by kubeadm ("unable to select an IP from lo"); the endpoint and SANs do it.
   return `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -78,9 +95,9 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: ${o.version}
 clusterName: nbt
-${o.pki === undefined ? '' : `certificatesDir: ${o.pki}\n`}controlPlaneEndpoint: "127.0.0.1:${o.port}"
+${o.pki === undefined ? '' : `certificatesDir: ${o.pki}\n`}controlPlaneEndpoint: "${o.address ?? '127.0.0.1'}:${o.port}"
 networking: { podSubnet: ${o.podCIDR}, serviceSubnet: ${o.serviceCIDR} }
-apiServer: { certSANs: ["127.0.0.1", "localhost"] }
+apiServer: { certSANs: ["127.0.0.1", "localhost"${o.address === undefined ? '' : `, "${o.address}"`}] }
 controllerManager:
   extraArgs:
     - { name: node-cidr-mask-size, value: "${o.nodeMaskSize}" }
@@ -150,7 +167,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const flags = kubeadmFlags(bin, version);
   const dir = mkdtempSync(join(tmpdir(), 'nbt-k8s-'));
   const children: ChildProcess[] = [];
-  let etcd: EtcdFixture | undefined;
+  const netns = opts.netns;
+  const address = opts.address ?? '127.0.0.1';
+  /** argv that runs `cmd` in the control plane's namespace. */
+  const inNs = (cmd: string, args: string[]): [string, string[]] => (netns === undefined ? [cmd, args] : ['ip', ['netns', 'exec', netns, cmd, ...args]]);
+  let etcd: Pick<EtcdFixture, 'endpoint' | 'stop'> | undefined;
   const killAll = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
@@ -163,10 +184,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    etcd = await startEtcd();
-    const [port, kcmPort] = [await freePort(), await freePort()];
+    const launch = (name: string, cmd: string, args: string[]) => {
+      const log = openSync(join(dir, `${name}.log`), 'a');
+      const child = spawn(...inNs(cmd, args), { stdio: ['ignore', log, log] });
+      closeSync(log);
+      children.push(child);
+      return child;
+    };
+    etcd = netns === undefined ? await startEtcd() : await etcdIn(netns, address, dir, launch);
+    // A namespace of its own has every port free.
+    const [port, kcmPort] = netns === undefined ? [await freePort(), await freePort()] : [6443, 10257];
+    const probe = (url: string) => (netns === undefined ? getInsecure(url) : getInsecureIn(netns, url));
     const o = {
       version,
+      address,
       port,
       etcd: etcd.endpoint,
       pki: join(dir, 'pki'),
@@ -183,8 +214,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     kubeadm('kubeconfig', 'admin', '--kubeconfig-dir', kc);
     kubeadm('kubeconfig', 'controller-manager', '--kubeconfig-dir', kc);
     kubeadm('kubeconfig', 'super-admin', '--kubeconfig-dir', kc);
-    const server = `https://127.0.0.1:${port}`;
-    // kubeadm writes a guessed host address into the controller manager's kubeconfig: loopback it is.
+    const server = `https://${address}:${port}`;
+    // kubeadm writes a guessed host address into the controller manager's kubeconfig: ours it is.
     for (const f of ['admin.conf', 'super-admin.conf', 'controller-manager.conf'])
       writeFileSync(join(kc, f), readFileSync(join(kc, f), 'utf8').replace(/server: https:\/\/\S+/, `server: ${server}`));
     const local = (f: string) =>
@@ -195,46 +226,39 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         .replaceAll(DRY.etcd, etcd!.endpoint)
         .replaceAll(DRY.podCIDR, o.podCIDR)
         .replaceAll(DRY.serviceCIDR, o.serviceCIDR);
-    // --advertise-address stays kubeadm's guess (a TEST-NET address here): the API server refuses a
-    // loopback one for its endpoint reconciler, and nothing dials it.
-    const apiArgs = [...flags['kube-apiserver'].map(local), '--bind-address=127.0.0.1'];
+    // On loopback --advertise-address stays kubeadm's guess (a TEST-NET address here): the API server
+    // refuses a loopback one for its endpoint reconciler, and nothing dials it.
+    const apiArgs = [
+      ...flags['kube-apiserver']
+        .map(local)
+        .map((f) => (address !== '127.0.0.1' && f.startsWith('--advertise-address=') ? `--advertise-address=${address}` : f)),
+      `--bind-address=${address}`,
+    ];
     const controllers = (opts.controllers ?? ['nodeipam', 'serviceaccount-token']).join(',');
     const kcmArgs = [
       ...flags['kube-controller-manager'].map(local).filter((f) => !/^--(controllers|leader-elect|bind-address|secure-port)=/.test(f)),
       `--controllers=${controllers}`,
       '--leader-elect=false',
-      '--bind-address=127.0.0.1',
+      `--bind-address=${address}`,
       `--secure-port=${kcmPort}`,
     ];
-    const launch = (name: string, args: string[]) => {
-      const log = openSync(join(dir, `${name}.log`), 'a');
-      const child = spawn(join(bin, name), args, { stdio: ['ignore', log, log] });
-      closeSync(log);
-      children.push(child);
-      return child;
-    };
     const kubeconfig = join(kc, 'admin.conf');
-    const kubectl = (args: string[], input?: string) =>
-      execFileSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
-    let api = launch('kube-apiserver', apiArgs);
-    await ready(`${server}/readyz`, api, join(dir, 'kube-apiserver.log'), 60_000);
+    const kubectlAs = (config: string, args: string[], input?: string) =>
+      execFileSync(...inNs(join(bin, 'kubectl'), ['--kubeconfig', config, ...args]), { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
+    const kubectl = (args: string[], input?: string) => kubectlAs(kubeconfig, args, input);
+    let api = launch('kube-apiserver', join(bin, 'kube-apiserver'), apiArgs);
+    await ready(`${server}/readyz`, probe, api, join(dir, 'kube-apiserver.log'), 60_000);
     // admin.conf's user is in group kubeadm:cluster-admins, which `kubeadm init` binds to cluster-admin
     // with super-admin.conf (system:masters); the phases alone do not, so bind it the same way.
-    execFileSync(
-      join(bin, 'kubectl'),
-      [
-        '--kubeconfig',
-        join(kc, 'super-admin.conf'),
-        'create',
-        'clusterrolebinding',
-        'kubeadm:cluster-admins',
-        '--clusterrole=cluster-admin',
-        '--group=kubeadm:cluster-admins',
-      ],
-      { stdio: 'pipe' },
-    );
-    const kcm = launch('kube-controller-manager', kcmArgs);
-    await ready(`https://127.0.0.1:${kcmPort}/healthz`, kcm, join(dir, 'kube-controller-manager.log'), 60_000);
+    kubectlAs(join(kc, 'super-admin.conf'), [
+      'create',
+      'clusterrolebinding',
+      'kubeadm:cluster-admins',
+      '--clusterrole=cluster-admin',
+      '--group=kubeadm:cluster-admins',
+    ]);
+    const kcm = launch('kube-controller-manager', join(bin, 'kube-controller-manager'), kcmArgs);
+    await ready(`https://${address}:${kcmPort}/healthz`, probe, kcm, join(dir, 'kube-controller-manager.log'), 60_000);
     return {
       kubeconfig,
       server,
@@ -245,8 +269,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       restartApiServer: async () => {
         await stopChild(api);
         children.splice(children.indexOf(api), 1);
-        api = launch('kube-apiserver', apiArgs);
-        await ready(`${server}/readyz`, api, join(dir, 'kube-apiserver.log'), 60_000);
+        api = launch('kube-apiserver', join(bin, 'kube-apiserver'), apiArgs);
+        await ready(`${server}/readyz`, probe, api, join(dir, 'kube-apiserver.log'), 60_000);
       },
       stop,
     };
@@ -282,12 +306,47 @@ function getInsecure(url: string): Promise<string | undefined> {
   });
 }
 
+/** getInsecure from inside namespace `netns` (a one-line Node child there). */
+async function getInsecureIn(netns: string, url: string): Promise<string | undefined> {
+  const script = `require('https').get(process.argv[1], { rejectUnauthorized: false, timeout: 1000 }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => process.stdout.write(b)); }).on('error', () => {})`;
+  try {
+    return execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', script, url], { encoding: 'utf8', timeout: 3000 }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** etcd inside `netns` on `address` (ports 2379/2380 of its own), data in `dir`, started through `launch`. */
+async function etcdIn(
+  netns: string,
+  address: string,
+  dir: string,
+  launch: (name: string, cmd: string, args: string[]) => ChildProcess,
+): Promise<Pick<EtcdFixture, 'endpoint' | 'stop'>> {
+  const endpoint = `http://${address}:2379`;
+  const peer = `http://${address}:2380`;
+  // biome-ignore format: flag/value pairs
+  const child = launch('etcd', 'etcd', ['--name', 'nbt', '--data-dir', join(dir, 'etcd'),
+    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `nbt=${peer}`]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      execFileSync('ip', ['netns', 'exec', netns, 'etcdctl', '--endpoints', endpoint, '--dial-timeout', '1s', 'endpoint', 'health'], { stdio: 'pipe' });
+      return { endpoint, stop: () => stopChild(child) };
+    } catch {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`etcd in ${netns} at ${endpoint} not healthy; log: ${join(dir, 'etcd.log')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 /** Polls `url` (self-signed TLS: any answer "ok" will do) until it says ok; fails with the log's tail if the process dies. */
-async function ready(url: string, child: ChildProcess, log: string, timeoutMs: number): Promise<void> {
+async function ready(url: string, probe: (url: string) => Promise<string | undefined>, child: ChildProcess, log: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break;
-    if ((await getInsecure(url)) === 'ok') return;
+    if ((await probe(url)) === 'ok') return;
     await new Promise((r) => setTimeout(r, 200));
   }
   const tail = readFileSync(log, 'utf8').split('\n').slice(-20).join('\n');
