@@ -1,5 +1,5 @@
-// A real Kubernetes control plane on 127.0.0.1 for tests (and, later, the lab): etcd (Debian's, via
-// @netboot/core/testing) + kube-apiserver + kube-controller-manager running node IPAM, from the binaries
+// A real Kubernetes control plane for tests (and, later, the lab), on 127.0.0.1 or inside a namespace of
+// its own: etcd (Debian's) + kube-apiserver + kube-controller-manager running node IPAM, from the binaries
 // `scripts/kubernetes.sh` builds into its cache. Certificates and kubeconfigs come from `kubeadm init
 // phase`; component flags are the ones `kubeadm init --dry-run` writes into its static pod manifests
 // (read once per Kubernetes build and cached beside the binaries), with this run's paths and ports.
@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
+import { writeFileAtomic } from '../datastore/atomic.js';
 
 const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pathname;
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
@@ -131,7 +132,7 @@ function kubeadmFlags(bin: string, version: string): Record<'kube-apiserver' | '
       'kube-apiserver': commandOf(out, 'kube-apiserver'),
       'kube-controller-manager': commandOf(out, 'kube-controller-manager'),
     };
-    writeFileSync(cache, JSON.stringify(flags, null, 2));
+    writeFileAtomic(cache, JSON.stringify(flags, null, 2));
     return flags;
   } finally {
     rmSync(dir, { recursive: true, force: true });
