@@ -109,6 +109,8 @@ it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, N
 it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait, pods keep talking, nothing is removed; etcd back → resync without changes', async () => {
   lab = makeLab(2);
   etcd = await etcdInNetns(lab.underlay, '192.168.1.1', lab.dir);
+  // The pool picks the subnets: bridge addresses only once they are known (below).
+  for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
   for (const n of lab.nodes) {
     const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'vxlan', '--datastore', 'etcd', '--etcd-endpoint', etcd.endpoint];
     args.push('--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
@@ -123,7 +125,6 @@ it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait
   assert.is.not(leased[0]!.subnets[0], leased[1]!.subnets[0]);
   assert.is(leased[0]!.mtu, 1450, 'vxlan pod MTU');
   for (const [i, n] of lab.nodes.entries()) {
-    sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
     sh(n.ns, 'ip', 'addr', 'add', `${leased[i]!.gateways[0]}/24`, 'dev', 'cni0');
     n.podGateway = leased[i]!.gateways[0]!;
   }
@@ -182,6 +183,9 @@ k8sIt(
   async () => {
     lab = makeLab(2);
     cp = await startControlPlane({ netns: lab.underlay.name, address: '192.168.1.1' });
+    // The controller manager picks the subnets: no bridge address until they are known (its connected
+    // route would be a foreign route at a peer's destination).
+    for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
     for (const n of lab.nodes) {
       const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig];
       args.push('--register-node', '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
@@ -193,7 +197,15 @@ k8sIt(
     assert.match(cidr2, /^10\.244\.\d+\.0\/24$/);
     assert.equal(JSON.parse(readFileSync(join(lab.dir, 'node2.json'), 'utf8')).subnets, [cidr2], 'the lease file holds the Node podCIDRs');
     assert.is(cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.metadata.annotations.netboot\\.io/node-ips}']), '192.168.1.12');
-    await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === cidr2 && r.gateway === '192.168.1.12'));
+    await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === cidr2 && r.gateway === '192.168.1.12')).catch((e: Error) => {
+      throw new Error(`${e.message}; node1's agent said:\n${agents[0]!.stderr().slice(-4000)}`);
+    });
+    const gateways = lab.nodes.map((n) => JSON.parse(readFileSync(join(lab!.dir, `${n.name}.json`), 'utf8')).gateways[0] as string);
+    lab.nodes.forEach((n, i) => {
+      sh(n.ns, 'ip', 'addr', 'add', `${gateways[i]}/24`, 'dev', 'cni0');
+      n.podGateway = gateways[i]!;
+    });
+    await eventually('pods talk across nodes', () => ping(n1, n2.podGateway));
     cp.kubectl(['delete', 'node', 'node2']);
     await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 10_000);
     assert.ok(routes(n2).length > 0, 'node2 itself keeps its routes (its agent still runs)');

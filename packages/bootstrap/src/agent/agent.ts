@@ -46,6 +46,7 @@ export class Agent {
   #reconciled = false;
   #egress = '';
   #egressTimer: NodeJS.Timeout | undefined;
+  #egressRules: (() => EgressRules) | undefined;
   #health: Server | undefined;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
@@ -113,7 +114,7 @@ export class Agent {
         throw e;
       }
       log.info('published this node', { record });
-      this.#updateEgress(podCIDRs, [nodeIPs], true);
+      this.#updateEgress(() => this.#egressFor(podCIDRs, nodeIPs), true);
       this.#waitingFor = 'the first datastore sync';
       const running = net.run(signal);
       const watching = this.#follow(ds, net, podCIDRs, nodeIPs, signal);
@@ -141,7 +142,7 @@ export class Agent {
     const known = new Map<string, NodeRecord>();
     const refresh = () => {
       this.metrics.set('netboot_peers', known.size);
-      this.#updateEgress(podCIDRs, [nodeIPs, ...[...known.values()].map((p) => p.nodeIPs)], false);
+      this.#updateEgress(() => this.#egressFor(podCIDRs, [...nodeIPs, ...[...known.values()].flatMap((p) => p.nodeIPs)]), false);
     };
     for await (const e of ds.watch(signal)) {
       this.metrics.add('netboot_datastore_events_total', 1, { type: e.type });
@@ -209,26 +210,36 @@ export class Agent {
     }
   }
 
-  /** Rewrites the masquerade table when the cluster's node IPs changed (coalesced: a sync of thousands is one nft run). */
-  #updateEgress(podCIDRs: string[], nodeIPs: string[][], now: boolean): void {
-    const c = this.#config;
-    if (!c.natOutgoing) return;
-    const rules: EgressRules = { natFrom: podCIDRs, clusterCIDRs: c.clusterCIDRs, nodeIPs: nodeIPs.flat() };
-    const apply = () => {
-      this.#egressTimer = undefined;
-      const script = egressScript(rules);
-      if (script === this.#egress) return;
-      try {
-        applyEgress(rules);
-        this.#egress = script;
-        this.#log.info('masquerade rules written', { table: 'inet netboot', natFrom: rules.natFrom, exempt: rules.clusterCIDRs.length + rules.nodeIPs.length });
-      } catch (e) {
-        this.#log.error('nft refused the masquerade rules; retrying', { error: (e as { stderr?: Buffer }).stderr?.toString() ?? e });
-        this.#egressTimer = setTimeout(apply, 1000);
-      }
-    };
-    clearTimeout(this.#egressTimer);
-    if (now) apply();
-    else this.#egressTimer = setTimeout(apply, 200);
+  /**
+   * Rewrites the masquerade table when the cluster's node IPs changed. Coalesced: the rules are read
+   * when the timer fires (a sync of thousands of peers is one nft run, and a steady stream of events
+   * never postpones it by more than 200 ms); `now` writes at once.
+   */
+  #updateEgress(rules: () => EgressRules, now: boolean): void {
+    if (!this.#config.natOutgoing) return;
+    this.#egressRules = rules;
+    if (now) {
+      clearTimeout(this.#egressTimer);
+      this.#applyEgress();
+    } else this.#egressTimer ??= setTimeout(() => this.#applyEgress(), 200);
+  }
+
+  #egressFor(podCIDRs: string[], nodeIPs: string[]): EgressRules {
+    return { natFrom: podCIDRs, clusterCIDRs: this.#config.clusterCIDRs, nodeIPs };
+  }
+
+  #applyEgress(): void {
+    this.#egressTimer = undefined;
+    const rules = this.#egressRules!();
+    const script = egressScript(rules);
+    if (script === this.#egress) return;
+    try {
+      applyEgress(rules);
+      this.#egress = script;
+      this.#log.info('masquerade rules written', { table: 'inet netboot', natFrom: rules.natFrom, exempt: rules.clusterCIDRs.length + rules.nodeIPs.length });
+    } catch (e) {
+      this.#log.error('nft refused the masquerade rules; retrying', { error: (e as { stderr?: Buffer }).stderr?.toString() ?? e });
+      this.#egressTimer = setTimeout(() => this.#applyEgress(), 1000);
+    }
   }
 }
