@@ -1,17 +1,16 @@
 // NeighApi against the real kernel: ARP/NDP entries checked with `ip -j neigh`, VXLAN FDB entries
-// checked with `bridge -j fdb`. Each test runs in its own namespace. The first tests need no kernel:
-// they check what is sent and how a reply is read, through the RequestRecorder.
-import { test } from 'uvu';
+// checked with `bridge -j fdb`. Each test runs in its own namespace. What is sent and how a reply is
+// read, without a kernel, is in neigh.test.ts.
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
+import { ipJson, privileged, sh, throwsA, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import type { Rtnl } from '../src/rtnl.js';
-import { decodeNeigh, NeighApi, NeighSpecError } from '../src/neigh.js';
-import { RequestRecorder } from '../src/testing/recorder.js';
-import { AF_BRIDGE, NTF_MASTER, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE, RTM_DELNEIGH, RTM_NEWNEIGH } from '../src/netlink/generated/index.js';
+import { NeighSpecError } from '../src/neigh.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
 import { InvalidAddressError } from '../src/base/ip.js';
 
+const test = privileged(uvuTest);
 const ZERO_MAC = '00:00:00:00:00:00';
 
 /** A namespace with veth0 (10.1.0.1/24) up, a VXLAN vx0 (VNI 42, learning off) and an Rtnl in it. */
@@ -24,43 +23,6 @@ async function withNeighNs(fn: (ns: TempNetns, rtnl: Rtnl) => void | Promise<voi
     await withRtnl(ns, (rtnl) => fn(ns, rtnl));
   });
 }
-
-/** uvu's throws() takes a predicate, not a class. */
-function throwsA(fn: () => unknown, cls: abstract new (...args: never[]) => Error): void {
-  assert.throws(fn, (e: unknown) => e instanceof cls);
-}
-
-test('an FDB entry without a state is sent as `bridge fdb` sends it: noarp + permanent, self', () => {
-  const kernel = new RequestRecorder();
-  const neigh = new NeighApi(kernel);
-  // What test/golden/fdb/append-vxlan.hex holds: `bridge fdb append … dev vx0 dst 10.0.0.2` (+ permanent).
-  neigh.append({ family: 'bridge', dev: 2, lladdr: '00:11:22:33:44:55', dst: '10.0.0.2' });
-  neigh.set({ family: 'bridge', dev: 2, lladdr: '00:11:22:33:44:55', dst: '10.0.0.2', state: ['noarp', 'reachable'] });
-  neigh.set({ dev: 2, dst: '10.0.0.9', lladdr: '02:00:00:00:00:09' });
-  assert.equal(
-    kernel.sentOf(RTM_NEWNEIGH).map((m) => [m.header.ndm_state, m.header.ndm_flags]),
-    [
-      [NUD_NOARP | NUD_PERMANENT, NTF_SELF],
-      [NUD_NOARP | NUD_REACHABLE, NTF_SELF], // `bridge fdb … static`
-      [NUD_PERMANENT, 0], // `ip neigh replace` default
-    ],
-  );
-});
-
-test("an FDB entry of a bridge's own table (NDA_MASTER, no flags) reads back as master and deletes as one", () => {
-  const entry = decodeNeigh({
-    type: RTM_NEWNEIGH,
-    flags: 0,
-    seq: 0,
-    pid: 0,
-    header: { ndm_family: AF_BRIDGE, ndm_ifindex: 3, ndm_state: NUD_NOARP, ndm_flags: 0 },
-    attrs: { NDA_LLADDR: '0a:00:00:00:00:51', NDA_MASTER: 4 },
-  });
-  assert.equal(entry, { family: 'bridge', dev: 3, state: ['noarp'], lladdr: '0a:00:00:00:00:51', master: true, bridge: 4 });
-  const kernel = new RequestRecorder();
-  new NeighApi(kernel).del(entry);
-  assert.is(kernel.sentOf(RTM_DELNEIGH)[0]?.header.ndm_flags, NTF_MASTER);
-});
 
 function fdb(ns: TempNetns): any[] {
   return JSON.parse(sh(ns, 'bridge', '-j', 'fdb', 'show', 'dev', 'vx0') || '[]');
@@ -181,15 +143,14 @@ test("FDB default state is `bridge fdb`'s (noarp + permanent), accepted by a VXL
 
 test('a state the kernel refuses for an FDB entry: the error names the state', () =>
   withNeighNs((ns, rtnl) => {
-    try {
-      rtnl.neigh.add({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:07', dst: '10.1.0.7', state: 'noarp' });
-      assert.unreachable('a VXLAN FDB entry in state noarp alone was accepted');
-    } catch (e) {
-      assert.instance(e, NetlinkError);
-      assert.is((e as NetlinkError).code, 'EINVAL');
-      assert.match((e as Error).message, /state noarp/);
-      assert.match((e as Error).message, /permanent/);
-    }
+    const refused = throwsA(
+      () => rtnl.neigh.add({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:07', dst: '10.1.0.7', state: 'noarp' }),
+      NetlinkError,
+      /state noarp/,
+      'a VXLAN FDB entry in state noarp alone',
+    );
+    assert.is(refused.code, 'EINVAL');
+    assert.match(refused.message, /permanent/);
     assert.equal(fdb(ns), []);
   }));
 

@@ -1,10 +1,12 @@
 // sysctls written while switched must land in the target namespace (checked with `ip netns exec …
 // sysctl`, which opens the file from inside) and leave the host's value alone.
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { sysctlGet, sysctlPath, sysctlSet, SysctlError } from '../src/sysctl.js';
-import { sh, withNetns } from '../src/public/testing.js';
+import { privileged, sh, throwsA, withNetns } from '../src/public/testing.js';
+
+const test = privileged(uvuTest);
 
 const hostForward = (): string => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 
@@ -33,41 +35,19 @@ test('keys for interfaces with dots in their names use the / form', async () => 
   });
 });
 
-test('dotted keys map to /proc/sys paths', () => {
-  assert.is(sysctlPath('net.ipv6.conf.all.disable_ipv6'), '/proc/sys/net/ipv6/conf/all/disable_ipv6');
-});
-
-test('unknown keys and refused values are typed errors naming the key', async () => {
+test('unknown keys and refused values are typed errors naming the key; a refused write changes nothing', async () => {
   await withNetns(1, (ns) => {
-    try {
-      sysctlGet('net.ipv4.no_such_key', { netns: ns });
-      assert.unreachable('should throw');
-    } catch (e) {
-      assert.instance(e, SysctlError);
-      assert.is((e as SysctlError).code, 'ENOENT');
-      assert.is((e as SysctlError).kind, 'not-found');
-      assert.match((e as Error).message, 'net.ipv4.no_such_key');
-    }
-    assert.throws(
-      () => sysctlSet('net.ipv4.ip_forward', 'banana', { netns: ns }),
-      (e: unknown) => e instanceof SysctlError && e.code === 'EINVAL' && e.kind === 'invalid',
-    );
+    const missing = throwsA(() => sysctlGet('net.ipv4.no_such_key', { netns: ns }), SysctlError, /net\.ipv4\.no_such_key/);
+    assert.is(missing.code, 'ENOENT');
+    assert.is(missing.kind, 'not-found');
+    const refused = throwsA(() => sysctlSet('net.ipv4.ip_forward', 'banana', { netns: ns }), SysctlError);
+    assert.is(refused.code, 'EINVAL');
+    assert.is(refused.kind, 'invalid');
     for (const bad of [true, { toString: () => '1' }, Number.NaN, undefined]) {
-      assert.throws(
-        () => sysctlSet('net.ipv4.ip_forward', bad as never, { netns: ns }),
-        (e: unknown) => e instanceof SysctlError,
-        String(bad),
-      );
+      throwsA(() => sysctlSet('net.ipv4.ip_forward', bad as never, { netns: ns }), SysctlError, undefined, String(bad));
     }
     assert.is(sysctlGet('net.ipv4.ip_forward', { netns: ns }), '0', 'refused write changed nothing');
   });
-  for (const bad of ['', 'net..ipv4', 'net/../../etc/passwd', '/abs/path']) {
-    assert.throws(
-      () => sysctlPath(bad),
-      (e: unknown) => e instanceof SysctlError && e.kind === 'invalid',
-      bad,
-    );
-  }
 });
 
 test.run();

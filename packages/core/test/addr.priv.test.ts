@@ -1,11 +1,13 @@
 // Addresses against the kernel in fresh namespaces, compared with `ip -j addr`.
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetlinkError } from '../src/netlink/errors.js';
 import { AddrSpecError, ensureAddr } from '../src/addr.js';
 import { InvalidAddressError } from '../src/base/ip.js';
 import type { NetnsRef } from '../src/netns.js';
-import { ipJson, withNetns, withRtnl } from '../src/public/testing.js';
+import { ipJson, privileged, throwsA, withNetns, withRtnl } from '../src/public/testing.js';
+
+const test = privileged(uvuTest);
 
 /** `ip -j addr show dev <dev>` as sorted 'local/prefixlen' strings (link-local IPv6 left out). */
 const ipAddrs = (ns: NetnsRef, dev: string): string[] =>
@@ -68,31 +70,19 @@ test('errors: duplicate add EEXIST, missing del EADDRNOTAVAIL, bad input typed a
     withRtnl(ns, ({ link, addr }) => {
       link.add({ kind: 'bridge', name: 'br0' });
       addr.add('br0', '10.244.1.1/24');
-      assert.throws(
-        () => addr.add('br0', '10.244.1.1/24'),
-        (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST' && e.op === 'RTM_NEWADDR',
-      );
-      assert.throws(
-        () => addr.del('br0', '10.244.9.9/24'),
-        (e: unknown) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL',
-      );
+      const exists = throwsA(() => addr.add('br0', '10.244.1.1/24'), NetlinkError);
+      assert.is(exists.code, 'EEXIST');
+      assert.is(exists.op, 'RTM_NEWADDR');
+      assert.is(throwsA(() => addr.del('br0', '10.244.9.9/24'), NetlinkError).code, 'EADDRNOTAVAIL');
       for (const cidr of ['10.244.1.1', '10.244.1.300/24', 'fd00::1/129']) {
-        assert.throws(
-          () => addr.add('br0', cidr),
-          (e: unknown) => e instanceof InvalidAddressError,
-          cidr,
-        );
+        throwsA(() => addr.add('br0', cidr), InvalidAddressError, undefined, cidr);
       }
       for (const [cidr, opts] of [
         ['fd00::1/64', { broadcast: true }],
         ['10.0.0.1/24', { broadcast: 'fd00::1' }],
         ['10.0.0.1/24', { scope: 'planet' }],
       ] as const) {
-        assert.throws(
-          () => addr.add('br0', cidr, opts as object),
-          (e: unknown) => e instanceof AddrSpecError,
-          cidr,
-        );
+        throwsA(() => addr.add('br0', cidr, opts as object), AddrSpecError, undefined, cidr);
       }
       assert.equal(ipAddrs(ns, 'br0'), ['10.244.1.1/24'], 'nothing else was added');
     });

@@ -1,18 +1,21 @@
 // NetlinkSocket against the real kernel, inside throwaway namespaces (never the host's own).
-// Results are checked with iproute2 (`ip -j …`), not with our own decoder.
+// Results are checked with iproute2 (`ip -j …`), not with our own decoder. Opening in a namespace that
+// is not there is checked in socket.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { SyscallError } from '../src/base/errno.js';
-import { release, tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DumpInterruptedError, isExist, isNotFound, NetlinkEncodeError, NetlinkError, NetlinkTimeoutError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
 import { NetlinkSocket, type Request } from '../src/netlink/socket.js';
-import { ipJson, sh, tempNetns, type TempNetns } from '../src/public/testing.js';
+import { ipJson, privileged, sh, tempNetns, throwsA, type TempNetns, withTempDir } from '../src/public/testing.js';
 import { openSocket } from '../src/rtnl.js';
-import { NetnsNotFoundError, NotANetnsError, withNetnsFd } from '../src/netns.js';
+import { withNetnsFd } from '../src/netns.js';
+
+const test = privileged(uvuTest);
 
 /** Runs `fn` with a fresh namespace and a socket opened in it; both go away afterwards, also on failure. */
 function inNetns(fn: (ns: TempNetns, sock: NetlinkSocket) => void, opts: { timeoutMs?: number } = {}): void {
@@ -32,15 +35,6 @@ function upVeth(ns: TempNetns): number {
   sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
   sh(ns, 'ip', 'link', 'set', 'vA', 'up');
   return ifindex(ns, 'vA');
-}
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return assert.unreachable('expected a throw');
 }
 
 const ifindex = (ns: TempNetns, dev: string): number => ipJson(ns, 'link', 'show', 'dev', dev)[0].ifindex;
@@ -93,10 +87,9 @@ test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the t
     // Not a namespace fd: setns refuses, and nothing is left open or switched.
     const fd = openSync('/dev/null', 'r');
     try {
-      assert.throws(
-        () => NetlinkSocket.open({ netnsFd: fd }),
-        (e: unknown) => e instanceof SyscallError && e.call === 'setns' && e.code === 'EINVAL',
-      );
+      const refused = throwsA(() => NetlinkSocket.open({ netnsFd: fd }), SyscallError);
+      assert.is(refused.call, 'setns');
+      assert.is(refused.code, 'EINVAL');
     } finally {
       closeSync(fd);
     }
@@ -104,17 +97,6 @@ test('NetlinkSocket.open({ netnsFd }): the socket lives in that namespace; the t
   } finally {
     ns.delete();
   }
-});
-
-test('openSocket({ netns }): a missing namespace is NetnsNotFoundError, a file that is none NotANetnsError', () => {
-  assert.throws(
-    () => openSocket({ netns: 'nbt-not-there-s6' }),
-    (e: unknown) => e instanceof NetnsNotFoundError,
-  );
-  assert.throws(
-    () => openSocket({ netns: '/etc/hostname' }),
-    (e: unknown) => e instanceof NotANetnsError && e.kind === 'invalid',
-  );
 });
 
 test('rules: RTM_NEWRULE adds what `ip rule` lists, a dump reads it back, RTM_DELRULE removes it', () => {
@@ -146,14 +128,8 @@ test('a message type without a schema is refused before anything is sent', () =>
     const before = ipJson(ns, 'link', 'show');
     // RTM_NEWLINK's body under a type the schema lacks: it must not go out as a bare header.
     const unknown: Request = { type: C.RTM_NEWQDISC, flags: C.NLM_F_CREATE, header: { tcm_ifindex: 1 }, attrs: {} };
-    assert.throws(
-      () => sock.request(unknown),
-      (e: unknown) => e instanceof NetlinkEncodeError && /no schema/.test(e.message),
-    );
-    assert.throws(
-      () => sock.dump({ type: C.RTM_GETQDISC, header: {}, attrs: {} }),
-      (e: unknown) => e instanceof NetlinkEncodeError,
-    );
+    throwsA(() => sock.request(unknown), NetlinkEncodeError, /no schema/);
+    throwsA(() => sock.dump({ type: C.RTM_GETQDISC, header: {}, attrs: {} }), NetlinkEncodeError);
     assert.equal(ipJson(ns, 'link', 'show'), before);
     // The socket is still in step: the next request gets its own answer.
     assert.is(sock.request({ type: C.RTM_GETLINK, header: {}, attrs: { IFLA_IFNAME: 'lo' } })[0]!.attrs.IFLA_IFNAME, 'lo');
@@ -223,9 +199,7 @@ test('creating a link that exists: NetlinkError EEXIST for RTM_NEWLINK, and noth
   inNetns((ns, sock) => {
     assert.equal(sock.request(veth('vA', 'vB')), []);
     const before = ipJson(ns, 'link', 'show').length;
-    const e = caught(() => sock.request(veth('vA', 'vC')));
-    assert.instance(e, NetlinkError);
-    const ne = e as NetlinkError;
+    const ne = throwsA(() => sock.request(veth('vA', 'vC')), NetlinkError);
     assert.is(ne.errno, 17);
     assert.is(ne.code, 'EEXIST');
     assert.is(ne.op, 'RTM_NEWLINK');
@@ -237,8 +211,7 @@ test('creating a link that exists: NetlinkError EEXIST for RTM_NEWLINK, and noth
 
 test('deleting a missing link: ENODEV, isNotFound', () => {
   inNetns((_ns, sock) => {
-    const e = caught(() => sock.request({ type: C.RTM_DELLINK, header: {}, attrs: { IFLA_IFNAME: 'nosuchdev' } })) as NetlinkError;
-    assert.instance(e, NetlinkError);
+    const e = throwsA(() => sock.request({ type: C.RTM_DELLINK, header: {}, attrs: { IFLA_IFNAME: 'nosuchdev' } }), NetlinkError);
     assert.is(e.code, 'ENODEV');
     assert.is(e.op, 'RTM_DELLINK');
     assert.ok(isNotFound(e));
@@ -248,27 +221,28 @@ test('deleting a missing link: ENODEV, isNotFound', () => {
 
 test("an unknown link kind: EOPNOTSUPP with the kernel's extack text", () => {
   inNetns((_ns, sock) => {
-    const e = caught(() =>
-      sock.request({
-        type: C.RTM_NEWLINK,
-        flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
-        header: {},
-        attrs: { IFLA_IFNAME: 'x0', IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind' } },
-      }),
-    ) as NetlinkError;
-    assert.instance(e, NetlinkError);
+    const e = throwsA(
+      () =>
+        sock.request({
+          type: C.RTM_NEWLINK,
+          flags: C.NLM_F_CREATE | C.NLM_F_EXCL,
+          header: {},
+          attrs: { IFLA_IFNAME: 'x0', IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind' } },
+        }),
+      NetlinkError,
+      /: Unknown device type$/,
+    );
     assert.is(e.code, 'EOPNOTSUPP');
     assert.is(e.extack, 'Unknown device type');
-    assert.match(e.message, /: Unknown device type$/);
   });
 });
 
 test('extack offset points at the offending attribute (a name longer than IFNAMSIZ)', () => {
   inNetns((_ns, sock) => {
-    const e = caught(() =>
-      sock.request({ type: C.RTM_NEWLINK, flags: C.NLM_F_CREATE | C.NLM_F_EXCL, header: {}, attrs: { IFLA_IFNAME: 'x'.repeat(20) } }),
-    ) as NetlinkError;
-    assert.instance(e, NetlinkError);
+    const e = throwsA(
+      () => sock.request({ type: C.RTM_NEWLINK, flags: C.NLM_F_CREATE | C.NLM_F_EXCL, header: {}, attrs: { IFLA_IFNAME: 'x'.repeat(20) } }),
+      NetlinkError,
+    );
     assert.is(e.code, 'ERANGE');
     assert.is(e.extack, 'Attribute failed policy validation');
     // nlmsghdr 16 + ifinfomsg 16: IFLA_IFNAME is the first attribute.
@@ -300,7 +274,7 @@ test('batch: a request that cannot be encoded throws before anything is sent', (
   inNetns((ns, sock) => {
     const oif = upVeth(ns);
     const reqs = [route(1, oif), { ...route(2, oif), attrs: { RTA_DST: 'not-an-ip' } }];
-    assert.throws(() => sock.batch(reqs), /not-an-ip/);
+    throwsA(() => sock.batch(reqs), NetlinkEncodeError, /not-an-ip/);
     assert.is(ipJson(ns, 'route', 'show', 'proto', 'static').length, 0);
   });
 });
@@ -338,9 +312,7 @@ test('the timeout guard fires on a socket with nothing to read', () => {
   inNetns(
     (_ns, sock) => {
       const started = Date.now();
-      const e = caught(() => sock.receive());
-      assert.instance(e, NetlinkTimeoutError);
-      assert.is((e as NetlinkTimeoutError).timeoutMs, 50);
+      assert.is(throwsA(() => sock.receive(), NetlinkTimeoutError).timeoutMs, 50);
       assert.ok(Date.now() - started >= 40, 'waited about the timeout');
       // The socket still works afterwards.
       assert.ok(sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }).length >= 1);
@@ -355,7 +327,7 @@ test('a closed socket refuses further use; close is idempotent', () => {
     const sock = openSocket({ netns: ns.name });
     sock.close();
     sock.close();
-    assert.throws(() => sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }), /closed/);
+    throwsA(() => sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }), Error, /closed/);
   } finally {
     ns.delete();
   }
@@ -363,42 +335,42 @@ test('a closed socket refuses further use; close is idempotent', () => {
 
 test('a dump the kernel keeps interrupting (links added meanwhile): DumpInterruptedError with the partial result', async () => {
   const ns = tempNetns();
-  const work = mkdtempSync(join(tmpdir(), 'nbt-intr-'));
   let child: ChildProcess | undefined;
   const sock = openSocket({ netns: ns });
   try {
-    // Enough links that a dump spans several datagrams, so the kernel re-checks between them.
-    writeFileSync(join(work, 'pre'), Array.from({ length: 100 }, (_, i) => `link add p${i} type veth peer name q${i}\n`).join(''));
-    sh(ns, 'ip', '-batch', join(work, 'pre'));
-    writeFileSync(join(work, 'churn'), Array.from({ length: 2000 }, (_, i) => `link add x${i} type veth peer name y${i}\n`).join(''));
-    child = spawn('ip', ['-n', ns.name, '-batch', join(work, 'churn')], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 20));
-    let interrupted: DumpInterruptedError | undefined;
-    const deadline = Date.now() + 3000;
-    while (!interrupted && Date.now() < deadline) {
-      try {
-        sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }, { retries: 0 });
-      } catch (e) {
-        if (!(e instanceof DumpInterruptedError)) throw e;
-        interrupted = e;
+    await withTempDir(async (work) => {
+      // Enough links that a dump spans several datagrams, so the kernel re-checks between them.
+      writeFileSync(join(work, 'pre'), Array.from({ length: 100 }, (_, i) => `link add p${i} type veth peer name q${i}\n`).join(''));
+      sh(ns, 'ip', '-batch', join(work, 'pre'));
+      writeFileSync(join(work, 'churn'), Array.from({ length: 2000 }, (_, i) => `link add x${i} type veth peer name y${i}\n`).join(''));
+      child = spawn('ip', ['-n', ns.name, '-batch', join(work, 'churn')], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 20));
+      let interrupted: DumpInterruptedError | undefined;
+      const deadline = Date.now() + 3000;
+      while (!interrupted && Date.now() < deadline) {
+        try {
+          sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} }, { retries: 0 });
+        } catch (e) {
+          if (!(e instanceof DumpInterruptedError)) throw e;
+          interrupted = e;
+        }
       }
-    }
-    child.kill();
-    await new Promise((r) => child!.once('exit', r));
-    if (!interrupted) {
-      console.log('  (skipped: the kernel never flagged NLM_F_DUMP_INTR within 3 s on this machine)');
-      return;
-    }
-    assert.is(interrupted.attempts, 1);
-    assert.ok(interrupted.partial.length >= 200, `partial result kept (${interrupted.partial.length} links)`);
-    assert.ok(interrupted.partial.every((m) => m.type === C.RTM_NEWLINK));
-    // Quiet again: the default retries get a consistent dump that matches iproute2.
-    const links = sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} });
-    assert.is(links.length, ipJson(ns, 'link', 'show').length);
+      child.kill();
+      await new Promise((r) => child!.once('exit', r));
+      if (!interrupted) {
+        console.log('  (skipped: the kernel never flagged NLM_F_DUMP_INTR within 3 s on this machine)');
+        return;
+      }
+      assert.is(interrupted.attempts, 1);
+      assert.ok(interrupted.partial.length >= 200, `partial result kept (${interrupted.partial.length} links)`);
+      assert.ok(interrupted.partial.every((m) => m.type === C.RTM_NEWLINK));
+      // Quiet again: the default retries get a consistent dump that matches iproute2.
+      const links = sock.dump({ type: C.RTM_GETLINK, header: {}, attrs: {} });
+      assert.is(links.length, ipJson(ns, 'link', 'show').length);
+    }, 'nbt-intr-');
   } finally {
     child?.kill();
     sock.close();
-    rmSync(work, { recursive: true, force: true });
     ns.delete();
   }
 });
