@@ -34,6 +34,8 @@ case "${1:-}" in
 esac
 
 if complete; then echo "$bin"; exit 0; fi
+# The official Go tarball installs to /usr/local/go, which a non-login shell may not have on PATH.
+export PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null || { echo "kubernetes.sh: Go is needed to build Kubernetes $version (none on PATH)" >&2; exit 1; }
 
 mkdir -p "$cache"
