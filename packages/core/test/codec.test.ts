@@ -6,6 +6,7 @@ import { decodeMessages, encodeMessage, MessageWriter, WIRE, type Attrs, type Nl
 import { formatIPv6, writeIp } from '../src/base/ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
+import { throwsA } from '../src/public/testing/pure.js';
 
 const route = (attrs: Attrs, header: Record<string, number> = {}): NlMessage => ({
   type: C.RTM_NEWROUTE,
@@ -15,17 +16,6 @@ const route = (attrs: Attrs, header: Record<string, number> = {}): NlMessage => 
   header: { rtm_family: C.AF_INET, rtm_dst_len: 24, rtm_table: C.RT_TABLE_MAIN, ...header },
   attrs,
 });
-
-function throwsTyped<E extends Error>(fn: () => unknown, cls: new (...a: never[]) => E, check?: (e: E) => void): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    check?.(e as E);
-    return;
-  }
-  assert.unreachable(`expected ${cls.name}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 const addresses = suite('addresses');
@@ -208,67 +198,37 @@ wire.run();
 const encodeErrors = suite('bad input: NetlinkEncodeError naming the input');
 
 encodeErrors('an address that is not one', () => {
-  throwsTyped(
-    () => encodeMessage(route({ RTA_DST: '10.0.0.256' })),
-    NetlinkEncodeError,
-    (e) => {
-      assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_DST']);
-      assert.match(e.message, /10\.0\.0\.256/);
-    },
-  );
+  const e = throwsA(() => encodeMessage(route({ RTA_DST: '10.0.0.256' })), NetlinkEncodeError, /10\.0\.0\.256/);
+  assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_DST']);
 });
 
 encodeErrors('an attribute the family does not have', () => {
-  throwsTyped(
-    () => encodeMessage(route({ RTA_DSTT: '10.0.0.0' })),
-    NetlinkEncodeError,
-    (e) => assert.match(e.message, /RTA_DSTT/),
-  );
+  throwsA(() => encodeMessage(route({ RTA_DSTT: '10.0.0.0' })), NetlinkEncodeError, /RTA_DSTT/);
 });
 
 encodeErrors('a header field the struct does not have', () => {
-  throwsTyped(
-    () => encodeMessage(route({}, { rtm_tabel: 5 })),
-    NetlinkEncodeError,
-    (e) => assert.match(e.message, /rtm_tabel/),
-  );
+  throwsA(() => encodeMessage(route({}, { rtm_tabel: 5 })), NetlinkEncodeError, /rtm_tabel/);
 });
 
 encodeErrors('numbers out of range, of the wrong type', () => {
-  throwsTyped(
-    () => encodeMessage(route({}, { rtm_dst_len: 300 })),
-    NetlinkEncodeError,
-    (e) => assert.match(e.message, /rtm_dst_len/),
-  );
-  throwsTyped(
-    () => encodeMessage(route({ RTA_OIF: -1 })),
-    NetlinkEncodeError,
-    (e) => assert.equal(e.path, ['RTM_NEWROUTE', 'RTA_OIF']),
-  );
-  throwsTyped(() => encodeMessage(route({ RTA_OIF: '3' })), NetlinkEncodeError);
-  throwsTyped(() => encodeMessage(route({ RTA_OIF: 1.5 })), NetlinkEncodeError);
+  throwsA(() => encodeMessage(route({}, { rtm_dst_len: 300 })), NetlinkEncodeError, /rtm_dst_len/);
+  assert.equal(throwsA(() => encodeMessage(route({ RTA_OIF: -1 })), NetlinkEncodeError).path, ['RTM_NEWROUTE', 'RTA_OIF']);
+  throwsA(() => encodeMessage(route({ RTA_OIF: '3' })), NetlinkEncodeError);
+  throwsA(() => encodeMessage(route({ RTA_OIF: 1.5 })), NetlinkEncodeError);
 });
 
 encodeErrors('strings with NUL, MACs that are not', () => {
   const link = (attrs: Attrs): NlMessage => ({ type: C.RTM_NEWLINK, flags: 0, seq: 0, pid: 0, header: {}, attrs });
-  throwsTyped(() => encodeMessage(link({ IFLA_IFNAME: 'a\0b' })), NetlinkEncodeError);
-  throwsTyped(
-    () => encodeMessage(link({ IFLA_ADDRESS: '02:00:00:00:00:zz' })),
-    NetlinkEncodeError,
-    (e) => assert.equal(e.path, ['RTM_NEWLINK', 'IFLA_ADDRESS']),
-  );
-  throwsTyped(
-    () => encodeMessage(link({ IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind', IFLA_INFO_DATA: { X: 1 } } })),
-    NetlinkEncodeError,
-    (e) => assert.match(e.message, /nosuchkind/),
-  );
+  throwsA(() => encodeMessage(link({ IFLA_IFNAME: 'a\0b' })), NetlinkEncodeError);
+  assert.equal(throwsA(() => encodeMessage(link({ IFLA_ADDRESS: '02:00:00:00:00:zz' })), NetlinkEncodeError).path, ['RTM_NEWLINK', 'IFLA_ADDRESS']);
+  throwsA(() => encodeMessage(link({ IFLA_LINKINFO: { IFLA_INFO_KIND: 'nosuchkind', IFLA_INFO_DATA: { X: 1 } } })), NetlinkEncodeError, /nosuchkind/);
 });
 
 encodeErrors('a failed append leaves the writer as it was', () => {
   const w = new MessageWriter(64);
   w.append(route({ RTA_DST: '10.1.0.0' }), 1, 1, 0);
   const before = Buffer.from(w.bytes());
-  assert.throws(() => w.append(route({ RTA_DST: '10.1.0.0', RTA_GATEWAY: 'nope' }), 1, 2, 0));
+  throwsA(() => w.append(route({ RTA_DST: '10.1.0.0', RTA_GATEWAY: 'nope' }), 1, 2, 0), NetlinkEncodeError, /nope/);
   assert.is(w.bytes().toString('hex'), before.toString('hex'));
 });
 
@@ -289,40 +249,22 @@ decodeErrors('an attribute overrunning its nest names the path, message type and
   // IFLA_LINKINFO @32, IFLA_INFO_KIND @36 (12 bytes), IFLA_INFO_DATA @48, IFLA_VXLAN_ID @52: claim 200 bytes.
   const bad = Buffer.from(raw);
   bad.writeUInt16LE(200, 52);
-  throwsTyped(
-    () => decodeMessages(bad),
-    NetlinkDecodeError,
-    (e) => {
-      assert.is(e.context.messageType, 'RTM_NEWLINK');
-      assert.equal(e.context.path, ['IFLA_LINKINFO', 'IFLA_INFO_DATA']);
-      assert.is(e.context.offset, 52);
-      assert.match(e.message, /RTM_NEWLINK > IFLA_LINKINFO > IFLA_INFO_DATA at offset 52/);
-    },
-  );
+  const e = throwsA(() => decodeMessages(bad), NetlinkDecodeError, /RTM_NEWLINK > IFLA_LINKINFO > IFLA_INFO_DATA at offset 52/);
+  assert.is(e.context.messageType, 'RTM_NEWLINK');
+  assert.equal(e.context.path, ['IFLA_LINKINFO', 'IFLA_INFO_DATA']);
+  assert.is(e.context.offset, 52);
 });
 
 decodeErrors('nlmsg_len beyond the datagram, too short a header, trailing bytes', () => {
   const raw = encodeMessage(route({ RTA_DST: '10.1.0.0' }));
   const long = Buffer.from(raw);
   long.writeUInt32LE(raw.length + 4, 0);
-  throwsTyped(
-    () => decodeMessages(long),
-    NetlinkDecodeError,
-    (e) => assert.is(e.context.messageType, undefined),
-  );
-  throwsTyped(() => decodeMessages(raw.subarray(0, 20)), NetlinkDecodeError);
-  throwsTyped(
-    () => decodeMessages(Buffer.concat([raw, Buffer.alloc(3)])),
-    NetlinkDecodeError,
-    (e) => assert.match(e.reason, /trailing/),
-  );
+  assert.is(throwsA(() => decodeMessages(long), NetlinkDecodeError).context.messageType, undefined);
+  throwsA(() => decodeMessages(raw.subarray(0, 20)), NetlinkDecodeError);
+  assert.match(throwsA(() => decodeMessages(Buffer.concat([raw, Buffer.alloc(3)])), NetlinkDecodeError).reason, /trailing/);
   const shortHeader = Buffer.from(raw.subarray(0, 24));
   shortHeader.writeUInt32LE(24, 0);
-  throwsTyped(
-    () => decodeMessages(shortHeader),
-    NetlinkDecodeError,
-    (e) => assert.match(e.reason, /rtmsg needs 12 bytes/),
-  );
+  assert.match(throwsA(() => decodeMessages(shortHeader), NetlinkDecodeError).reason, /rtmsg needs 12 bytes/);
 });
 
 decodeErrors.run();

@@ -2,12 +2,12 @@
 // committed files byte for byte (so nobody hand-edits them and the generator stays deterministic).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as gen from '../src/netlink/generated/index.js';
 import * as libc from '../src/ffi/generated.js';
 import { FFI_OUT, generate, NETLINK_OUT } from '../gen/generate.js';
+import { withTempDir } from '../src/public/testing/pure.js';
 
 const PACKAGE_DIR = join(import.meta.dirname, '..');
 
@@ -60,9 +60,8 @@ test('libc constants sit beside the FFI, not among the netlink bindings', () => 
   for (const name of Object.keys(libc)) assert.not.ok(name in gen, `${name} is not in netlink/generated`);
 });
 
-test('re-running the generator reproduces the committed files byte for byte', () => {
-  const out = mkdtempSync(join(tmpdir(), 'nbt-gen-'));
-  try {
+test('re-running the generator reproduces the committed files byte for byte', () =>
+  withTempDir((out) => {
     const written = generate(out)
       .map((p) => relative(out, p))
       .sort();
@@ -72,9 +71,6 @@ test('re-running the generator reproduces the committed files byte for byte', ()
       const fresh = readFileSync(join(out, file), 'utf8');
       assert.ok(fresh === readFileSync(join(PACKAGE_DIR, file), 'utf8'), `${file} differs from a fresh 'pnpm gen'`);
     }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+  }, 'nbt-gen-'));
 
 test.run();

@@ -32,10 +32,16 @@ import {
 } from '../src/base/ip.js';
 import { InvalidInputError } from '../src/base/errors.js';
 import * as generated from '../src/netlink/generated/index.js';
+import { throwsA } from '../src/public/testing/pure.js';
 
-const isInvalid = (e: unknown): boolean => e instanceof InvalidAddressError && e instanceof InvalidInputError && e.kind === 'invalid';
-const invalid = (fn: () => unknown, input: string): void =>
-  assert.throws(fn, (e: unknown) => isInvalid(e) && (e as InvalidAddressError).input === input && (e as Error).message.includes(JSON.stringify(input)), input);
+/** `fn` refuses `input` with an InvalidAddressError (a bad-input error, kind invalid) that names it. */
+function invalid(fn: () => unknown, input: string): void {
+  const e = throwsA(fn, InvalidAddressError, undefined, input);
+  assert.instance(e, InvalidInputError, input);
+  assert.is(e.kind, 'invalid', input);
+  assert.is(e.input, input, input);
+  assert.ok(e.message.includes(JSON.stringify(input)), `${input}: message ${JSON.stringify(e.message)} quotes it`);
+}
 
 /** What libuv's inet_ntop prints for an IPv6 address (throws for text inet_pton refuses). */
 const ntop6 = (text: string): string => new SocketAddress({ address: text, family: 'ipv6' }).address;
@@ -60,9 +66,36 @@ test('parseIp: IPv4 and canonical IPv6', () => {
 });
 
 test('parseIp rejects bad input, naming it', () => {
-  const bad = ['', '10.244.1', '10.244.1.256', '10.244.01.7', '010.0.0.1', '1.2.3.4.5', '10.244.1.2/24', ' 10.0.0.1', '10.0.0.1 ', 'x', 'fe80::1%eth0', 'fd00:::1', '1::2::3', ':', ':1', '1:', ':1::', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '1::2:3:4:5:6:7:8', '::1.2.3', '::1.2.3.4:5', '::ffff:01.2.3.4', '1:2:3:4:5:6:7:1.2.3.4'];
+  const bad = [
+    '',
+    '10.244.1',
+    '10.244.1.256',
+    '10.244.01.7',
+    '010.0.0.1',
+    '1.2.3.4.5',
+    '10.244.1.2/24',
+    ' 10.0.0.1',
+    '10.0.0.1 ',
+    'x',
+    'fe80::1%eth0',
+    'fd00:::1',
+    '1::2::3',
+    ':',
+    ':1',
+    '1:',
+    ':1::',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '1::2:3:4:5:6:7:8',
+    '::1.2.3',
+    '::1.2.3.4:5',
+    '::ffff:01.2.3.4',
+    '1:2:3:4:5:6:7:1.2.3.4',
+  ];
   for (const s of bad) invalid(() => parseIp(s), s);
-  assert.throws(() => parseIp(42 as unknown as string), isInvalid);
+  throwsA(() => parseIp(42 as unknown as string), InvalidAddressError);
 });
 
 test('families and AF numbers', () => {
@@ -71,7 +104,7 @@ test('families and AF numbers', () => {
   assert.is(afOf(4), AF_INET);
   assert.is(afOf(6), AF_INET6);
   assert.is(familyOfAf(AF_INET6), 6);
-  assert.throws(() => familyOfAf(7), isInvalid);
+  throwsA(() => familyOfAf(7), InvalidAddressError);
 });
 
 test('values: ipToValue and valueToIp', () => {
@@ -82,8 +115,12 @@ test('values: ipToValue and valueToIp', () => {
   assert.is(valueToIp(4, 0x0af40107n), '10.244.1.7');
   assert.is(valueToIp(6, 1n), '::1');
   assert.is(valueToIp(6, (1n << 128n) - 1n), 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
-  for (const [family, value] of [[4, 1n << 32n], [4, -1n], [6, 1n << 128n]] as const) {
-    assert.throws(() => valueToIp(family, value), isInvalid, `${family} ${value}`);
+  for (const [family, value] of [
+    [4, 1n << 32n],
+    [4, -1n],
+    [6, 1n << 128n],
+  ] as const) {
+    throwsA(() => valueToIp(family, value), InvalidAddressError, undefined, `${family} ${value}`);
   }
   invalid(() => ipToValue('10.0.0.256'), '10.0.0.256');
 });
@@ -93,15 +130,28 @@ test('parsePrefix keeps host bits and checks the length', () => {
   assert.equal(parsePrefix('FD00::1/64'), { family: 6, address: 'fd00::1', prefixLen: 64 });
   assert.is(parsePrefix('0.0.0.0/0').prefixLen, 0);
   assert.is(parsePrefix('::/128').prefixLen, 128);
-  const bad = ['10.0.0.1', '10.0.0.1/33', '10.0.0.1/', '10.0.0.1/-1', '10.0.0.1/2 4', '10.0.0.1/024', '10.0.0.1/00', 'fd00::/129', 'x/8', '10.0.0.1/24/1', '10.0.0.1/0x10', '/24'];
+  const bad = [
+    '10.0.0.1',
+    '10.0.0.1/33',
+    '10.0.0.1/',
+    '10.0.0.1/-1',
+    '10.0.0.1/2 4',
+    '10.0.0.1/024',
+    '10.0.0.1/00',
+    'fd00::/129',
+    'x/8',
+    '10.0.0.1/24/1',
+    '10.0.0.1/0x10',
+    '/24',
+  ];
   for (const s of bad) invalid(() => parsePrefix(s), s);
 });
 
 test('formatPrefix round-trips and validates', () => {
   assert.is(formatPrefix({ address: 'FD00::0:1', prefixLen: 64 }), 'fd00::1/64');
   assert.is(formatPrefix(parsePrefix('10.244.1.1/24')), '10.244.1.1/24');
-  assert.throws(() => formatPrefix({ address: '10.0.0.1', prefixLen: 40 }), isInvalid);
-  assert.throws(() => formatPrefix({ address: '10.0.0.1', prefixLen: 1.5 }), isInvalid);
+  throwsA(() => formatPrefix({ address: '10.0.0.1', prefixLen: 40 }), InvalidAddressError);
+  throwsA(() => formatPrefix({ address: '10.0.0.1', prefixLen: 1.5 }), InvalidAddressError);
 });
 
 test('networkOf and broadcastOf (like `ip addr add … brd +`)', () => {
@@ -113,7 +163,7 @@ test('networkOf and broadcastOf (like `ip addr add … brd +`)', () => {
   assert.is(broadcastOf('10.244.2.1/23'), '10.244.3.255');
   assert.is(broadcastOf('10.0.0.1/32'), '10.0.0.1');
   assert.is(broadcastOf('10.0.0.1/0'), '255.255.255.255');
-  assert.throws(() => broadcastOf('fd00::1/64'), isInvalid);
+  throwsA(() => broadcastOf('fd00::1/64'), InvalidAddressError);
 });
 
 test('MACs: parse, bytes, and the codec writer', () => {
@@ -122,7 +172,17 @@ test('MACs: parse, bytes, and the codec writer', () => {
   assert.equal([...macToBytes('02:00:00:00:00:01')], [2, 0, 0, 0, 0, 1]);
   assert.is(bytesToMac(Uint8Array.of(0xde, 0xad, 0, 1)), 'de:ad:00:01');
   assert.is(bytesToMac(new Uint8Array(0)), '');
-  const bad = ['', 'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa-bb-cc-dd-ee-ff', 'aa:bb:cc:dd:ee:fg', 'aabb.ccdd.eeff', 'aa:bb:cc:dd:ee:fff', 'aa::cc:dd:ee:ff', 'aa:bb:cc:dd:ee:ff:'];
+  const bad = [
+    '',
+    'aa:bb:cc:dd:ee',
+    'aa:bb:cc:dd:ee:ff:00',
+    'aa-bb-cc-dd-ee-ff',
+    'aa:bb:cc:dd:ee:fg',
+    'aabb.ccdd.eeff',
+    'aa:bb:cc:dd:ee:fff',
+    'aa::cc:dd:ee:ff',
+    'aa:bb:cc:dd:ee:ff:',
+  ];
   for (const s of bad) invalid(() => parseMac(s), s);
   const b = Buffer.alloc(20);
   assert.is(writeMac('', b, 0), 0, 'no address');
@@ -180,10 +240,16 @@ test('property: IPv4 bytes ↔ text ↔ value', () => {
 // Strings made of address characters, so that near misses (extra colons, short groups, dotted
 // tails in the wrong place) are common; the parser must accept exactly what inet_pton does.
 const addressish = fc.oneof(
-  fc.array(fc.constantFrom('0', '1', 'f', 'F', 'ff', 'fff', '1234', '12345', ':', ':', '::', '.', '1.2.3.4', '255', '256', '01'), { maxLength: 14 }).map((p) => p.join('')),
+  fc
+    .array(fc.constantFrom('0', '1', 'f', 'F', 'ff', 'fff', '1234', '12345', ':', ':', '::', '.', '1.2.3.4', '255', '256', '01'), { maxLength: 14 })
+    .map((p) => p.join('')),
   // Groups with '::' somewhere (or nowhere) and maybe a dotted tail: about half are valid.
   fc
-    .tuple(fc.array(fc.constantFrom('0', '1', 'a', 'ffff', '1234', '0', 'abcde', ''), { maxLength: 8 }), fc.integer({ min: -1, max: 8 }), fc.constantFrom('', '', '1.2.3.4', '01.2.3.4'))
+    .tuple(
+      fc.array(fc.constantFrom('0', '1', 'a', 'ffff', '1234', '0', 'abcde', ''), { maxLength: 8 }),
+      fc.integer({ min: -1, max: 8 }),
+      fc.constantFrom('', '', '1.2.3.4', '01.2.3.4'),
+    )
     .map(([groups, gap, tail]) => {
       const parts = [...groups, ...(tail ? [tail] : [])];
       return gap < 0 || gap > parts.length ? parts.join(':') : `${parts.slice(0, gap).join(':')}::${parts.slice(gap).join(':')}`;
@@ -203,7 +269,7 @@ test('property: the parser accepts exactly what inet_pton and node:net accept', 
       try {
         ours = parseIp(s).address;
       } catch (e) {
-        assert.ok(isInvalid(e));
+        assert.instance(e, InvalidAddressError, s);
       }
       if (isIPv4(s)) assert.is(ours, s, s);
       else assert.is(ours, pton, s);

@@ -49,13 +49,8 @@ test('set a permanent neighbour, then del it', () =>
 test('add refuses an existing entry (EEXIST); IPv6 neighbours; list filters by family and state', () =>
   withNeighNs((ns, rtnl) => {
     rtnl.neigh.add({ dev: 'veth0', dst: '10.1.0.7', lladdr: '02:00:00:00:00:07' });
-    try {
-      rtnl.neigh.add({ dev: 'veth0', dst: '10.1.0.7', lladdr: '02:00:00:00:00:08' });
-      assert.unreachable('second add succeeded');
-    } catch (e) {
-      assert.instance(e, NetlinkError);
-      assert.is((e as NetlinkError).code, 'EEXIST');
-    }
+    const exists = throwsA(() => rtnl.neigh.add({ dev: 'veth0', dst: '10.1.0.7', lladdr: '02:00:00:00:00:08' }), NetlinkError, undefined, 'second add');
+    assert.is(exists.code, 'EEXIST');
     rtnl.neigh.add({ dev: 'veth0', dst: 'fd00:1::7', lladdr: '02:00:00:00:00:17', state: 'noarp' });
     rtnl.neigh.add({ dev: 'veth0', dst: '10.1.0.8', lladdr: '02:00:00:00:00:18', state: 'stale' });
     // `ip neigh show` hides NOARP entries unless asked for `nud all`
@@ -113,13 +108,13 @@ test('FDB entries on a VXLAN device: append several remotes for the all-zeros MA
         .map((e) => e.dst),
       ['10.1.0.2'],
     );
-    try {
-      rtnl.neigh.del({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:99' });
-      assert.unreachable('deleting a missing FDB entry succeeded');
-    } catch (e) {
-      assert.instance(e, NetlinkError);
-      assert.is((e as NetlinkError).code, 'ENOENT');
-    }
+    const missing = throwsA(
+      () => rtnl.neigh.del({ family: 'bridge', dev: 'vx0', lladdr: '0a:00:00:00:00:99' }),
+      NetlinkError,
+      undefined,
+      'deleting a missing FDB entry',
+    );
+    assert.is(missing.code, 'ENOENT');
   }));
 
 test("FDB default state is `bridge fdb`'s (noarp + permanent), accepted by a VXLAN device", () =>

@@ -8,7 +8,7 @@ import { LinkApi, LinkNotFoundError } from '../src/link.js';
 import { NetlinkEncodeError, NetlinkError } from '../src/netlink/errors.js';
 import * as C from '../src/netlink/generated/index.js';
 import { RouteApi } from '../src/route.js';
-import { RequestRecorder } from '../src/testing/recorder.js';
+import { RequestRecorder, throwsA } from '../src/public/testing.js';
 
 const { ENODEV, EEXIST } = constants.errno;
 
@@ -52,10 +52,9 @@ test('dumps get their flags and their canned replies', () => {
 
 test('refusals: thrown from request(), returned in place from batch()', () => {
   const rec = new RequestRecorder().refuse(C.RTM_GETLINK, ENODEV);
-  assert.throws(
-    () => new LinkApi(rec).get('nope0'),
-    (e: unknown) => e instanceof LinkNotFoundError && e.code === 'ENODEV' && e.op === 'RTM_GETLINK',
-  );
+  const missing = throwsA(() => new LinkApi(rec).get('nope0'), LinkNotFoundError);
+  assert.is(missing.code, 'ENODEV');
+  assert.is(missing.op, 'RTM_GETLINK');
   const route = (dst: string) => ({ dst, dev: 3 });
   const rec2 = new RequestRecorder().refuse((m) => m.attrs.RTA_DST === '10.2.0.0', EEXIST, 'route exists');
   const results = new RouteApi(rec2).addMany([route('10.1.0.0/16'), route('10.2.0.0/16'), route('10.3.0.0/16')]);
@@ -69,17 +68,14 @@ test('refusals: thrown from request(), returned in place from batch()', () => {
 
 test('a request the codec cannot encode fails before anything is recorded, in a batch too', () => {
   const rec = new RequestRecorder();
-  assert.throws(
-    () => rec.request({ type: C.RTM_NEWLINK, header: {}, attrs: { IFLA_NOPE: 1 } }),
-    (e: unknown) => e instanceof NetlinkEncodeError,
-  );
-  assert.throws(
+  throwsA(() => rec.request({ type: C.RTM_NEWLINK, header: {}, attrs: { IFLA_NOPE: 1 } }), NetlinkEncodeError);
+  throwsA(
     () =>
       rec.batch([
         { type: C.RTM_NEWLINK, header: {}, attrs: {} },
         { type: C.RTM_NEWLINK, header: { ifi_nope: 1 }, attrs: {} },
       ]),
-    (e: unknown) => e instanceof NetlinkEncodeError,
+    NetlinkEncodeError,
   );
   assert.equal(rec.sent, []);
 });
