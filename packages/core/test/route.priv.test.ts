@@ -1,14 +1,15 @@
 // RouteApi against the real kernel, each test in its own namespace, checked with `ip -j route`.
 // Numbered tables (100, 1000) and a custom protocol keep every route obviously ours.
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
+import { ipJson, privileged, sh, throwsA, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
 import type { Rtnl } from '../src/rtnl.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
 import { InvalidAddressError } from '../src/base/ip.js';
 
+const test = privileged(uvuTest);
 const PROTO = 201;
 
 /** A namespace with veth0 (10.1.0.1/24, fd00:1::1/64) up and its peer veth1 up, plus an Rtnl in it. */
@@ -24,24 +25,8 @@ async function withRoutingNs(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number) => v
   });
 }
 
-/** uvu's throws() takes a predicate, not a class. */
-function throwsA(fn: () => unknown, cls: abstract new (...args: never[]) => Error, pattern?: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof cls && (pattern === undefined || pattern.test(String(e))));
-}
-
 function table(ns: TempNetns, id: number | string, ...more: string[]): any[] {
   return ipJson(ns, 'route', 'show', 'table', String(id), ...more);
-}
-
-/** The NetlinkError code `fn` fails with (fails the test if it throws anything else or nothing). */
-function netlinkCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, NetlinkError);
-    return (e as NetlinkError).code;
-  }
-  return assert.unreachable('expected a NetlinkError, nothing was thrown') as never;
 }
 
 test('add in table 100 with a custom protocol, gateway, metric and mtu', () =>
@@ -82,7 +67,7 @@ test('replace changes the gateway; change on a missing route fails and adds noth
     rtnl.route.change({ ...base, gateway: '10.1.0.4' });
     assert.is(table(ns, 100)[0].gateway, '10.1.0.4', 'change rewrites an existing route');
 
-    const code = netlinkCode(() => rtnl.route.change({ ...base, dst: '10.99.0.0/16', gateway: '10.1.0.2' }));
+    const { code } = throwsA(() => rtnl.route.change({ ...base, dst: '10.99.0.0/16', gateway: '10.1.0.2' }), NetlinkError);
     assert.ok(code === 'ENOENT' || code === 'ESRCH', code);
     assert.is(table(ns, 100).length, 1);
   }));
@@ -91,18 +76,11 @@ test('duplicate add fails with EEXIST and the kernel message', () =>
   withRoutingNs((ns, rtnl) => {
     const r: RouteSpec = { dst: '10.20.0.0/16', gateway: '10.1.0.2', table: 100, protocol: PROTO };
     rtnl.route.add(r);
-    try {
-      rtnl.route.add(r);
-      assert.unreachable('second add succeeded');
-    } catch (e) {
-      assert.instance(e, NetlinkError);
-      const err = e as NetlinkError;
-      assert.is(err.code, 'EEXIST');
-      assert.is(err.errno, 17);
-      assert.is(err.op, 'RTM_NEWROUTE');
-      assert.match(err.message, /EEXIST/);
-      if (err.extack !== undefined) assert.ok(err.message.includes(err.extack), 'the kernel text is kept');
-    }
+    const err = throwsA(() => rtnl.route.add(r), NetlinkError, /EEXIST/, 'second add');
+    assert.is(err.code, 'EEXIST');
+    assert.is(err.errno, 17);
+    assert.is(err.op, 'RTM_NEWROUTE');
+    if (err.extack !== undefined) assert.ok(err.message.includes(err.extack), 'the kernel text is kept');
     assert.is(table(ns, 100).length, 1);
   }));
 
@@ -153,14 +131,13 @@ test('get returns the route the kernel chooses, like ip route get', () =>
     const fib = rtnl.route.get('10.20.5.6', { fibMatch: true });
     assert.is(fib.dst, '10.20.0.0/16');
     assert.is(fib.protocol, PROTO);
-    const code = netlinkCode(() => rtnl.route.get('10.77.0.1'));
-    assert.is(code, 'ENETUNREACH');
+    assert.is(throwsA(() => rtnl.route.get('10.77.0.1'), NetlinkError).code, 'ENETUNREACH');
   }));
 
 test('onlink gateway outside any connected prefix', () =>
   withRoutingNs((ns, rtnl) => {
-    const code = netlinkCode(() => rtnl.route.add({ dst: '192.168.5.0/24', gateway: '192.168.99.1', dev: 'veth0', table: 100 }));
-    assert.is(code, 'ENETUNREACH', 'without onlink the kernel refuses an unreachable gateway');
+    const unreachable = throwsA(() => rtnl.route.add({ dst: '192.168.5.0/24', gateway: '192.168.99.1', dev: 'veth0', table: 100 }), NetlinkError);
+    assert.is(unreachable.code, 'ENETUNREACH', 'without onlink the kernel refuses an unreachable gateway');
     rtnl.route.add({ dst: '192.168.5.0/24', gateway: '192.168.99.1', dev: 'veth0', table: 100, onlink: true });
     const [r] = table(ns, 100);
     assert.ok(r.flags.includes('onlink'), JSON.stringify(r));
@@ -191,10 +168,7 @@ test('del removes exactly the route; a Route from list round-trips through repla
     );
     rtnl.route.del({ dst: 'fd00:20::/64', table: 100 });
     assert.equal(ipJson(ns, '-6', 'route', 'show', 'table', '100'), []);
-    assert.is(
-      netlinkCode(() => rtnl.route.del({ dst: '10.20.0.0/16', table: 100 })),
-      'ESRCH',
-    );
+    assert.is(throwsA(() => rtnl.route.del({ dst: '10.20.0.0/16', table: 100 }), NetlinkError).code, 'ESRCH');
   }));
 
 test('list filters by table, protocol, type, dst, dev and family in the kernel', () =>
