@@ -59,6 +59,57 @@ const koffiPlugin: Plugin = {
   },
 };
 
+/** core's generated netlink bindings (constants, struct layouts, name tables). */
+const GENERATED = join(root, '../core/src/netlink/generated');
+
+/** Every `export const` of the generated modules that generated/index.ts re-exports. */
+function generatedNames(): string[] {
+  const index = readFileSync(join(GENERATED, 'index.ts'), 'utf8');
+  const files = [...index.matchAll(/^export \* from '\.\/(\w+)\.js';$/gm)].map((m) => `${m[1]}.ts`);
+  const names = files.flatMap((f) => [...readFileSync(join(GENERATED, f), 'utf8').matchAll(/^export const (\w+)/gm)].map((m) => m[1]!));
+  if (names.length === 0) throw new CniError(CniCode.Internal, `no generated bindings found through ${GENERATED}/index.ts`);
+  return names;
+}
+
+/** The places that use the generated bindings as one namespace object, and what replaces each. */
+const NAMESPACE_USES: Record<string, [from: string, to: string]> = {
+  'core/src/netlink/schema.ts': ["import * as G from './generated/index.js';", "import G from 'netboot:generated';"],
+  'core/src/index.ts': ["export * as constants from './netlink/generated/index.js';", "export { default as constants } from 'netboot:generated';"],
+};
+
+/**
+ * In a CommonJS bundle esbuild stands in for an ES namespace object (`import * as G`, `export * as
+ * constants`) with one getter closure per export, all made when the bundle loads: for core's ~1,250
+ * generated netlink bindings that was 4–8 ms of every ADD and DEL (marks in the single executable).
+ * The two modules that use them as a namespace — core's schema (lookups by kernel name) and core's
+ * `constants` export — get one plain frozen object of the same values instead, made when first
+ * imported (after the generated modules are initialised). If either line changes, the build fails
+ * here rather than silently paying the cost again.
+ */
+const plainNamespacePlugin: Plugin = {
+  name: 'plain-generated-namespace',
+  setup(b) {
+    b.onResolve({ filter: /^netboot:generated$/ }, () => ({ path: 'generated', namespace: 'netboot' }));
+    b.onLoad({ filter: /^generated$/, namespace: 'netboot' }, () => {
+      const names = generatedNames();
+      const imports = names.map((n, i) => `${n} as g${i}`).join(', ');
+      const fields = names.map((n, i) => `${n}: g${i}`).join(', ');
+      return {
+        contents: `import { ${imports} } from ${JSON.stringify(join(GENERATED, 'index.ts'))};\nexport default Object.freeze({ ${fields} });\n`,
+        loader: 'js',
+        resolveDir: GENERATED,
+      };
+    });
+    const filter = new RegExp(`(${Object.keys(NAMESPACE_USES).map((k) => k.replace(/[./]/g, '\\$&')).join('|')})$`);
+    b.onLoad({ filter }, ({ path }) => {
+      const [from, to] = Object.entries(NAMESPACE_USES).find(([k]) => path.endsWith(k))![1];
+      const source = readFileSync(path, 'utf8');
+      if (!source.includes(from)) throw new CniError(CniCode.Internal, `${path} no longer has \`${from}\`: update NAMESPACE_USES in ${fileURLToPath(import.meta.url)}`);
+      return { contents: source.replace(from, to), loader: 'ts' };
+    });
+  },
+};
+
 export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
   const result = await build({
     entryPoints: [join(CNI_SRC, o.entry === 'sea' ? 'build/sea-entry.ts' : 'main.ts')],
@@ -68,7 +119,7 @@ export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
     format: 'cjs',
     target: 'node20',
     conditions: ['source'],
-    plugins: [koffiPlugin],
+    plugins: [koffiPlugin, plainNamespacePlugin],
     define: {
       NETBOOT_KOFFI: JSON.stringify(o.koffi),
       ...(o.koffi.kind === 'embedded' ? { NETBOOT_KOFFI_DATA: JSON.stringify(readFileSync(koffiNativePath()).toString('base64')) } : {}),
