@@ -107,11 +107,17 @@ export interface VethOptions {
 /**
  * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>`:
  * one request, the container end never appears on the host. A leftover host end of the same name (a
- * plugin killed mid-ADD) is removed first. The undo deletes the pair.
+ * plugin killed mid-ADD) is removed when the kernel says the name exists, and the pair made again:
+ * the usual ADD pays one request, not a delete that fails first. The undo deletes the pair.
  */
 export function addVeth(host: Rtnl, o: VethOptions, stack: CleanupStack): Link {
-  deleteLink(host, o.hostName);
-  host.link.add({ kind: 'veth', name: o.hostName, mtu: o.mtu, master: o.bridge.index, up: true, peer: { name: o.ifname, netns: o.netns, mtu: o.mtu } });
+  const veth = { kind: 'veth', name: o.hostName, mtu: o.mtu, master: o.bridge.index, up: true, peer: { name: o.ifname, netns: o.netns, mtu: o.mtu } } as const;
+  try {
+    host.link.add(veth);
+  } catch (err) {
+    if (!isExist(err) || !deleteLink(host, o.hostName)) throw err;
+    host.link.add(veth);
+  }
   stack.push(`veth ${o.hostName}`, () => deleteLink(host, o.hostName));
   const link = host.link.get(o.hostName);
   if (o.hairpin) {
