@@ -65,6 +65,18 @@ const CONSTANT_GROUPS: ConstantGroup[] = [
   { header: 'linux/fib_rules.h', prefix: 'FR_ACT_', title: 'rule actions' },
   { header: 'linux/fib_rules.h', prefix: 'FIB_RULE_', title: 'rule flags' },
   { header: 'linux/lwtunnel.h', prefix: 'LWTUNNEL_', title: 'route encapsulation' },
+  {
+    header: 'linux/netfilter/nfnetlink.h',
+    names: ['NFNL_SUBSYS_NFTABLES', 'NFNL_MSG_BATCH_BEGIN', 'NFNL_MSG_BATCH_END', 'NFNETLINK_V0'],
+    title: 'nfnetlink subsystems and batches',
+  },
+  { header: 'linux/netfilter.h', prefix: 'NFPROTO_', title: 'netfilter families (nfgen_family)' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFT_MSG_', title: 'nf_tables message types' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFTA_SET_ELEM_LIST_', title: 'nf_tables set element list attributes' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFTA_SET_ELEM_', title: 'nf_tables set element attributes' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFT_SET_ELEM_', title: 'nf_tables set element flags' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFTA_LIST_', title: 'nf_tables list attributes' },
+  { header: 'linux/netfilter/nf_tables.h', prefix: 'NFTA_DATA_', title: 'nf_tables data attributes' },
   { header: 'linux/if.h', prefix: 'IFF_', title: 'net_device_flags' },
   { header: 'linux/if.h', prefix: 'IF_OPER_', title: 'operational states (IFLA_OPERSTATE)' },
   { header: 'linux/if.h', names: ['IFNAMSIZ'], title: 'interface name buffer size' },
@@ -127,6 +139,7 @@ const STRUCTS: { name: string; header: string; optional?: boolean }[] = [
   { name: 'fib_rule_hdr', header: 'linux/fib_rules.h' },
   { name: 'fib_rule_uid_range', header: 'linux/fib_rules.h' },
   { name: 'fib_rule_port_range', header: 'linux/fib_rules.h' },
+  { name: 'nfgenmsg', header: 'linux/netfilter/nfnetlink.h' },
 ];
 
 /**

@@ -66,6 +66,9 @@ export {
   type RouteType,
 } from './route.js';
 
+// nf_tables set elements without running nft (`nft add element …`)
+export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOptions, type NftSetRef, setElementRequests } from './nft.js';
+
 // Neighbours and bridge FDB entries
 export { decodeNeigh, type Neigh, NeighApi, type NeighFamily, type NeighFilter, type NeighSpec, NeighSpecError, type NeighState } from './neigh.js';
 

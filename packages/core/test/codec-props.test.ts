@@ -107,6 +107,7 @@ const typesOf = {
   route: [C.RTM_NEWROUTE, C.RTM_DELROUTE, C.RTM_GETROUTE],
   neigh: [C.RTM_NEWNEIGH, C.RTM_DELNEIGH, C.RTM_GETNEIGH],
   rule: [C.RTM_NEWRULE, C.RTM_DELRULE, C.RTM_GETRULE],
+  setelem: [C.NFT_MSG_NEWSETELEM, C.NFT_MSG_DELSETELEM, C.NFT_MSG_GETSETELEM].map((m) => (C.NFNL_SUBSYS_NFTABLES << 8) | m),
 };
 
 const messageArb: fc.Arbitrary<NlMessage> = fc.oneof(

@@ -1,6 +1,8 @@
 // ipMasq with nftables: ONE table of the plugin's own (`inet netboot-cni`) with a set of pod addresses per
 // family; a pod's ADD adds one element, its DEL removes it. The reference adds a chain and rules per
-// pod through several iptables runs (~12 ms per ADD, ~48 ms per DEL here); this is one `nft` run each.
+// pod through several iptables runs (~12 ms per ADD, ~48 ms per DEL here). Elements go over nf_tables
+// netlink (core's Nft, well under a millisecond); `nft` runs only to create the table the first time
+// (the kernel says ENOENT) and to list elements when DEL does not know the pod's addresses, or for GC.
 //
 //   table inet netboot-cni {
 //     set pods4 { type ipv4_addr; }                  # one element per pod, comment "<network> <host veth>"
@@ -10,6 +12,7 @@
 //   }
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { isNotFound, Nft, type NftElement } from '@netboot/core';
 import { networkOf, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
@@ -73,23 +76,64 @@ function listElements(): Element[] {
 
 const setOf = (ip: string): 'pods4' | 'pods6' => (parsePrefix(`${ip}/0`).family === 4 ? 'pods4' : 'pods6');
 
-function deleteScript(elements: readonly Element[]): string {
-  return elements.map((e) => `delete element inet ${NFT_TABLE} ${e.set} { ${e.ip} }\n`).join('');
+/** Applies `change` to each set's elements over netlink, one nf_tables transaction per set. */
+function perSet(elements: readonly (NftElement & { set: string })[], change: (nft: Nft, set: string, elems: NftElement[]) => void): void {
+  const nft = Nft.open();
+  try {
+    for (const set of new Set(elements.map((e) => e.set))) {
+      change(
+        nft,
+        set,
+        elements.filter((e) => e.set === set),
+      );
+    }
+  } finally {
+    nft.close();
+  }
+}
+
+const ref = (set: string) => ({ family: 'inet' as const, table: NFT_TABLE, set });
+const addElements = (elements: readonly (NftElement & { set: string })[]) => perSet(elements, (nft, set, elems) => nft.addElements(ref(set), elems));
+const deleteElements = (elements: readonly Element[]) =>
+  perSet(
+    elements.map((e) => ({ set: e.set, key: e.ip })),
+    (nft, set, elems) => nft.deleteElements(ref(set), elems),
+  );
+
+/** Wraps a netlink failure as the plugin's error, keeping the kernel's words. */
+function internal(err: unknown, what: string): CniError {
+  return new CniError(CniCode.Internal, `${what}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 export function masqueradeFor(conf: NetConf) {
   const tag = (a: Attachment) => `${conf.name.slice(0, 100)} ${hostVethName(conf.name, a)}`;
   const removeWhere = (keep: (e: Element) => boolean) => {
     const doomed = listElements().filter((e) => !keep(e));
-    if (doomed.length > 0) nft(deleteScript(doomed));
+    try {
+      deleteElements(doomed);
+    } catch (err) {
+      throw internal(err, 'removing masquerade elements');
+    }
   };
   return {
     /** Adds the pod's addresses (and its subnets to the never-masqueraded set); the undo removes the elements. */
     async add(a: Attachment, ips: readonly CniIp[], stack: CleanupStack): Promise<void> {
       const addrs = ips.map((ip) => parsePrefix(ip.address));
-      const nets = addrs.map((p) => `add element inet ${NFT_TABLE} nets${p.family} { ${networkOf(`${p.address}/${p.prefixLen}`)} }\n`).join('');
-      const pods = addrs.map((p) => `add element inet ${NFT_TABLE} pods${p.family} { ${p.address} comment "${tag(a)}" }\n`).join('');
-      nft(SETUP + nets + pods);
+      const elements = [
+        ...addrs.map((p) => ({ set: `nets${p.family}`, key: networkOf(`${p.address}/${p.prefixLen}`) })),
+        ...addrs.map((p) => ({ set: `pods${p.family}`, key: p.address, comment: tag(a) })),
+      ];
+      try {
+        addElements(elements);
+      } catch (err) {
+        if (!isNotFound(err)) throw internal(err, 'adding masquerade elements');
+        nft(SETUP); // the first pod on this node (or after a reboot): create the table, then retry
+        try {
+          addElements(elements);
+        } catch (again) {
+          throw internal(again, 'adding masquerade elements');
+        }
+      }
       stack.push('masquerade elements', () =>
         this.del(
           a,
@@ -102,7 +146,7 @@ export function masqueradeFor(conf: NetConf) {
       const mine = tag(a);
       if (ips.length > 0) {
         try {
-          return nft(deleteScript(ips.map((ip) => ({ set: setOf(ip), ip, comment: mine }))));
+          return deleteElements(ips.map((ip) => ({ set: setOf(ip), ip, comment: mine })));
         } catch {
           // some were already gone (or never added): fall back to looking
         }

@@ -417,7 +417,10 @@ export class MessageWriter {
 
   private body(msg: Omit<NlMessage, 'flags' | 'seq' | 'pid'>, flags: number): void {
     const family = familyByType[msg.type];
-    if (family !== undefined) {
+    // A bare `payload` goes out as is, even for a type rtnetlink has a schema for: other netlink
+    // protocols reuse the numbers (NFNL_MSG_BATCH_BEGIN is 16, RTM_NEWLINK's number).
+    const bare = msg.payload !== undefined && isEmpty(msg.header) && isEmpty(msg.attrs);
+    if (family !== undefined && !bare) {
       this.struct(msg.header, family.header);
       this.pad();
       this.attrs(msg.attrs, family.attrs);
@@ -699,6 +702,8 @@ const SCALAR_NAMES: Record<number, 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16'
   [T.be16]: 'be16',
   [T.be32]: 'be32',
 };
+
+const isEmpty = (o: object | undefined): boolean => o === undefined || Object.keys(o).length === 0;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);

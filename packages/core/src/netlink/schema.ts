@@ -83,6 +83,9 @@ export function constant(name: string): number {
 }
 
 const NLA_F_NESTED = constant('NLA_F_NESTED');
+/** nf_tables message types are `NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_*`. */
+export const NFT_TYPE_BASE = constant('NFNL_SUBSYS_NFTABLES') << 8;
+const nftMessageName = (msg: number): string | undefined => Object.keys(K).find((k) => k.startsWith('NFT_MSG_') && k !== 'NFT_MSG_MAX' && K[k] === msg);
 
 interface GeneratedStruct {
   size: number;
@@ -675,10 +678,33 @@ export const extackAttrs: AttrTable = table('NLMSGERR_ATTR', {
 });
 
 // ---------------------------------------------------------------------------------------------
+// nf_tables set elements (NFT_MSG_*SETELEM on NETLINK_NETFILTER): nfgenmsg + NFTA_SET_ELEM_LIST_* —
+// `nft add element …`. nft marks every nest NLA_F_NESTED; the rows do too, so requests match its bytes.
+
+const nfgenmsg = generatedStruct('nfgenmsg');
+const NESTED: Opts = { nlaFlags: NLA_F_NESTED };
+// NFTA_DATA_VERDICT (maps to chains) is left out: netboot's sets hold keys only.
+const nftDataAttrs: AttrTable = table('NFTA_DATA', { NFTA_DATA_VALUE: 'binary' });
+const nftSetElemAttrs: AttrTable = table('NFTA_SET_ELEM', {
+  NFTA_SET_ELEM_KEY: nested(() => nftDataAttrs, NESTED),
+  NFTA_SET_ELEM_FLAGS: 'be32',
+  // libnftnl's TLVs (the comment is type 0); nft.ts writes them.
+  NFTA_SET_ELEM_USERDATA: 'binary',
+  NFTA_SET_ELEM_KEY_END: nested(() => nftDataAttrs, NESTED),
+});
+const nftListAttrs: AttrTable = table('NFTA_LIST', { NFTA_LIST_ELEM: { wire: 'nested', table: () => nftSetElemAttrs, opts: { multi: true, ...NESTED } } });
+const nftSetElemListAttrs: AttrTable = table('NFTA_SET_ELEM_LIST', {
+  NFTA_SET_ELEM_LIST_TABLE: 'string',
+  NFTA_SET_ELEM_LIST_SET: 'string',
+  NFTA_SET_ELEM_LIST_ELEMENTS: nested(() => nftListAttrs, NESTED),
+  NFTA_SET_ELEM_LIST_SET_ID: 'be32',
+});
+
+// ---------------------------------------------------------------------------------------------
 // Message type → family
 
 export interface Family {
-  readonly name: 'link' | 'addr' | 'route' | 'neigh' | 'rule';
+  readonly name: 'link' | 'addr' | 'route' | 'neigh' | 'rule' | 'setelem';
   readonly header: StructLayout;
   readonly attrs: AttrTable;
 }
@@ -689,6 +715,7 @@ export const families = {
   route: { name: 'route', header: rtmsg, attrs: routeAttrs },
   neigh: { name: 'neigh', header: ndmsg, attrs: neighAttrs },
   rule: { name: 'rule', header: fib_rule_hdr, attrs: ruleAttrs },
+  setelem: { name: 'setelem', header: nfgenmsg, attrs: nftSetElemListAttrs },
 } as const satisfies Record<string, Family>;
 
 /** Families indexed by message type (RTM_NEWLINK…). */
@@ -702,6 +729,11 @@ export const familyByType: readonly (Family | undefined)[] = (() => {
       if (typeof n === 'number') byType[n] = family;
     }
   }
+  // nf_tables types are subsystem << 8 | message, above every rtnetlink type, so one index serves both.
+  for (const verb of verbs) {
+    const n = K[`NFT_MSG_${verb}SETELEM`];
+    if (typeof n === 'number') byType[NFT_TYPE_BASE | n] = families.setelem;
+  }
   return byType;
 })();
 
@@ -709,5 +741,6 @@ resolveTables();
 
 /** Kernel name of a message type (`RTM_NEWLINK`, `NLMSG_ERROR`), or `#<n>`. */
 export function messageTypeName(type: number): string {
+  if (type >> 8 === NFT_TYPE_BASE >> 8) return nftMessageName(type & 0xff) ?? `#${type}`;
   return G.RTM_NAMES[type] ?? G.NLMSG_NAMES[type] ?? `#${type}`;
 }

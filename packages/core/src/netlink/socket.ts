@@ -44,6 +44,8 @@ export interface OpenOptions {
    * `Rtnl.open({ netns })`, `openSocket({ netns })`.
    */
   netnsFd?: number;
+  /** Netlink protocol: NETLINK_ROUTE (default), or NETLINK_NETFILTER for nf_tables (nft.ts). */
+  protocol?: number;
   /** Receive timeout guard in ms (SO_RCVTIMEO); default 10 000. */
   timeoutMs?: number;
   /** Socket receive buffer in bytes (SO_RCVBUFFORCE, SO_RCVBUF without CAP_NET_ADMIN); default 1 MiB. */
@@ -107,7 +109,8 @@ export class NetlinkSocket implements Transport {
   static open(opts: OpenOptions = {}): NetlinkSocket {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
-    const create = () => libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    const protocol = opts.protocol ?? NETLINK_ROUTE;
+    const create = () => libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     const fd = opts.netnsFd === undefined ? create() : inNetnsFd(opts.netnsFd, create, 'NetlinkSocket.open');
     try {
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
