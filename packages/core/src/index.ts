@@ -66,6 +66,9 @@ export {
   type RouteType,
 } from './route.js';
 
+// Nexthop objects (`ip nexthop …`), which routes name with `nhid`
+export { decodeNexthop, NexthopApi, type NexthopFilter, type NexthopObject, type NexthopObjectSpec, NexthopSpecError } from './nexthop.js';
+
 // nf_tables set elements without running nft (`nft add element …`)
 export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOptions, type NftSetRef, setElementRequests } from './nft.js';
 

@@ -94,6 +94,12 @@ export interface RouteSpec {
   onlink?: boolean;
   /** Multipath (`ip route … nexthop via A dev X nexthop via B dev Y`); excludes gateway/dev. */
   nexthops?: Nexthop[];
+  /**
+   * A nexthop object (RTA_NH_ID, `ip route … nhid N`; see NexthopApi). The route then goes where
+   * the nexthop says: gateway, dev, onlink and nexthops are not sent (routes the kernel reports
+   * with one also carry its gateway and device, so a listed route still addresses itself).
+   */
+  nhid?: number;
 }
 
 /** A route as the kernel reports it; every field `RouteSpec` has, with devices as ifindexes. */
@@ -382,16 +388,21 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
   if (spec.nexthops !== undefined && (spec.gateway !== undefined || spec.dev !== undefined)) {
     throw new RouteSpecError('nexthops', spec.nexthops, 'give either nexthops or gateway/dev, not both');
   }
-  if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
-  if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkLinkRef('dev', spec.dev));
-  if (checkBool('onlink', spec.onlink)) header.rtm_flags |= RTNH_F_ONLINK;
+  if (spec.nhid !== undefined) attrs.RTA_NH_ID = checkInteger(RouteSpecError, 'nhid', spec.nhid, 1, 0xffffffff);
+  else {
+    if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
+    if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkLinkRef('dev', spec.dev));
+    if (checkBool('onlink', spec.onlink)) header.rtm_flags |= RTNH_F_ONLINK;
+  }
   if (spec.src !== undefined) attrs.RTA_PREFSRC = sameFamily('src', spec.src, family);
   if (spec.metric !== undefined) attrs.RTA_PRIORITY = checkU32('metric', spec.metric);
   if (spec.mtu !== undefined) attrs.RTA_METRICS = { RTAX_MTU: checkU32('mtu', spec.mtu) };
-  if (spec.nexthops !== undefined) attrs.RTA_MULTIPATH = encodeNexthops(spec.nexthops, family, resolve);
+  if (spec.nexthops !== undefined && spec.nhid === undefined) attrs.RTA_MULTIPATH = encodeNexthops(spec.nexthops, family, resolve);
 
   header.rtm_scope =
-    spec.scope !== undefined ? scopeNumber(spec.scope) : defaultScope(family, type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined);
+    spec.scope !== undefined
+      ? scopeNumber(spec.scope)
+      : defaultScope(family, type, forDelete, spec.gateway !== undefined || spec.nexthops !== undefined || spec.nhid !== undefined);
   return { header, attrs };
 }
 
@@ -456,7 +467,7 @@ export function decodeRoute(m: NlMessage): Route {
   const dstLen = h.rtm_dst_len ?? 0;
   // Scalars are narrowed with `typeof` in place (see netlink/values.ts): a helper imported from
   // another module costs a call per attribute here, measurably so in a 10,000-route dump.
-  const { RTA_DST: dst, RTA_TABLE: table, RTA_GATEWAY: gateway, RTA_OIF: dev, RTA_PREFSRC: src, RTA_PRIORITY: metric } = a;
+  const { RTA_DST: dst, RTA_TABLE: table, RTA_GATEWAY: gateway, RTA_OIF: dev, RTA_PREFSRC: src, RTA_PRIORITY: metric, RTA_NH_ID: nhid } = a;
   const route: Route = {
     dst: dstLen === 0 ? 'default' : `${typeof dst === 'string' ? dst : '?'}/${dstLen}`,
     family,
@@ -470,6 +481,7 @@ export function decodeRoute(m: NlMessage): Route {
   if ((h.rtm_flags ?? 0) & RTNH_F_ONLINK) route.onlink = true;
   if (typeof src === 'string') route.src = src;
   if (typeof metric === 'number') route.metric = metric;
+  if (typeof nhid === 'number') route.nhid = nhid;
   if (a.RTA_METRICS !== undefined) {
     const mtu = attrNest(a.RTA_METRICS)?.RTAX_MTU;
     if (typeof mtu === 'number') route.mtu = mtu;

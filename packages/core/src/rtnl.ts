@@ -1,4 +1,4 @@
-// One rtnetlink socket in one namespace, with the four object APIs on top of it. Open one Rtnl per
+// One rtnetlink socket in one namespace, with the object APIs on top of it. Open one Rtnl per
 // namespace you manage and keep it: the socket stays bound to the namespace it was created in, so
 // later calls need no namespace switching at all.
 import { NetlinkSocket, type OpenOptions, type Transport } from './netlink/socket.js';
@@ -7,6 +7,7 @@ import { NotANetnsError, netnsPath, withNetnsFd, type NetnsRef } from './netns.j
 import { AddrApi } from './addr.js';
 import { LinkApi } from './link.js';
 import { NeighApi } from './neigh.js';
+import { NexthopApi } from './nexthop.js';
 import { RouteApi } from './route.js';
 
 export interface RtnlOpenOptions extends Omit<OpenOptions, 'netnsFd'> {
@@ -32,7 +33,7 @@ export function openSocket(opts: RtnlOpenOptions = {}): NetlinkSocket {
 }
 
 /**
- * The four object APIs over one transport: a NetlinkSocket (`Rtnl.open`), or anything else that
+ * The object APIs over one transport: a NetlinkSocket (`Rtnl.open`), or anything else that
  * speaks `Transport`, such as a test's RequestRecorder (`new Rtnl(recorder)`), so code written against
  * an Rtnl is tested without a kernel.
  */
@@ -46,6 +47,8 @@ export class Rtnl<T extends Transport & { close?(): void } = NetlinkSocket> impl
   readonly route: RouteApi;
   /** `ip neigh …` and `bridge fdb …` */
   readonly neigh: NeighApi;
+  /** `ip nexthop …` */
+  readonly nexthop: NexthopApi;
 
   /** Opens a socket in `opts.netns` (default: the caller's namespace). `using rtnl = Rtnl.open(…)` closes it. */
   static open(opts: RtnlOpenOptions = {}): Rtnl {
@@ -59,6 +62,7 @@ export class Rtnl<T extends Transport & { close?(): void } = NetlinkSocket> impl
     this.addr = new AddrApi(socket);
     this.route = new RouteApi(socket);
     this.neigh = new NeighApi(socket);
+    this.nexthop = new NexthopApi(socket);
   }
 
   close(): void {

@@ -245,6 +245,43 @@ const expectations: Record<string, (msgs: NlMessage[]) => void> = {
     assert.is(m.flags & (C.NLM_F_CREATE | C.NLM_F_REPLACE), C.NLM_F_CREATE | C.NLM_F_REPLACE);
     assert.is(m.attrs.RTA_GATEWAY, '10.0.0.3');
   },
+  'nexthop/add-via': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_NEWNEXTHOP);
+    assert.is(m.flags, REQ | C.NLM_F_CREATE | C.NLM_F_EXCL);
+    assert.equal(m.header, { nh_family: C.AF_INET, nh_scope: 0, nh_protocol: 78, resvd: 0, nh_flags: 0 });
+    assert.equal(m.attrs, { NHA_ID: 7, NHA_GATEWAY: '10.0.0.2', NHA_OIF: 3 });
+  },
+  'nexthop/replace-onlink': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.flags, REQ | C.NLM_F_CREATE | C.NLM_F_REPLACE);
+    assert.is(m.header.nh_flags, C.RTNH_F_ONLINK);
+    assert.is(m.attrs.NHA_GATEWAY, '10.99.0.1');
+  },
+  'nexthop/add-v6': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.header.nh_family, C.AF_INET6);
+    assert.equal(m.attrs, { NHA_ID: 9, NHA_GATEWAY: 'fd00::2', NHA_OIF: 3 });
+  },
+  'nexthop/del': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_DELNEXTHOP);
+    assert.equal(m.attrs, { NHA_ID: 7 });
+  },
+  'nexthop/show': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.type, C.RTM_NEWNEXTHOP);
+    assert.is(m.header.nh_protocol, 78);
+    assert.is(m.attrs.NHA_ID, 7);
+    assert.is(m.attrs.NHA_GATEWAY, '10.0.0.2');
+    assert.is(m.attrs.NHA_OIF, 3);
+  },
+  'route/add-nhid': (msgs) => {
+    const m = one(msgs);
+    assert.is(m.attrs.RTA_NH_ID, 7);
+    assert.is(m.attrs.RTA_GATEWAY, undefined);
+    assert.is(m.header.rtm_protocol, 78);
+  },
   'route/show-multipath': (msgs) => {
     const m = one(msgs);
     assert.is(m.attrs.RTA_TABLE, 100);

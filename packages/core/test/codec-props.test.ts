@@ -108,6 +108,7 @@ const typesOf = {
   neigh: [C.RTM_NEWNEIGH, C.RTM_DELNEIGH, C.RTM_GETNEIGH],
   rule: [C.RTM_NEWRULE, C.RTM_DELRULE, C.RTM_GETRULE],
   setelem: [C.NFT_MSG_NEWSETELEM, C.NFT_MSG_DELSETELEM, C.NFT_MSG_GETSETELEM].map((m) => (C.NFNL_SUBSYS_NFTABLES << 8) | m),
+  nexthop: [C.RTM_NEWNEXTHOP, C.RTM_DELNEXTHOP, C.RTM_GETNEXTHOP],
 };
 
 const messageArb: fc.Arbitrary<NlMessage> = fc.oneof(

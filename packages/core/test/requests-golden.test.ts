@@ -24,6 +24,7 @@ import { LinkApi } from '../src/link.js';
 import { AddrApi } from '../src/addr.js';
 import { RouteApi } from '../src/route.js';
 import { NeighApi } from '../src/neigh.js';
+import { NexthopApi } from '../src/nexthop.js';
 
 const dir = join(import.meta.dirname, 'golden');
 
@@ -49,6 +50,7 @@ interface Apis {
   addr: AddrApi;
   route: RouteApi;
   neigh: NeighApi;
+  nexthop: NexthopApi;
 }
 
 /** The one request `call` sends besides name lookups, as the kernel would receive it (seq and pid 0 like the fixtures). */
@@ -57,7 +59,7 @@ function captured(call: (api: Apis) => void): NlMessage {
     const name = req.attrs.IFLA_IFNAME as string;
     return [{ type: C.RTM_NEWLINK, header: { ifi_index: INDEX[name]! }, attrs: { IFLA_IFNAME: name } }];
   });
-  call({ link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec) });
+  call({ link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec), nexthop: new NexthopApi(rec) });
   const sent = rec.sent.filter((m) => m.type !== C.RTM_GETLINK);
   assert.is(sent.length, 1, 'one request sent');
   return sent[0]!;
@@ -131,6 +133,11 @@ const cases: [slug: string, call: (api: Apis) => void][] = [
   // Without a gateway `ip` picks scope link for IPv4 and leaves IPv6 at universe (its scope is unused).
   ['route/add-dev', ({ route }) => route.add({ dst: '10.50.0.0/16', dev: 'vA' })],
   ['route/add-v6-dev', ({ route }) => route.add({ dst: 'fd20::/64', dev: 'vA' })],
+  ['route/add-nhid', ({ route }) => route.add({ dst: '10.60.0.0/16', nhid: 7, protocol: 78 })],
+  ['nexthop/add-via', ({ nexthop }) => nexthop.add({ id: 7, gateway: '10.0.0.2', dev: 'vA', protocol: 78 })],
+  ['nexthop/replace-onlink', ({ nexthop }) => nexthop.replace({ id: 7, gateway: '10.99.0.1', dev: 'vA', onlink: true, protocol: 78 })],
+  ['nexthop/add-v6', ({ nexthop }) => nexthop.add({ id: 9, gateway: 'fd00::2', dev: 'vA', protocol: 78 })],
+  ['nexthop/del', ({ nexthop }) => nexthop.del(7)],
   ['neigh/replace-permanent', ({ neigh }) => neigh.set({ dst: '10.0.0.9', lladdr: '02:00:00:00:00:09', state: 'permanent', dev: 'vA' })],
   // `bridge fdb … permanent` ORs permanent into its default state, noarp.
   [
@@ -148,7 +155,7 @@ for (const [slug, call] of cases) {
 test('every golden request fixture has an API counterpart here', () => {
   const covered = new Set(cases.map(([slug]) => slug));
   const requests: string[] = [];
-  for (const sub of ['addr', 'fdb', 'link', 'neigh', 'route']) {
+  for (const sub of ['addr', 'fdb', 'link', 'neigh', 'nexthop', 'route']) {
     for (const file of readdirSync(join(dir, sub)).filter((f) => f.endsWith('.hex'))) {
       const text = readFileSync(join(dir, sub, file), 'utf8');
       if (/^# direction: request$/m.test(text)) requests.push(`${sub}/${file.slice(0, -4)}`);

@@ -16,10 +16,12 @@ import {
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
+  RTM_DELNEXTHOP,
   RTM_DELROUTE,
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_IPV4_ROUTE,
@@ -27,10 +29,11 @@ import {
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
   RTNLGRP_NEIGH,
+  RTNLGRP_NEXTHOP,
 } from './generated/index.js';
 import { NetlinkSocket, type OpenOptions } from './socket.js';
 
-export type MonitorGroup = 'link' | 'ipv4-addr' | 'ipv6-addr' | 'ipv4-route' | 'ipv6-route' | 'neigh';
+export type MonitorGroup = 'link' | 'ipv4-addr' | 'ipv6-addr' | 'ipv4-route' | 'ipv6-route' | 'neigh' | 'nexthop';
 
 export type MonitorEvent =
   | { kind: ChangeKind; action: 'new' | 'del'; message: NlMessage }
@@ -59,9 +62,10 @@ const GROUPS: Record<MonitorGroup, number> = {
   'ipv4-route': RTNLGRP_IPV4_ROUTE,
   'ipv6-route': RTNLGRP_IPV6_ROUTE,
   neigh: RTNLGRP_NEIGH,
+  nexthop: RTNLGRP_NEXTHOP,
 };
 
-type ChangeKind = 'link' | 'addr' | 'route' | 'neigh';
+type ChangeKind = 'link' | 'addr' | 'route' | 'neigh' | 'nexthop';
 const EVENTS: Record<number, { kind: ChangeKind; action: 'new' | 'del' } | undefined> = {
   [RTM_NEWLINK]: { kind: 'link', action: 'new' },
   [RTM_DELLINK]: { kind: 'link', action: 'del' },
@@ -71,6 +75,8 @@ const EVENTS: Record<number, { kind: ChangeKind; action: 'new' | 'del' } | undef
   [RTM_DELROUTE]: { kind: 'route', action: 'del' },
   [RTM_NEWNEIGH]: { kind: 'neigh', action: 'new' },
   [RTM_DELNEIGH]: { kind: 'neigh', action: 'del' },
+  [RTM_NEWNEXTHOP]: { kind: 'nexthop', action: 'new' },
+  [RTM_DELNEXTHOP]: { kind: 'nexthop', action: 'del' },
 };
 
 /**

@@ -209,6 +209,7 @@ const ifaddrmsg = generatedStruct('ifaddrmsg');
 const rtmsg = generatedStruct('rtmsg');
 const ndmsg = generatedStruct('ndmsg');
 const fib_rule_hdr = generatedStruct('fib_rule_hdr');
+const nhmsg = generatedStruct('nhmsg');
 /** rtnh_len is computed by the codec, like nlmsg_len. */
 const rtnexthop = generatedStruct('rtnexthop', ['rtnh_len']);
 /** NLMSG_ERROR payload: the error, then the request's nlmsghdr (fields renamed msg_*). */
@@ -638,6 +639,26 @@ const neighAttrs: AttrTable = table('NDA', {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Nexthop object (RTM_*NEXTHOP): nhmsg + NHA_* — `ip nexthop …`
+
+const nexthopAttrs: AttrTable = table('NHA', {
+  NHA_ID: 'u32',
+  // A packed array of struct nexthop_grp; netboot sends single nexthops only, so it stays bytes.
+  NHA_GROUP: 'binary',
+  NHA_GROUP_TYPE: 'u16',
+  NHA_BLACKHOLE: 'flag',
+  NHA_OIF: 'u32',
+  NHA_GATEWAY: 'ipaddr',
+  NHA_ENCAP_TYPE: 'u16',
+  NHA_ENCAP: nested(() => opaqueAttrs),
+  NHA_GROUPS: 'flag',
+  NHA_MASTER: 'u32',
+  NHA_FDB: 'flag',
+  NHA_RES_GROUP: nested(() => opaqueAttrs),
+  NHA_RES_BUCKET: nested(() => opaqueAttrs),
+});
+
+// ---------------------------------------------------------------------------------------------
 // Policy-routing rule (RTM_*RULE): fib_rule_hdr + FRA_* — `ip rule …`
 
 const ruleAttrs: AttrTable = table('FRA', {
@@ -704,7 +725,7 @@ const nftSetElemListAttrs: AttrTable = table('NFTA_SET_ELEM_LIST', {
 // Message type → family
 
 export interface Family {
-  readonly name: 'link' | 'addr' | 'route' | 'neigh' | 'rule' | 'setelem';
+  readonly name: 'link' | 'addr' | 'route' | 'neigh' | 'rule' | 'nexthop' | 'setelem';
   readonly header: StructLayout;
   readonly attrs: AttrTable;
 }
@@ -716,13 +737,14 @@ export const families = {
   neigh: { name: 'neigh', header: ndmsg, attrs: neighAttrs },
   rule: { name: 'rule', header: fib_rule_hdr, attrs: ruleAttrs },
   setelem: { name: 'setelem', header: nfgenmsg, attrs: nftSetElemListAttrs },
+  nexthop: { name: 'nexthop', header: nhmsg, attrs: nexthopAttrs },
 } as const satisfies Record<string, Family>;
 
 /** Families indexed by message type (RTM_NEWLINK…). */
 export const familyByType: readonly (Family | undefined)[] = (() => {
   const byType: (Family | undefined)[] = [];
   const verbs = ['NEW', 'DEL', 'GET', 'SET'] as const;
-  const objects = { LINK: families.link, ADDR: families.addr, ROUTE: families.route, NEIGH: families.neigh, RULE: families.rule };
+  const objects = { LINK: families.link, ADDR: families.addr, ROUTE: families.route, NEIGH: families.neigh, RULE: families.rule, NEXTHOP: families.nexthop };
   for (const [obj, family] of Object.entries(objects)) {
     for (const verb of verbs) {
       const n = K[`RTM_${verb}${obj}`];

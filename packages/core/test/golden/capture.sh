@@ -139,6 +139,15 @@ fixture route/show-multipath reply RTM_NEWROUTE \
   "$V4; $VETH2; ip link set vC up; ip link set vD up; ip addr add 10.0.1.1/24 dev vC; $MULTI" \
   'ip route show table 100' --fd 3
 
+# ---- nexthop objects, and a route through one
+NH7='ip nexthop add id 7 via 10.0.0.2 dev vA proto 78'
+fixture nexthop/add-via request RTM_NEWNEXTHOP "$V4" "$NH7"
+fixture nexthop/replace-onlink request RTM_NEWNEXTHOP "$V4; $NH7" 'ip nexthop replace id 7 via 10.99.0.1 dev vA onlink proto 78'
+fixture nexthop/add-v6 request RTM_NEWNEXTHOP "$V6" 'ip -6 nexthop add id 9 via fd00::2 dev vA proto 78'
+fixture nexthop/del request RTM_DELNEXTHOP "$V4; $NH7" 'ip nexthop del id 7'
+fixture nexthop/show reply RTM_NEWNEXTHOP "$V4; $NH7" 'ip nexthop show' --fd 3
+fixture route/add-nhid request RTM_NEWROUTE "$V4; $NH7" 'ip route add 10.60.0.0/16 nhid 7 proto 78'
+
 # ---- neighbours and FDB
 fixture neigh/replace-permanent request RTM_NEWNEIGH "$V4" \
   'ip neigh replace 10.0.0.9 lladdr 02:00:00:00:00:09 nud permanent dev vA'

@@ -1,0 +1,192 @@
+// Nexthop objects: RTM_NEWNEXTHOP / RTM_DELNEXTHOP / RTM_GETNEXTHOP as typed objects — `ip nexthop …`.
+// A nexthop object is a gateway and device kept once by the kernel under a numeric id; routes point
+// at it with `nhid` (RouteSpec.nhid). Why they exist for netboot: the kernel hashes a plain route's
+// fib_info by device, protocol, scope and metric but not by gateway, so N peer routes through one
+// device cost O(N²) to insert; routes through nexthop objects share none of that, and a peer whose
+// node IP changes is one nexthop replace whatever number of routes use it.
+// Only single nexthops (gateway and/or device) are built here; groups and blackholes decode as bytes.
+import type { Attrs, NlMessage } from './netlink/codec.js';
+import type { Request, Transport } from './netlink/socket.js';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTM_DELNEXTHOP,
+  RTM_GETNEXTHOP,
+  RTM_NEWNEXTHOP,
+  RTNH_F_ONLINK,
+  RTPROT_UNSPEC,
+} from './netlink/generated/index.js';
+import { parseIp, type IpFamily } from './base/ip.js';
+import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
+import { checkFlag, checkInteger, SpecError } from './errors.js';
+
+export interface NexthopObjectSpec {
+  /** The nexthop's id, 1..4294967295 (`ip nexthop … id N`); routes name it with `nhid`. */
+  id: number;
+  /** IPv4 or IPv6 gateway (`via A`). */
+  gateway?: string;
+  dev?: LinkRef;
+  /** The gateway is on the link even without a matching prefix (`onlink`). */
+  onlink?: boolean;
+  /** nh_protocol (`proto P`); default 0, as `ip nexthop add` sends without `proto`. */
+  protocol?: number;
+  /** Needed only without a gateway; otherwise taken from it. Default 4. */
+  family?: IpFamily;
+}
+
+/** A nexthop object as the kernel reports it: devices as ifindexes. */
+export interface NexthopObject extends NexthopObjectSpec {
+  family: IpFamily;
+  protocol: number;
+  dev?: number;
+  /** A group (NHA_GROUP) or blackhole: not buildable here, reported so it is not mistaken for a gateway. */
+  kind: 'single' | 'group' | 'blackhole';
+}
+
+export interface NexthopFilter {
+  /** Only nexthops through this device (the kernel filters, NHA_OIF). */
+  dev?: LinkRef;
+  /** Only this family (the kernel filters, nh_family). */
+  family?: IpFamily;
+  /** Only this nh_protocol (matched here: the kernel does not filter by it). */
+  protocol?: number;
+}
+
+/** A nexthop spec that cannot be sent as given. Nothing was sent. */
+export class NexthopSpecError extends SpecError {
+  static override readonly subject = 'nexthop ';
+}
+
+const ADD = NLM_F_CREATE | NLM_F_EXCL;
+const REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
+
+type NhMsg = { nh_family: number; nh_scope: number; nh_protocol: number; resvd: number; nh_flags: number };
+
+const nhmsg = (family: number): NhMsg => ({ nh_family: family, nh_scope: 0, nh_protocol: 0, resvd: 0, nh_flags: 0 });
+
+export class NexthopApi {
+  readonly #sock: Transport;
+
+  constructor(sock: Transport) {
+    this.#sock = sock;
+  }
+
+  /** `ip nexthop add id N via A dev D [onlink] [proto P]`: fails with EEXIST if the id is taken. */
+  add(nh: NexthopObjectSpec): void {
+    this.#sock.request(this.#newNexthop(nh, ADD, this.#resolver()));
+  }
+
+  /** `ip nexthop replace id N …`: creates it or overwrites the one with that id (routes using it follow). */
+  replace(nh: NexthopObjectSpec): void {
+    this.#sock.request(this.#newNexthop(nh, REPLACE, this.#resolver()));
+  }
+
+  /** `ip nexthop del id N`: the kernel also drops every route using it, without a RTM_DELROUTE. */
+  del(id: number): void {
+    this.#sock.request(delNexthop(id));
+  }
+
+  /** Many `ip nexthop replace`s in one batch (`ip -batch`); one result per nexthop: undefined or the error. */
+  replaceMany(nexthops: readonly NexthopObjectSpec[]): (Error | undefined)[] {
+    const resolve = this.#resolver(new Map());
+    return this.#sock.batch(nexthops.map((nh) => this.#newNexthop(nh, REPLACE, resolve)));
+  }
+
+  /** Many `ip nexthop del id N`s in one batch; one result per id. */
+  delMany(ids: readonly number[]): (Error | undefined)[] {
+    return this.#sock.batch(ids.map(delNexthop));
+  }
+
+  /** `ip nexthop get id N`: NotFound (ENOENT) if there is none. */
+  get(id: number): NexthopObject {
+    const replies = this.#sock.request({ type: RTM_GETNEXTHOP, header: nhmsg(AF_UNSPEC), attrs: { NHA_ID: checkId(id) } });
+    const reply = replies.find((m) => m.type === RTM_NEWNEXTHOP);
+    if (!reply) throw new NexthopSpecError('id', id, 'the kernel returned no nexthop');
+    return decodeNexthop(reply);
+  }
+
+  /**
+   * `ip nexthop show [dev D] [-4|-6] [proto P]`. Fails with EOPNOTSUPP on a kernel without nexthop
+   * objects (before 5.3), which makes an empty list the cheapest probe for them.
+   */
+  list(filter: NexthopFilter = {}): NexthopObject[] {
+    const family = filter.family === undefined ? AF_UNSPEC : afOf(checkFamily(filter.family));
+    const attrs: Attrs = {};
+    if (filter.dev !== undefined) attrs.NHA_OIF = this.#resolver()(checkLinkRef('dev', filter.dev));
+    const out: NexthopObject[] = [];
+    for (const m of this.#sock.dump({ type: RTM_GETNEXTHOP, header: nhmsg(family), attrs })) {
+      if (m.type !== RTM_NEWNEXTHOP) continue;
+      const nh = decodeNexthop(m);
+      if (filter.protocol === undefined || nh.protocol === filter.protocol) out.push(nh);
+    }
+    return out;
+  }
+
+  /** Device name → ifindex; a batch passes a cache, as thousands of nexthops name the same few devices. */
+  #resolver(cache?: Map<string, number>): (ref: LinkRef) => number {
+    return (ref) => {
+      if (typeof ref === 'number') return ref;
+      let index = cache?.get(ref);
+      if (index === undefined) {
+        index = linkIndex(this.#sock, ref);
+        cache?.set(ref, index);
+      }
+      return index;
+    };
+  }
+
+  #newNexthop(spec: NexthopObjectSpec, flags: number, resolve: (ref: LinkRef) => number): Request {
+    if (spec === null || typeof spec !== 'object') throw new NexthopSpecError('spec', spec, 'expected an object');
+    const attrs: Attrs = { NHA_ID: checkId(spec.id) };
+    let family = spec.family === undefined ? undefined : checkFamily(spec.family);
+    if (spec.gateway !== undefined) {
+      const gw = parseIp(spec.gateway);
+      if (family !== undefined && gw.family !== family) throw new NexthopSpecError('gateway', spec.gateway, `is IPv${gw.family} in an IPv${family} nexthop`);
+      family = gw.family;
+      attrs.NHA_GATEWAY = gw.address;
+    }
+    if (spec.dev !== undefined) attrs.NHA_OIF = resolve(checkLinkRef('dev', spec.dev));
+    else if (spec.gateway === undefined) throw new NexthopSpecError('dev', spec.dev, 'a nexthop needs a gateway, a device or both');
+    const header = nhmsg(afOf(family ?? 4));
+    header.nh_protocol = checkInteger(NexthopSpecError, 'protocol', spec.protocol ?? RTPROT_UNSPEC, 0, 255);
+    if (checkFlag(NexthopSpecError, 'onlink', spec.onlink)) header.nh_flags = RTNH_F_ONLINK;
+    return { type: RTM_NEWNEXTHOP, flags, header, attrs };
+  }
+}
+
+function delNexthop(id: number): Request {
+  return { type: RTM_DELNEXTHOP, header: nhmsg(AF_UNSPEC), attrs: { NHA_ID: checkId(id) } };
+}
+
+/** Kernel message → NexthopObject. */
+export function decodeNexthop(m: NlMessage): NexthopObject {
+  const h = m.header;
+  const a = m.attrs;
+  const nh: NexthopObject = {
+    id: typeof a.NHA_ID === 'number' ? a.NHA_ID : 0,
+    family: h.nh_family === AF_INET6 ? 6 : 4,
+    protocol: h.nh_protocol ?? 0,
+    kind: a.NHA_GROUP !== undefined ? 'group' : a.NHA_BLACKHOLE !== undefined ? 'blackhole' : 'single',
+  };
+  if (typeof a.NHA_GATEWAY === 'string') nh.gateway = a.NHA_GATEWAY;
+  if (typeof a.NHA_OIF === 'number') nh.dev = a.NHA_OIF;
+  if ((h.nh_flags ?? 0) & RTNH_F_ONLINK) nh.onlink = true;
+  return nh;
+}
+
+function afOf(family: IpFamily): number {
+  return family === 6 ? AF_INET6 : AF_INET;
+}
+
+function checkFamily(family: unknown): IpFamily {
+  if (family !== 4 && family !== 6) throw new NexthopSpecError('family', family, 'expected 4 or 6');
+  return family;
+}
+
+function checkId(id: number): number {
+  return checkInteger(NexthopSpecError, 'id', id, 1, 0xffffffff);
+}
