@@ -1,8 +1,12 @@
 // @netboot/routes against `ip -batch`, in throwaway `nbt-bench-…` namespaces, for host-gw and vxlan at
 // several cluster sizes (one node, N peers on its /16 underlay, a /24 pod CIDR each):
-//   full apply         Reconciler.full(mode.desired(node, peers)) in a fresh namespace
+//   full apply         Reconciler.full(mode.desired(node, peers)) in a fresh namespace (routes through
+//                      nexthop objects, as netboot writes them where the kernel has them)
 //                      vs the same entries from a generated file: `ip -batch` (routes; neighbours for
-//                      vxlan) + `bridge -batch` (FDB entries for vxlan), timed as whole processes
+//                      vxlan) + `bridge -batch` (FDB entries for vxlan), timed as whole processes, in
+//                      two shapes: plain `route replace … via GW` (what flannel and Calico program),
+//                      and the nexthop shape netboot writes (`nexthop replace id N via GW …` +
+//                      `route replace … nhid N`), so the ratio to each prints
 //   no-op reconcile    resync(): one dump per kind against the wanted state, diff, nothing to send
 //   one peer changed   update() of one peer that moved to another node IP (median of CHANGES)
 //   one peer removed   update() of one peer gone (median of CHANGES)
@@ -21,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rtnl } from '@netboot/core';
 import { tempNetns, type TempNetns } from '@netboot/core/testing';
-import { discoverNode, hostGw, Network, Reconciler, vxlan, type LocalNode, type Mode, type Peer } from '@netboot/routes';
+import { discoverNode, hostGw, Network, NEXTHOP_IDS, Reconciler, vxlan, type LocalNode, type Mode, type Peer } from '@netboot/routes';
 import { intEnv, machineFacts, median, settle, writeResultsSection } from './lib/common.js';
 
 const PEERS = (process.env.PEERS ?? '100,1000,5000').split(',').map(Number);
@@ -76,8 +80,25 @@ function count(ns: TempNetns): number {
   return routes;
 }
 
-/** The iproute2 file for the same full apply: ms for `bridge -batch` (FDB) + `ip -batch` (neighbours, routes). */
-function iproute2(ns: TempNetns, rtnl: Rtnl, node: LocalNode, mode: Mode, peers: Peer[]): number {
+/** `route replace … via GW` lines (plain), or one nexthop per gateway and routes naming it (nexthop). */
+function routeLines(routes: ReturnType<Mode['desired']>['routes'], shape: 'plain' | 'nexthop'): string[] {
+  if (shape === 'plain') return routes.map((r) => `route replace ${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''} proto ${PROTO}`);
+  const ids = new Map<string, number>();
+  const nexthops: string[] = [];
+  const lines = routes.map((r) => {
+    const via = `via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+    let id = ids.get(via);
+    if (id === undefined) {
+      ids.set(via, (id = NEXTHOP_IDS.first + ids.size));
+      nexthops.push(`nexthop replace id ${id} ${via} proto ${PROTO}`);
+    }
+    return `route replace ${r.dst} nhid ${id} proto ${PROTO}`;
+  });
+  return [...nexthops, ...lines];
+}
+
+/** The iproute2 file for the same full apply: ms for `bridge -batch` (FDB) + `ip -batch` (neighbours, [nexthops,] routes). */
+function iproute2(ns: TempNetns, rtnl: Rtnl, node: LocalNode, mode: Mode, peers: Peer[], shape: 'plain' | 'nexthop'): number {
   const d = mode.desired(node, peers);
   if (d.device?.kind === 'vxlan') {
     const v = d.device;
@@ -105,10 +126,7 @@ function iproute2(ns: TempNetns, rtnl: Rtnl, node: LocalNode, mode: Mode, peers:
     ]);
     rtnl.link.set(v.name, { up: true });
   }
-  const ipLines = [
-    ...d.neighbours.map((n) => `neigh replace ${n.dst} lladdr ${n.lladdr} dev ${n.dev} nud permanent`),
-    ...d.routes.map((r) => `route replace ${r.dst} via ${r.gateway} dev ${r.dev}${r.onlink ? ' onlink' : ''} proto ${PROTO}`),
-  ];
+  const ipLines = [...d.neighbours.map((n) => `neigh replace ${n.dst} lladdr ${n.lladdr} dev ${n.dev} nud permanent`), ...routeLines(d.routes, shape)];
   const fdbLines = d.fdb.map((f) => `fdb replace ${f.lladdr} dev ${f.dev} dst ${f.dst} self permanent`);
   writeFileSync(join(work, 'ip'), `${ipLines.join('\n')}\n`);
   writeFileSync(join(work, 'bridge'), `${fdbLines.join('\n')}\n`);
@@ -123,6 +141,7 @@ interface Row {
   n: number;
   full: number[];
   ref: number[];
+  refNh: number[];
   noop: number[];
   change: number[];
   remove: number[];
@@ -131,7 +150,7 @@ const rows: Row[] = [];
 let idle: { mode: string; n: number; pct: number; seconds: number } | undefined;
 
 function bench(modeName: string, n: number): void {
-  const row: Row = { mode: modeName, n, full: [], ref: [], noop: [], change: [], remove: [] };
+  const row: Row = { mode: modeName, n, full: [], ref: [], refNh: [], noop: [], change: [], remove: [] };
   const peers = Array.from({ length: n }, (_, i) => peer(i + 2));
   for (let r = 0; r < REPEAT; r++) {
     const ours = (): void =>
@@ -157,12 +176,13 @@ function bench(modeName: string, n: number): void {
           if (report.operations === 0) throw new Error('one removed peer: nothing done');
         }
       });
-    const theirs = (): void =>
+    const theirs = (shape: 'plain' | 'nexthop', into: number[]) => (): void =>
       withNode((ns, rtnl, node) => {
-        row.ref.push(iproute2(ns, rtnl, node, modes[modeName]!(), peers));
-        if (count(ns) !== n) throw new Error(`ip -batch: ${count(ns)} routes`);
+        into.push(iproute2(ns, rtnl, node, modes[modeName]!(), peers, shape));
+        if (count(ns) !== n) throw new Error(`ip -batch (${shape}): ${count(ns)} routes`);
       });
-    for (const side of r % 2 === 0 ? [ours, theirs] : [theirs, ours]) {
+    const sides = [ours, theirs('plain', row.ref), theirs('nexthop', row.refNh)];
+    for (const side of r % 2 === 0 ? sides : sides.reverse()) {
       settle();
       side();
     }
@@ -207,13 +227,14 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixe
 
 function table(): string {
   const lines = [
-    '| mode | peers | full apply ms | iproute2 file ms | ratio (≤ 0.5×) | no-op ms | one changed ms | one removed ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| mode | peers | full apply ms | `ip -batch` plain ms | ratio (≤ 0.5×) | `ip -batch` nexthops ms | ratio | no-op ms | one changed ms | one removed ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const ratio = median(r.full) / median(r.ref);
+    const ratioNh = median(r.full) / median(r.refNh);
     lines.push(
-      `| ${r.mode} | ${r.n} | ${fmt(median(r.full))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.noop))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`,
+      `| ${r.mode} | ${r.n} | ${fmt(median(r.full))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.refNh))} | ${ratioNh.toFixed(2)}× | ${fmt(median(r.noop))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`,
     );
   }
   if (idle) lines.push('', `Idle \`Network\` (${idle.mode}, ${idle.n} peers, ${idle.seconds} s): ${idle.pct.toFixed(2)} % of one core.`);
@@ -239,7 +260,9 @@ try {
 
 Command: \`pnpm bench routes\` — ${facts}. Medians of ${REPEAT} fresh namespaces per row; one
 changed / removed peer: medians of ${REPEAT}×${CHANGES} updates after a full apply. The iproute2 side is
-\`bridge -batch\` (FDB, vxlan) + \`ip -batch\` (neighbours, routes) as whole processes, same entries.
+\`bridge -batch\` (FDB, vxlan) + \`ip -batch\` (neighbours, routes) as whole processes, same entries:
+plain \`via\` routes (what flannel and Calico program; the target's reference), and the nexthop-object
+shape netboot writes (\`nexthop replace id N via …\` + \`route replace … nhid N\`).
 
 ${table()}
 `,

@@ -1,13 +1,14 @@
 // Sends a Plan to the kernel in the order that keeps every route usable the moment it exists:
 //   deletes first, routes before FDB before neighbours (nothing routes into an entry being removed);
-//   then, per peer, neighbour → FDB → route, each kind in one batch. A peer whose neighbour or FDB
-//   step fails gets no route, and a peer with any failure has its earlier steps of this pass rolled
+//   then, per peer, neighbour → FDB → nexthop → route, each kind in one batch; stale nexthops last,
+//   once no route of this pass names them (deleting a nexthop silently takes its routes along).
+//   A peer whose neighbour, FDB or nexthop step fails gets no route, and a peer with any failure has its earlier steps of this pass rolled
 //   back (deleted, or put back as they were), so a half-written peer never carries traffic.
 // A route the kernel refuses as existing (EEXIST) is a route someone added at that destination since
 // the dump: it becomes a conflict, read back and reported, and is not a failure.
-import { isExist, isNotFound, type Neigh, type NeighSpec, type Route, type RouteSpec } from '@netboot/core';
+import { isExist, isNotFound, type Neigh, type NeighSpec, type NexthopObject, type NexthopObjectSpec, type Route, type RouteSpec } from '@netboot/core';
 import { emptyPlan, type Conflict, type Ownership, type Plan } from './diff.js';
-import type { Kernel, DesiredFdb, DesiredNeigh, DesiredRoute } from './types.js';
+import type { Kernel, DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute } from './types.js';
 
 /** An operation the kernel refused, as the `ip`/`bridge` command it equals, with the kernel's error. */
 export interface Failure {
@@ -27,9 +28,16 @@ export interface Outcome {
 }
 
 export function routeSpec(d: DesiredRoute, own: Ownership): RouteSpec {
+  if (d.nhid !== undefined) return { dst: d.dst, nhid: d.nhid, table: own.table, protocol: own.protocol };
   const r: RouteSpec = { dst: d.dst, gateway: d.gateway, dev: d.dev, table: own.table, protocol: own.protocol };
   if (d.onlink) r.onlink = true;
   return r;
+}
+
+export function nexthopSpec(d: DesiredNexthop | NexthopObject, own: Ownership): NexthopObjectSpec {
+  const n: NexthopObjectSpec = { id: d.id, gateway: d.gateway!, dev: d.dev!, protocol: own.protocol };
+  if (d.onlink) n.onlink = true;
+  return n;
 }
 
 const neighSpec = (n: DesiredNeigh | Neigh): NeighSpec => ({ dev: n.dev, dst: n.dst!, lladdr: n.lladdr!, state: 'permanent' });
@@ -37,9 +45,11 @@ const neighSpec = (n: DesiredNeigh | Neigh): NeighSpec => ({ dev: n.dev, dst: n.
 const fdbSpec = (n: DesiredFdb | Neigh): NeighSpec => ({ family: 'bridge', dev: n.dev, lladdr: n.lladdr!, dst: n.dst!, state: 'permanent' });
 
 const describeRoute = (verb: string, r: RouteSpec): string =>
-  `ip route ${verb} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}${r.protocol !== undefined ? ` proto ${r.protocol}` : ''}${r.table !== undefined ? ` table ${r.table}` : ''}`;
+  `ip route ${verb} ${r.dst}${r.nhid !== undefined ? ` nhid ${r.nhid}` : ''}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}${r.onlink ? ' onlink' : ''}${r.protocol !== undefined ? ` proto ${r.protocol}` : ''}${r.table !== undefined ? ` table ${r.table}` : ''}`;
 const describeNeigh = (verb: string, n: NeighSpec): string =>
   `ip neigh ${verb} ${n.dst}${verb === 'del' ? '' : ` lladdr ${n.lladdr} nud permanent`} dev ${n.dev}`;
+const describeNexthop = (verb: string, n: NexthopObjectSpec): string =>
+  `ip nexthop ${verb} id ${n.id}${verb === 'del' ? '' : ` via ${n.gateway} dev ${n.dev}${n.onlink ? ' onlink' : ''} proto ${n.protocol}`}`;
 const describeFdb = (verb: string, n: NeighSpec): string =>
   `bridge fdb ${verb} ${n.lladdr} dev ${n.dev} dst ${n.dst}${verb === 'del' ? '' : ' self permanent'}`;
 
@@ -83,6 +93,12 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     if (e === undefined) done.fdb.add.push(d);
     else stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e);
   });
+  const nexthops = plan.nexthops.set.filter((c) => !failed.has(c.to.peer));
+  rtnl.nexthop.replaceMany(nexthops.map((c) => nexthopSpec(c.to, own))).forEach((e, i) => {
+    const c = nexthops[i]!;
+    if (e === undefined) done.nexthops.set.push(c);
+    else stepFailed(c.to.peer, describeNexthop('replace', nexthopSpec(c.to, own)), e);
+  });
   const adds = plan.routes.add.filter((d) => !failed.has(d.peer));
   rtnl.route.addMany(adds.map((d) => routeSpec(d, own))).forEach((e, i) => {
     const d = adds[i]!;
@@ -98,6 +114,15 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
   });
 
   if (failed.size > 0) rollback(rtnl, out, failed, own);
+
+  // Stale nexthops, now that no route of this pass goes through them.
+  if (plan.nexthops.del.length > 0) {
+    rtnl.nexthop.delMany(plan.nexthops.del.map((n) => n.id)).forEach((e, i) => {
+      const n = plan.nexthops.del[i]!;
+      if (gone(e)) done.nexthops.del.push(n);
+      else fail(describeNexthop('del', nexthopSpec(n, own)), e!);
+    });
+  }
   return out;
 }
 
@@ -124,6 +149,10 @@ function rollback(rtnl: Kernel, out: Outcome, failed: ReadonlySet<string>, own: 
   };
   for (const c of mine(done.routes.replace, (c) => c.to.peer)) undo(() => rtnl.route.replace(c.from));
   for (const d of mine(done.routes.add, (d) => d.peer)) undo(() => rtnl.route.del(routeSpec(d, own)));
+  for (const c of mine(done.nexthops.set, (c) => c.to.peer)) {
+    const from = c.from;
+    undo(() => (from !== undefined ? rtnl.nexthop.replace(nexthopSpec(from, own)) : rtnl.nexthop.del(c.to.id)));
+  }
   for (const d of mine(done.fdb.add, (d) => d.peer)) undo(() => rtnl.neigh.del(fdbSpec(d)));
   for (const c of mine(done.neighbours.set, (c) => c.to.peer)) {
     const from = c.from;

@@ -7,11 +7,15 @@
 //    reported as a conflict and that destination is left exactly as it is (no add, no replace);
 //  - neighbour entries are netboot's when they are permanent and sit on netboot's own overlay
 //    device (the kernel's own entries there — multicast NOARP ones, resolution attempts — are not);
-//  - FDB entries are netboot's when they sit on that device and name a remote (`dst`).
+//  - FDB entries are netboot's when they sit on that device and name a remote (`dst`);
+//  - nexthop objects are netboot's when they carry its route protocol and an id in NEXTHOP_IDS; one
+//    with another protocol at a wanted id is someone else's: the routes that would use it are
+//    conflicts, and it is left as it is.
 // Everything else in `current` is ignored, so callers may pass a whole table or a whole dump.
 import type { IpFamily } from '@netboot/core/ip';
-import type { Neigh, Route } from '@netboot/core';
-import type { DesiredFdb, DesiredNeigh, DesiredRoute, PeerState } from './types.js';
+import type { Neigh, NexthopObject, Route } from '@netboot/core';
+import { inNexthopRange } from './nexthops.js';
+import type { DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute, PeerState } from './types.js';
 
 /**
  * netboot's route protocol: 78 (ASCII 'N'). Unused by the stacks it must coexist with: the kernel
@@ -34,6 +38,8 @@ export interface CurrentState {
   routes: readonly Route[];
   neighbours: readonly Neigh[];
   fdb: readonly Neigh[];
+  /** A nexthop dump (any protocols, any ids). */
+  nexthops?: readonly NexthopObject[];
 }
 
 /** A desired destination held by a route that is not netboot's: left untouched, for the user to decide. */
@@ -43,6 +49,8 @@ export interface Conflict {
   table: number;
   /** The routes in the way (another protocol). */
   routes: Route[];
+  /** The nexthop object in the way: someone else's at the id the route would use. */
+  nexthop?: NexthopObject;
 }
 
 export interface RouteChange {
@@ -56,8 +64,15 @@ export interface NeighChange {
   to: DesiredNeigh;
 }
 
+export interface NexthopChange {
+  /** The nexthop being overwritten (another gateway or device), if there was one. */
+  from?: NexthopObject;
+  to: DesiredNexthop;
+}
+
 /** The operations, by object kind; `desired` entries carry devices as ifindexes. */
 export interface Plan {
+  nexthops: { set: NexthopChange[]; del: NexthopObject[] };
   routes: { add: DesiredRoute[]; replace: RouteChange[]; del: Route[] };
   neighbours: { set: NeighChange[]; del: Neigh[] };
   fdb: { add: DesiredFdb[]; del: Neigh[] };
@@ -65,12 +80,20 @@ export interface Plan {
 }
 
 export function emptyPlan(): Plan {
-  return { routes: { add: [], replace: [], del: [] }, neighbours: { set: [], del: [] }, fdb: { add: [], del: [] }, conflicts: [] };
+  return {
+    nexthops: { set: [], del: [] },
+    routes: { add: [], replace: [], del: [] },
+    neighbours: { set: [], del: [] },
+    fdb: { add: [], del: [] },
+    conflicts: [],
+  };
 }
 
 /** Operations in a plan (conflicts are not operations). */
 export function planSize(p: Plan): number {
   return (
+    p.nexthops.set.length +
+    p.nexthops.del.length +
     p.routes.add.length +
     p.routes.replace.length +
     p.routes.del.length +
@@ -94,14 +117,19 @@ function familyOf(dst: string): IpFamily {
   return dst.includes(':') ? 6 : 4;
 }
 
-/** Whether the kernel's route is exactly the desired one (and sits at the key `replace` would hit). */
+/**
+ * Whether the kernel's route is exactly the desired one (and sits at the key `replace` would hit).
+ * A route through a nexthop object is judged by its id: the gateway behind it is the nexthop's diff.
+ */
 export function sameRoute(cur: Route, want: DesiredRoute): boolean {
+  const via =
+    want.nhid !== undefined
+      ? cur.nhid === want.nhid
+      : cur.nhid === undefined && cur.gateway === want.gateway && cur.dev === want.dev && Boolean(cur.onlink) === Boolean(want.onlink);
   return (
+    via &&
     cur.type === 'unicast' &&
     cur.nexthops === undefined &&
-    cur.gateway === want.gateway &&
-    cur.dev === want.dev &&
-    Boolean(cur.onlink) === Boolean(want.onlink) &&
     (cur.metric ?? 0) === defaultMetric(cur.family) &&
     cur.mtu === undefined &&
     cur.src === undefined
@@ -110,6 +138,14 @@ export function sameRoute(cur: Route, want: DesiredRoute): boolean {
 
 export function sameNeigh(cur: Neigh, want: DesiredNeigh): boolean {
   return cur.lladdr === want.lladdr && cur.state.includes('permanent');
+}
+
+export function sameNexthop(cur: NexthopObject, want: DesiredNexthop): boolean {
+  return cur.kind === 'single' && cur.gateway === want.gateway && cur.dev === want.dev && Boolean(cur.onlink) === Boolean(want.onlink);
+}
+
+export function ownsNexthop(n: NexthopObject, own: Ownership): boolean {
+  return n.protocol === own.protocol && inNexthopRange(n.id);
 }
 
 export function ownsRoute(r: Route, own: Ownership): boolean {
@@ -149,6 +185,8 @@ function index<T>(items: readonly T[], key: (t: T) => string, keep: (t: T) => bo
 
 /** Current state keyed as the kernel keys it (routeKey, neighKey, fdbKey), only what `own` may see. */
 export interface CurrentIndex {
+  /** Nexthops in netboot's id range, by id (any protocol). */
+  nexthops: ReadonlyMap<number, NexthopObject>;
   routes: ReadonlyMap<string, readonly Route[]>;
   neighbours: ReadonlyMap<string, Neigh>;
   fdb: ReadonlyMap<string, Neigh>;
@@ -156,6 +194,7 @@ export interface CurrentIndex {
 
 /** Desired state keyed the same way, devices as ifindexes. */
 export interface DesiredIndex {
+  nexthops: ReadonlyMap<number, DesiredNexthop>;
   routes: ReadonlyMap<string, DesiredRoute>;
   neighbours: ReadonlyMap<string, DesiredNeigh>;
   fdb: ReadonlyMap<string, DesiredFdb>;
@@ -170,6 +209,7 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
   const onDevice = (n: Neigh): boolean => own.device !== undefined && n.dev === own.device && n.family !== 'bridge';
   return diffIndexed(
     {
+      nexthops: new Map((current.nexthops ?? []).filter((n) => inNexthopRange(n.id)).map((n) => [n.id, n])),
       routes: group(
         current.routes,
         (r) => routeKey(r.table, r.dst),
@@ -183,6 +223,7 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
       ),
     },
     {
+      nexthops: new Map((desired.nexthops ?? []).map((n) => [n.id, n])),
       routes: index(desired.routes, (d) => routeKey(own.table, d.dst)),
       neighbours: index(desired.neighbours, (d) => neighKey(d.dev, d.dst)),
       fdb: index(desired.fdb, (d) => fdbKey(d.dev, d.lladdr, d.dst)),
@@ -198,15 +239,27 @@ export function diff(current: CurrentState, desired: PeerState, own: Ownership):
 export function diffIndexed(current: CurrentIndex, desired: DesiredIndex, own: Ownership): Plan {
   const plan = emptyPlan();
 
+  // Someone else's nexthop at a wanted id: the routes that would use it become conflicts below.
+  const taken = new Map<number, NexthopObject>();
+  for (const [id, want] of desired.nexthops) {
+    const cur = current.nexthops.get(id);
+    if (cur !== undefined && cur.protocol !== own.protocol) taken.set(id, cur);
+    else if (cur === undefined || !sameNexthop(cur, want)) plan.nexthops.set.push(cur === undefined ? { to: want } : { from: cur, to: want });
+  }
+  for (const [id, n] of current.nexthops) if (!desired.nexthops.has(id) && ownsNexthop(n, own)) plan.nexthops.del.push(n);
+
   for (const [key, want] of desired.routes) {
     const here = current.routes.get(key);
-    if (here === undefined) {
-      plan.routes.add.push(want); // the common case of a first apply: nothing there
+    const foreign = here?.filter((r) => r.protocol !== own.protocol) ?? [];
+    const nexthop = want.nhid === undefined ? undefined : taken.get(want.nhid);
+    if (foreign.length > 0 || nexthop !== undefined) {
+      const conflict: Conflict = { peer: want.peer, dst: want.dst, table: own.table, routes: foreign };
+      if (nexthop !== undefined) conflict.nexthop = nexthop;
+      plan.conflicts.push(conflict);
       continue;
     }
-    const foreign = here.filter((r) => r.protocol !== own.protocol);
-    if (foreign.length > 0) {
-      plan.conflicts.push({ peer: want.peer, dst: want.dst, table: own.table, routes: foreign });
+    if (here === undefined) {
+      plan.routes.add.push(want); // the common case of a first apply: nothing there
       continue;
     }
     const keep = here.find((r) => sameRoute(r, want));
@@ -250,8 +303,16 @@ export function toRoute(d: DesiredRoute, own: Ownership): Route {
     dev: d.dev as number,
   };
   if (d.onlink) r.onlink = true;
+  if (d.nhid !== undefined) r.nhid = d.nhid;
   if (family === 6) r.metric = defaultMetric(6);
   return r;
+}
+
+/** The nexthop the kernel reports after `ip nexthop replace` of `d` under `own`. */
+export function toNexthop(d: DesiredNexthop, own: Ownership): NexthopObject {
+  const n: NexthopObject = { id: d.id, family: familyOf(d.gateway), protocol: own.protocol, kind: 'single', gateway: d.gateway, dev: d.dev as number };
+  if (d.onlink) n.onlink = true;
+  return n;
 }
 
 /** The neighbour the kernel reports after `ip neigh replace … nud permanent` of `d`. */
@@ -266,11 +327,14 @@ export function toFdb(d: DesiredFdb): Neigh {
 
 /** `current` with `plan` applied, as the kernel would then report it (what a successful apply leaves). */
 export function applyPlan(current: CurrentState, plan: Plan, own: Ownership): CurrentState {
-  const gone = new Set<object>([...plan.routes.del, ...plan.routes.replace.map((c) => c.from), ...plan.neighbours.del, ...plan.fdb.del]);
-  for (const c of plan.neighbours.set) if (c.from !== undefined) gone.add(c.from);
+  const gone = new Set<object>([...plan.routes.del, ...plan.routes.replace.map((c) => c.from), ...plan.neighbours.del, ...plan.fdb.del, ...plan.nexthops.del]);
+  for (const c of [...plan.neighbours.set, ...plan.nexthops.set]) if (c.from !== undefined) gone.add(c.from);
+  // Deleting a nexthop takes the routes through it along.
+  const dropped = new Set(plan.nexthops.del.map((n) => n.id));
   return {
+    nexthops: [...(current.nexthops ?? []).filter((n) => !gone.has(n)), ...plan.nexthops.set.map((c) => toNexthop(c.to, own))],
     routes: [
-      ...current.routes.filter((r) => !gone.has(r)),
+      ...current.routes.filter((r) => !gone.has(r) && (r.nhid === undefined || !dropped.has(r.nhid))),
       ...plan.routes.add.map((d) => toRoute(d, own)),
       ...plan.routes.replace.map((c) => toRoute(c.to, own)),
     ],

@@ -11,6 +11,7 @@ export type {
   DesiredRoute,
   DesiredNeigh,
   DesiredFdb,
+  DesiredNexthop,
   DeviceSpec,
   IpipSpec,
   Refusal,
@@ -36,7 +37,9 @@ export {
   type Ownership,
   type RouteChange,
   type NeighChange,
+  type NexthopChange,
 } from './diff.js';
+export { NEXTHOP_IDS } from './nexthops.js';
 
 // Errors
 export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError, AlreadyRunningError } from './errors.js';

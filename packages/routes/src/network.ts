@@ -2,8 +2,8 @@
 // Reconciler and runs passes when
 //  - peers change (setPeers/upsertPeer/removePeer, coalesced for `debounceMs`): an update of those
 //    peers only;
-//  - the kernel reports a change to netboot's routes, neighbour or FDB entries or device (core's
-//    monitor): a repair of those keys `repairMs` later, so a hand-deleted route is back well within a
+//  - the kernel reports a change to netboot's routes, nexthop objects, neighbour or FDB entries or
+//    device (core's monitor): a repair of those keys `repairMs` later, so a hand-deleted route is back well within a
 //    second; a device that no longer matches, an uplink that lost an address or changed state (the
 //    kernel flushes routes through it without telling), or lost events (overrun) get a full pass;
 //  - the resync timer fires (`resyncMs`, default 30 s): a full pass, whatever happened.
@@ -120,7 +120,7 @@ export class Network {
     else signal.addEventListener('abort', onAbort, { once: true });
     const watch = () =>
       monitor({
-        groups: ['link', 'ipv4-addr', 'ipv6-addr', 'ipv4-route', 'ipv6-route', 'neigh'],
+        groups: ['link', 'ipv4-addr', 'ipv6-addr', 'ipv4-route', 'ipv6-route', 'neigh', ...(this.#watchNexthops() ? (['nexthop'] as const) : [])],
         signal: stop.signal,
         pollMs: this.#opts.pollMs ?? 200,
         receiveBufferBytes: this.#opts.monitorBufferBytes ?? 16 << 20,
@@ -160,6 +160,18 @@ export class Network {
       this.#timers.clear();
       this.#running = false;
       this.#started = false;
+    }
+  }
+
+  /**
+   * Whether to join the nexthop group: where routes go through nexthop objects. A kernel without
+   * them has no such group to join; a probe that failed otherwise errs on the side of listening.
+   */
+  #watchNexthops(): boolean {
+    try {
+      return this.#reconciler.usesNexthops();
+    } catch {
+      return this.#opts.nexthops !== 'never';
     }
   }
 

@@ -8,10 +8,23 @@
 //    one changed peer costs a handful of operations whatever the cluster's size;
 //  - observe(monitor event) folds the kernel's news into the mirror and marks the key dirty, and
 //    repair() diffs only the dirty keys — an entry deleted or changed by hand comes back;
+//  - a nexthop deleted by hand takes its routes along without a route event (the kernel's way): its
+//    RTM_DELNEXTHOP drops them from the mirror and marks the peer's keys, so repair() writes both back;
 //  - a device event makes repair() read the device back: if it is gone, recreated or not as specified,
 //    and after a monitor overrun, a full pass (resync) runs again; resync() re-resolves device names,
 //    so entries follow a recreated device to its new ifindex.
-import { decodeLink, decodeNeigh, decodeRoute, isNotFound, type MonitorEvent, type Neigh, type Route } from '@netboot/core';
+import {
+  decodeLink,
+  decodeNeigh,
+  decodeNexthop,
+  decodeRoute,
+  isNotFound,
+  NetlinkError,
+  type MonitorEvent,
+  type Neigh,
+  type NexthopObject,
+  type Route,
+} from '@netboot/core';
 import { execute, type Failure } from './apply.js';
 import { deviceMatches, ensureDevice, type DeviceReport } from './device.js';
 import {
@@ -21,11 +34,13 @@ import {
   neighKey,
   NETBOOT_PROTOCOL,
   ownsFdb,
+  ownsNexthop,
   ownsRoute,
   planSize,
   routeKey,
   toFdb,
   toNeigh,
+  toNexthop,
   toRoute,
   type Conflict,
   type CurrentIndex,
@@ -33,14 +48,20 @@ import {
   type Ownership,
   type Plan,
 } from './diff.js';
-import type { Kernel, DesiredFdb, DesiredNeigh, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
+import type { Kernel, DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
+import { inNexthopRange, NexthopIds, throughNexthops } from './nexthops.js';
 import { InvalidPeerError } from './errors.js';
 
 export interface ReconcileOptions {
   /** Routing table for netboot's routes; default main (254). */
   table?: number;
-  /** Route protocol that marks netboot's routes; default NETBOOT_PROTOCOL (78). */
+  /** Route protocol that marks netboot's routes (and nexthop objects); default NETBOOT_PROTOCOL (78). */
   protocol?: number;
+  /**
+   * Routes through nexthop objects (`ip route … nhid N`): 'auto' (default) where the kernel has them
+   * (5.3 and later), 'always' (an error where it has not), or 'never' (plain `via` routes).
+   */
+  nexthops?: 'auto' | 'always' | 'never';
 }
 
 /** What one pass did: the operations that took effect, what is in the way, what failed. */
@@ -56,10 +77,14 @@ export interface Report {
   ms: number;
 }
 
-type Keys = { routes: Set<string>; neighbours: Set<string>; fdb: Set<string> };
-const noKeys = (): Keys => ({ routes: new Set(), neighbours: new Set(), fdb: new Set() });
+type Keys = { nexthops: Set<number>; routes: Set<string>; neighbours: Set<string>; fdb: Set<string> };
+const noKeys = (): Keys => ({ nexthops: new Set(), routes: new Set(), neighbours: new Set(), fdb: new Set() });
+// Routes go through nexthop objects (nexthops.ts) when the kernel has them: probed once, by the first
+// nexthop dump, unless ReconcileOptions.nexthops says otherwise.
+//
 // A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
-type PeerKeys = { routes: string[]; neighbours: string[]; fdb: string[] };
+// `ids` are the peer's keys in NexthopIds, released when it goes.
+type PeerKeys = { nexthops: number[]; routes: string[]; neighbours: string[]; fdb: string[]; ids: string[] };
 
 export class Reconciler {
   readonly own: Ownership;
@@ -68,9 +93,16 @@ export class Reconciler {
   // Each peer's entries as given (devices by name), kept to resolve again when a device is recreated.
   readonly #source = new Map<string, PeerState>();
   // Wanted entries by key, devices resolved to ifindexes, and the keys each peer owns.
-  readonly #want = { routes: new Map<string, DesiredRoute>(), neighbours: new Map<string, DesiredNeigh>(), fdb: new Map<string, DesiredFdb>() };
+  readonly #want = {
+    nexthops: new Map<number, DesiredNexthop>(),
+    routes: new Map<string, DesiredRoute>(),
+    neighbours: new Map<string, DesiredNeigh>(),
+    fdb: new Map<string, DesiredFdb>(),
+  };
   readonly #peers = new Map<string, PeerKeys>();
-  // The kernel: every route of the table, the neighbour and FDB entries of the device.
+  // The kernel: nexthops in netboot's id range, every route of the table, the neighbour and FDB
+  // entries of the device.
+  readonly #nexthops = new Map<number, NexthopObject>();
   readonly #routes = new Map<string, Route[]>();
   readonly #neighbours = new Map<string, Neigh>();
   readonly #fdb = new Map<string, Neigh>();
@@ -79,10 +111,25 @@ export class Reconciler {
   #deviceDirty = false;
   #needsFull = true;
   readonly #index = new Map<string, number>();
+  readonly #ids = new NexthopIds();
+  readonly #nexthopMode: NonNullable<ReconcileOptions['nexthops']>;
+  // Whether routes go through nexthop objects; undefined until probed.
+  #useNexthops: boolean | undefined;
 
   constructor(rtnl: Kernel, opts: ReconcileOptions = {}) {
     this.#rtnl = rtnl;
     this.own = { table: opts.table ?? 254, protocol: opts.protocol ?? NETBOOT_PROTOCOL };
+    this.#nexthopMode = opts.nexthops ?? 'auto';
+    if (this.#nexthopMode === 'never') this.#useNexthops = false;
+  }
+
+  /**
+   * Whether routes go through nexthop objects: for 'auto', one nexthop dump the first time asks the
+   * kernel (EOPNOTSUPP: a kernel without them). The Network asks before it chooses monitor groups.
+   */
+  usesNexthops(): boolean {
+    if (this.#useNexthops === undefined) this.#readNexthops();
+    return this.#useNexthops!;
   }
 
   /** Whether only a full pass can bring the mirror back in line (start, overrun, device changed). */
@@ -92,7 +139,8 @@ export class Reconciler {
 
   /** Whether observed events or failed operations left keys for repair(). */
   get dirty(): boolean {
-    return this.#deviceDirty || this.#dirty.routes.size + this.#dirty.neighbours.size + this.#dirty.fdb.size > 0;
+    const d = this.#dirty;
+    return this.#deviceDirty || d.nexthops.size + d.routes.size + d.neighbours.size + d.fdb.size > 0;
   }
 
   /** Makes the kernel match `desired` exactly: device, then one dump per kind, diff, apply. */
@@ -153,6 +201,20 @@ export class Reconciler {
       if (link.index !== this.own.device && link.name !== this.#device.name) return false;
       return (this.#deviceDirty = true);
     }
+    if (ev.kind === 'nexthop') {
+      const n = decodeNexthop(ev.message);
+      if (!inNexthopRange(n.id)) return false;
+      const had = this.#nexthops.has(n.id);
+      if (ev.action === 'new') this.#nexthops.set(n.id, n);
+      else this.#nexthops.delete(n.id);
+      const want = this.#want.nexthops.get(n.id);
+      if (want === undefined && !ownsNexthop(n, this.own)) return false;
+      this.#dirty.nexthops.add(n.id);
+      // Gone from under its routes: the kernel dropped them too, without a word. (Our own deletes
+      // were folded already, so `had` is false for their echoes and nothing is scanned.)
+      if (ev.action === 'del' && had) this.#dropRoutesVia(n.id, want === undefined ? undefined : this.#peers.get(want.peer)?.routes);
+      return true;
+    }
     if (ev.kind === 'route') {
       const r = decodeRoute(ev.message);
       if (r.table !== this.own.table) return false;
@@ -201,17 +263,27 @@ export class Reconciler {
    */
   #fullPass(refused: Refusal[], rebuild: boolean): Report {
     const t0 = performance.now();
+    const wasUsing = this.#useNexthops;
     const device = this.#readKernel();
-    if (this.#reresolve() || rebuild) {
+    if (this.#reresolve() || rebuild || wasUsing !== this.#useNexthops) {
+      this.#want.nexthops.clear();
       this.#want.routes.clear();
       this.#want.neighbours.clear();
       this.#want.fdb.clear();
+      for (const keys of this.#peers.values()) for (const k of keys.ids) this.#ids.release(k);
       this.#peers.clear();
       for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
     }
     this.#dirty = noKeys();
     // Every key: the whole mirror against everything wanted, both already keyed.
-    return this.#apply('full', { routes: this.#routes, neighbours: this.#neighbours, fdb: this.#fdb }, this.#want, t0, refused, device);
+    return this.#apply(
+      'full',
+      { nexthops: this.#nexthops, routes: this.#routes, neighbours: this.#neighbours, fdb: this.#fdb },
+      this.#want,
+      t0,
+      refused,
+      device,
+    );
   }
 
   /** Ensures the device, then reads the table and the device's entries into the mirror. */
@@ -222,6 +294,7 @@ export class Reconciler {
       device = ensureDevice(rtnl, this.#device);
       this.own.device = device.index;
     } else delete this.own.device;
+    this.#readNexthops();
     this.#routes.clear();
     this.#neighbours.clear();
     this.#fdb.clear();
@@ -232,6 +305,37 @@ export class Reconciler {
     }
     this.#needsFull = false;
     return device;
+  }
+
+  /** Reads the nexthops in netboot's range into the mirror; the first read also settles #useNexthops. */
+  #readNexthops(): void {
+    this.#nexthops.clear();
+    if (this.#useNexthops === false) return;
+    let list: NexthopObject[];
+    try {
+      list = this.#rtnl.nexthop.list();
+    } catch (e) {
+      // No RTM_GETNEXTHOP handler: a kernel before 5.3, or one built without nexthop objects.
+      if (this.#useNexthops !== undefined || this.#nexthopMode === 'always' || !(e instanceof NetlinkError && e.code === 'EOPNOTSUPP')) throw e;
+      this.#useNexthops = false;
+      return;
+    }
+    this.#useNexthops = true;
+    for (const n of list) if (inNexthopRange(n.id)) this.#nexthops.set(n.id, n);
+  }
+
+  /** Drops from the mirror the routes through nexthop `id` (at `keys`, or anywhere), marking their keys. */
+  #dropRoutesVia(id: number, keys: readonly string[] | undefined): void {
+    for (const key of keys ?? [...this.#routes.keys()]) {
+      const list = this.#routes.get(key);
+      if (list === undefined || !list.some((r) => r.nhid === id)) continue;
+      setList(
+        this.#routes,
+        key,
+        list.filter((r) => r.nhid !== id),
+      );
+      this.#dirty.routes.add(key);
+    }
   }
 
   /** Looks the devices named so far up again; true if any has another ifindex (or is gone). */
@@ -264,9 +368,9 @@ export class Reconciler {
   }
 
   /** Records a peer's wanted entries (devices resolved); refuses it (undefined) if a route key is another peer's. */
-  #wantPeer(peer: string, state: PeerState, refused: Refusal[]): PeerKeys | undefined {
-    const keys: PeerKeys = { routes: [], neighbours: [], fdb: [] };
-    for (const r of state.routes) {
+  #wantPeer(peer: string, given: PeerState, refused: Refusal[]): PeerKeys | undefined {
+    const keys: PeerKeys = { nexthops: [], routes: [], neighbours: [], fdb: [], ids: [] };
+    for (const r of given.routes) {
       const k = routeKey(this.own.table, r.dst);
       const holder = this.#want.routes.get(k)?.peer;
       if (holder !== undefined && holder !== peer) {
@@ -274,6 +378,16 @@ export class Reconciler {
         return undefined;
       }
       keys.routes.push(k);
+    }
+    let state = given;
+    if (this.usesNexthops()) {
+      const through = throughNexthops(peer, given, this.#ids);
+      state = through.state;
+      keys.ids = through.keys;
+    }
+    for (const n of state.nexthops ?? []) {
+      this.#want.nexthops.set(n.id, { ...n, dev: this.#ifindex(n.dev) });
+      keys.nexthops.push(n.id);
     }
     for (let i = 0; i < state.routes.length; i++) this.#want.routes.set(keys.routes[i]!, { ...state.routes[i]!, dev: this.#ifindex(state.routes[i]!.dev) });
     for (const n of state.neighbours) {
@@ -293,6 +407,8 @@ export class Reconciler {
   }
 
   #forget(peer: string, keys: PeerKeys): void {
+    for (const id of keys.nexthops) if (this.#want.nexthops.get(id)?.peer === peer) this.#want.nexthops.delete(id);
+    for (const k of keys.ids) this.#ids.release(k);
     for (const k of keys.routes) if (this.#want.routes.get(k)?.peer === peer) this.#want.routes.delete(k);
     for (const k of keys.neighbours) if (this.#want.neighbours.get(k)?.peer === peer) this.#want.neighbours.delete(k);
     for (const k of keys.fdb) if (this.#want.fdb.get(k)?.peer === peer) this.#want.fdb.delete(k);
@@ -309,12 +425,19 @@ export class Reconciler {
 
   /** Only the entries at `keys`, mirror and wanted. */
   #run(pass: Report['pass'], keys: Keys, t0: number, refused: Refusal[]): Report {
+    // A route is only as good as its nexthop: diff the nexthops the routes at these keys name.
+    for (const k of keys.routes) {
+      const nhid = this.#want.routes.get(k)?.nhid;
+      if (nhid !== undefined) keys.nexthops.add(nhid);
+    }
     const current: CurrentIndex = {
+      nexthops: pick(this.#nexthops, keys.nexthops),
       routes: pick(this.#routes, keys.routes),
       neighbours: pick(this.#neighbours, keys.neighbours),
       fdb: pick(this.#fdb, keys.fdb),
     };
     const desired: DesiredIndex = {
+      nexthops: pick(this.#want.nexthops, keys.nexthops),
       routes: pick(this.#want.routes, keys.routes),
       neighbours: pick(this.#want.neighbours, keys.neighbours),
       fdb: pick(this.#want.fdb, keys.fdb),
@@ -358,6 +481,8 @@ export class Reconciler {
         (this.#routes.get(key) ?? []).filter((x) => x !== r),
       );
     };
+    for (const n of done.nexthops.del) this.#nexthops.delete(n.id);
+    for (const c of done.nexthops.set) this.#nexthops.set(c.to.id, toNexthop(c.to, own));
     for (const r of done.routes.del) dropRoute(r);
     for (const c of done.routes.replace) dropRoute(c.from);
     for (const d of [...done.routes.add, ...done.routes.replace.map((c) => c.to)]) pushList(this.#routes, routeKey(own.table, d.dst), toRoute(d, own));
@@ -385,14 +510,15 @@ function peerState(m: Map<string, PeerState>, peer: string): PeerState {
 }
 
 function addKeys(into: Keys, from: Keys | PeerKeys): void {
+  for (const k of from.nexthops) into.nexthops.add(k);
   for (const k of from.routes) into.routes.add(k);
   for (const k of from.neighbours) into.neighbours.add(k);
   for (const k of from.fdb) into.fdb.add(k);
 }
 
 /** The entries of `m` at `keys`. */
-function pick<T>(m: ReadonlyMap<string, T>, keys: ReadonlySet<string>): Map<string, T> {
-  const out = new Map<string, T>();
+function pick<K, T>(m: ReadonlyMap<K, T>, keys: ReadonlySet<K>): Map<K, T> {
+  const out = new Map<K, T>();
   for (const k of keys) {
     const v = m.get(k);
     if (v !== undefined) out.set(k, v);

@@ -1,6 +1,6 @@
 // The data routing works on: peers (the cluster's nodes, the local one included) in, desired kernel
 // state out. Plain objects, so a mode's output can be printed, compared and tested without a kernel.
-import type { AddrApi, LinkApi, LinkRef, NeighApi, RouteApi, Transport, VxlanSpec } from '@netboot/core';
+import type { AddrApi, LinkApi, LinkRef, NeighApi, NexthopApi, RouteApi, Transport, VxlanSpec } from '@netboot/core';
 
 /** A node of the cluster as routing sees it. The local node is a Peer too. */
 export interface Peer {
@@ -39,10 +39,24 @@ export interface IpipSpec {
 /** The one device a mode needs on the node (none for host-gw). */
 export type DeviceSpec = (VxlanSpec & { mtu: number; address: string; local: string }) | IpipSpec;
 
-/** `ip route replace DST via GATEWAY dev DEV [onlink] proto P table T`, on behalf of one peer. */
+/**
+ * `ip route replace DST via GATEWAY dev DEV [onlink] proto P table T`, on behalf of one peer; with
+ * `nhid`, `ip route replace DST nhid N proto P table T` through the peer's nexthop object (gateway,
+ * device and onlink are then the nexthop's).
+ */
 export interface DesiredRoute {
   peer: string;
   dst: string;
+  gateway: string;
+  dev: LinkRef;
+  onlink?: boolean;
+  nhid?: number;
+}
+
+/** `ip nexthop replace id N via GATEWAY dev DEV [onlink] proto P`: a peer's gateway, which its routes name. */
+export interface DesiredNexthop {
+  peer: string;
+  id: number;
   gateway: string;
   dev: LinkRef;
   onlink?: boolean;
@@ -64,11 +78,12 @@ export interface DesiredFdb {
   dev: LinkRef;
 }
 
-/** The kernel entries for one peer. */
+/** The kernel entries for one peer. Modes give routes with gateways; reconcile adds the nexthops. */
 export interface PeerState {
   routes: DesiredRoute[];
   neighbours: DesiredNeigh[];
   fdb: DesiredFdb[];
+  nexthops?: DesiredNexthop[];
 }
 
 /** A peer (or one of its pod CIDRs) a mode cannot route; the rest of the cluster is unaffected. */
@@ -84,7 +99,7 @@ export interface DesiredState extends PeerState {
 }
 
 /**
- * What routes needs of core's Rtnl: the four APIs, and the transport for the one request they do not
+ * What routes needs of core's Rtnl: its object APIs, and the transport for the one request they do not
  * cover (an ipip device). An Rtnl is one; a test builds one over core's RequestRecorder.
  */
 export interface Kernel {
@@ -92,5 +107,6 @@ export interface Kernel {
   addr: AddrApi;
   route: RouteApi;
   neigh: NeighApi;
+  nexthop: NexthopApi;
   socket: Pick<Transport, 'request'>;
 }

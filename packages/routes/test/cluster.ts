@@ -142,6 +142,23 @@ export function ownedRoutes(node: ClusterNode, proto = 78): string[] {
   return lines.sort();
 }
 
+/** `ip -j nexthop show` entries of protocol `proto` as `via GW dev DEV [onlink]` lines, sorted. */
+export function ownedNexthops(node: ClusterNode, proto = 78): string[] {
+  const out = sh(node.ns, 'ip', '-j', 'nexthop', 'show');
+  return (JSON.parse(out || '[]') as any[])
+    .filter((n) => n.protocol === String(proto))
+    .map((n) => `via ${n.gateway} dev ${n.dev}${(n.flags ?? []).includes('onlink') ? ' onlink' : ''}`)
+    .sort();
+}
+
+/** The nhid of each route of protocol `proto` (undefined for a plain `via` route), by destination. */
+export function routeNhids(node: ClusterNode, proto = 78): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const fam of ['-4', '-6'])
+    for (const r of JSON.parse(sh(node.ns, 'ip', '-j', fam, 'route', 'show', 'proto', String(proto)) || '[]')) out[r.dst] = r.nhid;
+  return out;
+}
+
 /** `bridge -j fdb show dev DEV` remote entries as `mac dst` lines, sorted. */
 export function fdbEntries(node: ClusterNode, dev = 'netboot.1'): string[] {
   const out = sh(node.ns, 'bridge', '-j', 'fdb', 'show', 'dev', dev);

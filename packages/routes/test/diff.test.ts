@@ -4,10 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import type { Neigh, Route } from '@netboot/core';
+import type { Neigh, NexthopObject, Route } from '@netboot/core';
 import { applyPlan, diff, NETBOOT_PROTOCOL, planSize, type CurrentState, type Ownership, type Plan } from '../src/index.js';
 import { ownsFdb, ownsNeigh, ownsRoute, routeKey, sameNeigh, sameRoute } from '../src/diff.js';
-import type { DesiredFdb, DesiredNeigh, DesiredRoute, PeerState } from '../src/types.js';
+import type { DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute, PeerState } from '../src/types.js';
+import { NEXTHOP_IDS } from '../src/nexthops.js';
 
 const VX = 10;
 const own: Ownership = { protocol: NETBOOT_PROTOCOL, table: 254, device: VX };
@@ -52,6 +53,71 @@ test('routes: add missing, keep equal, replace different, delete owned leftovers
     [['10.244.9.0/24', 254]],
   );
   assert.equal(plan.conflicts, []);
+});
+
+test('nexthops: add, keep, replace a changed gateway, delete owned leftovers; a foreign one at a wanted id is a conflict', () => {
+  const N = NEXTHOP_IDS.first;
+  const nh = (id: number, gateway: string, extra: Partial<NexthopObject> = {}): NexthopObject => ({
+    id,
+    family: 4,
+    protocol: NETBOOT_PROTOCOL,
+    kind: 'single',
+    gateway,
+    dev: 2,
+    ...extra,
+  });
+  const wantNh = (id: number, gateway: string): DesiredNexthop => ({ peer: `p${id - N}`, id, gateway, dev: 2 });
+  const current: CurrentState = {
+    ...none,
+    nexthops: [
+      nh(N + 1, '192.168.1.11'), // equal: kept
+      nh(N + 2, '192.168.1.99'), // other gateway: replaced
+      nh(N + 3, '192.168.1.13'), // owned, not wanted: deleted
+      nh(N + 4, '192.168.1.14', { protocol: 3 }), // someone else's at a wanted id: conflict
+      nh(5, '192.168.1.15'), // our protocol outside our range: not ours, ignored
+    ],
+    routes: [route('10.244.3.0/24', '192.168.1.13', { nhid: N + 3 })],
+  };
+  const desired: PeerState = {
+    ...only([want('10.244.1.0/24', '192.168.1.11', { nhid: N + 1 }), want('10.244.4.0/24', '192.168.1.14', { peer: 'p4', nhid: N + 4 })]),
+    nexthops: [wantNh(N + 1, '192.168.1.11'), wantNh(N + 2, '192.168.1.12'), wantNh(N + 4, '192.168.1.14')],
+  };
+  const plan = diff(current, desired, own);
+  assert.equal(
+    plan.nexthops.set.map((c) => [c.to.id - N, c.from?.gateway, c.to.gateway]),
+    [[2, '192.168.1.99', '192.168.1.12']],
+  );
+  assert.equal(
+    plan.nexthops.del.map((n) => n.id - N),
+    [3],
+  );
+  assert.equal(
+    plan.routes.add.map((r) => r.dst),
+    ['10.244.1.0/24'],
+  );
+  assert.equal(
+    plan.routes.del.map((r) => r.dst),
+    ['10.244.3.0/24'],
+  );
+  assert.equal(
+    plan.conflicts.map((c) => [c.peer, c.dst, c.nexthop?.id === N + 4, c.routes]),
+    [['p4', '10.244.4.0/24', true, []]],
+  );
+  // A route that names another nexthop is replaced; one with a gateway but no nhid too (plain → nexthop).
+  assert.not.ok(sameRoute(route('10.244.1.0/24', '192.168.1.11', { nhid: N + 9 }), want('10.244.1.0/24', '192.168.1.11', { nhid: N + 1 })));
+  assert.not.ok(sameRoute(route('10.244.1.0/24', '192.168.1.11'), want('10.244.1.0/24', '192.168.1.11', { nhid: N + 1 })));
+  assert.ok(sameRoute(route('10.244.1.0/24', '192.168.1.11', { nhid: N + 1 }), want('10.244.1.0/24', '192.168.1.11', { nhid: N + 1 })));
+  // Applying the plan takes the deleted nexthop's routes along, as the kernel does.
+  const after = applyPlan(current, plan, own);
+  assert.equal(
+    after.nexthops!.map((n) => n.id).sort((x, y) => x - y),
+    [5, N + 1, N + 2, N + 4],
+  );
+  assert.equal(
+    after.routes.map((r) => r.dst),
+    ['10.244.1.0/24'],
+    'the route through the deleted nexthop went with it',
+  );
 });
 
 test('routes: a foreign route at a desired destination is a conflict and nothing there is touched', () => {

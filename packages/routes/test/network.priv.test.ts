@@ -6,9 +6,32 @@
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { privileged, sh } from '@netboot/core/testing';
-import { crossSubnet, hostGw, ipip, ModeUnavailableError, Network, vtepMac, vxlan, type Mode, type Peer, type Report } from '../src/index.js';
+import {
+  crossSubnet,
+  hostGw,
+  ipip,
+  ModeUnavailableError,
+  Network,
+  vtepMac,
+  vxlan,
+  type Mode,
+  type Peer,
+  type ReconcileOptions,
+  type Report,
+} from '../src/index.js';
 import { discoverNode } from '../src/node.js';
-import { buildCluster, fdbEntries, ownedRoutes, permanentNeighbours, pingMatrix, pings, type Cluster, type ClusterNode } from './cluster.js';
+import {
+  buildCluster,
+  fdbEntries,
+  ownedNexthops,
+  ownedRoutes,
+  permanentNeighbours,
+  pingMatrix,
+  pings,
+  routeNhids,
+  type Cluster,
+  type ClusterNode,
+} from './cluster.js';
 
 const test = privileged(uvuTest);
 
@@ -20,9 +43,10 @@ interface Running {
 }
 
 /** A Network per node with every node as a peer, started and through its first pass. */
-async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer)): Promise<Running> {
+async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer), opts: ReconcileOptions = {}): Promise<Running> {
   const reports: Report[] = [];
   const net = new Network({
+    ...opts,
     rtnl: node.rtnl,
     netns: node.ns,
     mode,
@@ -45,8 +69,8 @@ async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.
   };
 }
 
-async function startAll(c: Cluster, mode: Mode): Promise<Running[]> {
-  return Promise.all(c.nodes.map((node) => start(c, mode, node)));
+async function startAll(c: Cluster, mode: Mode, opts: ReconcileOptions = {}): Promise<Running[]> {
+  return Promise.all(c.nodes.map((node) => start(c, mode, node, undefined, opts)));
 }
 
 /** Polls `cond` every 10 ms; the milliseconds it took, or a failure after `ms`. */
@@ -62,6 +86,9 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<n
 const others = (c: Cluster, n: ClusterNode): ClusterNode[] => c.nodes.filter((x) => x !== n);
 const hostGwRoutes = (peers: ClusterNode[]): string[] =>
   peers.flatMap((p) => [`${p.peer.podCIDRs[0]} via ${p.peer.nodeIPs[0]} dev eth0`, `${p.peer.podCIDRs[1]} via ${p.peer.nodeIPs[1]} dev eth0`]).sort();
+const hostGwNexthops = (peers: ClusterNode[]): string[] => peers.flatMap((p) => p.peer.nodeIPs.map((ip) => `via ${ip} dev eth0`)).sort();
+const vxlanNexthops = (peers: ClusterNode[]): string[] =>
+  peers.flatMap((p) => p.peer.podCIDRs.map((c) => `via ${c.split('/')[0]} dev netboot.1 onlink`)).sort();
 const vxlanRoutes = (peers: ClusterNode[]): string[] =>
   peers.flatMap((p) => p.peer.podCIDRs.map((c) => `${c} via ${c.split('/')[0]} dev netboot.1 onlink`)).sort();
 const vxlanFdb = (peers: ClusterNode[]): string[] => peers.map((p) => `${vtepMac(p.peer.name)} ${p.peer.nodeIPs[0]}`).sort();
@@ -83,36 +110,63 @@ test('host-gw: every pod reaches every pod (IPv4, IPv6); exactly the owned route
     try {
       assert.equal(pingMatrix(c), []);
       for (const n of c.nodes) assert.equal(ownedRoutes(n), hostGwRoutes(others(c, n)), `node${n.n} routes`);
+      // Through nexthop objects: one per peer and family, and every owned route names one.
+      for (const n of c.nodes) assert.equal(ownedNexthops(n), hostGwNexthops(others(c, n)), `node${n.n} nexthops`);
       const [n1, , n3] = c.nodes as [ClusterNode, ClusterNode, ClusterNode];
+      assert.ok(Object.values(routeNhids(n1)).every((id) => id !== undefined));
       nets[0]!.net.removePeer('node3');
-      await waitFor(() => ownedRoutes(n1).length === 2, 1000, 'node3 routes gone from node1');
+      await waitFor(() => ownedRoutes(n1).length === 2 && ownedNexthops(n1).length === 2, 1000, 'node3 routes and nexthops gone from node1');
       assert.equal(ownedRoutes(n1), hostGwRoutes([c.nodes[1]!]));
+      assert.equal(ownedNexthops(n1), hostGwNexthops([c.nodes[1]!]));
       assert.not.ok(pings(n1, n3.podIPs[0], 1), 'pod1 no longer reaches pod3');
     } finally {
       await Promise.all(nets.map((r) => r.stop()));
     }
   }));
 
-test('errors never kill the loop: refused operations are reported with the kernel message and retried', () =>
+test("host-gw with nexthops 'never': plain `via` routes, no nexthop objects, the same reachability", () =>
   withCluster(1, async (c) => {
-    const nets = await startAll(c, hostGw());
+    const nets = await startAll(c, hostGw(), { nexthops: 'never' });
     try {
-      const n1 = c.nodes[0]!;
-      const { reports } = nets[0]!;
-      // Without its IPv4 address the uplink has no route to the peers' node IPs: the kernel drops
-      // netboot's IPv4 routes and refuses them back.
-      sh(n1.ns, 'ip', 'addr', 'del', '192.168.1.11/24', 'dev', 'eth0');
-      await waitFor(() => reports.some((r) => r.failures.some((f) => f.op.startsWith('ip route add 10.244.2.0/24'))), 2000, 'failure reported');
-      const failure = reports.flatMap((r) => r.failures).find((f) => f.op.startsWith('ip route add 10.244.2.0/24'))!;
-      assert.equal(failure.peer, 'node2');
-      assert.match(failure.error.message, /^RTM_NEWROUTE: ENETUNREACH/);
-      sh(n1.ns, 'ip', 'addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
-      await waitFor(() => ownedRoutes(n1).length === 4, 3000, 'routes back after the retry');
-      assert.equal(ownedRoutes(n1), hostGwRoutes(others(c, n1)));
+      assert.equal(pingMatrix(c), []);
+      for (const n of c.nodes) {
+        assert.equal(ownedRoutes(n), hostGwRoutes(others(c, n)), `node${n.n} routes`);
+        assert.equal(ownedNexthops(n), [], `node${n.n} has no nexthops`);
+        assert.ok(Object.values(routeNhids(n)).every((id) => id === undefined));
+      }
     } finally {
       await Promise.all(nets.map((r) => r.stop()));
     }
   }));
+
+for (const nexthops of ['never', 'auto'] as const) {
+  test(`errors never kill the loop (nexthops ${nexthops}): refused operations are reported with the kernel message and retried`, () =>
+    withCluster(1, async (c) => {
+      const nets = await startAll(c, hostGw(), { nexthops });
+      try {
+        const n1 = c.nodes[0]!;
+        const { reports } = nets[0]!;
+        // Without its IPv4 address the uplink has no route to the peers' node IPs: the kernel drops
+        // netboot's plain IPv4 routes and refuses them back. Routes through nexthop objects it keeps
+        // (and the nexthops): there, deleting the nexthops makes it refuse them back.
+        sh(n1.ns, 'ip', 'addr', 'del', '192.168.1.11/24', 'dev', 'eth0');
+        if (nexthops === 'auto') sh(n1.ns, 'ip', 'nexthop', 'flush', 'proto', '78');
+        const refused =
+          nexthops === 'never'
+            ? (op: string): boolean => op.startsWith('ip route add 10.244.2.0/24')
+            : (op: string): boolean => /^ip nexthop replace id \d+ via 192\.168\.1\.12 dev /.test(op);
+        await waitFor(() => reports.some((r) => r.failures.some((f) => refused(f.op))), 2000, 'failure reported');
+        const failure = reports.flatMap((r) => r.failures).find((f) => refused(f.op))!;
+        assert.equal(failure.peer, 'node2');
+        assert.match(failure.error.message, nexthops === 'never' ? /^RTM_NEWROUTE: ENETUNREACH/ : /^RTM_NEWNEXTHOP: E[A-Z]+ .*Nexthop has invalid gateway/);
+        sh(n1.ns, 'ip', 'addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
+        await waitFor(() => ownedRoutes(n1).length === 4, 3000, 'routes back after the retry');
+        assert.equal(ownedRoutes(n1), hostGwRoutes(others(c, n1)));
+      } finally {
+        await Promise.all(nets.map((r) => r.stop()));
+      }
+    }));
+}
 
 test('vxlan: device as specified; pings in both families; exactly the owned routes, FDB and neighbour entries', () =>
   withCluster(1, async (c) => {
@@ -168,11 +222,26 @@ test('vxlan: an owned route, FDB entry and neighbour deleted by hand are each ba
       const fdb = await waitFor(() => fdbEntries(n1).includes(`${mac2} 192.168.1.12`), 1000, 'FDB entry back');
       sh(n1.ns, 'ip', 'neigh', 'del', '10.244.2.0', 'dev', 'netboot.1');
       const neigh = await waitFor(() => permanentNeighbours(n1).includes(`10.244.2.0 ${mac2}`), 1000, 'neighbour back');
+      // A nexthop deleted by hand silently takes its route along: both are back.
+      const nhid = routeNhids(n1)['10.244.2.0/24']!;
+      sh(n1.ns, 'ip', 'nexthop', 'del', 'id', String(nhid));
+      assert.not.ok(
+        ownedRoutes(n1).some((r) => r.startsWith('10.244.2.0/24 ')),
+        'the kernel dropped the route with it',
+      );
+      const nexthop = await waitFor(
+        () => routeNhids(n1)['10.244.2.0/24'] === nhid && ownedRoutes(n1).includes('10.244.2.0/24 via 10.244.2.0 dev netboot.1 onlink'),
+        1000,
+        'nexthop and its route back',
+      );
       // And an owned route changed by hand is put back too.
       sh(n1.ns, 'ip', 'route', 'replace', '10.244.3.0/24', 'via', '192.168.1.99', 'dev', 'eth0', 'proto', '78');
       const changed = await waitFor(() => ownedRoutes(n1).includes('10.244.3.0/24 via 10.244.3.0 dev netboot.1 onlink'), 1000, 'changed route back');
-      console.log(`  repaired in: route ${route} ms, FDB ${fdb} ms, neighbour ${neigh} ms, changed route ${changed} ms`);
-      assert.equal([ownedRoutes(n1), fdbEntries(n1), permanentNeighbours(n1)], [vxlanRoutes(peers), vxlanFdb(peers), vxlanNeighbours(peers)]);
+      console.log(`  repaired in: route ${route} ms, FDB ${fdb} ms, neighbour ${neigh} ms, nexthop ${nexthop} ms, changed route ${changed} ms`);
+      assert.equal(
+        [ownedRoutes(n1), fdbEntries(n1), permanentNeighbours(n1), ownedNexthops(n1)],
+        [vxlanRoutes(peers), vxlanFdb(peers), vxlanNeighbours(peers), vxlanNexthops(peers)],
+      );
       assert.equal(pingMatrix(c), []);
     } finally {
       await Promise.all(nets.map((r) => r.stop()));

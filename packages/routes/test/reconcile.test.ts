@@ -3,7 +3,7 @@
 // on), the cost of one changed peer at 10 and at 1,000 peers, and the rollback of a half-written peer.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants as C, decodeMessages, AddrApi, LinkApi, NeighApi, RouteApi, type NlMessage } from '@netboot/core';
+import { constants as C, decodeMessages, AddrApi, LinkApi, NeighApi, NexthopApi, RouteApi, type NlMessage } from '@netboot/core';
 import { RequestRecorder } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,7 +24,10 @@ function recorded(index: Record<string, number>): { rec: RequestRecorder; kernel
       return [{ type: C.RTM_NEWLINK, header: { ifi_index: index[name]! }, attrs: { IFLA_IFNAME: name, IFLA_MTU: 1500 } }];
     },
   );
-  return { rec, kernel: { link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec), socket: rec } };
+  return {
+    rec,
+    kernel: { link: new LinkApi(rec), addr: new AddrApi(rec), route: new RouteApi(rec), neigh: new NeighApi(rec), nexthop: new NexthopApi(rec), socket: rec },
+  };
 }
 
 function golden(slug: string): NlMessage {
@@ -80,23 +83,24 @@ test("ipip: a peer's route request is what `ip route replace … dev netboot.ipi
 });
 
 /** Requests after a full pass over `n` peers when one of them changes its node IP. */
-function oneChange(n: number): NlMessage[] {
+function oneChange(n: number, nexthops: 'always' | 'never'): NlMessage[] {
   const { rec, kernel } = recorded({ eth0: 2 });
   const mode = hostGw();
   const peers = Array.from({ length: n }, (_, i) => peerN(i + 2));
-  const r = new Reconciler(kernel);
+  const r = new Reconciler(kernel, { nexthops });
   const full = r.full(mode.desired(node1, peers));
-  assert.is(full.operations, n);
+  assert.is(full.operations, nexthops === 'always' ? 2 * n : n, 'a nexthop and a route per peer, or a route');
   const before = rec.sent.length;
   const moved = { ...peers[0]!, nodeIPs: ['192.168.1.250'] };
   const report = r.update(new Map([[moved.name, mode.forPeer(node1, moved)]]));
-  assert.equal([report.pass, report.operations, report.changed.routes.replace.length], ['update', 1, 1]);
+  const changed = nexthops === 'always' ? report.changed.nexthops.set : report.changed.routes.replace;
+  assert.equal([report.pass, report.operations, changed.length], ['update', 1, 1]);
   return rec.sent.slice(before);
 }
 
-test('O(change): one changed peer sends one request, at 10 peers and at 1,000, and dumps nothing', () => {
-  const small = oneChange(10);
-  const big = oneChange(1000);
+test('O(change), plain routes: one changed peer sends one route replace, at 10 peers and at 1,000, and dumps nothing', () => {
+  const small = oneChange(10, 'never');
+  const big = oneChange(1000, 'never');
   assert.equal(
     big.map((m) => m.type),
     [C.RTM_NEWROUTE],
@@ -104,49 +108,108 @@ test('O(change): one changed peer sends one request, at 10 peers and at 1,000, a
   assert.equal(plain(big[0]!), plain(small[0]!));
 });
 
-test('a peer whose route is refused has its neighbour and FDB entries rolled back, and is retried by repair()', () => {
-  const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
-  const mode = vxlan();
-  const peers = [peerN(2), peerN(3)];
-  const desired = mode.desired(node1, peers);
-  delete desired.device; // the recorder has no VXLAN device to repair: start from the entries
-  rec.refuse((m) => m.type === C.RTM_NEWROUTE && m.attrs.RTA_DST === '10.100.3.0', EINVAL, 'Nexthop has invalid gateway');
-  const r = new Reconciler(kernel);
-  const report = r.full(desired);
+test("O(change), nexthop objects: a peer's new node IP is one nexthop replace at the same id; its routes stay", () => {
+  const small = oneChange(10, 'always');
+  const big = oneChange(1000, 'always');
   assert.equal(
-    report.failures.map((f) => [f.peer, f.op, f.error.message]),
-    [
-      [
-        'n3',
-        'ip route add 10.100.3.0/24 via 10.100.3.0 dev 9 onlink proto 78 table 254',
-        'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway',
-      ],
-    ],
+    big.map((m) => m.type),
+    [C.RTM_NEWNEXTHOP],
   );
-  assert.equal(
-    report.changed.routes.add.map((d) => d.peer),
-    ['n2'],
-    'n2 went through',
-  );
-  // n3: neighbour and FDB written, then deleted again (newest first).
-  const n3 = rec.sent.filter((m) => m.attrs.NDA_DST === '10.100.3.0' || m.attrs.NDA_DST === '192.168.1.3');
-  assert.equal(
-    n3.map((m) => [m.type, m.attrs.NDA_DST]),
-    [
-      [C.RTM_NEWNEIGH, '10.100.3.0'],
-      [C.RTM_NEWNEIGH, '192.168.1.3'],
-      [C.RTM_DELNEIGH, '192.168.1.3'],
-      [C.RTM_DELNEIGH, '10.100.3.0'],
-    ],
-  );
-  assert.ok(r.dirty, 'the failed peer is left for repair()');
-  rec.on((m) => m.type === C.RTM_NEWROUTE, []); // the kernel accepts it now
-  const retry = r.repair();
-  assert.equal(
-    [retry.failures, retry.changed.routes.add.map((d) => d.peer), retry.changed.fdb.add.length, retry.changed.neighbours.set.length],
-    [[], ['n3'], 1, 1],
-  );
-  assert.not.ok(r.dirty);
+  assert.equal(plain(big[0]!), plain(small[0]!), 'the id depends on the peer, not on the cluster');
+  assert.is(big[0]!.attrs.NHA_GATEWAY, '192.168.1.250');
+  assert.is(big[0]!.header.nh_protocol, NETBOOT_PROTOCOL);
 });
+
+test("'auto' probes once with a nexthop dump and falls back to plain routes where the kernel has none", () => {
+  const { rec, kernel } = recorded({ eth0: 2 });
+  rec.refuse(C.RTM_GETNEXTHOP, EOPNOTSUPP);
+  const r = new Reconciler(kernel);
+  const report = r.full(hostGw().desired(node1, [peerN(2), peerN(3)]));
+  assert.not.ok(r.usesNexthops());
+  assert.is(rec.sentOf(C.RTM_GETNEXTHOP).length, 1, 'probed once');
+  assert.is(rec.sentOf(C.RTM_NEWNEXTHOP).length, 0);
+  assert.equal(
+    rec.sentOf(C.RTM_NEWROUTE).map((m) => m.attrs.RTA_GATEWAY),
+    ['192.168.1.2', '192.168.1.3'],
+  );
+  assert.is(report.operations, 2);
+  r.resync();
+  assert.is(rec.sentOf(C.RTM_GETNEXTHOP).length, 1, 'and never again');
+  const always = recorded({ eth0: 2 });
+  always.rec.refuse(C.RTM_GETNEXTHOP, EOPNOTSUPP);
+  assert.throws(() => new Reconciler(always.kernel, { nexthops: 'always' }).full(hostGw().desired(node1, [peerN(2)])), /EOPNOTSUPP/);
+});
+
+for (const nexthops of ['never', 'always'] as const) {
+  test(`nexthops ${nexthops}: a peer whose route is refused has its earlier steps rolled back, and is retried by repair()`, () => {
+    const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
+    const mode = vxlan();
+    const peers = [peerN(2), peerN(3)];
+    const desired = mode.desired(node1, peers);
+    delete desired.device; // the recorder has no VXLAN device to repair: start from the entries
+    rec.refuse((m) => m.type === C.RTM_NEWROUTE && m.attrs.RTA_DST === '10.100.3.0', EINVAL, 'Nexthop has invalid gateway');
+    const r = new Reconciler(kernel, { nexthops });
+    const report = r.full(desired);
+    const n2nh = report.changed.nexthops.set[0]?.to.id;
+    const n3nh = rec.sentOf(C.RTM_NEWROUTE).find((m) => m.attrs.RTA_DST === '10.100.3.0')!.attrs.RTA_NH_ID;
+    assert.equal(
+      report.failures.map((f) => [f.peer, f.op, f.error.message]),
+      [
+        [
+          'n3',
+          nexthops === 'never'
+            ? 'ip route add 10.100.3.0/24 via 10.100.3.0 dev 9 onlink proto 78 table 254'
+            : `ip route add 10.100.3.0/24 nhid ${n3nh} proto 78 table 254`,
+          'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway',
+        ],
+      ],
+    );
+    assert.equal(
+      report.changed.routes.add.map((d) => d.peer),
+      ['n2'],
+      'n2 went through',
+    );
+    assert.equal(
+      report.changed.nexthops.set.map((c) => c.to.peer),
+      nexthops === 'never' ? [] : ['n2'],
+    );
+    // n3: neighbour, FDB (and nexthop) written, then deleted again (newest first).
+    const n3 = rec.sent.filter(
+      (m) =>
+        m.attrs.NDA_DST === '10.100.3.0' ||
+        m.attrs.NDA_DST === '192.168.1.3' ||
+        (m.type !== C.RTM_GETNEXTHOP && m.attrs.NHA_ID !== undefined && m.attrs.NHA_ID !== n2nh),
+    );
+    assert.equal(
+      n3.map((m) => [m.type, m.attrs.NDA_DST ?? m.attrs.NHA_GATEWAY ?? m.attrs.NHA_ID]),
+      [
+        [C.RTM_NEWNEIGH, '10.100.3.0'],
+        [C.RTM_NEWNEIGH, '192.168.1.3'],
+        ...(nexthops === 'never'
+          ? []
+          : [
+              [C.RTM_NEWNEXTHOP, '10.100.3.0'],
+              [C.RTM_DELNEXTHOP, n3nh],
+            ]),
+        [C.RTM_DELNEIGH, '192.168.1.3'],
+        [C.RTM_DELNEIGH, '10.100.3.0'],
+      ],
+    );
+    assert.ok(r.dirty, 'the failed peer is left for repair()');
+    rec.on((m) => m.type === C.RTM_NEWROUTE, []); // the kernel accepts it now
+    const retry = r.repair();
+    assert.equal(
+      [
+        retry.failures,
+        retry.changed.routes.add.map((d) => d.peer),
+        retry.changed.fdb.add.length,
+        retry.changed.neighbours.set.length,
+        retry.changed.nexthops.set.length,
+      ],
+      [[], ['n3'], 1, 1, nexthops === 'never' ? 0 : 1],
+    );
+    assert.not.ok(r.dirty);
+  });
+}
 
 test.run();
