@@ -7,11 +7,14 @@ import { Script } from 'node:vm';
 import { version } from '../verbs/version.js';
 import { PLUGIN_FILENAME, wrapPlugin } from './plugin-asset.js';
 
+// The assets are read in place (getRawAsset: no copy of the ~350 KB bundle or its cache), and the
+// bundle, ASCII only (esbuild escapes the rest; the build checks it), becomes a string through latin1:
+// a plain copy, where getAsset(…, 'utf8') first loads Node's TextDecoder.
 function runPlugin(): void {
   const sea = require('node:sea') as typeof import('node:sea');
-  const script = new Script(wrapPlugin(sea.getAsset('plugin.cjs', 'utf8')), {
+  const script = new Script(wrapPlugin(Buffer.from(sea.getRawAsset('plugin.cjs') as ArrayBuffer).toString('latin1')), {
     filename: PLUGIN_FILENAME,
-    cachedData: Buffer.from(sea.getAsset('plugin.cache')),
+    cachedData: Buffer.from(sea.getRawAsset('plugin.cache') as ArrayBuffer),
   });
   const module = { exports: {} };
   (script.runInThisContext() as (r: NodeRequire, m: object, e: object) => void)(require, module, module.exports);

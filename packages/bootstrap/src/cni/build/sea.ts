@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { CniCode, CniError } from '../errors.js';
 import { bundlePlugin, koffiNativePath, sha256File } from './bundle.js';
 import { PLUGIN_FILENAME, wrapPlugin } from './plugin-asset.js';
 
@@ -75,6 +76,8 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
   try {
     const plugin = join(work, 'plugin.cjs');
     await bundlePlugin({ outfile: plugin, koffi: { kind: 'asset', sha256, size }, minify: true });
+    // sea-entry.ts reads the bundle as latin1, which is only right for ASCII.
+    if (readFileSync(plugin).some((byte) => byte > 0x7f)) throw new CniError(CniCode.Internal, `${plugin} is not ASCII: sea-entry.ts cannot read it as latin1`);
     const cache = join(work, 'plugin.cache');
     writeCodeCache(plugin, cache, native, work);
     const main = join(work, 'main.cjs');
