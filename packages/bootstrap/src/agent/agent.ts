@@ -116,9 +116,26 @@ export class Agent {
       log.info('published this node', { record });
       this.#updateEgress(() => this.#egressFor(podCIDRs, nodeIPs), true);
       this.#waitingFor = 'the first datastore sync';
-      const running = net.run(signal);
-      const watching = this.#follow(ds, net, podCIDRs, nodeIPs, signal);
-      await Promise.all([running, watching]);
+      // The Network starts only once the first sync gave it the peers: its first pass is a full one, and
+      // with no peers yet it would delete every peer's routes (a restart would cut traffic until the sync).
+      // A Network that cannot run at all (a mode this kernel lacks) ends the watch too, and run() rejects.
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      let fatal: unknown;
+      let running: Promise<void> = Promise.resolve();
+      try {
+        await this.#follow(ds, net, podCIDRs, nodeIPs, stop.signal, () => {
+          running = net.run(stop.signal).catch((e: unknown) => {
+            fatal = e;
+            stop.abort();
+          });
+        });
+        await running;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      if (fatal !== undefined) throw fatal;
     } finally {
       clearTimeout(this.#egressTimer);
       await ds.close().catch((e: unknown) => log.warn('closing the datastore failed', { error: e }));
@@ -137,7 +154,8 @@ export class Agent {
   }
 
   /** Folds datastore events into the Network's peers; logs and counts what happens. */
-  async #follow(ds: Datastore, net: Network, podCIDRs: string[], nodeIPs: string[], signal: AbortSignal): Promise<void> {
+  async #follow(ds: Datastore, net: Network, podCIDRs: string[], nodeIPs: string[], signal: AbortSignal, onFirstSync: () => void): Promise<void> {
+    let started = false;
     const self = this.#config.nodeName;
     const known = new Map<string, NodeRecord>();
     const refresh = () => {
@@ -147,6 +165,10 @@ export class Agent {
     for await (const e of ds.watch(signal)) {
       this.metrics.add('netboot_datastore_events_total', 1, { type: e.type });
       this.#apply(e, net, known, self);
+      if (e.type === 'sync' && !started) {
+        started = true;
+        onFirstSync();
+      }
       refresh();
     }
   }
