@@ -2,7 +2,7 @@
 // main script with its V8 code cache, koffi's native module as the asset `koffi.node` — and the
 // bundled-script fallback (`netboot.cjs`, shebang, koffi embedded) for nodes where a SEA cannot run.
 // Steps are Node's own: `node --experimental-sea-config`, a copy of this node binary, postject.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CniCode, CniError } from '../errors.js';
@@ -27,35 +27,55 @@ export interface BuildOutput {
 /**
  * V8's code cache for the plugin asset, made by this node binary (the executable's own) with default
  * flags in a child process: a cache made under other flags (tsx's loader here) would be rejected.
- * Before the cache is taken the plugin is run once, harmlessly — an ADD for `lo` in the child's own
- * namespace, refused (102, the interface exists) before anything is reserved or created — so the
- * functions every call runs (module set-up, the netlink schema and codec, the first link read) are
- * compiled and land in the cache instead of being compiled on every start.
+ * Only functions that ran are in it (the rest compile lazily on every start), so before the cache is
+ * taken the child runs the calls a node makes: an ADD and then a DEL of a pod, in a network namespace
+ * of its own (`unshare --net`, gone with the child; the pod end is made in that same namespace). That
+ * compiles module set-up, the schema and codec, the IPAM store, bridge, veth, addresses, routes, the
+ * result and the release. Without the right to make a namespace (not root) it runs one harmless ADD
+ * for `lo` in its own namespace instead, refused with 102 before anything changes: set-up and the
+ * first link read only.
  */
 function writeCodeCache(plugin: string, cache: string, native: string, work: string): void {
+  // Each run is the plugin's top level again (same Script, so what it compiled accumulates); the next
+  // starts when the previous one's work is done (beforeExit), and every run reads the same config.
   const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
-const [plugin, cache, native] = process.argv.slice(1);
+const [plugin, cache, native, runs] = process.argv.slice(1);
 const s = new Script(${JSON.stringify(wrapPlugin('@@SOURCE@@'))}.replace('@@SOURCE@@', () => fs.readFileSync(plugin, 'utf8')), { filename: ${JSON.stringify(PLUGIN_FILENAME)} });
 const bytes = fs.readFileSync(native);
 const sea = { getAsset: () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) };
-const module = { exports: {} };
-s.runInThisContext()((id) => (id === 'node:sea' ? sea : require(id)), module, module.exports);
-process.on('beforeExit', () => { fs.writeFileSync(cache, s.createCachedData()); process.exit(0); });`;
+const stdin = fs.readFileSync(0, 'utf8');
+const fsShim = { ...fs, readFileSync: (p, ...rest) => (p === 0 ? stdin : fs.readFileSync(p, ...rest)) };
+const load = (id) => (id === 'node:sea' ? sea : id === 'node:fs' ? fsShim : require(id));
+const pending = runs.split(',');
+const next = () => {
+  process.env.CNI_COMMAND = pending.shift();
+  const module = { exports: {} };
+  s.runInThisContext()(load, module, module.exports);
+};
+next();
+process.on('beforeExit', () => {
+  // A run's work is all promise jobs: setImmediate keeps the loop alive so beforeExit comes again.
+  if (pending.length > 0) return void setImmediate(next);
+  fs.writeFileSync(cache, s.createCachedData());
+  process.exit(0);
+});`;
   const conf = {
     cniVersion: '1.1.0',
     name: 'netboot-build',
     type: 'netboot',
     ipam: { type: 'netboot', ranges: [[{ subnet: '192.0.2.0/24' }]], dataDir: join(work, 'data') },
   };
+  const ownNetns = spawnSync('unshare', ['--net', 'true']).status === 0;
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    CNI_COMMAND: 'ADD',
     CNI_CONTAINERID: 'netboot-build',
     CNI_NETNS: '/proc/self/ns/net',
-    CNI_IFNAME: 'lo',
+    CNI_IFNAME: ownNetns ? 'eth0' : 'lo',
     NETBOOT_NATIVE_DIR: join(work, 'native'),
   };
-  execFileSync(process.execPath, ['-e', make, plugin, cache, native], { input: JSON.stringify(conf), stdio: 'pipe', env });
+  const child = [process.execPath, '-e', make, plugin, cache, native, ownNetns ? 'ADD,DEL' : 'ADD'];
+  const [file, ...args] = ownNetns ? ['unshare', '--net', ...child] : child;
+  execFileSync(file!, args, { input: JSON.stringify(conf), stdio: 'pipe', env });
 }
 
 export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
