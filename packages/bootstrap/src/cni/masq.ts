@@ -10,19 +10,19 @@
 //     chain postrouting { type nat hook postrouting priority srcnat;
 //       ip saddr @pods4 ip daddr != @nets4 masquerade; … ip6 likewise }
 //   }
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { isNotFound, Nft, type NftElement } from '@netboot/core';
 import { networkOf, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
+import type { PodElement } from './masq-nft.js';
 import type { CniIp } from './result.js';
 import { hostVethName } from './wiring.js';
 
 /** Not `inet netboot`: the node agent owns that one and replaces it whole, which would drop every pod's element. */
 export const NFT_TABLE = 'netboot-cni';
-const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
+/** The nft command, loaded only when it must run (see masq-nft.ts). */
+const nftCommand = () => import('./masq-nft.js');
 
 const SETUP = `add table inet ${NFT_TABLE}
 add set inet ${NFT_TABLE} pods4 { type ipv4_addr; }
@@ -36,43 +36,6 @@ flush chain inet ${NFT_TABLE} postrouting
 add rule inet ${NFT_TABLE} postrouting ip saddr @pods4 ip daddr != @nets4 masquerade
 add rule inet ${NFT_TABLE} postrouting ip6 saddr @pods6 ip6 daddr != @nets6 masquerade
 `;
-
-/** Runs an nft script as one transaction (all or nothing). */
-function nft(script: string): void {
-  try {
-    execFileSync(NFT, ['-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new CniError(CniCode.Internal, `nft failed: ${(e.stderr ?? e.message).trim()}`);
-  }
-}
-
-interface Element {
-  set: 'pods4' | 'pods6';
-  ip: string;
-  comment: string | undefined;
-}
-
-/** The elements of the pod sets (`nft -j list set …`); none when the table does not exist. */
-function listElements(): Element[] {
-  let out: string;
-  try {
-    out = execFileSync(NFT, ['-j', 'list', 'table', 'inet', NFT_TABLE], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
-  } catch {
-    return []; // no table: nothing was ever masqueraded here
-  }
-  const elements: Element[] = [];
-  for (const item of (JSON.parse(out) as { nftables: { set?: { name: string; elem?: unknown[] } }[] }).nftables) {
-    const set = item.set;
-    if (!set || (set.name !== 'pods4' && set.name !== 'pods6')) continue;
-    for (const e of set.elem ?? []) {
-      // Plain elements are strings; elements with a comment are {elem: {val, comment}}.
-      const wrapped = (e as { elem?: { val: string; comment?: string } }).elem;
-      elements.push({ set: set.name, ip: wrapped ? wrapped.val : (e as string), comment: wrapped?.comment });
-    }
-  }
-  return elements;
-}
 
 const setOf = (ip: string): 'pods4' | 'pods6' => (parsePrefix(`${ip}/0`).family === 4 ? 'pods4' : 'pods6');
 
@@ -94,7 +57,7 @@ function perSet(elements: readonly (NftElement & { set: string })[], change: (nf
 
 const ref = (set: string) => ({ family: 'inet' as const, table: NFT_TABLE, set });
 const addElements = (elements: readonly (NftElement & { set: string })[]) => perSet(elements, (nft, set, elems) => nft.addElements(ref(set), elems));
-const deleteElements = (elements: readonly Element[]) =>
+const deleteElements = (elements: readonly PodElement[]) =>
   perSet(
     elements.map((e) => ({ set: e.set, key: e.ip })),
     (nft, set, elems) => nft.deleteElements(ref(set), elems),
@@ -107,8 +70,8 @@ function internal(err: unknown, what: string): CniError {
 
 export function masqueradeFor(conf: NetConf) {
   const tag = (a: Attachment) => `${conf.name.slice(0, 100)} ${hostVethName(conf.name, a)}`;
-  const removeWhere = (keep: (e: Element) => boolean) => {
-    const doomed = listElements().filter((e) => !keep(e));
+  const removeWhere = async (keep: (e: PodElement) => boolean) => {
+    const doomed = (await nftCommand()).listPodElements(NFT_TABLE).filter((e) => !keep(e));
     try {
       deleteElements(doomed);
     } catch (err) {
@@ -127,7 +90,7 @@ export function masqueradeFor(conf: NetConf) {
         addElements(elements);
       } catch (err) {
         if (!isNotFound(err)) throw internal(err, 'adding masquerade elements');
-        nft(SETUP); // the first pod on this node (or after a reboot): create the table, then retry
+        (await nftCommand()).runNft(SETUP); // the first pod on this node (or after a reboot): create the table, then retry
         try {
           addElements(elements);
         } catch (again) {
@@ -151,13 +114,13 @@ export function masqueradeFor(conf: NetConf) {
           // some were already gone (or never added): fall back to looking
         }
       }
-      removeWhere((e) => e.comment !== mine);
+      await removeWhere((e) => e.comment !== mine);
     },
     /** Removes this network's elements whose attachment is not in `valid`. */
     async gc(valid: readonly Attachment[]): Promise<void> {
       const live = new Set(valid.map(tag));
       const prefix = `${conf.name.slice(0, 100)} `;
-      removeWhere((e) => e.comment === undefined || !e.comment.startsWith(prefix) || live.has(e.comment));
+      await removeWhere((e) => e.comment === undefined || !e.comment.startsWith(prefix) || live.has(e.comment));
     },
   };
 }
