@@ -100,11 +100,11 @@ const plainNamespacePlugin: Plugin = {
         resolveDir: GENERATED,
       };
     });
-    const filter = new RegExp(`(${Object.keys(NAMESPACE_USES).map((k) => k.replace(/[./]/g, '\\$&')).join('|')})$`);
-    b.onLoad({ filter }, ({ path }) => {
+    b.onLoad({ filter: /\/core\/src\/(netlink\/schema|index)\.ts$/ }, ({ path }) => {
       const [from, to] = Object.entries(NAMESPACE_USES).find(([k]) => path.endsWith(k))![1];
       const source = readFileSync(path, 'utf8');
-      if (!source.includes(from)) throw new CniError(CniCode.Internal, `${path} no longer has \`${from}\`: update NAMESPACE_USES in ${fileURLToPath(import.meta.url)}`);
+      if (!source.includes(from))
+        throw new CniError(CniCode.Internal, `${path} no longer has \`${from}\`: update NAMESPACE_USES in ${fileURLToPath(import.meta.url)}`);
       return { contents: source.replace(from, to), loader: 'ts' };
     });
   },
