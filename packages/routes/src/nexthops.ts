@@ -33,26 +33,27 @@ function fnv1a(s: string): number {
 
 /** Nexthop ids by key; each key keeps its id until released. */
 export class NexthopIds {
+  // Offsets into the range (small integers hash faster than ids above 2^31).
   readonly #byKey = new Map<string, number>();
-  readonly #byId = new Map<number, string>();
+  readonly #taken = new Set<number>();
 
   /** The id of `key`: its hash in the range, or the next free one after it. */
   take(key: string): number {
-    const held = this.#byKey.get(key);
-    if (held !== undefined) return held;
-    let offset = fnv1a(key) % SPAN;
-    while (this.#byId.has(NEXTHOP_IDS.first + offset)) offset = (offset + 1) % SPAN;
-    const id = NEXTHOP_IDS.first + offset;
-    this.#byKey.set(key, id);
-    this.#byId.set(id, key);
-    return id;
+    let offset = this.#byKey.get(key);
+    if (offset === undefined) {
+      offset = fnv1a(key) % SPAN;
+      while (this.#taken.has(offset)) offset = (offset + 1) % SPAN;
+      this.#byKey.set(key, offset);
+      this.#taken.add(offset);
+    }
+    return NEXTHOP_IDS.first + offset;
   }
 
   release(key: string): void {
-    const id = this.#byKey.get(key);
-    if (id === undefined) return;
+    const offset = this.#byKey.get(key);
+    if (offset === undefined) return;
     this.#byKey.delete(key);
-    this.#byId.delete(id);
+    this.#taken.delete(offset);
   }
 }
 
@@ -60,24 +61,23 @@ const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 
 /**
  * A peer's state with its routes through nexthop objects: each distinct (gateway, device, onlink)
- * of a family becomes one DesiredNexthop, and the routes name it by `nhid`. `ids` numbers them; the
- * keys taken are returned so the caller can release them when the peer goes.
+ * of a family becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids`
+ * numbers them; the keys taken are returned so the caller can release them when the peer goes.
+ * Hot (once per peer in a full pass over thousands): a peer has a few routes, so a linear search.
  */
 export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { state: PeerState; keys: string[] } {
   const nexthops: DesiredNexthop[] = [];
-  const bySlot = new Map<string, DesiredNexthop>();
-  const slots = { 4: 0, 6: 0 };
   const keys: string[] = [];
+  let v4 = 0;
+  let v6 = 0;
   const routes = state.routes.map((r): DesiredRoute => {
-    const family = familyOf(r.gateway);
-    const via = `${r.gateway} ${r.dev} ${r.onlink === true}`;
-    let nh = bySlot.get(via);
+    const onlink = r.onlink === true;
+    let nh = nexthops.find((n) => n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink);
     if (nh === undefined) {
-      const key = `${peer} ${family} ${slots[family]++}`;
+      const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
       nh = { peer, id: ids.take(key), gateway: r.gateway, dev: r.dev };
-      if (r.onlink) nh.onlink = true;
+      if (onlink) nh.onlink = true;
       keys.push(key);
-      bySlot.set(via, nh);
       nexthops.push(nh);
     }
     return { ...r, nhid: nh.id };

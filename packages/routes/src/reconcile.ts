@@ -379,17 +379,22 @@ export class Reconciler {
       }
       keys.routes.push(k);
     }
-    let state = given;
-    if (this.usesNexthops()) {
-      const through = throughNexthops(peer, given, this.#ids);
-      state = through.state;
+    // throughNexthops returns new objects, resolved here in place; the mode's are copied.
+    const through = this.usesNexthops() ? throughNexthops(peer, given, this.#ids) : undefined;
+    if (through !== undefined) {
       keys.ids = through.keys;
+      for (const n of through.state.nexthops!) {
+        n.dev = this.#ifindex(n.dev);
+        this.#want.nexthops.set(n.id, n);
+        keys.nexthops.push(n.id);
+      }
     }
-    for (const n of state.nexthops ?? []) {
-      this.#want.nexthops.set(n.id, { ...n, dev: this.#ifindex(n.dev) });
-      keys.nexthops.push(n.id);
+    const state = through?.state ?? given;
+    for (let i = 0; i < state.routes.length; i++) {
+      const r = through !== undefined ? state.routes[i]! : { ...state.routes[i]! };
+      r.dev = this.#ifindex(r.dev);
+      this.#want.routes.set(keys.routes[i]!, r);
     }
-    for (let i = 0; i < state.routes.length; i++) this.#want.routes.set(keys.routes[i]!, { ...state.routes[i]!, dev: this.#ifindex(state.routes[i]!.dev) });
     for (const n of state.neighbours) {
       const d = { ...n, dev: this.#ifindex(n.dev) };
       const k = neighKey(d.dev, d.dst);
