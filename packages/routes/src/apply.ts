@@ -34,7 +34,7 @@ export function routeSpec(d: DesiredRoute, own: Ownership): RouteSpec {
   return r;
 }
 
-export function nexthopSpec(d: DesiredNexthop | NexthopObject, own: Ownership): NexthopObjectSpec {
+function nexthopSpec(d: DesiredNexthop | NexthopObject, own: Ownership): NexthopObjectSpec {
   const n: NexthopObjectSpec = { id: d.id, gateway: d.gateway!, dev: d.dev!, protocol: own.protocol };
   if (d.onlink) n.onlink = true;
   return n;

@@ -140,7 +140,7 @@ export function sameNeigh(cur: Neigh, want: DesiredNeigh): boolean {
   return cur.lladdr === want.lladdr && cur.state.includes('permanent');
 }
 
-export function sameNexthop(cur: NexthopObject, want: DesiredNexthop): boolean {
+function sameNexthop(cur: NexthopObject, want: DesiredNexthop): boolean {
   return cur.kind === 'single' && cur.gateway === want.gateway && cur.dev === want.dev && Boolean(cur.onlink) === Boolean(want.onlink);
 }
 
