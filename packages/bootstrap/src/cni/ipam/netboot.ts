@@ -52,7 +52,8 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
   const attachment = (req: CniRequest) => ({ containerId: req.env.containerId, ifname: req.env.ifname });
   /**
    * DEL must succeed even when the lease file is gone (the agent stopped, the node is being drained):
-   * releasing by attachment needs only the store, so without a lease the store is used directly.
+   * reading by attachment (DEL's masquerade step) needs only the store, so without a lease the store
+   * is used directly.
    */
   const withoutLease = async <T>(req: CniRequest, viaIpam: (ipam: PodIpam) => Promise<T>, viaStore: (store: FileStore) => T): Promise<T> => {
     try {
@@ -82,11 +83,9 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
       };
     },
     async del(req) {
-      await withoutLease<unknown>(
-        req,
-        (ipam) => ipam.release(attachment(req)),
-        (store) => store.releaseById(attachment(req)),
-      );
+      // Releasing by attachment needs only the store: no lease, no ranges, no allocator state to build.
+      const fileStore = store(conf, req.conf.name);
+      await fileStore.withLock(() => fileStore.releaseById(attachment(req)));
     },
     held,
     async check(req, prev) {
