@@ -31,6 +31,8 @@ function writeAll(fd: number, text: string): void {
 }
 
 // Not top-level await: the binary is a CommonJS bundle (it starts ~5 ms faster than ESM).
+// process.exit once the reply is written (all output is synchronous): leaving by an empty event loop
+// also tears the V8 heap and the environment down, a few ms that nobody waits for.
 void dispatch({ env: process.env, readStdin, stdout: (t) => writeAll(1, t), stderr: (t) => writeAll(2, t) }, verbs).then((code) => {
-  process.exitCode = code;
+  process.exit(code);
 });

@@ -47,6 +47,8 @@ const stdin = fs.readFileSync(0, 'utf8');
 const fsShim = { ...fs, readFileSync: (p, ...rest) => (p === 0 ? stdin : fs.readFileSync(p, ...rest)) };
 const load = (id) => (id === 'node:sea' ? sea : id === 'node:fs' ? fsShim : require(id));
 const pending = runs.split(',');
+const exit = process.exit;
+process.exit = () => {}; // the plugin exits when done; here the next run (or the cache) comes first
 const next = () => {
   process.env.CNI_COMMAND = pending.shift();
   const module = { exports: {} };
@@ -57,7 +59,7 @@ process.on('beforeExit', () => {
   // A run's work is all promise jobs: setImmediate keeps the loop alive so beforeExit comes again.
   if (pending.length > 0) return void setImmediate(next);
   fs.writeFileSync(cache, s.createCachedData());
-  process.exit(0);
+  exit(0);
 });`;
   const conf = {
     cniVersion: '1.1.0',
