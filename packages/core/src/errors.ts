@@ -1,6 +1,6 @@
-// Errors of the resource layer (link, address, route and neighbour specs). SyscallError and errnoName live in
-// base/errno.ts, where the protocol layer can reach them; they are re-exported here for callers.
-export { errnoName, SyscallError } from './base/errno.js';
+// Errors of the resource layer (link, address, route and neighbour specs). SyscallError lives in
+// base/errno.ts, where the protocol layer can reach it; it is re-exported here for callers.
+export { SyscallError } from './base/errno.js';
 import { InvalidInputError } from './base/errors.js';
 
 /**

@@ -85,7 +85,7 @@ export * as constants from './netlink/generated/index.js';
 
 // Errors. Every one is a NetbootError with a `kind`; the base and the IP module's error are repeated
 // here from `@netboot/core/errors` and `@netboot/core/ip` so callers of these APIs can catch them.
-export { type ErrorKind, errorKind, InvalidInputError, NetbootError } from './base/errors.js';
+export { type ErrorKind, errorKind, InvalidInputError, NetbootError, UnsupportedPlatformError } from './base/errors.js';
 export { InvalidAddressError, type IpFamily } from './base/ip.js';
 export { SpecError, SyscallError } from './errors.js';
 export {
@@ -97,5 +97,8 @@ export {
   NetlinkDecodeError,
   NetlinkEncodeError,
   NetlinkError,
+  NetlinkOptionsError,
+  NetlinkSchemaError,
   NetlinkTimeoutError,
+  SocketClosedError,
 } from './netlink/errors.js';

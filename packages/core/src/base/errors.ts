@@ -32,6 +32,22 @@ export class InvalidInputError extends NetbootError {
   readonly kind = 'invalid' as const;
 }
 
+/**
+ * The FFI was loaded on a platform it does not support (netboot speaks to Linux's x86-64 libc). Thrown
+ * before koffi is asked to load anything, so the message says why rather than a dlopen failure.
+ */
+export class UnsupportedPlatformError extends NetbootError {
+  readonly kind = 'internal' as const;
+  readonly platform: string;
+  readonly arch: string;
+
+  constructor(platform: string, arch: string) {
+    super(`@netboot/core supports linux/x64 only (this is ${platform}/${arch})`);
+    this.platform = platform;
+    this.arch = arch;
+  }
+}
+
 /** The kind of any thrown value: a NetbootError's own, `internal` for everything else. */
 export function errorKind(err: unknown): ErrorKind {
   return err instanceof NetbootError ? err.kind : 'internal';

@@ -8,8 +8,12 @@
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { SyscallError } from '../base/errno.js';
+import { UnsupportedPlatformError } from '../base/errors.js';
 import { SYS_gettid } from './generated.js';
 
+// Checked before the load: elsewhere koffi's dlopen failure (no libc.so.6) would be the first and least
+// helpful error. (koffi is imported statically so the CNI bundle can swap it; see bootstrap's bundle.ts.)
+if (process.arch !== 'x64' || process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform, process.arch);
 const lib = koffi.load('libc.so.6');
 
 const c = {
@@ -31,9 +35,6 @@ const c = {
 };
 
 const { EINTR, EAGAIN, EWOULDBLOCK } = constants.errno;
-if (process.arch !== 'x64' || process.platform !== 'linux') {
-  throw new Error(`@netboot/core supports linux/x64 only (this is ${process.platform}/${process.arch})`);
-}
 
 function check(ret: number | bigint, call: string, detail?: string): number {
   const n = Number(ret);

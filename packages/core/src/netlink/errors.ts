@@ -2,7 +2,7 @@
 // a dump the kernel interrupted, a reply that never came. Failures of libc calls themselves are
 // SyscallError (../base/errno.ts). Every one is a NetbootError with a kind: the kernel's refusals
 // are classified by their errno (base/errno.ts says which is which).
-import { type ErrorKind, NetbootError } from '../base/errors.js';
+import { type ErrorKind, InvalidInputError, NetbootError } from '../base/errors.js';
 import { errnoKind, errnoName, errnoText } from '../base/errno.js';
 import type { NlMessage } from './codec.js';
 
@@ -121,4 +121,21 @@ export class NetlinkTimeoutError extends NetbootError {
     this.op = op;
     this.timeoutMs = timeoutMs;
   }
+}
+
+/** An option of the socket or the monitor that cannot work (a timeout of 0, no groups). Nothing was opened. */
+export class NetlinkOptionsError extends InvalidInputError {}
+
+/** A call on a socket after close(): a bug in the caller's lifetime handling. */
+export class SocketClosedError extends NetbootError {
+  readonly kind = 'internal' as const;
+
+  constructor() {
+    super('netlink socket is closed');
+  }
+}
+
+/** The generated bindings and the schema tables disagree: a build problem, found when the module loads. */
+export class NetlinkSchemaError extends NetbootError {
+  readonly kind = 'internal' as const;
 }

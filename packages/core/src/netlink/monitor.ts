@@ -11,6 +11,7 @@
 // that is never iterated, or whose iterator is returned before its first next(), holds nothing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SyscallError } from '../base/errno.js';
+import { NetlinkOptionsError } from './errors.js';
 import type { NlMessage } from './codec.js';
 import {
   RTM_DELADDR,
@@ -87,14 +88,14 @@ const EVENTS: Record<number, { kind: ChangeKind; action: 'new' | 'del' } | undef
  * when `signal` aborts or the loop breaks; a monitor never iterated opens nothing.
  */
 export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
-  if (opts.groups.length === 0) throw new RangeError('monitor: name at least one group');
+  if (opts.groups.length === 0) throw new NetlinkOptionsError('monitor: name at least one group');
   const groups = opts.groups.map((g) => {
     const n = GROUPS[g];
-    if (n === undefined) throw new RangeError(`monitor: unknown group ${JSON.stringify(g)} (one of ${Object.keys(GROUPS).join(', ')})`);
+    if (n === undefined) throw new NetlinkOptionsError(`monitor: unknown group ${JSON.stringify(g)} (one of ${Object.keys(GROUPS).join(', ')})`);
     return n;
   });
   const pollMs = opts.pollMs ?? 10;
-  if (!Number.isInteger(pollMs) || pollMs < 1) throw new RangeError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
+  if (!Number.isInteger(pollMs) || pollMs < 1) throw new NetlinkOptionsError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
   const open = opts.open ?? ((o: OpenOptions) => NetlinkSocket.open(o));
   const socketOpts: OpenOptions = opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {};
   return events(

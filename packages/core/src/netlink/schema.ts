@@ -2,6 +2,7 @@
 // One declarative table per attribute space, keyed by kernel name; the numbers come from the
 // generated bindings (so a typo or a constant missing from the headers fails at load, loudly).
 // The codec interprets these tables; nothing here reads or writes bytes.
+import { NetlinkSchemaError } from './errors.js';
 import * as G from './generated/index.js';
 import { NEWER_ATTRS } from './newer-attrs.js';
 
@@ -78,7 +79,7 @@ const K = G as unknown as Record<string, unknown>;
 /** A generated constant by kernel name; throws at load when the headers lack it. */
 export function constant(name: string): number {
   const v = K[name];
-  if (typeof v !== 'number') throw new Error(`netlink schema: constant ${name} is missing from generated bindings`);
+  if (typeof v !== 'number') throw new NetlinkSchemaError(`netlink schema: constant ${name} is missing from generated bindings`);
   return v;
 }
 
@@ -95,7 +96,7 @@ interface GeneratedStruct {
 /** A layout from the generated struct table, leaving out fields the codec computes (lengths). */
 function generatedStruct(name: string, omit: readonly string[] = []): StructLayout {
   const g = K[name] as GeneratedStruct | undefined;
-  if (!g || typeof g.size !== 'number') throw new Error(`netlink schema: struct ${name} is missing from generated bindings`);
+  if (!g || typeof g.size !== 'number') throw new NetlinkSchemaError(`netlink schema: struct ${name} is missing from generated bindings`);
   const fields: Field[] = [];
   for (const [fname, f] of Object.entries(g.fields)) {
     if (omit.includes(fname)) continue;
@@ -106,7 +107,7 @@ function generatedStruct(name: string, omit: readonly string[] = []): StructLayo
       else if (f.size === 4 && !f.bigEndian) type = f.signed ? 's32' : 'u32';
       else if (f.size === 8 && !f.bigEndian && !f.signed) type = 'u64';
     }
-    if (type === undefined) throw new Error(`netlink schema: ${name}.${fname} needs a hand-written layout`);
+    if (type === undefined) throw new NetlinkSchemaError(`netlink schema: ${name}.${fname} needs a hand-written layout`);
     fields.push({ name: fname, offset: f.offset, type });
   }
   fields.sort((a, b) => a.offset - b.offset);
@@ -162,7 +163,7 @@ function table(name: string, rows: Record<string, Row>): AttrTable {
   for (const [attr, newer] of Object.entries(NEWER_ATTRS[name] ?? {})) {
     const generated = K[attr];
     if (generated !== undefined && generated !== newer.type) {
-      throw new Error(`netlink schema: ${attr} is ${String(generated)} in the headers but ${newer.type} in newer-attrs.ts`);
+      throw new NetlinkSchemaError(`netlink schema: ${attr} is ${String(generated)} in the headers but ${newer.type} in newer-attrs.ts`);
     }
     if (byName.has(attr)) continue; // the headers caught up and the table above names it
     add(toSpec(attr, newer.type, newer.nested ? { wire: newer.wire, opts: { nlaFlags: NLA_F_NESTED } } : newer.wire));

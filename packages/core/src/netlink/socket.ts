@@ -8,7 +8,7 @@ import { SyscallError } from '../base/errno.js';
 import * as libc from '../ffi/libc.js';
 import { inNetnsFd } from '../ffi/netns.js';
 import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
-import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkTimeoutError } from './errors.js';
+import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkOptionsError, NetlinkTimeoutError, SocketClosedError } from './errors.js';
 import {
   AF_NETLINK,
   MSG_DONTWAIT,
@@ -108,7 +108,7 @@ export class NetlinkSocket implements Transport {
    */
   static open(opts: OpenOptions = {}): NetlinkSocket {
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new NetlinkOptionsError(`timeoutMs must be a positive integer, got ${timeoutMs}`);
     const protocol = opts.protocol ?? NETLINK_ROUTE;
     const create = () => libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     const fd = opts.netnsFd === undefined ? create() : inNetnsFd(opts.netnsFd, create, 'NetlinkSocket.open');
@@ -259,7 +259,7 @@ export class NetlinkSocket implements Transport {
   }
 
   private open_(): number {
-    if (this.fd < 0) throw new Error('netlink socket is closed');
+    if (this.fd < 0) throw new SocketClosedError();
     return this.fd;
   }
 
