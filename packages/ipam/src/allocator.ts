@@ -4,6 +4,7 @@
 import { InvalidAddressError, ipToValue, valueToIp, type IpFamily as Family } from '@netboot/core/ip';
 import { InvalidInputError, NetbootError } from '@netboot/core/errors';
 import { Cidr } from './cidr.js';
+import { InvalidArgumentError } from './validate.js';
 
 /** One range: a subnet, optionally narrowed to [rangeStart, rangeEnd], with a gateway that is never handed out. */
 export interface RangeSpec {
@@ -32,7 +33,7 @@ export class RangeExhaustedError extends NetbootError {
 }
 
 /**
- * A specific address was asked for but is already taken (or is the gateway). Kind `conflict`, not
+ * A specific address was asked for but is already taken. Kind `conflict`, not
  * `exists`: someone else's state is in the way. `exists` would say that what the caller asked to create is
  * already there, but an attachment asking again for an address it holds gets it back, never this error.
  */
@@ -192,7 +193,8 @@ export class RangeAllocator<O = undefined> {
   /** Marks an address taken without moving the cursor: for rebuilding state from a store. */
   restore(ip: string, owner?: O): Allocation<O> {
     const index = this.requireIndex(ip);
-    if (this.isGatewayIndex(index)) throw new IpInUseError(ip, 'it is the gateway address');
+    // Asking again can never help: the request is wrong, not in someone's way.
+    if (this.isGatewayIndex(index)) throw new InvalidArgumentError('ip', ip, 'is the gateway address, which is never handed out');
     if (this.getBit(index)) throw new IpInUseError(ip, 'already allocated');
     this.take(index, owner);
     return this.allocationAt(index);

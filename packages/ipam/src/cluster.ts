@@ -4,7 +4,7 @@
 // revisions read before it, a lost race re-read and retried. check.ts holds the whole-store views. Nothing
 // here holds state between calls, so any number of ClusterIpam instances may share one store.
 import { NetbootError } from '@netboot/core/errors';
-import { InvalidAddressError, ipToValue, normalizeIp, valueToIp, type IpFamily as Family } from '@netboot/core/ip';
+import { ipToValue, normalizeIp, valueToIp, type IpFamily as Family } from '@netboot/core/ip';
 import { Cidr } from './cidr.js';
 import { IpInUseError } from './allocator.js';
 import { assign, blockFree, blockHolder, blockInfo, blockOf, blockReservations, chooseNewBlock, newBlock, unassign } from './block.js';
@@ -326,7 +326,7 @@ export class ClusterIpam {
 
       if (wantedIp !== undefined) {
         const pool = pools.find((p) => Cidr.parse(p.value.cidr).contains(wantedIp));
-        if (!pool) throw new InvalidAddressError(wantedIp, 'IP address', `not inside an enabled pool that selects node ${node}`);
+        if (!pool) throw new InvalidArgumentError('ip', wantedIp, `is not inside an enabled pool that selects node ${node}`);
         const cidr = blockOf(pool.value, wantedIp);
         const existing = view.blocks.find((b) => b.value.cidr === cidr.toString()) ?? (await store.readBlock(cidr.toString()));
         if (existing) return commit(existing.value, existing.revision, []);
@@ -508,12 +508,18 @@ class NodeIpam implements PodIpam {
     private readonly allocateOne: (attachment: Attachment, opts: AllocateOptions) => Promise<{ reservation: Reservation; fresh: boolean }>,
   ) {}
 
+  /**
+   * One address per family of the node (`families`, default one address): a requested IP fixes the address
+   * of its own family, the other families are allocated as usual (host-local's `ips` on several range sets).
+   */
   async allocate(attachment: Attachment, opts: PodAllocateOptions = {}): Promise<PodAddress[]> {
     const labels = this.opts.labels === undefined ? {} : { labels: this.opts.labels };
-    const requests: AllocateOptions[] =
-      opts.ips !== undefined && opts.ips.length > 0
-        ? opts.ips.map((ip) => ({ ...labels, ip }))
-        : (this.opts.families ?? [undefined]).map((family) => ({ ...labels, ...(family === undefined ? {} : { family }) }));
+    const wanted = requestedByFamily(opts.ips ?? [], this.opts.families);
+    const families: readonly (Family | undefined)[] = this.opts.families ?? (wanted.size > 0 ? [...wanted.keys()] : [undefined]);
+    const requests: AllocateOptions[] = families.map((family) => {
+      const ip = family === undefined ? undefined : wanted.get(family);
+      return { ...labels, ...(family === undefined ? {} : { family }), ...(ip === undefined ? {} : { ip }) };
+    });
     const addresses: PodAddress[] = [];
     const made: string[] = [];
     try {
@@ -562,6 +568,23 @@ class NodeIpam implements PodIpam {
   usage(): Promise<Usage> {
     return this.cluster.usage();
   }
+}
+
+/**
+ * Maps each requested IP to its family, refusing before anything is reserved what LocalIpam refuses too: two
+ * addresses of one family, or one of a family the node does not allocate.
+ */
+function requestedByFamily(ips: readonly string[], families: readonly Family[] | undefined): Map<Family, string> {
+  const byFamily = new Map<Family, string>();
+  for (const text of ips) {
+    const ip = normalizeIp(text);
+    const { family } = ipToValue(ip);
+    if (families !== undefined && !families.includes(family)) throw new InvalidArgumentError('ip', text, `this node allocates no IPv${family} addresses`);
+    const other = byFamily.get(family);
+    if (other !== undefined) throw new InvalidArgumentError('ip', text, `an IPv${family} address is already requested (${other})`);
+    byFamily.set(family, ip);
+  }
+  return byFamily;
 }
 
 /** A cluster reservation as the CNI result needs it: the block is the pod's subnet, its first usable address the gateway. */

@@ -4,6 +4,7 @@ import { errorKind, InvalidInputError, NetbootError } from '@netboot/core/errors
 import { throwsA } from '@netboot/core/testing/pure';
 import { InvalidAddressError } from '@netboot/core/ip';
 import { InvalidRangeError, IpInUseError, RangeAllocator, RangeExhaustedError } from '../src/allocator.js';
+import { InvalidArgumentError } from '../src/validate.js';
 
 const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
 
@@ -44,7 +45,7 @@ test('reserve takes a specific IP, continues after it, and refuses taken, gatewa
   assert.is(a.ownerOf('10.0.0.100'), 'pod-a');
   assert.is(a.allocate('pod-b').ip, '10.0.0.101');
   assert.throws(() => a.reserve('10.0.0.100'), isA(IpInUseError));
-  assert.throws(() => a.reserve('10.0.0.1'), /gateway/);
+  throwsA(() => a.reserve('10.0.0.1'), InvalidArgumentError, /gateway/);
   assert.throws(() => a.reserve('10.0.0.255'), isA(InvalidAddressError));
   assert.throws(() => a.reserve('10.0.1.5'), isA(InvalidAddressError));
   assert.throws(() => a.reserve('not-an-ip'), isA(InvalidAddressError));
@@ -159,7 +160,7 @@ test('a full page of 65 536 slots is skipped in one step', () => {
   assert.is(a.allocated(), 65536n);
 });
 
-test('errors carry their kind: a bad range is invalid, a full one exhausted, a taken address a conflict', () => {
+test('errors carry their kind: a bad range or the gateway is invalid, a full one exhausted, a taken address a conflict', () => {
   const range = throwsA(() => new RangeAllocator({ subnet: '10.0.0.0/31' }), InvalidRangeError);
   assert.ok(range instanceof InvalidInputError);
   assert.is(errorKind(range), 'invalid');
@@ -167,7 +168,9 @@ test('errors carry their kind: a bad range is invalid, a full one exhausted, a t
   a.allocate();
   assert.is(errorKind(throwsA(() => a.allocate(), RangeExhaustedError)), 'exhausted');
   assert.is(errorKind(throwsA(() => a.reserve('10.0.0.2'), IpInUseError)), 'conflict');
-  for (const e of [range, throwsA(() => a.reserve('10.0.0.1'), IpInUseError)]) assert.ok(e instanceof NetbootError && e.name === e.constructor.name);
+  const gateway = throwsA(() => a.reserve('10.0.0.1'), InvalidArgumentError);
+  assert.is(errorKind(gateway), 'invalid', 'asking again for the gateway can never succeed');
+  for (const e of [range, gateway]) assert.ok(e instanceof NetbootError && e.name === e.constructor.name);
 });
 
 test.run();

@@ -7,6 +7,7 @@ import { IpInUseError } from '../src/allocator.js';
 import { assign, BlockAffinityError, blockFree, blockHolder, blockOf, blockReservations, chooseNewBlock, newBlock, unassign } from '../src/block.js';
 import { Cidr } from '../src/cidr.js';
 import { definePool } from '../src/pool.js';
+import { InvalidArgumentError } from '../src/validate.js';
 
 const pod = (n: number) => ({ containerId: `c${n}`, ifname: 'eth0' });
 
@@ -35,7 +36,7 @@ test('assign hands out addresses round-robin after the cursor, never network, ga
 test("a requested address: taken or the gateway is refused; another node's block is borrowing, refused under strict affinity", () => {
   const block = assign(newBlock(Cidr.parse('10.0.0.0/29'), 'p', 'n1'), pod(1), 'n1', { ip: '10.0.0.5', strictAffinity: true }).block;
   throwsA(() => assign(block, pod(2), 'n1', { ip: '10.0.0.5', strictAffinity: true }), IpInUseError);
-  throwsA(() => assign(block, pod(2), 'n1', { ip: '10.0.0.1', strictAffinity: true }), IpInUseError, /gateway/);
+  throwsA(() => assign(block, pod(2), 'n1', { ip: '10.0.0.1', strictAffinity: true }), InvalidArgumentError, /gateway/);
   const err = throwsA(() => assign(block, pod(2), 'n2', { ip: '10.0.0.6', strictAffinity: true }), BlockAffinityError);
   assert.equal([err.kind, err.owner, err.node], ['conflict', 'n1', 'n2']);
   const borrowed = assign(block, pod(2), 'n2', { strictAffinity: false });

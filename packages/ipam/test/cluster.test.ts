@@ -188,8 +188,8 @@ blocks('static IP requests: taken, gateway and outside-pool IPs are refused', as
   const r = await ipam.allocate('n1', pod(1), { ip: '10.244.77.10' });
   assert.equal([r.ip, r.block, r.node], ['10.244.77.10', '10.244.77.0/24', 'n1']);
   await rejectsA(ipam.allocate('n1', pod(2), { ip: '10.244.77.10' }), IpInUseError);
-  await rejectsA(ipam.allocate('n1', pod(3), { ip: '10.244.77.1' }), IpInUseError, /gateway/);
-  await rejectsA(ipam.allocate('n1', pod(4), { ip: '10.245.0.5' }), Error, /not inside an enabled pool/);
+  await rejectsA(ipam.allocate('n1', pod(3), { ip: '10.244.77.1' }), InvalidArgumentError, /gateway/);
+  await rejectsA(ipam.allocate('n1', pod(4), { ip: '10.245.0.5' }), InvalidArgumentError, /not inside an enabled pool/);
   await rejectsA(ipam.allocate('n1', pod(1), { ip: '10.244.77.11' }), IpInUseError); // c1 already holds .10
   assert.is((await ipam.allocate('n1', pod(5))).ip, '10.244.77.11', 'round-robin continues after the static IP');
 });

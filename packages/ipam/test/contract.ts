@@ -17,7 +17,12 @@ export function contractSuite<F extends { close(): Promise<void> }>(
   const test = suite(title);
   if (hooks.before) test.before(hooks.before);
   if (hooks.after) test.after(hooks.after);
-  const withFixture = (fn: (fixture: F) => Promise<void>) => async () => {
+  return { test, withFixture: (fn) => withFixture(open, fn) };
+}
+
+/** A test body that runs `fn` on a fresh fixture from `open` and closes it afterwards, also when `fn` fails. */
+export function withFixture<F extends { close(): Promise<void> }>(open: () => Promise<F>, fn: (fixture: F) => Promise<void>): () => Promise<void> {
+  return async () => {
     const fixture = await open();
     try {
       await fn(fixture);
@@ -25,5 +30,4 @@ export function contractSuite<F extends { close(): Promise<void> }>(
       await fixture.close();
     }
   };
-  return { test, withFixture };
 }

@@ -31,15 +31,17 @@ kvContract('EtcdKv', () => openEtcdKv({ endpoints: etcd.endpoint, prefix: `/nbt-
 
 podIpamContract(
   'ClusterIpam.forNode on etcd',
-  async () => {
+  async (shape) => {
     const prefix = `/nbt-pod-ipam-${process.pid}-${stores++}`;
     const kv = await openEtcdKv({ endpoints: etcd.endpoint, prefix });
     const second = await openEtcdKv({ endpoints: etcd.endpoint, prefix }); // another client, as another process would have
     await new ClusterIpam(kv).createPool({ name: 'pods', cidr: '10.244.0.0/16' });
+    if (shape?.dualStack) await new ClusterIpam(kv).createPool({ name: 'pods6', cidr: 'fd00:10:244::/56', blockSize: 120 });
+    const opts = shape?.dualStack ? { families: [4, 6] as const } : {};
     return {
-      ipam: new ClusterIpam(kv).forNode('node-a'),
+      ipam: new ClusterIpam(kv).forNode('node-a', opts),
       node: 'node-a',
-      other: () => new ClusterIpam(second).forNode('node-a'),
+      other: () => new ClusterIpam(second).forNode('node-a', opts),
       close: async () => {
         await Promise.all([kv.close(), second.close()]);
       },

@@ -75,7 +75,7 @@ test('static IP requests: honoured, refused for the gateway, a taken address or 
     const { ipam, dir } = open(data, [[{ subnet: '10.0.0.0/24' }]]);
     assert.equal(ips(await ipam.allocate({ containerId: 's', ifname: 'eth0' }, { ips: ['10.0.0.50'] })), ['10.0.0.50']);
     assert.equal(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.0.0.50', 'round-robin continues after it, like host-local');
-    await rejectsA(ipam.allocate({ containerId: 't', ifname: 'eth0' }, { ips: ['10.0.0.1'] }), IpInUseError);
+    await rejectsA(ipam.allocate({ containerId: 't', ifname: 'eth0' }, { ips: ['10.0.0.1'] }), InvalidArgumentError);
     await rejectsA(ipam.allocate({ containerId: 't', ifname: 'eth0' }, { ips: ['10.0.0.50'] }), IpInUseError);
     await rejectsA(ipam.allocate({ containerId: 't', ifname: 'eth0' }, { ips: ['10.9.0.5'] }), InvalidArgumentError);
     assert.equal([...readReservations(dir).keys()], ['10.0.0.50']);

@@ -3,15 +3,20 @@
 // MemoryKv; etcd.test.ts: a ClusterIpam node on etcd), like libp2p's interface-compliance tests.
 // Implementations choose their addresses; the suite checks only what the interface promises.
 import * as assert from 'uvu/assert';
+import { InvalidAddressError, ipToValue } from '@netboot/core/ip';
+import type { NetbootError } from '@netboot/core/errors';
 import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
 import type { PodIpam } from '../src/pod-ipam.js';
 import { InvalidArgumentError } from '../src/validate.js';
-import { contractSuite } from './contract.js';
+import { contractSuite, withFixture } from './contract.js';
 import type { ContractHooks } from './contract.js';
 import { rejectsA } from '@netboot/core/testing/pure';
 
-/** A fresh, empty PodIpam for node `node` with one IPv4 range of at least a /26. */
+/**
+ * A fresh, empty PodIpam for node `node` with one IPv4 range of at least a /26; with `dualStack`, one
+ * IPv4 and one IPv6 range (each at least a /26 or /122), every allocate reserving one address of each.
+ */
 export interface PodIpamFixture {
   ipam: PodIpam;
   node: string;
@@ -20,10 +25,20 @@ export interface PodIpamFixture {
   close(): Promise<void>;
 }
 
-const pod = (id: string, ifname = 'eth0') => ({ containerId: id, ifname });
+export type OpenPodIpam = (shape?: { dualStack?: boolean }) => Promise<PodIpamFixture>;
 
-export function podIpamContract(name: string, open: () => Promise<PodIpamFixture>, hooks: ContractHooks = {}): void {
-  const { test, withFixture: withIpam } = contractSuite(`PodIpam contract: ${name}`, open, hooks);
+const pod = (id: string, ifname = 'eth0') => ({ containerId: id, ifname });
+const familyOf = (ip: string) => ipToValue(ip).family;
+
+// The same error class and the same kind from every implementation: callers branch on both.
+async function rejectsKind<E extends NetbootError>(promise: Promise<unknown>, cls: new (...args: never[]) => E, kind: E['kind']): Promise<void> {
+  const err = await rejectsA(promise, cls);
+  assert.is(err.kind, kind, `${cls.name}.kind`);
+}
+
+export function podIpamContract(name: string, open: OpenPodIpam, hooks: ContractHooks = {}): void {
+  const { test, withFixture: withIpam } = contractSuite(`PodIpam contract: ${name}`, () => open(), hooks);
+  const withDualStack = (fn: (fixture: PodIpamFixture) => Promise<void>) => withFixture(() => open({ dualStack: true }), fn);
 
   test(
     'allocate: an address inside its subnet, never the gateway, with what the CNI result needs; idempotent',
@@ -77,9 +92,44 @@ export function podIpamContract(name: string, open: () => Promise<PodIpamFixture
       const [s] = await ipam.allocate(pod('s1'), { ips: [wanted] });
       assert.is(s!.ip, wanted);
       assert.equal(await ipam.allocate(pod('s1'), { ips: [wanted] }), [s], 'idempotent');
-      await rejectsA(ipam.allocate(pod('s2'), { ips: [wanted] }), IpInUseError);
-      await rejectsA(ipam.allocate(pod('c1'), { ips: [wanted] }), IpInUseError);
-      await rejectsA(ipam.allocate(pod('s3'), { ips: [a!.gateway] }), Error);
+      await rejectsKind(ipam.allocate(pod('s2'), { ips: [wanted] }), IpInUseError, 'conflict');
+      await rejectsKind(ipam.allocate(pod('c1'), { ips: [wanted] }), IpInUseError, 'conflict');
+      // The gateway is never handed out: asking again cannot help, so the request is invalid, not a conflict.
+      await rejectsKind(ipam.allocate(pod('s3'), { ips: [a!.gateway] }), InvalidArgumentError, 'invalid');
+      assert.equal((await ipam.reservations()).map((r) => r.containerId).sort(), ['c1', 's1']);
+    }),
+  );
+
+  test(
+    'static requests outside the ranges, or two of one family, are invalid and reserve nothing',
+    withIpam(async ({ ipam }) => {
+      const [a] = await ipam.allocate(pod('c1'));
+      const subnet = Cidr.parse(a!.subnet);
+      await rejectsKind(ipam.allocate(pod('s1'), { ips: ['192.0.2.7'] }), InvalidArgumentError, 'invalid');
+      const [x, y] = [subnet.addressAt(40n), subnet.addressAt(41n)];
+      await rejectsKind(ipam.allocate(pod('s2'), { ips: [x, y] }), InvalidArgumentError, 'invalid');
+      assert.equal((await ipam.reservations()).map((r) => r.containerId), ['c1']);
+    }),
+  );
+
+  test(
+    'dual-stack: every allocate reserves one address of each family; a requested IP fixes only its own',
+    withDualStack(async ({ ipam }) => {
+      const both = await ipam.allocate(pod('c1'));
+      assert.equal(both.map((a) => familyOf(a.ip)).sort(), [4, 6]);
+      for (const a of both) assert.ok(Cidr.parse(a.subnet).contains(a.ip), `${a.ip} in ${a.subnet}`);
+      const subnetOf = (family: number) => Cidr.parse(both.find((a) => familyOf(a.ip) === family)!.subnet);
+      const [v4, v6] = [subnetOf(4).addressAt(40n), subnetOf(6).addressAt(40n)];
+      const s1 = await ipam.allocate(pod('s1'), { ips: [v4] });
+      assert.equal(s1.map((a) => familyOf(a.ip)).sort(), [4, 6], 'the IPv6 address comes automatically');
+      assert.ok(s1.some((a) => a.ip === v4));
+      const s2 = await ipam.allocate(pod('s2'), { ips: [v6] });
+      assert.equal(s2.map((a) => familyOf(a.ip)).sort(), [4, 6], 'the IPv4 address comes automatically');
+      assert.ok(s2.some((a) => a.ip === v6));
+      assert.equal(await ipam.allocate(pod('s2'), { ips: [v6] }), s2, 'idempotent');
+      await rejectsKind(ipam.allocate(pod('s3'), { ips: [subnetOf(6).addressAt(41n), subnetOf(6).addressAt(42n)] }), InvalidArgumentError, 'invalid');
+      assert.is((await ipam.reservations()).length, 6);
+      assert.is((await ipam.release(pod('s1'))).released.length, 2);
     }),
   );
 
@@ -90,7 +140,7 @@ export function podIpamContract(name: string, open: () => Promise<PodIpamFixture
       await rejectsA(ipam.allocate(pod('ok', 'a/b')), InvalidArgumentError);
       await rejectsA(ipam.release(pod('../x')), InvalidArgumentError);
       await rejectsA(ipam.gc([{ containerId: 'c1' } as never]), InvalidArgumentError);
-      await rejectsA(ipam.releaseIp('10.0.0.300'), Error);
+      await rejectsKind(ipam.releaseIp('10.0.0.300'), InvalidAddressError, 'invalid');
       assert.equal(await ipam.reservations(), []);
     }),
   );

@@ -9,14 +9,17 @@ import { FileStore } from '../src/store/file.js';
 import { MemoryKv } from '../src/store/memory.js';
 import { podIpamContract } from './pod-ipam-contract.js';
 
-podIpamContract('LocalIpam on a FileStore', async () => {
+podIpamContract('LocalIpam on a FileStore', async (shape) => {
   const dir = mkdtempSync(join(tmpdir(), 'nbt-ipam-'));
-  const local = () => new LocalIpam(new FileStore(dir, 'net'), [[{ subnet: '10.244.1.0/24' }]], { node: 'node-a' });
+  const ranges = shape?.dualStack ? [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/120' }]] : [[{ subnet: '10.244.1.0/24' }]];
+  const local = () => new LocalIpam(new FileStore(dir, 'net'), ranges, { node: 'node-a' });
   return { ipam: local(), node: 'node-a', other: local, close: async () => rmSync(dir, { recursive: true, force: true }) };
 });
 
-podIpamContract('ClusterIpam.forNode on MemoryKv', async () => {
+podIpamContract('ClusterIpam.forNode on MemoryKv', async (shape) => {
   const kv = new MemoryKv();
   await new ClusterIpam(kv).createPool({ name: 'pods', cidr: '10.244.0.0/16' });
-  return { ipam: new ClusterIpam(kv).forNode('node-a'), node: 'node-a', other: () => new ClusterIpam(kv).forNode('node-a'), close: () => kv.close() };
+  if (shape?.dualStack) await new ClusterIpam(kv).createPool({ name: 'pods6', cidr: 'fd00:10:244::/56', blockSize: 120 });
+  const node = () => new ClusterIpam(kv).forNode('node-a', shape?.dualStack ? { families: [4, 6] } : {});
+  return { ipam: node(), node: 'node-a', other: node, close: () => kv.close() };
 });
