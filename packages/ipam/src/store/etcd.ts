@@ -6,6 +6,7 @@ import type { ICompare, IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import { NetbootError } from '@netboot/core/errors';
 import { KvConflictError, KvUnavailableError } from './kv.js';
 import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
+import { InvalidArgumentError } from '../validate.js';
 
 export interface EtcdKvOptions {
   /** Client URLs, e.g. `http://127.0.0.1:2379`. */
@@ -65,7 +66,8 @@ export class EtcdKv implements KvStore {
   /** Connects and asks etcd for its status once, so a wrong endpoint fails here, quickly. */
   static async open(opts: EtcdKvOptions): Promise<EtcdKv> {
     const hosts = typeof opts.endpoints === 'string' ? [opts.endpoints] : [...opts.endpoints];
-    if (hosts.length === 0) throw new KvUnavailableError('(no endpoints)', new Error('no etcd endpoints given'));
+    // A configuration mistake, not an outage: retrying cannot help.
+    if (hosts.length === 0) throw new InvalidArgumentError('endpoints', opts.endpoints, 'needs at least one etcd endpoint');
     const callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     const client = new Etcd3({
       hosts,
