@@ -32,6 +32,7 @@ export {
   PoolOverlapError,
   poolBlockCount,
   ROUTING_MODES,
+  ServiceCidrOverlapError,
   type RoutingMode,
 } from './pool.js';
 

@@ -21,7 +21,6 @@ export class NodeRangeExhaustedError extends RangeExhaustedError {
   ) {
     super(ranges);
     this.message = `no free address left in ${ranges.join(', ')} on node ${node}`;
-    this.name = 'NodeRangeExhaustedError';
   }
 }
 

@@ -39,13 +39,28 @@ export const BLOCK_SIZE_RANGE: Record<Family, readonly [number, number]> = { 4: 
 // Pool names become KV key segments and CLI arguments: DNS-label style.
 const POOL_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-/** Two pools (or a pool and the service CIDR) share addresses: bad input, nothing was created. */
-export class PoolOverlapError extends InvalidInputError {
+/**
+ * The pool shares addresses with an existing pool: that pool's state is in the way (`conflict`), and
+ * deleting or shrinking it would let the request through. Nothing was created.
+ */
+export class PoolOverlapError extends NetbootError {
+  readonly kind = 'conflict' as const;
+
   constructor(
     readonly pool: string,
     readonly other: string,
   ) {
     super(`pool ${pool} overlaps ${other}`);
+  }
+}
+
+/** The pool shares addresses with the service CIDR, which never changes: bad input, nothing was created. */
+export class ServiceCidrOverlapError extends InvalidInputError {
+  constructor(
+    readonly pool: string,
+    readonly serviceCidr: string,
+  ) {
+    super(`pool ${pool} overlaps the service CIDR ${serviceCidr}`);
   }
 }
 
@@ -156,7 +171,7 @@ export function checkPoolFits(pool: IpPool, existing: readonly IpPool[], service
   if (clash) throw new PoolOverlapError(`${pool.name} (${pool.cidr})`, `pool ${clash.name} (${clash.cidr})`);
   const services = serviceCidr === undefined ? [] : typeof serviceCidr === 'string' ? serviceCidr.split(',') : serviceCidr;
   for (const service of services) {
-    if (Cidr.parse(service.trim()).overlaps(cidr)) throw new PoolOverlapError(`${pool.name} (${pool.cidr})`, `the service CIDR ${service.trim()}`);
+    if (Cidr.parse(service.trim()).overlaps(cidr)) throw new ServiceCidrOverlapError(`${pool.name} (${pool.cidr})`, service.trim());
   }
 }
 

@@ -7,7 +7,7 @@ import { IpInUseError } from '../src/allocator.js';
 import { BlockAffinityError } from '../src/block.js';
 import { BlockInUseError, ClusterIpam, IpExhaustedError } from '../src/cluster.js';
 import { IpamKeys } from '../src/keys.js';
-import { PoolInUseError, PoolNotFoundError, PoolOverlapError } from '../src/pool.js';
+import { PoolInUseError, PoolNotFoundError, PoolOverlapError, ServiceCidrOverlapError } from '../src/pool.js';
 import { CorruptEntryError } from '../src/records.js';
 import type { KvOp, KvRead } from '../src/store/kv.js';
 import { MemoryKv } from '../src/store/memory.js';
@@ -69,7 +69,7 @@ pools('create, list, get, update, overlap and service-CIDR refusal', async () =>
   );
   const revision = kv.currentRevision();
   await rejectsA(ipam.createPool({ name: 'b', cidr: '10.244.3.0/24' }), PoolOverlapError);
-  await rejectsA(ipam.createPool({ name: 'svc', cidr: '10.96.0.0/16' }), PoolOverlapError, /service CIDR/);
+  await rejectsA(ipam.createPool({ name: 'svc', cidr: '10.96.0.0/16' }), ServiceCidrOverlapError, /service CIDR/);
   await rejectsA(ipam.createPool({ name: 'bad', cidr: '10.244.1.7/16' }), Error, /10\.244\.1\.7\/16/);
   assert.is(kv.currentRevision(), revision, 'refusals change nothing');
   assert.is((await ipam.disablePool('a')).disabled, true);
@@ -95,7 +95,8 @@ pools('every error says what the caller can do about it: its kind', async () => 
       () => 'resolved',
       (e: unknown) => `${(e as Error).name}:${(e as NetbootError).kind}`,
     );
-  assert.is(await kinds(ipam.createPool({ name: 'b', cidr: '10.96.0.0/16' })), 'PoolOverlapError:invalid');
+  assert.is(await kinds(ipam.createPool({ name: 'b', cidr: '10.96.0.0/16' })), 'ServiceCidrOverlapError:invalid');
+  assert.is(await kinds(ipam.createPool({ name: 'b', cidr: '10.244.0.0/16' })), 'PoolOverlapError:conflict', 'an existing pool is in the way');
   assert.is(await kinds(ipam.createPool({ name: 'a', cidr: '10.1.0.0/16' })), 'PoolExistsError:exists');
   assert.is(await kinds(ipam.updatePool('nope', {})), 'PoolNotFoundError:not-found');
   await ipam.allocate('n1', pod(1));
@@ -108,7 +109,7 @@ pools('every error says what the caller can do about it: its kind', async () => 
       (cls) => cls.prototype instanceof NetbootError,
     ),
   );
-  assert.ok(PoolOverlapError.prototype instanceof InvalidInputError, 'bad input is an InvalidInputError');
+  assert.ok(ServiceCidrOverlapError.prototype instanceof InvalidInputError, 'bad input is an InvalidInputError');
 });
 
 pools.run();

@@ -39,6 +39,7 @@ const expected: Record<keyof typeof entries, { values: string[]; types: string[]
       'ROUTING_MODES',
       'RangeAllocator',
       'RangeExhaustedError',
+      'ServiceCidrOverlapError',
       'checkPoolFits',
       'definePool',
       'parseCidrList',

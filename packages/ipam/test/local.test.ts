@@ -89,6 +89,7 @@ test('exhaustion names the range and the node and writes nothing; a failure in s
     const err = await ipam.allocate({ containerId: 'b', ifname: 'eth0' }).catch((e: unknown) => e);
     assert.instance(err, NodeRangeExhaustedError);
     assert.instance(err, RangeExhaustedError);
+    assert.is((err as Error).name, 'NodeRangeExhaustedError', 'NetbootError names it after its class');
     assert.match((err as Error).message, '10.1.0.0/30');
     assert.match((err as Error).message, 'node-a');
     assert.equal([...readReservations(dir).keys()], before, 'the address taken from set 0 was given back');

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidAddressError } from '@netboot/core/ip';
-import { PoolExistsError, PoolOverlapError, checkPoolFits, definePool, patchPool, poolBlockCount, poolSelectsNode } from '../src/pool.js';
+import { PoolExistsError, PoolOverlapError, ServiceCidrOverlapError, checkPoolFits, definePool, patchPool, poolBlockCount, poolSelectsNode } from '../src/pool.js';
 import { InvalidArgumentError } from '../src/validate.js';
 
 const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
@@ -54,9 +54,9 @@ test('pools may not overlap each other or the service CIDR; the error names both
   const wide = definePool({ name: 'wide', cidr: '10.0.0.0/8', blockSize: 24 });
   assert.throws(
     () => checkPoolFits(wide, [], '10.96.0.0/12'),
-    (err: unknown) => err instanceof PoolOverlapError && err.message.includes('service CIDR 10.96.0.0/12'),
+    (err: unknown) => err instanceof ServiceCidrOverlapError && err.message.includes('service CIDR 10.96.0.0/12'),
   );
-  assert.throws(() => checkPoolFits(wide, [], ['fd00:96::/108', '10.96.0.0/12']), isA(PoolOverlapError));
+  assert.throws(() => checkPoolFits(wide, [], ['fd00:96::/108', '10.96.0.0/12']), isA(ServiceCidrOverlapError));
   assert.throws(() => checkPoolFits(a, [a]), isA(PoolExistsError));
   checkPoolFits(definePool({ name: 'c', cidr: '10.245.0.0/16' }), [a], '10.96.0.0/12');
   checkPoolFits(definePool({ name: 'v6', cidr: 'fd00::/48' }), [a], '10.96.0.0/12');
