@@ -22,6 +22,7 @@ import {
 } from './netlink/generated/index.js';
 import { withNetnsFd } from './netns.js';
 import type { NetnsRef } from './netns.js';
+import { ifNameProblem } from './base/ifname.js';
 import { parseIp, parseMac } from './base/ip.js';
 import { checkFlag, checkInteger, IFINDEX_MAX, SpecError } from './errors.js';
 
@@ -131,7 +132,6 @@ export class LinkNotFoundError extends NetlinkError {
 }
 
 const { ENODEV } = constants.errno;
-const IFNAMSIZ = 16;
 const MTU_MAX = 0x7fffffff; // IFLA_MTU is a u32 the kernel reads as an int
 const VXLAN_DEFAULT_PORT = 4789;
 const MACVLAN_MODES: Record<MacvlanMode, number> = {
@@ -143,13 +143,11 @@ const MACVLAN_MODES: Record<MacvlanMode, number> = {
 // IF_OPER_* from <linux/if.h> (RFC 2863 order), spelled as `ip` prints them.
 const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 
-/** Throws InvalidLinkSpecError unless the kernel's dev_valid_name() would accept `name`. */
+/** Throws InvalidLinkSpecError unless the kernel's dev_valid_name() (and libcni) would accept `name`. */
 export function validateIfName(name: unknown, field = 'name'): string {
-  if (typeof name !== 'string' || name === '') throw new InvalidLinkSpecError(field, name, 'interface names are non-empty strings');
-  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new InvalidLinkSpecError(field, name, `longer than ${IFNAMSIZ - 1} bytes`);
-  if (name === '.' || name === '..') throw new InvalidLinkSpecError(field, name, "'.' and '..' are not interface names");
-  if (/[/:\s\0]/.test(name)) throw new InvalidLinkSpecError(field, name, "contains '/', ':', NUL or whitespace");
-  return name;
+  const problem = ifNameProblem(name);
+  if (problem !== undefined) throw new InvalidLinkSpecError(field, name, problem);
+  return name as string; // ifNameProblem refuses every non-string
 }
 
 function checkInt(field: string, v: unknown, min: number, max: number): number {

@@ -17,6 +17,7 @@ const ENTRIES: Record<string, string> = {
   '@netboot/core': join(src, 'index.ts'),
   '@netboot/core/ip': join(src, 'public', 'ip.ts'),
   '@netboot/core/errors': join(src, 'public', 'errors.ts'),
+  '@netboot/core/ifname': join(src, 'public', 'ifname.ts'),
   '@netboot/core/flock': join(src, 'public', 'flock.ts'),
   '@netboot/core/testing': join(src, 'public', 'testing.ts'),
   '@netboot/core/testing/pure': join(src, 'public', 'testing', 'pure.ts'),
@@ -170,6 +171,10 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
   '@netboot/core/errors': {
     values: ['ERROR_KINDS', 'InvalidInputError', 'NetbootError', 'UnsupportedPlatformError', 'errorKind'],
     types: ['ErrorKind'],
+  },
+  '@netboot/core/ifname': {
+    values: ['GO_SPACE', 'IFNAME_MAX_BYTES', 'ifNameProblem'],
+    types: [],
   },
   '@netboot/core/flock': {
     values: ['LOCK_EX', 'LOCK_NB', 'LOCK_SH', 'LOCK_UN', 'flock'],

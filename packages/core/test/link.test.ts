@@ -17,6 +17,10 @@ test('invalid specs are rejected before anything is sent', () => {
     ['space', () => link.add({ kind: 'bridge', name: 'a b' })],
     ['colon', () => link.add({ kind: 'bridge', name: 'a:b' })],
     ['dot', () => link.add({ kind: 'bridge', name: '.' })],
+    // The kernel's isspace() on each byte counts 0xA0 (in 'à', C3 A0) as a space: EINVAL if sent.
+    ['byte 0xA0', () => link.add({ kind: 'bridge', name: 'brà' })],
+    // Go's whitespace (libcni's rule) includes NEL, which JavaScript's \s does not.
+    ['NEL', () => link.add({ kind: 'bridge', name: 'a\u0085b' })],
     ['peer name', () => link.add({ kind: 'veth', name: 'ok', peer: { name: 'bad name' } })],
     ['mtu', () => link.add({ kind: 'bridge', name: 'ok', mtu: 1.5 })],
     ['vni', () => link.add({ kind: 'vxlan', name: 'ok', vni: 1 << 24 })],

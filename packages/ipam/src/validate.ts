@@ -3,6 +3,7 @@
 // ValidateContainerID / ValidateNetworkName / ValidateInterfaceName.
 
 import { InvalidInputError } from '@netboot/core/errors';
+import { GO_SPACE, ifNameProblem } from '@netboot/core/ifname';
 import type { Attachment } from './report.js';
 
 /** A caller-supplied value broke a rule; names the field and the value so the caller can fix it. */
@@ -20,17 +21,8 @@ export class InvalidArgumentError extends InvalidInputError {
 const CNI_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 // A file name on Linux is at most 255 bytes; the IDs become file contents and key segments.
 const MAX_NAME_LENGTH = 255;
-// IFNAMSIZ is 16 bytes including the terminating NUL; libcni counts bytes too (Go's len).
-const MAX_IFNAME_BYTES = 15;
-// Go's unicode.IsSpace, which libcni applies to interface names and host-local's strings.TrimSpace to
-// reservation files: JavaScript's \s without U+FEFF, plus U+0085 (NEL).
-const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const IFNAME_FORBIDDEN = new RegExp(`[/:${GO_SPACE}]`, 'u');
+// Go's unicode.IsSpace (the set libcni refuses in interface names): host-local's strings.TrimSpace.
 const GO_TRIM = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, 'gu');
-// The kernel's dev_valid_name runs isspace() on each byte, and its ctype table counts 0xA0 (Latin-1 NBSP) as
-// a space, so any character whose UTF-8 holds that byte ("à" is C3 A0) is refused with a bare EINVAL.
-const KERNEL_SPACE_BYTE = 0xa0;
-const utf8 = new TextEncoder();
 
 /** Go's strings.TrimSpace: what host-local does to a reservation file before comparing it. */
 export function trimSpace(text: string): string {
@@ -63,21 +55,9 @@ export function validateNetworkName(name: unknown): string {
  * whitespace) and what the kernel accepts as a link name (`ip link add <name> …`); returns the name.
  */
 export function validateIfname(name: unknown): string {
-  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('ifname', name, 'must be a non-empty string');
-  const bytes = utf8.encode(name);
-  if (bytes.length > MAX_IFNAME_BYTES) {
-    throw new InvalidArgumentError('ifname', name, `must be at most ${MAX_IFNAME_BYTES} bytes (is ${bytes.length} in UTF-8)`);
-  }
-  if (name === '.' || name === '..') throw new InvalidArgumentError('ifname', name, 'must not be "." or ".."');
-  if (IFNAME_FORBIDDEN.test(name)) throw new InvalidArgumentError('ifname', name, 'must not contain "/", ":" or whitespace');
-  if (bytes.includes(KERNEL_SPACE_BYTE)) {
-    throw new InvalidArgumentError(
-      'ifname',
-      name,
-      'must not contain a character whose UTF-8 holds the byte 0xA0 (e.g. "à"): the kernel counts that byte as a space',
-    );
-  }
-  return name;
+  const problem = ifNameProblem(name);
+  if (problem !== undefined) throw new InvalidArgumentError('ifname', name, problem);
+  return name as string; // ifNameProblem refuses every non-string
 }
 
 /** Checks both halves of a CNI attachment; returns a copy holding only them. */

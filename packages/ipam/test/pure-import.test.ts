@@ -86,13 +86,14 @@ test('@netboot/core (the full index) needs koffi', () => {
   assert.match(output, /koffi is blocked/);
 });
 
-test('ipam reaches core only through @netboot/core/ip and /errors, and /flock from store/file.ts alone', () => {
+test('ipam reaches core only through @netboot/core/ip, /errors and /ifname, and /flock from store/file.ts alone', () => {
   const src = join(ipamDir, 'src');
   const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
   const seen: string[] = [];
   for (const file of files) {
     for (const [, spec] of readFileSync(join(src, file), 'utf8').matchAll(/from '(@netboot\/core[^']*)'/g)) {
-      const allowed = spec === '@netboot/core/ip' || spec === '@netboot/core/errors' || (spec === '@netboot/core/flock' && file === join('store', 'file.ts'));
+      const pure = ['@netboot/core/ip', '@netboot/core/errors', '@netboot/core/ifname'];
+      const allowed = pure.includes(spec!) || (spec === '@netboot/core/flock' && file === join('store', 'file.ts'));
       assert.ok(allowed, `${relative(ipamDir, join(src, file))} imports ${spec}`);
       seen.push(spec!);
     }
