@@ -38,7 +38,7 @@ import {
   RTN_UNSPEC,
   RTN_XRESOLVE,
 } from './netlink/generated/index.js';
-import { isNotFound } from './netlink/errors.js';
+import { isNotFound, NetlinkDecodeError } from './netlink/errors.js';
 import { attrHops, attrNest, type HeaderAttrs } from './netlink/values.js';
 import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
 import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
@@ -240,7 +240,8 @@ export class RouteApi {
     if (opts.fibMatch) header.rtm_flags = RTM_F_FIB_MATCH;
     const replies = this.#sock.request({ type: RTM_GETROUTE, header, attrs });
     const reply = replies.find((m) => m.type === RTM_NEWROUTE);
-    if (!reply) throw new RouteSpecError('dst', dst, 'the kernel returned no route');
+    // RTM_GETROUTE either answers with a route or refuses (ENETUNREACH…): a bare ACK is not the input's fault.
+    if (!reply) throw new NetlinkDecodeError('the kernel acknowledged without a route', { messageType: 'RTM_GETROUTE', path: [], offset: 0 });
     return decodeRoute(reply);
   }
 
