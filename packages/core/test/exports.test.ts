@@ -184,11 +184,13 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
     values: [
       'CommandError',
       'RequestRecorder',
+      'ifindexOf',
       'ipJson',
       'isA',
       'missingLinkKind',
       'missingPrivileges',
       'privileged',
+      'readGolden',
       'rejectsA',
       'runWithout',
       'sh',
@@ -199,6 +201,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'withNetns',
       'withRtnl',
       'withTempDir',
+      'withVethNs',
     ],
     types: [
       'Answer',

@@ -1,27 +1,22 @@
 // NexthopApi against the real kernel, each test in its own namespace, checked with `ip -j nexthop`
 // and `ip -j route`.
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, sh, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
+import { ifindexOf, ipJson, privileged, sh, type TempNetns, withVethNs } from '../src/public/testing.js';
 import type { Rtnl } from '../src/rtnl.js';
 import { NexthopSpecError } from '../src/nexthop.js';
 import { RouteSpecError } from '../src/route.js';
 import { isExist, isNotFound } from '../src/netlink/errors.js';
 
+const test = privileged(uvuTest);
 const PROTO = 201;
 
 /** veth0 (10.1.0.1/24, fd00:1::1/64) and a VXLAN device vx0, all up, plus an Rtnl in the namespace. */
-async function withNs(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number, vx0: number) => void | Promise<void>): Promise<void> {
-  await withNetns(1, async (ns) => {
-    sh(ns, 'ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
-    sh(ns, 'ip', 'link', 'set', 'veth0', 'up');
-    sh(ns, 'ip', 'link', 'set', 'veth1', 'up');
-    sh(ns, 'ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'veth0');
-    sh(ns, 'ip', '-6', 'addr', 'add', 'fd00:1::1/64', 'dev', 'veth0', 'nodad');
+function withNs(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number, vx0: number) => void | Promise<void>): Promise<void> {
+  return withVethNs((ns, rtnl, veth0) => {
     sh(ns, 'ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '1', 'dstport', '4789', 'local', '10.1.0.1', 'nolearning');
     sh(ns, 'ip', 'link', 'set', 'vx0', 'up');
-    const index = (dev: string): number => ipJson(ns, 'link', 'show', dev)[0].ifindex as number;
-    await withRtnl(ns, (rtnl) => fn(ns, rtnl, index('veth0'), index('vx0')));
+    return fn(ns, rtnl, veth0, ifindexOf(ns, 'vx0'));
   });
 }
 

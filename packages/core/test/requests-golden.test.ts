@@ -17,8 +17,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeMessages, type Attrs, type NlMessage } from '../src/netlink/codec.js';
+import type { Attrs, NlMessage } from '../src/netlink/codec.js';
 import { RequestRecorder } from '../src/testing/recorder.js';
+import { readGolden } from '../src/testing/golden.js';
 import * as C from '../src/netlink/generated/index.js';
 import { LinkApi } from '../src/link.js';
 import { AddrApi } from '../src/addr.js';
@@ -29,17 +30,7 @@ import { NexthopApi } from '../src/nexthop.js';
 const dir = join(import.meta.dirname, 'golden');
 
 function golden(slug: string): NlMessage {
-  const text = readFileSync(join(dir, `${slug}.hex`), 'utf8');
-  const [m] = decodeMessages(
-    Buffer.from(
-      text
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .join(''),
-      'hex',
-    ),
-  );
-  return m!;
+  return readGolden(join(dir, `${slug}.hex`));
 }
 
 // Ifindexes in the capture namespaces: lo 1, then a veth pair's peer before the device itself.

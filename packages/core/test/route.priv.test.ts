@@ -2,8 +2,7 @@
 // Numbered tables (100, 1000) and a custom protocol keep every route obviously ours.
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, privileged, sh, throwsA, withNetns, withRtnl, type TempNetns } from '../src/public/testing.js';
-import type { Rtnl } from '../src/rtnl.js';
+import { ipJson, privileged, throwsA, withVethNs, type TempNetns } from '../src/public/testing.js';
 import { RouteSpecError, type RouteSpec } from '../src/route.js';
 import { InvalidLinkSpecError } from '../src/link.js';
 import { NetlinkError } from '../src/netlink/errors.js';
@@ -12,25 +11,12 @@ import { InvalidAddressError } from '../src/base/ip.js';
 const test = privileged(uvuTest);
 const PROTO = 201;
 
-/** A namespace with veth0 (10.1.0.1/24, fd00:1::1/64) up and its peer veth1 up, plus an Rtnl in it. */
-async function withRoutingNs(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number) => void | Promise<void>): Promise<void> {
-  await withNetns(1, async (ns) => {
-    sh(ns, 'ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
-    sh(ns, 'ip', 'link', 'set', 'veth0', 'up');
-    sh(ns, 'ip', 'link', 'set', 'veth1', 'up');
-    sh(ns, 'ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'veth0');
-    sh(ns, 'ip', '-6', 'addr', 'add', 'fd00:1::1/64', 'dev', 'veth0', 'nodad');
-    const veth0 = ipJson(ns, 'link', 'show', 'veth0')[0].ifindex as number;
-    await withRtnl(ns, (rtnl) => fn(ns, rtnl, veth0));
-  });
-}
-
 function table(ns: TempNetns, id: number | string, ...more: string[]): any[] {
   return ipJson(ns, 'route', 'show', 'table', String(id), ...more);
 }
 
 test('add in table 100 with a custom protocol, gateway, metric and mtu', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.20.0.0/16', gateway: '10.1.0.2', dev: 'veth0', table: 100, protocol: PROTO, metric: 10, mtu: 1400 });
     const routes = table(ns, 100);
     assert.is(routes.length, 1);
@@ -43,7 +29,7 @@ test('add in table 100 with a custom protocol, gateway, metric and mtu', () =>
   }));
 
 test('table 1000 (> 255) goes through RTA_TABLE', () =>
-  withRoutingNs((ns, rtnl, veth0) => {
+  withVethNs((ns, rtnl, veth0) => {
     rtnl.route.add({ dst: '10.22.0.0/16', dev: veth0, table: 1000, protocol: PROTO });
     const routes = table(ns, 1000);
     assert.is(routes.length, 1);
@@ -56,7 +42,7 @@ test('table 1000 (> 255) goes through RTA_TABLE', () =>
   }));
 
 test('replace changes the gateway; change on a missing route fails and adds nothing', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     const base: RouteSpec = { dst: '10.20.0.0/16', dev: 'veth0', table: 100, protocol: PROTO };
     rtnl.route.replace({ ...base, gateway: '10.1.0.2' });
     rtnl.route.replace({ ...base, gateway: '10.1.0.3' });
@@ -73,7 +59,7 @@ test('replace changes the gateway; change on a missing route fails and adds noth
   }));
 
 test('duplicate add fails with EEXIST and the kernel message', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     const r: RouteSpec = { dst: '10.20.0.0/16', gateway: '10.1.0.2', table: 100, protocol: PROTO };
     rtnl.route.add(r);
     const err = throwsA(() => rtnl.route.add(r), NetlinkError, /EEXIST/, 'second add');
@@ -85,7 +71,7 @@ test('duplicate add fails with EEXIST and the kernel message', () =>
   }));
 
 test('multipath: nexthops with weights, and append adds a second route for the same key', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({
       dst: '10.21.0.0/16',
       table: 100,
@@ -120,7 +106,7 @@ test('multipath: nexthops with weights, and append adds a second route for the s
   }));
 
 test('get returns the route the kernel chooses, like ip route get', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.20.0.0/16', gateway: '10.1.0.2', protocol: PROTO });
     const r = rtnl.route.get('10.20.5.6');
     const ip = ipJson(ns, 'route', 'get', '10.20.5.6')[0];
@@ -135,7 +121,7 @@ test('get returns the route the kernel chooses, like ip route get', () =>
   }));
 
 test('onlink gateway outside any connected prefix', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     const unreachable = throwsA(() => rtnl.route.add({ dst: '192.168.5.0/24', gateway: '192.168.99.1', dev: 'veth0', table: 100 }), NetlinkError);
     assert.is(unreachable.code, 'ENETUNREACH', 'without onlink the kernel refuses an unreachable gateway');
     rtnl.route.add({ dst: '192.168.5.0/24', gateway: '192.168.99.1', dev: 'veth0', table: 100, onlink: true });
@@ -145,7 +131,7 @@ test('onlink gateway outside any connected prefix', () =>
   }));
 
 test('del removes exactly the route; a Route from list round-trips through replace and del', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.20.0.0/16', gateway: '10.1.0.2', table: 100, protocol: PROTO, metric: 7, mtu: 1300 });
     rtnl.route.add({ dst: 'fd00:20::/64', gateway: 'fd00:1::2', dev: 'veth0', table: 100, protocol: PROTO });
     const before = rtnl.route.list({ table: 100 });
@@ -172,7 +158,7 @@ test('del removes exactly the route; a Route from list round-trips through repla
   }));
 
 test('list filters by table, protocol, type, dst, dev and family in the kernel', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.40.0.0/16', gateway: '10.1.0.2', table: 100, protocol: PROTO });
     rtnl.route.add({ dst: '10.41.0.0/16', gateway: '10.1.0.2', table: 100, protocol: 202 });
     rtnl.route.add({ dst: '10.42.0.0/16', gateway: '10.1.0.2', table: 101, protocol: PROTO });
@@ -200,7 +186,7 @@ test('list filters by table, protocol, type, dst, dev and family in the kernel',
   }));
 
 test('blackhole, unreachable and prohibit types', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.30.0.0/16', type: 'blackhole', table: 100, protocol: PROTO });
     rtnl.route.add({ dst: '10.31.0.0/16', type: 'unreachable', table: 100, protocol: PROTO });
     rtnl.route.add({ dst: '10.32.0.0/16', type: 'prohibit', table: 100, protocol: PROTO });
@@ -217,7 +203,7 @@ test('blackhole, unreachable and prohibit types', () =>
   }));
 
 test('batch add of 1,000 routes, then batch delete', () =>
-  withRoutingNs((ns, rtnl, veth0) => {
+  withVethNs((ns, rtnl, veth0) => {
     const routes: RouteSpec[] = [];
     for (let i = 0; i < 1000; i++) {
       routes.push({ dst: `10.${100 + (i >> 8)}.${i & 255}.0/24`, gateway: '10.1.0.2', dev: veth0, table: 1000, protocol: PROTO });
@@ -246,7 +232,7 @@ test('batch add of 1,000 routes, then batch delete', () =>
   }));
 
 test('bare addresses are host routes; IPv6 default route and get', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     rtnl.route.add({ dst: '10.60.0.1', dev: 'veth0', table: 100, protocol: PROTO });
     rtnl.route.add({ dst: 'fd00:60::1', dev: 'veth0', table: 100, protocol: PROTO });
     assert.equal(
@@ -275,7 +261,7 @@ test('bare addresses are host routes; IPv6 default route and get', () =>
   }));
 
 test('bad input is a typed error that names it, and nothing is sent', () =>
-  withRoutingNs((ns, rtnl) => {
+  withVethNs((ns, rtnl) => {
     throwsA(() => rtnl.route.add({ dst: '10.20.0.1/16', table: 100 }), RouteSpecError, /10\.20\.0\.1\/16.*network is 10\.20\.0\.0\/16/);
     throwsA(() => rtnl.route.add({ dst: 'fd00:20::1/64', table: 100 }), RouteSpecError, /host bits/);
     throwsA(() => rtnl.route.add({ dst: '10.20.0.0/16', gateway: 'fd00::1', table: 100 }), RouteSpecError);

@@ -1,10 +1,9 @@
 // Reconcile against core's RequestRecorder instead of a kernel: the ipip mode's requests byte for byte
 // against iproute2's (golden/, captured by golden/capture.sh — this kernel has no ipip to run them
 // on), the cost of one changed peer at 10 and at 1,000 peers, and the rollback of a half-written peer.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants as C, decodeMessages, AddrApi, LinkApi, NeighApi, NexthopApi, RouteApi, type NlMessage } from '@netboot/core';
-import { RequestRecorder } from '@netboot/core/testing';
+import { constants as C, AddrApi, LinkApi, NeighApi, NexthopApi, RouteApi, type NlMessage } from '@netboot/core';
+import { readGolden, RequestRecorder } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hostGw, ipip, ModeUnavailableError, NETBOOT_PROTOCOL, Reconciler, vxlan, type Kernel, type LocalNode, type Peer } from '../src/index.js';
@@ -31,16 +30,7 @@ function recorded(index: Record<string, number>): { rec: RequestRecorder; kernel
 }
 
 function golden(slug: string): NlMessage {
-  const text = readFileSync(join(import.meta.dirname, 'golden', `${slug}.hex`), 'utf8');
-  return decodeMessages(
-    Buffer.from(
-      text
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .join(''),
-      'hex',
-    ),
-  )[0]!;
+  return readGolden(join(import.meta.dirname, 'golden', `${slug}.hex`));
 }
 
 /** A message without seq/pid, and without RTA_TABLE where it repeats rtm_table (iproute2 omits it for main). */

@@ -8,6 +8,7 @@ import type { Netns, NetnsRef } from '../netns.js';
 import { Rtnl } from '../rtnl.js';
 
 export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
+export { readGolden } from '../testing/golden.js';
 export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
 export {
   type ErrorClass,
@@ -57,6 +58,26 @@ export function withRtnl<T>(ns: NetnsRef, fn: (rtnl: Rtnl) => T): T {
   if (result instanceof Promise) return result.finally(() => rtnl.close()) as T;
   rtnl.close();
   return result;
+}
+
+/** The ifindex of `dev` in `ns`, as `ip -j link show <dev>` reports it. */
+export function ifindexOf(ns: NetnsRef, dev: string): number {
+  return ipJson(ns, 'link', 'show', dev)[0].ifindex as number;
+}
+
+/**
+ * Runs `fn` in a fresh namespace holding veth0 (10.1.0.1/24, fd00:1::1/64) and its peer veth1, both
+ * up, with an Rtnl opened there and veth0's ifindex: the routing fixture of the route and nexthop tests.
+ */
+export async function withVethNs<T>(fn: (ns: TempNetns, rtnl: Rtnl, veth0: number) => T | Promise<T>): Promise<T> {
+  return withNetns(1, async (ns) => {
+    sh(ns, 'ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
+    sh(ns, 'ip', 'link', 'set', 'veth0', 'up');
+    sh(ns, 'ip', 'link', 'set', 'veth1', 'up');
+    sh(ns, 'ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'veth0');
+    sh(ns, 'ip', '-6', 'addr', 'add', 'fd00:1::1/64', 'dev', 'veth0', 'nodad');
+    return withRtnl(ns, (rtnl) => fn(ns, rtnl, ifindexOf(ns, 'veth0')));
+  });
 }
 
 /**
