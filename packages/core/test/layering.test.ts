@@ -21,11 +21,21 @@ function files(dir: string): string[] {
   );
 }
 
-/** Relative specifiers of a module's static imports and re-exports. */
-function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+// Every way a module can load another: `import … from` / `export … from`, a side-effect `import '…'`,
+// and a dynamic `import('…')`.
+const IMPORT_FORMS = [/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm, /^\s*import\s*['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+
+/** The specifiers a module's text imports or re-exports, statically, for effect or dynamically. */
+function importsOf(text: string): string[] {
+  return IMPORT_FORMS.flatMap((re) => [...text.matchAll(re)].map((m) => m[1]!));
 }
+
+const imports = (file: string): string[] => importsOf(readFileSync(file, 'utf8'));
+
+test('the import scan sees static, side-effect and dynamic imports', () => {
+  const text = "import { a } from './a.js';\nexport * as b from './b.js';\nimport './c.js';\nconst d = await import('./d.js');\n";
+  assert.equal(importsOf(text).sort(), ['./a.js', './b.js', './c.js', './d.js']);
+});
 
 for (const [layer, allowed] of Object.entries(ALLOWED)) {
   test(`src/${layer}/ imports only from ${allowed.join(', ')} (and node: builtins${layer === 'base' ? '' : ', packages'})`, () => {
