@@ -11,8 +11,11 @@ import { Cidr } from '../src/cidr.js';
 import { ClusterIpam } from '../src/cluster.js';
 import { openEtcdKv } from '../src/store/etcd.js';
 import type { ChildResult } from './store-fixtures.js';
-import { withTempDir } from '@netboot/core/testing/pure';
+import { skipIf, withTempDir } from '@netboot/core/testing/pure';
+import { missingEtcd } from './needs-etcd.js';
 import { lastJson, readReservations, runTogether } from './store-fixtures.js';
+
+const etcdTest = skipIf(test, missingEtcd);
 
 const WORKERS = 8;
 const EACH = 200;
@@ -51,7 +54,7 @@ test(`file store: ${WORKERS} processes × ${EACH} allocations from one /20 → $
     assert.is(readReservations(join(data, 'conc')).size, 0);
   }));
 
-test(`etcd: ${WORKERS} ClusterIpam processes × ${EACH} allocations on 4 nodes → ${WORKERS * EACH} distinct IPs, then all released`, async () => {
+etcdTest(`etcd: ${WORKERS} ClusterIpam processes × ${EACH} allocations on 4 nodes → ${WORKERS * EACH} distinct IPs, then all released`, async () => {
   const etcd = await startEtcd();
   const prefix = '/conc';
   const kv = await openEtcdKv({ endpoints: etcd.endpoint, prefix });

@@ -4,16 +4,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorKind, NetbootError } from '@netboot/core/errors';
 import { startEtcd } from '@netboot/core/testing';
-import { rejectsA } from '@netboot/core/testing/pure';
+import { rejectsA, skipIf } from '@netboot/core/testing/pure';
 import { openEtcdKv } from '../src/store/etcd.js';
 import { InvalidArgumentError } from '../src/validate.js';
+import { missingEtcd } from './needs-etcd.js';
+
+const etcdTest = skipIf(test, missingEtcd);
 
 test('no endpoints is a configuration mistake (invalid), not an unavailable store a caller would retry', async () => {
   const e = await rejectsA(openEtcdKv({ endpoints: [] }), InvalidArgumentError, /endpoint/);
   assert.is(errorKind(e), 'invalid');
 });
 
-test("a transaction etcd refuses (more than --max-txn-ops operations) is an internal NetbootError carrying etcd's message", async () => {
+etcdTest("a transaction etcd refuses (more than --max-txn-ops operations) is an internal NetbootError carrying etcd's message", async () => {
   const etcd = await startEtcd();
   const kv = await openEtcdKv({ endpoints: etcd.endpoint, prefix: '/nbt-errors' });
   try {

@@ -6,11 +6,11 @@ import { NetbootError } from '@netboot/core/errors';
 import { rejectsA } from '@netboot/core/testing/pure';
 import { KvConflictError } from '../src/store/kv.js';
 import type { KvStore } from '../src/store/kv.js';
-import { contractSuite } from './contract.js';
+import { closing, contractSuite } from './contract.js';
 import type { ContractHooks } from './contract.js';
 
 export function kvContract(name: string, open: () => Promise<KvStore>, hooks: ContractHooks = {}): void {
-  const { test, withFixture: withKv } = contractSuite(`KvStore contract: ${name}`, open, hooks);
+  const { test, withFixture: withKv } = contractSuite(`KvStore contract: ${name}`, closing(open), hooks);
 
   test(
     'create-if-absent, get at the revision commit returned, CAS on the revision read, delete',

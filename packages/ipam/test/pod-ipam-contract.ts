@@ -1,6 +1,7 @@
 // The PodIpam contract: what the CNI plugin and the node agent rely on from any pod IPAM, as one suite
-// that runs against every implementation (pod-ipam.test.ts: LocalIpam on files, a ClusterIpam node on
-// MemoryKv; etcd.test.ts: a ClusterIpam node on etcd), like libp2p's interface-compliance tests.
+// that runs against every implementation (local-pod-ipam.test.ts: LocalIpam on files; pod-ipam.test.ts: a
+// ClusterIpam node on MemoryKv; etcd.test.ts: a ClusterIpam node on etcd), like libp2p's
+// interface-compliance tests.
 // Implementations choose their addresses; the suite checks only what the interface promises.
 import * as assert from 'uvu/assert';
 import { InvalidAddressError, ipToValue } from '@netboot/core/ip';
@@ -9,23 +10,24 @@ import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
 import type { PodIpam } from '../src/pod-ipam.js';
 import { InvalidArgumentError } from '../src/validate.js';
-import { contractSuite, withFixture } from './contract.js';
+import { contractSuite } from './contract.js';
 import type { ContractHooks } from './contract.js';
 import { rejectsA } from '@netboot/core/testing/pure';
 
 /**
  * A fresh, empty PodIpam for node `node` with one IPv4 range of at least a /26; with `dualStack`, one
  * IPv4 and one IPv6 range (each at least a /26 or /122), every allocate reserving one address of each.
+ * Implementations set it up around each test, see UsePodIpam.
  */
 export interface PodIpamFixture {
   ipam: PodIpam;
   node: string;
   /** A second PodIpam of the same node on the same store, as another process would open it. */
   other(): PodIpam;
-  close(): Promise<void>;
 }
 
-export type OpenPodIpam = (shape?: { dualStack?: boolean }) => Promise<PodIpamFixture>;
+/** Runs `fn` on a fresh PodIpamFixture of the given shape and removes it afterwards, also when `fn` fails. */
+export type UsePodIpam = (shape: { dualStack?: boolean }, fn: (fixture: PodIpamFixture) => Promise<void>) => Promise<void>;
 
 const pod = (id: string, ifname = 'eth0') => ({ containerId: id, ifname });
 const familyOf = (ip: string) => ipToValue(ip).family;
@@ -36,9 +38,9 @@ async function rejectsKind<E extends NetbootError>(promise: Promise<unknown>, cl
   assert.is(err.kind, kind, `${cls.name}.kind`);
 }
 
-export function podIpamContract(name: string, open: OpenPodIpam, hooks: ContractHooks = {}): void {
-  const { test, withFixture: withIpam } = contractSuite(`PodIpam contract: ${name}`, () => open(), hooks);
-  const withDualStack = (fn: (fixture: PodIpamFixture) => Promise<void>) => withFixture(() => open({ dualStack: true }), fn);
+export function podIpamContract(name: string, use: UsePodIpam, hooks: ContractHooks = {}): void {
+  const { test, withFixture: withIpam } = contractSuite<PodIpamFixture>(`PodIpam contract: ${name}`, (fn) => use({}, fn), hooks);
+  const withDualStack = (fn: (fixture: PodIpamFixture) => Promise<void>) => () => use({ dualStack: true }, fn);
 
   test(
     'allocate: an address inside its subnet, never the gateway, with what the CNI result needs; idempotent',

@@ -74,6 +74,11 @@ test('@netboot/core/ip and @netboot/core/errors load without koffi', () => {
   assert.match(out, /kind invalid/);
 });
 
+test('the PodIpam contract on MemoryKv (pod-ipam.test.ts) runs without koffi', () => {
+  const out = passes(`await import('./test/pod-ipam.test.ts');`);
+  assert.match(out, /Passed:\s+[1-9]/);
+});
+
 test('@netboot/ipam/file needs koffi (the block is real)', () => {
   const { status, output } = runBlocked(`await import('@netboot/ipam/file');`);
   assert.is.not(status, 0, output);
