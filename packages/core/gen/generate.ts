@@ -1,6 +1,6 @@
 // Generates src/netlink/generated/{constants,structs,names,index}.ts from the Linux UAPI headers
 // (Debian's linux-libc-dev), and src/ffi/generated.ts (the libc constants the FFI layer passes to
-// setns, mount, flock, poll, syscall) from glibc's headers.
+// setns, mount, flock, syscall) from glibc's headers.
 //
 // Names come from the headers as the C preprocessor sees them (`cc -E -dD`: every #define and enum
 // member, with the file it was declared in). Values, sizes and offsets come from a C probe compiled and
@@ -118,7 +118,6 @@ const CONSTANT_GROUPS: ConstantGroup[] = [
     ffi: true,
   },
   { header: 'sys/file.h', names: ['LOCK_SH', 'LOCK_EX', 'LOCK_NB', 'LOCK_UN'], title: 'flock operations', ffi: true },
-  { header: 'poll.h', names: ['POLLIN'], title: 'poll events', ffi: true },
   { header: 'sys/syscall.h', names: ['SYS_gettid'], title: 'syscall numbers (for calls without a glibc wrapper)', ffi: true },
 ];
 

@@ -21,7 +21,6 @@ const c = {
   bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
   getsockname: lib.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *addrlen)'),
   setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
-  getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Inout_ void *optval, _Inout_ uint32_t *optlen)'),
   sendto: lib.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
   recvfrom: lib.func('intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)'),
   close: lib.func('int close(int fd)'),
@@ -30,11 +29,10 @@ const c = {
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
   flock: lib.func('int flock(int fd, int operation)'),
-  poll: lib.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
   syscall0: lib.func('long syscall(long number)'),
 };
 
-const { EINTR, EAGAIN, EWOULDBLOCK } = constants.errno;
+const { EAGAIN, EWOULDBLOCK } = constants.errno;
 
 function check(ret: number | bigint, call: string, detail?: string): number {
   const n = Number(ret);
@@ -69,14 +67,6 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
   const b = Buffer.alloc(4);
   b.writeInt32LE(value);
   setsockopt(fd, level, name, b);
-}
-
-/** getsockopt(2) for an `int` option. */
-export function getsockoptInt(fd: number, level: number, name: number): number {
-  const b = Buffer.alloc(4);
-  const len = [4];
-  check(c.getsockopt(fd, level, name, b, len), 'getsockopt', `level ${level} option ${name}`);
-  return b.readInt32LE(0);
 }
 
 /** sendto(2) to `addr` (or the connected/default peer when null). Returns the bytes sent. */
@@ -140,23 +130,6 @@ export function flock(fd: number, operation: number): boolean {
     throw new SyscallError('flock', errno);
   }
   return true;
-}
-
-/**
- * poll(2) on one descriptor for `events`; returns the revents (0 on timeout). EINTR reads as a
- * timeout so the caller's loop simply polls again.
- */
-export function pollOne(fd: number, events: number, timeoutMs: number): number {
-  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
-  pfd.writeInt32LE(fd, 0);
-  pfd.writeInt16LE(events, 4);
-  const r = Number(c.poll(pfd, 1, timeoutMs));
-  if (r < 0) {
-    const errno = koffi.errno();
-    if (errno === EINTR) return 0;
-    throw new SyscallError('poll', errno);
-  }
-  return r === 0 ? 0 : pfd.readInt16LE(6);
 }
 
 /** The calling OS thread's id (gettid has no glibc wrapper before 2.30 on every distro). */

@@ -31,11 +31,11 @@ export const T = {
   /** RTA_MULTIPATH: a packed list of rtnexthop + RTA_* attributes. */
   multipath: 16,
 } as const;
-export type WireType = (typeof T)[keyof typeof T];
+type WireType = (typeof T)[keyof typeof T];
 
-export type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16';
+type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16';
 
-export interface Field {
+interface Field {
   readonly name: string;
   readonly offset: number;
   readonly type: FieldType;
