@@ -19,7 +19,7 @@ import { rejectsA } from '@netboot/core/testing/pure';
  * IPv4 and one IPv6 range (each at least a /26 or /122), every allocate reserving one address of each.
  * Implementations set it up around each test, see UsePodIpam.
  */
-export interface PodIpamFixture {
+interface PodIpamFixture {
   ipam: PodIpam;
   node: string;
   /** A second PodIpam of the same node on the same store, as another process would open it. */
