@@ -192,10 +192,16 @@ function asNotFound(err: unknown, ref: LinkRef): unknown {
  */
 export function linkIndex(sock: Transport, ref: LinkRef, field = 'dev'): number {
   if (typeof ref === 'number') return checkInt(field, ref, 1, IFINDEX_MAX);
-  return getLink(sock, ref, field).index;
+  // Only the header's ifindex is needed: no decodeLink of the whole reply.
+  return linkReply(sock, ref, field).header.ifi_index ?? 0;
 }
 
 function getLink(sock: Transport, ref: LinkRef, field = 'link'): Link {
+  return decodeLink(linkReply(sock, ref, field));
+}
+
+/** The kernel's RTM_NEWLINK for one device (`ip link show <ref>`); LinkNotFoundError if there is none. */
+function linkReply(sock: Transport, ref: LinkRef, field: string): NlMessage {
   checkLinkRef(field, ref);
   let replies: NlMessage[];
   try {
@@ -205,7 +211,7 @@ function getLink(sock: Transport, ref: LinkRef, field = 'link'): Link {
   }
   const reply = replies.find((m) => m.type === RTM_NEWLINK);
   if (reply === undefined) throw new LinkNotFoundError(ref);
-  return decodeLink(reply);
+  return reply;
 }
 
 /** Decodes an RTM_NEWLINK message into a Link. */

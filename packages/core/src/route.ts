@@ -40,8 +40,8 @@ import {
 } from './netlink/generated/index.js';
 import { isNotFound, NetlinkDecodeError } from './netlink/errors.js';
 import { attrHops, attrNest, type HeaderAttrs } from './netlink/values.js';
-import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parsePrefix, type IpFamily } from './base/ip.js';
-import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
+import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parseNetwork, type IpFamily, type ParsedIp } from './base/ip.js';
+import { linkIndex, type LinkRef } from './link.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
@@ -169,7 +169,8 @@ const REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
 const CHANGE = NLM_F_REPLACE;
 const APPEND = NLM_F_CREATE | NLM_F_APPEND;
 
-type DevResolver = (ref: LinkRef) => number;
+/** A device (checked here: an ifindex or a valid name) → its ifindex; `field` names it in errors. */
+type DevResolver = (ref: LinkRef, field: string) => number;
 
 export class RouteApi {
   readonly #sock: Transport;
@@ -178,7 +179,7 @@ export class RouteApi {
 
   constructor(sock: Transport) {
     this.#sock = sock;
-    this.#resolve = (ref) => (typeof ref === 'number' ? ref : linkIndex(sock, ref));
+    this.#resolve = (ref, field) => linkIndex(sock, ref, field);
   }
 
   /** `ip route add …`: fails with EEXIST if the route exists. */
@@ -232,7 +233,7 @@ export class RouteApi {
     const { family, address } = parseIp(dst);
     const attrs: Attrs = { RTA_DST: address };
     if (opts.src !== undefined) attrs.RTA_SRC = sameFamily('src', opts.src, family);
-    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkLinkRef('dev', opts.dev));
+    if (opts.dev !== undefined) attrs.RTA_OIF = this.#resolve(opts.dev, 'dev');
     if (opts.mark !== undefined) attrs.RTA_MARK = checkU32('mark', opts.mark);
     const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
     header.rtm_dst_len = bitsOf(family);
@@ -260,7 +261,7 @@ export class RouteApi {
     }
     if (filter.protocol !== undefined) header.rtm_protocol = checkU8('protocol', filter.protocol);
     if (filter.type !== undefined) header.rtm_type = typeNumber(filter.type);
-    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(checkLinkRef('dev', filter.dev));
+    if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(filter.dev, 'dev');
     const dst = filter.dst === undefined ? undefined : normaliseDst(filter.dst).text;
 
     let messages: NlMessage[];
@@ -283,10 +284,10 @@ export class RouteApi {
   /** For one batch: thousands of routes usually name the same few devices; look each up once. */
   #cachingResolver(): DevResolver {
     const cache = new Map<string, number>();
-    return (ref) => {
-      if (typeof ref === 'number') return ref;
+    return (ref, field) => {
+      if (typeof ref !== 'string') return this.#resolve(ref, field);
       let index = cache.get(ref);
-      if (index === undefined) cache.set(ref, (index = this.#resolve(ref)));
+      if (index === undefined) cache.set(ref, (index = this.#resolve(ref, field)));
       return index;
     };
   }
@@ -351,10 +352,10 @@ function normaliseDst(dst: string): Dst {
     if (prefixLen === 0) return DEFAULT_DST;
     return { family: 4, address: slash < 0 ? dst : dst.slice(0, slash), prefixLen, text: slash < 0 ? `${dst}/32` : dst };
   }
-  // IPv6, or malformed input that parsePrefix/parseIp reject with an InvalidAddressError naming it.
-  const p = slash >= 0 ? parsePrefix(dst) : hostPrefix(parseIp(dst));
+  // IPv6, or malformed input that parseNetwork/parseIp reject with an InvalidAddressError naming it.
+  const p = slash >= 0 ? parseNetwork(dst) : { ...hostPrefix(parseIp(dst)), hostBits: false };
   const text = `${p.address}/${p.prefixLen}`;
-  if (networkOf(text) !== text) throw hostBitsError(dst, text);
+  if (p.hostBits) throw hostBitsError(dst, text);
   return p.prefixLen === 0 ? DEFAULT_DST : { family: p.family, address: p.address, prefixLen: p.prefixLen, text };
 }
 
@@ -370,7 +371,9 @@ function hostBitsError(dst: string, cidr: string): RouteSpecError {
 function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean): { header: RtMsg; attrs: Attrs } {
   if (spec === null || typeof spec !== 'object') throw new RouteSpecError('spec', spec, 'expected an object');
   const dst = normaliseDst(spec.dst);
-  const family = routeFamily(spec, dst);
+  // Parsed once: it hints the family of a default route and is then encoded as it is.
+  const gateway = spec.gateway === undefined ? undefined : parseAddress(spec.gateway);
+  const family = routeFamily(spec, dst, gateway?.family);
   const header = rtmsg(family === 4 ? AF_INET : AF_INET6);
   const attrs: Attrs = {};
   header.rtm_dst_len = dst.prefixLen;
@@ -391,8 +394,8 @@ function encodeRoute(spec: RouteSpec, resolve: DevResolver, forDelete: boolean):
   }
   if (spec.nhid !== undefined) attrs.RTA_NH_ID = checkInteger(RouteSpecError, 'nhid', spec.nhid, 1, 0xffffffff);
   else {
-    if (spec.gateway !== undefined) attrs.RTA_GATEWAY = sameFamily('gateway', spec.gateway, family);
-    if (spec.dev !== undefined) attrs.RTA_OIF = resolve(checkLinkRef('dev', spec.dev));
+    if (gateway !== undefined) attrs.RTA_GATEWAY = inFamily('gateway', spec.gateway, gateway, family);
+    if (spec.dev !== undefined) attrs.RTA_OIF = resolve(spec.dev, 'dev');
     if (checkBool('onlink', spec.onlink)) header.rtm_flags |= RTNH_F_ONLINK;
   }
   if (spec.src !== undefined) attrs.RTA_PREFSRC = sameFamily('src', spec.src, family);
@@ -420,9 +423,9 @@ function defaultScope(family: IpFamily, type: number, forDelete: boolean, hasGat
   return RT_SCOPE_UNIVERSE;
 }
 
-function routeFamily(spec: RouteSpec, dst: Dst): IpFamily {
+function routeFamily(spec: RouteSpec, dst: Dst, gatewayFamily: IpFamily | undefined): IpFamily {
   if (spec.family !== undefined) checkFamily(spec.family);
-  const hint = dst.family ?? (spec.gateway !== undefined ? parseIp(spec.gateway).family : undefined) ?? firstNexthopFamily(spec.nexthops) ?? spec.family ?? 4;
+  const hint = dst.family ?? gatewayFamily ?? firstNexthopFamily(spec.nexthops) ?? spec.family ?? 4;
   if (spec.family !== undefined && spec.family !== hint) {
     throw new RouteSpecError('family', spec.family, `does not match dst ${JSON.stringify(spec.dst)}`);
   }
@@ -434,11 +437,19 @@ function firstNexthopFamily(nexthops: Nexthop[] | undefined): IpFamily | undefin
   return gw === undefined ? undefined : parseIp(gw).family;
 }
 
-function sameFamily(field: string, address: string, family: IpFamily): string {
-  if (family === 4 && typeof address === 'string' && ipv4Value(address, 0, address.length) >= 0) return address;
-  const p = parseIp(address);
-  if (p.family !== family) throw new RouteSpecError(field, address, `is IPv${p.family} in an IPv${family} route`);
+/** parseIp, with a strict dotted quad (already canonical) taken as it is without building anything. */
+function parseAddress(address: string): ParsedIp {
+  return typeof address === 'string' && ipv4Value(address, 0, address.length) >= 0 ? { family: 4, address } : parseIp(address);
+}
+
+/** The canonical text of a parsed address, if it is of the route's family; RouteSpecError naming `field` if not. */
+function inFamily(field: string, given: unknown, p: ParsedIp, family: IpFamily): string {
+  if (p.family !== family) throw new RouteSpecError(field, given, `is IPv${p.family} in an IPv${family} route`);
   return p.address;
+}
+
+function sameFamily(field: string, address: string, family: IpFamily): string {
+  return inFamily(field, address, parseAddress(address), family);
 }
 
 function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResolver): HeaderAttrs[] {
@@ -453,7 +464,7 @@ function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResol
       header: {
         rtnh_flags: checkBool('nexthops.onlink', nh.onlink) ? RTNH_F_ONLINK : 0,
         rtnh_hops: weight - 1,
-        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(checkLinkRef('nexthops.dev', nh.dev)),
+        rtnh_ifindex: nh.dev === undefined ? 0 : resolve(nh.dev, 'nexthops.dev'),
       },
       attrs,
     };

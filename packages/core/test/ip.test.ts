@@ -25,6 +25,7 @@ import {
   normalizeIp,
   parseIp,
   parseMac,
+  parseNetwork,
   parsePrefix,
   valueToIp,
   writeIp,
@@ -152,6 +153,19 @@ test('formatPrefix round-trips and validates', () => {
   assert.is(formatPrefix(parsePrefix('10.244.1.1/24')), '10.244.1.1/24');
   throwsA(() => formatPrefix({ address: '10.0.0.1', prefixLen: 40 }), InvalidAddressError);
   throwsA(() => formatPrefix({ address: '10.0.0.1', prefixLen: 1.5 }), InvalidAddressError);
+});
+
+test('parseNetwork: host bits as networkOf sees them, from one parse', () => {
+  assert.equal(parseNetwork('fd00:1::1/64'), { family: 6, address: 'fd00:1::1', prefixLen: 64, hostBits: true });
+  assert.is(parseNetwork('fd00:1::/64').hostBits, false);
+  assert.is(parseNetwork('10.1.0.0/16').hostBits, false);
+  assert.is(parseNetwork('10.1.0.1/16').hostBits, true);
+  fc.assert(
+    fc.property(fc.oneof(fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })), fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 }))), ([ip, len]) => {
+      const p = parseNetwork(`${ip}/${len}`);
+      return p.hostBits === (networkOf(`${p.address}/${len}`) !== `${p.address}/${len}`);
+    }),
+  );
 });
 
 test('networkOf and broadcastOf (like `ip addr add … brd +`)', () => {

@@ -358,6 +358,25 @@ export function parsePrefix(s: string): ParsedPrefix {
   return { family: ip.family, address: ip.address, prefixLen };
 }
 
+/**
+ * parsePrefix, plus whether any host bit is set, from one parse of the address (route destinations
+ * refuse host bits; networkOf would parse the text twice more to find out).
+ */
+export function parseNetwork(s: string): ParsedPrefix & { hostBits: boolean } {
+  const p = parsePrefix(s);
+  if (p.family === 4) {
+    const v = ipv4Value(p.address);
+    return { ...p, hostBits: p.prefixLen < 32 && v % 2 ** (32 - p.prefixLen) !== 0 };
+  }
+  // parseIp, inside parsePrefix, left this address's 16 bytes in `scratch`: read them, do not parse again.
+  let hostBits = false;
+  for (let i = 0; i < 16 && !hostBits; i++) {
+    const bits = Math.max(0, Math.min(8, p.prefixLen - i * 8));
+    hostBits = (scratch[i]! & ~(0xff << (8 - bits)) & 0xff) !== 0;
+  }
+  return { ...p, hostBits };
+}
+
 /** 'address/length' from parts (the address is canonicalised). */
 export function formatPrefix(p: { address: string; prefixLen: number }): string {
   const { family, address } = parseIp(p.address);
