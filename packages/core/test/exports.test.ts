@@ -183,6 +183,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
   '@netboot/core/testing': {
     values: [
       'CommandError',
+      'EtcdStartError',
       'RequestRecorder',
       'ifindexOf',
       'ipJson',

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { createNetns, deleteNetns, NetnsNotFoundError } from '../netns.js';
 import type { Netns, NetnsRef } from '../netns.js';
 import { Rtnl } from '../rtnl.js';
+import { NetbootError } from '../base/errors.js';
 
-export { type EtcdFixture, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
+export { type EtcdFixture, EtcdStartError, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
 export { readGolden } from '../testing/golden.js';
 export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
 export {
@@ -109,13 +110,13 @@ export async function withNetns<T>(n: number, fn: (...nss: TempNetns[]) => Promi
 }
 
 /** A command run by `sh` exited non-zero (or could not start); keeps its output. */
-export class CommandError extends Error {
+export class CommandError extends NetbootError {
+  readonly kind = 'internal' as const;
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
   constructor(argv: string[], status: number | null, stdout: string, stderr: string) {
     super(`\`${argv.join(' ')}\` exited ${status}: ${stderr.trim() || stdout.trim()}`);
-    this.name = 'CommandError';
     this.status = status;
     this.stdout = stdout;
     this.stderr = stderr;

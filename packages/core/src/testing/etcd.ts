@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NetbootError } from '../base/errors.js';
 
 export interface EtcdFixture {
   /** Client URL, e.g. `http://127.0.0.1:40123`. */
@@ -97,13 +98,18 @@ async function launch(bin: string, timeoutMs: number, parentDir: string): Promis
       const text = readFileSync(join(dataDir, 'etcd.log'), 'utf8');
       await stop();
       if (/address already in use/.test(text)) return 'port-race';
-      throw new Error(`etcd exited during start (code ${child.exitCode}); log tail:\n${text.split('\n').slice(-15).join('\n')}`);
+      throw new EtcdStartError(`etcd exited during start (code ${child.exitCode}); log tail:\n${text.split('\n').slice(-15).join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   const text = readFileSync(join(dataDir, 'etcd.log'), 'utf8');
   await stop();
-  throw new Error(`etcd at ${endpoint} not healthy after ${timeoutMs} ms; log tail:\n${text.split('\n').slice(-15).join('\n')}`);
+  throw new EtcdStartError(`etcd at ${endpoint} not healthy after ${timeoutMs} ms; log tail:\n${text.split('\n').slice(-15).join('\n')}`);
+}
+
+/** The test etcd did not come up (exited, never healthy, no free port): the store is unavailable. */
+export class EtcdStartError extends NetbootError {
+  readonly kind = 'unavailable' as const;
 }
 
 /** Starts a single-member etcd on loopback and resolves once it reports healthy. */
@@ -112,5 +118,5 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdFixtur
     const started = await launch(opts.bin ?? 'etcd', opts.timeoutMs ?? 15_000, opts.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()));
     if (started !== 'port-race') return started;
   }
-  throw new Error('etcd could not bind a free port after 3 attempts');
+  throw new EtcdStartError('etcd could not bind a free port after 3 attempts');
 }
