@@ -113,7 +113,7 @@ skipIf(test, missingPrivileges())('a privileged file run as nobody skips its tes
   assert.not.match(out, /ran without privileges/);
 });
 
-test('the fixtures\' own failures are NetbootErrors: CommandError (internal), EtcdStartError (unavailable)', async () => {
+test("the fixtures' own failures are NetbootErrors: CommandError (internal), EtcdStartError (unavailable)", async () => {
   const { CommandError, EtcdStartError, sh, startEtcd } = await import('@netboot/core/testing');
   const { NetbootError } = await import('@netboot/core/errors');
   const cmd = throwsA(() => sh('/nonexistent/nbt-netns', 'true'), CommandError);
