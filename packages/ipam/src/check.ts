@@ -148,14 +148,18 @@ export async function releaseReport(store: ClusterStore, report: CheckReport, no
   return { released, skipped };
 }
 
-/** Address counts per pool and block; blocks that do not parse are not counted and come back as skipped. */
-export async function clusterUsage(store: ClusterStore): Promise<Usage> {
-  const [pools, scan] = await Promise.all([store.readPools(), store.blocksWhere(() => true)]);
+/**
+ * Address counts per pool and block (with `node`, that node's blocks only); blocks that do not parse are
+ * not counted and come back as skipped.
+ */
+export async function clusterUsage(store: ClusterStore, node?: string): Promise<Usage> {
+  const [pools, scan] = await Promise.all([store.readPools(), store.blocksWhere((owner) => node === undefined || owner === node)]);
   return {
     pools: pools.map(({ value: pool }) => {
       const mine = scan.blocks.filter((b) => b.value.pool === pool.name).map((b) => blockInfo(b.value));
       const perBlock = blockCapacity(Cidr.parse(pool.cidr).nthSubnet(pool.blockSize, 0n));
-      const size = Number(poolBlockCount(pool) * perBlock);
+      // A node's share of a pool is its blocks.
+      const size = node === undefined ? Number(poolBlockCount(pool) * perBlock) : mine.reduce((n, b) => n + b.size, 0);
       const allocated = mine.reduce((n, b) => n + b.allocated, 0);
       return { name: pool.name, cidr: pool.cidr, size, allocated, free: size - allocated, blocks: mine.map(({ pool: _pool, ...b }) => b) };
     }),

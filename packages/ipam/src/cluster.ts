@@ -416,14 +416,18 @@ export class ClusterIpam {
   }
 
   /**
-   * Releases one IP whoever holds it (`calicoctl ipam release --ip`). Unknown IPs are not an error: undefined.
-   * An IP whose block does not parse is refused with CorruptEntryError: a human must look at that block.
+   * Releases one IP whoever holds it (`calicoctl ipam release --ip`); with `node`, only if that node made
+   * the allocation. Unknown IPs are not an error: undefined. An IP whose block does not parse is refused
+   * with CorruptEntryError: a human must look at that block.
    */
-  async releaseIp(ip: string): Promise<Reservation | undefined> {
+  async releaseIp(ip: string, opts: { node?: string } = {}): Promise<Reservation | undefined> {
     const canonical = normalizeIp(ip); // throws InvalidAddressError naming the input
     const block = await this.store.blockContaining(canonical);
     if (!block) return undefined;
-    const [released] = await this.store.dropAllocations(block.cidr, (addr) => addr === canonical);
+    const [released] = await this.store.dropAllocations(
+      block.cidr,
+      (addr, a, b) => addr === canonical && (opts.node === undefined || (a.node ?? b.node) === opts.node),
+    );
     return released;
   }
 
@@ -493,13 +497,19 @@ export class ClusterIpam {
     return releaseReport(this.store, report, opts.node);
   }
 
-  /** Address counts per pool and block (`calicoctl ipam show --show-blocks`). */
-  usage(): Promise<Usage> {
-    return clusterUsage(this.store);
+  /**
+   * Address counts per pool and block (`calicoctl ipam show --show-blocks`); with `node`, only that node's
+   * blocks, each pool's size then being what those blocks hold.
+   */
+  usage(opts: { node?: string } = {}): Promise<Usage> {
+    return clusterUsage(this.store, opts.node);
   }
 }
 
-/** One node's {@link PodIpam} over a ClusterIpam: its allocations, its GC, its problems. */
+/**
+ * One node's {@link PodIpam} over a ClusterIpam: its allocations, its GC, its problems, its blocks — like
+ * LocalIpam, which sees only its node's directory. Cluster-wide views stay on ClusterIpam itself.
+ */
 class NodeIpam implements PodIpam {
   constructor(
     private readonly cluster: ClusterIpam,
@@ -530,7 +540,7 @@ class NodeIpam implements PodIpam {
       }
     } catch (err) {
       // Like LocalIpam: a failed ADD gives back the addresses it reserved, and keeps those held before it.
-      for (const ip of made) await this.cluster.releaseIp(ip);
+      for (const ip of made) await this.cluster.releaseIp(ip, { node: this.node });
       throw err;
     }
     return addresses;
@@ -541,7 +551,7 @@ class NodeIpam implements PodIpam {
   }
 
   releaseIp(ip: string): Promise<Reservation | undefined> {
-    return this.cluster.releaseIp(ip);
+    return this.cluster.releaseIp(ip, { node: this.node });
   }
 
   gc(valid: readonly Attachment[]): Promise<ReleaseResult> {
@@ -556,8 +566,9 @@ class NodeIpam implements PodIpam {
     return this.cluster.releaseReport(report, { node: this.node });
   }
 
-  holder(ip: string): Promise<Reservation | undefined> {
-    return this.cluster.holder(ip);
+  async holder(ip: string): Promise<Reservation | undefined> {
+    const held = await this.cluster.holder(ip);
+    return held?.node === this.node ? held : undefined;
   }
 
   async reservations(filter: ReservationFilter = {}): Promise<Reservation[]> {
@@ -566,7 +577,7 @@ class NodeIpam implements PodIpam {
   }
 
   usage(): Promise<Usage> {
-    return this.cluster.usage();
+    return this.cluster.usage({ node: this.node });
   }
 }
 

@@ -8,6 +8,7 @@ import type { Allocation, RangeSpec } from './allocator.js';
 import { normalizeIp, valueToIp } from '@netboot/core/ip';
 import { Cidr } from './cidr.js';
 import type { PodAddress, PodAllocateOptions, PodIpam, ReservationFilter } from './pod-ipam.js';
+import { CorruptEntryError } from './records.js';
 import { sortByAddress } from './report.js';
 import type { Attachment, CheckReport, Problem, ReleaseResult, Reservation, Usage } from './report.js';
 import type { CorruptFileEntry, FileEntry, FileStore } from './store/file.js';
@@ -111,12 +112,16 @@ export class LocalIpam implements PodIpam {
     });
   }
 
-  /** Releases one address whoever holds it (also a corrupt file, returned with empty ids); undefined if it was not reserved. */
+  /**
+   * Releases one address whoever holds it; undefined if it was not reserved. A file that is not a
+   * reservation is refused with CorruptEntryError, as ClusterIpam refuses a corrupt block: a human must look.
+   */
   async releaseIp(ip: string): Promise<Reservation | undefined> {
-    normalizeIp(ip); // InvalidAddressError before the lock is taken
+    const canonical = normalizeIp(ip); // InvalidAddressError before the lock is taken
     return this.store.withLock(() => {
       this.sync();
-      const entry = this.store.release(ip);
+      if (this.current(canonical) === undefined) return undefined;
+      const entry = this.store.release(canonical);
       return entry && toReservation(entry);
     });
   }
@@ -199,14 +204,20 @@ export class LocalIpam implements PodIpam {
     });
   }
 
-  /** Who holds `ip` (a corrupt file: empty ids), or undefined if nobody does. */
+  /** Who holds `ip`, or undefined if nobody does; CorruptEntryError if its file is not a reservation. */
   async holder(ip: string): Promise<Reservation | undefined> {
     const canonical = normalizeIp(ip);
     return this.store.withLock(() => {
-      const { entries, corrupt } = this.store.list();
-      const entry = entries.find((e) => e.ip === canonical) ?? corrupt.find((e) => e.ip === canonical);
-      return entry && toReservation(entry);
+      this.sync();
+      return this.current(canonical);
     });
+  }
+
+  // Who holds `ip` according to its file now; a file that is not a reservation needs a human.
+  private current(ip: string): Reservation | undefined {
+    const entry = this.store.get(ip);
+    if (entry && 'detail' in entry) throw new CorruptEntryError(`${this.store.dir}/${ip}`, entry.detail);
+    return entry && toReservation(entry);
   }
 
   /** The reservations in this directory inside `cidr`, sorted by address; none for another `node`. */

@@ -24,16 +24,24 @@ export interface ReservationFilter {
   node?: string;
 }
 
-/** Pod IP management on one node: CNI ADD, DEL, GC and CHECK, and the reads `netboot ipam show` needs. */
+/**
+ * Pod IP management on one node: CNI ADD, DEL, GC and CHECK, and the reads `netboot ipam show` needs.
+ * Every method sees only this node's reservations and addresses, as host-local sees only its directory;
+ * another node's address is unknown here (undefined, not released). An entry that does not parse makes
+ * the methods that look up one address throw CorruptEntryError, and comes back from gc and check as a
+ * `corrupt-entry` problem.
+ */
 export interface PodIpam {
   /**
-   * CNI ADD: reserves the attachment's addresses (one per range set or family). Idempotent: an attachment
-   * that already holds its addresses gets them back.
+   * CNI ADD: reserves the attachment's addresses (one per range set or family); a requested IP fixes the
+   * address of its own range set or family only. Idempotent: an attachment that already holds its
+   * addresses gets them back. A requested IP outside every range, two of one range set or family, or the
+   * gateway are InvalidArgumentError, and nothing is reserved.
    */
   allocate(attachment: Attachment, opts?: PodAllocateOptions): Promise<PodAddress[]>;
   /** CNI DEL: releases every address of the attachment. An unknown attachment is not an error. */
   release(attachment: Attachment): Promise<ReleaseResult>;
-  /** Releases one address whoever holds it; undefined if it was not reserved. */
+  /** Releases one of this node's addresses whoever holds it; undefined if it was not reserved here. */
   releaseIp(ip: string): Promise<Reservation | undefined>;
   /** CNI GC: releases every reservation of this node whose attachment is not in `valid`. */
   gc(valid: readonly Attachment[]): Promise<ReleaseResult>;
@@ -44,10 +52,10 @@ export interface PodIpam {
    * reported holder, so a stale report never frees someone else's address; the rest comes back as skipped.
    */
   releaseReport(report: CheckReport): Promise<ReleaseResult>;
-  /** Who holds `ip`, or undefined if nobody does. */
+  /** Who holds `ip` on this node, or undefined if nobody does. */
   holder(ip: string): Promise<Reservation | undefined>;
   /** The reservations of this node (narrowed by `filter`), sorted by address. */
   reservations(filter?: ReservationFilter): Promise<Reservation[]>;
-  /** Usable, allocated and free addresses (`calicoctl ipam show`). */
+  /** This node's usable, allocated and free addresses (`calicoctl ipam show`): its ranges, or its blocks. */
   usage(): Promise<Usage>;
 }

@@ -9,10 +9,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejectsA, skipIf, startEtcd } from '@netboot/core/testing';
 import type { EtcdFixture } from '@netboot/core/testing';
-import { ClusterIpam } from '../src/cluster.js';
 import { openEtcdKv } from '../src/store/etcd.js';
 import type { EtcdKv } from '../src/store/etcd.js';
 import { KvUnavailableError } from '../src/store/kv.js';
+import { clusterPodIpam } from './cluster-pod-ipam.js';
 import { kvContract } from './kv-contract.js';
 import { missingEtcd } from './needs-etcd.js';
 import { podIpamContract } from './pod-ipam-contract.js';
@@ -39,10 +39,7 @@ podIpamContract(
     const kv = await openEtcdKv({ endpoints: etcd.endpoint, prefix });
     const second = await openEtcdKv({ endpoints: etcd.endpoint, prefix }); // another client, as another process would have
     try {
-      await new ClusterIpam(kv).createPool({ name: 'pods', cidr: '10.244.0.0/16' });
-      if (shape.dualStack) await new ClusterIpam(kv).createPool({ name: 'pods6', cidr: 'fd00:10:244::/56', blockSize: 120 });
-      const opts = shape.dualStack ? { families: [4, 6] as const } : {};
-      await fn({ ipam: new ClusterIpam(kv).forNode('node-a', opts), node: 'node-a', other: () => new ClusterIpam(second).forNode('node-a', opts) });
+      await fn(await clusterPodIpam(kv, second, shape));
     } finally {
       await Promise.all([kv.close(), second.close()]);
     }

@@ -7,6 +7,7 @@ import { IpInUseError, RangeExhaustedError } from '../src/allocator.js';
 import { LocalIpam, NodeRangeExhaustedError } from '../src/local.js';
 import type { RangeSpec } from '../src/allocator.js';
 import { FileStore } from '../src/store/file.js';
+import { CorruptEntryError } from '../src/records.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { rejectsA, withTempDir } from '@netboot/core/testing/pure';
 import { readReservations } from './store-fixtures.js';
@@ -95,15 +96,15 @@ test('exhaustion names the range and the node and writes nothing; a failure in s
     assert.equal([...readReservations(dir).keys()], before, 'the address taken from set 0 was given back');
   }));
 
-test('release of an unknown attachment releases nothing and is not an error; releaseIp frees any file', () =>
+test('release of an unknown attachment releases nothing and is not an error; releaseIp leaves a corrupt file to a human', () =>
   withTempDir(async (data) => {
     const { ipam, dir } = open(data, [[{ subnet: '10.0.0.0/24' }]]);
     assert.equal(await ipam.release({ containerId: 'nobody', ifname: 'eth0' }), { released: [], skipped: [] });
     await ipam.allocate({ containerId: 'a', ifname: 'eth0' });
     writeFileSync(join(dir, '10.0.0.9'), '');
-    assert.equal(await ipam.releaseIp('10.0.0.9'), { ip: '10.0.0.9', containerId: '', ifname: '' }, 'a corrupt file holds nobody we can name');
-    assert.is(await ipam.releaseIp('10.0.0.9'), undefined);
-    assert.equal([...readReservations(dir).keys()], ['10.0.0.2']);
+    await rejectsA(ipam.releaseIp('10.0.0.9'), CorruptEntryError, /10\.0\.0\.9/); // as ClusterIpam refuses a corrupt block
+    assert.equal([...readReservations(dir).keys()], ['10.0.0.2', '10.0.0.9']);
+    assert.is(await ipam.releaseIp('10.0.0.8'), undefined);
   }));
 
 test('gc(valid) releases exactly the reservations the runtime no longer lists', () =>

@@ -9,6 +9,7 @@ import type { NetbootError } from '@netboot/core/errors';
 import { Cidr } from '../src/cidr.js';
 import { IpInUseError } from '../src/allocator.js';
 import type { PodIpam } from '../src/pod-ipam.js';
+import { CorruptEntryError } from '../src/records.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { contractSuite } from './contract.js';
 import type { ContractHooks } from './contract.js';
@@ -19,11 +20,15 @@ import { rejectsA } from '@netboot/core/testing/pure';
  * IPv4 and one IPv6 range (each at least a /26 or /122), every allocate reserving one address of each.
  * Implementations set it up around each test, see UsePodIpam.
  */
-interface PodIpamFixture {
+export interface PodIpamFixture {
   ipam: PodIpam;
   node: string;
   /** A second PodIpam of the same node on the same store, as another process would open it. */
   other(): PodIpam;
+  /** A PodIpam of another node, on the same store where the implementation shares one between nodes. */
+  elsewhere(): PodIpam;
+  /** Makes the stored entry that holds `ip` unreadable (a reservation file, a block). */
+  corrupt(ip: string): Promise<void>;
 }
 
 /** Runs `fn` on a fresh PodIpamFixture of the given shape and removes it afterwards, also when `fn` fails. */
@@ -216,6 +221,47 @@ export function podIpamContract(name: string, use: UsePodIpam, hooks: ContractHo
         12,
       );
       assert.equal(usage.skipped, []);
+    }),
+  );
+
+  test(
+    "another node's reservations are outside this node's view: holder, releaseIp, gc, reservations, usage",
+    withIpam(async ({ ipam, elsewhere }) => {
+      const other = elsewhere();
+      const [theirs] = await other.allocate(pod('e1'));
+      await other.allocate(pod('e2'));
+      const [mine] = await ipam.allocate(pod('m1'));
+      assert.is.not(theirs!.ip, mine!.ip);
+      assert.is(await ipam.holder(theirs!.ip), undefined);
+      assert.is(await ipam.releaseIp(theirs!.ip), undefined);
+      assert.is((await other.holder(theirs!.ip))?.containerId, 'e1', 'still held');
+      assert.equal((await ipam.reservations()).map((r) => r.ip), [mine!.ip]);
+      assert.is(
+        (await ipam.usage()).pools.reduce((n, p) => n + p.allocated, 0),
+        1,
+      );
+      assert.equal((await ipam.gc([])).released.map((r) => r.containerId), ['m1']);
+      assert.equal((await other.reservations()).map((r) => r.containerId).sort(), ['e1', 'e2']);
+    }),
+  );
+
+  test(
+    'a corrupt entry: holder and releaseIp refuse with CorruptEntryError (internal), gc skips it, check reports it',
+    withIpam(async ({ ipam, corrupt }) => {
+      const [a] = await ipam.allocate(pod('c1'));
+      await corrupt(a!.ip);
+      await rejectsKind(ipam.holder(a!.ip), CorruptEntryError, 'internal');
+      await rejectsKind(ipam.releaseIp(a!.ip), CorruptEntryError, 'internal');
+      const { released, skipped } = await ipam.gc([]);
+      assert.equal(released, []);
+      assert.equal(
+        skipped.map((p) => p.kind),
+        ['corrupt-entry'],
+      );
+      assert.equal(
+        (await ipam.check()).problems.map((p) => p.kind),
+        ['corrupt-entry'],
+      );
     }),
   );
 

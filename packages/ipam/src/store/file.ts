@@ -302,6 +302,16 @@ export class FileStore {
     return exact.length > 0 ? exact : matching(ownerKey(containerId, undefined));
   }
 
+  /** What the file of `ip` holds now, read from disk (corrupt or not); undefined if there is none. */
+  get(ip: string): FileEntry | CorruptFileEntry | undefined {
+    const index = this.requireLock('get');
+    const name = this.ipName(ip);
+    const known = index.byIp.has(name) || index.corrupt.has(name);
+    const entry = this.reread(index, name);
+    if (entry && !known) this.emit({ added: [name], removed: [] });
+    return entry;
+  }
+
   /** Whether a file for `ip` exists (a corrupt one counts: the address is not free). */
   isReserved(ip: string): boolean {
     const index = this.requireLock('isReserved');
