@@ -525,6 +525,13 @@ class NodeIpam implements PodIpam {
   async allocate(attachment: Attachment, opts: PodAllocateOptions = {}): Promise<PodAddress[]> {
     const labels = this.opts.labels === undefined ? {} : { labels: this.opts.labels };
     const wanted = requestedByFamily(opts.ips ?? [], this.opts.families);
+    if (wanted.size > 0) {
+      // Refused before any family commits (and is rolled back); allocateOne still checks the node selector.
+      const pools = (await this.cluster.listPools()).filter((p) => !p.disabled);
+      for (const ip of wanted.values()) {
+        if (!pools.some((p) => Cidr.parse(p.cidr).contains(ip))) throw new InvalidArgumentError('ip', ip, 'is not inside an enabled pool');
+      }
+    }
     const families: readonly (Family | undefined)[] = this.opts.families ?? (wanted.size > 0 ? [...wanted.keys()] : [undefined]);
     const requests: AllocateOptions[] = families.map((family) => {
       const ip = family === undefined ? undefined : wanted.get(family);

@@ -135,6 +135,7 @@ export function podIpamContract(name: string, use: UsePodIpam, hooks: ContractHo
       assert.ok(s2.some((a) => a.ip === v6));
       assert.equal(await ipam.allocate(pod('s2'), { ips: [v6] }), s2, 'idempotent');
       await rejectsKind(ipam.allocate(pod('s3'), { ips: [subnetOf(6).addressAt(41n), subnetOf(6).addressAt(42n)] }), InvalidArgumentError, 'invalid');
+      await rejectsKind(ipam.allocate(pod('s4'), { ips: [subnetOf(4).addressAt(41n), '2001:db8::1'] }), InvalidArgumentError, 'invalid');
       assert.is((await ipam.reservations()).length, 6);
       assert.is((await ipam.release(pod('s1'))).released.length, 2);
     }),
