@@ -1,5 +1,5 @@
 // LocalIpam: host-local's allocation semantics, checked on the files it leaves on disk.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -40,8 +40,11 @@ test('continues after a last_reserved_ip written by another process; wraps aroun
   withTempDir(async (data) => {
     const { ipam, dir } = open(data, [[{ subnet: '10.0.0.0/24', rangeStart: '10.0.0.10', rangeEnd: '10.0.0.12' }]]);
     assert.equal(ips(await ipam.allocate({ containerId: 'a', ifname: 'eth0' })), ['10.0.0.10']);
+    // As host-local reserves: its IP file first (which moves the directory's stamp), then the cursor in place.
+    writeFileSync(join(dir, '10.0.0.11'), 'other\r\neth0');
     writeFileSync(join(dir, 'last_reserved_ip.0'), '10.0.0.11');
     assert.equal(ips(await ipam.allocate({ containerId: 'b', ifname: 'eth0' })), ['10.0.0.12']);
+    rmSync(join(dir, '10.0.0.11')); // host-local's DEL
     assert.equal(ips(await ipam.allocate({ containerId: 'c', ifname: 'eth0' })), ['10.0.0.11'], 'wrapped to rangeStart, .10 taken');
   }));
 

@@ -82,9 +82,9 @@ export class StoreNotLockedError extends NetbootError {
 // symlink to /run on Debian, /var/lib/cni often is one too, bind mounts), and one flock sees through them all.
 const lockQueues = new Map<string, Promise<void>>();
 
-function dirKey(dir: string): string {
-  const st = statSync(dir, { bigint: true });
-  return `${st.dev}:${st.ino}`;
+function dirKey(dir: string): string | undefined {
+  const st = statSync(dir, { bigint: true, throwIfNoEntry: false });
+  return st && `${st.dev}:${st.ino}`;
 }
 
 async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -152,6 +152,12 @@ interface DirIndex {
   byIp: Map<string, FileEntry>;
   byOwner: Map<string, Set<string>>;
   corrupt: Map<string, CorruptFileEntry>;
+  /**
+   * `last_reserved_ip.<set>` as last read or written by us, valid while the stamp has not moved. Any other
+   * writer (host-local too) creates a reservation file in the same operation, which moves the stamp; a
+   * stamp that fails to move (coarse timestamps) can only cost round-robin order, never a duplicate.
+   */
+  lastReserved: Map<number, string | undefined>;
 }
 
 /** Reservation files (valid or corrupt) that appeared and disappeared, by IP. */
@@ -188,15 +194,7 @@ export class FileStore {
    * it the durable store's two fsyncs (measured 1–3 ms together on this project's ext4 VM).
    */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    const created = mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-    // mkdir -p made `created` and everything below it: each new directory is an entry of its parent.
-    if (created !== undefined && this.durable) {
-      for (let d = this.dir; ; d = dirname(d)) {
-        fsyncDir(dirname(d));
-        if (d === created) break;
-      }
-    }
-    return serialised(dirKey(this.dir), async () => {
+    return serialised(this.dirKey(), async () => {
       const fd = openSync(join(this.dir, LOCK_FILE), constants.O_RDONLY | constants.O_CREAT, LOCK_MODE);
       try {
         flock(fd, LOCK_EX);
@@ -217,6 +215,22 @@ export class FileStore {
         closeSync(fd);
       }
     });
+  }
+
+  // The directory's queue key; the directory is created on first use only, so the usual case costs one
+  // stat and no mkdir (EEXIST, which mkdir -p follows with a stat of its own).
+  private dirKey(): string {
+    const key = dirKey(this.dir);
+    if (key !== undefined) return key;
+    const created = mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // mkdir -p made `created` and everything below it: each new directory is an entry of its parent.
+    if (created !== undefined && this.durable) {
+      for (let d = this.dir; ; d = dirname(d)) {
+        fsyncDir(dirname(d));
+        if (d === created) break;
+      }
+    }
+    return dirKey(this.dir)!;
   }
 
   /**
@@ -254,6 +268,7 @@ export class FileStore {
     // rename itself is made durable with the directory, before the lock is released.
     this.writeTemp(join(this.dir, LAST_RESERVED_TEMP), name, false);
     renameSync(join(this.dir, LAST_RESERVED_TEMP), join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`));
+    index.lastReserved.set(rangeIndex, name);
     this.restamp(index);
     return true;
   }
@@ -321,13 +336,16 @@ export class FileStore {
 
   /** `last_reserved_ip.<rangeIndex>`, or undefined if absent or not an IP. */
   lastReserved(rangeIndex: number): string | undefined {
-    this.requireLock('lastReserved');
+    const index = this.requireLock('lastReserved');
+    if (index.lastReserved.has(rangeIndex)) return index.lastReserved.get(rangeIndex);
+    let ip: string | undefined;
     try {
-      return canonicalIp(readFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`), 'utf8').trim());
+      ip = canonicalIp(readFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`), 'utf8').trim());
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
+    index.lastReserved.set(rangeIndex, ip);
+    return ip;
   }
 
   /** Every reservation file, valid ones and corrupt ones, sorted by name. */
@@ -391,7 +409,7 @@ export class FileStore {
 
   // First look at the directory: everything is read, nobody is told (there is no "before").
   private load(): DirIndex {
-    const index: DirIndex = { stamp: '', byIp: new Map(), byOwner: new Map(), corrupt: new Map() };
+    const index: DirIndex = { stamp: '', byIp: new Map(), byOwner: new Map(), corrupt: new Map(), lastReserved: new Map() };
     this.index = index;
     this.sweep(index, true);
     return index;
@@ -408,6 +426,7 @@ export class FileStore {
 
   private sweep(index: DirIndex, rereadAll: boolean): FileStoreChange {
     const change: FileStoreChange = { added: [], removed: [] };
+    index.lastReserved.clear(); // someone else wrote here since: their cursor may have moved
     const seen = new Set<string>();
     for (const name of readdirSync(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) {
