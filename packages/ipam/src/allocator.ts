@@ -173,6 +173,11 @@ export class RangeAllocator<O = undefined> {
     this.cursor = ip === undefined ? undefined : this.indexOf(ip);
   }
 
+  /** setLastReserved by address value (`ipToValue(ip).value`): for stores that keep numbers, not text. */
+  setLastReservedValue(value: bigint | undefined): void {
+    this.cursor = value === undefined ? undefined : this.indexOfValue(value);
+  }
+
   /** Takes the next free address after the last reserved one (wrapping), or throws RangeExhaustedError. */
   allocate(owner?: O): Allocation<O> {
     const start = this.cursor === undefined ? 0n : (this.cursor + 1n) % this.slots;
@@ -193,11 +198,23 @@ export class RangeAllocator<O = undefined> {
   /** Marks an address taken without moving the cursor: for rebuilding state from a store. */
   restore(ip: string, owner?: O): Allocation<O> {
     const index = this.requireIndex(ip);
-    // Asking again can never help: the request is wrong, not in someone's way.
-    if (this.isGatewayIndex(index)) throw new InvalidArgumentError('ip', ip, 'is the gateway address, which is never handed out');
-    if (this.getBit(index)) throw new IpInUseError(ip, 'already allocated');
-    this.take(index, owner);
+    this.takeFree(index, owner);
     return this.allocationAt(index);
+  }
+
+  /**
+   * restore by address value (`ipToValue(ip).value`), for stores that keep numbers (a cluster block's
+   * offsets): rebuilding a block formats and parses no address text.
+   */
+  restoreValue(value: bigint, owner?: O): void {
+    this.takeFree(this.indexOfValue(value) ?? this.requireIndex(valueToIp(this.family, value)), owner);
+  }
+
+  private takeFree(index: bigint, owner: O | undefined): void {
+    // Asking again can never help: the request is wrong, not in someone's way.
+    if (this.isGatewayIndex(index)) throw new InvalidArgumentError('ip', this.formatIndex(index), 'is the gateway address, which is never handed out');
+    if (this.getBit(index)) throw new IpInUseError(this.formatIndex(index), 'already allocated');
+    this.take(index, owner);
   }
 
   /** Frees an address; returns false (and changes nothing) if it was not allocated or is outside the ranges. */
@@ -336,9 +353,12 @@ export class RangeAllocator<O = undefined> {
 
   private indexOf(ip: string): bigint | undefined {
     const parsed = ipToValue(ip);
-    if (parsed.family !== this.family) return undefined;
-    const r = this.ranges.find((range) => parsed.value >= range.first && parsed.value <= range.last);
-    return r === undefined ? undefined : r.base + parsed.value - r.first;
+    return parsed.family === this.family ? this.indexOfValue(parsed.value) : undefined;
+  }
+
+  private indexOfValue(value: bigint): bigint | undefined {
+    const r = this.ranges.find((range) => value >= range.first && value <= range.last);
+    return r === undefined ? undefined : r.base + value - r.first;
   }
 
   private requireIndex(ip: string): bigint {

@@ -84,9 +84,22 @@ export function assign(
     owner.node = node;
   }
   const allocator = blockAllocator(block);
-  const ip = opts.ip === undefined ? allocator.allocate(owner).ip : allocator.reserve(opts.ip, owner).ip;
-  const next = blockFromAllocator(block, allocator);
-  return { block: next, reservation: reservationOf(next, ip, owner) };
+  const taken = opts.ip === undefined ? allocator.allocate(owner) : allocator.reserve(opts.ip, owner);
+  // Both move the cursor to the address taken; the other allocations are unchanged.
+  const offset = taken.offset.toString();
+  const next = { ...block, allocations: withAllocation(block.allocations, offset, owner), cursor: offset };
+  return { block: next, reservation: reservationOf(next, taken.ip, owner) };
+}
+
+// The allocations plus one, still in offset order (blockReservations' order, and the stored JSON's). Keys
+// below 2^32 − 1 iterate in numeric order by themselves; larger ones (IPv6 blocks) in insertion order, so
+// an offset below the last one is placed by a sort. Round-robin appends until it wraps.
+function withAllocation(allocations: Readonly<Record<string, BlockAllocation>>, offset: string, owner: BlockAllocation): Record<string, BlockAllocation> {
+  const keys = Object.keys(allocations);
+  const last = keys[keys.length - 1];
+  if (last === undefined || BigInt(last) < BigInt(offset)) return { ...allocations, [offset]: owner };
+  const entries: [string, BlockAllocation][] = [...Object.entries(allocations), [offset, owner]];
+  return Object.fromEntries(entries.sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1)));
 }
 
 /** The block without the allocations of `ips` (addresses it does not hold are ignored). */
@@ -122,21 +135,12 @@ export function chooseNewBlock(pool: IpPool, node: string, own: readonly BlockRe
   return undefined;
 }
 
-// The block's allocator state: every allocation restored and the cursor set; the allocator itself keeps
-// network, gateway (the node bridge's address, first usable) and broadcast out.
+// The block's allocator state, restored by offset: every allocation and the cursor; the allocator itself
+// keeps network, gateway (the node bridge's address, first usable) and broadcast out.
 function blockAllocator(block: BlockRecord): RangeAllocator<BlockAllocation> {
   const cidr = Cidr.parse(block.cidr);
   const allocator = new RangeAllocator<BlockAllocation>({ subnet: cidr });
-  for (const [offset, owner] of Object.entries(block.allocations)) allocator.restore(cidr.addressAt(BigInt(offset)), owner);
-  if (block.cursor !== null) allocator.setLastReserved(cidr.addressAt(BigInt(block.cursor)));
+  for (const [offset, owner] of Object.entries(block.allocations)) allocator.restoreValue(cidr.network + BigInt(offset), owner);
+  if (block.cursor !== null) allocator.setLastReservedValue(cidr.network + BigInt(block.cursor));
   return allocator;
-}
-
-// The block value after the allocator changed: allocations re-keyed by offset, cursor from lastReserved.
-function blockFromAllocator(block: BlockRecord, allocator: RangeAllocator<BlockAllocation>): BlockRecord {
-  const cidr = Cidr.parse(block.cidr);
-  const allocations: Record<string, BlockAllocation> = {};
-  for (const a of allocator.entries()) allocations[a.offset.toString()] = a.owner!;
-  const last = allocator.lastReserved();
-  return { ...block, allocations, cursor: last === undefined ? null : cidr.offsetOf(last).toString() };
 }

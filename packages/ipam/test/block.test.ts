@@ -56,4 +56,17 @@ test("chooseNewBlock: stable per node, skips claimed blocks, stops at maxBlocksP
   assert.is(blockOf(pool, '10.244.77.10').toString(), '10.244.77.0/24');
 });
 
+test('allocations stay in offset order, also for IPv6 offsets past 2^32 that objects keep in insertion order', () => {
+  let block = newBlock(Cidr.parse('fd00::/64'), 'p', 'n1');
+  for (const [n, ip] of [[1, 'fd00::1:0:0:9'], [2, 'fd00::5'], [3, 'fd00::1:0:0:7']] as const) {
+    block = assign(block, pod(n), 'n1', { ip, strictAffinity: true }).block;
+  }
+  assert.equal(
+    blockReservations(block).map((r) => r.ip),
+    ['fd00::5', 'fd00::1:0:0:7', 'fd00::1:0:0:9'],
+  );
+  assert.is(block.cursor, Cidr.parse('fd00::/64').offsetOf('fd00::1:0:0:7').toString(), 'the cursor follows the last address taken');
+  assert.is(assign(block, pod(4), 'n1', { strictAffinity: true }).reservation.ip, 'fd00::1:0:0:8', 'round-robin continues after it');
+});
+
 test.run();

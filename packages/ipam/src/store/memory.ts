@@ -66,6 +66,8 @@ export class MemoryKv implements KvStore {
     this.revision++;
     for (const op of ops) {
       if (op.op === 'put') {
+        // A new key is an O(n) splice into the sorted array: fine for tests and single-process tools (a /16
+        // of pods is ~65k keys, a memmove each), not a store for millions of keys.
         if (!this.data.has(op.key)) this.sorted.splice(this.lowerBound(op.key), 0, op.key);
         this.data.set(op.key, { value: op.value, revision: this.revision });
       } else if (this.data.delete(op.key)) {
