@@ -58,7 +58,11 @@ test("chooseNewBlock: stable per node, skips claimed blocks, stops at maxBlocksP
 
 test('allocations stay in offset order, also for IPv6 offsets past 2^32 that objects keep in insertion order', () => {
   let block = newBlock(Cidr.parse('fd00::/64'), 'p', 'n1');
-  for (const [n, ip] of [[1, 'fd00::1:0:0:9'], [2, 'fd00::5'], [3, 'fd00::1:0:0:7']] as const) {
+  for (const [n, ip] of [
+    [1, 'fd00::1:0:0:9'],
+    [2, 'fd00::5'],
+    [3, 'fd00::1:0:0:7'],
+  ] as const) {
     block = assign(block, pod(n), 'n1', { ip, strictAffinity: true }).block;
   }
   assert.equal(

@@ -8,7 +8,8 @@ import { InvalidArgumentError, validateContainerId, validateIfname, validateNetw
 
 // Address parsing and formatting are @netboot/core/ip's (tested there); this file tests the math on top.
 const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
-const badInput = (input: string) => (err: unknown) => err instanceof InvalidAddressError && errorKind(err) === 'invalid' && err.input === input && err.message.includes(input);
+const badInput = (input: string) => (err: unknown) =>
+  err instanceof InvalidAddressError && errorKind(err) === 'invalid' && err.input === input && err.message.includes(input);
 
 const cidr = suite('Cidr');
 
@@ -26,7 +27,21 @@ cidr('parses IPv4 and IPv6 networks', () => {
 });
 
 cidr('rejects bad CIDRs strictly, naming the input', () => {
-  for (const bad of ['10.244.0.0/33', '10.244.1.7/16', 'fe80::/129', 'fe80::1/64', 'garbage', '10.244.0.0', '10.244.0.0/', '10.244.0.0/016', '10.244.0.0/1/2', '/24', '10.244.0.0/-1', '10.244.0.0/ 24', 'x/24']) {
+  for (const bad of [
+    '10.244.0.0/33',
+    '10.244.1.7/16',
+    'fe80::/129',
+    'fe80::1/64',
+    'garbage',
+    '10.244.0.0',
+    '10.244.0.0/',
+    '10.244.0.0/016',
+    '10.244.0.0/1/2',
+    '/24',
+    '10.244.0.0/-1',
+    '10.244.0.0/ 24',
+    'x/24',
+  ]) {
     assert.throws(() => Cidr.parse(bad), badInput(bad), bad);
   }
   assert.throws(() => Cidr.parse('10.244.1.7/16'), /host bits are set \(the network is 10\.244\.0\.0\/16\)/);
@@ -70,7 +85,12 @@ cidr('usable range, gateway and broadcast follow host-local', () => {
   const f = (s: string) => {
     const c = Cidr.parse(s);
     const b = c.broadcast();
-    return [valueToIp(c.family, c.firstUsable()), valueToIp(c.family, c.lastUsable()), valueToIp(c.family, c.gateway()), b === undefined ? undefined : valueToIp(c.family, b)];
+    return [
+      valueToIp(c.family, c.firstUsable()),
+      valueToIp(c.family, c.lastUsable()),
+      valueToIp(c.family, c.gateway()),
+      b === undefined ? undefined : valueToIp(c.family, b),
+    ];
   };
   assert.equal(f('10.244.3.0/24'), ['10.244.3.1', '10.244.3.254', '10.244.3.1', '10.244.3.255']);
   assert.equal(f('10.0.0.0/30'), ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3']);
@@ -140,7 +160,11 @@ validate('rejects bad identifiers naming field and value', () => {
     [validateNetworkName, '.hidden', 'network name'],
   ];
   for (const [fn, value, field] of bad) {
-    assert.throws(() => fn(value), (err: unknown) => err instanceof InvalidArgumentError && err.field === field && err.value === value, String(value));
+    assert.throws(
+      () => fn(value),
+      (err: unknown) => err instanceof InvalidArgumentError && err.field === field && err.value === value,
+      String(value),
+    );
   }
 });
 

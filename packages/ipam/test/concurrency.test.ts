@@ -47,7 +47,11 @@ test(`file store: ${WORKERS} processes × ${EACH} allocations from one /20 → $
 
     const onDisk = readReservations(join(data, 'conc'));
     assert.is(onDisk.size, WORKERS * EACH);
-    got.forEach((ips, w) => ips.forEach((ip, i) => assert.is(onDisk.get(ip), `w${w}-${i}\r\neth0`, `file for ${ip}`)));
+    got.forEach((ips, w) => {
+      ips.forEach((ip, i) => {
+        assert.is(onDisk.get(ip), `w${w}-${i}\r\neth0`, `file for ${ip}`);
+      });
+    });
 
     const released = collect(await runTogether('file-alloc.ts', args('release'), WORKERS), 'file release').flat();
     assert.equal(new Set(released), new Set(all));

@@ -115,7 +115,10 @@ export function podIpamContract(name: string, use: UsePodIpam, hooks: ContractHo
       await rejectsKind(ipam.allocate(pod('s1'), { ips: ['192.0.2.7'] }), InvalidArgumentError, 'invalid');
       const [x, y] = [subnet.addressAt(40n), subnet.addressAt(41n)];
       await rejectsKind(ipam.allocate(pod('s2'), { ips: [x, y] }), InvalidArgumentError, 'invalid');
-      assert.equal((await ipam.reservations()).map((r) => r.containerId), ['c1']);
+      assert.equal(
+        (await ipam.reservations()).map((r) => r.containerId),
+        ['c1'],
+      );
     }),
   );
 
@@ -236,12 +239,18 @@ export function podIpamContract(name: string, use: UsePodIpam, hooks: ContractHo
       assert.is(await ipam.holder(theirs!.ip), undefined);
       assert.is(await ipam.releaseIp(theirs!.ip), undefined);
       assert.is((await other.holder(theirs!.ip))?.containerId, 'e1', 'still held');
-      assert.equal((await ipam.reservations()).map((r) => r.ip), [mine!.ip]);
+      assert.equal(
+        (await ipam.reservations()).map((r) => r.ip),
+        [mine!.ip],
+      );
       assert.is(
         (await ipam.usage()).pools.reduce((n, p) => n + p.allocated, 0),
         1,
       );
-      assert.equal((await ipam.gc([])).released.map((r) => r.containerId), ['m1']);
+      assert.equal(
+        (await ipam.gc([])).released.map((r) => r.containerId),
+        ['m1'],
+      );
       assert.equal((await other.reservations()).map((r) => r.containerId).sort(), ['e1', 'e2']);
     }),
   );

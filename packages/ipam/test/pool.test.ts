@@ -1,7 +1,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidAddressError } from '@netboot/core/ip';
-import { PoolExistsError, PoolOverlapError, ServiceCidrOverlapError, checkPoolFits, definePool, patchPool, poolBlockCount, poolSelectsNode } from '../src/pool.js';
+import {
+  PoolExistsError,
+  PoolOverlapError,
+  ServiceCidrOverlapError,
+  checkPoolFits,
+  definePool,
+  patchPool,
+  poolBlockCount,
+  poolSelectsNode,
+} from '../src/pool.js';
 import { InvalidArgumentError } from '../src/validate.js';
 
 const isA = (cls: new (...args: never[]) => Error) => (err: unknown) => err instanceof cls;
