@@ -47,7 +47,8 @@ try {
     }
     times.sort((a, b) => a - b);
     const mean = times.reduce((a, b) => a + b, 0) / times.length;
-    const row = `| ${what} | ${PODS} | ${mean.toFixed(2)} | ${times[times.length >> 1]!.toFixed(2)} | ` +
+    const row =
+      `| ${what} | ${PODS} | ${mean.toFixed(2)} | ${times[times.length >> 1]!.toFixed(2)} | ` +
       `${times[Math.floor(times.length * 0.99)]!.toFixed(2)} | ${((calls() - c0) / PODS).toFixed(2)} |`;
     console.log(row);
     lines.push(row);
@@ -57,14 +58,17 @@ try {
   await measure('again', (i) => ipam.allocate('node-a', { containerId: `c-${i}`, ifname: 'eth0' }));
   await measure('release', (i) => ipam.releaseAttachment({ containerId: `c-${i}`, ifname: 'eth0' }));
   if (process.env.PODS === undefined) {
-    writeResultsSection('ipam-etcd', [
-      '## Cluster IPAM on etcd (`bench/ipam-etcd.ts`)',
-      '',
-      `Command: \`pnpm bench ipam-etcd\` — ${new Date().toISOString().slice(0, 10)}, ${machineFacts()}, etcd 3.4 on loopback.`,
-      'One writer, /26 blocks in a /16 pool; "again" is a repeated ADD for an attachment that already holds an IP.',
-      '',
-      ...lines,
-    ].join('\n'));
+    writeResultsSection(
+      'ipam-etcd',
+      [
+        '## Cluster IPAM on etcd (`bench/ipam-etcd.ts`)',
+        '',
+        `Command: \`pnpm bench ipam-etcd\` — ${new Date().toISOString().slice(0, 10)}, ${machineFacts()}, etcd 3.4 on loopback.`,
+        'One writer, /26 blocks in a /16 pool; "again" is a repeated ADD for an attachment that already holds an IP.',
+        '',
+        ...lines,
+      ].join('\n'),
+    );
   }
 } finally {
   await raw.close();

@@ -106,19 +106,33 @@ function benchVeth(): void {
   for (let r = 0; r < REPEAT; r++) {
     withNs((ns, rtnl) => {
       const netboot = (): void => {
-        create.ours.push(time(() => {
-          for (let i = 0; i < VETHS; i++) rtnl.link.add({ kind: 'veth', name: `va${i}`, peer: { name: `vb${i}` } });
-        }) / VETHS);
+        create.ours.push(
+          time(() => {
+            for (let i = 0; i < VETHS; i++) rtnl.link.add({ kind: 'veth', name: `va${i}`, peer: { name: `vb${i}` } });
+          }) / VETHS,
+        );
         check('veths after netboot create', rtnl.link.list({ kind: 'veth' }).length, 2 * VETHS);
-        remove.ours.push(time(() => {
-          for (let i = 0; i < VETHS; i++) rtnl.link.del(`va${i}`);
-        }) / VETHS);
+        remove.ours.push(
+          time(() => {
+            for (let i = 0; i < VETHS; i++) rtnl.link.del(`va${i}`);
+          }) / VETHS,
+        );
         check('veths after netboot delete', rtnl.link.list({ kind: 'veth' }).length, 0);
       };
       const iproute2 = (): void => {
-        create.ref.push(ipBatch(ns, Array.from({ length: VETHS }, (_, i) => `link add va${i} type veth peer name vb${i}`)) / VETHS);
+        create.ref.push(
+          ipBatch(
+            ns,
+            Array.from({ length: VETHS }, (_, i) => `link add va${i} type veth peer name vb${i}`),
+          ) / VETHS,
+        );
         check('veths after ip create', rtnl.link.list({ kind: 'veth' }).length, 2 * VETHS);
-        remove.ref.push(ipBatch(ns, Array.from({ length: VETHS }, (_, i) => `link del va${i}`)) / VETHS);
+        remove.ref.push(
+          ipBatch(
+            ns,
+            Array.from({ length: VETHS }, (_, i) => `link del va${i}`),
+          ) / VETHS,
+        );
         check('veths after ip delete', rtnl.link.list({ kind: 'veth' }).length, 0);
       };
       // Alternate who goes first: deletes leave RCU work behind that the next creates pay for.
@@ -157,35 +171,45 @@ function benchRoutes(): void {
       warmUp(rtnl, dev);
 
       const oneAtATime = (): void => {
-        addOne.ours.push(time(() => {
-          for (const route of routes) rtnl.route.add(route);
-        }) / ROUTES);
+        addOne.ours.push(
+          time(() => {
+            for (const route of routes) rtnl.route.add(route);
+          }) / ROUTES,
+        );
         check('routes after netboot add', routeCount(ns), ROUTES);
 
         let listed = 0;
-        dump.ours.push(time(() => {
-          listed = rtnl.route.list({ table: TABLE }).length;
-        }) / ROUTES);
+        dump.ours.push(
+          time(() => {
+            listed = rtnl.route.list({ table: TABLE }).length;
+          }) / ROUTES,
+        );
         check('netboot dump', listed, ROUTES);
         const ref = ipDump(ns, 'route', 'show', 'table', String(TABLE));
         check('ip dump', ref.count, ROUTES);
         dump.ref.push(ref.us / ROUTES);
 
-        delOne.ours.push(time(() => {
-          for (const route of routes) rtnl.route.del(route);
-        }) / ROUTES);
+        delOne.ours.push(
+          time(() => {
+            for (const route of routes) rtnl.route.del(route);
+          }) / ROUTES,
+        );
         check('routes after netboot del', routeCount(ns), 0);
       };
       const batched = (): void => {
         let failures = 0;
-        addBatch.ours.push(time(() => {
-          failures = rtnl.route.addMany(routes).filter((e) => e !== undefined).length;
-        }) / ROUTES);
+        addBatch.ours.push(
+          time(() => {
+            failures = rtnl.route.addMany(routes).filter((e) => e !== undefined).length;
+          }) / ROUTES,
+        );
         check('batch add failures', failures, 0);
         check('routes after netboot batch add', routeCount(ns), ROUTES);
-        delBatch.ours.push(time(() => {
-          failures = rtnl.route.delMany(routes).filter((e) => e !== undefined).length;
-        }) / ROUTES);
+        delBatch.ours.push(
+          time(() => {
+            failures = rtnl.route.delMany(routes).filter((e) => e !== undefined).length;
+          }) / ROUTES,
+        );
         check('batch del failures', failures, 0);
         check('routes after netboot batch del', routeCount(ns), 0);
       };
@@ -194,7 +218,11 @@ function benchRoutes(): void {
         addOne.ref.push(add);
         addBatch.ref.push(add);
         check('routes after ip add', routeCount(ns), ROUTES);
-        const del = ipBatch(ns, lines.map((l) => l.replace('route add', 'route del'))) / ROUTES;
+        const del =
+          ipBatch(
+            ns,
+            lines.map((l) => l.replace('route add', 'route del')),
+          ) / ROUTES;
         delOne.ref.push(del);
         delBatch.ref.push(del);
         check('routes after ip del', routeCount(ns), 0);
@@ -230,13 +258,18 @@ function warmUp(rtnl: Rtnl, dev: number): void {
 function benchLinks(): void {
   const row: Row = { what: `link dump (${2 * LINKS + 1} links), decoded`, n: 2 * LINKS + 1, ours: [], ref: [] };
   withNs((ns, rtnl) => {
-    ipBatch(ns, Array.from({ length: LINKS }, (_, i) => `link add la${i} type veth peer name lb${i}`));
+    ipBatch(
+      ns,
+      Array.from({ length: LINKS }, (_, i) => `link add la${i} type veth peer name lb${i}`),
+    );
     for (let i = 0; i < 20; i++) rtnl.link.list(); // warm-up
     for (let r = 0; r < LINK_ROUNDS; r++) {
       let count = 0;
-      row.ours.push(time(() => {
-        count = rtnl.link.list().length;
-      }) / row.n);
+      row.ours.push(
+        time(() => {
+          count = rtnl.link.list().length;
+        }) / row.n,
+      );
       check('netboot link dump', count, row.n);
       const ref = ipDump(ns, 'link', 'show');
       check('ip link dump', ref.count, row.n);
@@ -259,10 +292,7 @@ function fmt(us: number): string {
 }
 
 function table(): string {
-  const lines = [
-    '| measurement | N | netboot µs/op | iproute2 µs/op | netboot / iproute2 | target | holds |',
-    '|---|---:|---:|---:|---:|---:|:---:|',
-  ];
+  const lines = ['| measurement | N | netboot µs/op | iproute2 µs/op | netboot / iproute2 | target | holds |', '|---|---:|---:|---:|---:|---:|:---:|'];
   for (const r of rows) {
     const ratio = median(r.ours) / median(r.ref);
     const target = r.target === undefined ? '—' : `≤ ${r.target.toFixed(1)}×`;
@@ -314,9 +344,7 @@ ${table()}
 }
 
 try {
-  process.stdout.write(
-    `netlink bench: VETHS=${VETHS} ROUTES=${ROUTES} LINKS=${LINKS} REPEAT=${REPEAT} sections=${[...SECTIONS].join(',')}\n`,
-  );
+  process.stdout.write(`netlink bench: VETHS=${VETHS} ROUTES=${ROUTES} LINKS=${LINKS} REPEAT=${REPEAT} sections=${[...SECTIONS].join(',')}\n`);
   if (SECTIONS.has('veth')) benchVeth();
   if (SECTIONS.has('routes')) benchRoutes();
   if (SECTIONS.has('links')) benchLinks();
