@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../src/testing/control-plane.js';
+import { freePort } from '@netboot/core/testing';
 
 export interface EtcdCluster {
   endpoints: string[];

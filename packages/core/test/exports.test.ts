@@ -185,6 +185,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'CommandError',
       'EtcdStartError',
       'RequestRecorder',
+      'freePort',
       'ifindexOf',
       'ipJson',
       'isA',

@@ -7,10 +7,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
+import { type EtcdFixture, freePort, startEtcd } from '@netboot/core/testing';
 import { writeFileAtomic } from '../datastore/atomic.js';
 
 const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pathname;
@@ -62,18 +61,6 @@ export interface ControlPlane {
   restartApiServer(): Promise<void>;
   /** Stops every process (controller manager, API server, etcd) and removes the dir; safe to call twice. */
   stop(): Promise<void>;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function kubeadmConfig(o: {

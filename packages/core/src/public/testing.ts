@@ -8,7 +8,7 @@ import type { Netns, NetnsRef } from '../netns.js';
 import { Rtnl } from '../rtnl.js';
 import { NetbootError } from '../base/errors.js';
 
-export { type EtcdFixture, EtcdStartError, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
+export { type EtcdFixture, EtcdStartError, freePort, startEtcd, type StartEtcdOptions } from '../testing/etcd.js';
 export { readGolden } from '../testing/golden.js';
 export { type Answer, type CannedReply, type RequestMatch, RequestRecorder } from '../testing/recorder.js';
 export {

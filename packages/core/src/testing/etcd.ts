@@ -25,7 +25,8 @@ export interface StartEtcdOptions {
   parentDir?: string;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (another process may still take it before you bind). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
