@@ -1,13 +1,7 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig({
+export default packageBuild({
   entry: { cni: 'src/cni/index.ts', cli: 'src/cli/main.ts' },
   // esbuild and postject are run by `netboot cni build`, not bundled into it.
   external: ['esbuild', 'postject'],
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  tsconfig: '../../tsconfig.base.json',
 });

@@ -1,6 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.ts';
 
-export default defineConfig({
+export default packageBuild({
   entry: {
     index: 'src/index.ts',
     testing: 'src/public/testing.ts',
@@ -10,10 +10,4 @@ export default defineConfig({
     ifname: 'src/public/ifname.ts',
     flock: 'src/public/flock.ts',
   },
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  tsconfig: '../../tsconfig.base.json',
 });
