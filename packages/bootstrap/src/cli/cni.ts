@@ -1,0 +1,54 @@
+// `netboot cni build|install`: make the plugin's single-file binary, and lay it out with its conflist
+// the way a runtime expects (/opt/cni/bin, /etc/cni/net.d).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildCni } from '../cni/build/sea.js';
+import { install } from '../cni/install.js';
+import { Options, UsageError } from './args.js';
+
+export const CNI_USAGE = `usage:
+  netboot cni build   [--out DIR] [--script-only]
+  netboot cni install [--from DIR] [--bin-dir DIR] [--conf-dir DIR] [--root DIR] [--force]
+                      [--name NAME] [--bridge NAME] [--subnet CIDR]... [--no-masq] [--mtu N]
+
+examples:
+  netboot cni build --out dist/cni                  # dist/cni/netboot (single executable) + netboot.cjs
+  netboot cni install --from dist/cni --root /tmp/r # /tmp/r/opt/cni/bin/netboot, /tmp/r/etc/cni/net.d/…`;
+
+export async function cniMain(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || rest.includes('--help')) {
+    process.stdout.write(`${CNI_USAGE}\n`);
+    return 0;
+  }
+  if (command === 'build') {
+    const opts = Options.parse(rest, { flags: ['script-only'], allowed: ['out'] });
+    const out = await buildCni({ out: opts.get('out') ?? 'dist/cni', scriptOnly: opts.has('script-only') });
+    if (out.executable) process.stdout.write(`${out.executable}\n`);
+    process.stdout.write(`${out.script}\n`);
+    return 0;
+  }
+  if (command !== 'install') throw new UsageError(`unknown command cni ${command}\n${CNI_USAGE}`);
+  const opts = Options.parse(rest, {
+    flags: ['force', 'no-masq'],
+    allowed: ['from', 'bin-dir', 'conf-dir', 'root', 'name', 'bridge', 'subnet', 'mtu'],
+  });
+  const from = resolve(opts.get('from') ?? 'dist/cni');
+  // The single executable when it was built, else the script fallback.
+  const binary = [join(from, 'netboot'), join(from, 'netboot.cjs')].find((f) => existsSync(f)) ?? join(from, 'netboot');
+  const subnets = opts.all('subnet');
+  const done = install({
+    binary,
+    binDir: opts.get('bin-dir'),
+    confDir: opts.get('conf-dir'),
+    root: opts.get('root'),
+    force: opts.has('force'),
+    name: opts.get('name'),
+    bridge: opts.get('bridge'),
+    subnets: subnets.length > 0 ? subnets : undefined,
+    ipMasq: !opts.has('no-masq'),
+    mtu: opts.int('mtu', 68, 65535),
+  });
+  process.stdout.write(`installed ${done.binary}\n${done.conflistState === 'written' ? 'wrote' : 'kept (identical)'} ${done.conflist}\n`);
+  return 0;
+}
