@@ -103,6 +103,10 @@ it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, N
   assert.match(metrics, /^netboot_peers 1$/m);
   assert.match(metrics, /^netboot_ready 1$/m);
   assert.match(metrics, /^netboot_operations_total\{kind="route"\} [1-9]/m);
+  // Where the kernel has nexthop objects, each peer's route goes through one: counted as its own kind.
+  const nhids = sh(n1.ns, 'ip', 'nexthop', 'show').trim();
+  if (nhids !== '') assert.match(metrics, /^netboot_operations_total\{kind="nexthop"\} [1-9]/m, `nexthops:\n${nhids}`);
+  else assert.not.match(metrics, /kind="nexthop"/);
 
   // node2's agent restarts: its routes stay through the restart and nothing is rewritten.
   const before = routes(n2);

@@ -210,6 +210,7 @@ export class Agent {
     this.metrics.set('netboot_reconcile_last_duration_seconds', r.ms / 1000);
     const p = r.changed;
     const ops = {
+      nexthop: p.nexthops.set.length + p.nexthops.del.length,
       route: p.routes.add.length + p.routes.replace.length + p.routes.del.length,
       neigh: p.neighbours.set.length + p.neighbours.del.length,
       fdb: p.fdb.add.length + p.fdb.del.length,

@@ -18,7 +18,7 @@ export class Metrics {
     this.#define('netboot_reconcile_errors_total', 'counter', 'Reconcile passes that threw, and operations the kernel refused.');
     this.#define('netboot_reconcile_duration_seconds_sum', 'counter', 'Total time spent in reconcile passes.');
     this.#define('netboot_reconcile_last_duration_seconds', 'gauge', 'Duration of the last reconcile pass.');
-    this.#define('netboot_operations_total', 'counter', 'Kernel operations written, by kind (route, neigh, fdb, device).');
+    this.#define('netboot_operations_total', 'counter', 'Kernel operations written, by kind (nexthop, route, neigh, fdb).');
     this.#define('netboot_datastore_events_total', 'counter', 'Datastore events, by type (sync, upsert, remove, waiting).');
   }
 
