@@ -135,7 +135,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** Checks every field of a merged configuration and fills the defaults. */
-function checkConfig(raw: Record<string, unknown>): AgentConfig {
+export function checkConfig(raw: Record<string, unknown>): AgentConfig {
   const bad = (field: string, why: string) => new AgentConfigError(`agent config: ${field} ${why}`);
   const int = (field: string, v: unknown, dflt: number, min: number, max: number): number => {
     if (v === undefined) return dflt;
