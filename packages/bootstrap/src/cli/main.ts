@@ -8,6 +8,7 @@ type Command = { summary: string; load: () => Promise<(argv: readonly string[]) 
 const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the node agent (routes, egress NAT, lease file)', load: async () => (await import('../agent/main.js')).agentMain },
   cni: { summary: 'build the CNI plugin binary, install it with its conflist', load: async () => (await import('./cni.js')).cniMain },
+  lab: { summary: 'a whole cluster’s pod network in namespaces on this machine: up, check, down', load: async () => (await import('./lab.js')).labMain },
 };
 
 function usage(): string {

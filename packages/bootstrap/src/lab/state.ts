@@ -1,6 +1,6 @@
 // What `netboot lab up` made, written as it goes so `lab check` can probe it and `lab down` can remove
 // it — also after an `up` that crashed half-way. One JSON file per lab under LAB_RUN_DIR/<name>/.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
 import type { ModeName } from '@netboot/routes';
@@ -11,7 +11,7 @@ export const LAB_RUN_DIR = '/run/netboot-lab';
 export type LabDatastore = 'file' | 'etcd' | 'kubernetes';
 
 export interface LabPod {
-  /** `pod1`…, unique in the lab. */
+  /** `node1-pod1`…, unique in the lab. */
   name: string;
   /** The node whose CNI ADD made it. */
   node: string;
@@ -86,4 +86,13 @@ export function loadLabState(name: string): LabState {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new LabNotFoundError(`no lab named ${name}: run \`netboot lab up --name ${name}\` first`);
     throw e;
   }
+}
+
+/** Every lab with a state file, by name (`netboot lab list`). */
+export function listLabs(): LabState[] {
+  if (!existsSync(LAB_RUN_DIR)) return [];
+  return readdirSync(LAB_RUN_DIR)
+    .filter((name) => existsSync(join(LAB_RUN_DIR, name, 'state.json')))
+    .sort()
+    .map((name) => loadLabState(name));
 }

@@ -46,6 +46,14 @@ export interface ControlPlaneOptions {
   netns?: string;
   /** The address everything listens on; default 127.0.0.1 (it must exist in `netns`). */
   address?: string;
+  /** Keep certificates, data and logs here (made if missing) instead of a temp dir; stop() removes it. */
+  dir?: string;
+  /**
+   * The processes outlive this one (the lab's `up` exits, `down` stops them by PID): started detached,
+   * never killed when this process exits. `onSpawn` learns each PID as it starts.
+   */
+  detached?: boolean;
+  onSpawn?: (what: string, pid: number) => void;
 }
 
 export interface ControlPlane {
@@ -153,7 +161,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const bin = kubernetesBin();
   const version = execFileSync(join(bin, 'kubeadm'), ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
   const flags = kubeadmFlags(bin, version);
-  const dir = mkdtempSync(join(tmpdir(), 'nbt-k8s-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'nbt-k8s-'));
+  mkdirSync(dir, { recursive: true });
   const children: ChildProcess[] = [];
   const netns = opts.netns;
   const address = opts.address ?? '127.0.0.1';
@@ -163,7 +172,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const killAll = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   };
-  process.on('exit', killAll);
+  if (opts.detached !== true) process.on('exit', killAll);
   const stop = async () => {
     process.off('exit', killAll);
     for (const c of children.reverse()) await stopChild(c);
@@ -174,9 +183,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     const launch = (name: string, cmd: string, args: string[]) => {
       const log = openSync(join(dir, `${name}.log`), 'a');
-      const child = spawn(...inNs(cmd, args), { stdio: ['ignore', log, log] });
+      const child = spawn(...inNs(cmd, args), { stdio: ['ignore', log, log], detached: opts.detached === true });
       closeSync(log);
       children.push(child);
+      if (opts.detached === true) child.unref();
+      if (child.pid !== undefined) opts.onSpawn?.(name, child.pid);
       return child;
     };
     etcd = netns === undefined ? await startEtcd() : await etcdIn(netns, address, dir, launch);

@@ -1,0 +1,65 @@
+// `netboot lab down`: removes what `lab up` recorded, in reverse — its processes (each only if its PID
+// still has the recorded start time), the pods (CNI DEL, as a runtime tears a pod down), every namespace
+// newest first, then the lab dir. Works on the partial state of a crashed `up`, and a second run finds
+// nothing to do.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { deleteNetns, NETNS_RUN_DIR, NetnsNotFoundError } from '@netboot/core';
+import { cniDel, labPlugin } from './pods.js';
+import { stopProcess } from './processes.js';
+import { LabNotFoundError, type LabState, labDir, loadLabState } from './state.js';
+
+/**
+ * Namespaces named like this lab's, for what a crash between `ip netns add` and the next state write
+ * left unrecorded.
+ */
+function strayNamespaces(name: string): string[] {
+  const own = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(underlay|outside|node\\d+(-pod\\d+)?)$`);
+  try {
+    return readdirSync(NETNS_RUN_DIR).filter((n) => own.test(n));
+  } catch {
+    return [];
+  }
+}
+
+/** Removes lab `name`; `progress` gets one line per thing removed. Resolves false when there was nothing. */
+export async function labDown(name: string, progress: (line: string) => void): Promise<boolean> {
+  let state: LabState | undefined;
+  try {
+    state = loadLabState(name);
+  } catch (e) {
+    if (!(e instanceof LabNotFoundError)) throw e;
+  }
+  const dir = labDir(name);
+  const stray = strayNamespaces(name).filter((ns) => !state?.namespaces.includes(ns));
+  if (state === undefined && stray.length === 0 && !existsSync(dir)) return false;
+
+  // Agents first (newest first), then the datastore they talk to.
+  for (const p of [...(state?.processes ?? [])].reverse()) {
+    const how = await stopProcess(p);
+    progress(how === 'gone' ? `${p.what} (pid ${p.pid}): already gone` : `${p.what} (pid ${p.pid}): ${how}`);
+  }
+  const plugin = labPlugin(dir);
+  for (const pod of state?.pods ?? []) {
+    const node = state!.nodes.find((n) => n.name === pod.node);
+    if (node === undefined || !existsSync(plugin) || !existsSync(`${NETNS_RUN_DIR}/${node.netns}`)) continue;
+    try {
+      await cniDel(plugin, node, pod);
+      progress(`${pod.name}: CNI DEL ok`);
+    } catch (e) {
+      // The namespaces go next anyway; say so rather than stop.
+      progress(`${pod.name}: ${(e as Error).message} (deleting its namespace anyway)`);
+    }
+  }
+  const namespaces = [...(state?.namespaces ?? []), ...stray].reverse();
+  for (const ns of namespaces) {
+    try {
+      deleteNetns(ns);
+    } catch (e) {
+      if (!(e instanceof NetnsNotFoundError)) throw e;
+    }
+  }
+  if (namespaces.length > 0) progress(`deleted ${namespaces.length} namespaces (${namespaces.at(-1)} … ${namespaces[0]})`);
+  rmSync(dir, { recursive: true, force: true });
+  progress(`removed ${dir}`);
+  return true;
+}
