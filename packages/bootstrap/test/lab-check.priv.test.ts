@@ -210,11 +210,14 @@ test('a healthy hand-made lab passes every probe, fast; each break fails with it
     nft(n1!, `delete table inet nbt-masq\n${MASQUERADE}`);
     assert.equal(failures(await checkLab(state)), [], 'healthy again');
 
-    // A target namespace that is gone: its probes say so, the others still run.
+    // A namespace that is gone: the probes to or from it say so, the others still run.
     const gone = { ...state, outside: { ...state.outside, netns: `${out!.name}-gone` } };
     const noOutside = await checkLab(gone);
     assert.is(noOutside.filter((r) => !r.ok).length, 6);
-    for (const r of noOutside.filter((r) => !r.ok)) assert.match(r.reason!, /^no responder: network namespace .*-gone" not found/);
+    for (const r of noOutside.filter((r) => !r.ok)) assert.is(r.reason, `no namespace ${out!.name}-gone`);
+    const noPod1 = await checkLab({ ...state, pods: state.pods.map((p) => (p.name === 'pod1' ? { ...p, netns: `${p.netns}-gone` } : p)) });
+    assert.equal([...new Set(noPod1.filter((r) => !r.ok).map((r) => r.reason))], [`no namespace ${nss[4]!.name}-gone`]);
+    assert.is(noPod1.filter((r) => !r.ok).length, 10 + 4, 'from pod1 (5 × 2) and to it (pod2, pod3 × 2)');
   });
 });
 

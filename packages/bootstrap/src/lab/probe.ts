@@ -7,8 +7,9 @@
 // not synchronous in Node, hence the children for the sources.
 import type { Socket } from 'node:net';
 import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NETNS_RUN_DIR, runIn } from '@netboot/core';
+import { NETNS_RUN_DIR, NetnsNotFoundError, runIn } from '@netboot/core';
 import { NetbootError } from '@netboot/core/errors';
 import type { Outcome, Probe } from './matrix.js';
 import { runProbeClient } from './probe-client.js';
@@ -58,15 +59,20 @@ export function openResponder(netns: string): Responder {
 
 const nsPath = (netns: string): string => (netns.startsWith('/') ? netns : join(NETNS_RUN_DIR, netns));
 
-/** Runs every probe (all sources in parallel, each waiting at most `timeoutMs`) and returns their outcomes in order. */
+/**
+ * Runs every probe (all sources in parallel, each waiting at most `timeoutMs`) and returns their outcomes
+ * in order. A namespace that is gone (a half-removed lab) fails the probes from or to it with
+ * `no namespace <name>`; anything else that stops a responder (not root) throws.
+ */
 export async function runProbes(probes: readonly Probe[], timeoutMs: number): Promise<Outcome[]> {
-  const responders = new Map<string, Responder | Error>();
+  const responders = new Map<string, Responder | undefined>();
   try {
     for (const netns of new Set(probes.map((p) => p.toNetns))) {
       try {
         responders.set(netns, openResponder(netns));
       } catch (err) {
-        responders.set(netns, err as Error);
+        if (!(err instanceof NetnsNotFoundError)) throw err;
+        responders.set(netns, undefined);
       }
     }
     const outcomes: Outcome[] = [];
@@ -76,9 +82,11 @@ export async function runProbes(probes: readonly Probe[], timeoutMs: number): Pr
       [...bySource].map(async ([netns, indexes]) => {
         const runnable: { i: number; ip: string; port: number }[] = [];
         for (const i of indexes) {
-          const responder = responders.get(probes[i]!.toNetns)!;
-          if (responder instanceof Error) outcomes[i] = { error: `no responder: ${responder.message}` };
-          else runnable.push({ i, ip: probes[i]!.toIp, port: responder.port });
+          const { toNetns, toIp } = probes[i]!;
+          const responder = responders.get(toNetns);
+          if (!existsSync(nsPath(netns))) outcomes[i] = { error: `no namespace ${netns}` };
+          else if (responder === undefined) outcomes[i] = { error: `no namespace ${toNetns}` };
+          else runnable.push({ i, ip: toIp, port: responder.port });
         }
         if (runnable.length === 0) return;
         const targets = runnable.map(({ ip, port }) => ({ ip, port }));
@@ -88,6 +96,6 @@ export async function runProbes(probes: readonly Probe[], timeoutMs: number): Pr
     );
     return outcomes;
   } finally {
-    for (const r of responders.values()) if (!(r instanceof Error)) r.close();
+    for (const r of responders.values()) r?.close();
   }
 }
