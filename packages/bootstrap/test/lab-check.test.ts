@@ -27,10 +27,11 @@ function lab(): LabState {
     processes: [],
     outside: { netns: 't-outside', ips: ['192.168.1.100', 'fd00:1::100'] },
     nodes: [node(1), node(2)],
+    // In the order their ADDs finished, as `lab up` records them; the check orders them by node and name.
     pods: [
-      pod('pod1', 'node1', ['10.244.1.2', 'fd00:10:244:1::2']),
-      pod('pod2', 'node1', ['10.244.1.3']),
       pod('pod3', 'node2', ['10.244.2.2', 'fd00:10:244:2::2']),
+      pod('pod2', 'node1', ['10.244.1.3']),
+      pod('pod1', 'node1', ['10.244.1.2', 'fd00:10:244:1::2']),
     ],
     complete: true,
   };
@@ -38,7 +39,7 @@ function lab(): LabState {
 
 const key = (p: Probe) => `${p.from}>${p.to}/${p.family}=${p.expected}`;
 
-test('planProbes: every pod to every other pod, every node and outside, per family the pair shares', () => {
+test('planProbes: every pod (by node, then name) to every other pod, every node and outside, per family the pair shares', () => {
   const probes = planProbes(lab());
   assert.equal(probes.map(key), [
     'pod1>pod2/ipv4=10.244.1.2',
@@ -78,7 +79,7 @@ test('planProbes: prefix lengths are dropped; a pod on a node the state does not
   state.nodes[0]!.ips = ['192.168.1.11/24'];
   assert.ok(planProbes(state).some((p) => p.to === 'node1' && p.toIp === '192.168.1.11'));
   assert.ok(planProbes(state).some((p) => p.to === 'outside' && p.from === 'pod1' && p.expected === '192.168.1.11'));
-  state.pods[0]!.node = 'node9';
+  state.pods.find((p) => p.name === 'pod1')!.node = 'node9';
   throwsA(() => planProbes(state), LabStateError, /pod1 is on node node9/);
 });
 

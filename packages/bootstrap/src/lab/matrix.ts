@@ -52,14 +52,21 @@ function familiesOf(ips: readonly string[]): Family[] {
   return (['ipv4', 'ipv6'] as const).filter((f) => addressOf(ips, f) !== undefined);
 }
 
+/** The pods by node (in the state's node order), then by name: `lab up` records them as their ADDs finish. */
+function podsInOrder(state: LabState): LabState['pods'] {
+  const nodeIndex = (node: string) => state.nodes.findIndex((n) => n.name === node);
+  return [...state.pods].sort((a, b) => nodeIndex(a.node) - nodeIndex(b.node) || a.name.localeCompare(b.name, 'en', { numeric: true }));
+}
+
 /**
- * Every probe the lab needs, in table order: for each pod and each of its families, every other pod,
+ * Every probe the lab needs, in table order: for each pod (by node, then name) and each of its families, every other pod,
  * every node's underlay address, and the outside host — those that have an address of that family
  * (an outside probe also needs the pod's node to have one, as that is what the outside must see).
  */
 export function planProbes(state: LabState): Probe[] {
   const probes: Probe[] = [];
-  for (const pod of state.pods) {
+  const pods = podsInOrder(state);
+  for (const pod of pods) {
     const node = state.nodes.find((n) => n.name === pod.node);
     if (node === undefined) throw new LabStateError(`lab ${state.name}: pod ${pod.name} is on node ${pod.node}, which the state does not list`);
     for (const family of familiesOf(pod.ips)) {
@@ -69,7 +76,7 @@ export function planProbes(state: LabState): Probe[] {
         if (toIp === undefined || expected === undefined) return;
         probes.push({ from: pod.name, fromNetns: pod.netns, fromIp, to, toKind, toNetns, toIp, family, expected });
       };
-      for (const other of state.pods) if (other !== pod) add(other.name, 'pod', other.netns, other.ips, fromIp);
+      for (const other of pods) if (other !== pod) add(other.name, 'pod', other.netns, other.ips, fromIp);
       for (const n of state.nodes) add(n.name, 'node', n.netns, n.ips, fromIp);
       add('outside', 'outside', state.outside.netns, state.outside.ips, addressOf(node.ips, family));
     }
@@ -104,11 +111,12 @@ export function summary(results: readonly ProbeResult[]): string {
  * (pods, nodes, outside); a cell is ✓, ✗ with the reason, `·` for the pod itself, `–` when not probed.
  */
 export function renderMatrix(state: LabState, results: readonly ProbeResult[]): string {
-  const columns = [...state.pods.map((p) => p.name), ...state.nodes.map((n) => n.name), 'outside'];
+  const pods = podsInOrder(state);
+  const columns = [...pods.map((p) => p.name), ...state.nodes.map((n) => n.name), 'outside'];
   const families = (['ipv4', 'ipv6'] as const).filter((f) => results.some((r) => r.family === f));
   const byKey = new Map(results.map((r) => [`${r.from}\0${r.to}\0${r.family}`, r]));
   const rows: string[][] = [['', ...columns]];
-  for (const pod of state.pods) {
+  for (const pod of pods) {
     for (const family of families) {
       if (!results.some((r) => r.from === pod.name && r.family === family)) continue;
       const label = families.length > 1 ? `${pod.name} ${family}` : pod.name;
