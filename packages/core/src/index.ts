@@ -70,7 +70,7 @@ export {
 export { decodeNexthop, NexthopApi, type NexthopFilter, type NexthopObject, type NexthopObjectSpec, NexthopSpecError } from './nexthop.js';
 
 // nf_tables set elements without running nft (`nft add element …`)
-export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOptions, type NftSetRef, setElementRequests } from './nft.js';
+export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOptions, type NftSetChange, type NftSetRef, setElementRequests } from './nft.js';
 
 // Neighbours and bridge FDB entries
 export { decodeNeigh, type Neigh, NeighApi, type NeighFamily, type NeighFilter, type NeighSpec, NeighSpecError, type NeighState } from './neigh.js';

@@ -1,13 +1,14 @@
 // nf_tables set elements over netlink (NETLINK_NETFILTER), for the hot paths that would otherwise run
 // `nft` once per call (~20–40 ms of process start each): the CNI plugin's per-pod masquerade element.
-// Tables, sets and rules stay nft's job (`nft -f`, rare and idempotent); this module only adds and
-// removes elements of a set that exists.
+// Tables, sets and rules stay nft's job (`nft -f`, rare and idempotent); this module only adds,
+// removes and lists elements of a set that exists.
 //
 // A change is one nf_tables transaction, as nft sends it: NFNL_MSG_BATCH_BEGIN, one NFT_MSG_NEWSETELEM
-// or NFT_MSG_DELSETELEM carrying every element, NFNL_MSG_BATCH_END — all or nothing. The kernel
-// answers only failures; the socket's batch fence says when it is done (NetlinkSocket.batch).
+// or NFT_MSG_DELSETELEM per set carrying every element, NFNL_MSG_BATCH_END — all or nothing. The
+// kernel answers only failures; the socket's batch fence says when it is done (NetlinkSocket.batch).
+// Listing is an NFT_MSG_GETSETELEM dump, what `nft list set` reads.
 import { InvalidInputError } from './base/errors.js';
-import { bitsOf, ipToBytes, ipToValue, parsePrefix, valueToIp } from './base/ip.js';
+import { bitsOf, ipToBytes, ipToValue, parsePrefix, readIp, valueToIp } from './base/ip.js';
 import type { Attrs } from './netlink/codec.js';
 import type { NetlinkError } from './netlink/errors.js';
 import {
@@ -23,6 +24,7 @@ import {
   NFPROTO_IPV6,
   NFPROTO_NETDEV,
   NFT_MSG_DELSETELEM,
+  NFT_MSG_GETSETELEM,
   NFT_MSG_NEWSETELEM,
   NFT_SET_ELEM_INTERVAL_END,
   NLM_F_CREATE,
@@ -48,6 +50,13 @@ export interface NftSetRef {
 export interface NftElement {
   key: string;
   comment?: string | undefined;
+}
+
+/** One set's part of a transaction: `nft add|delete element <family> <table> <set> { <elements> }`. */
+export interface NftSetChange {
+  verb: 'add' | 'delete';
+  ref: NftSetRef;
+  elements: readonly NftElement[];
 }
 
 /** An element nft would refuse before sending anything (bad address, comment too long). */
@@ -116,16 +125,36 @@ function commentTlv(comment: string): Buffer {
  * recorders; Nft sends it.
  */
 export function setElementRequests(verb: 'add' | 'delete', ref: NftSetRef, elements: readonly NftElement[]): Request[] {
+  return transactionRequests([{ verb, ref, elements }]);
+}
+
+/** Several set changes as one transaction: BATCH_BEGIN, one message per change, BATCH_END. */
+function transactionRequests(changes: readonly NftSetChange[]): Request[] {
+  return [batchMark(NFNL_MSG_BATCH_BEGIN), ...changes.map(changeRequest), batchMark(NFNL_MSG_BATCH_END)];
+}
+
+function changeRequest({ verb, ref, elements }: NftSetChange): Request {
   const attrs: Attrs = {
     NFTA_SET_ELEM_LIST_TABLE: ref.table,
     NFTA_SET_ELEM_LIST_SET: ref.set,
     NFTA_SET_ELEM_LIST_ELEMENTS: { NFTA_LIST_ELEM: elements.flatMap(elementAttrs) },
   };
-  const change: Request =
-    verb === 'add'
-      ? { type: NFT_TYPE_BASE | NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, header: { nfgen_family: FAMILIES[ref.family], version: NFNETLINK_V0 }, attrs }
-      : { type: NFT_TYPE_BASE | NFT_MSG_DELSETELEM, header: { nfgen_family: FAMILIES[ref.family], version: NFNETLINK_V0 }, attrs };
-  return [batchMark(NFNL_MSG_BATCH_BEGIN), change, batchMark(NFNL_MSG_BATCH_END)];
+  const header = { nfgen_family: FAMILIES[ref.family], version: NFNETLINK_V0 };
+  return verb === 'add'
+    ? { type: NFT_TYPE_BASE | NFT_MSG_NEWSETELEM, flags: NLM_F_CREATE, header, attrs }
+    : { type: NFT_TYPE_BASE | NFT_MSG_DELSETELEM, header, attrs };
+}
+
+/** An element's comment from libnftnl's userdata TLVs; undefined without one. */
+function commentOf(userdata: unknown): string | undefined {
+  if (!(userdata instanceof Uint8Array)) return undefined;
+  for (let p = 0; p + 2 <= userdata.length; p += 2 + userdata[p + 1]!) {
+    const len = userdata[p + 1]!;
+    if (userdata[p] !== UDATA_COMMENT || p + 2 + len > userdata.length) continue;
+    const text = Buffer.from(userdata.buffer, userdata.byteOffset + p + 2, len).toString('utf8');
+    return text.endsWith('\0') ? text.slice(0, -1) : text;
+  }
+  return undefined;
 }
 
 /**
@@ -148,12 +177,47 @@ export class Nft implements Disposable {
 
   /** `nft add element <family> <table> <set> { <key> [comment "<c>"], … }`: elements already there are kept. */
   addElements(ref: NftSetRef, elements: readonly NftElement[]): void {
-    if (elements.length > 0) this.#commit(setElementRequests('add', ref, elements));
+    this.apply([{ verb: 'add', ref, elements }]);
   }
 
   /** `nft delete element <family> <table> <set> { <key>, … }`: one missing element fails the whole change (ENOENT). */
   deleteElements(ref: NftSetRef, elements: readonly NftElement[]): void {
-    if (elements.length > 0) this.#commit(setElementRequests('delete', ref, elements));
+    this.apply([{ verb: 'delete', ref, elements }]);
+  }
+
+  /**
+   * Changes to several sets as ONE transaction, all or nothing (`nft -f` of one `add|delete element`
+   * line per change): a pod's addresses and its subnets go in with one round trip instead of one per set.
+   */
+  apply(changes: readonly NftSetChange[]): void {
+    const nonEmpty = changes.filter((c) => c.elements.length > 0);
+    if (nonEmpty.length > 0) this.#commit(transactionRequests(nonEmpty));
+  }
+
+  /**
+   * `nft list set <family> <table> <set>`'s elements with their comments, for a set of addresses
+   * (`ipv4_addr`, `ipv6_addr`; in a set with `flags interval` each interval's start is listed as an
+   * address). A missing table or set is a NetlinkError of kind `not-found` (ENOENT).
+   */
+  listElements(ref: NftSetRef): NftElement[] {
+    const req: Request = {
+      type: NFT_TYPE_BASE | NFT_MSG_GETSETELEM,
+      header: { nfgen_family: FAMILIES[ref.family], version: NFNETLINK_V0 },
+      attrs: { NFTA_SET_ELEM_LIST_TABLE: ref.table, NFTA_SET_ELEM_LIST_SET: ref.set },
+    };
+    const out: NftElement[] = [];
+    for (const m of this.#sock.dump(req)) {
+      const list = (m.attrs.NFTA_SET_ELEM_LIST_ELEMENTS as Attrs | undefined)?.NFTA_LIST_ELEM as Attrs[] | undefined;
+      for (const e of list ?? []) {
+        if (((e.NFTA_SET_ELEM_FLAGS as number | undefined) ?? 0) & NFT_SET_ELEM_INTERVAL_END) continue;
+        const value = (e.NFTA_SET_ELEM_KEY as Attrs | undefined)?.NFTA_DATA_VALUE;
+        const key = value instanceof Uint8Array ? readIp(value, 0, value.length) : undefined;
+        if (key === undefined) continue; // not an address set
+        const comment = commentOf(e.NFTA_SET_ELEM_USERDATA);
+        out.push(comment === undefined ? { key } : { key, comment });
+      }
+    }
+    return out;
   }
 
   close(): void {

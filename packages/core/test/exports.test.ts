@@ -125,6 +125,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'NftElement',
       'NftFamily',
       'NftOpenOptions',
+      'NftSetChange',
       'NftSetRef',
       'NlMessage',
       'OpenOptions',

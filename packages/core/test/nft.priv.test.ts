@@ -57,4 +57,37 @@ test('a missing set or element is not-found with the errno; a wrong family is in
   });
 });
 
+test('apply changes several sets in one transaction, all or nothing; listElements reads them back with comments', async () => {
+  await withNetns(1, (ns) => {
+    using nft = Nft.open({ netns: ns });
+    throwsA(() => nft.listElements(set('pods4')), NetlinkError, /ENOENT/);
+    sh(ns, 'nft', SETUP);
+    assert.equal(nft.listElements(set('pods4')), []);
+    nft.apply([
+      { verb: 'add', ref: set('nets4'), elements: [{ key: '10.244.1.0/24' }] },
+      { verb: 'add', ref: set('pods4'), elements: [{ key: '10.244.1.5', comment: 'net1 veth1234' }, { key: '10.244.1.6' }] },
+      { verb: 'add', ref: set('pods6'), elements: [] },
+    ]);
+    assert.equal(listed(ns, 'nets4'), [{ prefix: { addr: '10.244.1.0', len: 24 } }]);
+    assert.equal(
+      nft.listElements(set('pods4')).sort((a, b) => a.key.localeCompare(b.key)),
+      [{ key: '10.244.1.5', comment: 'net1 veth1234' }, { key: '10.244.1.6' }],
+    );
+    // the second change fails (no such element), so the first is not applied either
+    const e = throwsA(
+      () =>
+        nft.apply([
+          { verb: 'delete', ref: set('pods4'), elements: [{ key: '10.244.1.5' }] },
+          { verb: 'delete', ref: set('pods6'), elements: [{ key: 'fd00::9' }] },
+        ]),
+      NetlinkError,
+      /ENOENT/,
+    );
+    assert.is(e.kind, 'not-found');
+    assert.equal(listed(ns, 'pods4'), [{ val: '10.244.1.5', comment: 'net1 veth1234' }, '10.244.1.6']);
+    nft.addElements(set('pods6'), [{ key: 'fd00::5', comment: 'x' }]);
+    assert.equal(nft.listElements(set('pods6')), [{ key: 'fd00::5', comment: 'x' }]);
+  });
+});
+
 test.run();

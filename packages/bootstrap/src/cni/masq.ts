@@ -10,18 +10,17 @@
 //     chain postrouting { type nat hook postrouting priority srcnat;
 //       ip saddr @pods4 ip daddr != @nets4 masquerade; … ip6 likewise }
 //   }
-import { isNotFound, Nft, type NftElement } from '@netboot/core';
+import { isNotFound, Nft, type NftElement, type NftSetChange } from '@netboot/core';
 import { networkOf, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
-import type { PodElement } from './masq-nft.js';
 import type { CniIp } from './result.js';
 import { hostVethName } from './wiring.js';
 
 /** Not `inet netboot`: the node agent owns that one and replaces it whole, which would drop every pod's element. */
 export const NFT_TABLE = 'netboot-cni';
-/** The nft command, loaded only when it must run (see masq-nft.ts). */
+/** The nft command, loaded only when the table must be created (see masq-nft.ts). */
 const nftCommand = () => import('./masq-nft.js');
 
 const SETUP = `add table inet ${NFT_TABLE}
@@ -37,31 +36,44 @@ add rule inet ${NFT_TABLE} postrouting ip saddr @pods4 ip daddr != @nets4 masque
 add rule inet ${NFT_TABLE} postrouting ip6 saddr @pods6 ip6 daddr != @nets6 masquerade
 `;
 
-const setOf = (ip: string): 'pods4' | 'pods6' => (parsePrefix(`${ip}/0`).family === 4 ? 'pods4' : 'pods6');
+const POD_SETS = ['pods4', 'pods6'] as const;
+const setOf = (ip: string): (typeof POD_SETS)[number] => (parsePrefix(`${ip}/0`).family === 4 ? 'pods4' : 'pods6');
 
-/** Applies `change` to each set's elements over netlink, one nf_tables transaction per set. */
-function perSet(elements: readonly (NftElement & { set: string })[], change: (nft: Nft, set: string, elems: NftElement[]) => void): void {
-  const nft = Nft.open();
-  try {
-    for (const set of new Set(elements.map((e) => e.set))) {
-      change(
-        nft,
-        set,
-        elements.filter((e) => e.set === set),
-      );
-    }
-  } finally {
-    nft.close();
-  }
+/** A pod element as listed: its set, address and comment ("<network> <host veth>"). */
+interface PodElement {
+  set: (typeof POD_SETS)[number];
+  ip: string;
+  comment: string | undefined;
 }
 
 const ref = (set: string) => ({ family: 'inet' as const, table: NFT_TABLE, set });
-const addElements = (elements: readonly (NftElement & { set: string })[]) => perSet(elements, (nft, set, elems) => nft.addElements(ref(set), elems));
+
+/** Applies `verb` to the elements, grouped by set, as ONE nf_tables transaction (all or nothing). */
+function change(verb: NftSetChange['verb'], elements: readonly (NftElement & { set: string })[]): void {
+  const bySet = new Map<string, NftElement[]>();
+  for (const { set, ...e } of elements) bySet.set(set, [...(bySet.get(set) ?? []), e]);
+  using nft = Nft.open();
+  nft.apply([...bySet].map(([set, elems]) => ({ verb, ref: ref(set), elements: elems })));
+}
+
 const deleteElements = (elements: readonly PodElement[]) =>
-  perSet(
+  change(
+    'delete',
     elements.map((e) => ({ set: e.set, key: e.ip })),
-    (nft, set, elems) => nft.deleteElements(ref(set), elems),
   );
+
+/** The pod sets' elements (`nft list set inet netboot-cni pods4|pods6`); none when the table is not there. */
+function listPodElements(): PodElement[] {
+  using nft = Nft.open();
+  return POD_SETS.flatMap((set) => {
+    try {
+      return nft.listElements(ref(set)).map((e) => ({ set, ip: e.key, comment: e.comment }));
+    } catch (err) {
+      if (isNotFound(err)) return []; // no table: nothing was ever masqueraded here
+      throw internal(err, 'listing masquerade elements');
+    }
+  });
+}
 
 /** Wraps a netlink failure as the plugin's error, keeping the kernel's words. */
 function internal(err: unknown, what: string): CniError {
@@ -70,8 +82,9 @@ function internal(err: unknown, what: string): CniError {
 
 export function masqueradeFor(conf: NetConf) {
   const tag = (a: Attachment) => `${conf.name.slice(0, 100)} ${hostVethName(conf.name, a)}`;
-  const removeWhere = async (keep: (e: PodElement) => boolean) => {
-    const doomed = (await nftCommand()).listPodElements(NFT_TABLE).filter((e) => !keep(e));
+  const removeWhere = (keep: (e: PodElement) => boolean): void => {
+    const doomed = listPodElements().filter((e) => !keep(e));
+    if (doomed.length === 0) return;
     try {
       deleteElements(doomed);
     } catch (err) {
@@ -87,12 +100,12 @@ export function masqueradeFor(conf: NetConf) {
         ...addrs.map((p) => ({ set: `pods${p.family}`, key: p.address, comment: tag(a) })),
       ];
       try {
-        addElements(elements);
+        change('add', elements);
       } catch (err) {
         if (!isNotFound(err)) throw internal(err, 'adding masquerade elements');
         (await nftCommand()).runNft(SETUP); // the first pod on this node (or after a reboot): create the table, then retry
         try {
-          addElements(elements);
+          change('add', elements);
         } catch (again) {
           throw internal(again, 'adding masquerade elements');
         }
@@ -114,13 +127,13 @@ export function masqueradeFor(conf: NetConf) {
           // some were already gone (or never added): fall back to looking
         }
       }
-      await removeWhere((e) => e.comment !== mine);
+      removeWhere((e) => e.comment !== mine);
     },
     /** Removes this network's elements whose attachment is not in `valid`. */
     async gc(valid: readonly Attachment[]): Promise<void> {
       const live = new Set(valid.map(tag));
       const prefix = `${conf.name.slice(0, 100)} `;
-      await removeWhere((e) => e.comment === undefined || !e.comment.startsWith(prefix) || live.has(e.comment));
+      removeWhere((e) => e.comment === undefined || !e.comment.startsWith(prefix) || live.has(e.comment));
     },
   };
 }
