@@ -6,7 +6,7 @@
 //   each pod: default via 10.244.1.1
 //
 // Everything lives in throwaway namespaces named nbt-ex-…, deleted at the end even on failure.
-// Run: pnpm example   (as root)
+// Run: pnpm example:single-node   (as root)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createNetns, deleteNetns, NetnsNotFoundError, Rtnl, type Netns } from '@netboot/core';

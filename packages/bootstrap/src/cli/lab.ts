@@ -35,7 +35,7 @@ function nameOf(opts: Options): string {
   return opts.get('name') ?? DEFAULT_NAME;
 }
 
-/** A helper's module (check, migrate-pool) is written separately: until it exists, say so. */
+/** migrate-pool's module is written separately: until it exists, say so. */
 async function optional<T>(specifier: string): Promise<T | undefined> {
   try {
     return (await import(specifier)) as T;
@@ -98,9 +98,8 @@ export async function labMain(argv: readonly string[]): Promise<number> {
     case 'check': {
       const opts = Options.parse(rest, { flags: ['json'], allowed: ['name'] });
       const state = loadLabState(nameOf(opts));
-      const mod = await optional<{ labCheck(state: LabState, opts: { json: boolean }): Promise<number> }>('../lab/check.js');
-      if (mod === undefined) return notYet('check');
-      return mod.labCheck(state, { json: opts.has('json') });
+      const { labCheck } = await import('../lab/check.js');
+      return labCheck(state, { json: opts.has('json') });
     }
     case 'migrate-pool': {
       // The helper parses its own options; only --name is read here.
