@@ -20,7 +20,9 @@ export const LAB_USAGE = `usage:
          by pods only through NAT), NAME-node1… (192.168.1.11…, each running \`netboot agent\`), and
          NAME-nodeN-podM made by the CNI plugin's ADD. Defaults: 3 nodes, 2 pods each, vxlan,
          10.244.0.0/16, the file datastore. State, logs and data: /run/netboot-lab/NAME/.
-  check  pings every pod from every pod, node and the outside; a table, non-zero exit on any failure.
+  check  connects (TCP) from every pod to every pod, node and the outside host, per family, and
+         checks the source each saw: the pod itself, except the outside sees the pod's node (NAT).
+         A table (--json: a list of probes); exit 1 when any probe failed.
   down   stops the lab's processes, CNI DELs its pods, deletes its namespaces and directory (also
          after a crashed up; nothing to do is not an error).
 
