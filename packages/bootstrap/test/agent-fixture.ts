@@ -80,9 +80,9 @@ export interface AgentProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `netboot agent ARGS…` inside `ns`. */
-export function startAgent(ns: TempNetns, args: string[]): AgentProcess {
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', CLI, 'agent', ...args], {
+/** Starts `netboot agent ARGS…` inside `ns`, through `wrap` (a command that execs its arguments, e.g. setpriv) when given. */
+export function startAgent(ns: TempNetns, args: string[], wrap: string[] = []): AgentProcess {
+  const child = spawn('ip', ['netns', 'exec', ns.name, ...wrap, process.execPath, '--import', 'tsx', CLI, 'agent', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
