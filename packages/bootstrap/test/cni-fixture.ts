@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ipJson, type TempNetns, tempNetns } from '@netboot/core/testing';
-import { bundlePlugin, koffiNativePath } from '../src/cni/build/bundle.js';
+import { buildPluginScript } from '../src/lab/pods.js';
 
 export const CNI_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 
@@ -25,8 +25,7 @@ function outcome(code: number, stdout: string, stderr: string): Outcome {
 /** Builds the plugin bundle once into a temp dir; returns the executable's path. */
 async function buildPlugin(dir: string): Promise<string> {
   const file = join(dir, 'netboot');
-  await bundlePlugin({ outfile: file, koffi: { kind: 'path', path: koffiNativePath() }, shebang: `#!${process.execPath}` });
-  spawnSync('chmod', ['755', file]);
+  await buildPluginScript(file);
   return file;
 }
 

@@ -5,7 +5,7 @@
 // masquerades egress for the whole node.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
 import { bundlePlugin, koffiNativePath } from '../cni/build/bundle.js';
 import { leaseFileOf } from './agents.js';
@@ -17,12 +17,20 @@ class CniRunError extends NetbootError {
   readonly kind = 'internal' as const;
 }
 
-/** Bundles the plugin into `<lab dir>/bin/netboot`, a script run by this Node; returns its path. */
-export async function buildLabPlugin(labDir: string): Promise<string> {
-  const file = join(labDir, 'bin', 'netboot');
-  mkdirSync(join(labDir, 'bin'), { recursive: true });
+/**
+ * Bundles the plugin into `file`: an executable script run by this Node, loading koffi's native module
+ * from where it is installed (a development build: quick, and nothing embedded).
+ */
+export async function buildPluginScript(file: string): Promise<void> {
+  mkdirSync(dirname(file), { recursive: true });
   await bundlePlugin({ outfile: file, koffi: { kind: 'path', path: koffiNativePath() }, shebang: `#!${process.execPath}` });
   chmodSync(file, 0o755);
+}
+
+/** Bundles the plugin into `<lab dir>/bin/netboot`; returns its path. */
+export async function buildLabPlugin(labDir: string): Promise<string> {
+  const file = labPlugin(labDir);
+  await buildPluginScript(file);
   return file;
 }
 

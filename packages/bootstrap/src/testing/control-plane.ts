@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type EtcdFixture, freePort, startEtcd } from '@netboot/core/testing';
 import { writeFileAtomic } from '../datastore/atomic.js';
+import { getIn } from '../lab/netns-http.js';
 
 const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pathname;
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
@@ -193,7 +194,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     etcd = netns === undefined ? await startEtcd() : await etcdIn(netns, address, dir, launch);
     // A namespace of its own has every port free.
     const [port, kcmPort] = netns === undefined ? [await freePort(), await freePort()] : [6443, 10257];
-    const probe = (url: string) => (netns === undefined ? getInsecure(url) : getInsecureIn(netns, url));
+    const probe = (url: string) => (netns === undefined ? getInsecure(url) : getIn(netns, url).then((r) => r?.body.trim()));
     const o = {
       version,
       address,
@@ -303,16 +304,6 @@ function getInsecure(url: string): Promise<string | undefined> {
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => req.destroy());
   });
-}
-
-/** getInsecure from inside namespace `netns` (a one-line Node child there). */
-async function getInsecureIn(netns: string, url: string): Promise<string | undefined> {
-  const script = `require('https').get(process.argv[1], { rejectUnauthorized: false, timeout: 1000 }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => process.stdout.write(b)); }).on('error', () => {})`;
-  try {
-    return execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', script, url], { encoding: 'utf8', timeout: 3000 }).trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** etcd inside `netns` on `address` (ports 2379/2380 of its own), data in `dir`, started through `launch`. */
