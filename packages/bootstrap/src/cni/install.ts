@@ -45,6 +45,11 @@ export function conflist(o: ConflistOptions = {}): Record<string, unknown> {
   };
 }
 
+/** The conflist file's text exactly as install writes it. */
+export function conflistText(o: ConflistOptions = {}): string {
+  return `${JSON.stringify(conflist(o), null, 2)}\n`;
+}
+
 export interface InstallOptions extends ConflistOptions {
   /** The plugin file to install (the single executable, or the script fallback). */
   binary: string;
@@ -74,7 +79,7 @@ export function install(o: InstallOptions): InstallOutcome {
   const binary = join(root, o.binDir ?? '/opt/cni/bin', 'netboot');
   const target = join(root, o.confDir ?? '/etc/cni/net.d', CONFLIST_NAME);
   if (!existsSync(o.binary)) throw new CniError(CniCode.InvalidConfig, `no plugin at ${o.binary}: run \`netboot cni build\` first`);
-  const text = `${JSON.stringify(conflist(o), null, 2)}\n`;
+  const text = conflistText(o);
   let conflistState: InstallOutcome['conflistState'] = 'written';
   if (existsSync(target)) {
     const current = readFileSync(target, 'utf8');
