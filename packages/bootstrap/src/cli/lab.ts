@@ -1,6 +1,8 @@
 // `netboot lab up|check|migrate-pool|down|list`: the seeds' cluster — an underlay, nodes running real
 // agents, pods made by the real CNI plugin, an outside host behind NAT — built in namespaces on this
 // machine, checked, and removed again.
+import { existsSync } from 'node:fs';
+import { errorKind } from '@netboot/core/errors';
 import { LAB_DATASTORES, LAB_MODES, LabOptionError } from '../lab/plan.js';
 import { LAB_RUN_DIR, type LabState, listLabs, loadLabState } from '../lab/state.js';
 import { Options, output, UsageError } from './args.js';
@@ -59,26 +61,25 @@ export async function labMain(argv: readonly string[]): Promise<number> {
       const out = output(opts.has('json'));
       const { labUp } = await import('../lab/up.js');
       const name = nameOf(opts);
+      const options = {
+        name,
+        nodes: opts.int('nodes', 1, 50) ?? 3,
+        pods: opts.int('pods', 0, 50) ?? 2,
+        mode: opts.choice('mode', LAB_MODES, 'vxlan'),
+        podCIDR: opts.get('pod-cidr') ?? '10.244.0.0/16',
+        datastore: opts.choice('datastore', LAB_DATASTORES, 'file'),
+      };
       try {
-        const state = await labUp(
-          {
-            name,
-            nodes: opts.int('nodes', 1, 50) ?? 3,
-            pods: opts.int('pods', 0, 50) ?? 2,
-            mode: opts.choice('mode', LAB_MODES, 'vxlan'),
-            podCIDR: opts.get('pod-cidr') ?? '10.244.0.0/16',
-            datastore: opts.choice('datastore', LAB_DATASTORES, 'file'),
-          },
-          (line) => out.progress(line),
-        );
+        const state = await labUp(options, (line) => out.progress(line));
         out.result(state, `next: netboot lab check --name ${name}; netboot lab down --name ${name}`);
         return 0;
       } catch (e) {
         if (e instanceof LabOptionError) throw new UsageError(e.message);
-        const where = `${LAB_RUN_DIR}/${name}/`;
-        process.stderr.write(
-          `netboot lab up: ${(e as Error).message}\nlogs and state are in ${where}; \`netboot lab down --name ${name}\` removes what was made\n`,
-        );
+        const dir = `${LAB_RUN_DIR}/${name}/`;
+        // Refused before anything was made (the name is taken, no Kubernetes binaries): nothing to clean.
+        const made = errorKind(e) !== 'exists' && existsSync(`${dir}state.json`);
+        const hint = made ? `\nlogs and state are in ${dir}; \`netboot lab down --name ${name}\` removes what was made` : '';
+        process.stderr.write(`netboot lab up: ${(e as Error).message}${hint}\n`);
         return 1;
       }
     }

@@ -14,10 +14,14 @@ class KubernetesMissingError extends NetbootError {
   readonly kind = 'unavailable' as const;
 }
 
+/** Throws, saying how to build them, when this machine has no Kubernetes binaries: before `up` makes anything. */
+export function requireKubernetes(): void {
+  const missing = missingKubernetes();
+  if (missing !== undefined) throw new KubernetesMissingError(`--datastore kubernetes: ${missing}`);
+}
+
 /** Starts the control plane; `record` gets each process as it starts. Returns the admin kubeconfig. */
 export async function startLabKubernetes(plan: LabPlan, record: (p: LabProcess) => void): Promise<string> {
-  const missing = missingKubernetes();
-  if (missing !== undefined) throw new KubernetesMissingError(missing);
   const cp = await startControlPlane({
     netns: plan.underlay.netns,
     address: plan.serviceIp,

@@ -10,7 +10,7 @@ export const LAB_RUN_DIR = '/run/netboot-lab';
 
 export type LabDatastore = 'file' | 'etcd' | 'kubernetes';
 
-export interface LabPod {
+interface LabPod {
   /** `node1-pod1`…, unique in the lab. */
   name: string;
   /** The node whose CNI ADD made it. */

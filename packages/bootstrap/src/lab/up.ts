@@ -30,6 +30,7 @@ export async function labUp(options: LabOptions, progress: (line: string) => voi
   const plan = planLab(options);
   if (existsSync(join(plan.dir, 'state.json')) || existsSync(`/run/netns/${plan.underlay.netns}`))
     throw new LabExistsError(`lab ${options.name} exists: \`netboot lab down --name ${options.name}\` removes it first`);
+  if (options.datastore === 'kubernetes') (await import('./kubernetes.js')).requireKubernetes();
   const state: LabState = {
     name: options.name,
     dir: plan.dir,
