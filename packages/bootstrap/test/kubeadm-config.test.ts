@@ -3,7 +3,7 @@
 import { throwsA } from '@netboot/core/testing/pure';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, parseAllDocuments } from 'yaml';
+import { type Document, parse, parseAllDocuments } from 'yaml';
 import { InitOptionError, KubeadmConfigConflictError } from '../src/init/errors.js';
 import { plan } from '../src/init/plan.js';
 import { controllerManagerArgs } from '../src/kubeadm/config.js';
@@ -58,7 +58,7 @@ test('v1beta3 on request: extraArgs is a map', () => {
 test("a user's config: every other document, field, flag and comment is kept; netboot's flags replace theirs in place", () => {
   const p = plan({ podCIDRs: ['10.244.0.0/16'], kubeadmConfig: { text: USER_CONFIG, path: 'mine.yaml' } });
   const yaml = p.kubeadm!.yaml;
-  const docs = parseAllDocuments(yaml) as ReturnType<typeof parseAllDocuments> & unknown[];
+  const docs = parseAllDocuments(yaml) as Document.Parsed[];
   assert.equal(
     docs.map((d) => d.get('kind')),
     ['InitConfiguration', 'ClusterConfiguration', 'KubeletConfiguration'],
