@@ -23,13 +23,15 @@
 // agent), SAMPLES (50), IDLE_S (10), K8S_PEERS (1000; 0 skips the Kubernetes datastore), THROUGHPUT
 // (3 iperf3 runs per mode and side; 0 skips), IPERF_S (5 s each).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempNetns } from '@netboot/core/testing';
 import { missingKubernetes } from '../packages/bootstrap/src/testing/control-plane.ts';
 import { type AgentBundle, bundleAgent } from './lib/agent-bundle.js';
 import { type BenchMode, percentile } from './lib/agent-peers.js';
 import { measureThroughput, type ThroughputResult } from './lib/agent-throughput.js';
-import { runTrial, type TrialResult, type TrialSpec } from './lib/agent-trial.js';
+import { PHASES, runTrial, type TrialResult, type TrialSpec } from './lib/agent-trial.js';
 import { intEnv, machineFacts, median, settle, writeResultsSection } from './lib/common.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -83,6 +85,7 @@ const flanneld = flannelBuild.stdout.trim().split('\n').at(-1)!;
 const flannelVersion = spawnSync(flanneld, ['--version'], { encoding: 'utf8' });
 let bundle: AgentBundle | undefined;
 let throughput: ThroughputResult[] = [];
+const cacheDir = mkdtempSync(join(tmpdir(), 'nbt-agent-cache-'));
 try {
   bundle = await bundleAgent();
   const program = (agent: AgentName) => (agent === 'netboot' ? bundle!.file : flanneld);
@@ -94,11 +97,12 @@ try {
           const steady = peers === LARGEST;
           process.stderr.write(`  ${agent} ${mode}, ${peers} peers, etcd, run ${rep + 1}/${REPEAT}\n`);
           // biome-ignore format: one spec
-          const r = trial({ agent, mode, datastore: 'etcd', peers, steady, idleSeconds: IDLE_S, samples: steady && rep === 0 ? SAMPLES : 0, program: program(agent) });
+          const r = trial({ agent, mode, datastore: 'etcd', peers, steady, idleSeconds: IDLE_S, samples: steady && rep === 0 ? SAMPLES : 0, program: program(agent), cacheDir });
           record(`${agent} ${mode} cold ${peers}`, r.coldMs);
           if (r.rssMB !== undefined) record(`${agent} ${mode} rss`, r.rssMB);
           if (r.idleCpuPct !== undefined) record(`${agent} ${mode} cpu`, r.idleCpuPct);
           if (r.latencyMs) record(`${agent} ${mode} latency etcd`, ...r.latencyMs);
+          for (const [phase, ms] of Object.entries(r.phases ?? {})) record(`${agent} ${mode} phase ${peers} ${phase}`, ms);
           if (r.timeouts) notes.push(`${agent} ${mode}: ${r.timeouts} of ${SAMPLES} etcd latency samples saw no route within 10 s`);
         }
       }
@@ -110,7 +114,7 @@ try {
     for (const mode of MODES) {
       process.stderr.write(`  netboot ${mode}, ${K8S_PEERS} Nodes, Kubernetes API\n`);
       // biome-ignore format: one spec
-      const r = trial({ agent: 'netboot', mode, datastore: 'kubernetes', peers: K8S_PEERS, steady: false, idleSeconds: IDLE_S, samples: SAMPLES, program: bundle.file });
+      const r = trial({ agent: 'netboot', mode, datastore: 'kubernetes', peers: K8S_PEERS, steady: false, idleSeconds: IDLE_S, samples: SAMPLES, program: bundle.file, cacheDir });
       record(`netboot ${mode} cold k8s`, r.coldMs);
       if (r.latencyMs) record(`netboot ${mode} latency k8s`, ...r.latencyMs);
       if (r.timeouts) notes.push(`netboot ${mode}: ${r.timeouts} of ${SAMPLES} Kubernetes latency samples saw no route within 10 s`);
@@ -119,6 +123,7 @@ try {
   if (THROUGHPUT > 0) throughput = await measureThroughput({ modes: MODES, runs: THROUGHPUT, seconds: IPERF_S });
 } finally {
   bundle?.remove();
+  rmSync(cacheDir, { recursive: true, force: true });
 }
 
 const fmt = (v: number | undefined, digits = 0) =>
@@ -147,6 +152,15 @@ for (const mode of MODES) {
   row('peer→route p50, Kubernetes API (ms)', 'latency k8s', 1, '< 100 ms', (xs) => percentile(xs, 50));
   row('peer→route p99, Kubernetes API (ms)', 'latency k8s', 1, '', (xs) => percentile(xs, 99));
 }
+// Where netboot's cold start goes: spawn → each start-up log line, then → every route in the kernel.
+const phaseLines: string[] = [];
+for (const mode of MODES)
+  for (const peers of PEERS) {
+    const at = PHASES.map((p) => `${p} ${fmt(get('netboot', mode, `phase ${peers} ${p}`))}`);
+    phaseLines.push(
+      `netboot ${mode}, ${peers.toLocaleString('en-US')} peers, ms after spawn (medians): ${at.join(', ')}, all routes ${fmt(get('netboot', mode, `cold ${peers}`))}`,
+    );
+  }
 const table = ['| mode | figure | netboot | flanneld | netboot/flanneld | target |', '|---|---|---:|---:|---:|---|', ...rows].join('\n');
 const tputTable = throughput.length
   ? [
@@ -159,7 +173,7 @@ const tputTable = throughput.length
     ].join('\n')
   : '';
 const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(0);
-process.stdout.write(`\n${table}\n${tputTable ? `\n${tputTable}\n` : ''}${notes.map((n) => `\nnote: ${n}`).join('')}\n`);
+process.stdout.write(`\n${table}\n\n${phaseLines.join('\n')}\n${tputTable ? `\n${tputTable}\n` : ''}${notes.map((n) => `\nnote: ${n}`).join('')}\n`);
 
 if (defaults) {
   writeResultsSection(
@@ -173,6 +187,8 @@ netboot: the agent bundled as deployed, under plain \`node\` (egress NAT on, its
 Peer→route: write issued → route seen by a netlink monitor, ${SAMPLES} new peers 150 ms apart, with ${LARGEST.toLocaleString('en-US')} peers present (Kubernetes: ${K8S_PEERS.toLocaleString('en-US')} Nodes, a real kube-apiserver + kube-controller-manager, netboot only).
 
 ${table}
+
+${phaseLines.map((l) => `- ${l}`).join('\n')}
 ${tputTable ? `\nPod-to-pod TCP throughput across two nodes (iperf3 -t ${IPERF_S}, median of ${THROUGHPUT}; veth + bridge pods on a bridged underlay, both topologies alive at once, runs alternating):\n\n${tputTable}\n` : ''}${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`,
   );
 }

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 need_apt=()
 for pkg in iproute2 nftables strace containernetworking-plugins etcd-server etcd-client \
            gcc libc6-dev iputils-ping hyperfine jq \
-           podman runc busybox-static time; do
+           podman runc busybox-static containerd time; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -22,7 +22,7 @@ export function peer(i: number): SyntheticPeer {
   return { name: `peer-${i}`, nodeIP: `172.16.${hi}.${lo}`, subnet: `10.${hi}.${lo}.0/24` };
 }
 
-/** The /24 of the `k`th peer added while the agent runs (latency samples), outside every seeded one. */
+/** The `k`th peer added while the agent runs (latency samples); the caller skips subnets already taken. */
 export function latePeer(k: number): SyntheticPeer {
   return { name: `late-${k}`, nodeIP: `172.16.200.${k & 255}`, subnet: `10.200.${k & 255}.0/24` };
 }

@@ -65,7 +65,7 @@ export async function measureThroughput(opts: { modes: readonly BenchMode[]; run
 /** `netboot lab up` with two nodes and a pod on each, named nbt-bench-… so its namespaces are nbt-* ones. */
 function labPods(mode: BenchMode): PodPair {
   const name = `nbt-bench-${randomBytes(3).toString('hex')}`;
-  const close = () => void spawnSync(CLI[0]!, [...CLI.slice(1), 'lab', 'down', '--name', name], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const close = () => void spawnSync(CLI[0]!, [...CLI.slice(1), 'lab', 'down', '--name', name], { cwd: ROOT, stdio: 'ignore' });
   // biome-ignore format: argv
   const up = spawnSync(CLI[0]!, [...CLI.slice(1), 'lab', 'up', '--name', name, '--nodes', '2', '--pods', '1', '--mode', mode, '--datastore', 'file'],
     { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });

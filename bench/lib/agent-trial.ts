@@ -4,7 +4,7 @@
 // flanneld) started cold and watched through netlink until every peer's route is in the kernel; then,
 // when asked, its RSS, its idle CPU, and peer→route latency samples.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeRoute, monitor, Rtnl } from '@netboot/core';
 import { startEtcd } from '@netboot/core/testing';
-import { ClusterIpam } from '@netboot/ipam';
-import { EtcdKv } from '@netboot/ipam/etcd';
+import { ClusterIpam, MemoryKv } from '@netboot/ipam';
 import { startControlPlane } from '../../packages/bootstrap/src/testing/control-plane.ts';
 import {
   type BenchMode,
@@ -41,6 +40,8 @@ export interface TrialSpec {
   samples: number;
   /** The agent's executable: netboot's bundle (run by node) or flanneld. */
   program: string;
+  /** A directory the whole run shares: ClusterIpam's seeded blocks are computed once per peer count. */
+  cacheDir: string;
 }
 
 export interface TrialResult {
@@ -51,7 +52,12 @@ export interface TrialResult {
   latencyMs?: number[];
   /** Samples whose route never came (within 10 s). */
   timeouts?: number;
+  /** netboot: ms from spawn to each start-up log line (where a cold start spends its time). */
+  phases?: Record<string, number>;
 }
+
+/** netboot's start-up log lines, in order. */
+export const PHASES = ['starting', 'leased pod subnets', 'published this node', 'datastore synced', 'ready'] as const;
 
 const say = (s: string) => process.stderr.write(`    ${s}\n`);
 
@@ -61,6 +67,8 @@ interface Store {
   agentArgs(dir: string): string[];
   /** Writes one more peer; resolves when the write was acknowledged. */
   add(p: SyntheticPeer, i: number): Promise<void>;
+  /** The peers' pod subnets: a late peer never takes one of these. */
+  taken: ReadonlySet<string>;
   stop(): Promise<void>;
 }
 
@@ -85,6 +93,7 @@ export async function runTrial(t: TrialSpec): Promise<TrialResult> {
     const log = openSync(join(dir, 'agent.log'), 'a');
     const argv = store.agentArgs(dir);
     const started = performance.now();
+    const wallStart = Date.now();
     child =
       t.agent === 'netboot'
         ? spawn(process.execPath, [t.program, 'agent', ...argv], { stdio: ['ignore', 'ignore', log] })
@@ -111,6 +120,8 @@ export async function runTrial(t: TrialSpec): Promise<TrialResult> {
       say(`RSS ${result.rssMB.toFixed(1)} MB, idle CPU ${result.idleCpuPct.toFixed(2)} %`);
     }
     if (t.samples > 0) Object.assign(result, await latency(store, t.samples));
+    // Read last: 'ready' follows the first pass, which may end after the last route went in.
+    if (t.agent === 'netboot') result.phases = phasesOf(join(dir, 'agent.log'), wallStart);
     child.kill('SIGTERM');
     const killer = setTimeout(() => child?.kill('SIGKILL'), 10_000);
     await exited;
@@ -141,8 +152,9 @@ async function latency(store: Store, samples: number): Promise<Pick<TrialResult,
   const latencyMs: number[] = [];
   let timeouts = 0;
   try {
-    for (let k = 0; k < samples; k++) {
-      const p = latePeer(k);
+    for (let k = 0, next = 0; k < samples; k++) {
+      let p = latePeer(next++);
+      while (store.taken.has(p.subnet)) p = latePeer(next++);
       const seen = new Promise<number | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), 10_000);
         waiting.set(p.subnet, (t) => {
@@ -151,7 +163,7 @@ async function latency(store: Store, samples: number): Promise<Pick<TrialResult,
         });
       });
       const t0 = performance.now();
-      await store.add(p, 100_000 + k);
+      await store.add(p, 60_000 + k);
       const t1 = await seen;
       waiting.delete(p.subnet);
       if (t1 === undefined) timeouts++;
@@ -165,33 +177,49 @@ async function latency(store: Store, samples: number): Promise<Pick<TrialResult,
   return { latencyMs, timeouts };
 }
 
-/** netboot on etcd: a pool, one ClusterIpam block per peer, each peer's record under one etcd lease. */
+/**
+ * netboot on etcd: a pool, one ClusterIpam block per peer, each peer's record under one etcd lease. The
+ * blocks are claimed through ClusterIpam on a MemoryKv and its keys copied to etcd as they are, once per
+ * peer count for the whole run (5,000 claims cost ~2 min even in memory: each scans the claimed set).
+ */
 async function netbootEtcd(t: TrialSpec): Promise<Store> {
   const etcd = await startEtcd();
   try {
-    const kv = await EtcdKv.open({ endpoints: [etcd.endpoint], prefix: '' });
-    const ipam = new ClusterIpam(kv);
-    await ipam.createPool({ name: 'default', cidr: CLUSTER_CIDR, natOutgoing: true });
+    const { entries, cidrs } = await seededBlocks(t.peers, t.cacheDir);
+    await putAll(etcd.endpoint, entries, undefined);
     const lease = await grantLease(etcd.endpoint);
-    const puts: { key: string; value: string }[] = [];
-    for (let i = 0; i < t.peers; i++) {
-      const p = peer(i);
-      const block = await ipam.claimBlock(p.name, { family: 4 });
-      puts.push(netbootRecord(p, block.cidr, t.mode));
-    }
-    await kv.close();
-    await putAll(etcd.endpoint, puts, lease);
+    await putAll(
+      etcd.endpoint,
+      cidrs.map((cidr, i) => netbootRecord(peer(i), cidr, t.mode)),
+      lease,
+    );
     return {
       // biome-ignore format: flag/value pairs
       agentArgs: (dir) => ['--node-name', 'bench', '--node-ip', UNDERLAY.self, '--cluster-cidr', CLUSTER_CIDR, '--mode', t.mode,
         '--datastore', 'etcd', '--etcd-endpoint', etcd.endpoint, '--health-port', '0', '--lease-file', join(dir, 'subnet.json')],
       add: (p) => putAll(etcd.endpoint, [netbootRecord(p, p.subnet, t.mode)], lease),
+      taken: new Set(cidrs),
       stop: () => etcd.stop(),
     };
   } catch (e) {
     await etcd.stop();
     throw e;
   }
+}
+
+/** ClusterIpam's keys after pool `default` (the cluster CIDR) and one block for each of `n` peers; peer i's block is cidrs[i]. */
+async function seededBlocks(n: number, cacheDir: string): Promise<{ entries: { key: string; value: string }[]; cidrs: string[] }> {
+  const file = join(cacheDir, `ipam-${n}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const mem = new MemoryKv();
+  const ipam = new ClusterIpam(mem);
+  await ipam.createPool({ name: 'default', cidr: CLUSTER_CIDR, natOutgoing: true });
+  const cidrs: string[] = [];
+  for (let i = 0; i < n; i++) cidrs.push((await ipam.claimBlock(peer(i).name, { family: 4 })).cidr);
+  const entries = (await mem.list('')).map(({ key, value }) => ({ key, value }));
+  await mem.close();
+  writeFileSync(file, JSON.stringify({ entries, cidrs }));
+  return { entries, cidrs };
 }
 
 /** flanneld on etcd v3: its network config and one subnet lease per peer, all under one etcd lease. */
@@ -210,6 +238,7 @@ async function flannelEtcd(t: TrialSpec): Promise<Store> {
       // biome-ignore format: flag/value pairs
       agentArgs: (dir) => ['--etcd-endpoints', etcd.endpoint, '--iface', 'eth0', '--ip-masq', '--subnet-file', join(dir, 'subnet.env'), '--healthz-port', '0'],
       add: (p, i) => putAll(etcd.endpoint, [flannelLease(p, i, t.mode)], lease),
+      taken: new Set(Array.from({ length: t.peers }, (_, i) => peer(i).subnet)),
       stop: () => etcd.stop(),
     };
   } catch (e) {
@@ -243,6 +272,7 @@ async function kubernetesStore(t: TrialSpec): Promise<Store> {
       agentArgs: (dir) => ['--node-name', 'bench', '--node-ip', UNDERLAY.self, '--cluster-cidr', CLUSTER_CIDR, '--mode', t.mode,
         '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig, '--register-node', '--health-port', '0', '--lease-file', join(dir, 'subnet.json')],
       add: (p) => create(netbootNode(p, t.mode)),
+      taken: new Set(Array.from({ length: t.peers }, (_, i) => peer(i).subnet)),
       stop: async () => {
         agent.destroy();
         await cp.stop();
@@ -287,6 +317,19 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+}
+
+/** ms from `wallStart` to the first log line of each phase. */
+function phasesOf(file: string, wallStart: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    try {
+      const l = JSON.parse(line) as { time?: string; msg?: string };
+      if (l.msg !== undefined && l.time !== undefined && (PHASES as readonly string[]).includes(l.msg) && !(l.msg in out))
+        out[l.msg] = Date.parse(l.time) - wallStart;
+    } catch {}
+  }
+  return out;
 }
 
 function tail(file: string): string {
