@@ -1,0 +1,24 @@
+// Host facts for init's pure tests: a healthy control-plane node, which each test spoils in one way.
+import { conflistText } from '../src/cni/install.js';
+import type { HostFacts } from '../src/init/types.js';
+
+export function goodFacts(): HostFacts {
+  return {
+    addresses: [
+      { dev: 'eth0', cidr: '192.168.1.10/24' },
+      { dev: 'eth0', cidr: '2001:db8:1::10/64' },
+    ],
+    routes: [
+      { dst: '192.168.1.0/24', dev: 'eth0', protocol: 2 },
+      { dst: '2001:db8:1::/64', dev: 'eth0', protocol: 2 },
+    ],
+    uplink: { name: 'eth0', mtu: 1500, cidrs: ['192.168.1.10/24', '2001:db8:1::10/64'] },
+    sysctls: { ipForward: '1', ipv6Forward: '1', bridgeNfCallIptables: '1' },
+    kernel: { bridge: { ok: true }, veth: { ok: true }, vxlan: { ok: true } },
+    cniConfigs: [],
+    programs: { nft: '/usr/sbin/nft' },
+  };
+}
+
+/** netboot's own conflist as `netboot cni install` writes it (what a second run finds). */
+export const OWN_CONFLIST = { file: '10-netboot.conflist', network: 'netboot', plugins: ['netboot', 'portmap'], text: conflistText() };

@@ -1,0 +1,110 @@
+// init and join against a real API server (src/testing/control-plane.ts): the manifests applied with
+// kubectl when a kubeconfig works (and unchanged the second time, deleted by reset), and join reading the
+// cluster's settings from the kubeadm-config ConfigMap that real `kubeadm init phase upload-config`
+// writes and from init's netboot-config. Without the Kubernetes binaries this file skips with the
+// command that builds them, except in CI, where it fails. The join case runs first: its objects are the
+// ones init's case then updates and reset deletes (this control plane runs no namespace controller, so a
+// deleted namespace stays Terminating).
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { skipIf, throwsA, withTempDir } from '@netboot/core/testing/pure';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { apply } from '../src/init/apply.js';
+import { readClusterSettings, withClusterSettings } from '../src/init/cluster.js';
+import { KubeadmConfigConflictError } from '../src/init/errors.js';
+import { gatherFacts } from '../src/init/facts.js';
+import { plan } from '../src/init/plan.js';
+import { formatChecks } from '../src/init/preflight.js';
+import { reset } from '../src/init/reset.js';
+import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
+import { goodFacts } from './init-fixtures.js';
+
+const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
+const k8s = skipIf(test, missing);
+let cp: ControlPlane | undefined;
+k8s.before(async () => {
+  cp = await startControlPlane();
+});
+k8s.after(async () => {
+  await cp?.stop();
+});
+
+k8s("join reads the cluster's settings: kubeadm's uploaded ClusterConfiguration and init's netboot-config", async () => {
+  const c = cp!;
+  const kubectl = join(c.bin, 'kubectl');
+  await withTempDir(async (dir) => {
+    const version = execFileSync(join(c.bin, 'kubeadm'), ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
+    const init = plan({
+      podCIDRs: ['10.200.0.0/16', 'fd00:10:200::/56'],
+      nodeMask: { ipv4: 26 },
+      mode: 'cross-subnet',
+      kubeadmConfig: { text: `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n`, path: 'user.yaml' },
+    });
+    const config = join(dir, 'kubeadm.yaml');
+    writeFileSync(config, init.kubeadm!.yaml);
+    // The ConfigMap real `kubeadm init` uploads, by kubeadm itself.
+    execFileSync(join(c.bin, 'kubeadm'), ['init', 'phase', 'upload-config', 'kubeadm', '--config', config, '--kubeconfig', c.kubeconfig], { stdio: 'pipe' });
+    c.kubectl(['apply', '-f', '-'], init.manifests!.yaml);
+
+    const cluster = readClusterSettings(kubectl, c.kubeconfig);
+    assert.is(cluster.mode, 'cross-subnet');
+    assert.is(cluster.datastore, 'kubernetes');
+    const joined = plan(withClusterSettings({}, cluster));
+    assert.is(joined.role, 'join');
+    assert.equal(joined.settings.podCIDRs, ['10.200.0.0/16', 'fd00:10:200::/56']);
+    assert.equal(joined.settings.nodeMask, { ipv4: 26, ipv6: 64 });
+    assert.is(joined.settings.mode, 'cross-subnet');
+    assert.is(joined.joinCommand, init.joinCommand);
+    // A worker told something else than the cluster says is refused, naming both.
+    throwsA(
+      () => plan(withClusterSettings({ podCIDRs: ['10.244.0.0/16'] }, cluster)),
+      KubeadmConfigConflictError,
+      /--pod-cidr says .* 10\.244\.0\.0\/16 but the cluster’s kube-system\/kubeadm-config/,
+    );
+    throwsA(
+      () => withClusterSettings({ mode: 'vxlan' }, cluster),
+      KubeadmConfigConflictError,
+      /--mode vxlan but the cluster's netboot-config says cross-subnet/,
+    );
+  }, 'nbt-join-');
+});
+
+k8s('init applies the manifests with kubectl when the kubeconfig answers; a second run is unchanged; reset deletes them', async () => {
+  const c = cp!;
+  const kubectl = join(c.bin, 'kubectl');
+  await withTempDir(async (root) => {
+    const plugin = join(root, 'plugin');
+    writeFileSync(plugin, 'stand-in');
+    // What gatherFacts sees of this API server, through the real kubectl.
+    const seen = gatherFacts({ root, kubeconfig: c.kubeconfig, probeKernel: false });
+    assert.equal(seen.kubeconfig, { path: c.kubeconfig, works: true });
+    const facts = { ...goodFacts(), programs: { nft: '/usr/sbin/nft', kubectl }, kubeconfig: seen.kubeconfig! };
+    const p = plan({ podCIDRs: ['10.244.0.0/16'], mode: 'host-gw', root, cniBinary: plugin, facts });
+    assert.ok(p.ok, formatChecks(p.preflight));
+    assert.equal(p.manifests!.target, { kind: 'kubectl', kubeconfig: c.kubeconfig, kubectl });
+    const first = await apply(p);
+    assert.is(first.steps.find((s) => s.step === 'manifests')!.action, 'updated');
+    const ds = JSON.parse(c.kubectl(['-n', 'netboot-system', 'get', 'daemonset', 'netboot', '-o', 'json']));
+    assert.is(ds.metadata.name, 'netboot');
+    const agent = JSON.parse(c.kubectl(['-n', 'netboot-system', 'get', 'configmap', 'netboot-config', '-o', 'jsonpath={.data.agent\\.json}']));
+    assert.equal(agent.clusterCIDRs, ['10.244.0.0/16']);
+    assert.is(agent.mode, 'host-gw');
+
+    const second = await apply(p);
+    assert.is(second.steps.find((s) => s.step === 'manifests')!.action, 'unchanged');
+    const dry = await apply(p, { dryRun: true });
+    assert.is(dry.steps.find((s) => s.step === 'manifests')!.action, 'unchanged', 'kubectl diff finds nothing');
+
+    const r = reset({ root, kubectl });
+    assert.equal(r.left, []);
+    assert.ok(r.done.some((l) => l.startsWith('deleted Namespace/netboot-system')));
+    const left = execFileSync(kubectl, ['--kubeconfig', c.kubeconfig, 'get', 'clusterrole', 'netboot', '--ignore-not-found', '-o', 'name'], {
+      encoding: 'utf8',
+    });
+    assert.is(left.trim(), '', 'the ClusterRole is gone');
+  }, 'nbt-init-kubectl-');
+});
+
+test.run();
