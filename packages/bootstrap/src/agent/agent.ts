@@ -22,7 +22,8 @@ export interface AgentDeps {
   datastore?: Datastore;
 }
 
-function modeOf(config: AgentConfig): Mode {
+/** The routing mode the agent's settings name (`netboot doctor` judges a node by the same one). */
+export function modeOf(config: Pick<AgentConfig, 'mode' | 'vni' | 'vxlanPort'>): Mode {
   const vx = { ...(config.vni !== undefined && { vni: config.vni }), ...(config.vxlanPort !== undefined && { port: config.vxlanPort }) };
   switch (config.mode) {
     case 'host-gw':

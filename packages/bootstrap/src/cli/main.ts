@@ -8,6 +8,10 @@ type Command = { summary: string; load: () => Promise<(argv: readonly string[]) 
 const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the node agent (routes, egress NAT, lease file)', load: async () => (await import('../agent/main.js')).agentMain },
   cni: { summary: 'build the CNI plugin binary, install it with its conflist', load: async () => (await import('./cni.js')).cniMain },
+  doctor: { summary: 'check this node’s pod network end to end and say what is wrong', load: async () => (await import('./doctor.js')).doctorMain },
+  ipam: { summary: 'pod IPs: show who holds what, check for leaks, release, gc', load: async () => (await import('./ipam.js')).ipamMain },
+  pool: { summary: 'IP pools: list, add, disable, enable, delete (etcd)', load: async () => (await import('./pool.js')).poolMain },
+  status: { summary: 'nodes, their pod subnets, node IPs, modes and agent health', load: async () => (await import('./status.js')).statusMain },
   lab: { summary: 'a whole cluster’s pod network in namespaces on this machine: up, check, down', load: async () => (await import('./lab.js')).labMain },
 };
 

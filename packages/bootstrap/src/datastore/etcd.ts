@@ -123,6 +123,7 @@ export class EtcdDatastore implements Datastore {
           watcher.on('disconnected', (e) => resolve(`lost the watch: ${reasonOf(e)}`));
           watcher.on('error', (e) => resolve(`the watch failed: ${reasonOf(e)}`));
           signal.addEventListener('abort', () => resolve('closed'), { once: true });
+          if (signal.aborted) resolve('closed'); // aborted while the watch was being created
         });
         await watcher.cancel().catch(() => undefined);
       } catch (e) {

@@ -1,0 +1,98 @@
+// `netboot pool list|add|disable|enable|delete`: the cluster's IP pools on the agents' etcd.
+// Exit 0: done; 1: refused (in use, overlapping, no such pool); 2: usage.
+import { ROUTING_MODES, type RoutingMode } from '@netboot/ipam';
+import { chooseDatastore, DATASTORE_OPTIONS, DATASTORE_USAGE, openClusterIpam } from '../ops/datastore.js';
+import { addPool, deletePool, listPools, renderPools, setPoolDisabled } from '../ops/pool.js';
+import { Options, output, UsageError } from './args.js';
+
+const USAGE = `usage:
+  netboot pool list    [etcd] [--json]
+  netboot pool add     CIDR [--name NAME] [--block-size N] [--nat-outgoing | --no-nat-outgoing]
+                       [--mode host-gw|vxlan|cross-subnet|ipip] [etcd] [--json]
+  netboot pool disable CIDR [etcd]     no new pod IPs or node blocks from it; existing pod IPs stay valid
+  netboot pool enable  CIDR [etcd]
+  netboot pool delete  CIDR [--force] [etcd]   refused while pod IPs are in it (they are listed);
+                                               --force drops them
+
+Pools live in the agents' etcd: --etcd-endpoint URL [--etcd-prefix P]. (With the Kubernetes datastore
+the pod network is kubeadm's podSubnet and the controller manager's node CIDRs: see netboot doctor.)
+A pool's name defaults to pool-<cidr>; NAT for pod traffic leaving the cluster is on by default.
+${DATASTORE_USAGE}
+
+migrating pods to a new pool:
+  netboot pool add 10.245.0.0/16 --etcd-endpoint http://127.0.0.1:2379
+  netboot pool disable 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379
+  # restart the pods: their new IPs come from 10.245.0.0/16
+  netboot pool delete 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379`;
+
+const ETCD = [...DATASTORE_OPTIONS];
+
+export async function poolMain(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || rest.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const spec = {
+    list: { flags: ['json'], allowed: ETCD },
+    add: { flags: ['json', 'nat-outgoing', 'no-nat-outgoing'], allowed: [...ETCD, 'name', 'block-size', 'mode'] },
+    disable: { flags: ['json'], allowed: ETCD },
+    enable: { flags: ['json'], allowed: ETCD },
+    delete: { flags: ['json', 'force'], allowed: ETCD },
+  }[command];
+  if (spec === undefined) throw new UsageError(`unknown command pool ${command}: expected list | add | disable | enable | delete`);
+  // The CIDR is the one positional argument (Options takes only --options).
+  const positional = rest[0] !== undefined && !rest[0].startsWith('--') ? rest[0] : undefined;
+  if (command !== 'list' && positional === undefined) throw new UsageError(`pool ${command} needs the pool's CIDR: netboot pool ${command} 10.245.0.0/16`);
+  const opts = Options.parse(positional === undefined ? rest : rest.slice(1), spec);
+  const choice = chooseDatastore(opts);
+  if (choice.type !== 'etcd')
+    throw new UsageError(
+      `pools live in the agents' etcd: give --etcd-endpoint URL (the ${choice.type} datastore has no pools; the pod network is kubeadm's podSubnet)`,
+    );
+  if (opts.has('nat-outgoing') && opts.has('no-nat-outgoing')) throw new UsageError('--nat-outgoing and --no-nat-outgoing together');
+  const out = output(opts.has('json'));
+  const { ipam, close } = await openClusterIpam(choice);
+  try {
+    switch (command) {
+      case 'list': {
+        const rows = await listPools(ipam);
+        out.result(rows, renderPools(rows));
+        return 0;
+      }
+      case 'add': {
+        const pool = await addPool(ipam, {
+          cidr: positional!,
+          ...(opts.has('name') && { name: opts.get('name')! }),
+          ...(opts.has('block-size') && { blockSize: opts.int('block-size', 16, 126)! }),
+          ...(opts.has('nat-outgoing') && { natOutgoing: true }),
+          ...(opts.has('no-nat-outgoing') && { natOutgoing: false }),
+          ...(opts.has('mode') && { mode: opts.choice<RoutingMode>('mode', ROUTING_MODES, 'vxlan') }),
+        });
+        out.result(pool, `added pool ${pool.cidr} (${pool.name}): /${pool.blockSize} node blocks, NAT ${pool.natOutgoing ? 'on' : 'off'}, ${pool.mode}`);
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const pool = await setPoolDisabled(ipam, positional!, command === 'disable');
+        out.result(
+          pool,
+          command === 'disable'
+            ? `disabled pool ${pool.cidr} (${pool.name}): no new pod IPs from it; existing ones stay until their pods go`
+            : `enabled pool ${pool.cidr} (${pool.name})`,
+        );
+        return 0;
+      }
+      default: {
+        const done = await deletePool(ipam, positional!, opts.has('force'));
+        out.result(
+          done,
+          `deleted pool ${done.pool.cidr} (${done.pool.name}) and ${done.blocks.length} empty block(s)${done.released.length > 0 ? `; dropped ${done.released.length} pod IP(s): ${done.released.map((r) => r.ip).join(', ')}` : ''}`,
+        );
+        return 0;
+      }
+    }
+  } finally {
+    await close();
+  }
+}
