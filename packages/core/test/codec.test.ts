@@ -268,3 +268,46 @@ decodeErrors('nlmsg_len beyond the datagram, too short a header, trailing bytes'
 });
 
 decodeErrors.run();
+
+// ---------------------------------------------------------------------------------------------
+const structs = suite('fixed structs: the same before and after a layout is compiled');
+
+structs('a struct encodes, decodes and refuses bad fields alike over its first 80 uses (it is compiled at the 32nd)', () => {
+  const link = (ifmap: Record<string, unknown>): NlMessage => ({
+    type: C.RTM_NEWLINK,
+    flags: C.NLM_F_REQUEST,
+    seq: 1,
+    pid: 0,
+    header: { ifi_family: 0, ifi_index: 7, ifi_flags: 1, ifi_change: 1 },
+    attrs: { IFLA_MAP: ifmap },
+  });
+  const good = { mem_start: 2n ** 40n, mem_end: 5n, base_addr: 7, irq: 3, dma: 1, port: 2 };
+  const bad = [
+    { ...good, irq: 70000 },
+    { ...good, mem_end: -1n },
+    { ...good, extra: 1 },
+    { ...good, dma: '1' },
+    { ...good, port: undefined },
+  ];
+  const message = (e: unknown): string => (e instanceof Error ? e.message : 'encoded');
+  let first: unknown;
+  for (let use = 0; use < 80; use++) {
+    const bytes = encodeMessage(link(good));
+    const now = {
+      bytes: bytes.toString('hex'),
+      decoded: decodeMessages(bytes)[0]!.attrs.IFLA_MAP,
+      errors: bad.map((b) => {
+        try {
+          return message(encodeMessage(link(b)));
+        } catch (e) {
+          return message(e);
+        }
+      }),
+    };
+    if (use === 0) first = now;
+    else assert.equal(now, first, `use ${use}`);
+  }
+  assert.equal((first as { decoded: unknown }).decoded, { mem_start: 2n ** 40n, mem_end: 5n, base_addr: 7n, irq: 3, dma: 1, port: 2 });
+});
+
+structs.run();
