@@ -8,6 +8,9 @@ type Command = { summary: string; load: () => Promise<(argv: readonly string[]) 
 const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the node agent (routes, egress NAT, lease file)', load: async () => (await import('../agent/main.js')).agentMain },
   cni: { summary: 'build the CNI plugin binary, install it with its conflist', load: async () => (await import('./cni.js')).cniMain },
+  init: { summary: 'set up a control-plane node: preflight, kubeadm config, CNI, agent manifests', load: async () => (await import('./init.js')).initMain },
+  join: { summary: 'set up a worker: preflight with the cluster’s settings, CNI plugin and conflist', load: async () => (await import('./init.js')).joinMain },
+  reset: { summary: 'remove what init/join installed on this node', load: async () => (await import('./init.js')).resetMain },
   doctor: { summary: 'check this node’s pod network end to end and say what is wrong', load: async () => (await import('./doctor.js')).doctorMain },
   ipam: { summary: 'pod IPs: show who holds what, check for leaks, release, gc', load: async () => (await import('./ipam.js')).ipamMain },
   pool: { summary: 'IP pools: list, add, disable, enable, delete (etcd)', load: async () => (await import('./pool.js')).poolMain },
