@@ -3,10 +3,14 @@
 // a `cni0` bridge holding 10.244.N.1/24 as the pods' gateway would), and the agent run inside with
 // `ip netns exec`, as a node's init system would run it. Logs are parsed as the JSON lines they are.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sh, type TempNetns, tempNetns } from '@netboot/core/testing';
+import { deleteNetns, NetnsNotFoundError } from '@netboot/core';
+import { sh, type TempNetns } from '@netboot/core/testing';
+import { planLab } from '../src/lab/plan.js';
+import { buildNode, buildOutside, buildUnderlay } from '../src/lab/topology.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'packages/bootstrap/src/cli/main.ts');
@@ -28,7 +32,10 @@ export interface Lab {
   close(): void;
 }
 
-/** `count` nodes on one underlay subnet. */
+/**
+ * `count` nodes on one underlay subnet, wired as `netboot lab up` wires them (src/lab/topology.ts) under
+ * an nbt-<random> name, each node with a `cni0` bridge holding 10.244.N.1/24.
+ */
 export function makeLab(count: number): Lab {
   const made: TempNetns[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'nbt-agent-'));
@@ -36,36 +43,36 @@ export function makeLab(count: number): Lab {
     for (const ns of made.reverse()) ns.delete();
     rmSync(dir, { recursive: true, force: true });
   };
+  const plan = planLab({ name: `nbt-${randomBytes(4).toString('hex')}`, nodes: count, pods: 0, mode: 'host-gw', podCIDR: '10.244.0.0/16', datastore: 'file' });
+  const record = (name: string) => made.push(ownedNetns(name));
   try {
-    const underlay = tempNetns();
-    made.push(underlay);
-    sh(underlay, 'ip', 'link', 'set', 'lo', 'up'); // a service on 192.168.1.1 talks to itself over lo
-    sh(underlay, 'ip', 'link', 'add', 'br0', 'up', 'type', 'bridge');
-    sh(underlay, 'ip', 'addr', 'add', '192.168.1.1/24', 'dev', 'br0');
-    const outside = tempNetns();
-    made.push(outside);
-    sh(underlay, 'ip', 'link', 'add', 'out', 'up', 'master', 'br0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    sh(outside, 'ip', 'link', 'set', 'eth0', 'up');
-    sh(outside, 'ip', 'addr', 'add', '192.168.1.100/24', 'dev', 'eth0');
-    const nodes: LabNode[] = [];
-    for (let n = 1; n <= count; n++) {
-      const ns = tempNetns();
-      made.push(ns);
-      const ip = `192.168.1.1${n}`;
-      sh(underlay, 'ip', 'link', 'add', `n${n}`, 'up', 'master', 'br0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name);
-      sh(ns, 'ip', 'link', 'set', 'lo', 'up');
-      sh(ns, 'ip', 'link', 'set', 'eth0', 'up');
-      sh(ns, 'ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
-      sh(ns, 'ip', 'route', 'add', 'default', 'via', '192.168.1.1');
+    buildUnderlay(plan, record);
+    buildOutside(plan, record);
+    const nodes = plan.nodes.map((node, i): LabNode => {
+      buildNode(plan, node, record);
+      const ns = made.at(-1)!;
+      const n = i + 1;
       sh(ns, 'ip', 'link', 'add', 'cni0', 'up', 'type', 'bridge');
       sh(ns, 'ip', 'addr', 'add', `10.244.${n}.1/24`, 'dev', 'cni0');
-      nodes.push({ n, name: `node${n}`, ns, ip, podGateway: `10.244.${n}.1` });
-    }
-    return { underlay, outside, nodes, dir, close };
+      return { n, name: node.name, ns, ip: node.ip, podGateway: `10.244.${n}.1` };
+    });
+    return { underlay: made[0]!, outside: made[1]!, nodes, dir, close };
   } catch (e) {
     close();
     throw e;
   }
+}
+
+/** A namespace the lab code made, deleted with the fixture (`ip netns del`). */
+function ownedNetns(name: string): TempNetns {
+  const remove = (): void => {
+    try {
+      deleteNetns(name);
+    } catch (err) {
+      if (!(err instanceof NetnsNotFoundError)) throw err;
+    }
+  };
+  return { name, path: `/run/netns/${name}`, delete: remove, [Symbol.dispose]: remove };
 }
 
 export interface AgentProcess {
