@@ -221,7 +221,15 @@ function judgeRouting(k: KernelFacts, c: ClusterFacts): Finding[] {
   const desired = k.desired;
   const index = new Map(k.links.map((l) => [l.name, l.index]));
   const name = new Map(k.links.map((l) => [l.index, l.name]));
-  const resolve = (dev: string | number) => (typeof dev === 'number' ? dev : (index.get(dev) ?? -1));
+  // A device that does not exist gets an index no kernel entry has, so everything through it is missing.
+  const resolve = (dev: string | number): number => {
+    if (typeof dev === 'number') return dev;
+    if (!index.has(dev)) {
+      index.set(dev, -1 - index.size);
+      name.set(index.get(dev)!, dev);
+    }
+    return index.get(dev)!;
+  };
   const devName = (dev: number | string | undefined) => (typeof dev === 'number' ? (name.get(dev) ?? `#${dev}`) : String(dev));
   const own: Ownership = { protocol: NETBOOT_PROTOCOL, table: 254 };
   const deviceIndex = desired.device === undefined ? undefined : index.get(desired.device.name);
