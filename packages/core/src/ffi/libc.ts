@@ -16,21 +16,26 @@ import { SYS_gettid } from './generated.js';
 if (process.arch !== 'x64' || process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform, process.arch);
 const lib = koffi.load('libc.so.6');
 
-const c = {
-  socket: lib.func('int socket(int domain, int type, int protocol)'),
-  bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
-  getsockname: lib.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *addrlen)'),
-  setsockopt: lib.func('int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)'),
-  sendto: lib.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
-  recvfrom: lib.func('intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)'),
-  close: lib.func('int close(int fd)'),
-  setns: lib.func('int setns(int fd, int nstype)'),
-  unshare: lib.func('int unshare(int flags)'),
-  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
-  umount2: lib.func('int umount2(const char *target, int flags)'),
-  flock: lib.func('int flock(int fd, int operation)'),
-  syscall0: lib.func('long syscall(long number)'),
-};
+// Each binding is made on its first call: koffi parses the prototype then (~40–70 µs each), and a
+// short-lived process (a CNI ADD uses 9 of these 13) pays only for what it calls.
+const PROTOTYPES = {
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, void *addr, uint32_t addrlen)',
+  getsockname: 'int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *addrlen)',
+  setsockopt: 'int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)',
+  sendto: 'intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)',
+  recvfrom: 'intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)',
+  close: 'int close(int fd)',
+  setns: 'int setns(int fd, int nstype)',
+  unshare: 'int unshare(int flags)',
+  mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  flock: 'int flock(int fd, int operation)',
+  syscall0: 'long syscall(long number)',
+} as const;
+type Binding = ReturnType<typeof lib.func>;
+const bound: Partial<Record<keyof typeof PROTOTYPES, Binding>> = {};
+const c = (name: keyof typeof PROTOTYPES): Binding => (bound[name] ??= lib.func(PROTOTYPES[name]));
 
 const { EAGAIN, EWOULDBLOCK } = constants.errno;
 
@@ -42,24 +47,24 @@ function check(ret: number | bigint, call: string, detail?: string): number {
 
 /** socket(2). Returns the new file descriptor. */
 export function socket(domain: number, type: number, protocol: number): number {
-  return check(c.socket(domain, type, protocol), 'socket');
+  return check(c('socket')(domain, type, protocol), 'socket');
 }
 
 /** bind(2) with a raw sockaddr buffer. */
 export function bind(fd: number, addr: Buffer): void {
-  check(c.bind(fd, addr, addr.length), 'bind');
+  check(c('bind')(fd, addr, addr.length), 'bind');
 }
 
 /** getsockname(2): fills `addr` in place and returns the length the kernel wrote. */
 export function getsockname(fd: number, addr: Buffer): number {
   const len = [addr.length];
-  check(c.getsockname(fd, addr, len), 'getsockname');
+  check(c('getsockname')(fd, addr, len), 'getsockname');
   return len[0]!;
 }
 
 /** setsockopt(2) with a raw option buffer. */
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
-  check(c.setsockopt(fd, level, name, value, value.length), 'setsockopt', `level ${level} option ${name}`);
+  check(c('setsockopt')(fd, level, name, value, value.length), 'setsockopt', `level ${level} option ${name}`);
 }
 
 /** setsockopt(2) for the common `int` option. */
@@ -71,7 +76,7 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
 
 /** sendto(2) to `addr` (or the connected/default peer when null). Returns the bytes sent. */
 export function sendto(fd: number, buf: Buffer, length: number, flags: number, addr: Buffer | null): number {
-  return check(c.sendto(fd, buf, length, flags, addr, addr ? addr.length : 0), 'sendto');
+  return check(c('sendto')(fd, buf, length, flags, addr, addr ? addr.length : 0), 'sendto');
 }
 
 /**
@@ -82,7 +87,7 @@ export function sendto(fd: number, buf: Buffer, length: number, flags: number, a
  */
 export function recvfrom(fd: number, buf: Buffer, flags: number, from?: Buffer): number {
   if (from) fromLen.writeUInt32LE(from.length, 0);
-  const n = Number(c.recvfrom(fd, buf, buf.length, flags, from ?? null, from ? fromLen : null));
+  const n = Number(c('recvfrom')(fd, buf, buf.length, flags, from ?? null, from ? fromLen : null));
   if (n < 0) {
     const errno = koffi.errno();
     if (errno === EAGAIN) return -1;
@@ -94,27 +99,27 @@ const fromLen = Buffer.alloc(4); // socklen_t in/out for recvfrom's `from`
 
 /** close(2). Closing an already-closed descriptor is reported, never ignored. */
 export function close(fd: number): void {
-  check(c.close(fd), 'close');
+  check(c('close')(fd), 'close');
 }
 
 /** setns(2): move the calling OS thread into the namespace behind `fd`. */
 export function setns(fd: number, nstype: number): void {
-  check(c.setns(fd, nstype), 'setns');
+  check(c('setns')(fd, nstype), 'setns');
 }
 
 /** unshare(2) for the calling OS thread. */
 export function unshare(flags: number): void {
-  check(c.unshare(flags), 'unshare');
+  check(c('unshare')(flags), 'unshare');
 }
 
 /** mount(2). */
 export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(c.mount(source, target, fstype, flags, data), 'mount', `${source} on ${target}`);
+  check(c('mount')(source, target, fstype, flags, data), 'mount', `${source} on ${target}`);
 }
 
 /** umount2(2). */
 export function umount2(target: string, flags: number): void {
-  check(c.umount2(target, flags), 'umount2', target);
+  check(c('umount2')(target, flags), 'umount2', target);
 }
 
 /**
@@ -123,7 +128,7 @@ export function umount2(target: string, flags: number): void {
  * process wants; long-lived callers should poll with LOCK_NB.
  */
 export function flock(fd: number, operation: number): boolean {
-  const r = Number(c.flock(fd, operation));
+  const r = Number(c('flock')(fd, operation));
   if (r < 0) {
     const errno = koffi.errno();
     if (errno === EWOULDBLOCK) return false;
@@ -134,5 +139,5 @@ export function flock(fd: number, operation: number): boolean {
 
 /** The calling OS thread's id (gettid has no glibc wrapper before 2.30 on every distro). */
 export function gettid(): number {
-  return Number(c.syscall0(SYS_gettid));
+  return Number(c('syscall0')(SYS_gettid));
 }
