@@ -23,7 +23,10 @@ const bin = () =>
   execFileSync('bash', [new URL('../../../scripts/kubernetes.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).trim();
 const kubeadm = () => join(bin(), 'kubeadm');
 /** A kubeadm that still reads v1beta3 (<= 1.36), when this machine has one. */
-const kubeadmV1beta3 = process.env.NETBOOT_KUBEADM_V1BETA3 ?? '/var/cache/netboot/kubeadm/v1.36.3/kubeadm';
+const kubeadmV1beta3 =
+  [process.env.NETBOOT_KUBEADM_V1BETA3, '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm', '/var/cache/netboot/kubeadm/v1.36.3/kubeadm'].find(
+    (f) => f !== undefined && existsSync(f),
+  ) ?? '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm';
 
 const k8s = skipIf(test, missing);
 
@@ -84,7 +87,7 @@ const v1beta3 = skipIf(
   test,
   existsSync(kubeadmV1beta3)
     ? undefined
-    : `no kubeadm <= 1.36 at ${kubeadmV1beta3} (set NETBOOT_KUBEADM_V1BETA3): build one with scripts/kubernetes.sh's recipe for k8s.io/kubernetes v1.36.3, cmd/kubeadm only`,
+    : `no kubeadm <= 1.36 at ${kubeadmV1beta3} (or $NETBOOT_KUBEADM_V1BETA3): build one with \`NETBOOT_K8S_VERSION=v1.36.3 bash scripts/kubernetes.sh\``,
 );
 for (const [name, options] of CASES)
   v1beta3(`kubeadm <= 1.36 config validate accepts v1beta3: ${name}`, async () => {
@@ -98,17 +101,21 @@ for (const [name, options] of CASES)
   });
 
 /** The kube-controller-manager flags `kubeadm init --dry-run` renders for the plan's config (written to a temp dir only). */
-function dryRunControllerManager(options: PlanOptions): Promise<{ flags: Map<string, string>; plan: ReturnType<typeof plan> }> {
-  const version = execFileSync(kubeadm(), ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
+function dryRunControllerManager(
+  options: PlanOptions,
+  program = kubeadm(),
+  api = 'v1beta4',
+): Promise<{ flags: Map<string, string>; plan: ReturnType<typeof plan> }> {
+  const version = execFileSync(program, ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
   // kubernetesVersion in the user's file: kubeadm then asks no release server which version is stable.
-  const user = `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n`;
+  const user = `apiVersion: kubeadm.k8s.io/${api}\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n`;
   const p = plan({ ...options, kubeadmConfig: { text: user, path: 'user.yaml' } });
   const etcBefore = existsSync('/etc/kubernetes');
   return withTempDir((dir) => {
     const config = join(dir, 'kubeadm.yaml');
     writeFileSync(config, p.kubeadm!.yaml);
     const dry = join(dir, 'dry-run');
-    const r = spawnSync(kubeadm(), ['init', '--dry-run', '--config', config, '--ignore-preflight-errors=all'], {
+    const r = spawnSync(program, ['init', '--dry-run', '--config', config, '--ignore-preflight-errors=all'], {
       encoding: 'utf8',
       env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry },
       maxBuffer: 64 << 20,
@@ -145,6 +152,19 @@ k8s('kubeadm init --dry-run: the controller manager gets the plan’s node IPAM 
   assert.is(flags.get('node-cidr-mask-size-ipv6'), '64');
   assert.not.ok(flags.has('node-cidr-mask-size'), 'no single-stack mask flag in a dual-stack cluster');
   assert.is(flags.get('service-cluster-ip-range'), '10.96.0.0/12,fd00:10:96::/112');
+});
+
+v1beta3('kubeadm <= 1.36 init --dry-run: a v1beta3 config (extraArgs a map) gives the controller manager the plan’s flags', async () => {
+  const { flags, plan: p } = await dryRunControllerManager(
+    { podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'], nodeMask: { ipv4: 25, ipv6: 72 } },
+    kubeadmV1beta3,
+    'v1beta3',
+  );
+  assert.is(p.kubeadm!.api, 'v1beta3');
+  assert.is(flags.get('allocate-node-cidrs'), 'true');
+  assert.is(flags.get('cluster-cidr'), '10.244.0.0/16,fd00:10:244::/56');
+  assert.is(flags.get('node-cidr-mask-size-ipv4'), '25');
+  assert.is(flags.get('node-cidr-mask-size-ipv6'), '72');
 });
 
 test.run();
