@@ -1,4 +1,4 @@
-// A real Kubernetes control plane for tests (and, later, the lab), on 127.0.0.1 or inside a namespace of
+// A real Kubernetes control plane for tests and `netboot lab up --datastore kubernetes`, on 127.0.0.1 or inside a namespace of
 // its own: etcd (Debian's) + kube-apiserver + kube-controller-manager running node IPAM, from the binaries
 // `scripts/kubernetes.sh` builds into its cache. Certificates and kubeconfigs come from `kubeadm init
 // phase`; component flags are the ones `kubeadm init --dry-run` writes into its static pod manifests
@@ -9,21 +9,34 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type EtcdFixture, freePort, startEtcd } from '@netboot/core/testing';
 import { writeFileAtomic } from '../datastore/atomic.js';
 import { getIn } from '../lab/netns-http.js';
 
-const SCRIPT = new URL('../../../../scripts/kubernetes.sh', import.meta.url).pathname;
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
 
+/** The workspace's scripts/kubernetes.sh, found upwards from this module (src/testing under tsx, or dist/ in the built CLI). */
+function buildScript(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const script = join(dir, 'scripts/kubernetes.sh');
+    if (existsSync(script)) return script;
+  }
+  return undefined;
+}
+
 /** The directory with the Kubernetes binaries: `$NETBOOT_K8S_BIN`, or the build cache of `scripts/kubernetes.sh`. */
-function kubernetesBin(): string {
-  return process.env.NETBOOT_K8S_BIN ?? execFileSync('bash', [SCRIPT, '--dir'], { encoding: 'utf8' }).trim();
+function kubernetesBin(): string | undefined {
+  if (process.env.NETBOOT_K8S_BIN !== undefined) return process.env.NETBOOT_K8S_BIN;
+  const script = buildScript();
+  return script === undefined ? undefined : execFileSync('bash', [script, '--dir'], { encoding: 'utf8' }).trim();
 }
 
 /** Why no control plane can start here (with the command that fixes it), or undefined when it can. */
 export function missingKubernetes(): string | undefined {
   const bin = kubernetesBin();
+  if (bin === undefined)
+    return 'no Kubernetes binaries: set NETBOOT_K8S_BIN to a directory with kube-apiserver, kube-controller-manager, kubeadm and kubectl (scripts/kubernetes.sh of the netboot repository builds them)';
   const missing = PROGRAMS.filter((p) => !existsSync(join(bin, p)));
   if (missing.length > 0)
     return `no Kubernetes binaries (${missing.join(', ')}) in ${bin}: build them with \`bash scripts/kubernetes.sh\` (~15 min, once per machine)`;
@@ -159,7 +172,7 @@ function commandOf(dryRun: string, component: string): string[] {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const reason = missingKubernetes();
   if (reason !== undefined) throw new Error(reason);
-  const bin = kubernetesBin();
+  const bin = kubernetesBin()!;
   const version = execFileSync(join(bin, 'kubeadm'), ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
   const flags = kubeadmFlags(bin, version);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'nbt-k8s-'));
