@@ -29,6 +29,13 @@ test("'netboot' plans and dry-applies without koffi", () => {
   assert.match(output, /podSubnet 10\.244\.0\.0\/16,fd00:10:244::\/56 objects [1-9]\d* steps would-change/);
 });
 
+test('examples/embed-init.ts (an installer embedding plan/apply) runs without koffi', () => {
+  const { status, output } = runWithout(['koffi'], `await import('../../examples/embed-init.ts');`, { cwd });
+  assert.is(status, 0, output);
+  assert.match(output, /kubeadm v1beta4: podSubnet 10\.244\.0\.0\/16,fd00:10:244::\/56; [1-9]\d* agent objects/);
+  assert.match(output, /workers: netboot join --pod-cidr/);
+});
+
 test('gatherFacts() needs koffi (the block is real)', () => {
   const { status, output } = runWithout(['koffi'], `import { gatherFacts } from 'netboot'; await gatherFacts({ probeKernel: false });`, { cwd });
   assert.is.not(status, 0, output);
