@@ -1,7 +1,7 @@
 // One real `netboot agent` per lab node, run inside the node's namespace as its init system would, by
 // this same CLI (the Node binary, its flags and script that run `lab up`). Readiness is the agent's own
 // /readyz, asked from inside the node's namespace (each node has its own 127.0.0.1:9099).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rtnl } from '@netboot/core';
 import { NetbootError } from '@netboot/core/errors';
@@ -13,7 +13,11 @@ import type { LabNode, LabProcess } from './state.js';
 const HEALTH_PORT = 9099;
 
 /** How the agents reach the lab's datastore. */
-export type AgentDatastore = { type: 'file'; nodesFile: string } | { type: 'etcd'; endpoint: string } | { type: 'kubernetes'; kubeconfig: string };
+export type AgentDatastore =
+  | { type: 'file'; nodesFile: string }
+  | { type: 'etcd'; endpoint: string }
+  /** `register: false` when kubelets register the Nodes (`--runtime kubelet`). */
+  | { type: 'kubernetes'; kubeconfig: string; register?: boolean };
 
 /** An agent that died or never became ready; the message holds its log's tail. */
 class AgentNotReadyError extends NetbootError {
@@ -35,8 +39,8 @@ function agentArgs(plan: LabPlan, node: PlannedNode, ds: AgentDatastore): string
     case 'etcd':
       return [...args, '--etcd-endpoint', ds.endpoint];
     case 'kubernetes':
-      // No kubelet in the lab: the agent registers its Node, and the controller manager gives it a podCIDR.
-      return [...args, '--kubeconfig', ds.kubeconfig, '--register-node'];
+      // Without kubelets the agent registers its Node; the controller manager gives it a podCIDR.
+      return [...args, '--kubeconfig', ds.kubeconfig, ...(ds.register === false ? [] : ['--register-node'])];
   }
 }
 
@@ -64,12 +68,14 @@ function tail(file: string, lines = 15): string {
  */
 export async function waitForAgent(node: LabNode, proc: LabProcess, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
+  let last = `no lease file ${leaseFileOf(node)} yet`;
   for (;;) {
     if (!isRunning(proc)) throw new AgentNotReadyError(`${node.name}: the agent exited; ${agentLog(node)} ends:\n${tail(agentLog(node))}`);
-    const r = await getIn(node.netns, `http://127.0.0.1:${HEALTH_PORT}/readyz`);
+    // The lease file comes first (a stat, where /readyz costs a Node child in the namespace).
+    const r = existsSync(leaseFileOf(node)) ? await getIn(node.netns, `http://127.0.0.1:${HEALTH_PORT}/readyz`) : undefined;
     if (r?.status === 200) break;
     if (r !== undefined) last = r.body.trim();
+    else if (existsSync(leaseFileOf(node))) last = 'no answer on /readyz';
     if (Date.now() > deadline)
       throw new AgentNotReadyError(`${node.name}: agent not ready after ${timeoutMs / 1000} s (${last}); ${agentLog(node)} ends:\n${tail(agentLog(node))}`);
     await new Promise((r) => setTimeout(r, 250));
