@@ -279,7 +279,7 @@ structs('a struct encodes, decodes and refuses bad fields alike over its first 8
     seq: 1,
     pid: 0,
     header: { ifi_family: 0, ifi_index: 7, ifi_flags: 1, ifi_change: 1 },
-    attrs: { IFLA_MAP: ifmap },
+    attrs: { IFLA_MAP: ifmap as Attrs },
   });
   const good = { mem_start: 2n ** 40n, mem_end: 5n, base_addr: 7, irq: 3, dma: 1, port: 2 };
   const bad = [
