@@ -33,7 +33,7 @@ test('show, check (leaks: namespace gone, unknown to the runtime), release --fro
     const who = await netboot('ipam', 'show', '--ip', live!.ip, ...L);
     assert.is(who.code, 0, who.stderr);
     assert.match(who.stdout, new RegExp(`${live!.ip.replace(/\./g, '\\.')} is held by container live1 interface eth0 \\(node node1\\)`));
-    assert.match((await netboot('ipam', 'show', ...L)).stdout, /pool 10\.244\.1\.0\/24: 3 of 253 addresses in use, 250 free/);
+    assert.match((await netboot('ipam', 'show', ...L)).stdout, /range 10\.244\.1\.0\/24: 3 of 253 addresses in use, 250 free/);
 
     const check = await netboot('ipam', 'check', ...L, '--json');
     assert.is(check.code, 1);

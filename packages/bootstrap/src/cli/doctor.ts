@@ -11,15 +11,16 @@ import { probeAgent } from '../ops/health.js';
 import { Options, output } from './args.js';
 
 const USAGE = `usage: netboot doctor [--root DIR] [--netns NAME] [--node NAME] [--mode MODE] [--vni N] [--vxlan-port N]
-                      [--kubeadm-config FILE] [--from DIR] [--lease-file FILE] [--data-dir DIR]
-                      [--cache-dir DIR] [--health-port N] [datastore options] [--json]
+                      [--kubeadm-config FILE] [--from DIR] [--bin-dir DIR] [--conf-dir DIR] [--lease-file FILE]
+                      [--data-dir DIR] [--cache-dir DIR] [--health-port N] [datastore options] [--json]
 
 Checks, in the order a pod's packets depend on them, and says for each what is wrong and what to do:
-  cni-binary      the netboot plugin and the plugins its conflist chains are in <root>/opt/cni/bin
-                  (and, with --from DIR, are the build in DIR)
-  cni-conflist    <root>/etc/cni/net.d/10-netboot.conflist is there and parses
+  cni-binary      the netboot plugin and the plugins its conflist chains are in --bin-dir (default
+                  <root>/opt/cni/bin), and with --from DIR are the build in DIR
+  cni-conflist    10-netboot.conflist is in --conf-dir (default <root>/etc/cni/net.d) and parses
   cni-shadow      no other pod network's config sorts before it (the runtime uses the first)
-  lease           the agent's lease file (default <root>/run/netboot/subnet.json)
+  lease           the agent's lease file (the conflist's ipam.leaseFile, default /run/netboot/subnet.json,
+                  under <root>)
   lease-conflist  the conflist's ranges and MTU, if set, agree with the lease
   pod-subnet      kubeadm's podSubnet (--kubeadm-config, or the kubeadm-config ConfigMap) vs the pools
                   vs Node.spec.podCIDRs vs this node's record vs the lease
@@ -28,7 +29,7 @@ Checks, in the order a pod's packets depend on them, and says for each what is w
   mtu             pod veths → bridge → VXLAN device → uplink agree with the mode's pod MTU
   routes          routes to every peer's pods, as the mode wants, and no stale netboot route
   fdb-neigh       VXLAN FDB and neighbour entries for every peer, none stale
-  leaks           node-local reservations (--data-dir, default <root>/var/lib/cni/networks/<network>)
+  leaks           node-local reservations (--data-dir, default <root>/<ipam.dataDir or /var/lib/cni/networks>/<network>)
                   each held by a live pod (libcni's cache under --cache-dir, default <root>/var/lib/cni)
 
   --netns NAME  judge the kernel state inside that network namespace (a lab or test node)
@@ -40,7 +41,8 @@ ${DATASTORE_USAGE}
 examples:
   netboot doctor --kubeconfig /etc/kubernetes/kubelet.conf
   netboot doctor --etcd-endpoint http://10.0.0.1:2379 --kubeadm-config /etc/kubernetes/kubeadm.yaml
-  netboot doctor --netns lab-node1 --node node1 --nodes-file /run/netboot-lab/nodes.json --json`;
+  netboot doctor --netns demo-node1 --node node1 --nodes-file /run/netboot-lab/demo/nodes.json \\
+    --conf-dir /run/netboot-lab/demo/node1/net.d --bin-dir /run/netboot-lab/demo/bin     # a lab node`;
 
 export async function doctorMain(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
@@ -51,7 +53,8 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
     flags: ['json'],
     allowed: [
       ...DATASTORE_OPTIONS,
-      ...['root', 'netns', 'node', 'mode', 'vni', 'vxlan-port', 'kubeadm-config', 'from', 'lease-file', 'data-dir', 'cache-dir', 'health-port'],
+      ...['root', 'netns', 'node', 'mode', 'vni', 'vxlan-port', 'kubeadm-config', 'from', 'bin-dir', 'conf-dir', 'lease-file', 'data-dir'],
+      ...['cache-dir', 'health-port'],
     ],
   });
   const choice = chooseDatastore(opts);
@@ -64,8 +67,14 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
   const healthPort = netns === undefined ? (opts.int('health-port', 0, 65_535) ?? 9099) : 0;
   const out = output(opts.has('json'));
 
-  const cni = gatherCni(root, opts.get('from'));
-  const network = cni.files.find((c) => c.types[0] === 'netboot')?.name ?? 'netboot';
+  const cni = gatherCni(root, {
+    ...(opts.has('from') && { from: opts.get('from')! }),
+    ...(opts.has('bin-dir') && { binDir: opts.get('bin-dir')! }),
+    ...(opts.has('conf-dir') && { confDir: opts.get('conf-dir')! }),
+  });
+  // Where the plugin keeps its reservations and reads its lease: as netboot's conflist says, else the defaults.
+  const conf = cni.files.find((c) => c.types[0] === 'netboot');
+  const network = conf?.name ?? 'netboot';
   out.progress(`reading ${describeDatastore(choice)} …`);
   const kubeconfig = choice.type === 'kubernetes' ? (choice.kubeconfig ?? 'default') : opts.get('kubeconfig');
   const cluster = await gatherCluster({
@@ -74,10 +83,10 @@ export async function doctorMain(argv: readonly string[]): Promise<number> {
     ...(opts.has('kubeadm-config') && { kubeadmConfig: opts.get('kubeadm-config')! }),
     ...(kubeconfig !== undefined && { kubeconfig }),
   });
-  const dataDir = opts.get('data-dir') ?? join(root, 'var/lib/cni/networks', network);
+  const dataDir = opts.get('data-dir') ?? join(root, conf?.dataDir ?? '/var/lib/cni/networks', network);
   const facts: DoctorFacts = {
     cni,
-    lease: gatherLease(opts.get('lease-file') ?? join(root, 'run/netboot/subnet.json')),
+    lease: gatherLease(opts.get('lease-file') ?? join(root, conf?.leaseFile ?? '/run/netboot/subnet.json')),
     cluster,
     kernel: gatherKernel({
       ...(netns !== undefined && { netns }),

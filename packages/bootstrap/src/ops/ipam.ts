@@ -129,7 +129,7 @@ export function renderShow(s: IpamShow): string {
   const lines = [`store: ${s.store}`];
   for (const p of s.usage?.pools ?? [])
     lines.push(
-      `pool ${p.name ?? p.cidr}${p.name ? ` ${p.cidr}` : ''}: ${p.allocated} of ${p.size} addresses in use, ${p.free} free, ${p.blocks.length} block(s)`,
+      `${p.name ? `pool ${p.name} ${p.cidr}` : `range ${p.cidr}`}: ${p.allocated} of ${p.size} addresses in use, ${p.free} free, ${p.blocks.length} block(s)`,
     );
   if (s.usage?.pools.length === 0) lines.push('no pools');
   for (const b of s.blocks ?? []) lines.push(`  block ${b.cidr}  node ${b.node}  ${b.allocated}/${b.size} in use`);

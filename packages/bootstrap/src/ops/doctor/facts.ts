@@ -18,6 +18,9 @@ export interface ConfFile {
   ranges?: string[];
   mtu?: number;
   bridge?: string;
+  /** Where the plugin keeps reservations and reads the lease, when the conflist says (`ipam.dataDir`, `ipam.leaseFile`). */
+  dataDir?: string;
+  leaseFile?: string;
   /** Why it does not parse (a runtime skips or fails on it). */
   error?: string;
 }

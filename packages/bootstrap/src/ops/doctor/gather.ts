@@ -16,10 +16,11 @@ import type { ClusterFacts, CniFacts, ConfFile, KernelFacts, LeakFacts, LeaseFac
 
 const reason = (e: unknown) => (e as Error).message;
 
-/** The plugins and network configs under `root` (`/opt/cni/bin`, `/etc/cni/net.d`). */
-export function gatherCni(root: string, from?: string): CniFacts {
-  const binDir = join(root, 'opt/cni/bin');
-  const confDir = join(root, 'etc/cni/net.d');
+/** The plugins and network configs: `binDir` and `confDir`, default `<root>/opt/cni/bin` and `<root>/etc/cni/net.d`. */
+export function gatherCni(root: string, o: { from?: string; binDir?: string; confDir?: string } = {}): CniFacts {
+  const binDir = o.binDir ?? join(root, 'opt/cni/bin');
+  const confDir = o.confDir ?? join(root, 'etc/cni/net.d');
+  const from = o.from;
   let names: string[] = [];
   try {
     names = readdirSync(confDir);
@@ -55,8 +56,10 @@ function readConf(dir: string, file: string): ConfFile {
   if (typeof raw.cniVersion === 'string') conf.cniVersion = raw.cniVersion;
   const net = plugins.find((p) => p?.type === 'netboot');
   if (net !== undefined) {
-    const ipam = net.ipam as { ranges?: { subnet?: string }[][] } | undefined;
+    const ipam = net.ipam as { ranges?: { subnet?: string }[][]; dataDir?: unknown; leaseFile?: unknown } | undefined;
     if (Array.isArray(ipam?.ranges)) conf.ranges = ipam.ranges.flat().map((r) => String(r?.subnet));
+    if (typeof ipam?.dataDir === 'string') conf.dataDir = ipam.dataDir;
+    if (typeof ipam?.leaseFile === 'string') conf.leaseFile = ipam.leaseFile;
     if (typeof net.mtu === 'number') conf.mtu = net.mtu;
     if (typeof net.bridge === 'string') conf.bridge = net.bridge;
   }
