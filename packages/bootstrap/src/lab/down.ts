@@ -38,6 +38,8 @@ export async function labDown(name: string, progress: (line: string) => void): P
     const how = await stopProcess(p);
     progress(how === 'gone' ? `${p.what} (pid ${p.pid}): already gone` : `${p.what} (pid ${p.pid}): ${how}`);
   }
+  // A kubelet lab's pods, shims, cgroups and the machine's sysctls (nothing for other labs).
+  await (await import('./kubelet/down.js')).kubeletDown(dir, progress);
   const plugin = labPlugin(dir);
   for (const pod of state?.pods ?? []) {
     const node = state!.nodes.find((n) => n.name === pod.node);

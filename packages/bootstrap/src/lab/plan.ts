@@ -14,6 +14,8 @@ import { type LabDatastore, labDir } from './state.js';
 
 export const LAB_MODES = ['host-gw', 'vxlan', 'cross-subnet'] as const satisfies readonly ModeName[];
 export const LAB_DATASTORES = ['file', 'etcd', 'kubernetes'] as const satisfies readonly LabDatastore[];
+/** What runs the pods: namespaces made by CNI ADD (`--pods` per node), or containerd + kubelet per node. */
+export const LAB_RUNTIMES = ['namespaces', 'kubelet'] as const;
 
 export interface LabOptions {
   name: string;
@@ -22,6 +24,8 @@ export interface LabOptions {
   mode: (typeof LAB_MODES)[number];
   podCIDR: string;
   datastore: LabDatastore;
+  /** Default `namespaces`; `kubelet` needs the Kubernetes datastore (kubelets register the Nodes). */
+  runtime?: (typeof LAB_RUNTIMES)[number];
 }
 
 interface UnderlaySubnet {
@@ -72,6 +76,8 @@ export function planLab(options: LabOptions): LabPlan {
   if (!NAME.test(name)) throw new LabOptionError(`--name ${JSON.stringify(name)}: use 1–32 of a-z, 0-9 and '-', starting with a letter or digit`);
   if (!Number.isInteger(count) || count < 1 || count > 50) throw new LabOptionError(`--nodes ${count}: expected 1..50`);
   if (!Number.isInteger(pods) || pods < 0 || pods > 50) throw new LabOptionError(`--pods ${pods}: expected 0..50`);
+  if (options.runtime === 'kubelet' && (options.datastore !== 'kubernetes' || pods > 0))
+    throw new LabOptionError('--runtime kubelet: kubelets register the Nodes and run the pods, so it takes --datastore kubernetes and no --pods');
   let cluster: Cidr;
   try {
     cluster = Cidr.parse(options.podCIDR);

@@ -31,6 +31,8 @@ export async function labUp(options: LabOptions, progress: (line: string) => voi
   if (existsSync(join(plan.dir, 'state.json')) || existsSync(`/run/netns/${plan.underlay.netns}`))
     throw new LabExistsError(`lab ${options.name} exists: \`netboot lab down --name ${options.name}\` removes it first`);
   if (options.datastore === 'kubernetes') (await import('./kubernetes.js')).requireKubernetes();
+  const kubelet = options.runtime === 'kubelet' ? await import('./kubelet/up.js') : undefined;
+  kubelet?.requireKubeletRuntime();
   const state: LabState = {
     name: options.name,
     dir: plan.dir,
@@ -75,6 +77,17 @@ export async function labUp(options: LabOptions, progress: (line: string) => voi
   t = Date.now();
   const ds = await startDatastore(plan, state, save);
   progress(`datastore ${describe(ds)} … ok (${seconds(t)})`);
+  // Kubelets register the Nodes the agents wait for.
+  if (kubelet !== undefined)
+    await kubelet.startKubelets(
+      plan,
+      await plugin,
+      (p) => {
+        state.processes.push(p);
+        save();
+      },
+      progress,
+    );
 
   t = Date.now();
   const procs = plan.nodes.map((node) => {
@@ -95,6 +108,7 @@ export async function labUp(options: LabOptions, progress: (line: string) => voi
   t = Date.now();
   await converge(state);
   if (state.nodes.length > 1) progress(`routes: every node routes its ${state.nodes.length - 1} peers' pods (${options.mode}, ${seconds(t)})`);
+  await kubelet?.kubeletNodesReady(plan, progress);
 
   t = Date.now();
   const binary = await plugin;
@@ -135,6 +149,8 @@ async function startDatastore(plan: LabPlan, state: LabState, save: () => void):
     case 'etcd':
       return { type: 'etcd', endpoint: await startLabEtcd(plan.underlay.netns, plan.serviceIp, plan.dir, record) };
     case 'kubernetes': {
+      if (plan.options.runtime === 'kubelet')
+        return { type: 'kubernetes', kubeconfig: await (await import('./kubelet/up.js')).startKubeletDatastore(plan, record), register: false };
       const { startLabKubernetes } = await import('./kubernetes.js');
       return { type: 'kubernetes', kubeconfig: await startLabKubernetes(plan, record) };
     }
