@@ -3,7 +3,7 @@
 // machine, checked, and removed again.
 import { existsSync } from 'node:fs';
 import { errorKind } from '@netboot/core/errors';
-import { LAB_DATASTORES, LAB_MODES, LabOptionError } from '../lab/plan.js';
+import { LAB_DATASTORES, LAB_MODES, LAB_RUNTIMES, LabOptionError } from '../lab/plan.js';
 import { LAB_RUN_DIR, type LabState, listLabs, loadLabState } from '../lab/state.js';
 import { Options, output, UsageError } from './args.js';
 
@@ -11,7 +11,7 @@ const DEFAULT_NAME = 'netboot-lab';
 
 export const LAB_USAGE = `usage:
   netboot lab up    [--name NAME] [--nodes N] [--pods N] [--mode host-gw|vxlan|cross-subnet]
-                    [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--json]
+                    [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--runtime namespaces|kubelet] [--json]
   netboot lab check [--name NAME] [--json]
   netboot lab migrate-pool [--name NAME] [options]
   netboot lab down  [--name NAME]
@@ -22,6 +22,9 @@ export const LAB_USAGE = `usage:
          by pods only through NAT), NAME-node1… (192.168.1.11…, each running \`netboot agent\`), and
          NAME-nodeN-podM made by the CNI plugin's ADD. Defaults: 3 nodes, 2 pods each, vxlan,
          10.244.0.0/16, the file datastore. State, logs and data: /run/netboot-lab/NAME/.
+         --runtime kubelet: real pods instead — every node runs containerd and kubelet (pause and
+         busybox images built locally, no registry), the control plane adds kube-scheduler; the
+         datastore is kubernetes and --pods is 0 (lab check deploys the pods).
   check  connects (TCP) from every pod to every pod, node and the outside host, per family, and
          checks the source each saw: the pod itself, except the outside sees the pod's node (NAT).
          A table (--json: a list of probes); exit 1 when any probe failed.
@@ -31,6 +34,7 @@ export const LAB_USAGE = `usage:
 examples:
   netboot lab up && netboot lab check; netboot lab down
   netboot lab up --name demo --nodes 2 --pods 1 --mode host-gw --datastore etcd
+  netboot lab up --name kl --runtime kubelet && netboot lab check --name kl   # a Deployment over 3 kubelets
   ip netns exec netboot-lab-node1 ip route            # node1's routes to the other nodes' pods
   ip netns exec netboot-lab-node1-pod1 ping 10.244.2.2
   netboot lab down --name demo`;
@@ -57,17 +61,20 @@ export async function labMain(argv: readonly string[]): Promise<number> {
   }
   switch (command) {
     case 'up': {
-      const opts = Options.parse(rest, { flags: ['json'], allowed: ['name', 'nodes', 'pods', 'mode', 'pod-cidr', 'datastore'] });
+      const opts = Options.parse(rest, { flags: ['json'], allowed: ['name', 'nodes', 'pods', 'mode', 'pod-cidr', 'datastore', 'runtime'] });
       const out = output(opts.has('json'));
       const { labUp } = await import('../lab/up.js');
       const name = nameOf(opts);
+      const runtime = opts.choice('runtime', LAB_RUNTIMES, 'namespaces');
+      const kubelet = runtime === 'kubelet';
       const options = {
         name,
         nodes: opts.int('nodes', 1, 50) ?? 3,
-        pods: opts.int('pods', 0, 50) ?? 2,
+        pods: opts.int('pods', 0, 50) ?? (kubelet ? 0 : 2),
         mode: opts.choice('mode', LAB_MODES, 'vxlan'),
         podCIDR: opts.get('pod-cidr') ?? '10.244.0.0/16',
-        datastore: opts.choice('datastore', LAB_DATASTORES, 'file'),
+        datastore: opts.choice('datastore', LAB_DATASTORES, kubelet ? 'kubernetes' : 'file'),
+        runtime,
       };
       try {
         const state = await labUp(options, (line) => out.progress(line));
