@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipIf, throwsA, withTempDir } from '@netboot/core/testing/pure';
+import { Cidr } from '@netboot/ipam';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { apply } from '../src/init/apply.js';
@@ -23,9 +24,12 @@ import { goodFacts } from './init-fixtures.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
 const k8s = skipIf(test, missing);
+// The control plane's controller manager runs with this plan's pod CIDR (--cluster-cidr) and mask.
+// (The fixture takes its --node-cidr-mask-size from its cached dry-run, so the mask here is its 24.)
+const NETWORK = plan({ podCIDRs: ['10.200.0.0/16'], nodeMask: { ipv4: 24 } }).settings;
 let cp: ControlPlane | undefined;
 k8s.before(async () => {
-  cp = await startControlPlane();
+  cp = await startControlPlane({ podCIDR: NETWORK.podCIDRs[0]!, serviceCIDR: NETWORK.serviceCIDRs[0]!, nodeMaskSize: NETWORK.nodeMask.ipv4! });
 });
 k8s.after(async () => {
   await cp?.stop();
@@ -105,6 +109,21 @@ k8s('init applies the manifests with kubectl when the kubeconfig answers; a seco
     });
     assert.is(left.trim(), '', 'the ClusterRole is gone');
   }, 'nbt-init-kubectl-');
+});
+
+k8s('the real controller manager, run with the plan’s flags, gives Nodes pod CIDRs inside the plan’s pool', async () => {
+  const c = cp!;
+  c.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'nbt-init-node' } }));
+  let podCIDR = '';
+  for (let i = 0; i < 120 && podCIDR === ''; i++) {
+    podCIDR = c.kubectl(['get', 'node', 'nbt-init-node', '-o', 'jsonpath={.spec.podCIDR}']).trim();
+    if (podCIDR === '') await new Promise((r) => setTimeout(r, 250));
+  }
+  const pool = Cidr.parse(NETWORK.podCIDRs[0]!);
+  const got = Cidr.parse(podCIDR);
+  assert.ok(pool.contains(got), `${podCIDR} inside ${pool}`);
+  assert.is(got.prefixLen, NETWORK.nodeMask.ipv4);
+  c.kubectl(['delete', 'node', 'nbt-init-node']);
 });
 
 test.run();
