@@ -76,6 +76,12 @@ export async function labMain(argv: readonly string[]): Promise<number> {
         datastore: opts.choice('datastore', LAB_DATASTORES, kubelet ? 'kubernetes' : 'file'),
         runtime,
       };
+      // Interrupted half-way: what was made is recorded, so say how to remove it.
+      const onSignal = (signal: NodeJS.Signals) => {
+        process.stderr.write(`\nnetboot lab up: ${signal}; \`netboot lab down --name ${name}\` removes what was made\n`);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      };
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         const state = await labUp(options, (line) => out.progress(line));
         out.result(state, `next: netboot lab check --name ${name}; netboot lab down --name ${name}`);
@@ -88,6 +94,8 @@ export async function labMain(argv: readonly string[]): Promise<number> {
         const hint = made ? `\nlogs and state are in ${dir}; \`netboot lab down --name ${name}\` removes what was made` : '';
         process.stderr.write(`netboot lab up: ${(e as Error).message}${hint}\n`);
         return 1;
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
     }
     case 'down': {
