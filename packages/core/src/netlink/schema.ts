@@ -202,6 +202,22 @@ function resolveTables(): void {
   }
 }
 
+/**
+ * A table built on first use. Tables of objects a short-lived process may never meet (neighbours,
+ * rules, nexthop objects, VXLAN/macvlan/IP-in-IP link data) are made when first decoded or encoded:
+ * the CNI plugin's ADD never needs them, and building them was ~30 % of this module's load.
+ */
+function lazy(build: () => AttrTable): () => AttrTable {
+  let t: AttrTable | undefined;
+  return () => {
+    if (t === undefined) {
+      t = build();
+      resolveTables();
+    }
+    return t;
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixed headers
 
@@ -434,84 +450,100 @@ const bridgePortAttrs: AttrTable = table('IFLA_BRPORT', {
   IFLA_BRPORT_LOCKED: 'u8',
 });
 
-const vxlanAttrs: AttrTable = table('IFLA_VXLAN', {
-  IFLA_VXLAN_ID: 'u32',
-  IFLA_VXLAN_GROUP: 'ipaddr',
-  IFLA_VXLAN_LINK: 'u32',
-  IFLA_VXLAN_LOCAL: 'ipaddr',
-  IFLA_VXLAN_TTL: 'u8',
-  IFLA_VXLAN_TOS: 'u8',
-  IFLA_VXLAN_LEARNING: 'u8',
-  IFLA_VXLAN_AGEING: 'u32',
-  IFLA_VXLAN_LIMIT: 'u32',
-  IFLA_VXLAN_PORT_RANGE: struct(ifla_vxlan_port_range),
-  IFLA_VXLAN_PROXY: 'u8',
-  IFLA_VXLAN_RSC: 'u8',
-  IFLA_VXLAN_L2MISS: 'u8',
-  IFLA_VXLAN_L3MISS: 'u8',
-  IFLA_VXLAN_PORT: 'be16',
-  IFLA_VXLAN_GROUP6: 'ipaddr',
-  IFLA_VXLAN_LOCAL6: 'ipaddr',
-  IFLA_VXLAN_UDP_CSUM: 'u8',
-  IFLA_VXLAN_UDP_ZERO_CSUM6_TX: 'u8',
-  IFLA_VXLAN_UDP_ZERO_CSUM6_RX: 'u8',
-  IFLA_VXLAN_REMCSUM_TX: 'u8',
-  IFLA_VXLAN_REMCSUM_RX: 'u8',
-  IFLA_VXLAN_GBP: 'flag',
-  IFLA_VXLAN_REMCSUM_NOPARTIAL: 'flag',
-  IFLA_VXLAN_COLLECT_METADATA: 'u8',
-  IFLA_VXLAN_LABEL: 'be32',
-  IFLA_VXLAN_GPE: 'flag',
-  // A flag in requests, a u8 in dumps: decoded from requests as an empty Buffer.
-  IFLA_VXLAN_TTL_INHERIT: 'u8',
-  IFLA_VXLAN_DF: 'u8',
-  IFLA_VXLAN_VNIFILTER: 'u8',
-});
+const vxlanAttrs = lazy(() =>
+  table('IFLA_VXLAN', {
+    IFLA_VXLAN_ID: 'u32',
+    IFLA_VXLAN_GROUP: 'ipaddr',
+    IFLA_VXLAN_LINK: 'u32',
+    IFLA_VXLAN_LOCAL: 'ipaddr',
+    IFLA_VXLAN_TTL: 'u8',
+    IFLA_VXLAN_TOS: 'u8',
+    IFLA_VXLAN_LEARNING: 'u8',
+    IFLA_VXLAN_AGEING: 'u32',
+    IFLA_VXLAN_LIMIT: 'u32',
+    IFLA_VXLAN_PORT_RANGE: struct(ifla_vxlan_port_range),
+    IFLA_VXLAN_PROXY: 'u8',
+    IFLA_VXLAN_RSC: 'u8',
+    IFLA_VXLAN_L2MISS: 'u8',
+    IFLA_VXLAN_L3MISS: 'u8',
+    IFLA_VXLAN_PORT: 'be16',
+    IFLA_VXLAN_GROUP6: 'ipaddr',
+    IFLA_VXLAN_LOCAL6: 'ipaddr',
+    IFLA_VXLAN_UDP_CSUM: 'u8',
+    IFLA_VXLAN_UDP_ZERO_CSUM6_TX: 'u8',
+    IFLA_VXLAN_UDP_ZERO_CSUM6_RX: 'u8',
+    IFLA_VXLAN_REMCSUM_TX: 'u8',
+    IFLA_VXLAN_REMCSUM_RX: 'u8',
+    IFLA_VXLAN_GBP: 'flag',
+    IFLA_VXLAN_REMCSUM_NOPARTIAL: 'flag',
+    IFLA_VXLAN_COLLECT_METADATA: 'u8',
+    IFLA_VXLAN_LABEL: 'be32',
+    IFLA_VXLAN_GPE: 'flag',
+    // A flag in requests, a u8 in dumps: decoded from requests as an empty Buffer.
+    IFLA_VXLAN_TTL_INHERIT: 'u8',
+    IFLA_VXLAN_DF: 'u8',
+    IFLA_VXLAN_VNIFILTER: 'u8',
+  }),
+);
 
-const macvlanAttrs: AttrTable = table('IFLA_MACVLAN', {
-  IFLA_MACVLAN_MODE: 'u32',
-  IFLA_MACVLAN_FLAGS: 'u16',
-  IFLA_MACVLAN_MACADDR_MODE: 'u32',
-  IFLA_MACVLAN_MACADDR: 'mac',
-  IFLA_MACVLAN_MACADDR_DATA: nested(() => opaqueAttrs),
-  IFLA_MACVLAN_MACADDR_COUNT: 'u32',
-  IFLA_MACVLAN_BC_QUEUE_LEN: 'u32',
-  IFLA_MACVLAN_BC_QUEUE_LEN_USED: 'u32',
-});
+const macvlanAttrs = lazy(() =>
+  table('IFLA_MACVLAN', {
+    IFLA_MACVLAN_MODE: 'u32',
+    IFLA_MACVLAN_FLAGS: 'u16',
+    IFLA_MACVLAN_MACADDR_MODE: 'u32',
+    IFLA_MACVLAN_MACADDR: 'mac',
+    IFLA_MACVLAN_MACADDR_DATA: nested(() => opaqueAttrs),
+    IFLA_MACVLAN_MACADDR_COUNT: 'u32',
+    IFLA_MACVLAN_BC_QUEUE_LEN: 'u32',
+    IFLA_MACVLAN_BC_QUEUE_LEN_USED: 'u32',
+  }),
+);
 
-const ipTunnelAttrs: AttrTable = table('IFLA_IPTUN', {
-  IFLA_IPTUN_LINK: 'u32',
-  IFLA_IPTUN_LOCAL: 'ipaddr',
-  IFLA_IPTUN_REMOTE: 'ipaddr',
-  IFLA_IPTUN_TTL: 'u8',
-  IFLA_IPTUN_TOS: 'u8',
-  IFLA_IPTUN_ENCAP_LIMIT: 'u8',
-  IFLA_IPTUN_FLOWINFO: 'be32',
-  // u16 for ipip/sit, u32 for ip6tnl: kept as bytes.
-  IFLA_IPTUN_FLAGS: 'binary',
-  IFLA_IPTUN_PROTO: 'u8',
-  IFLA_IPTUN_PMTUDISC: 'u8',
-  IFLA_IPTUN_6RD_PREFIX: 'ipaddr',
-  IFLA_IPTUN_6RD_RELAY_PREFIX: 'ipaddr',
-  IFLA_IPTUN_6RD_PREFIXLEN: 'u16',
-  IFLA_IPTUN_6RD_RELAY_PREFIXLEN: 'u16',
-  IFLA_IPTUN_ENCAP_TYPE: 'u16',
-  IFLA_IPTUN_ENCAP_FLAGS: 'u16',
-  IFLA_IPTUN_ENCAP_SPORT: 'be16',
-  IFLA_IPTUN_ENCAP_DPORT: 'be16',
-  IFLA_IPTUN_COLLECT_METADATA: 'flag',
-  IFLA_IPTUN_FWMARK: 'u32',
-});
+const ipTunnelAttrs = lazy(() =>
+  table('IFLA_IPTUN', {
+    IFLA_IPTUN_LINK: 'u32',
+    IFLA_IPTUN_LOCAL: 'ipaddr',
+    IFLA_IPTUN_REMOTE: 'ipaddr',
+    IFLA_IPTUN_TTL: 'u8',
+    IFLA_IPTUN_TOS: 'u8',
+    IFLA_IPTUN_ENCAP_LIMIT: 'u8',
+    IFLA_IPTUN_FLOWINFO: 'be32',
+    // u16 for ipip/sit, u32 for ip6tnl: kept as bytes.
+    IFLA_IPTUN_FLAGS: 'binary',
+    IFLA_IPTUN_PROTO: 'u8',
+    IFLA_IPTUN_PMTUDISC: 'u8',
+    IFLA_IPTUN_6RD_PREFIX: 'ipaddr',
+    IFLA_IPTUN_6RD_RELAY_PREFIX: 'ipaddr',
+    IFLA_IPTUN_6RD_PREFIXLEN: 'u16',
+    IFLA_IPTUN_6RD_RELAY_PREFIXLEN: 'u16',
+    IFLA_IPTUN_ENCAP_TYPE: 'u16',
+    IFLA_IPTUN_ENCAP_FLAGS: 'u16',
+    IFLA_IPTUN_ENCAP_SPORT: 'be16',
+    IFLA_IPTUN_ENCAP_DPORT: 'be16',
+    IFLA_IPTUN_COLLECT_METADATA: 'flag',
+    IFLA_IPTUN_FWMARK: 'u32',
+  }),
+);
 
 /** IFLA_INFO_DATA tables by IFLA_INFO_KIND; other kinds keep their data as bytes. */
 export const linkKinds: Readonly<Record<string, AttrTable>> = {
   veth: vethAttrs,
   bridge: bridgeAttrs,
-  vxlan: vxlanAttrs,
-  macvlan: macvlanAttrs,
-  macvtap: macvlanAttrs,
-  ipip: ipTunnelAttrs,
-  sit: ipTunnelAttrs,
+  get vxlan() {
+    return vxlanAttrs();
+  },
+  get macvlan() {
+    return macvlanAttrs();
+  },
+  get macvtap() {
+    return macvlanAttrs();
+  },
+  get ipip() {
+    return ipTunnelAttrs();
+  },
+  get sit() {
+    return ipTunnelAttrs();
+  },
 };
 
 /** IFLA_INFO_SLAVE_DATA tables by IFLA_INFO_SLAVE_KIND. */
@@ -618,74 +650,80 @@ const metricsAttrs: AttrTable = table('RTAX', {
 // ---------------------------------------------------------------------------------------------
 // Neighbour / FDB (RTM_*NEIGH): ndmsg + NDA_*
 
-const neighAttrs: AttrTable = table('NDA', {
-  // AF_BRIDGE FDB entries carry an IPv4 or IPv6 remote here: the codec goes by length.
-  NDA_DST: 'ipaddr',
-  NDA_LLADDR: 'mac',
-  NDA_CACHEINFO: struct(nda_cacheinfo),
-  NDA_PROBES: 'u32',
-  NDA_VLAN: 'u16',
-  NDA_PORT: 'be16',
-  NDA_VNI: 'u32',
-  NDA_IFINDEX: 'u32',
-  NDA_MASTER: 'u32',
-  NDA_LINK_NETNSID: 's32',
-  NDA_SRC_VNI: 'u32',
-  NDA_PROTOCOL: 'u8',
-  NDA_NH_ID: 'u32',
-  NDA_FDB_EXT_ATTRS: nested(() => opaqueAttrs),
-  NDA_FLAGS_EXT: 'u32',
-  NDA_NDM_STATE_MASK: 'u16',
-  NDA_NDM_FLAGS_MASK: 'u8',
-});
+const neighAttrs = lazy(() =>
+  table('NDA', {
+    // AF_BRIDGE FDB entries carry an IPv4 or IPv6 remote here: the codec goes by length.
+    NDA_DST: 'ipaddr',
+    NDA_LLADDR: 'mac',
+    NDA_CACHEINFO: struct(nda_cacheinfo),
+    NDA_PROBES: 'u32',
+    NDA_VLAN: 'u16',
+    NDA_PORT: 'be16',
+    NDA_VNI: 'u32',
+    NDA_IFINDEX: 'u32',
+    NDA_MASTER: 'u32',
+    NDA_LINK_NETNSID: 's32',
+    NDA_SRC_VNI: 'u32',
+    NDA_PROTOCOL: 'u8',
+    NDA_NH_ID: 'u32',
+    NDA_FDB_EXT_ATTRS: nested(() => opaqueAttrs),
+    NDA_FLAGS_EXT: 'u32',
+    NDA_NDM_STATE_MASK: 'u16',
+    NDA_NDM_FLAGS_MASK: 'u8',
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Nexthop object (RTM_*NEXTHOP): nhmsg + NHA_* — `ip nexthop …`
 
-const nexthopAttrs: AttrTable = table('NHA', {
-  NHA_ID: 'u32',
-  // A packed array of struct nexthop_grp; netboot sends single nexthops only, so it stays bytes.
-  NHA_GROUP: 'binary',
-  NHA_GROUP_TYPE: 'u16',
-  NHA_BLACKHOLE: 'flag',
-  NHA_OIF: 'u32',
-  NHA_GATEWAY: 'ipaddr',
-  NHA_ENCAP_TYPE: 'u16',
-  NHA_ENCAP: nested(() => opaqueAttrs),
-  NHA_GROUPS: 'flag',
-  NHA_MASTER: 'u32',
-  NHA_FDB: 'flag',
-  NHA_RES_GROUP: nested(() => opaqueAttrs),
-  NHA_RES_BUCKET: nested(() => opaqueAttrs),
-});
+const nexthopAttrs = lazy(() =>
+  table('NHA', {
+    NHA_ID: 'u32',
+    // A packed array of struct nexthop_grp; netboot sends single nexthops only, so it stays bytes.
+    NHA_GROUP: 'binary',
+    NHA_GROUP_TYPE: 'u16',
+    NHA_BLACKHOLE: 'flag',
+    NHA_OIF: 'u32',
+    NHA_GATEWAY: 'ipaddr',
+    NHA_ENCAP_TYPE: 'u16',
+    NHA_ENCAP: nested(() => opaqueAttrs),
+    NHA_GROUPS: 'flag',
+    NHA_MASTER: 'u32',
+    NHA_FDB: 'flag',
+    NHA_RES_GROUP: nested(() => opaqueAttrs),
+    NHA_RES_BUCKET: nested(() => opaqueAttrs),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Policy-routing rule (RTM_*RULE): fib_rule_hdr + FRA_* — `ip rule …`
 
-const ruleAttrs: AttrTable = table('FRA', {
-  FRA_DST: 'ipaddr',
-  FRA_SRC: 'ipaddr',
-  // FRA_IFNAME is the old name of the same number.
-  FRA_IIFNAME: 'string',
-  FRA_GOTO: 'u32',
-  FRA_PRIORITY: 'u32',
-  FRA_FWMARK: 'u32',
-  FRA_FLOW: 'u32',
-  // A big-endian u64 (the tunnel id); the codec has no be64, so it stays bytes.
-  FRA_TUN_ID: 'binary',
-  FRA_SUPPRESS_IFGROUP: 'u32',
-  FRA_SUPPRESS_PREFIXLEN: 'u32',
-  FRA_TABLE: 'u32',
-  FRA_FWMASK: 'u32',
-  FRA_OIFNAME: 'string',
-  FRA_PAD: 'binary',
-  FRA_L3MDEV: 'u8',
-  FRA_UID_RANGE: struct(fib_rule_uid_range),
-  FRA_PROTOCOL: 'u8',
-  FRA_IP_PROTO: 'u8',
-  FRA_SPORT_RANGE: struct(fib_rule_port_range),
-  FRA_DPORT_RANGE: struct(fib_rule_port_range),
-});
+const ruleAttrs = lazy(() =>
+  table('FRA', {
+    FRA_DST: 'ipaddr',
+    FRA_SRC: 'ipaddr',
+    // FRA_IFNAME is the old name of the same number.
+    FRA_IIFNAME: 'string',
+    FRA_GOTO: 'u32',
+    FRA_PRIORITY: 'u32',
+    FRA_FWMARK: 'u32',
+    FRA_FLOW: 'u32',
+    // A big-endian u64 (the tunnel id); the codec has no be64, so it stays bytes.
+    FRA_TUN_ID: 'binary',
+    FRA_SUPPRESS_IFGROUP: 'u32',
+    FRA_SUPPRESS_PREFIXLEN: 'u32',
+    FRA_TABLE: 'u32',
+    FRA_FWMASK: 'u32',
+    FRA_OIFNAME: 'string',
+    FRA_PAD: 'binary',
+    FRA_L3MDEV: 'u8',
+    FRA_UID_RANGE: struct(fib_rule_uid_range),
+    FRA_PROTOCOL: 'u8',
+    FRA_IP_PROTO: 'u8',
+    FRA_SPORT_RANGE: struct(fib_rule_port_range),
+    FRA_DPORT_RANGE: struct(fib_rule_port_range),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // NLMSG_ERROR / NLMSG_DONE extended-ack TLVs
@@ -735,10 +773,28 @@ export const families = {
   link: { name: 'link', header: ifinfomsg, attrs: linkAttrs },
   addr: { name: 'addr', header: ifaddrmsg, attrs: addrAttrs },
   route: { name: 'route', header: rtmsg, attrs: routeAttrs },
-  neigh: { name: 'neigh', header: ndmsg, attrs: neighAttrs },
-  rule: { name: 'rule', header: fib_rule_hdr, attrs: ruleAttrs },
+  neigh: {
+    name: 'neigh',
+    header: ndmsg,
+    get attrs() {
+      return neighAttrs();
+    },
+  },
+  rule: {
+    name: 'rule',
+    header: fib_rule_hdr,
+    get attrs() {
+      return ruleAttrs();
+    },
+  },
   setelem: { name: 'setelem', header: nfgenmsg, attrs: nftSetElemListAttrs },
-  nexthop: { name: 'nexthop', header: nhmsg, attrs: nexthopAttrs },
+  nexthop: {
+    name: 'nexthop',
+    header: nhmsg,
+    get attrs() {
+      return nexthopAttrs();
+    },
+  },
 } as const satisfies Record<string, Family>;
 
 /** Families indexed by message type (RTM_NEWLINK…). */
