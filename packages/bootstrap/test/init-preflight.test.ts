@@ -201,10 +201,10 @@ test('--force turns another network’s config into a warning and plans to set i
   assert.equal(p.cni.setAside, ['/r/etc/cni/net.d/10-flannel.conflist']);
 });
 
-test('a second run is not refused by what the first installed: its own conflist, cni0’s address, netboot’s routes', () => {
+test('a second run is not refused by what the cluster made: its own conflist, cni0’s address, netboot’s routes, kube-proxy’s IPVS Service IPs', () => {
   const facts = goodFacts();
   facts.cniConfigs.push(OWN_CONFLIST);
-  facts.addresses.push({ dev: 'cni0', cidr: '10.244.0.1/24' }, { dev: 'netboot.1', cidr: '10.244.0.0/32' });
+  facts.addresses.push({ dev: 'cni0', cidr: '10.244.0.1/24' }, { dev: 'netboot.1', cidr: '10.244.0.0/32' }, { dev: 'kube-ipvs0', cidr: '10.96.0.1/32' });
   facts.routes.push({ dst: '10.244.1.0/24', dev: 'netboot.1', protocol: NETBOOT_PROTOCOL }, { dst: '10.244.2.0/24', dev: 'eth0', protocol: NETBOOT_PROTOCOL });
   const p = plan({ facts });
   assert.ok(p.ok, formatChecks(p.preflight));

@@ -93,21 +93,24 @@ function nodeSubnetCheck(s: NetworkSettings, expectedNodes: number): Check {
   return pass('node-subnets', `${lines.join('; ')} (${expectedNodes} expected)`);
 }
 
-/** Addresses and routes that are netboot's own (a second run must not refuse its own bridge and routes). */
-function isNetboots(dev: string | undefined, protocol?: number): boolean {
-  return dev === BRIDGE || dev === NETBOOT_ROUTES.vxlanDevice || protocol === NETBOOT_ROUTES.protocol;
+/**
+ * Addresses and routes this cluster made itself, which a second run must not refuse: netboot's bridge,
+ * VXLAN device and routes, and kube-proxy's IPVS dummy device holding the Service IPs.
+ */
+function isClusters(dev: string | undefined, protocol?: number): boolean {
+  return dev === BRIDGE || dev === NETBOOT_ROUTES.vxlanDevice || dev === 'kube-ipvs0' || protocol === NETBOOT_ROUTES.protocol;
 }
 
 function hostDisjointCheck(s: NetworkSettings, facts: HostFacts): Check {
   const ours = [...s.podCIDRs.map((c) => ['pod', Cidr.parse(c)] as const), ...s.serviceCIDRs.map((c) => ['service', Cidr.parse(c)] as const)];
   const clashes: string[] = [];
   for (const a of facts.addresses) {
-    if (isNetboots(a.dev)) continue;
+    if (isClusters(a.dev)) continue;
     const net = Cidr.parse(networkOf(a.cidr));
     for (const [what, c] of ours) if (c.overlaps(net)) clashes.push(`${what} CIDR ${c} overlaps ${a.cidr} on ${a.dev}`);
   }
   for (const r of facts.routes) {
-    if (isNetboots(r.dev, r.protocol) || r.dst === 'default') continue;
+    if (isClusters(r.dev, r.protocol) || r.dst === 'default') continue;
     const dst = Cidr.parse(r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`);
     for (const [what, c] of ours) if (c.overlaps(dst)) clashes.push(`${what} CIDR ${c} overlaps the route ${r.dst}${r.dev ? ` dev ${r.dev}` : ''}`);
   }

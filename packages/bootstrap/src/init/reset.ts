@@ -38,7 +38,8 @@ export function reset(options: ResetOptions = {}): ResetReport {
     if (dry) report.done.push(`would delete ${refs.join(', ')} with kubectl`);
     else {
       const failed: string[] = [];
-      for (const o of state.applied.objects) {
+      // The DaemonSet before what it uses, the Namespace last: the reverse of the apply order.
+      for (const o of [...state.applied.objects].reverse()) {
         const args = ['--kubeconfig', state.applied.kubeconfig, 'delete', '--ignore-not-found', '--wait=false', `${o.kind}/${o.name}`];
         if (o.namespace !== undefined) args.push('-n', o.namespace);
         try {
