@@ -12,7 +12,7 @@ const DEFAULT_NAME = 'netboot-lab';
 export const LAB_USAGE = `usage:
   netboot lab up    [--name NAME] [--nodes N] [--pods N] [--mode host-gw|vxlan|cross-subnet]
                     [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--runtime namespaces|kubelet] [--json]
-  netboot lab check [--name NAME] [--json]
+  netboot lab check [--name NAME] [--json] [--replicas N] [--skip-rollout]
   netboot lab migrate-pool [--name NAME] [options]
   netboot lab down  [--name NAME]
   netboot lab list  [--json]
@@ -28,6 +28,9 @@ export const LAB_USAGE = `usage:
   check  connects (TCP) from every pod to every pod, node and the outside host, per family, and
          checks the source each saw: the pod itself, except the outside sees the pod's node (NAT).
          A table (--json: a list of probes); exit 1 when any probe failed.
+         A kubelet lab's pods come from a Deployment (--replicas, default 2 per node) spread over the
+         nodes by the scheduler and Ready first; then a rollout restart must pass again and leave no
+         IP, veth or nft element behind (--skip-rollout leaves it out).
   down   stops the lab's processes, CNI DELs its pods, deletes its namespaces and directory (also
          after a crashed up; nothing to do is not an error).
 
@@ -109,13 +112,25 @@ export async function labMain(argv: readonly string[]): Promise<number> {
     case 'list': {
       const opts = Options.parse(rest, { flags: ['json'] });
       const labs = listLabs();
-      const text = labs.map((s) => `${s.name}  ${s.mode}  ${s.datastore}  ${s.nodes.length} nodes  ${s.pods.length} pods  ${s.complete ? 'up' : 'incomplete'}`);
+      const { isRunning } = await import('../lab/processes.js');
+      const text = labs.map((s) => {
+        const running = s.processes.filter(isRunning).length;
+        const state = s.complete ? 'up' : 'incomplete';
+        return `${s.name}  ${s.mode}  ${s.datastore}  ${s.nodes.length} nodes  ${s.pods.length} pods  ${state}, ${running}/${s.processes.length} processes running`;
+      });
       output(opts.has('json')).result(labs, labs.length === 0 ? 'no labs' : text.join('\n'));
       return 0;
     }
     case 'check': {
-      const opts = Options.parse(rest, { flags: ['json'], allowed: ['name'] });
+      const opts = Options.parse(rest, { flags: ['json', 'skip-rollout'], allowed: ['name', 'replicas'] });
       const state = loadLabState(nameOf(opts));
+      const ks = (await import('../lab/kubelet/state.js')).loadKubeletState(state.dir);
+      if (ks !== undefined) {
+        const { kubeletLabCheck } = await import('../lab/kubelet/check.js');
+        return kubeletLabCheck(state, ks, { json: opts.has('json'), replicas: opts.int('replicas', 1, 200), skipRollout: opts.has('skip-rollout') });
+      }
+      if (opts.has('replicas') || opts.has('skip-rollout'))
+        throw new UsageError(`lab ${state.name} runs no kubelets: --replicas and --skip-rollout are for --runtime kubelet labs`);
       const { labCheck } = await import('../lab/check.js');
       return labCheck(state, { json: opts.has('json') });
     }
