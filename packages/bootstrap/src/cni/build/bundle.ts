@@ -24,10 +24,15 @@ function packageRoot(): string {
 
 const root = packageRoot();
 const CNI_SRC = join(root, 'src/cni');
+/**
+ * @netboot/core's directory as Node resolves it from here: packages/core in the workspace, the
+ * installed package beside netboot in node_modules (both ship their src for this bundle).
+ */
+const CORE = dirname(createRequire(join(root, 'package.json')).resolve('@netboot/core/package.json'));
 
 /** koffi's native module for this machine, from the installed @koromix/koffi-<platform> package. */
 export function koffiNativePath(): string {
-  const requireFromCore = createRequire(join(root, '../core/package.json'));
+  const requireFromCore = createRequire(join(CORE, 'package.json'));
   // koffi's exports hide its package.json; its main file sits at the package root.
   const koffiDir = dirname(requireFromCore.resolve('koffi'));
   const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
@@ -60,7 +65,7 @@ const koffiPlugin: Plugin = {
 };
 
 /** core's generated netlink bindings (constants, struct layouts, name tables). */
-const GENERATED = join(root, '../core/src/netlink/generated');
+const GENERATED = join(CORE, 'src/netlink/generated');
 
 /** Every `export const` of the generated modules that generated/index.ts re-exports. */
 function generatedNames(): string[] {
