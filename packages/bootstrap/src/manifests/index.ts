@@ -18,7 +18,7 @@ import { AGENT_RULES } from './rbac.js';
 import { NETBOOT_VERSION } from './version.js';
 
 /** Where the agent's peers and subnets live; the Kubernetes API by default (no extra service to run). */
-export type ManifestDatastore = { type: 'kubernetes' } | { type: 'etcd'; endpoints: string[]; prefix?: string };
+type ManifestDatastore = { type: 'kubernetes' } | { type: 'etcd'; endpoints: string[]; prefix?: string };
 
 export interface ManifestOptions {
   /** The cluster's pod CIDRs, one per family (kubeadm's `networking.podSubnet`, `--cluster-cidr`). */
