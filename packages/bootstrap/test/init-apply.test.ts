@@ -2,7 +2,7 @@
 // nothing and says so, that a dry run writes nothing, that --force sets another network aside and reset
 // puts it back, and that reset removes exactly what init installed. The plugin is a stand-in file (the
 // real binary's build is cni-sea.test.ts's); the host is facts as data, so no root is needed.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withTempDir } from '@netboot/core/testing/pure';
 import { test } from 'uvu';
@@ -12,16 +12,7 @@ import { plan } from '../src/init/plan.js';
 import { formatChecks } from '../src/init/preflight.js';
 import { reset } from '../src/init/reset.js';
 import type { HostFacts, PlanOptions } from '../src/init/types.js';
-import { goodFacts, OWN_CONFLIST } from './init-fixtures.js';
-
-/** Every file under `dir`, relative, sorted. */
-const tree = (dir: string): string[] =>
-  existsSync(dir)
-    ? readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-        .sort()
-    : [];
+import { goodFacts, OWN_CONFLIST, tree } from './init-fixtures.js';
 
 /** A stand-in root with a stand-in plugin; `run(options, facts)` plans and checks preflight passed. */
 async function withRoot(fn: (root: string, planFor: (o?: PlanOptions, facts?: HostFacts) => ReturnType<typeof plan>) => Promise<void>) {

@@ -3,9 +3,10 @@
 // runs in, and probes the kernel in a throwaway one), writing only under a stand-in --root, so /opt and
 // /etc of this machine are never touched.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { privileged, sh, type TempNetns, tempNetns, withTempDir } from '@netboot/core/testing';
+import { tree } from './init-fixtures.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -33,14 +34,6 @@ function netboot(...args: string[]): { code: number | null; stdout: string; stde
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-const tree = (dir: string): string[] =>
-  existsSync(dir)
-    ? readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
-        .sort()
-    : [];
 
 /** A temp dir with a stand-in root and a stand-in built plugin in `cni/`. */
 async function withDirs(fn: (root: string, cni: string, dir: string) => void): Promise<void> {

@@ -1,4 +1,7 @@
-// Host facts for init's pure tests: a healthy control-plane node, which each test spoils in one way.
+// Host facts for init's tests: a healthy control-plane node, which each test spoils in one way; and a
+// listing of what a run left under a root.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { conflistText } from '../src/cni/install.js';
 import type { HostFacts } from '../src/init/types.js';
 
@@ -22,3 +25,12 @@ export function goodFacts(): HostFacts {
 
 /** netboot's own conflist as `netboot cni install` writes it (what a second run finds). */
 export const OWN_CONFLIST = { file: '10-netboot.conflist', network: 'netboot', plugins: ['netboot', 'portmap'], text: conflistText() };
+
+/** Every file under `dir`, relative, sorted ([] when it does not exist). */
+export const tree = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+        .sort()
+    : [];
