@@ -31,7 +31,8 @@ export interface BuildOutput {
  * taken the child runs the calls a node makes: an ADD and then a DEL of a pod, in a network namespace
  * of its own (`unshare --net`, gone with the child; the pod end is made in that same namespace). That
  * compiles module set-up, the schema and codec, the IPAM store, bridge, veth, addresses, routes, the
- * result and the release. Without the right to make a namespace (not root) it runs one harmless ADD
+ * result and the release, and — with ipMasq on where nft is installed (it creates the table in that
+ * namespace) — the masquerade elements over nf_tables netlink. Without the right to make a namespace (not root) it runs one harmless ADD
  * for `lo` in its own namespace instead, refused with 102 before anything changes: set-up and the
  * first link read only.
  */
@@ -61,13 +62,14 @@ process.on('beforeExit', () => {
   fs.writeFileSync(cache, s.createCachedData());
   exit(0);
 });`;
+  const ownNetns = spawnSync('unshare', ['--net', 'true']).status === 0;
   const conf = {
     cniVersion: '1.1.0',
     name: 'netboot-build',
     type: 'netboot',
+    ipMasq: ownNetns && spawnSync('nft', ['--version']).status === 0,
     ipam: { type: 'netboot', ranges: [[{ subnet: '192.0.2.0/24' }]], dataDir: join(work, 'data') },
   };
-  const ownNetns = spawnSync('unshare', ['--net', 'true']).status === 0;
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     CNI_CONTAINERID: 'netboot-build',
