@@ -58,7 +58,7 @@ function resolveMode(o: PlanOptions, facts: HostFacts | undefined): Pick<Network
  * user's kubeadm ClusterConfiguration (networking.*), then its controller-manager flags, then defaults.
  */
 export function settleNetwork(o: PlanOptions, user: UserKubeadmConfig | undefined, facts: HostFacts | undefined): NetworkSettings {
-  const from = user === undefined ? '' : `${user.path}`;
+  const from = user?.path ?? '';
   const parsed = (values: string[] | string | undefined, what: string) =>
     values === undefined || values.length === 0 ? undefined : cidrList(typeof values === 'string' ? [values] : values, what);
   const pod =
