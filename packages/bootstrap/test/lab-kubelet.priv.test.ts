@@ -1,0 +1,154 @@
+// `netboot lab up --runtime kubelet`, `lab check` and `lab down` as a user runs them (the real CLI in a
+// child process): three nodes each running a real containerd and kubelet, pods of a Deployment placed
+// by the real scheduler and networked by netboot's plugin through containerd's CRI. Checked beside the
+// CLI's own verdict with independent tools: kubectl (nodes Ready, pods Ready and spread, each pod's IP
+// inside its node's spec.podCIDR), `kubectl exec … ping` from a pod to pods on the other nodes and to
+// the outside host, and afterwards no namespace, process, cgroup, directory or changed sysctl is left.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privileged } from '@netboot/core/testing';
+import { Cidr } from '@netboot/ipam';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { missingBusybox } from '../src/lab/images/busybox.js';
+import { missingContainerd } from '../src/lab/kubelet/runtime.js';
+import { KUBELET_SYSCTLS, readKubeletSysctls } from '../src/lab/kubelet/sysctls.js';
+import type { LabState } from '../src/lab/state.js';
+import { missingKubernetes } from '../src/testing/control-plane.js';
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+const CLI = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/bootstrap/src/cli/main.ts')];
+
+const needs = () => {
+  const missing = missingKubernetes() ?? missingContainerd() ?? missingBusybox();
+  if (missing !== undefined && process.env.CI) throw new Error(missing);
+  return missing;
+};
+const it = privileged(test, needs);
+let name: string | undefined;
+it.after.each(() => {
+  if (name !== undefined) netboot('lab', 'down', '--name', name);
+  name = undefined;
+});
+
+function netboot(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** kubectl against the lab's API server (inside its underlay namespace). */
+function kubectl(state: LabState, ...args: string[]): string {
+  const kc = join(state.dir, 'kubernetes', 'kc', 'admin.conf');
+  const bin = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')).bin as string;
+  const r = spawnSync('ip', ['netns', 'exec', `${state.name}-underlay`, join(bin, 'kubectl'), '--kubeconfig', kc, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface CheckOutput {
+  pods: { name: string; node: string; ips: string[] }[];
+  probes: { ok: boolean; from: string; to: string; reason: string | null }[];
+  rollout?: { ok: boolean; leaks: string[] };
+}
+
+/** Everything of lab `lab` that could outlive it. */
+function leftovers(lab: string): string[] {
+  const found: string[] = [];
+  for (const ns of existsSync('/run/netns') ? readdirSync('/run/netns') : []) if (ns.startsWith(`${lab}-`)) found.push(`netns ${ns}`);
+  for (const h of readdirSync('/sys/fs/cgroup'))
+    for (const d of existsSync(`/sys/fs/cgroup/${h}`) ? readdirSync(`/sys/fs/cgroup/${h}`) : [])
+      if (d.startsWith(`netboot-lab-${lab}-`)) found.push(`cgroup ${h}/${d}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`/run/netboot-lab/${lab}/`)) found.push(`process ${pid}`);
+    } catch {}
+  }
+  if (existsSync(`/run/netboot-lab/${lab}`)) found.push(`dir /run/netboot-lab/${lab}`);
+  for (const p of ['/var/lib/kubelet', '/var/log/pods', '/var/log/containers']) if (existsSync(p)) found.push(`host path ${p}`);
+  return found;
+}
+
+async function kubeletLab(mode: string, replicas: number, rollout: boolean): Promise<void> {
+  const sysctls = readKubeletSysctls();
+  const hadRunContainerd = existsSync('/run/containerd');
+  name = `nbt-${randomBytes(3).toString('hex')}`;
+  const up = netboot('lab', 'up', '--name', name, '--runtime', 'kubelet', '--mode', mode, '--nodes', '3', '--json');
+  assert.is(up.code, 0, `lab up failed:\n${up.stderr}`);
+  const state = JSON.parse(up.stdout) as LabState;
+  assert.ok(state.complete);
+
+  // The nodes, by kubectl: Ready, registered by their kubelets with the lab's addresses, each a pod CIDR.
+  const nodes = JSON.parse(kubectl(state, 'get', 'nodes', '-o', 'json')).items as {
+    metadata: { name: string };
+    spec: { podCIDR: string };
+    status: { conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[]; nodeInfo: { containerRuntimeVersion: string } };
+  }[];
+  assert.equal(nodes.map((n) => n.metadata.name).sort(), ['node1', 'node2', 'node3']);
+  for (const n of nodes) {
+    assert.ok(
+      n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+      `${n.metadata.name} Ready`,
+    );
+    assert.match(n.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\//);
+    assert.is(n.status.addresses.find((a) => a.type === 'InternalIP')?.address, state.nodes.find((s) => s.name === n.metadata.name)!.ips[0]);
+  }
+
+  const args = ['lab', 'check', '--name', name, '--json', '--replicas', String(replicas), ...(rollout ? [] : ['--skip-rollout'])];
+  const check = netboot(...args);
+  const result = JSON.parse(check.stdout || '{}') as CheckOutput;
+  const failed = (result.probes ?? []).filter((p) => !p.ok).map((p) => `${p.from} → ${p.to}: ${p.reason}`);
+  assert.is(check.code, 0, `lab check:\n${failed.join('\n')}\n${JSON.stringify(result.rollout)}\n${check.stderr}`);
+  assert.is(result.pods.length, replicas);
+  // pod × (other pods + 3 nodes + outside), all passed.
+  assert.is(result.probes.length, replicas * (replicas - 1 + 3 + 1));
+  if (rollout) assert.equal(result.rollout, { ok: true, leaks: [], probes: `${result.probes.length} of ${result.probes.length} probes passed` });
+
+  // By kubectl: the Deployment's pods Ready, spread evenly (maxSkew 1), each IP in its node's pod CIDR.
+  const pods = JSON.parse(kubectl(state, 'get', 'pods', '-l', 'app=netboot-check', '-o', 'json')).items as {
+    metadata: { name: string };
+    spec: { nodeName: string };
+    status: { podIP: string; conditions: { type: string; status: string }[] };
+  }[];
+  assert.is(pods.length, replicas);
+  const perNode = nodes.map((n) => pods.filter((p) => p.spec.nodeName === n.metadata.name).length);
+  assert.ok(Math.max(...perNode) - Math.min(...perNode) <= 1, `spread ${perNode.join('/')}`);
+  for (const p of pods) {
+    assert.ok(
+      p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+      `${p.metadata.name} Ready`,
+    );
+    const cidr = Cidr.parse(nodes.find((n) => n.metadata.name === p.spec.nodeName)!.spec.podCIDR);
+    assert.ok(cidr.contains(p.status.podIP), `${p.metadata.name} ${p.status.podIP} in ${cidr}`);
+  }
+  // Through the API and the runtime (kubectl exec → kubelet → containerd): ping from the first pod to a
+  // pod on each other node, and to the outside host.
+  const first = pods[0]!;
+  const targets = nodes
+    .filter((n) => n.metadata.name !== first.spec.nodeName)
+    .map((n) => pods.find((p) => p.spec.nodeName === n.metadata.name)!.status.podIP)
+    .concat(state.outside.ips[0]!);
+  for (const ip of targets) kubectl(state, 'exec', first.metadata.name, '--', 'ping', '-c', '1', '-W', '2', ip);
+
+  const down = netboot('lab', 'down', '--name', name);
+  assert.is(down.code, 0, down.stderr);
+  const lab = name;
+  name = undefined;
+  assert.equal(leftovers(lab), []);
+  assert.equal(readKubeletSysctls(), sysctls, `${KUBELET_SYSCTLS.join(', ')} restored`);
+  assert.is(existsSync('/run/containerd'), hadRunContainerd, '/run/containerd as it was');
+}
+
+it('3 kubelet nodes, vxlan: 12 pods Ready, full matrix, rollout restart leaks nothing, down leaves nothing', async () => {
+  await kubeletLab('vxlan', 12, true);
+});
+
+it('3 kubelet nodes, host-gw: 6 pods Ready, full matrix', async () => {
+  await kubeletLab('host-gw', 6, false);
+});
+
+it.run();
