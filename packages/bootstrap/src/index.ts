@@ -12,6 +12,7 @@ export { plan } from './init/plan.js';
 export { apply } from './init/apply.js';
 export { reset, type ResetOptions, type ResetReport } from './init/reset.js';
 export { formatChecks } from './init/preflight.js';
+export { type ManifestOptions, type Manifests, renderManifests } from './manifests/index.js';
 export { CommandFailedError, InitOptionError, KubeadmConfigConflictError, PreflightFailedError } from './init/errors.js';
 export type {
   ApplyOptions,

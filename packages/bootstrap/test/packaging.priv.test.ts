@@ -118,16 +118,17 @@ it('npx netboot --help lists the commands', () => {
 it('the packages import through their exports maps (plain Node, no loader)', () => {
   packAndInstall();
   const script = `
-    import { plan, apply } from 'netboot';
+    import { plan, apply, renderManifests } from 'netboot';
     import { Cidr } from '@netboot/ipam';
     import { normalizeIp } from '@netboot/core/ip';
     import { NetbootError } from '@netboot/core/errors';
     import * as routes from '@netboot/routes';
     import * as cni from 'netboot/cni';
     console.log(JSON.stringify([typeof plan, typeof apply, Cidr.parse('10.244.0.0/16').toString(), normalizeIp('FD00::1'),
-      typeof NetbootError, typeof routes.vxlan, Object.keys(cni).length > 0]));`;
+      typeof NetbootError, typeof routes.vxlan, Object.keys(cni).length > 0,
+      renderManifests({ clusterCIDRs: ['10.244.0.0/16'] }).objects.map((o) => o.kind).at(-1)]));`;
   const out = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script]));
-  assert.equal(out, ['function', 'function', '10.244.0.0/16', 'fd00::1', 'function', 'function', true]);
+  assert.equal(out, ['function', 'function', '10.244.0.0/16', 'fd00::1', 'function', 'function', true, 'DaemonSet']);
 });
 
 it('npx netboot cni build --out DIR: the single executable and the script answer VERSION', () => {
