@@ -94,7 +94,7 @@ ptest('init end to end under --root: preflight, files, the printed kubeadm comma
 );
 
 ptest('a failed preflight exits 1, says why and how to fix it, and changes nothing', () =>
-  withDirs((root, cni) => {
+  withDirs((root, cni, dir) => {
     mkdirSync(join(root, 'etc/cni/net.d'), { recursive: true });
     writeFileSync(join(root, 'etc/cni/net.d/10-flannel.conflist'), '{"name":"cbr0","plugins":[{"type":"flannel"}]}');
     const before = tree(root);
@@ -102,7 +102,13 @@ ptest('a failed preflight exits 1, says why and how to fix it, and changes nothi
     assert.is(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^✗ another pod network is configured: 10-flannel\.conflist \(cbr0: flannel\)/m);
     assert.match(r.stdout, /fix: remove it, or pass --force/);
-    assert.match(r.stderr, /preflight failed; nothing was changed/);
+    assert.match(r.stderr, /preflight failed; nothing on this node was changed/);
+    assert.equal(tree(root), before);
+    // A dry run still renders the artifacts to --out (that changes nothing on the node), and exits 1.
+    const out = join(dir, 'out');
+    const dry = netboot('init', '--dry-run', '--out', out, '--root', root, '--cni-from', cni);
+    assert.is(dry.code, 1, dry.stdout + dry.stderr);
+    assert.equal(tree(out), ['10-netboot.conflist', 'kubeadm.yaml', 'netboot.yaml']);
     assert.equal(tree(root), before);
   }),
 );

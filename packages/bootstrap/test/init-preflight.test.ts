@@ -210,7 +210,7 @@ test('a second run is not refused by what the cluster made: its own conflist, cn
   assert.ok(p.ok, formatChecks(p.preflight));
 });
 
-test('missing br_netfilter or default route warn without blocking; no facts skips the host checks', () => {
+test('missing br_netfilter or default route warn without blocking; an unprobed kernel and no facts are skipped', () => {
   const facts = goodFacts();
   delete facts.sysctls.bridgeNfCallIptables;
   delete facts.uplink;
@@ -218,6 +218,10 @@ test('missing br_netfilter or default route warn without blocking; no facts skip
   assert.ok(p.ok);
   assert.is(p.preflight.find((c) => c.id === 'br-netfilter')!.status, 'warn');
   assert.is(p.preflight.find((c) => c.id === 'mtu')!.status, 'warn');
+  const unprobed = { ...goodFacts(), kernel: {}, kernelNotProbed: 'no throwaway namespace to probe in (EPERM)' };
+  const notRoot = plan({ facts: unprobed });
+  assert.ok(notRoot.ok, 'a kernel that could not be probed (not root) is not judged');
+  assert.match(notRoot.preflight.find((c) => c.id === 'kernel-vxlan')!.message, /not probed: no throwaway namespace to probe in \(EPERM\)/);
   const bare = plan({});
   assert.ok(bare.ok);
   assert.is(bare.preflight.at(-1)!.status, 'skip');

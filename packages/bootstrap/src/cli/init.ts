@@ -157,21 +157,28 @@ async function planAndApply(opts: Options, options: PlanOptions): Promise<number
   };
   planned();
   out.progress('inspecting this host (addresses, routes, sysctls, kernel link kinds, CNI configs)…');
-  const p = planned(
-    gatherFacts({
+  let facts: HostFacts | undefined;
+  try {
+    facts = gatherFacts({
       ...(options.root === undefined ? {} : { root: options.root }),
       ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
-    }),
-  );
-  if (!out.json) process.stdout.write(`${formatChecks(p.preflight)}\n`);
-  if (!p.ok) {
-    if (out.json) out.result({ plan: p, ok: false });
-    else process.stderr.write('netboot: preflight failed; nothing was changed\n');
-    return 1;
+    });
+  } catch (err) {
+    // A dry run still plans where the host cannot be read (another OS, no netlink): its checks are skipped.
+    if (!dryRun) throw err;
+    out.progress(`cannot read this host (${(err as Error).message}): host checks skipped`);
   }
+  const p = planned(facts);
+  if (!out.json) process.stdout.write(`${formatChecks(p.preflight)}\n`);
+  // Rendering the artifacts changes nothing on this node: a dry run writes them even when preflight fails.
   if (dryRun && opts.has('out') && p.role === 'init') {
     const written = writeArtifacts(p, resolve(opts.get('out')!));
     if (!out.json) process.stdout.write(`${written.map((s) => `${MARK[s.action]} ${s.step}: ${s.action}  ${s.detail}`).join('\n')}\n`);
+  }
+  if (!p.ok) {
+    if (out.json) out.result({ plan: p, ok: false });
+    else process.stderr.write('netboot: preflight failed; nothing on this node was changed\n');
+    return 1;
   }
   if (dryRun && p.kubeadm !== undefined && !out.json) process.stdout.write(`\n# ${p.kubeadm.path}\n${p.kubeadm.yaml}\n`);
   if (!dryRun && !(await confirm(opts, out, `apply this to ${p.root}?`))) {

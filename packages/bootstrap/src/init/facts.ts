@@ -65,7 +65,7 @@ function network(rtnl: Rtnl): Pick<HostFacts, 'addresses' | 'routes' | 'uplink'>
 }
 
 /** Creates then deletes a bridge, a veth pair and a VXLAN device inside a namespace made for it. */
-function probeKernel(): HostFacts['kernel'] {
+function probeKernel(): Pick<HostFacts, 'kernel' | 'kernelNotProbed'> {
   const ns = `netboot-probe-${randomBytes(4).toString('hex')}`;
   const specs: Record<KernelFeature, LinkSpec> = {
     bridge: { kind: 'bridge', name: 'probe-br' },
@@ -76,9 +76,8 @@ function probeKernel(): HostFacts['kernel'] {
   try {
     createNetns(ns);
   } catch (err) {
-    const error = `no throwaway namespace to probe in: ${(err as Error).message}`;
-    for (const f of Object.keys(specs) as KernelFeature[]) out[f] = { ok: false, error };
-    return out;
+    // Not root (EPERM): the kernel is left unjudged rather than failed.
+    return { kernel: out, kernelNotProbed: `no throwaway namespace to probe in (${(err as Error).message})` };
   }
   try {
     using rtnl = Rtnl.open({ netns: ns });
@@ -94,7 +93,7 @@ function probeKernel(): HostFacts['kernel'] {
   } finally {
     deleteNetns(ns);
   }
-  return out;
+  return { kernel: out };
 }
 
 /** The CNI configs a runtime would load from `<root>/etc/cni/net.d`. */
@@ -158,7 +157,7 @@ export function gatherFacts(options: GatherOptions = {}): HostFacts {
   return {
     ...network(rtnl),
     sysctls,
-    kernel: options.probeKernel === false ? {} : probeKernel(),
+    ...(options.probeKernel === false ? { kernel: {} } : probeKernel()),
     cniConfigs: cniConfigs(root),
     programs,
     ...(kubeadmVersion === undefined ? {} : { kubeadmVersion }),

@@ -130,7 +130,7 @@ function kernelChecks(s: NetworkSettings, facts: HostFacts): Check[] {
   return needed.map((f) => {
     const probed = facts.kernel[f];
     const id = `kernel-${f}`;
-    if (probed === undefined) return skip(id, `kernel ${f} support not probed`);
+    if (probed === undefined) return skip(id, `kernel ${f} support not probed${facts.kernelNotProbed ? `: ${facts.kernelNotProbed}` : ''}`);
     return probed.ok
       ? pass(id, `kernel supports ${f} (${FEATURE_WHY[f]}): created and deleted one in a throwaway namespace`)
       : fail(

@@ -44,6 +44,8 @@ export interface HostFacts {
   sysctls: { ipForward?: string; ipv6Forward?: string; bridgeNfCallIptables?: string };
   /** Each feature probed: ok, or the kernel's refusal. Absent = not probed. */
   kernel: Partial<Record<KernelFeature, { ok: boolean; error?: string }>>;
+  /** Why the kernel was not probed (no right to make a namespace: not root). */
+  kernelNotProbed?: string;
   /** Files in the CNI conf dir (under root) a runtime would load (*.conf, *.conflist, *.json): name, network, plugin types, text. */
   cniConfigs: { file: string; network?: string; plugins: string[]; text: string }[];
   /** Paths of the programs found on PATH. */
