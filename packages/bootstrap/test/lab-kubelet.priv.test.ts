@@ -8,13 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { privileged } from '@netboot/core/testing';
+import { ipJson, privileged } from '@netboot/core/testing';
 import { Cidr } from '@netboot/ipam';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { missingBusybox } from '../src/lab/images/busybox.js';
 import { missingContainerd } from '../src/lab/kubelet/runtime.js';
 import { KUBELET_SYSCTLS, readKubeletSysctls } from '../src/lab/kubelet/sysctls.js';
+import { stopProcess } from '../src/lab/processes.js';
 import type { LabState } from '../src/lab/state.js';
 import { missingKubernetes } from '../src/testing/control-plane.js';
 
@@ -56,6 +57,39 @@ interface CheckOutput {
   rollout?: { ok: boolean; leaks: string[] };
 }
 
+/** netboot's routes (protocol 78) in a node's namespace: their destinations. */
+function netbootRoutes(netns: string): string[] {
+  return (ipJson(netns, 'route', 'show') as { dst: string; protocol?: string }[]).filter((r) => r.protocol === '78').map((r) => r.dst);
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000} s: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * node3 drained (`kubectl drain`), its kubelet stopped and its Node deleted, as an operator retires a
+ * node: its pods are recreated on node1 and node2 and Ready, and neither keeps a route to node3's pods.
+ */
+async function drainNode3(state: LabState, replicas: number, podCIDR: string): Promise<void> {
+  for (const n of ['node1', 'node2']) assert.ok(netbootRoutes(`${state.name}-${n}`).includes(podCIDR), `${n} routes node3's ${podCIDR}`);
+  kubectl(state, 'drain', 'node3', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=1', '--timeout=90s');
+  const kubelet = state.processes.find((p) => p.what === `kubelet ${state.name}-node3`);
+  assert.ok(kubelet, 'node3 kubelet recorded');
+  await stopProcess(kubelet!);
+  kubectl(state, 'delete', 'node', 'node3', '--wait=true');
+  type Pod = { spec: { nodeName?: string }; status: { conditions?: { type: string; status: string }[] } };
+  const placed = () =>
+    (JSON.parse(kubectl(state, 'get', 'pods', '-l', 'app=netboot-check', '-o', 'json')).items as Pod[]).filter(
+      (p) => p.spec.nodeName !== 'node3' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+  await until(`${replicas} Ready pods on node1 and node2`, () => placed() === replicas);
+  await until("node1 and node2 drop node3's route", () => ['node1', 'node2'].every((n) => !netbootRoutes(`${state.name}-${n}`).includes(podCIDR)));
+}
+
 /** Everything of lab `lab` that could outlive it. */
 function leftovers(lab: string): string[] {
   const found: string[] = [];
@@ -73,7 +107,7 @@ function leftovers(lab: string): string[] {
   return found;
 }
 
-async function kubeletLab(mode: string, replicas: number, rollout: boolean): Promise<void> {
+async function kubeletLab(mode: string, replicas: number, rollout: boolean, drain = false): Promise<void> {
   const sysctls = readKubeletSysctls();
   const hadRunContainerd = existsSync('/run/containerd');
   name = `nbt-${randomBytes(3).toString('hex')}`;
@@ -133,6 +167,7 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean): Pro
     .map((n) => pods.find((p) => p.spec.nodeName === n.metadata.name)!.status.podIP)
     .concat(state.outside.ips[0]!);
   for (const ip of targets) kubectl(state, 'exec', first.metadata.name, '--', 'ping', '-c', '1', '-W', '2', ip);
+  if (drain) await drainNode3(state, replicas, nodes.find((n) => n.metadata.name === 'node3')!.spec.podCIDR);
 
   const down = netboot('lab', 'down', '--name', name);
   assert.is(down.code, 0, down.stderr);
@@ -143,8 +178,8 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean): Pro
   assert.is(existsSync('/run/containerd'), hadRunContainerd, '/run/containerd as it was');
 }
 
-it('3 kubelet nodes, vxlan: 12 pods Ready, full matrix, rollout restart leaks nothing, down leaves nothing', async () => {
-  await kubeletLab('vxlan', 12, true);
+it('3 kubelet nodes, vxlan: 12 pods Ready, full matrix, rollout restart leaks nothing, node3 retired, down leaves nothing', async () => {
+  await kubeletLab('vxlan', 12, true, true);
 });
 
 it('3 kubelet nodes, host-gw: 6 pods Ready, full matrix', async () => {

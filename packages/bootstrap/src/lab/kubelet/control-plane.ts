@@ -1,12 +1,14 @@
 // The control plane of a kubelet lab: the lab's Kubernetes control plane (src/testing/control-plane.ts:
 // etcd, kube-apiserver, kube-controller-manager) with the controllers real pods need, plus
-// kube-scheduler, all in the underlay namespace; and a kubelet kubeconfig per node (`kubeadm init phase
+// kube-scheduler, all in the underlay namespace, its network (pod and service CIDRs, node mask) read from
+// the kubeadm ClusterConfiguration `netboot init` plans for the lab's options (saved beside it); and a kubelet kubeconfig per node (`kubeadm init phase
 // kubeconfig kubelet --node-name NODE`: a client certificate for system:node:NODE in system:nodes, which
 // the API server's Node authorizer admits).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
+import { plan as initPlan } from '../../init/plan.js';
 import { startControlPlane } from '../../testing/control-plane.js';
 import { getIn } from '../netns-http.js';
 import type { LabPlan } from '../plan.js';
@@ -47,17 +49,50 @@ export function writeKubeletKubeconfig(cp: KubeletControlPlane, name: string, fi
   kubeadmKubeconfig(cp, 'kubelet', file, name);
 }
 
+/** A ClusterConfiguration without what the lab needs from it: `netboot init`'s plan changed shape. */
+class InitPlanError extends NetbootError {
+  readonly kind = 'internal' as const;
+}
+
+/**
+ * The network `netboot init --pod-cidr … --node-mask … --mode …` would configure kubeadm with, read back
+ * from its ClusterConfiguration (networking and the controller manager's extraArgs); its YAML is
+ * written to `file`.
+ */
+function initNetwork(plan: LabPlan, file: string): { podCIDR: string; serviceCIDR: string; nodeMaskSize: number } {
+  const p = initPlan({
+    podCIDRs: [plan.options.podCIDR],
+    nodeMask: { ipv4: plan.nodeMaskSize },
+    mode: plan.options.mode,
+    datastore: 'kubernetes',
+    expectedNodes: plan.nodes.length,
+  });
+  if (p.kubeadm === undefined) throw new InitPlanError('netboot init planned no kubeadm config');
+  writeFileSync(file, p.kubeadm.yaml);
+  const cluster = p.kubeadm.object as {
+    networking?: { podSubnet?: string; serviceSubnet?: string };
+    controllerManager?: { extraArgs?: { name: string; value: string }[] };
+  };
+  const arg = (name: string) => cluster.controllerManager?.extraArgs?.find((a) => a.name === name)?.value;
+  const podCIDR = cluster.networking?.podSubnet;
+  const serviceCIDR = cluster.networking?.serviceSubnet;
+  const mask = Number(arg('node-cidr-mask-size'));
+  if (podCIDR === undefined || serviceCIDR === undefined || arg('allocate-node-cidrs') !== 'true' || arg('cluster-cidr') !== podCIDR || !Number.isInteger(mask))
+    throw new InitPlanError(`netboot init's kubeadm config lacks the pod network (see ${file})`);
+  return { podCIDR, serviceCIDR, nodeMaskSize: mask };
+}
+
 /**
  * Starts the control plane and kube-scheduler (kubeadm's scheduler flags, leader election off) in the
  * underlay namespace; `record` gets each process as it starts. Resolves when the scheduler is healthy.
  */
 export async function startKubeletControlPlane(plan: LabPlan, record: (p: LabProcess) => void): Promise<KubeletControlPlane> {
   const dir = join(plan.dir, 'kubernetes');
+  mkdirSync(dir, { recursive: true });
   const fixture = await startControlPlane({
     netns: plan.underlay.netns,
     address: plan.serviceIp,
-    podCIDR: plan.options.podCIDR,
-    nodeMaskSize: plan.nodeMaskSize,
+    ...initNetwork(plan, join(plan.dir, 'netboot-init-kubeadm.yaml')),
     controllers: CONTROLLERS,
     dir,
     detached: true,

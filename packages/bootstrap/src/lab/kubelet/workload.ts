@@ -24,8 +24,15 @@ export function deploymentManifest(replicas: number): string {
         spec: {
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 5,
+          // A cordoned (drained) node is no spread domain (nodeTaintsPolicy): its pods go to the others.
           topologySpreadConstraints: [
-            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: LABEL } },
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              nodeTaintsPolicy: 'Honor',
+              labelSelector: { matchLabels: LABEL },
+            },
           ],
           containers: [
             {
