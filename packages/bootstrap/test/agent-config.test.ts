@@ -9,6 +9,7 @@ import { throwsA } from '@netboot/core/testing/pure';
 import { AgentConfigError, parseAgentArgs } from '../src/agent/config.js';
 import { leaseOf, writeLeaseFile } from '../src/agent/lease-file.js';
 import { egressScript } from '../src/agent/masquerade.js';
+import { CniCode, type CniError } from '../src/cni/errors.js';
 import { readLease } from '../src/cni/lease.js';
 
 test('flags: defaults filled, datastore from flags', () => {
@@ -81,6 +82,10 @@ test('bad configuration is refused with the field named', () => {
   bad(['--node-name', 'Not_A_Name', '--cluster-cidr', '10.244.0.0/16'], /DNS-1123/);
 });
 
+test('egress script: with no pool to masquerade from, the table goes (in one transaction, whether or not it exists)', () => {
+  assert.is(egressScript({ natFrom: [], clusterCIDRs: ['10.244.0.0/16'], nodeIPs: ['192.168.1.11'] }), 'table inet netboot {}\ndelete table inet netboot\n');
+});
+
 test('egress script: one transaction that recreates the table; pods → cluster and nodes return before masquerade', () => {
   const script = egressScript({
     natFrom: ['10.244.1.0/24', 'fd00:244:1::/64'],
@@ -112,11 +117,38 @@ test('the lease file is what the CNI plugin reads (subnets and MTU), written onl
   const dir = mkdtempSync(join(tmpdir(), 'nbt-agent-lease-'));
   try {
     const path = join(dir, 'run/netboot/subnet.json');
-    const lease = leaseOf(['10.244.1.0/24'], 1450, ['10.244.0.0/16']);
-    assert.equal(lease.gateways, ['10.244.1.1']);
+    const lease = leaseOf({ podCIDRs: ['10.244.1.0/24'], disabled: [] }, 1450, ['10.244.0.0/16']);
+    assert.equal(lease, { subnets: ['10.244.1.0/24'], gateways: ['10.244.1.1'], mtu: 1450, clusterCIDRs: ['10.244.0.0/16'] }, 'no disabledSubnets field');
     assert.ok(writeLeaseFile(path, lease));
     assert.not.ok(writeLeaseFile(path, lease), 'unchanged: not rewritten');
     assert.equal(readLease(path), { subnets: ['10.244.1.0/24'], mtu: 1450 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pool migration in the lease file: new pods get the open subnet, one per family; the disabled ones are marked; none open is try-again-later', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-agent-lease-'));
+  try {
+    const path = join(dir, 'subnet.json');
+    const migrating = leaseOf({ podCIDRs: ['10.245.3.0/24', 'fd00::/64', '10.244.1.0/24', '10.246.0.0/24'], disabled: ['10.244.1.0/24'] }, 1500, [
+      '10.244.0.0/16',
+    ]);
+    assert.equal(migrating.subnets, ['10.245.3.0/24', 'fd00::/64']);
+    assert.equal(migrating.gateways, ['10.245.3.1', 'fd00::1']);
+    assert.equal(migrating.disabledSubnets, ['10.244.1.0/24', '10.246.0.0/24'], 'a second open IPv4 subnet is not allocated from either');
+    writeLeaseFile(path, migrating);
+    assert.equal(readLease(path).subnets, ['10.245.3.0/24', 'fd00::/64'], 'the plugin allocates only from the open subnets');
+    writeLeaseFile(path, leaseOf({ podCIDRs: ['10.244.1.0/24'], disabled: ['10.244.1.0/24'] }, 1500, ['10.244.0.0/16']));
+    const err = (() => {
+      try {
+        readLease(path);
+      } catch (e) {
+        return e as CniError;
+      }
+    })();
+    assert.is(err?.code, CniCode.TryAgainLater);
+    assert.match(err!.message, /10\.244\.1\.0\/24\) is in a disabled pool/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

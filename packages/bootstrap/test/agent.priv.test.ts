@@ -132,6 +132,49 @@ it('file datastore, host-gw: routes to the peer, pods reach pods across nodes, N
   assert.not.ok(existsSync(join(lab.dir, 'node1.json')), '--cleanup removed the lease file');
 });
 
+it('file datastore: a node whose entry gets another subnet re-leases without a restart — lease file, record, peers’ routes and its own reconcile follow', async () => {
+  lab = makeLab(2);
+  const nodesFile = join(lab.dir, 'nodes.json');
+  writeFileSync(nodesFile, JSON.stringify({ nodes: lab.nodes.map((n) => ({ name: n.name, podCIDRs: [`10.244.${n.n}.0/24`] })) }));
+  for (const n of lab.nodes) {
+    const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'file', '--nodes-file', nodesFile];
+    agents.push(startAgent(n.ns, [...args, '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', String(9110 + n.n)]));
+  }
+  for (const a of agents) await a.waitFor('ready');
+  const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+  await eventually('node1 routes 10.244.2.0/24', () => routes(n1).some((r) => r.dst === '10.244.2.0/24'));
+  const pid = agents[1]!.child.pid;
+
+  // The operator gives node2 another subnet (as `kubectl` would give a re-created Node another podCIDR).
+  const file = JSON.parse(readFileSync(nodesFile, 'utf8')) as { nodes: { name: string; podCIDRs: string[] }[] };
+  file.nodes.find((x) => x.name === 'node2')!.podCIDRs = ['10.244.22.0/24'];
+  writeFileSync(nodesFile, JSON.stringify(file));
+  const changed = await agents[1]!.waitFor('pod subnets changed', 10_000);
+  assert.equal(changed.podCIDRs, ['10.244.22.0/24']);
+  await eventually('node2 lease file rewritten', () => readFileSync(join(lab!.dir, 'node2.json'), 'utf8').includes('"10.244.22.0/24"'), 5_000);
+  assert.equal(JSON.parse(readFileSync(join(lab.dir, 'node2.json'), 'utf8')).gateways, ['10.244.22.1']);
+  await eventually(
+    'node1 routes the new subnet via node2 and not the old one',
+    () => routes(n1).some((r) => r.dst === '10.244.22.0/24' && r.gateway === '192.168.1.12') && !routes(n1).some((r) => r.dst === '10.244.2.0/24'),
+    10_000,
+  );
+  // node2's pods move to the new subnet (the CNI plugin would put its gateway on the bridge): they reach node1's.
+  sh(n2.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+  sh(n2.ns, 'ip', 'addr', 'add', '10.244.22.1/24', 'dev', 'cni0');
+  n2.podGateway = '10.244.22.1';
+  await eventually('pods talk across nodes on the new subnet', () => ping(n2, n1.podGateway) && ping(n1, '10.244.22.1'), 10_000);
+  assert.is(agents[1]!.child.pid, pid);
+  assert.is(agents[1]!.child.exitCode, null, 'the same agent process, still running');
+  const metrics = get(n2, 9112, '/metrics');
+  assert.match(metrics, /^netboot_lease_changes_total 1$/m);
+  assert.match(metrics, /^netboot_ready 1$/m);
+  const record = (JSON.parse(readFileSync(nodesFile, 'utf8')) as { nodes: { name: string; podCIDRs: string[]; nodeIPs: string[] }[] }).nodes.find(
+    (x) => x.name === 'node2',
+  );
+  assert.equal(record?.podCIDRs, ['10.244.22.0/24'], 'the republished record');
+  assert.equal(record?.nodeIPs, ['192.168.1.12']);
+});
+
 it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait, pods keep talking, nothing is removed; etcd back → resync without changes', async () => {
   lab = makeLab(2);
   etcd = await etcdInNetns(lab.underlay, '192.168.1.1', lab.dir);

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cidr } from '@netboot/ipam';
-import type { Datastore, NodeRecord, PeerEvent } from '../src/datastore/index.js';
+import type { Datastore, NodeLease, NodeRecord, PeerEvent } from '../src/datastore/index.js';
 
 export interface DatastoreFixture {
   /** A datastore as node `node`'s agent opens it. */
@@ -13,6 +13,12 @@ export interface DatastoreFixture {
   addNode(node: string): Promise<void>;
   /** Removes `node`'s record from the outside (`kubectl delete node`, `etcdctl del`, editing the file). */
   removeNode(node: string): Promise<void>;
+  /**
+   * Gives `node` another subnet from the outside: its file entry edited, its pool disabled beside a new
+   * one (etcd), its Node re-created (Kubernetes assigns spec.podCIDRs once per Node). Runs last: it may
+   * change what other nodes get.
+   */
+  moveNode(node: string): Promise<void>;
   /** Every pod subnet lies in this CIDR. */
   clusterCIDR: string;
   close(): Promise<void>;
@@ -50,6 +56,19 @@ export class PeerView {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#done;
+  }
+}
+
+/** The datastore's first lease for its node (`leases()` read once, then stopped); fails after `ms`. */
+export async function firstLease(ds: Datastore, ms = 60_000): Promise<NodeLease> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(new Error(`no lease within ${ms} ms`)), ms);
+  try {
+    for await (const lease of ds.leases(stop.signal)) return lease;
+    throw stop.signal.reason ?? new Error('leases() ended without a lease');
+  } finally {
+    clearTimeout(timer);
+    stop.abort();
   }
 }
 
@@ -95,12 +114,14 @@ export function datastoreContract(name: string, start: () => Promise<DatastoreFi
 
   test('lease: the node gets pod subnets in the cluster CIDR, the same ones again, and another node different ones', async () => {
     const a = await as('lease-a');
-    const cidrs = await a.lease(AbortSignal.timeout(60_000));
+    const lease = await firstLease(a);
+    const cidrs = lease.podCIDRs;
     assert.ok(cidrs.length > 0, 'at least one subnet');
+    assert.equal(lease.disabled, [], 'none disabled');
     for (const c of cidrs) assert.ok(inside(c, fx.clusterCIDR), `${c} inside ${fx.clusterCIDR}`);
-    assert.equal(await a.lease(AbortSignal.timeout(60_000)), cidrs, 'leasing again gives the same subnets');
+    assert.equal((await firstLease(a)).podCIDRs, cidrs, 'leasing again gives the same subnets');
     const b = await as('lease-b');
-    const other = await b.lease(AbortSignal.timeout(60_000));
+    const other = (await firstLease(b)).podCIDRs;
     assert.ok(
       other.every((c) => !cidrs.includes(c)),
       `${other} differs from ${cidrs}`,
@@ -113,7 +134,7 @@ export function datastoreContract(name: string, start: () => Promise<DatastoreFi
     const view = watch(b);
     await view.until('the first sync', () => view.events.some((e) => e.type === 'sync'));
     assert.is(view.events[0]!.type, 'sync', 'the first event is a sync');
-    const cidrs = await a.lease(AbortSignal.timeout(60_000));
+    const cidrs = (await firstLease(a)).podCIDRs;
     await a.publish(record('watch-a', cidrs, '192.168.1.11'));
     await view.until('watch-a published', () => view.peers.get('watch-a')?.nodeIPs[0] === '192.168.1.11');
     const seen = view.peers.get('watch-a')!;
@@ -129,7 +150,7 @@ export function datastoreContract(name: string, start: () => Promise<DatastoreFi
   test('watch: a new watch syncs what was published before it started; records without an IP are never peers', async () => {
     const a = await as('late-a');
     await as('late-b'); // exists, publishes nothing: not routable yet
-    const cidrs = await a.lease(AbortSignal.timeout(60_000));
+    const cidrs = (await firstLease(a)).podCIDRs;
     await a.publish(record('late-a', cidrs, '192.168.1.12'));
     const c = await as('late-c');
     const view = watch(c);
@@ -138,6 +159,38 @@ export function datastoreContract(name: string, start: () => Promise<DatastoreFi
       return s?.type === 'sync' && s.peers.some((p) => p.name === 'late-a');
     });
     assert.not.ok(view.peers.has('late-b'), 'late-b has no node IP: not a peer');
+  });
+
+  test('leases: the node’s subnets changed from the outside arrive as a new lease on the same iteration', async () => {
+    const a = await as('move-a');
+    const stop = new AbortController();
+    const seen: NodeLease[] = [];
+    const reading = (async () => {
+      for await (const lease of a.leases(stop.signal)) seen.push(lease);
+    })();
+    try {
+      const deadline = (ms: number) => Date.now() + ms;
+      for (const end = deadline(60_000); seen.length === 0; ) {
+        if (Date.now() > end) assert.unreachable('no first lease');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const before = seen[0]!;
+      await fx.moveNode('move-a');
+      for (const end = deadline(60_000); seen.length < 2; ) {
+        if (Date.now() > end) assert.unreachable(`no second lease; seen ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const after = seen.at(-1)!;
+      const open = (l: NodeLease) => l.podCIDRs.filter((c) => !l.disabled.includes(c));
+      assert.ok(open(after).length > 0, `an open subnet: ${JSON.stringify(after)}`);
+      assert.ok(
+        open(after).every((c) => !open(before).includes(c)),
+        `new pods get another subnet: ${JSON.stringify(before)} → ${JSON.stringify(after)}`,
+      );
+    } finally {
+      stop.abort();
+      await reading;
+    }
   });
 
   test.run();

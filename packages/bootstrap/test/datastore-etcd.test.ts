@@ -5,8 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
-import { EtcdDatastore } from '../src/datastore/index.js';
-import { datastoreContract, PeerView } from './datastore-contract.js';
+import { ClusterIpam, PoolExistsError } from '@netboot/ipam';
+import { EtcdKv } from '@netboot/ipam/etcd';
+import { EtcdDatastore, type NodeLease } from '../src/datastore/index.js';
+import { datastoreContract, firstLease, PeerView } from './datastore-contract.js';
 import { startEtcdCluster } from './etcd-cluster.js';
 
 const etcdctl = (endpoint: string, ...args: string[]) =>
@@ -22,6 +24,16 @@ datastoreContract('etcd', async () => {
     open: async (node) => new EtcdDatastore({ endpoints: [etcd.endpoint], node, prefix, pools, ttlSeconds: 5 }),
     addNode: async () => {},
     removeNode: async (node) => void etcdctl(etcd.endpoint, 'del', `${prefix}/nodes/${node}`),
+    moveNode: async () => {
+      // calicoctl create -f second-pool.yaml; calicoctl patch ippool default -p '{"spec":{"disabled":true}}'
+      const kv = await EtcdKv.open({ endpoints: [etcd.endpoint], prefix });
+      const ipam = new ClusterIpam(kv);
+      await ipam.createPool({ name: 'second', cidr: '10.245.0.0/16' }).catch((e: unknown) => {
+        if (!(e instanceof PoolExistsError)) throw e;
+      });
+      await ipam.disablePool('default');
+      await kv.close();
+    },
     close: () => etcd.stop(),
   };
 });
@@ -38,7 +50,7 @@ test('etcd: a node that dies stops renewing its lease, and its record expires wi
   const script = `
     import { EtcdDatastore } from './packages/bootstrap/src/datastore/index.ts';
     const ds = new EtcdDatastore({ endpoints: ['${etcd.endpoint}'], node: 'doomed', prefix: '${prefix}', pools: ${JSON.stringify(pools)}, ttlSeconds: 2 });
-    const podCIDRs = await ds.lease();
+    const { podCIDRs } = await (await ds.leases(AbortSignal.timeout(30_000))[Symbol.asyncIterator]().next()).value;
     await ds.publish({ name: 'doomed', nodeIPs: ['192.168.1.13'], podCIDRs });
     console.log('published');
     setInterval(() => {}, 1000);`;
@@ -72,7 +84,7 @@ test('etcd: close() revokes the lease, so a node that leaves cleanly is gone at 
   const watcher = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'observer', prefix });
   const view = new PeerView(watcher);
   try {
-    await leaving.publish({ name: 'leaving', nodeIPs: ['192.168.1.14'], podCIDRs: await leaving.lease() });
+    await leaving.publish({ name: 'leaving', nodeIPs: ['192.168.1.14'], podCIDRs: (await firstLease(leaving)).podCIDRs });
     await view.until('leaving published', () => view.peers.has('leaving'));
     await leaving.close();
     await view.until('leaving removed', () => !view.peers.has('leaving'), 3_000);
@@ -89,7 +101,7 @@ test('etcd with three members: the leader killed, the watch carries on (after a 
   const b = new EtcdDatastore({ endpoints: cluster.endpoints, node: 'b', prefix, pools, ttlSeconds: 5 });
   const view = new PeerView(b);
   try {
-    const cidrs = await a.lease(AbortSignal.timeout(30_000));
+    const cidrs = (await firstLease(a, 30_000)).podCIDRs;
     await a.publish({ name: 'a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
     await view.until('a published', () => view.peers.has('a'));
     const leader = cluster.leader();
@@ -97,7 +109,7 @@ test('etcd with three members: the leader killed, the watch carries on (after a 
     await a.publish({ name: 'a', nodeIPs: ['192.168.1.21'], podCIDRs: cidrs }, AbortSignal.timeout(30_000));
     await view.until('the update after the leader died', () => view.peers.get('a')?.nodeIPs[0] === '192.168.1.21', 30_000);
     assert.is.not(cluster.leader(), leader, 'a new leader was elected');
-    assert.equal(await a.lease(AbortSignal.timeout(30_000)), cidrs, 'the same block after the election');
+    assert.equal((await firstLease(a, 30_000)).podCIDRs, cidrs, 'the same block after the election');
     await new Promise((r) => setTimeout(r, 6_000)); // past the record's TTL: the lease is kept alive through the new leader
     assert.ok(view.peers.has('a'), 'the record outlives its TTL');
   } finally {
@@ -105,6 +117,65 @@ test('etcd with three members: the leader killed, the watch carries on (after a 
     await a.close();
     await b.close();
     await cluster.stop();
+  }
+});
+
+test('etcd pool migration: a disabled pool keeps the node’s block (disabled) beside a new one from the next pool; deleted once empty, it leaves the lease; a restart does not re-create it', async () => {
+  etcd ??= await startEtcd();
+  const prefix = '/nbt-migrate';
+  const ds = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'm1', prefix, pools });
+  const kv = await EtcdKv.open({ endpoints: [etcd.endpoint], prefix });
+  const ipam = new ClusterIpam(kv);
+  const stop = new AbortController();
+  const seen: NodeLease[] = [];
+  const reading = (async () => {
+    for await (const lease of ds.leases(stop.signal)) seen.push(lease);
+  })();
+  /** The latest lease once it satisfies `check`. */
+  const until = async (what: string, check: (l: NodeLease) => boolean) => {
+    const end = Date.now() + 20_000;
+    while (seen.length === 0 || !check(seen.at(-1)!)) {
+      if (Date.now() > end) assert.unreachable(`${what}: not within 20 s; seen ${JSON.stringify(seen)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return seen.at(-1)!;
+  };
+  try {
+    const first = await until('the first lease', () => true);
+    assert.equal(first.disabled, []);
+    assert.equal(first.pools, [{ cidr: '10.244.0.0/16', disabled: false, natOutgoing: true }]);
+    const [old] = first.podCIDRs as [string];
+    await ipam.createPool({ name: 'new', cidr: '10.245.0.0/16', natOutgoing: false });
+    await until('the new pool seen', (l) => l.pools?.length === 2);
+    await ipam.disablePool('default');
+    const moved = await until('a block from the new pool', (l) => l.disabled.length > 0);
+    assert.match(moved.podCIDRs[0]!, /^10\.245\.\d+\.0\/24$/, 'the open block comes first');
+    assert.equal(moved.podCIDRs.slice(1), [old]);
+    assert.equal(moved.disabled, [old], 'the old block stays, disabled');
+    assert.equal(
+      moved.pools?.map((p) => [p.cidr, p.disabled, p.natOutgoing]),
+      [
+        ['10.244.0.0/16', true, true],
+        ['10.245.0.0/16', false, false],
+      ],
+    );
+    await ipam.deletePool('default');
+    const after = await until('the old pool deleted', (l) => l.pools?.length === 1);
+    assert.equal(after.podCIDRs, [moved.podCIDRs[0]]);
+    assert.equal(after.disabled, []);
+    // Another agent starting with the same config: the cluster's pools were created once; not again.
+    const late = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'm2', prefix, pools });
+    const lease = await firstLease(late, 20_000);
+    await late.close();
+    assert.equal(
+      lease.pools?.map((p) => p.cidr),
+      ['10.245.0.0/16'],
+    );
+  } finally {
+    stop.abort();
+    await reading;
+    await ds.close();
+    await kv.close();
   }
 });
 

@@ -22,6 +22,7 @@ datastoreContract('local file', async () => {
     open: async (node) => new FileDatastore({ path, node, pollMs: 50 }),
     addNode: async (node) => edit((nodes) => [...nodes, { name: node, podCIDRs: [`10.244.${next++}.0/24`] }]),
     removeNode: async (node) => edit((nodes) => nodes.filter((n) => n.name !== node)),
+    moveNode: async (node) => edit((nodes) => nodes.map((n) => (n.name === node ? { ...n, podCIDRs: [`10.244.${next++}.0/24`] } : n))),
     close: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

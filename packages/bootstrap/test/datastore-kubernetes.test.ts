@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { skipIf } from '@netboot/core/testing';
 import { KubernetesDatastore } from '../src/datastore/index.js';
 import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
-import { datastoreContract, PeerView } from './datastore-contract.js';
+import { datastoreContract, firstLease, PeerView } from './datastore-contract.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
 const node = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
@@ -21,6 +21,10 @@ if (missing === undefined) {
       open: async (name) => new KubernetesDatastore({ node: name, kubeconfig: cp.kubeconfig }),
       addNode: async (name) => void cp.kubectl(['create', '-f', '-'], node(name)),
       removeNode: async (name) => void cp.kubectl(['delete', 'node', name]),
+      moveNode: async (name) => {
+        cp.kubectl(['delete', 'node', name]);
+        cp.kubectl(['create', '-f', '-'], node(name));
+      },
       close: () => cp.stop(),
     };
   });
@@ -40,7 +44,7 @@ k8sTest(
     const b = new KubernetesDatastore({ node: 'restart-b', kubeconfig: cp.kubeconfig, register: true });
     const view = new PeerView(b);
     try {
-      const cidrs = await a.lease(AbortSignal.timeout(60_000));
+      const cidrs = (await firstLease(a)).podCIDRs;
       assert.ok(cp.kubectl(['get', 'node', 'restart-a', '-o', 'jsonpath={.spec.podCIDRs}']).includes(cidrs[0]!), 'the lease is the Node spec.podCIDRs');
       await a.publish({ name: 'restart-a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
       await view.until('restart-a', () => view.peers.has('restart-a'));
@@ -63,7 +67,7 @@ k8sTest('Kubernetes: a watch resuming from a compacted resourceVersion gets 410 
   const b = new KubernetesDatastore({ node: 'gone-b', kubeconfig: cp.kubeconfig, register: true });
   const view = new PeerView(b);
   try {
-    const cidrs = await a.lease(AbortSignal.timeout(60_000));
+    const cidrs = (await firstLease(a)).podCIDRs;
     await a.publish({ name: 'gone-a', nodeIPs: ['192.168.1.11'], podCIDRs: cidrs });
     await view.until('gone-a', () => view.peers.has('gone-a'));
     const syncs = view.events.filter((e) => e.type === 'sync').length;

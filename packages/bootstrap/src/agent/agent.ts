@@ -4,9 +4,9 @@
 // answers /healthz, /readyz, /metrics on localhost. A datastore outage never touches the dataplane: the
 // peers last synced stay routed until the datastore says otherwise.
 import type { Server } from 'node:http';
-import { Rtnl, sysctlSet } from '@netboot/core';
+import { Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
 import { crossSubnet, discoverNode, hostGw, ipip, type Mode, Network, type Report, vtepMac, vxlan } from '@netboot/routes';
-import type { Datastore, NodeRecord, PeerEvent } from '../datastore/index.js';
+import type { Datastore, NodeLease, NodeRecord, PeerEvent, PoolState } from '../datastore/index.js';
 import type { AgentConfig } from './config.js';
 import { openDatastore } from './datastore.js';
 import { detectNodeIPs } from './detect.js';
@@ -47,8 +47,17 @@ export class Agent {
   #reconciled = false;
   #egress = '';
   #egressTimer: NodeJS.Timeout | undefined;
-  #egressRules: (() => EgressRules) | undefined;
   #health: Server | undefined;
+  /** Peers as the datastore says (this node left out). */
+  readonly #known = new Map<string, NodeRecord>();
+  /** The datastore's latest lease for this node. */
+  #lease: NodeLease | undefined;
+  /** The Network for the current lease's subnets, and its run once the first sync started it. */
+  #net: Network | undefined;
+  #netRun: { stop: AbortController; done: Promise<void> } | undefined;
+  #fatal: unknown;
+  /** This node's addresses (configured or detected), exempt from masquerading like its peers'. */
+  #nodeIPs: string[] = [];
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
@@ -73,71 +82,22 @@ export class Agent {
     const log = this.#log;
     using rtnl = Rtnl.open();
     const nodeIPs = c.nodeIPs ?? detectNodeIPs(rtnl);
+    this.#nodeIPs = nodeIPs;
     if (c.healthPort !== 0) this.#health = await serveHealth(c.healthPort, { notReady: () => this.notReady(), metrics: this.metrics });
     log.info('starting', { node: c.nodeName, nodeIPs, mode: c.mode, datastore: c.datastore.type, healthPort: this.healthPort });
     const ds = this.#given ?? (await openDatastore(c));
+    // Ends everything below: the caller's signal, or a fatal error (a Network that cannot run, a lease
+    // the datastore refuses for good).
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    if (signal.aborted) stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      let podCIDRs: string[];
-      // The datastore retries quietly; say every few seconds what the agent waits for.
-      const waiting = setInterval(() => log.warn('still waiting for this node’s pod subnets', { datastore: c.datastore }), 5_000);
-      try {
-        podCIDRs = await ds.lease(signal);
-      } catch (e) {
-        if (signal.aborted) return; // stopped while waiting: nothing was set up
-        throw e;
-      } finally {
-        clearInterval(waiting);
-      }
-      log.info('leased pod subnets', { podCIDRs });
-      const mode = modeOf(c);
-      const node = discoverNode(rtnl, { name: c.nodeName, nodeIPs, podCIDRs });
-      // Pods' packets to other nodes and to the outside are forwarded by this node.
-      if (nodeIPs.some((ip) => !ip.includes(':')) || podCIDRs.some((p) => !p.includes(':'))) sysctlSet('net.ipv4.ip_forward', 1);
-      if (podCIDRs.some((p) => p.includes(':'))) sysctlSet('net.ipv6.conf.all.forwarding', 1);
-      const net = new Network({
-        rtnl,
-        mode,
-        node,
-        resyncMs: c.resyncSeconds * 1000,
-        onReport: (r) => this.#onReport(r),
-        onError: (e) => {
-          this.metrics.add('netboot_reconcile_errors_total');
-          log.error('reconcile failed; retrying', { error: e });
-        },
-      });
-      if (writeLeaseFile(c.leaseFile, leaseOf(podCIDRs, net.mtu, c.clusterCIDRs))) log.info('wrote the node lease file', { path: c.leaseFile, mtu: net.mtu });
-      const record: NodeRecord = { name: c.nodeName, nodeIPs, podCIDRs, vtepMac: vtepMac(c.nodeName), mode: mode.name };
-      this.#waitingFor = 'publishing this node’s record';
-      try {
-        await ds.publish(record, signal);
-      } catch (e) {
-        if (signal.aborted) return;
-        throw e;
-      }
-      log.info('published this node', { record });
-      this.#updateEgress(() => this.#egressFor(podCIDRs, nodeIPs), true);
-      this.#waitingFor = 'the first datastore sync';
-      // The Network starts only once the first sync gave it the peers: its first pass is a full one, and
-      // with no peers yet it would delete every peer's routes (a restart would cut traffic until the sync).
-      // A Network that cannot run at all (a mode this kernel lacks) ends the watch too, and run() rejects.
-      const stop = new AbortController();
-      const onAbort = () => stop.abort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      let fatal: unknown;
-      let running: Promise<void> = Promise.resolve();
-      try {
-        await this.#follow(ds, net, podCIDRs, nodeIPs, stop.signal, () => {
-          running = net.run(stop.signal).catch((e: unknown) => {
-            fatal = e;
-            stop.abort();
-          });
-        });
-        await running;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
-      if (fatal !== undefined) throw fatal;
+      await this.#serve({ rtnl, nodeIPs, mode: modeOf(c), ds, stop });
     } finally {
+      signal.removeEventListener('abort', onAbort);
+      stop.abort();
+      await this.#netRun?.done;
       clearTimeout(this.#egressTimer);
       await ds.close().catch((e: unknown) => log.warn('closing the datastore failed', { error: e }));
       await new Promise((r) => (this.#health ? this.#health.close(r) : r(undefined)));
@@ -152,30 +112,164 @@ export class Agent {
       }
       log.info('stopped');
     }
+    if (this.#fatal !== undefined) throw this.#fatal;
   }
 
-  /** Folds datastore events into the Network's peers; logs and counts what happens. */
-  async #follow(ds: Datastore, net: Network, podCIDRs: string[], nodeIPs: string[], signal: AbortSignal, onFirstSync: () => void): Promise<void> {
-    let started = false;
-    const self = this.#config.nodeName;
-    const known = new Map<string, NodeRecord>();
-    const refresh = () => {
-      this.metrics.set('netboot_peers', known.size);
-      this.#updateEgress(() => this.#egressFor(podCIDRs, [...nodeIPs, ...[...known.values()].flatMap((p) => p.nodeIPs)]), false);
+  /** Lease, publish, follow the peers and the lease; returns when `s.stop` aborts. */
+  async #serve(s: Session): Promise<void> {
+    const log = this.#log;
+    const leases = s.ds.leases(s.stop.signal)[Symbol.asyncIterator]();
+    // The datastore retries quietly; say every few seconds what the agent waits for.
+    const waiting = setInterval(() => log.warn('still waiting for this node’s pod subnets', { datastore: this.#config.datastore }), 5_000);
+    let first: IteratorResult<NodeLease>;
+    try {
+      first = await leases.next();
+    } catch (e) {
+      if (s.stop.signal.aborted) return; // stopped while waiting: nothing was set up
+      throw e;
+    } finally {
+      clearInterval(waiting);
+    }
+    if (first.done) return;
+    const lease = first.value;
+    this.#lease = lease;
+    log.info('leased pod subnets', { podCIDRs: lease.podCIDRs, disabled: lease.disabled });
+    this.#forward(s.nodeIPs, lease.podCIDRs);
+    this.#net = this.#network(s, lease.podCIDRs);
+    this.#writeLease();
+    this.#waitingFor = 'publishing this node’s record';
+    if (!(await this.#publish(s))) return;
+    this.#updateEgress(true);
+    this.#waitingFor = 'the first datastore sync';
+    const relets = this.#followLeases(s, leases);
+    await this.#follow(s);
+    await relets;
+  }
+
+  /** Pods' packets to other nodes and to the outside are forwarded by this node. */
+  #forward(nodeIPs: string[], podCIDRs: string[]): void {
+    // Written only when off: /proc/sys is read-only in the DaemonSet's unprivileged container (kubeadm's
+    // preflight demands it on).
+    const forward = (key: string) => {
+      if (sysctlGet(key) !== '1') sysctlSet(key, 1);
     };
-    for await (const e of ds.watch(signal)) {
-      this.metrics.add('netboot_datastore_events_total', 1, { type: e.type });
-      this.#apply(e, net, known, self);
-      if (e.type === 'sync' && !started) {
-        started = true;
-        onFirstSync();
+    if (nodeIPs.some((ip) => !ip.includes(':')) || podCIDRs.some((p) => !p.includes(':'))) forward('net.ipv4.ip_forward');
+    if (podCIDRs.some((p) => p.includes(':'))) forward('net.ipv6.conf.all.forwarding');
+  }
+
+  /** A Network for this node with `podCIDRs`, holding the peers known so far (not running yet). */
+  #network(s: Session, podCIDRs: string[]): Network {
+    return new Network({
+      rtnl: s.rtnl,
+      mode: s.mode,
+      node: discoverNode(s.rtnl, { name: this.#config.nodeName, nodeIPs: s.nodeIPs, podCIDRs }),
+      peers: [...this.#known.values()],
+      resyncMs: this.#config.resyncSeconds * 1000,
+      onReport: (r) => this.#onReport(r),
+      onError: (e) => {
+        this.metrics.add('netboot_reconcile_errors_total');
+        this.#log.error('reconcile failed; retrying', { error: e });
+      },
+    });
+  }
+
+  /**
+   * Runs the current Network. It starts only once the first sync gave it the peers: its first pass is a
+   * full one, and with no peers yet it would delete every peer's routes (a restart would cut traffic
+   * until the sync). A Network that cannot run at all (a mode this kernel lacks) stops the agent.
+   */
+  #startNetwork(s: Session): void {
+    const stop = new AbortController();
+    const done = this.#net!.run(AbortSignal.any([s.stop.signal, stop.signal])).catch((e: unknown) => this.#fail(s, e));
+    this.#netRun = { stop, done };
+  }
+
+  #fail(s: Session, e: unknown): void {
+    this.#fatal ??= e;
+    s.stop.abort();
+  }
+
+  /** Publishes this node's record for the current lease; false when stopped first. */
+  async #publish(s: Session): Promise<boolean> {
+    const c = this.#config;
+    const record: NodeRecord = { name: c.nodeName, nodeIPs: s.nodeIPs, podCIDRs: this.#lease!.podCIDRs, vtepMac: vtepMac(c.nodeName), mode: s.mode.name };
+    try {
+      await s.ds.publish(record, s.stop.signal);
+    } catch (e) {
+      if (s.stop.signal.aborted) return false;
+      throw e;
+    }
+    this.#log.info('published this node', { record });
+    return true;
+  }
+
+  #writeLease(): void {
+    const c = this.#config;
+    const file = leaseOf(this.#lease!, this.#net!.mtu, c.clusterCIDRs);
+    if (writeLeaseFile(c.leaseFile, file)) this.#log.info('wrote the node lease file', { path: c.leaseFile, subnets: file.subnets, mtu: file.mtu });
+  }
+
+  /** Every lease after the first: this node's subnets or their pools changed. */
+  async #followLeases(s: Session, leases: AsyncIterator<NodeLease>): Promise<void> {
+    try {
+      for (;;) {
+        const next = await leases.next();
+        if (next.done) return;
+        await this.#relet(s, next.value);
       }
-      refresh();
+    } catch (e) {
+      if (!s.stop.signal.aborted) this.#fail(s, e);
     }
   }
 
-  #apply(e: PeerEvent, net: Network, known: Map<string, NodeRecord>, self: string): void {
+  /**
+   * Takes a new lease without a restart: a Network for the new subnets (its first pass finds the peers'
+   * state in place and leaves it), the lease file rewritten (the CNI plugin allocates from the new open
+   * subnets at once), the record republished (peers route the new subnets), the egress rules redone.
+   */
+  async #relet(s: Session, lease: NodeLease): Promise<void> {
+    const before = this.#lease!;
+    this.#lease = lease;
+    const moved = before.podCIDRs.join() !== lease.podCIDRs.join();
+    this.metrics.add('netboot_lease_changes_total');
+    this.#log.info('pod subnets changed', { podCIDRs: lease.podCIDRs, disabled: lease.disabled, before: before.podCIDRs });
+    if (moved) {
+      this.#forward(s.nodeIPs, lease.podCIDRs);
+      const old = this.#netRun;
+      this.#net = this.#network(s, lease.podCIDRs);
+      this.#netRun = undefined;
+      if (old !== undefined) {
+        old.stop.abort();
+        await old.done;
+        if (s.stop.signal.aborted) return;
+        this.#startNetwork(s);
+      }
+    }
+    this.#writeLease();
+    if (moved && !(await this.#publish(s))) return;
+    this.#updateEgress(true);
+  }
+
+  /** Folds datastore events into the Network's peers; logs and counts what happens. */
+  async #follow(s: Session): Promise<void> {
+    let started = false;
+    for await (const e of s.ds.watch(s.stop.signal)) {
+      this.metrics.add('netboot_datastore_events_total', 1, { type: e.type });
+      this.#apply(e);
+      if (e.type === 'sync' && !started) {
+        started = true;
+        this.#startNetwork(s);
+      }
+      this.metrics.set('netboot_peers', this.#known.size);
+      this.#updateEgress(false);
+    }
+  }
+
+  #apply(e: PeerEvent): void {
     const log = this.#log;
+    const known = this.#known;
+    const net = this.#net!;
+    const self = this.#config.nodeName;
     switch (e.type) {
       case 'waiting':
         this.metrics.set('netboot_datastore_up', 0);
@@ -235,26 +329,37 @@ export class Agent {
   }
 
   /**
-   * Rewrites the masquerade table when the cluster's node IPs changed. Coalesced: the rules are read
-   * when the timer fires (a sync of thousands of peers is one nft run, and a steady stream of events
-   * never postpones it by more than 200 ms); `now` writes at once.
+   * Rewrites the masquerade table when the pools or the cluster's node IPs changed. Coalesced: the
+   * rules are read when the timer fires (a sync of thousands of peers is one nft run, and a steady
+   * stream of events never postpones it by more than 200 ms); `now` writes at once.
    */
-  #updateEgress(rules: () => EgressRules, now: boolean): void {
-    if (!this.#config.natOutgoing) return;
-    this.#egressRules = rules;
+  #updateEgress(now: boolean): void {
+    if (this.#lease === undefined) return; // nothing leased yet: no rules to write
     if (now) {
       clearTimeout(this.#egressTimer);
       this.#applyEgress();
     } else this.#egressTimer ??= setTimeout(() => this.#applyEgress(), 200);
   }
 
-  #egressFor(podCIDRs: string[], nodeIPs: string[]): EgressRules {
-    return { natFrom: podCIDRs, clusterCIDRs: this.#config.clusterCIDRs, nodeIPs };
+  /** The pools: the datastore's where it keeps them, else the configured cluster CIDRs. */
+  #pools(): PoolState[] {
+    const c = this.#config;
+    return this.#lease?.pools ?? c.clusterCIDRs.map((cidr) => ({ cidr, disabled: false, natOutgoing: c.natOutgoing }));
+  }
+
+  #egressRules(): EgressRules {
+    const pools = this.#pools();
+    const nodeIPs = [...this.#nodeIPs, ...[...this.#known.values()].flatMap((p) => p.nodeIPs)];
+    return {
+      natFrom: pools.filter((p) => p.natOutgoing).map((p) => p.cidr),
+      clusterCIDRs: [...this.#config.clusterCIDRs, ...pools.map((p) => p.cidr)],
+      nodeIPs,
+    };
   }
 
   #applyEgress(): void {
     this.#egressTimer = undefined;
-    const rules = this.#egressRules!();
+    const rules = this.#egressRules();
     const script = egressScript(rules);
     if (script === this.#egress) return;
     try {
@@ -266,4 +371,14 @@ export class Agent {
       this.#egressTimer = setTimeout(() => this.#applyEgress(), 1000);
     }
   }
+}
+
+/** What one run of the agent works with. */
+interface Session {
+  rtnl: Rtnl;
+  nodeIPs: string[];
+  mode: Mode;
+  ds: Datastore;
+  /** Aborted when the agent stops (its signal, or a fatal error). */
+  stop: AbortController;
 }

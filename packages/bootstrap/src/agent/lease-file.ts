@@ -1,22 +1,33 @@
-// The node lease file the CNI plugin reads (`/run/netboot/subnet.json`; see ../cni/lease.ts, which
-// reads `subnets` and `mtu` and ignores the rest): this node's pod subnets, each subnet's gateway (the
-// bridge address, first usable), the pod MTU for the routing mode, and the cluster's CIDRs. Written
-// atomically, so the plugin never reads half a file; rewritten only when it changes.
+// The node lease file the CNI plugin reads (`/run/netboot/subnet.json`; see ../cni/lease.ts): `subnets`
+// are where new pods get their addresses — one per family, in an enabled pool — with each one's gateway
+// (the bridge address, first usable); `disabledSubnets` are the node's other subnets (in a disabled
+// pool, during a pool migration), where pods keep their addresses but new ones get none; then the pod
+// MTU for the routing mode and the cluster's CIDRs. A plugin that knows only `subnets` does the right
+// thing. Written atomically, so the plugin never reads half a file; rewritten only when it changes.
 import { readFileSync, rmSync } from 'node:fs';
 import { Cidr } from '@netboot/ipam';
+import type { NodeLease } from '../datastore/index.js';
 import { writeFileAtomic } from '../datastore/atomic.js';
 
 export interface NodeLeaseFile {
   subnets: string[];
   gateways: string[];
+  /** Present only when the node has such subnets. */
+  disabledSubnets?: string[];
   mtu: number;
   clusterCIDRs: string[];
 }
 
-export function leaseOf(subnets: readonly string[], mtu: number, clusterCIDRs: readonly string[]): NodeLeaseFile {
+export function leaseOf(lease: NodeLease, mtu: number, clusterCIDRs: readonly string[]): NodeLeaseFile {
+  const family = (s: string) => Cidr.parse(s).family;
+  const open = lease.podCIDRs.filter((s) => !lease.disabled.includes(s));
+  // The first open subnet of each family (the datastore lists the one to use first).
+  const subnets = open.filter((s, i) => open.findIndex((o) => family(o) === family(s)) === i);
+  const closed = lease.podCIDRs.filter((s) => !subnets.includes(s));
   return {
-    subnets: [...subnets],
+    subnets,
     gateways: subnets.map((s) => Cidr.parse(s).addressAt(1n)),
+    ...(closed.length > 0 && { disabledSubnets: closed }),
     mtu,
     clusterCIDRs: [...clusterCIDRs],
   };

@@ -18,8 +18,14 @@ export interface EgressRules {
 
 const v6 = (s: string) => s.includes(':');
 
-/** The `nft -f` script that replaces the table with these rules (pure; what `nft list table inet netboot` shows after). */
+const REMOVE = `table inet ${TABLE} {}\ndelete table inet ${TABLE}\n`;
+
+/**
+ * The `nft -f` script that replaces the table with these rules (pure; what `nft list table inet netboot`
+ * shows after). Nothing to masquerade (no pool has natOutgoing): the table goes.
+ */
 export function egressScript(r: EgressRules): string {
+  if (r.natFrom.length === 0) return REMOVE;
   const lines = [`table inet ${TABLE} {}`, `delete table inet ${TABLE}`, `table inet ${TABLE} {`];
   for (const [fam, type] of [
     ['4', 'ipv4_addr'],
@@ -53,5 +59,5 @@ export function applyEgress(r: EgressRules): void {
 
 /** `nft delete table inet netboot`, if it exists. */
 export function removeEgress(): void {
-  execFileSync('nft', ['-f', '-'], { input: `table inet ${TABLE} {}\ndelete table inet ${TABLE}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('nft', ['-f', '-'], { input: REMOVE, stdio: ['pipe', 'ignore', 'pipe'] });
 }

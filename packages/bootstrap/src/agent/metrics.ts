@@ -19,6 +19,11 @@ export class Metrics {
     this.#define('netboot_reconcile_duration_seconds_sum', 'counter', 'Total time spent in reconcile passes.');
     this.#define('netboot_reconcile_last_duration_seconds', 'gauge', 'Duration of the last reconcile pass.');
     this.#define('netboot_operations_total', 'counter', 'Kernel operations written, by kind (nexthop, route, neigh, fdb).');
+    this.#define(
+      'netboot_lease_changes_total',
+      'counter',
+      'Times this node’s lease changed while running (subnets or their pools), each taken without a restart.',
+    );
     this.#define('netboot_datastore_events_total', 'counter', 'Datastore events, by type (sync, upsert, remove, waiting).');
   }
 

@@ -4,13 +4,13 @@
 // stops renewing and its record expires after `ttlSeconds`. Peers come from a list followed by a watch
 // from the list's revision; a lost watch (etcd down, a member gone, compaction) is a fresh list — a
 // `sync` — after backoff, never a guess. Several endpoints: the client fails over between members.
-import { Etcd3, type IKeyValue, type Lease } from 'etcd3';
+import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
 import { ClusterIpam, type IpPoolSpec, PoolExistsError } from '@netboot/ipam';
 import { EtcdKv } from '@netboot/ipam/etcd';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { type Channel, produced } from './channel.js';
 import { checkRecord, complete, eventFor } from './records.js';
-import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
+import { abortReason, type Datastore, type NodeLease, type NodeRecord, type PeerEvent } from './types.js';
 
 export interface EtcdDatastoreOptions {
   /** Client URLs of the etcd members, e.g. `['http://10.0.0.1:2379', 'http://10.0.0.2:2379']`. */
@@ -32,10 +32,15 @@ export class EtcdDatastore implements Datastore {
   readonly #opts: EtcdDatastoreOptions;
   readonly #client: Etcd3;
   readonly #nodes: string;
+  /** `prefix` (default `/netboot`): records under `<root>/nodes/`, the pools-created marker at `<root>/pools-created`. */
+  readonly #root: string;
+  /** The IPAM store's key prefix (ClusterIpam's keys under `<kvPrefix>/netboot/ipam/`). */
+  readonly #kvPrefix: string;
   readonly #closing = new AbortController();
   #kv: EtcdKv | undefined;
   #lease: Lease | undefined;
   #record: NodeRecord | undefined;
+  readonly #running = new Set<Promise<void>>();
 
   constructor(opts: EtcdDatastoreOptions) {
     this.#opts = opts;
@@ -45,25 +50,14 @@ export class EtcdDatastore implements Datastore {
       dialTimeout: 2_000,
       defaultCallOptions: () => ({ deadline: new Date(Date.now() + timeout) }),
     });
-    this.#nodes = `${opts.prefix ?? '/netboot'}/nodes/`;
+    this.#root = opts.prefix ?? '/netboot';
+    this.#nodes = `${this.#root}/nodes/`;
+    this.#kvPrefix = opts.prefix ?? '';
   }
 
-  async lease(signal?: AbortSignal): Promise<string[]> {
-    return this.#retry(signal, async () => {
-      this.#kv ??= await EtcdKv.open({ endpoints: this.#opts.endpoints, prefix: this.#opts.prefix ?? '', callTimeoutMs: this.#opts.callTimeoutMs ?? 5_000 });
-      const ipam = new ClusterIpam(this.#kv);
-      const have = new Set((await ipam.listPools()).map((p) => p.name));
-      for (const spec of this.#opts.pools ?? []) {
-        if (have.has(spec.name)) continue;
-        await ipam.createPool(spec).catch((e: unknown) => {
-          if (!(e instanceof PoolExistsError)) throw e; // another agent created it first
-        });
-      }
-      const families = new Set((await ipam.listPools()).filter((p) => !p.disabled).map((p) => (p.cidr.includes(':') ? 6 : 4)));
-      const blocks = [];
-      for (const family of [...families].sort()) blocks.push(await ipam.claimBlock(this.#opts.node, { family }));
-      return blocks.map((b) => b.cidr);
-    });
+  leases(signal: AbortSignal): AsyncIterable<NodeLease> {
+    // close() waits for the loop: a watcher still attached to a closed client retries forever.
+    return produced(AbortSignal.any([signal, this.#closing.signal]), (out, s) => this.#busy(this.#leaseLoop(out, s)));
   }
 
   async publish(record: NodeRecord, signal?: AbortSignal): Promise<void> {
@@ -77,10 +71,102 @@ export class EtcdDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.#closing.abort();
+    await Promise.allSettled([...this.#running]);
     // Revoking says "gone" at once; if etcd is unreachable the record simply expires.
     await this.#lease?.revoke().catch(() => undefined);
     await this.#kv?.close();
     this.#client.close();
+  }
+
+  async #leaseLoop(out: Channel<NodeLease>, signal: AbortSignal): Promise<void> {
+    let last: string | undefined;
+    while (!signal.aborted) {
+      const { lease, revision } = await this.#retry(signal, () => this.#claim());
+      const text = JSON.stringify(lease);
+      if (text !== last) out.push(lease);
+      last = text;
+      await this.#ipamChange(revision, signal);
+    }
+  }
+
+  #busy(p: Promise<void>): Promise<void> {
+    this.#running.add(p);
+    void p.finally(() => this.#running.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * The node's blocks: one per family from an enabled pool (claimed when it has none there: after its
+   * pool was disabled, from the next one), then those it still holds elsewhere — in a disabled pool,
+   * kept until the pool is deleted — which are `disabled`. The configured pools are created once per
+   * cluster (a marker key says so), so a pool an operator deleted is not created again by a restart.
+   */
+  async #claim(): Promise<{ lease: NodeLease; revision: string }> {
+    this.#kv ??= await EtcdKv.open({ endpoints: this.#opts.endpoints, prefix: this.#kvPrefix, callTimeoutMs: this.#opts.callTimeoutMs ?? 5_000 });
+    const ipam = new ClusterIpam(this.#kv);
+    const marker = `${this.#root}/pools-created`;
+    // The store's revision before anything is read: the watch for changes starts after it.
+    const read = await this.#client.get(marker).exec();
+    if ((this.#opts.pools ?? []).length > 0 && read.kvs.length === 0) {
+      const have = new Set((await ipam.listPools()).map((p) => p.name));
+      for (const spec of this.#opts.pools ?? []) {
+        if (have.has(spec.name)) continue;
+        await ipam.createPool(spec).catch((e: unknown) => {
+          if (!(e instanceof PoolExistsError)) throw e; // another agent created it first
+        });
+      }
+      await this.#client.put(marker).value(new Date().toISOString());
+    }
+    const pools = await ipam.listPools();
+    const families = new Set(pools.filter((p) => !p.disabled).map((p) => (p.cidr.includes(':') ? 6 : 4)));
+    const open: string[] = [];
+    for (const family of [...families].sort()) open.push((await ipam.claimBlock(this.#opts.node, { family })).cidr);
+    const held = (await ipam.listBlocks({ node: this.#opts.node })).map((b) => b.cidr).filter((c) => !open.includes(c));
+    return {
+      lease: { podCIDRs: [...open, ...held], disabled: held, pools: pools.map((p) => ({ cidr: p.cidr, disabled: p.disabled, natOutgoing: p.natOutgoing })) },
+      revision: read.header.revision,
+    };
+  }
+
+  /**
+   * Resolves at the first change after `revision` to the pools or to this node's blocks (an etcd watch
+   * from that revision, so nothing since the claim is missed), after a minute at the latest (a watch
+   * lost unnoticed must not freeze the lease), or when `signal` aborts. Watchers are made only while etcd
+   * answers (a watcher left on a client that never reaches etcd keeps the process alive after close);
+   * when it does not, the claim is simply tried again after a pause.
+   */
+  async #ipamChange(revision: string, signal: AbortSignal): Promise<void> {
+    const ipam = `${this.#kvPrefix}/netboot/ipam`;
+    const from = String(BigInt(revision) + 1n);
+    const watchers: Watcher[] = [];
+    let wake: () => void = () => undefined;
+    const changed = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const timer = setTimeout(wake, 60_000);
+    signal.addEventListener('abort', wake, { once: true });
+    try {
+      for (const prefix of [`${ipam}/pools/`, `${ipam}/affinities/${this.#opts.node}/`]) {
+        const creating = this.#client.watch().prefix(prefix).startRevision(from).create();
+        const w = await Promise.race([creating, pause(2_000, signal).then(() => undefined)]);
+        if (w === undefined) {
+          void creating.then((late) => late.cancel()).catch(() => undefined);
+          throw new Error('etcd did not attach the watch');
+        }
+        watchers.push(w);
+        w.on('put', wake);
+        w.on('delete', wake);
+        w.on('disconnected', wake);
+        w.on('error', wake);
+      }
+      await changed;
+    } catch {
+      await pause(1_000, signal);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', wake);
+      await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+    }
   }
 
   /** Puts the record under a fresh lease; when that lease is lost (etcd was down longer than the TTL), again. */

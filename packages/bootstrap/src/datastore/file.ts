@@ -1,15 +1,17 @@
-// The local-file datastore: one JSON file lists the nodes, `{"nodes": [{name, nodeIPs, podCIDRs,
-// vtepMac?, mode?}, …]}`. For a single node (no file needed: pass `podCIDRs`) or a fixed peer list
-// (tests, small static setups, the lab's agents on one machine sharing one file). publish() merges this
-// node's record into the file under an flock on `<file>.lock`; the watch polls the file and turns each
-// change into events (a node removed from the file is a `remove`).
+// The local-file datastore: one JSON file lists the nodes and optionally the pools, `{"pools"?: [{cidr,
+// disabled?, natOutgoing?}, …], "nodes": [{name, nodeIPs, podCIDRs, vtepMac?, mode?}, …]}`. For a single
+// node (no file needed: pass `podCIDRs`) or a fixed peer list (tests, small static setups, the lab's
+// agents on one machine sharing one file). A node may hold subnets of several pools (a pool migration):
+// those inside a disabled pool keep their pods but get no new ones. publish() merges this node's record
+// into the file under an flock on `<file>.lock`, keeping everything else; the watch and leases() poll the
+// file and turn each change into events (a node removed from the file is a `remove`).
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { flock, LOCK_EX, LOCK_UN } from '@netboot/core/flock';
 import { writeFileAtomic } from './atomic.js';
 import { pause } from './backoff.js';
 import { type Channel, produced } from './channel.js';
-import { checkRecord, eventFor } from './records.js';
-import { abortReason, type Datastore, DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
+import { checkPools, checkRecord, eventFor, leaseFor } from './records.js';
+import { type Datastore, DatastoreRecordError, type NodeLease, type NodeRecord, type PeerEvent, type PoolState } from './types.js';
 
 export interface FileDatastoreOptions {
   /** The nodes file; default none (a single node with `podCIDRs` and no peers). */
@@ -18,8 +20,16 @@ export interface FileDatastoreOptions {
   node: string;
   /** This node's pod subnets; default its entry's `podCIDRs` in the file. */
   podCIDRs?: string[];
-  /** How often the watch and lease() re-read the file; default 1000 ms. */
+  /** How often the watch and leases() re-read the file; default 1000 ms. */
   pollMs?: number;
+}
+
+interface NodesFile {
+  nodes: Map<string, NodeRecord>;
+  /** Undefined when the file has no `pools`. */
+  pools: PoolState[] | undefined;
+  /** The file's other top-level fields, kept by publish(). */
+  rest: Record<string, unknown>;
 }
 
 export class FileDatastore implements Datastore {
@@ -30,14 +40,8 @@ export class FileDatastore implements Datastore {
     this.#opts = opts;
   }
 
-  async lease(signal?: AbortSignal): Promise<string[]> {
-    if (this.#opts.podCIDRs !== undefined && this.#opts.podCIDRs.length > 0) return this.#opts.podCIDRs;
-    // The file may be written after the agent starts (the lab writes it while nodes come up).
-    for (;;) {
-      const own = this.#read().get(this.#opts.node);
-      if (own !== undefined && own.podCIDRs.length > 0) return own.podCIDRs;
-      if (!(await pause(this.#opts.pollMs ?? 1000, signal))) throw abortReason(signal, `waiting for node ${this.#opts.node}'s podCIDRs in ${this.#opts.path}`);
-    }
+  leases(signal: AbortSignal): AsyncIterable<NodeLease> {
+    return produced(signal, (out, s) => this.#pollLease(out, s));
   }
 
   async publish(record: NodeRecord): Promise<void> {
@@ -46,9 +50,10 @@ export class FileDatastore implements Datastore {
     const lock = openSync(`${path}.lock`, 'a', 0o644);
     try {
       flock(lock, LOCK_EX); // held for one read and one rename
-      const nodes = this.#read();
-      nodes.set(record.name, record);
-      writeFileAtomic(path, `${JSON.stringify({ nodes: [...nodes.values()] }, null, 2)}\n`);
+      const file = this.#readFile();
+      file.nodes.set(record.name, record);
+      const pools = file.pools === undefined ? {} : { pools: file.pools };
+      writeFileAtomic(path, `${JSON.stringify({ ...file.rest, ...pools, nodes: [...file.nodes.values()] }, null, 2)}\n`);
     } finally {
       flock(lock, LOCK_UN);
       closeSync(lock);
@@ -61,12 +66,33 @@ export class FileDatastore implements Datastore {
 
   async close(): Promise<void> {}
 
+  /** This node's entry (or the fixed `podCIDRs`) whenever it or the pools change; a broken file is skipped. */
+  async #pollLease(out: Channel<NodeLease>, signal: AbortSignal): Promise<void> {
+    let last: string | undefined;
+    do {
+      let lease: NodeLease | undefined;
+      if (this.#opts.podCIDRs !== undefined && this.#opts.podCIDRs.length > 0) lease = leaseFor(this.#opts.podCIDRs);
+      else {
+        // The file may be written after the agent starts (the lab writes it while nodes come up), and
+        // may be broken for a moment while edited: the last lease holds until a good one is read.
+        try {
+          const file = this.#readFile();
+          const own = file.nodes.get(this.#opts.node);
+          if (own !== undefined && own.podCIDRs.length > 0) lease = leaseFor(own.podCIDRs, file.pools);
+        } catch {}
+      }
+      const text = JSON.stringify(lease);
+      if (lease !== undefined && text !== last) out.push(lease);
+      if (lease !== undefined) last = text;
+    } while (await pause(this.#opts.pollMs ?? 1000, signal));
+  }
+
   async #poll(out: Channel<PeerEvent>, signal: AbortSignal): Promise<void> {
     let known: Map<string, string> | undefined;
     do {
       let nodes: Map<string, NodeRecord>;
       try {
-        nodes = this.#read();
+        nodes = this.#readFile().nodes;
       } catch (e) {
         // A file being edited by hand may be broken for a moment: keep the last good peers, say why.
         out.push({ type: 'waiting', reason: (e as Error).message, retryMs: this.#opts.pollMs ?? 1000 });
@@ -82,29 +108,31 @@ export class FileDatastore implements Datastore {
     } while (await pause(this.#opts.pollMs ?? 1000, signal));
   }
 
-  /** The file's records by name; none when there is no file. */
-  #read(): Map<string, NodeRecord> {
+  /** The file's records by name and its pools; none when there is no file. */
+  #readFile(): NodesFile {
     const path = this.#opts.path;
     const nodes = new Map<string, NodeRecord>();
-    if (path === undefined) return nodes;
+    const empty: NodesFile = { nodes, pools: undefined, rest: {} };
+    if (path === undefined) return empty;
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return nodes;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return empty;
       throw e;
     }
-    let raw: { nodes?: unknown };
+    let raw: Record<string, unknown>;
     try {
-      raw = JSON.parse(text) as { nodes?: unknown };
+      raw = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
       throw new DatastoreRecordError(`${path}: not JSON (${(e as Error).message})`);
     }
-    if (!Array.isArray(raw.nodes)) throw new DatastoreRecordError(`${path}: expected {"nodes": [{name, nodeIPs, podCIDRs}, …]}`);
-    raw.nodes.forEach((n, i) => {
+    const { nodes: list, pools, ...rest } = raw;
+    if (!Array.isArray(list)) throw new DatastoreRecordError(`${path}: expected {"nodes": [{name, nodeIPs, podCIDRs}, …]}`);
+    list.forEach((n, i) => {
       const r = checkRecord(n, `${path} nodes[${i}]`);
       nodes.set(r.name, r);
     });
-    return nodes;
+    return { nodes, pools: pools === undefined ? undefined : checkPools(pools, path), rest };
   }
 }

@@ -2,4 +2,4 @@
 export { EtcdDatastore } from './etcd.js';
 export { FileDatastore } from './file.js';
 export { KubernetesDatastore } from './kubernetes.js';
-export type { Datastore, NodeRecord, PeerEvent } from './types.js';
+export type { Datastore, NodeLease, NodeRecord, PeerEvent, PoolState } from './types.js';

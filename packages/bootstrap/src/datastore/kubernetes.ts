@@ -9,8 +9,8 @@ import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, t
 import { normalizeIp } from '@netboot/core/ip';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { type Channel, produced } from './channel.js';
-import { checkRecord, complete, eventFor } from './records.js';
-import { abortReason, type Datastore, type NodeRecord, type PeerEvent } from './types.js';
+import { checkRecord, complete, eventFor, leaseFor } from './records.js';
+import { abortReason, type Datastore, type NodeLease, type NodeRecord, type PeerEvent } from './types.js';
 
 const ANNOTATIONS = {
   nodeIPs: 'netboot.io/node-ips',
@@ -45,22 +45,33 @@ export class KubernetesDatastore implements Datastore {
     this.#api = this.#config.makeApiClient(CoreV1Api);
   }
 
-  async lease(signal?: AbortSignal): Promise<string[]> {
-    const backoff = new Backoff({ maxMs: 2_000 });
-    const name = this.#opts.node;
-    for (;;) {
-      try {
-        const node = await this.#readOrRegister(name);
-        const cidrs = podCIDRsOf(node);
-        if (cidrs.length > 0) return cidrs;
-      } catch (e) {
-        // A missing Node is one the kubelet has not registered yet: wait for it like for its CIDRs.
-        if (!isTransient(e) && !(e instanceof ApiException && e.code === 404)) throw e;
+  leases(signal: AbortSignal): AsyncIterable<NodeLease> {
+    return produced(signal, async (out, s) => {
+      const backoff = new Backoff({ maxMs: 2_000 });
+      const name = this.#opts.node;
+      let last: string | undefined;
+      while (!s.aborted) {
+        let version: string | undefined;
+        try {
+          const node = await this.#readOrRegister(name);
+          version = node.metadata?.resourceVersion;
+          const cidrs = podCIDRsOf(node);
+          // None yet: the controller manager assigns them within seconds of the Node's creation.
+          if (cidrs.length > 0 && JSON.stringify(cidrs) !== last) {
+            out.push(leaseFor(cidrs));
+            last = JSON.stringify(cidrs);
+          }
+        } catch (e) {
+          // A missing Node is one the kubelet has not registered yet (or one deleted to be re-created):
+          // wait for it like for its CIDRs. The lease last given stays until a Node says otherwise.
+          if (!isTransient(e) && !(e instanceof ApiException && e.code === 404)) throw e;
+        }
+        // spec.podCIDRs is set once per Node object; it changes only with a re-created Node. Wait for
+        // an event on this Node, or back off while it is missing or the API server is away.
+        if (version === undefined || !(await this.#changed(name, version, s))) await pause(backoff.next(), s);
+        else backoff.reset();
       }
-      // Not assigned yet (the controller manager runs every few seconds), or the API server is away.
-      if (!(await pause(backoff.next(), signal)))
-        throw abortReason(signal, `waiting for Node ${name} to exist with spec.podCIDRs (kube-controller-manager --allocate-node-cidrs)`);
-    }
+    });
   }
 
   async publish(record: NodeRecord, signal?: AbortSignal): Promise<void> {
@@ -97,6 +108,36 @@ export class KubernetesDatastore implements Datastore {
     } catch (e) {
       if (!(e instanceof ApiException && e.code === 404 && this.#opts.register)) throw e;
       return await this.#api.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name } } });
+    }
+  }
+
+  /**
+   * Waits for the next event on Node `name` after `version` (`kubectl get node NAME --watch`), a minute
+   * at most; false when the watch failed at once (retry after a backoff), true otherwise.
+   */
+  async #changed(name: string, version: string, signal: AbortSignal): Promise<boolean> {
+    let settle: (ok: boolean) => void = () => undefined;
+    const done = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    const timer = setTimeout(() => settle(true), 60_000);
+    const onAbort = () => settle(true);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let controller: AbortController | undefined;
+    try {
+      controller = await new Watch(this.#config).watch(
+        '/api/v1/nodes',
+        { fieldSelector: `metadata.name=${name}`, resourceVersion: version },
+        (type: string, obj: { code?: number }) => settle(!(type === 'ERROR' && obj.code !== 410)),
+        (err: unknown) => settle(err === null || err === undefined),
+      );
+      return await done;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      controller?.abort();
     }
   }
 

@@ -1,7 +1,8 @@
 // Node records as the datastores store them: checked on the way in, so a peer's bad entry becomes one
 // logged refusal instead of a broken pass (`decodeRecord`), and incomplete ones are never routed.
 import { networkOf, normalizeIp, parseMac } from '@netboot/core/ip';
-import { DatastoreRecordError, type NodeRecord, type PeerEvent } from './types.js';
+import { Cidr } from '@netboot/ipam';
+import { DatastoreRecordError, type NodeLease, type NodeRecord, type PeerEvent, type PoolState } from './types.js';
 
 /** A record with what routing needs: at least one node IP and one pod CIDR. */
 export function complete(record: NodeRecord): boolean {
@@ -56,4 +57,32 @@ export function checkRecord(raw: unknown, where: string): NodeRecord {
     record.mode = r.mode;
   }
   return record;
+}
+
+/** A node's lease from its subnets and the cluster's pools: a subnet inside a disabled pool is disabled. */
+export function leaseFor(podCIDRs: readonly string[], pools?: readonly PoolState[]): NodeLease {
+  const off = (pools ?? []).filter((p) => p.disabled).map((p) => Cidr.parse(p.cidr));
+  return {
+    podCIDRs: [...podCIDRs],
+    disabled: podCIDRs.filter((s) => off.some((p) => p.contains(Cidr.parse(s)))),
+    ...(pools !== undefined && { pools: [...pools] }),
+  };
+}
+
+/** Checks a list of pools read from `where` (`[{cidr, disabled?, natOutgoing?}]`; natOutgoing defaults to true, as ClusterIpam's). */
+export function checkPools(raw: unknown, where: string): PoolState[] {
+  const bad = (why: string) => new DatastoreRecordError(`pools in ${where}: ${why}`);
+  if (!Array.isArray(raw)) throw bad('must be a list of {"cidr", "disabled"?, "natOutgoing"?}');
+  return raw.map((p: unknown, i) => {
+    const r = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+    let cidr: string;
+    try {
+      cidr = Cidr.parse(String(r.cidr)).toString();
+    } catch {
+      throw bad(`[${i}].cidr ${JSON.stringify(r.cidr)} is not a CIDR`);
+    }
+    for (const flag of ['disabled', 'natOutgoing'])
+      if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw bad(`[${i}].${flag} must be true or false`);
+    return { cidr, disabled: r.disabled === true, natOutgoing: r.natOutgoing !== false };
+  });
 }

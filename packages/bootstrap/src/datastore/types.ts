@@ -16,6 +16,25 @@ export interface NodeRecord {
   mode?: string;
 }
 
+/** An IP pool as a datastore keeps it: its state decides where new pods' addresses come from and what is masqueraded. */
+export interface PoolState {
+  cidr: string;
+  /** No new subnets or pod addresses from it; subnets and pods it already gave stay valid and routed. */
+  disabled: boolean;
+  /** Masquerade its pods' traffic to destinations outside every pool and every node of the cluster. */
+  natOutgoing: boolean;
+}
+
+/** This node's pod subnets as the datastore assigns them. */
+export interface NodeLease {
+  /** Every subnet the node holds (published in its record, routed by its peers): one or more per family. */
+  podCIDRs: string[];
+  /** Those of `podCIDRs` in a disabled pool: their pods keep their addresses, new pods get none there. */
+  disabled: string[];
+  /** The cluster's pools, where the datastore keeps them (etcd's ClusterIpam, a nodes file's `pools`); else the agent's config says. */
+  pools?: PoolState[];
+}
+
 /**
  * A change to the peer set. `sync` carries the whole set (the first event of a watch, and again after
  * every reconnect or re-list): records not in it are gone. `upsert`/`remove` carry one record each.
@@ -32,11 +51,13 @@ export type PeerEvent =
 export interface Datastore {
   readonly kind: 'file' | 'etcd' | 'kubernetes';
   /**
-   * This node's pod subnets: from the file, a block claimed through ClusterIpam (etcd), or the Node's
-   * `spec.podCIDRs` (Kubernetes). Waits (retrying with backoff) until they exist; rejects with the
-   * signal's reason when `signal` aborts first.
+   * This node's lease: its entry in the file, blocks claimed through ClusterIpam (etcd: one per family
+   * from an enabled pool, and those it still holds in disabled ones), or the Node's `spec.podCIDRs`
+   * (Kubernetes). The first once it exists (waiting, retrying with backoff), then again each time it
+   * changes (an entry edited, a pool disabled or deleted, a Node re-created), until `signal` aborts; an
+   * error no retry can fix ends the iteration by throwing it.
    */
-  lease(signal?: AbortSignal): Promise<string[]>;
+  leases(signal: AbortSignal): AsyncIterable<NodeLease>;
   /**
    * Publishes this node's record and keeps it published (etcd: under a lease kept alive) until close();
    * retries while the datastore is unreachable, until `signal` aborts (rejecting with its reason).
