@@ -97,7 +97,8 @@ k8s('init applies the manifests with kubectl when the kubeconfig answers; a seco
     assert.is(agent.mode, 'host-gw');
 
     const second = await apply(p);
-    assert.is(second.steps.find((s) => s.step === 'manifests')!.action, 'unchanged');
+    const step = second.steps.find((s) => s.step === 'manifests')!;
+    assert.is(step.action, 'unchanged', step.detail);
     const dry = await apply(p, { dryRun: true });
     assert.is(dry.steps.find((s) => s.step === 'manifests')!.action, 'unchanged', 'kubectl diff finds nothing');
 

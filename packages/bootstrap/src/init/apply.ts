@@ -83,8 +83,12 @@ async function cniStep(plan: Plan, dryRun: boolean, progress: (line: string) => 
   return { step: 'cni', action: existed ? 'updated' : 'created', detail };
 }
 
-/** kubectl's per-object lines ("configmap/x unchanged") → did anything change. */
-const kubectlChanged = (out: string): boolean => out.split('\n').some((l) => l.trim() !== '' && !/ unchanged$/.test(l.trim()));
+/** kubectl's per-object lines ("configmap/x unchanged", "daemonset.apps/y configured") that are changes. */
+const kubectlChanges = (out: string): string[] =>
+  out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.endsWith(' unchanged'));
 
 function manifestsStep(plan: Plan, dryRun: boolean): StepReport {
   const m = plan.manifests!;
@@ -109,7 +113,10 @@ function manifestsStep(plan: Plan, dryRun: boolean): StepReport {
       }
     }
     const out = kubectl(['apply', '-f', '-']);
-    return { step: 'manifests', action: kubectlChanged(out) ? 'updated' : 'unchanged', detail: `applied ${what}` };
+    const changes = kubectlChanges(out);
+    return changes.length === 0
+      ? { step: 'manifests', action: 'unchanged', detail: what }
+      : { step: 'manifests', action: 'updated', detail: `applied ${what}: ${changes.join(', ')}` };
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new CommandFailedError(`kubectl could not apply the manifests: ${e.stderr?.trim() || e.message}`, { cause: err });
