@@ -153,6 +153,14 @@ const FAILURES: Case[] = [
     message: /10-netboot\.conflist differs from the one netboot would write/,
     fix: /--force to replace it/,
   },
+  {
+    name: 'not root, writing the node’s own /etc and /opt',
+    id: 'privileges',
+    options: { root: '/' },
+    facts: (f) => (f.uid = 1000),
+    message: /running as uid 1000: init writes \/etc and \/opt/,
+    fix: /run it as root/,
+  },
   { name: 'nft missing', id: 'nftables', facts: (f) => delete f.programs.nft, message: /nft is not installed/, fix: /apt-get install nftables/ },
   {
     name: 'kubeadm too new for v1beta3',
@@ -176,7 +184,7 @@ for (const c of FAILURES)
     const facts = goodFacts();
     c.facts?.(facts);
     await withTempDir(async (root) => {
-      const p = plan({ ...c.options, facts, root, out: `${root}/out` });
+      const p = plan({ root, out: `${root}/out`, ...c.options, facts });
       const failed = p.preflight.filter((x) => x.status === 'fail');
       assert.equal(
         failed.map((x) => x.id),

@@ -160,6 +160,7 @@ export function gatherFacts(options: GatherOptions = {}): HostFacts {
     ...(options.probeKernel === false ? { kernel: {} } : probeKernel()),
     cniConfigs: cniConfigs(root),
     programs,
+    uid: process.getuid?.() ?? 0,
     ...(kubeadmVersion === undefined ? {} : { kubeadmVersion }),
     ...(kubeconfig === undefined ? {} : { kubeconfig }),
   };

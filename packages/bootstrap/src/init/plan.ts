@@ -99,6 +99,7 @@ export function plan(options: PlanOptions = {}): Plan {
     force: options.force ?? false,
     expectedNodes: options.expectedNodes ?? 1,
     conflist: { file: CONFLIST_NAME, text: cni.conflistText },
+    writesHost: root === '/',
     ...(facts === undefined ? {} : { facts }),
     ...(kubeadm === undefined ? {} : { kubeadm: { api: kubeadm.api, runnable: kubeadm.run } }),
     ...(manifestCheck === undefined ? {} : { manifests: manifestCheck }),

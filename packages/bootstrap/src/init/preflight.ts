@@ -29,6 +29,8 @@ export interface PreflightInput {
   kubeadm?: { api: KubeadmApi; runnable: boolean };
   /** init: where the manifests go and why; `expected` false when a person must still apply them. */
   manifests?: { expected: boolean; why: string };
+  /** The root is '/': the node's own /etc and /opt are written. */
+  writesHost: boolean;
 }
 
 const pass = (id: string, message: string): Check => ({ id, status: 'pass', message });
@@ -240,6 +242,14 @@ function kubeadmCheck(k: { api: KubeadmApi; runnable: boolean }, facts: HostFact
     : skip('kubeadm', `kubeadm ${facts.kubeadmVersion ?? ''} at ${path}: not run under --root, the command is printed`);
 }
 
+/** Writing the node's /etc and /opt (root '/') needs root; a stand-in --root does not. */
+function privilegeCheck(input: PreflightInput, facts: HostFacts): Check[] {
+  if (!input.writesHost || facts.uid === undefined || facts.uid === 0) return [];
+  return [
+    fail('privileges', `running as uid ${facts.uid}: ${input.role} writes /etc and /opt`, `run it as root (sudo netboot ${input.role} …), or use --dry-run`),
+  ];
+}
+
 /** Every check for `input`, in the order they are printed. Without facts only the network is judged. */
 export function preflight(input: PreflightInput): Check[] {
   const s = input.settings;
@@ -254,6 +264,7 @@ export function preflight(input: PreflightInput): Check[] {
     mtuCheck(s, facts),
     cniConfigCheck(input, facts),
     ...programChecks(input, facts),
+    ...privilegeCheck(input, facts),
   ];
 }
 

@@ -54,6 +54,8 @@ export interface HostFacts {
   kubeadmVersion?: string;
   /** A kubeconfig that answered (`kubectl get --raw /readyz`), or why none did. */
   kubeconfig?: { path: string; works: boolean; error?: string };
+  /** The user id netboot runs as (writing /etc and /opt needs 0). */
+  uid?: number;
 }
 
 /** One preflight line. `fail` blocks apply; `warn` and `skip` do not. */
