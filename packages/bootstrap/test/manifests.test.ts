@@ -14,7 +14,7 @@ import { DEFAULT_IMAGE, renderManifests } from '../src/manifests/index.js';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const base = { clusterCIDRs: ['10.244.0.0/16'] };
 
-test('defaults: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, ConfigMap, DaemonSet, in apply order', () => {
+test('defaults: Namespace, ServiceAccount, ClusterRole(Binding), ValidatingAdmissionPolicy(Binding), ConfigMap, DaemonSet, in apply order', () => {
   const m = renderManifests(base);
   assert.equal(
     m.objects.map((o) => `${o.kind}/${o.metadata?.name}`),
@@ -23,11 +23,13 @@ test('defaults: Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Conf
       'ServiceAccount/netboot',
       'ClusterRole/netboot',
       'ClusterRoleBinding/netboot',
+      'ValidatingAdmissionPolicy/netboot-agent-node',
+      'ValidatingAdmissionPolicyBinding/netboot-agent-node',
       'ConfigMap/netboot-config',
       'DaemonSet/netboot',
     ],
   );
-  for (const o of m.objects.slice(1)) if (!o.kind?.startsWith('Cluster')) assert.is(o.metadata?.namespace, 'netboot-system', o.kind);
+  for (const o of [m.serviceAccount, m.configMap, m.daemonSet]) assert.is(o.metadata?.namespace, 'netboot-system', o.kind);
   assert.is(m.namespace.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
   assert.is(DEFAULT_IMAGE, `ghcr.io/netboot/netboot:${pkg.version}`, 'the default image is tagged with package.json’s version');
   assert.is(m.daemonSet.spec?.template.spec?.containers[0]?.image, DEFAULT_IMAGE);
@@ -42,11 +44,27 @@ test('RBAC: nodes get/list/watch/patch and nothing else, bound to the ServiceAcc
   assert.is(m.daemonSet.spec?.template.spec?.automountServiceAccountToken, true);
 });
 
+test('the node policy: matches the agent’s ServiceAccount only, denies; nodePolicy: false leaves it out', () => {
+  const m = renderManifests({ ...base, namespace: 'kube-network' });
+  assert.equal(m.nodePolicy?.spec?.matchConditions, [
+    { name: 'netboot-agent', expression: "request.userInfo.username == 'system:serviceaccount:kube-network:netboot'" },
+  ]);
+  assert.is(m.nodePolicy?.spec?.failurePolicy, 'Fail');
+  assert.equal(m.nodePolicyBinding?.spec, { policyName: 'netboot-agent-node', validationActions: ['Deny'] });
+  const without = renderManifests({ ...base, nodePolicy: false });
+  assert.is(without.nodePolicy, undefined);
+  assert.not.ok(without.objects.some((o) => o.kind?.startsWith('ValidatingAdmissionPolicy')));
+});
+
 test('etcd datastore: no ClusterRole at all and no token mounted (that agent never calls the API server)', () => {
   const m = renderManifests({ ...base, datastore: { type: 'etcd', endpoints: ['http://10.0.0.1:2379'] } });
   assert.is(m.clusterRole, undefined);
   assert.is(m.clusterRoleBinding, undefined);
-  assert.not.ok(m.objects.some((o) => o.kind?.startsWith('ClusterRole')));
+  assert.is(m.nodePolicy, undefined);
+  assert.equal(
+    m.objects.map((o) => o.kind),
+    ['Namespace', 'ServiceAccount', 'ConfigMap', 'DaemonSet'],
+  );
   assert.is(m.daemonSet.spec?.template.spec?.automountServiceAccountToken, false);
   assert.equal(JSON.parse(m.configMap.data!['agent.json']!).datastore, { type: 'etcd', endpoints: ['http://10.0.0.1:2379'] });
 });

@@ -13,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
 import { privileged, sh, tempNetns } from '@netboot/core/testing';
+import { renderManifests } from '../src/manifests/index.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const PACKAGES = { core: '@netboot/core', ipam: '@netboot/ipam', routes: '@netboot/routes', bootstrap: 'netboot' } as const;
@@ -164,7 +165,11 @@ it('npx netboot init --dry-run --pod-cidr 10.244.0.0/16 --out DIR: the kubeadm c
   }
   assert.match(readFileSync(join(out, 'kubeadm.yaml'), 'utf8'), /podSubnet: 10\.244\.0\.0\/16/);
   const kinds = parseAllDocuments(readFileSync(join(out, 'netboot.yaml'), 'utf8')).map((d) => (d.toJS() as { kind: string }).kind);
-  assert.equal(kinds, ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']);
+  assert.equal(
+    kinds,
+    renderManifests({ clusterCIDRs: ['10.244.0.0/16'] }).objects.map((o) => o.kind),
+    'the manifests the installed init writes are the ones the sources render',
+  );
   assert.equal(readdirSync(root), [], 'a dry run installs nothing');
 });
 

@@ -3,8 +3,9 @@
 // real agents (two node namespaces, as test/agent.priv.test.ts does) with the DaemonSet's capabilities
 // only (setpriv: bounding set = the manifest's `add`) and /proc/sys read-only, as in the container. They
 // do their whole job — lease the Node's podCIDRs, publish the annotations, watch the peers, route them
-// over VXLAN so pods talk across nodes — while every request outside the role is refused with 403. Then each granted verb is taken away in
-// turn and the agent fails: least privilege shown, not assumed.
+// over VXLAN so pods talk across nodes — while every request outside the role is refused with 403, and
+// the node policy refuses what RBAC cannot (another Node, anything but netboot.io/ annotations). Then
+// each granted verb is taken away in turn and the agent fails: least privilege shown, not assumed.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,23 +117,31 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
   // The controller manager picks the subnets: the pods' gateways go on the bridges once they are known.
   for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
 
-  // The ServiceAccount's token (what the kubelet projects into the pod), in a kubeconfig of its own.
-  const token = cp.kubectl(['create', 'token', 'netboot', '-n', 'netboot-system', '--duration=1h']).trim();
-  const admin = readFileSync(cp.kubeconfig, 'utf8');
-  const caData = /certificate-authority-data: (\S+)/.exec(admin)![1]!;
-  const kubeconfig = join(lab.dir, 'netboot.kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'nbt', cluster: { server: cp.server, 'certificate-authority-data': caData } }],
-      users: [{ name: 'netboot', user: { token } }],
-      contexts: [{ name: 'netboot', context: { cluster: 'nbt', user: 'netboot' } }],
-      'current-context': 'netboot',
-    }),
-  );
-  assert.match(kubectlAs(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']).out, SA);
+  // Each node's ServiceAccount token, bound to its Node as the kubelet's projected token is (through its
+  // pod), in a kubeconfig of its own; and one bound to nothing.
+  const caData = /certificate-authority-data: (\S+)/.exec(readFileSync(cp.kubeconfig, 'utf8'))![1]!;
+  const tokenFor = (node?: string) => {
+    const bound = node === undefined ? [] : ['--bound-object-kind=Node', `--bound-object-name=${node}`];
+    const token = cp!.kubectl(['create', 'token', 'netboot', '-n', 'netboot-system', '--duration=1h', ...bound]).trim();
+    const kubeconfig = join(lab!.dir, `${node ?? 'unbound'}.kubeconfig`);
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'nbt', cluster: { server: cp!.server, 'certificate-authority-data': caData } }],
+        users: [{ name: 'netboot', user: { token } }],
+        contexts: [{ name: 'netboot', context: { cluster: 'nbt', user: 'netboot' } }],
+        'current-context': 'netboot',
+      }),
+    );
+    return { token, kubeconfig };
+  };
+  const tokens = Object.fromEntries(lab.nodes.map((n) => [n.name, tokenFor(n.name)]));
+  const { token, kubeconfig } = tokens.node1!;
+  const whoami = kubectlAs(kubeconfig, ['auth', 'whoami', '-o', 'json']).out;
+  assert.is(JSON.parse(whoami).status.userInfo.username, SA);
+  assert.equal(JSON.parse(whoami).status.userInfo.extra['authentication.kubernetes.io/node-name'], ['node1']);
 
   // Independent check of the role: kubectl auth can-i as the ServiceAccount.
   for (const verb of ['get', 'list', 'watch', 'patch']) assert.ok(canI(verb, 'nodes'), `can ${verb} nodes`);
@@ -153,7 +162,7 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
 
   // The agents with that token only: lease, publish, watch, route — and ready, on the probes' port.
   const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
-  for (const n of lab.nodes) runAgent(n, kubeconfig);
+  for (const n of lab.nodes) runAgent(n, tokens[n.name]!.kubeconfig);
   for (const a of agents) await a.waitFor('ready', 60_000);
   for (const a of agents) {
     const { eff, bnd } = capsOf(a.child.pid!);
@@ -197,6 +206,26 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
   writeFileSync(ca, Buffer.from(caData, 'base64'));
   assert.is(httpStatus(lab.underlay.name, `${cp.server}/api/v1/secrets`, token, ca), '403', 'GET /api/v1/secrets with the token');
 
+  // What RBAC's `patch nodes` allows but the node policy does not: another Node, anything but netboot.io/
+  // annotations, a token bound to no Node. Its own netboot.io/ annotations it may change.
+  const annotate = (config: string, ...args: string[]) => kubectlAs(config, ['annotate', 'node', ...args, '--overwrite']);
+  assert.ok(annotate(kubeconfig, 'node1', 'netboot.io/probe=1').ok, 'node1 annotates itself');
+  assert.ok(annotate(kubeconfig, 'node1', 'netboot.io/probe-').ok, 'and removes its annotation');
+  const { kubeconfig: unbound } = tokenFor();
+  for (const [config, args, why] of [
+    [kubeconfig, ['annotate', 'node', 'node2', 'netboot.io/mode=host-gw', '--overwrite'], /may change only its own Node; this token is bound to Node node1/],
+    [unbound, ['annotate', 'node', 'node1', 'netboot.io/mode=host-gw', '--overwrite'], /may change only its own Node; this token is bound to no Node/],
+    [kubeconfig, ['label', 'node', 'node1', 'x=y'], /may change only netboot.io\/ annotations \(not the spec, labels/],
+    [kubeconfig, ['patch', 'node', 'node1', '-p', '{"spec":{"unschedulable":true}}'], /may change only netboot.io\/ annotations \(not the spec/],
+    [kubeconfig, ['annotate', 'node', 'node1', 'example.com/x=y'], /may change only netboot.io\/ annotations$/m],
+  ] as const) {
+    const r = kubectlAs(config, [...args]);
+    assert.not.ok(r.ok, `kubectl ${args.join(' ')} was allowed`);
+    assert.match(r.out, /ValidatingAdmissionPolicy 'netboot-agent-node' .* denied request/, r.out);
+    assert.match(r.out, why, r.out);
+  }
+  assert.is(cp.kubectl(['get', 'node', 'node1', '-o', 'jsonpath={.spec.unschedulable}']), '', 'node1 is untouched');
+
   // The watch works under the role: a Node deleted (by the admin) loses its routes at node1.
   cp.kubectl(['delete', 'node', 'node2']);
   await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 15_000);
@@ -206,7 +235,7 @@ it('each granted verb is needed: without it the agent fails, saying so', async (
   // The role with one verb fewer; node1's agent restarted on it must fail (exit, or say it waits on a
   // refusal). Then the role is restored and the next verb taken away.
   const n1 = lab!.nodes[0]!;
-  const kubeconfig = join(lab!.dir, 'netboot.kubeconfig');
+  const kubeconfig = join(lab!.dir, 'node1.kubeconfig');
   for (const a of agents.splice(0)) await a.stop();
   const rule = manifests.clusterRole!.rules![0]!;
   for (const verb of rule.verbs) {

@@ -5,15 +5,28 @@
 //   Namespace netboot-system (Pod Security "privileged": hostNetwork, hostPath and NET_ADMIN need it)
 //   ServiceAccount netboot
 //   ClusterRole + ClusterRoleBinding netboot (Kubernetes datastore only; see rbac.ts)
+//   ValidatingAdmissionPolicy + Binding netboot-agent-node (its own Node's netboot.io/* annotations only;
+//   see node-policy.ts)
 //   ConfigMap netboot-config (agent.json, what `netboot agent --config` reads)
 //   DaemonSet netboot (see daemonset.ts)
 import { createHash } from 'node:crypto';
-import type { KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1ConfigMap, V1DaemonSet, V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1ConfigMap,
+  V1DaemonSet,
+  V1Namespace,
+  V1ServiceAccount,
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
+} from '@kubernetes/client-node';
 import { InvalidInputError } from '@netboot/core/errors';
 import type { ModeName } from '@netboot/routes';
 import { stringify } from 'yaml';
 import { checkConfig } from '../agent/config.js';
 import { agentDaemonSet, CONFIG_FILE, LABELS, NAME } from './daemonset.js';
+import { agentNodePolicy } from './node-policy.js';
 import { AGENT_RULES } from './rbac.js';
 import { NETBOOT_VERSION } from './version.js';
 
@@ -48,6 +61,12 @@ export interface ManifestOptions {
    * default true. It keeps an identical conflist and refuses a different one (never `--force`).
    */
   installCni?: boolean;
+  /**
+   * With the Kubernetes datastore, a ValidatingAdmissionPolicy that lets the agent patch only its own
+   * Node's `netboot.io/*` annotations (RBAC's `patch nodes` is any field of any Node); default true.
+   * Needs Kubernetes >= 1.30 (admissionregistration.k8s.io/v1 policies, the token's node-name claim).
+   */
+  nodePolicy?: boolean;
 }
 
 export interface Manifests {
@@ -56,6 +75,9 @@ export interface Manifests {
   /** Absent for the etcd datastore: that agent makes no Kubernetes API request at all. */
   clusterRole?: V1ClusterRole;
   clusterRoleBinding?: V1ClusterRoleBinding;
+  /** Absent for the etcd datastore or `nodePolicy: false`. */
+  nodePolicy?: V1ValidatingAdmissionPolicy;
+  nodePolicyBinding?: V1ValidatingAdmissionPolicyBinding;
   configMap: V1ConfigMap;
   daemonSet: V1DaemonSet;
   /** Every object, in apply order. */
@@ -131,13 +153,23 @@ export function renderManifests(options: ManifestOptions): Manifests {
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     };
   }
-  const objects: KubernetesObject[] = [ns, serviceAccount, ...(clusterRole ? [clusterRole, clusterRoleBinding!] : []), configMap, daemonSet];
+  const [nodePolicy, nodePolicyBinding] = kubernetes && (options.nodePolicy ?? true) ? agentNodePolicy(`${NAME}-agent-node`, namespace, NAME, labels) : [];
+  const objects: KubernetesObject[] = [
+    ns,
+    serviceAccount,
+    ...(clusterRole ? [clusterRole, clusterRoleBinding!] : []),
+    // Before the DaemonSet: no agent patches a Node unchecked.
+    ...(nodePolicy ? [nodePolicy, nodePolicyBinding!] : []),
+    configMap,
+    daemonSet,
+  ];
   const header = `# netboot ${NETBOOT_VERSION}: the node agent (kubectl apply -f this file)\n`;
   const yaml = header + objects.map((o) => `---\n${stringify(o, { lineWidth: 0 })}`).join('');
   return {
     namespace: ns,
     serviceAccount,
     ...(clusterRole && { clusterRole, clusterRoleBinding }),
+    ...(nodePolicy && { nodePolicy, nodePolicyBinding }),
     configMap,
     daemonSet,
     objects,

@@ -13,7 +13,7 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
  *
  * Not granted: `create nodes` (`--register-node`, for setups without a kubelet such as the lab; in a
  * cluster the kubelet registers its Node), `nodes/status`, events, and everything else.
- * RBAC cannot narrow `patch` to the agent's own Node (resourceNames are fixed names); the agent only
- * ever patches its own.
+ * RBAC cannot narrow `patch` to the agent's own Node (resourceNames are fixed names) nor to some
+ * fields: node-policy.ts's admission policy does.
  */
 export const AGENT_RULES: readonly V1PolicyRule[] = [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] }];
