@@ -93,14 +93,11 @@ const kubectlChanges = (out: string): string[] =>
 function manifestsStep(plan: Plan, dryRun: boolean): StepReport {
   const m = plan.manifests!;
   if (m.objects.length === 0) return { step: 'manifests', action: 'unchanged', detail: 'no manifests in the plan' };
-  if (m.target.kind === 'file') return writeFileStep('manifests', m.target.path, m.yaml, dryRun);
+  const target = m.target;
+  if (target.kind === 'file') return writeFileStep('manifests', target.path, m.yaml, dryRun);
   const kubectl = (args: string[]) =>
-    execFileSync(m.target.kind === 'kubectl' ? m.target.kubectl : 'kubectl', ['--kubeconfig', (m.target as { kubeconfig: string }).kubeconfig, ...args], {
-      input: m.yaml,
-      encoding: 'utf8',
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-  const what = `${m.objects.length} objects with kubectl (${m.target.kubeconfig})`;
+    execFileSync(target.kubectl, ['--kubeconfig', target.kubeconfig, ...args], { input: m.yaml, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const what = `${m.objects.length} objects with kubectl (${target.kubeconfig})`;
   try {
     if (dryRun) {
       // `kubectl diff` exits 1 when something would change.
