@@ -84,7 +84,9 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     },
     async del(req) {
       // Releasing by attachment needs only the store: no lease, no ranges, no allocator state to build.
-      const fileStore = store(conf, req.conf.name);
+      // If this DEL opened the IPAM already (ipMasq looked the pod's addresses up), its store has read
+      // the directory and keeps that index while the directory is unchanged: reuse it, not a second full read.
+      const fileStore = opened?.ipam instanceof LocalIpam ? opened.ipam.store : store(conf, req.conf.name);
       await fileStore.withLock(() => fileStore.releaseById(attachment(req)));
     },
     held,
