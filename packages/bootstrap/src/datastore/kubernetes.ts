@@ -189,6 +189,7 @@ export class KubernetesDatastore implements Datastore {
     const controller = await new Watch(this.#config).watch('/api/v1/nodes', { resourceVersion: version, allowWatchBookmarks: true }, onEvent, onDone);
     const onAbort = () => settle('ended');
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) settle('ended'); // aborted while the watch was being opened
     try {
       return await ended;
     } finally {
