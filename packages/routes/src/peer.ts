@@ -17,6 +17,8 @@ export interface PodCidr {
 export interface CheckedPeer {
   name: string;
   nodeIPs: ReadonlyMap<IpFamily, string>;
+  /** The node IPs as bytes: onLink compares them with the node's subnets on every desired(). */
+  nodeIPBytes: ReadonlyMap<IpFamily, Uint8Array>;
   podCIDRs: readonly PodCidr[];
   readonly vtepMac: string;
 }
@@ -64,6 +66,7 @@ function parsePeer(p: Peer): CheckedPeer {
     nodeIPs.set(ip.family, ip.address);
   }
   if (nodeIPs.size === 0) fail('no node IP');
+  const nodeIPBytes = new Map([...nodeIPs].map(([family, ip]) => [family, ipToBytes(ip)] as const));
   const podCIDRs: PodCidr[] = [];
   for (const text of p.podCIDRs) {
     let cidr: string;
@@ -91,6 +94,7 @@ function parsePeer(p: Peer): CheckedPeer {
   return {
     name,
     nodeIPs,
+    nodeIPBytes,
     podCIDRs,
     get vtepMac() {
       return (mac ??= vtepMac(name));
@@ -118,14 +122,17 @@ interface Subnet {
 // The node's subnets as bytes, once per node record: host-gw asks for every peer.
 const subnets = new WeakMap<LocalNode, Subnet[]>();
 
-/** The node's underlay address whose subnet holds `ip`: the peer is directly connected through it. */
-export function onLink(node: LocalNode, ip: string): UnderlayAddress | undefined {
+/**
+ * The node's underlay address whose subnet holds `ip` (text, or a checked peer's `nodeIPBytes`, which
+ * spares a parse per peer on every desired()): the peer is directly connected through it.
+ */
+export function onLink(node: LocalNode, ip: string | Uint8Array): UnderlayAddress | undefined {
   let list = subnets.get(node);
   if (list === undefined) {
     list = node.underlay.map((u) => ({ net: ipToBytes(parsePrefix(u.cidr).address), prefixLen: parsePrefix(u.cidr).prefixLen, underlay: u }));
     subnets.set(node, list);
   }
-  const bytes = ipToBytes(ip);
+  const bytes = typeof ip === 'string' ? ipToBytes(ip) : ip;
   return list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
 }
 

@@ -16,7 +16,7 @@ export type CrossSubnetOptions = VxlanOptions;
 export function crossSubnet(opts: CrossSubnetOptions = {}): Mode {
   const route: PeerRouter = (node, _local, peer) => {
     const direct = peer.podCIDRs.filter((pod) => {
-      const via = peer.nodeIPs.get(pod.family);
+      const via = peer.nodeIPBytes.get(pod.family);
       return via !== undefined && onLink(node, via) !== undefined;
     });
     const tunnelled = peer.podCIDRs.filter((pod) => !direct.includes(pod));
