@@ -146,6 +146,9 @@ test('CNI: missing plugin, a shadowing conflist, a conflist whose ranges or MTU 
   assert.match(p['cni-binary']!, /no executable \/opt\/cni\/bin\/portmap \(the conflist chains portmap\)/);
   assert.match(p['cni-shadow']!, /05-flannel\.conflist \(network cbr0, flannel → portmap\) sorts before 10-netboot\.conflist/);
   assert.match(p['lease-conflist']!, /ipam\.ranges \(10\.88\.0\.0\/16\) are not the leased subnets \(10\.244\.1\.0\/24\).*sets MTU 9000, the lease 1500/);
+  f.cni.installedSha256 = 'a'.repeat(64);
+  f.cni.expectedSha256 = { path: 'dist/cni/netboot', sha256: 'b'.repeat(64) };
+  assert.match(problems(f)['cni-binary']!, /\/opt\/cni\/bin\/netboot differs from dist\/cni\/netboot \(another build\)/);
   f.cni.files = [];
   assert.match(problems(f)['cni-conflist']!, /no \/etc\/cni\/net\.d\/10-netboot\.conflist/);
 });
