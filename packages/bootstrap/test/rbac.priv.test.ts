@@ -109,6 +109,18 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
   assert.not.ok(cp.kubectl(['get', 'daemonsets', '-A', '-o', 'name']).includes('netboot'), 'a dry run stores nothing');
   cp.kubectl(['apply', '-f', '-'], manifests.yaml);
   assert.is(cp.kubectl(['get', 'daemonset', 'netboot', '-n', 'netboot-system', '-o', 'jsonpath={.spec.template.spec.hostNetwork}']), 'true');
+  // The pod the DaemonSet controller would make (no kubelet here): admitted in netboot-system — Pod
+  // Security "privileged", the ServiceAccount, system-node-critical — and refused where the namespace
+  // enforces "baseline", so the Namespace's label is what lets it run.
+  const podIn = (namespace: string) =>
+    JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'netboot-node1', namespace }, spec: { ...pod, nodeName: 'node1' } });
+  cp.kubectl(['create', '--dry-run=server', '-f', '-'], podIn('netboot-system'));
+  cp.kubectl(['create', 'namespace', 'nbt-baseline']);
+  cp.kubectl(['label', 'namespace', 'nbt-baseline', 'pod-security.kubernetes.io/enforce=baseline']);
+  cp.kubectl(['create', 'serviceaccount', 'netboot', '-n', 'nbt-baseline']);
+  const baseline = kubectlAs(cp.kubeconfig, ['create', '--dry-run=server', '-f', '-'], podIn('nbt-baseline'));
+  assert.not.ok(baseline.ok, 'a baseline namespace admitted the agent pod');
+  assert.match(baseline.out, /violates PodSecurity "baseline:latest": .*host namespaces \(hostNetwork=true\)/, baseline.out);
 
   // What the kubelets would do: register the Nodes (the agent has no right to create them).
   for (const n of lab.nodes) cp.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.name } }));
