@@ -108,6 +108,9 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
   for (const o of manifests.objects) assert.match(dry, new RegExp(`${o.kind!.toLowerCase()}[\\w.]*/${o.metadata!.name} .*\\(server dry run\\)`, 'i'));
   assert.not.ok(cp.kubectl(['get', 'daemonsets', '-A', '-o', 'name']).includes('netboot'), 'a dry run stores nothing');
   cp.kubectl(['apply', '-f', '-'], manifests.yaml);
+  const again = cp.kubectl(['apply', '-f', '-'], manifests.yaml).trim().split('\n');
+  assert.is(again.length, manifests.objects.length);
+  for (const line of again) assert.match(line, / unchanged$/, 'a second apply changes nothing');
   assert.is(cp.kubectl(['get', 'daemonset', 'netboot', '-n', 'netboot-system', '-o', 'jsonpath={.spec.template.spec.hostNetwork}']), 'true');
   // The pod the DaemonSet controller would make (no kubelet here): admitted in netboot-system — Pod
   // Security "privileged", the ServiceAccount, system-node-critical — and refused where the namespace
