@@ -91,6 +91,7 @@ export async function ipamMain(argv: readonly string[]): Promise<number> {
   if (command === 'release' && !opts.has('from-report')) throw new UsageError('ipam release needs --from-report FILE (written by `netboot ipam check --json`)');
   const valid = parseValid(opts.all('valid'));
   const src = await openSource(opts);
+  out.progress(`${command === 'show' ? 'reading' : 'checking'} ${src.store} …`);
   try {
     switch (command) {
       case 'show': {
