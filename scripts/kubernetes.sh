@@ -8,6 +8,9 @@
 #   bash scripts/kubernetes.sh --dir     prints the bin directory, builds nothing
 #   bash scripts/kubernetes.sh --check   exit 0 when the cache is complete, 1 when not (builds nothing)
 #
+# NETBOOT_K8S_PROGRAMS="kubeadm" builds only the programs named (CI builds kubeadm v1.36.3 this way: the
+# last kubeadm that reads kubeadm.k8s.io/v1beta3, which `netboot init --kubeadm-api v1beta3` writes).
+#
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod replaces every k8s.io/* staging module with a
 # path inside its own tree. So a wrapper module requires it and replaces each staging module with the
 # published one of the same release (v0.<minor>.<patch>). Measured on 2 vCPU shared with other work: 854 s
@@ -18,7 +21,7 @@ set -euo pipefail
 version=${NETBOOT_K8S_VERSION:-v1.37.2}
 cache=${NETBOOT_K8S_CACHE:-/var/cache/netboot/kubernetes}/$version
 bin=$cache/bin
-programs=(kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl kubelet)
+read -r -a programs <<<"${NETBOOT_K8S_PROGRAMS:-kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl kubelet}"
 
 complete() {
   [ -f "$bin/.complete" ] || return 1

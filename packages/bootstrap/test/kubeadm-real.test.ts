@@ -23,10 +23,7 @@ const bin = () =>
   execFileSync('bash', [new URL('../../../scripts/kubernetes.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).trim();
 const kubeadm = () => join(bin(), 'kubeadm');
 /** A kubeadm that still reads v1beta3 (<= 1.36), when this machine has one. */
-const kubeadmV1beta3 =
-  [process.env.NETBOOT_KUBEADM_V1BETA3, '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm', '/var/cache/netboot/kubeadm/v1.36.3/kubeadm'].find(
-    (f) => f !== undefined && existsSync(f),
-  ) ?? '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm';
+const kubeadmV1beta3 = process.env.NETBOOT_KUBEADM_V1BETA3 ?? '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm';
 
 const k8s = skipIf(test, missing);
 
@@ -85,9 +82,9 @@ k8s('kubeadm v1.37 reads only v1beta4: it refuses v1beta3, and preflight says so
 
 const v1beta3 = skipIf(
   test,
-  existsSync(kubeadmV1beta3)
+  existsSync(kubeadmV1beta3) || process.env.CI === 'true'
     ? undefined
-    : `no kubeadm <= 1.36 at ${kubeadmV1beta3} (or $NETBOOT_KUBEADM_V1BETA3): build one with \`NETBOOT_K8S_VERSION=v1.36.3 bash scripts/kubernetes.sh\``,
+    : `no kubeadm <= 1.36 at ${kubeadmV1beta3} (or $NETBOOT_KUBEADM_V1BETA3): build one with \`NETBOOT_K8S_VERSION=v1.36.3 NETBOOT_K8S_PROGRAMS=kubeadm bash scripts/kubernetes.sh\``,
 );
 for (const [name, options] of CASES)
   v1beta3(`kubeadm <= 1.36 config validate accepts v1beta3: ${name}`, async () => {
