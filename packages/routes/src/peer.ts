@@ -80,7 +80,8 @@ function parsePeer(p: Peer): CheckedPeer {
     }
     if (networkOf(cidr) !== cidr) fail(`pod CIDR ${text} has host bits set (the network is ${networkOf(cidr)})`);
     if (Number(cidr.split('/')[1]) === 0 || Number(cidr.split('/')[1]) === bitsOf(family)) fail(`pod CIDR ${text} is not a subnet`);
-    if (podCIDRs.some((c) => c.family === family)) fail(`more than one IPv${family} pod CIDR`);
+    // Several per family are fine: a node keeps its old pool's subnet beside the new one during a pool migration.
+    if (podCIDRs.some((c) => c.cidr === cidr)) fail(`pod CIDR ${cidr} listed twice`);
     podCIDRs.push({ family, cidr, network: cidr.split('/')[0]! });
   }
   let given: string | undefined;

@@ -8,7 +8,7 @@ export interface Peer {
   name: string;
   /** Underlay addresses of the node, IPv4 and/or IPv6: `['192.168.1.12', 'fd00:1::12']`. */
   nodeIPs: readonly string[];
-  /** The node's pod CIDRs, IPv4 and/or IPv6: `['10.244.2.0/24', 'fd00:244:2::/64']`. */
+  /** The node's pod CIDRs, IPv4 and/or IPv6 (several of a family while it moves to a new pool): `['10.244.2.0/24', 'fd00:244:2::/64']`. */
   podCIDRs: readonly string[];
   /** MAC of the node's VTEP (vxlan, cross-subnet); default `vtepMac(name)`, the same derivation every node uses. */
   vtepMac?: string;

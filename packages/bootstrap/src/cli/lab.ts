@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { errorKind } from '@netboot/core/errors';
 import { LAB_DATASTORES, LAB_MODES, LAB_RUNTIMES, LabOptionError } from '../lab/plan.js';
-import { LAB_RUN_DIR, type LabState, listLabs, loadLabState } from '../lab/state.js';
+import { LAB_RUN_DIR, listLabs, loadLabState } from '../lab/state.js';
 import { Options, output, UsageError } from './args.js';
 
 const DEFAULT_NAME = 'netboot-lab';
@@ -13,7 +13,7 @@ export const LAB_USAGE = `usage:
   netboot lab up    [--name NAME] [--nodes N] [--pods N] [--mode host-gw|vxlan|cross-subnet]
                     [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--runtime namespaces|kubelet] [--json]
   netboot lab check [--name NAME] [--json] [--replicas N] [--skip-rollout]
-  netboot lab migrate-pool [--name NAME] [options]
+  netboot lab migrate-pool [--name NAME] [--new-pool CIDR] [--node NODE] [--json]
   netboot lab down  [--name NAME]
   netboot lab list  [--json]
 
@@ -31,6 +31,10 @@ export const LAB_USAGE = `usage:
          A kubelet lab's pods come from a Deployment (--replicas, default 2 per node) spread over the
          nodes by the scheduler and Ready first; then a rollout restart must pass again and leave no
          IP, veth or nft element behind (--skip-rollout leaves it out).
+  migrate-pool  (file or etcd datastore) adds --new-pool (default 10.245.0.0/16), disables the lab's
+         pool (each node leases a subnet of the new one, keeping its old one for its pods), starts a pod
+         on --node (default the first) from the new pool, probes that the old pods are still reachable,
+         releases them (CNI DEL) and deletes the old pool. Exit 1 when a step failed.
   down   stops the lab's processes, CNI DELs its pods, deletes its namespaces and directory (also
          after a crashed up; nothing to do is not an error).
 
@@ -38,22 +42,13 @@ examples:
   netboot lab up && netboot lab check; netboot lab down
   netboot lab up --name demo --nodes 2 --pods 1 --mode host-gw --datastore etcd
   netboot lab up --name kl --runtime kubelet && netboot lab check --name kl   # a Deployment over 3 kubelets
+  netboot lab up --name mp --datastore etcd && netboot lab migrate-pool --name mp   # Calico's pool migration
   ip netns exec netboot-lab-node1 ip route            # node1's routes to the other nodes' pods
   ip netns exec netboot-lab-node1-pod1 ping 10.244.2.2
   netboot lab down --name demo`;
 
 function nameOf(opts: Options): string {
   return opts.get('name') ?? DEFAULT_NAME;
-}
-
-/** migrate-pool's module is written separately: until it exists, say so. */
-async function optional<T>(specifier: string): Promise<T | undefined> {
-  try {
-    return (await import(specifier)) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
 }
 
 export async function labMain(argv: readonly string[]): Promise<number> {
@@ -138,16 +133,9 @@ export async function labMain(argv: readonly string[]): Promise<number> {
       // The helper parses its own options; only --name is read here.
       const i = rest.indexOf('--name');
       const state = loadLabState(i === -1 ? DEFAULT_NAME : (rest[i + 1] ?? DEFAULT_NAME));
-      const mod = await optional<{ labMigratePool(state: LabState, argv: readonly string[]): Promise<number> }>('../lab/migrate-pool.js');
-      if (mod === undefined) return notYet('migrate-pool');
-      return mod.labMigratePool(state, rest);
+      return (await import('../lab/migrate-pool.js')).labMigratePool(state, rest);
     }
     default:
       throw new UsageError(`unknown command lab ${command}\n${LAB_USAGE}`);
   }
-}
-
-function notYet(what: string): number {
-  process.stderr.write(`netboot lab ${what}: not yet available\n`);
-  return 1;
 }

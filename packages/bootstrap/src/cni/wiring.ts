@@ -1,8 +1,9 @@
 // The pod's network on the node: the bridge with the gateway address, a veth pair whose container end
 // is created straight in CNI_NETNS under CNI_IFNAME, and the container's addresses and routes set
 // through a socket opened in its namespace (no namespace switching per call).
+import { randomBytes } from 'node:crypto';
 import { constants, isExist, isNotFound, type Link, type Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
-import { parsePrefix } from '@netboot/core/ip';
+import { bytesToMac, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
@@ -57,7 +58,11 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
   let bridge = host.link.find(conf.bridge);
   if (bridge === undefined) {
     try {
-      host.link.add({ kind: 'bridge', name: conf.bridge, mtu, up: true });
+      // An explicit MAC: a bridge left to the kernel takes its lowest port's MAC, so a pod deleted
+      // changes it under the other pods' ARP caches and cuts them off from their gateway for a while.
+      const mac = randomBytes(6);
+      mac[0] = (mac[0]! & 0xfe) | 0x02; // unicast, locally administered
+      host.link.add({ kind: 'bridge', name: conf.bridge, mtu, up: true, address: bytesToMac(mac) });
     } catch (err) {
       if (!isExist(err)) throw err; // a parallel ADD made it first
     }

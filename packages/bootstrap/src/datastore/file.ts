@@ -24,6 +24,7 @@ export interface FileDatastoreOptions {
   pollMs?: number;
 }
 
+/** The nodes file as read: records by name, the pools (as kept: edit them in place), the rest untouched. */
 interface NodesFile {
   nodes: Map<string, NodeRecord>;
   /** Undefined when the file has no `pools`. */
@@ -45,19 +46,8 @@ export class FileDatastore implements Datastore {
   }
 
   async publish(record: NodeRecord): Promise<void> {
-    const path = this.#opts.path;
-    if (path === undefined) return;
-    const lock = openSync(`${path}.lock`, 'a', 0o644);
-    try {
-      flock(lock, LOCK_EX); // held for one read and one rename
-      const file = this.#readFile();
-      file.nodes.set(record.name, record);
-      const pools = file.pools === undefined ? {} : { pools: file.pools };
-      writeFileAtomic(path, `${JSON.stringify({ ...file.rest, ...pools, nodes: [...file.nodes.values()] }, null, 2)}\n`);
-    } finally {
-      flock(lock, LOCK_UN);
-      closeSync(lock);
-    }
+    if (this.#opts.path === undefined) return;
+    editNodesFile(this.#opts.path, (file) => void file.nodes.set(record.name, record));
   }
 
   watch(signal: AbortSignal): AsyncIterable<PeerEvent> {
@@ -76,7 +66,7 @@ export class FileDatastore implements Datastore {
         // The file may be written after the agent starts (the lab writes it while nodes come up), and
         // may be broken for a moment while edited: the last lease holds until a good one is read.
         try {
-          const file = this.#readFile();
+          const file = readNodesFile(this.#opts.path);
           const own = file.nodes.get(this.#opts.node);
           if (own !== undefined && own.podCIDRs.length > 0) lease = leaseFor(own.podCIDRs, file.pools);
         } catch {}
@@ -92,7 +82,7 @@ export class FileDatastore implements Datastore {
     do {
       let nodes: Map<string, NodeRecord>;
       try {
-        nodes = this.#readFile().nodes;
+        nodes = readNodesFile(this.#opts.path).nodes;
       } catch (e) {
         // A file being edited by hand may be broken for a moment: keep the last good peers, say why.
         out.push({ type: 'waiting', reason: (e as Error).message, retryMs: this.#opts.pollMs ?? 1000 });
@@ -107,32 +97,50 @@ export class FileDatastore implements Datastore {
       known = now;
     } while (await pause(this.#opts.pollMs ?? 1000, signal));
   }
+}
 
-  /** The file's records by name and its pools; none when there is no file. */
-  #readFile(): NodesFile {
-    const path = this.#opts.path;
-    const nodes = new Map<string, NodeRecord>();
-    const empty: NodesFile = { nodes, pools: undefined, rest: {} };
-    if (path === undefined) return empty;
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return empty;
-      throw e;
-    }
-    let raw: Record<string, unknown>;
-    try {
-      raw = JSON.parse(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new DatastoreRecordError(`${path}: not JSON (${(e as Error).message})`);
-    }
-    const { nodes: list, pools, ...rest } = raw;
-    if (!Array.isArray(list)) throw new DatastoreRecordError(`${path}: expected {"nodes": [{name, nodeIPs, podCIDRs}, …]}`);
-    list.forEach((n, i) => {
-      const r = checkRecord(n, `${path} nodes[${i}]`);
-      nodes.set(r.name, r);
-    });
-    return { nodes, pools: pools === undefined ? undefined : checkPools(pools, path), rest };
+/**
+ * Changes the nodes file under its lock (`<file>.lock`, which every agent's publish takes too), keeping
+ * what `edit` leaves alone: read, edit, write atomically. How an operator (or `netboot lab migrate-pool`)
+ * edits it while agents run.
+ */
+export function editNodesFile(path: string, edit: (file: NodesFile) => void): void {
+  const lock = openSync(`${path}.lock`, 'a', 0o644);
+  try {
+    flock(lock, LOCK_EX); // held for one read and one rename
+    const file = readNodesFile(path);
+    edit(file);
+    const pools = file.pools === undefined ? {} : { pools: file.pools };
+    writeFileAtomic(path, `${JSON.stringify({ ...file.rest, ...pools, nodes: [...file.nodes.values()] }, null, 2)}\n`);
+  } finally {
+    flock(lock, LOCK_UN);
+    closeSync(lock);
   }
+}
+
+/** The file's records by name and its pools; none when there is no file (or no path). */
+function readNodesFile(path: string | undefined): NodesFile {
+  const nodes = new Map<string, NodeRecord>();
+  const empty: NodesFile = { nodes, pools: undefined, rest: {} };
+  if (path === undefined) return empty;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return empty;
+    throw e;
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new DatastoreRecordError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  const { nodes: list, pools, ...rest } = raw;
+  if (!Array.isArray(list)) throw new DatastoreRecordError(`${path}: expected {"nodes": [{name, nodeIPs, podCIDRs}, …]}`);
+  list.forEach((n, i) => {
+    const r = checkRecord(n, `${path} nodes[${i}]`);
+    nodes.set(r.name, r);
+  });
+  return { nodes, pools: pools === undefined ? undefined : checkPools(pools, path), rest };
 }
