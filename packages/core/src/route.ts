@@ -262,7 +262,8 @@ export class RouteApi {
     if (filter.protocol !== undefined) header.rtm_protocol = checkU8('protocol', filter.protocol);
     if (filter.type !== undefined) header.rtm_type = typeNumber(filter.type);
     if (filter.dev !== undefined) attrs.RTA_OIF = this.#resolve(filter.dev, 'dev');
-    const dst = filter.dst === undefined ? undefined : normaliseDst(filter.dst).text;
+    const wanted = filter.dst === undefined ? undefined : normaliseDst(filter.dst);
+    const dst = wanted?.text;
 
     let messages: NlMessage[];
     try {
@@ -275,6 +276,9 @@ export class RouteApi {
     const out: Route[] = [];
     for (const m of messages) {
       if (m.type !== RTM_NEWROUTE) continue;
+      // The kernel cannot filter a dump by destination: skip the routes of another prefix length
+      // before decoding them (`default` among a node's thousands of peer routes, for the CNI plugin).
+      if (wanted !== undefined && m.header.rtm_dst_len !== wanted.prefixLen) continue;
       const r = decodeRoute(m);
       if (dst === undefined || r.dst === dst) out.push(r);
     }
