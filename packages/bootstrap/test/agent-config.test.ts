@@ -63,6 +63,30 @@ test('a config file, with flags winning over it', () => {
   }
 });
 
+test('pools: --pool CIDR[:no-nat] or JSON pools, each with its egress NAT (default: --no-nat-outgoing or on); none given: one per cluster CIDR', () => {
+  const base = ['--node-name', 'n1', '--cluster-cidr', '10.244.0.0/15'];
+  assert.equal(parseAgentArgs([...base, '--pool', '10.244.0.0/16', '--pool', '10.245.0.0/16:no-nat']).pools, [
+    { cidr: '10.244.0.0/16', natOutgoing: true },
+    { cidr: '10.245.0.0/16', natOutgoing: false },
+  ]);
+  assert.equal(parseAgentArgs([...base, '--pool', '10.244.0.0/16', '--no-nat-outgoing']).pools, [{ cidr: '10.244.0.0/16', natOutgoing: false }]);
+  assert.is(parseAgentArgs(base).pools, undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-agent-pools-'));
+  try {
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ clusterCIDRs: ['10.244.0.0/15'], pools: [{ cidr: '10.244.0.0/16' }, { cidr: '10.245.0.0/16', natOutgoing: false }] }));
+    assert.equal(parseAgentArgs(['--config', file, '--node-name', 'n1']).pools, [
+      { cidr: '10.244.0.0/16', natOutgoing: true },
+      { cidr: '10.245.0.0/16', natOutgoing: false },
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const e = throwsA(() => parseAgentArgs([...base, '--pool', '10.244.0.0/16', '--pool', '10.244.128.0/17']), AgentConfigError);
+  assert.match(e.message, /pools 10\.244\.0\.0\/16 and 10\.244\.128\.0\/17 overlap/);
+  assert.match(throwsA(() => parseAgentArgs([...base, '--pool', 'nope']), AgentConfigError).message, /pools\[0\]\.cidr "nope" is not a CIDR/);
+});
+
 test('bad configuration is refused with the field named', () => {
   const bad = (argv: string[], re: RegExp) => {
     const e = throwsA(() => parseAgentArgs(argv), AgentConfigError);

@@ -175,6 +175,55 @@ it('file datastore: a node whose entry gets another subnet re-leases without a r
   assert.equal(record?.nodeIPs, ['192.168.1.12']);
 });
 
+it('per-pool natOutgoing: traffic from the NAT pool leaves as the node, from the other pool as the pod; nothing between pools or to nodes is masqueraded', async () => {
+  lab = makeLab(2);
+  const nodesFile = join(lab.dir, 'nodes.json');
+  // node1's pods are in the NAT pool 10.244.0.0/16, node2's in 10.246.0.0/16 without NAT.
+  writeFileSync(
+    nodesFile,
+    JSON.stringify({
+      nodes: [
+        { name: 'node1', podCIDRs: ['10.244.1.0/24'] },
+        { name: 'node2', podCIDRs: ['10.246.2.0/24'] },
+      ],
+    }),
+  );
+  const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+  sh(n2.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+  sh(n2.ns, 'ip', 'addr', 'add', '10.246.2.1/24', 'dev', 'cni0');
+  n2.podGateway = '10.246.2.1';
+  for (const n of lab.nodes) {
+    const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/14', '--pool', '10.244.0.0/16', '--pool', '10.246.0.0/16:no-nat'];
+    args.push('--mode', 'host-gw', '--datastore', 'file', '--nodes-file', nodesFile, '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
+    agents.push(startAgent(n.ns, args));
+  }
+  for (const a of agents) await a.waitFor('ready');
+  await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === '10.246.2.0/24'));
+  await eventually('node IPs exempt', () => /192\.168\.1\.11-192\.168\.1\.12/.test(sh(n2.ns, 'nft', 'list', 'set', 'inet', 'netboot', 'cluster4')));
+  for (const n of lab.nodes) {
+    assert.match(sh(n.ns, 'nft', 'list', 'set', 'inet', 'netboot', 'nat-from4'), /elements = \{ 10\.244\.0\.0\/16 \}/, `${n.name}: only the NAT pool`);
+    assert.match(sh(n.ns, 'nft', 'list', 'set', 'inet', 'netboot', 'cluster4'), /10\.244\.0\.0\/14/, `${n.name}: every pool and cluster CIDR exempt`);
+  }
+  // The outside host counts echo requests by source, and routes the no-NAT pool back through node2 (as a
+  // network that knows the pods' addresses would).
+  sh(lab.outside, 'ip', 'route', 'add', '10.246.0.0/16', 'via', '192.168.1.12');
+  // biome-ignore format: one nft script
+  sh(lab.outside, 'nft', 'add table inet seen; add chain inet seen in { type filter hook input priority 0; }; ' +
+    'add rule inet seen in ip saddr 192.168.1.11 icmp type echo-request counter; add rule inet seen in ip saddr 10.246.2.1 icmp type echo-request counter; ' +
+    'add rule inet seen in ip saddr 192.168.1.12 icmp type echo-request counter');
+  const seen = () => [...sh(lab!.outside, 'nft', 'list', 'chain', 'inet', 'seen', 'in').matchAll(/saddr (\S+) .*packets (\d+)/g)].map((m) => `${m[1]}=${m[2]}`);
+  assert.ok(ping(n1, '192.168.1.100'), 'NAT pool → outside');
+  assert.ok(ping(n2, '192.168.1.100'), 'no-NAT pool → outside (routed back by the outside)');
+  assert.equal(seen(), ['192.168.1.11=1', '10.246.2.1=1', '192.168.1.12=0'], 'node1’s pod arrived as node1, node2’s as itself');
+  // Between the pools nothing is masqueraded: node2 drops echo requests from node1's address, pods still talk.
+  sh(
+    n2.ns,
+    'nft',
+    'add table inet nbt-test; add chain inet nbt-test in { type filter hook input priority 0; }; add rule inet nbt-test in ip saddr 192.168.1.11 icmp type echo-request drop',
+  );
+  assert.ok(ping(n1, '10.246.2.1'), 'NAT pool → other pool keeps the pod source');
+});
+
 it('etcd datastore, vxlan: subnets from ClusterIpam; etcd killed → agents wait, pods keep talking, nothing is removed; etcd back → resync without changes', async () => {
   lab = makeLab(2);
   etcd = await etcdInNetns(lab.underlay, '192.168.1.1', lab.dir);

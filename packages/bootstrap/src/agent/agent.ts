@@ -8,7 +8,7 @@ import { Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
 import { crossSubnet, discoverNode, hostGw, ipip, type Mode, Network, type Report, vtepMac, vxlan } from '@netboot/routes';
 import type { Datastore, NodeLease, NodeRecord, PeerEvent, PoolState } from '../datastore/index.js';
 import type { AgentConfig } from './config.js';
-import { openDatastore } from './datastore.js';
+import { configuredPools, openDatastore } from './datastore.js';
 import { detectNodeIPs } from './detect.js';
 import { serveHealth } from './health.js';
 import { leaseOf, removeLeaseFile, writeLeaseFile } from './lease-file.js';
@@ -341,10 +341,9 @@ export class Agent {
     } else this.#egressTimer ??= setTimeout(() => this.#applyEgress(), 200);
   }
 
-  /** The pools: the datastore's where it keeps them, else the configured cluster CIDRs. */
+  /** The pools: the datastore's where it keeps them, else the configured ones. */
   #pools(): PoolState[] {
-    const c = this.#config;
-    return this.#lease?.pools ?? c.clusterCIDRs.map((cidr) => ({ cidr, disabled: false, natOutgoing: c.natOutgoing }));
+    return this.#lease?.pools ?? configuredPools(this.#config).map((p) => ({ ...p, disabled: false }));
   }
 
   #egressRules(): EgressRules {

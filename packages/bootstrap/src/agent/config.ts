@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { InvalidInputError } from '@netboot/core/errors';
 import { networkOf, normalizeIp } from '@netboot/core/ip';
+import { Cidr } from '@netboot/ipam';
 import type { ModeName } from '@netboot/routes';
 
 type DatastoreConfig =
@@ -20,8 +21,15 @@ export interface AgentConfig {
   nodeName: string;
   /** Default: the addresses of the device the default route leaves through. */
   nodeIPs?: string[];
-  /** The cluster's pod CIDRs: the etcd pools, and where egress is never masqueraded to. */
+  /** The cluster's pod CIDRs: where egress is never masqueraded to, and the pools when `pools` is not given. */
   clusterCIDRs: string[];
+  /**
+   * The IP pools with their egress NAT (`--pool CIDR[:no-nat]`); default one per cluster CIDR with
+   * `natOutgoing`. Created in etcd once per cluster; a datastore that keeps pools (etcd, a nodes file
+   * with `pools`) is followed instead. Traffic from a pool with natOutgoing to a destination outside
+   * every pool, cluster CIDR and node is masqueraded; from the others never.
+   */
+  pools?: { cidr: string; natOutgoing: boolean }[];
   mode: ModeName;
   /** VXLAN VNI and UDP port (vxlan and cross-subnet). */
   vni?: number;
@@ -33,7 +41,7 @@ export interface AgentConfig {
   healthPort: number;
   /** The node lease file for the CNI plugin; default /run/netboot/subnet.json. */
   leaseFile: string;
-  /** Masquerade pod traffic leaving the cluster; default true. */
+  /** Masquerade pod traffic leaving the cluster: the default for pools that do not say; default true. */
   natOutgoing: boolean;
   /** On shutdown remove netboot's nftables table and the lease file (`--cleanup`); default false. */
   cleanup: boolean;
@@ -45,13 +53,13 @@ export class AgentConfigError extends InvalidInputError {}
 const MODES: readonly ModeName[] = ['host-gw', 'vxlan', 'cross-subnet', 'ipip'];
 
 export const USAGE = `usage: netboot agent [--config FILE] [--node-name NAME] [--node-ip IP]... [--cluster-cidr CIDR]...
-                     [--mode host-gw|vxlan|cross-subnet|ipip] [--vni N] [--vxlan-port N]
+                     [--pool CIDR[:no-nat]]... [--mode host-gw|vxlan|cross-subnet|ipip] [--vni N] [--vxlan-port N]
                      [--datastore file|etcd|kubernetes] [--nodes-file FILE] [--pod-cidr CIDR]...
                      [--etcd-endpoint URL]... [--etcd-prefix P] [--kubeconfig FILE] [--register-node]
                      [--resync-seconds N] [--health-port N] [--lease-file FILE] [--no-nat-outgoing] [--cleanup]`;
 
 const FLAGS = ['register-node', 'no-nat-outgoing', 'cleanup'];
-const REPEATED = ['node-ip', 'cluster-cidr', 'pod-cidr', 'etcd-endpoint'];
+const REPEATED = ['node-ip', 'cluster-cidr', 'pool', 'pod-cidr', 'etcd-endpoint'];
 
 /** Parses `argv` (after `netboot agent`) and the `--config` file it names into a checked AgentConfig. */
 export function parseAgentArgs(argv: readonly string[]): AgentConfig {
@@ -106,6 +114,9 @@ export function parseAgentArgs(argv: readonly string[]): AgentConfig {
     ...(many('node-name') && { nodeName: one('node-name') }),
     ...(many('node-ip') && { nodeIPs: many('node-ip') }),
     ...(many('cluster-cidr') && { clusterCIDRs: many('cluster-cidr') }),
+    ...(many('pool') && {
+      pools: many('pool')!.map((p) => (p.endsWith(':no-nat') ? { cidr: p.slice(0, -':no-nat'.length), natOutgoing: false } : { cidr: p })),
+    }),
     ...(many('mode') && { mode: one('mode') }),
     ...(many('vni') && { vni: Number(one('vni')) }),
     ...(many('vxlan-port') && { vxlanPort: Number(one('vxlan-port')) }),
@@ -156,6 +167,7 @@ export function checkConfig(raw: Record<string, unknown>): AgentConfig {
     'nodeName',
     'nodeIPs',
     'clusterCIDRs',
+    'pools',
     'mode',
     'vni',
     'vxlanPort',
@@ -184,6 +196,7 @@ export function checkConfig(raw: Record<string, unknown>): AgentConfig {
   if (raw.clusterCIDRs === undefined) throw bad('clusterCIDRs', 'is required (the pod network, e.g. 10.244.0.0/16: --cluster-cidr)');
   const clusterCIDRs = cidrs('clusterCIDRs', raw.clusterCIDRs);
   if (clusterCIDRs.length === 0) throw bad('clusterCIDRs', 'is empty');
+  const natOutgoing = raw.natOutgoing === undefined ? true : raw.natOutgoing === true;
   const mode = raw.mode ?? 'vxlan';
   if (!MODES.includes(mode as ModeName)) throw bad('mode', `${JSON.stringify(mode)} is not one of ${MODES.join(', ')}`);
   const config: AgentConfig = {
@@ -195,12 +208,31 @@ export function checkConfig(raw: Record<string, unknown>): AgentConfig {
     resyncSeconds: int('resyncSeconds', raw.resyncSeconds, 30, 1, 86_400),
     healthPort: int('healthPort', raw.healthPort, 9099, 0, 65_535),
     leaseFile: typeof raw.leaseFile === 'string' ? raw.leaseFile : '/run/netboot/subnet.json',
-    natOutgoing: raw.natOutgoing === undefined ? true : raw.natOutgoing === true,
+    natOutgoing,
     cleanup: raw.cleanup === true,
   };
+  if (raw.pools !== undefined) config.pools = checkPools(raw.pools, natOutgoing, bad);
   if (raw.vni !== undefined) config.vni = int('vni', raw.vni, 1, 1, 16_777_215);
   if (raw.vxlanPort !== undefined) config.vxlanPort = int('vxlanPort', raw.vxlanPort, 4789, 1, 65_535);
   return config;
+}
+
+function checkPools(raw: unknown, natOutgoing: boolean, bad: (field: string, why: string) => Error): { cidr: string; natOutgoing: boolean }[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw bad('pools', 'must be a non-empty list of {"cidr", "natOutgoing"?}');
+  const pools = raw.map((p: unknown, i) => {
+    const r = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+    let cidr: string;
+    try {
+      cidr = networkOf(String(r.cidr));
+    } catch {
+      throw bad(`pools[${i}].cidr`, `${JSON.stringify(r.cidr)} is not a CIDR`);
+    }
+    if (r.natOutgoing !== undefined && typeof r.natOutgoing !== 'boolean') throw bad(`pools[${i}].natOutgoing`, 'must be true or false');
+    return { cidr, natOutgoing: typeof r.natOutgoing === 'boolean' ? r.natOutgoing : natOutgoing };
+  });
+  for (const [i, a] of pools.entries())
+    for (const b of pools.slice(i + 1)) if (Cidr.parse(a.cidr).overlaps(Cidr.parse(b.cidr))) throw bad('pools', `${a.cidr} and ${b.cidr} overlap`);
+  return pools;
 }
 
 function checkDatastore(raw: unknown, cidrs: (field: string, v: unknown) => string[], bad: (field: string, why: string) => Error): DatastoreConfig {

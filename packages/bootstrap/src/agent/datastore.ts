@@ -3,6 +3,11 @@
 import type { Datastore } from '../datastore/index.js';
 import type { AgentConfig } from './config.js';
 
+/** The configured pools: `pools`, else one per cluster CIDR with the agent's natOutgoing. */
+export function configuredPools(config: AgentConfig): { cidr: string; natOutgoing: boolean }[] {
+  return config.pools ?? config.clusterCIDRs.map((cidr) => ({ cidr, natOutgoing: config.natOutgoing }));
+}
+
 export async function openDatastore(config: AgentConfig): Promise<Datastore> {
   const ds = config.datastore;
   const node = config.nodeName;
@@ -16,9 +21,8 @@ export async function openDatastore(config: AgentConfig): Promise<Datastore> {
       return new EtcdDatastore({
         node,
         ...ds,
-        // The first agent of a cluster creates the pools; natOutgoing here is the pool's flag (the
-        // agent's own setting decides its masquerade).
-        pools: config.clusterCIDRs.map((cidr, i) => ({ name: i === 0 ? 'default' : `default-${i}`, cidr, natOutgoing: config.natOutgoing })),
+        // The first agent of a cluster creates the pools; from then on etcd's pools decide (allocation, NAT).
+        pools: configuredPools(config).map((p, i) => ({ name: i === 0 ? 'default' : `default-${i}`, ...p })),
       });
     }
     case 'kubernetes': {
