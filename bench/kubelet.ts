@@ -1,20 +1,24 @@
 // Pods made by real kubelets (netboot lab up --runtime kubelet: containerd + kubelet per lab node, a
-// real scheduler): how long from `kubectl create` of PODS pods at once to each pod's Ready, with
-// netboot's CNI plugin and with the reference `bridge` + `host-local` conflist (Debian's Go plugins)
-// on the same lab, same run, rounds alternating; and memory per lab node. The conflist is swapped in
-// place on every node (containerd reloads its CNI config when the file changes); both networks use the
-// node's bridge cni0 and its pod CIDR, and every pod of a round is gone (no veth left on any node)
-// before the next starts. Pods have no readiness probe: Ready = sandbox networked + container started.
+// real scheduler): how long from `kubectl create` to each pod's Ready — SEQ pods one by one, then PODS
+// pods at once — with netboot's CNI plugin (the single executable `netboot cni build` makes) and with
+// the reference `bridge` + `host-local` conflist (Debian's Go plugins), on the same lab, same run,
+// sides alternating; and memory per lab node. The conflist is swapped in place on every node
+// (containerd reloads its CNI config when the file changes); both networks use the node's bridge cni0
+// and its pod CIDR, and every pod of a phase is gone (no veth left on any node) before the next starts.
+// Pods have no readiness probe: Ready = sandbox networked + container started.
 // Target (issue 11): netboot's p50 no slower than the reference by more than its Node start-up (~25 ms).
 //
 //   pnpm bench kubelet                      # defaults; writes its section of bench/RESULTS.md
-//   PODS=10 ROUNDS=1 pnpm bench kubelet     # quick check (prints only)
+//   PODS=10 ROUNDS=1 SEQ=3 pnpm bench kubelet     # quick check (prints only)
 //
-// Knobs: NODES (2), PODS (30 per round), ROUNDS (2 per side).
+// Knobs: NODES (2), PODS (30 per round), ROUNDS (2 per side), SEQ (10 pods one by one per side).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingBusybox } from '../packages/bootstrap/src/lab/images/busybox.ts';
+import { processesDir } from '../packages/bootstrap/src/lab/kubelet/cgroups.ts';
+import { cgroupRootOf } from '../packages/bootstrap/src/lab/kubelet/layout.ts';
 import { missingContainerd } from '../packages/bootstrap/src/lab/kubelet/runtime.ts';
 import type { LabState } from '../packages/bootstrap/src/lab/state.ts';
 import { missingKubernetes } from '../packages/bootstrap/src/testing/control-plane.ts';
@@ -26,7 +30,8 @@ const CLI = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/boot
 const NODES = intEnv('NODES', 2);
 const PODS = intEnv('PODS', 30);
 const ROUNDS = intEnv('ROUNDS', 2);
-const defaults = !['NODES', 'PODS', 'ROUNDS'].some((k) => process.env[k] !== undefined);
+const SEQ = intEnv('SEQ', 10);
+const defaults = !['NODES', 'PODS', 'ROUNDS', 'SEQ'].some((k) => process.env[k] !== undefined);
 const NAME = 'nbt-bench-kubelet';
 type Side = 'netboot' | 'reference';
 
@@ -86,7 +91,7 @@ function use(side: Side): void {
   }
 }
 
-function podList(round: string): string {
+function podList(round: string, from: number, count: number): string {
   const pod = (i: number) => ({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -97,44 +102,77 @@ function podList(round: string): string {
       containers: [{ name: 'http', image: 'docker.io/netboot/busybox-http:1', imagePullPolicy: 'Never' }],
     },
   });
-  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: Array.from({ length: PODS }, (_, i) => pod(i)) });
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: Array.from({ length: count }, (_, i) => pod(from + i)) });
 }
 
-/** Creates PODS pods at once; resolves with each one's create → Ready time (ms), from a watch. */
-async function round(id: string): Promise<number[]> {
+/** A watch on the round's pods (`kubectl get -w`): when each first became Ready (performance.now()). */
+async function watchReady(id: string) {
   const jsonpath = '{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}';
   const watch = spawn(kubectlArgv[0]!, [...kubectlArgv.slice(1), 'get', 'pods', '-l', `bench=${id}`, '-w', '-o', `jsonpath=${jsonpath}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = new Map<string, number>();
+  const waiters: { n: number; resolve: () => void }[] = [];
   let buffered = '';
-  const done = new Promise<void>((resolve) => {
-    watch.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const now = performance.now();
-      buffered += d;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const [name, status] = line.trim().split(' ');
-        if (name && status === 'True' && !ready.has(name)) ready.set(name, now);
-      }
-      if (ready.size === PODS) resolve();
-    });
+  watch.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const now = performance.now();
+    buffered += d;
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      const [name, status] = line.trim().split(' ');
+      if (name && status === 'True' && !ready.has(name)) ready.set(name, now);
+    }
+    for (const w of waiters.filter((w) => ready.size >= w.n)) w.resolve();
   });
   await sleep(1500); // the watch is established
-  const t0 = performance.now();
-  kubectl(['create', '-f', '-'], podList(id));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`round ${id}: only ${ready.size} of ${PODS} pods Ready after 300 s`)), 300_000);
-  });
+  return {
+    ready,
+    /** Resolves once `n` pods have been Ready; rejects after 300 s. */
+    async waitFor(n: number): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          if (ready.size >= n) return resolve();
+          waiters.push({ n, resolve });
+          timer = setTimeout(() => reject(new Error(`${id}: only ${ready.size} of ${n} pods Ready after 300 s`)), 300_000);
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    stop: () => watch.kill(),
+  };
+}
+
+/** Creates `count` pods at once; resolves with each one's create → Ready time (ms). */
+async function burst(id: string, count: number): Promise<number[]> {
+  const w = await watchReady(id);
   try {
-    await Promise.race([done, timeout]);
+    const t0 = performance.now();
+    kubectl(['create', '-f', '-'], podList(id, 0, count));
+    await w.waitFor(count);
+    return [...w.ready.values()].map((t) => t - t0);
   } finally {
-    clearTimeout(timer);
-    watch.kill();
+    w.stop();
   }
-  return [...ready.values()].map((t) => t - t0);
+}
+
+/** Creates `count` pods one after another, each once the previous is Ready; each one's create → Ready (ms). */
+async function oneByOne(id: string, count: number): Promise<number[]> {
+  const w = await watchReady(id);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      kubectl(['create', '-f', '-'], podList(id, i, 1));
+      await w.waitFor(i + 1);
+      times.push(w.ready.get(`${id}-${i}`)! - t0);
+    }
+    return times;
+  } finally {
+    w.stop();
+  }
 }
 
 /** Deletes the round's pods and waits until no node has a pod veth left. */
@@ -181,7 +219,7 @@ function memory(): { node: string; containerd: number; kubelet: number; agent: n
     const pidOf = (what: string) => state.processes.find((p) => p.what === what)?.pid ?? 0;
     const containerd = pidOf(`containerd ${n.netns}`);
     const kubelet = pidOf(`kubelet ${n.netns}`);
-    const root = `/sys/fs/cgroup/pids/netboot-lab-${NAME}-${n.name}`;
+    const root = processesDir(cgroupRootOf(NAME, n.name));
     const shims = cgroupPids(join(root, 'runtime')).filter((p) => p !== containerd && p !== kubelet);
     const podPids = cgroupPids(join(root, 'kubepods'));
     const podCount = Number(
@@ -201,50 +239,67 @@ function memory(): { node: string; containerd: number; kubelet: number; agent: n
 }
 
 const started = new Date();
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+// netboot as `netboot cni install` installs it: the single executable (`netboot cni build`), not the
+// lab's development script.
+const sea = mkdtempSync(join(tmpdir(), 'nbt-bench-sea-'));
+process.stderr.write(`bench kubelet: netboot cni build --out ${sea} …\n`);
+netboot('cni', 'build', '--out', sea);
 process.stderr.write(`bench kubelet: lab up --runtime kubelet --nodes ${NODES} …\n`);
 state = JSON.parse(netboot('lab', 'up', '--name', NAME, '--runtime', 'kubelet', '--nodes', String(NODES), '--json')) as LabState;
 const ks = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')) as { kubeconfig: string; bin: string; apiNetns: string };
 kubectlArgv = ['ip', 'netns', 'exec', ks.apiNetns, join(ks.bin, 'kubectl'), '--kubeconfig', ks.kubeconfig];
-const times: Record<Side, number[]> = { netboot: [], reference: [] };
+const times: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: { netboot: [], reference: [] }, seq: { netboot: [], reference: [] } };
 let mem: ReturnType<typeof memory> = [];
 try {
-  for (let r = 1; r <= ROUNDS; r++)
-    for (const side of (r % 2 === 1 ? ['netboot', 'reference'] : ['reference', 'netboot']) as Side[]) {
-      use(side);
-      await sleep(2000);
-      settle();
-      const id = `${side}-${r}`;
-      const t = await round(id);
-      times[side].push(...t);
-      process.stderr.write(
-        `  ${id}: ${PODS} pods Ready, p50 ${percentile(t, 50).toFixed(0)} ms, p90 ${percentile(t, 90).toFixed(0)} ms, last ${Math.max(...t).toFixed(0)} ms\n`,
-      );
-      if (side === 'netboot' && mem.length === 0) mem = memory();
-      await clear(id);
-    }
+  for (const n of state.nodes) copyFileSync(join(sea, 'netboot'), join(n.dir, 'opt', 'cni', 'bin', 'netboot'));
+  const order = (r: number): Side[] => (r % 2 === 1 ? ['netboot', 'reference'] : ['reference', 'netboot']);
+  const phase = async (kind: 'burst' | 'seq', id: string, side: Side) => {
+    use(side);
+    await sleep(2000);
+    settle();
+    const t = kind === 'burst' ? await burst(id, PODS) : await oneByOne(id, SEQ);
+    times[kind][side].push(...t);
+    process.stderr.write(`  ${id}: ${t.length} pods Ready, p50 ${percentile(t, 50).toFixed(0)} ms, p90 ${percentile(t, 90).toFixed(0)} ms\n`);
+    if (kind === 'burst' && side === 'netboot' && mem.length === 0) mem = memory();
+    await clear(id);
+  };
+  for (const side of order(1)) await phase('seq', `seq-${side}`, side);
+  for (let r = 1; r <= ROUNDS; r++) for (const side of order(r)) await phase('burst', `${side}-${r}`, side);
 } finally {
   use('netboot');
   netboot('lab', 'down', '--name', NAME);
+  rmSync(sea, { recursive: true, force: true });
 }
 
-const row = (side: Side) =>
-  `| ${side === 'netboot' ? 'netboot (plugin + agent)' : 'reference bridge + host-local'} | ${times[side].length} | ${median(times[side]).toFixed(0)} | ${percentile(times[side], 90).toFixed(0)} | ${Math.max(...times[side]).toFixed(0)} |`;
-const diff = median(times.netboot) - median(times.reference);
+const row = (kind: 'burst' | 'seq', side: Side) => {
+  const t = times[kind][side];
+  const what = side === 'netboot' ? 'netboot (single executable + agent)' : 'reference bridge + host-local';
+  return `| ${kind === 'seq' ? 'one by one' : `${PODS} at once`} | ${what} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 90).toFixed(0)} |`;
+};
+const diff = (kind: 'burst' | 'seq') => {
+  const d = median(times[kind].netboot) - median(times[kind].reference);
+  return `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms`;
+};
 const perPod = (m: (typeof mem)[number]) => (m.podCount > 0 ? (m.pods / m.podCount).toFixed(1) : '–');
 const body = `## kubelet: pod create → Ready on real kubelets (\`pnpm bench kubelet\`)
 
-${started.toISOString().slice(0, 16)} UTC, ${machineFacts()}; \`netboot lab up --runtime kubelet --nodes ${NODES}\` (vxlan; containerd 1.6 +
-kubelet v1.37 per node), ${ROUNDS} round(s) per side alternating, ${PODS} pods created at once per round by one \`kubectl create\`,
-each timed to its Ready (a \`kubectl get -w\` watch). Same lab, conflist swapped in place between rounds.
+${started.toISOString().slice(0, 16)} UTC, ${machineFacts()}, load average ${load} at the start (the machine is shared);
+\`netboot lab up --runtime kubelet --nodes ${NODES}\` (vxlan; Debian's containerd 1.6 + kubelet v1.37 per node). Same lab for both
+sides, the conflist swapped in place between phases; netboot is the single executable of \`netboot cni build\`. One by one: ${SEQ} pods
+per side, each created once the previous is Ready. At once: ${PODS} pods by one \`kubectl create\`, ${ROUNDS} round(s) per side,
+alternating. Each pod timed from its \`kubectl create\` to Ready as a \`kubectl get -w\` watch sees it.
 
-| CNI | pods | p50 ms | p90 ms | last ms |
+| pods | CNI | n | p50 ms | p90 ms |
 |---|---|---|---|---|
-${row('netboot')}
-${row('reference')}
+${row('seq', 'netboot')}
+${row('seq', 'reference')}
+${row('burst', 'netboot')}
+${row('burst', 'reference')}
 
-netboot − reference at p50: ${diff >= 0 ? '+' : ''}${diff.toFixed(0)} ms (target: ≤ ~25 ms, netboot's Node start-up per ADD).
+netboot − reference at p50: one by one ${diff('seq')}, ${PODS} at once ${diff('burst')} (target: ≤ ~25 ms, netboot's Node start-up per ADD).
 
-Memory per lab node (RSS MiB, during the first netboot round, ${PODS} pods over ${NODES} nodes):
+Memory per lab node (RSS MiB, during netboot's first ${PODS}-pod round, over ${NODES} nodes):
 
 | node | containerd | kubelet | netboot agent | pods + shims | per pod |
 |---|---|---|---|---|---|

@@ -28,6 +28,11 @@ function hierarchies(): string[] {
     });
 }
 
+/** Where `root`'s processes are listed: its directory in the pids hierarchy (cgroup v1) or the unified one (v2). */
+export function processesDir(root: string): string {
+  return join(existsSync(join(CGROUP_FS, 'cgroup.controllers')) ? CGROUP_FS : join(CGROUP_FS, 'pids'), root);
+}
+
 /** cpuset needs cpus and mems set before a task may join: copied from the parent, as kubelet expects. */
 function inheritCpuset(dir: string, parent: string): void {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {

@@ -13,6 +13,7 @@ import { output } from '../../cli/args.js';
 import { checkLab } from '../check.js';
 import { renderMatrix, summary } from '../matrix.js';
 import type { LabState } from '../state.js';
+import { processesDir } from './cgroups.js';
 import { getItems, kubectl } from './kubectl.js';
 import { cgroupRootOf } from './layout.js';
 import type { KubeletLabState } from './state.js';
@@ -51,7 +52,7 @@ async function settledPods(ks: KubeletLabState, replicas: number, timeoutMs: num
 
 /** A process in pod `uid`'s cgroup on its node (the pause, or any container): its /proc/PID/ns/net is the pod's. */
 function podNetns(ks: KubeletLabState, lab: string, node: string, uid: string): string {
-  const root = join('/sys/fs/cgroup/pids', cgroupRootOf(lab, node), 'kubepods');
+  const root = join(processesDir(cgroupRootOf(lab, node)), 'kubepods');
   const find = (dir: string): string | undefined => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (!e.isDirectory()) continue;
