@@ -60,12 +60,12 @@ export class NexthopIds {
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 
 /**
- * A peer's state with its routes through nexthop objects: each distinct (gateway, device, onlink)
- * of a family becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids`
- * numbers them; the keys taken are returned so the caller can release them when the peer goes.
- * Hot (once per peer in a full pass over thousands): a peer has a few routes, so a linear search.
+ * A peer's routes through nexthop objects: each distinct (gateway, device, onlink) of a family
+ * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids` numbers them; the
+ * keys taken are returned so the caller can release them when the peer goes. Hot (once per peer in a
+ * full pass over thousands): a peer has a few routes, so a linear search, and no copy of the state.
  */
-export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { state: PeerState; keys: string[] } {
+export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { routes: DesiredRoute[]; nexthops: DesiredNexthop[]; keys: string[] } {
   const nexthops: DesiredNexthop[] = [];
   const keys: string[] = [];
   let v4 = 0;
@@ -82,5 +82,5 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds)
     }
     return { ...r, nhid: nh.id };
   });
-  return { state: { ...state, routes, nexthops }, keys };
+  return { routes, nexthops, keys };
 }

@@ -84,7 +84,15 @@ const noKeys = (): Keys => ({ nexthops: new Set(), routes: new Set(), neighbours
 //
 // A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
 // `ids` are the peer's keys in NexthopIds, released when it goes.
-type PeerKeys = { nexthops: number[]; routes: string[]; neighbours: string[]; fdb: string[]; ids: string[] };
+type PeerKeys = {
+  readonly nexthops: readonly number[];
+  readonly routes: readonly string[];
+  readonly neighbours: readonly string[];
+  readonly fdb: readonly string[];
+  readonly ids: readonly string[];
+};
+/** The keys of a kind a peer has none of: one shared empty list rather than one per peer. */
+const NONE: readonly never[] = Object.freeze([]);
 
 export class Reconciler {
   readonly own: Ownership;
@@ -369,7 +377,7 @@ export class Reconciler {
 
   /** Records a peer's wanted entries (devices resolved); refuses it (undefined) if a route key is another peer's. */
   #wantPeer(peer: string, given: PeerState, refused: Refusal[]): PeerKeys | undefined {
-    const keys: PeerKeys = { nexthops: [], routes: [], neighbours: [], fdb: [], ids: [] };
+    const routeKeys: string[] = [];
     for (const r of given.routes) {
       const k = routeKey(this.own.table, r.dst);
       const holder = this.#want.routes.get(k)?.peer;
@@ -377,36 +385,43 @@ export class Reconciler {
         refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${r.dst} is already ${JSON.stringify(holder)}'s`) });
         return undefined;
       }
-      keys.routes.push(k);
+      routeKeys.push(k);
     }
     // throughNexthops returns new objects, resolved here in place; the mode's are copied.
     const through = this.usesNexthops() ? throughNexthops(peer, given, this.#ids) : undefined;
-    if (through !== undefined) {
-      keys.ids = through.keys;
-      for (const n of through.state.nexthops!) {
-        n.dev = this.#ifindex(n.dev);
-        this.#want.nexthops.set(n.id, n);
-        keys.nexthops.push(n.id);
-      }
-    }
-    const state = through?.state ?? given;
-    for (let i = 0; i < state.routes.length; i++) {
-      const r = through !== undefined ? state.routes[i]! : { ...state.routes[i]! };
+    const nexthops =
+      through === undefined || through.nexthops.length === 0
+        ? NONE
+        : through.nexthops.map((n) => {
+            n.dev = this.#ifindex(n.dev);
+            this.#want.nexthops.set(n.id, n);
+            return n.id;
+          });
+    const routes = through?.routes ?? given.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const r = through !== undefined ? routes[i]! : { ...routes[i]! };
       r.dev = this.#ifindex(r.dev);
-      this.#want.routes.set(keys.routes[i]!, r);
+      this.#want.routes.set(routeKeys[i]!, r);
     }
-    for (const n of state.neighbours) {
-      const d = { ...n, dev: this.#ifindex(n.dev) };
-      const k = neighKey(d.dev, d.dst);
-      this.#want.neighbours.set(k, d);
-      keys.neighbours.push(k);
-    }
-    for (const f of state.fdb) {
-      const d = { ...f, dev: this.#ifindex(f.dev) };
-      const k = fdbKey(d.dev, d.lladdr, d.dst);
-      this.#want.fdb.set(k, d);
-      keys.fdb.push(k);
-    }
+    const neighbours =
+      given.neighbours.length === 0
+        ? NONE
+        : given.neighbours.map((n) => {
+            const d = { ...n, dev: this.#ifindex(n.dev) };
+            const k = neighKey(d.dev, d.dst);
+            this.#want.neighbours.set(k, d);
+            return k;
+          });
+    const fdb =
+      given.fdb.length === 0
+        ? NONE
+        : given.fdb.map((f) => {
+            const d = { ...f, dev: this.#ifindex(f.dev) };
+            const k = fdbKey(d.dev, d.lladdr, d.dst);
+            this.#want.fdb.set(k, d);
+            return k;
+          });
+    const keys: PeerKeys = { nexthops, routes: routeKeys, neighbours, fdb, ids: through?.keys ?? NONE };
     this.#peers.set(peer, keys);
     return keys;
   }
