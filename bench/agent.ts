@@ -21,7 +21,7 @@
 //
 // Knobs: PEERS (comma list, 1000,5000), MODES (host-gw,vxlan), REPEAT (3 cold starts per size, mode and
 // agent), SAMPLES (50), IDLE_S (10), K8S_PEERS (1000; 0 skips the Kubernetes datastore), THROUGHPUT
-// (7 iperf3 pairs per mode: a netboot run and a by-hand run, order alternating; 0 skips), IPERF_S (3 s each).
+// (9 iperf3 pairs per mode: a netboot run and a by-hand run, order alternating; 0 skips), IPERF_S (3 s each).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,7 @@ const REPEAT = intEnv('REPEAT', 3);
 const SAMPLES = intEnv('SAMPLES', 50);
 const IDLE_S = intEnv('IDLE_S', 10);
 const K8S_PEERS = process.env.K8S_PEERS === '0' ? 0 : intEnv('K8S_PEERS', 1000);
-const THROUGHPUT = process.env.THROUGHPUT === '0' ? 0 : intEnv('THROUGHPUT', 7);
+const THROUGHPUT = process.env.THROUGHPUT === '0' ? 0 : intEnv('THROUGHPUT', 9);
 const IPERF_S = intEnv('IPERF_S', 3);
 if (PEERS.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) throw new Error(`PEERS must be integers 1..20000, got ${process.env.PEERS}`);
 if (MODES.some((m) => m !== 'host-gw' && m !== 'vxlan')) throw new Error(`MODES must be host-gw and/or vxlan, got ${process.env.MODES}`);
@@ -79,6 +79,7 @@ const record = (key: string, ...v: number[]) => figures.set(key, [...(figures.ge
 const notes: string[] = [];
 
 const started = new Date();
+const source = sourceState();
 const flannelBuild = spawnSync('bash', [join(ROOT, 'scripts/flannel.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 if (flannelBuild.status !== 0) throw new Error('scripts/flannel.sh failed: flanneld is needed as the peer to compare with');
 const flanneld = flannelBuild.stdout.trim().split('\n').at(-1)!;
@@ -183,7 +184,7 @@ if (defaults) {
 Command: \`pnpm bench agent\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, ${machineFacts()}, etcd ${etcdVersion()}, ${flannelVersion.stdout.trim() || flannelVersion.stderr.trim()} (\`scripts/flannel.sh\`).
 **A busy machine**: 2 vCPUs shared with 7 other engineers' builds and tests during the run; every figure is the median of ${REPEAT} fresh namespaces (latency: percentiles of ${SAMPLES} samples), and ratios are within one run.
 Each trial: a fresh nbt-* namespace, etcd on its loopback holding N synthetic peers (directly connected node IPs on a /16 underlay, a /24 each of 10.0.0.0/8), one agent cold.
-netboot: the agent bundled as deployed, under plain \`node\` (egress NAT on, its default); flanneld: \`--ip-masq\`, its etcd v3 subnet manager.
+netboot: the agent bundled as deployed from ${source}, under plain \`node\` (egress NAT on, its default); flanneld: \`--ip-masq\`, its etcd v3 subnet manager.
 Peer→route: write issued → route seen by a netlink monitor, ${SAMPLES} new peers 150 ms apart, with ${LARGEST.toLocaleString('en-US')} peers present (Kubernetes: ${K8S_PEERS.toLocaleString('en-US')} Nodes, a real kube-apiserver + kube-controller-manager, netboot only).
 
 ${table}
@@ -191,6 +192,13 @@ ${table}
 ${phaseLines.map((l) => `- ${l}`).join('\n')}
 ${tputTable ? `\nPod-to-pod TCP throughput across two nodes (iperf3 -t ${IPERF_S}, ${THROUGHPUT} pairs of neighbouring runs, netboot's and by hand, order alternating; Gbit/s are medians, the ratio is the median of the pairs' ratios; veth + bridge pods on a bridged underlay, both topologies alive at once):\n\n${tputTable}\n` : ''}${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`,
   );
+}
+
+/** The commit netboot was bundled from, and whether the packages had uncommitted edits (a shared tree: others' work in progress is in the bundle too). */
+function sourceState(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'packages'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
+  return dirty ? `${head} + uncommitted edits in ${dirty} files under packages/` : head;
 }
 
 function etcdVersion(): string {
