@@ -1,5 +1,5 @@
 // `netboot lab up --runtime kubelet`, `lab check` and `lab down` as a user runs them (the real CLI in a
-// child process): three nodes each running a real containerd and kubelet, pods of a Deployment placed
+// child process), in vxlan, host-gw and cross-subnet mode: three nodes each running a real containerd and kubelet, pods of a Deployment placed
 // by the real scheduler and networked by netboot's plugin through containerd's CRI. Checked beside the
 // CLI's own verdict with independent tools: kubectl (nodes Ready, pods Ready and spread, each pod's IP
 // inside its node's spec.podCIDR), `kubectl exec … ping` from a pod to pods on the other nodes and to
@@ -184,6 +184,10 @@ it('3 kubelet nodes, vxlan: 12 pods Ready, full matrix, rollout restart leaks no
 
 it('3 kubelet nodes, host-gw: 6 pods Ready, full matrix', async () => {
   await kubeletLab('host-gw', 6, false);
+});
+
+it('3 kubelet nodes, cross-subnet (node3 behind the underlay router): 6 pods Ready, full matrix', async () => {
+  await kubeletLab('cross-subnet', 6, false);
 });
 
 it.run();

@@ -25,6 +25,7 @@ export function deploymentManifest(replicas: number): string {
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 5,
           // A cordoned (drained) node is no spread domain (nodeTaintsPolicy): its pods go to the others.
+          // Pods count per revision (matchLabelKeys): a rollout's old pods, about to go, skew nothing.
           topologySpreadConstraints: [
             {
               maxSkew: 1,
@@ -32,6 +33,7 @@ export function deploymentManifest(replicas: number): string {
               whenUnsatisfiable: 'DoNotSchedule',
               nodeTaintsPolicy: 'Honor',
               labelSelector: { matchLabels: LABEL },
+              matchLabelKeys: ['pod-template-hash'],
             },
           ],
           containers: [
