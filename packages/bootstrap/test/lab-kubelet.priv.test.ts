@@ -4,7 +4,7 @@
 // CLI's own verdict with independent tools: kubectl (nodes Ready, pods Ready and spread, each pod's IP
 // inside its node's spec.podCIDR), `kubectl exec … ping` from a pod to pods on the other nodes and to
 // the outside host, and afterwards no namespace, process, cgroup, directory or changed sysctl is left.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -188,6 +188,43 @@ it('3 kubelet nodes, host-gw: 6 pods Ready, full matrix', async () => {
 
 it('3 kubelet nodes, cross-subnet (node3 behind the underlay router): 6 pods Ready, full matrix', async () => {
   await kubeletLab('cross-subnet', 6, false);
+});
+
+it('an `up --runtime kubelet` killed once its kubelets run: down removes every process, cgroup, mount and sysctl change', async () => {
+  const sysctls = readKubeletSysctls();
+  const hadRunContainerd = existsSync('/run/containerd');
+  name = `nbt-${randomBytes(3).toString('hex')}`;
+  const child = spawn(process.execPath, [...CLI, 'lab', 'up', '--name', name, '--runtime', 'kubelet', '--nodes', '2'], { cwd: ROOT, stdio: 'ignore' });
+  const stateFile = `/run/netboot-lab/${name}/state.json`;
+  let state: LabState | undefined;
+  await until('both kubelets recorded', () => {
+    try {
+      state = JSON.parse(readFileSync(stateFile, 'utf8')) as LabState;
+    } catch {}
+    return (state?.processes.filter((p) => p.what.startsWith('kubelet ')).length ?? 0) === 2;
+  });
+  // kubelet changes the sysctls as it starts: let it, so down has them to restore.
+  await until(
+    'kubelet set vm.overcommit_memory',
+    () => readKubeletSysctls()['vm.overcommit_memory'] === '1' || sysctls['vm.overcommit_memory'] === '1',
+    30_000,
+  );
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+  state = JSON.parse(readFileSync(stateFile, 'utf8')) as LabState;
+  assert.not.ok(state.complete, 'killed before it finished');
+  assert.ok(
+    leftovers(name).some((l) => l.startsWith('cgroup ')),
+    'its node cgroups outlive it',
+  );
+  const down = netboot('lab', 'down', '--name', name);
+  assert.is(down.code, 0, down.stderr);
+  const lab = name;
+  name = undefined;
+  assert.equal(leftovers(lab), []);
+  assert.equal(readKubeletSysctls(), sysctls);
+  assert.is(existsSync('/run/containerd'), hadRunContainerd);
 });
 
 it.run();
