@@ -90,6 +90,14 @@ async function drainNode3(state: LabState, replicas: number, podCIDR: string): P
   await until("node1 and node2 drop node3's route", () => ['node1', 'node2'].every((n) => !netbootRoutes(`${state.name}-${n}`).includes(podCIDR)));
 }
 
+/** Mounts of the lab in this (the host's) mount namespace: kubelet's and containerd's belong in the nodes' own. */
+function hostMounts(lab: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`/run/netboot-lab/${lab}/`) || / \/run\/containerd /.test(line))
+    .map((line) => `mount ${line.split(' ')[4]}`);
+}
+
 /** Everything of lab `lab` that could outlive it. */
 function leftovers(lab: string): string[] {
   const found: string[] = [];
@@ -103,6 +111,7 @@ function leftovers(lab: string): string[] {
     } catch {}
   }
   if (existsSync(`/run/netboot-lab/${lab}`)) found.push(`dir /run/netboot-lab/${lab}`);
+  found.push(...hostMounts(lab));
   for (const p of ['/var/lib/kubelet', '/var/log/pods', '/var/log/containers']) if (existsSync(p)) found.push(`host path ${p}`);
   return found;
 }
@@ -115,6 +124,7 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean, drai
   assert.is(up.code, 0, `lab up failed:\n${up.stderr}`);
   const state = JSON.parse(up.stdout) as LabState;
   assert.ok(state.complete);
+  assert.equal(hostMounts(state.name), [], "the nodes' mounts stay in their own mount namespaces");
 
   // The nodes, by kubectl: Ready, registered by their kubelets with the lab's addresses, each a pod CIDR.
   const nodes = JSON.parse(kubectl(state, 'get', 'nodes', '-o', 'json')).items as {
