@@ -80,6 +80,7 @@ export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions
 
 // The protocol layer, for messages the typed APIs do not cover, and the seam the APIs talk through
 export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';
+export { DumpCache } from './netlink/dump-cache.js';
 export { type Attrs, type AttrValue, decodeMessages, encodeMessage, type NlMessage } from './netlink/codec.js';
 export * as constants from './netlink/generated/index.js';
 

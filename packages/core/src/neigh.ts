@@ -3,6 +3,7 @@
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
 import type { Attrs, NlMessage } from './netlink/codec.js';
 import type { Request, Transport } from './netlink/socket.js';
+import type { DumpCache } from './netlink/dump-cache.js';
 import { NetlinkError } from './netlink/errors.js';
 import {
   AF_BRIDGE,
@@ -26,6 +27,7 @@ import {
   NUD_STALE,
   RTM_DELNEIGH,
   RTM_GETNEIGH,
+  NDA_CACHEINFO,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
 import { parseIp, parseMac, type IpFamily } from './base/ip.js';
@@ -151,8 +153,11 @@ export class NeighApi {
   /**
    * `ip neigh show [dev DEV] [nud STATE]` (IPv4 and IPv6 unless `family` says which), or with
    * family 'bridge' `bridge fdb show [dev DEV]`. The kernel filters by device; state is matched here.
+   * With a `cache` (`new DumpCache()`, kept between calls), an entry whose bytes the last listing
+   * through it held too (its ages aside) is not decoded again: it comes back as the same, read-only,
+   * object.
    */
-  list(filter: NeighFilter = {}): Neigh[] {
+  list(filter: NeighFilter = {}, cache?: DumpCache<Neigh>): Neigh[] {
     const family = filter.family;
     const bridge = family === 'bridge';
     const header = ndmsg(family === undefined ? AF_UNSPEC : afOfNeigh(family));
@@ -164,11 +169,18 @@ export class NeighApi {
       else attrs.NDA_IFINDEX = index;
     }
     const wanted = filter.state === undefined ? 0 : stateBits(filter.state);
+    const decode = (m: NlMessage): Neigh | undefined => {
+      if (m.type !== RTM_NEWNEIGH) return undefined;
+      if (wanted !== 0 && ((m.header.ndm_state ?? 0) & wanted) === 0) return undefined;
+      return decodeNeigh(m);
+    };
+    const req: Request = { type: RTM_GETNEIGH, header, attrs };
+    // NDA_CACHEINFO counts the time since the entry was used or confirmed: it ages without a change.
+    if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode, NDA_CACHEINFO);
     const out: Neigh[] = [];
-    for (const m of this.#sock.dump({ type: RTM_GETNEIGH, header, attrs })) {
-      if (m.type !== RTM_NEWNEIGH) continue;
-      if (wanted !== 0 && ((m.header.ndm_state ?? 0) & wanted) === 0) continue;
-      out.push(decodeNeigh(m));
+    for (const m of this.#sock.dump(req)) {
+      const n = decode(m);
+      if (n !== undefined) out.push(n);
     }
     return out;
   }

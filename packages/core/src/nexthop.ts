@@ -7,6 +7,7 @@
 // Only single nexthops (gateway and/or device) are built here; groups and blackholes decode as bytes.
 import type { Attrs, NlMessage } from './netlink/codec.js';
 import type { Request, Transport } from './netlink/socket.js';
+import type { DumpCache } from './netlink/dump-cache.js';
 import {
   AF_INET,
   AF_INET6,
@@ -111,17 +112,25 @@ export class NexthopApi {
 
   /**
    * `ip nexthop show [dev D] [-4|-6] [proto P]`. Fails with EOPNOTSUPP on a kernel without nexthop
-   * objects (before 5.3), which makes an empty list the cheapest probe for them.
+   * objects (before 5.3), which makes an empty list the cheapest probe for them. With a `cache`
+   * (`new DumpCache()`, kept between calls), a nexthop whose bytes the last listing through it held
+   * too is not decoded again: it comes back as the same, read-only, object.
    */
-  list(filter: NexthopFilter = {}): NexthopObject[] {
+  list(filter: NexthopFilter = {}, cache?: DumpCache<NexthopObject>): NexthopObject[] {
     const family = filter.family === undefined ? AF_UNSPEC : afOf(checkFamily(filter.family));
     const attrs: Attrs = {};
     if (filter.dev !== undefined) attrs.NHA_OIF = this.#resolver()(checkLinkRef('dev', filter.dev));
-    const out: NexthopObject[] = [];
-    for (const m of this.#sock.dump({ type: RTM_GETNEXTHOP, header: nhmsg(family), attrs })) {
-      if (m.type !== RTM_NEWNEXTHOP) continue;
+    const decode = (m: NlMessage): NexthopObject | undefined => {
+      if (m.type !== RTM_NEWNEXTHOP) return undefined;
       const nh = decodeNexthop(m);
-      if (filter.protocol === undefined || nh.protocol === filter.protocol) out.push(nh);
+      return filter.protocol === undefined || nh.protocol === filter.protocol ? nh : undefined;
+    };
+    const req: Request = { type: RTM_GETNEXTHOP, header: nhmsg(family), attrs };
+    if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode);
+    const out: NexthopObject[] = [];
+    for (const m of this.#sock.dump(req)) {
+      const nh = decode(m);
+      if (nh !== undefined) out.push(nh);
     }
     return out;
   }

@@ -3,6 +3,7 @@
 // `del(route)` address exactly that route.
 import type { Attrs, NlMessage } from './netlink/codec.js';
 import type { Request, Transport } from './netlink/socket.js';
+import type { DumpCache } from './netlink/dump-cache.js';
 import {
   AF_INET,
   AF_INET6,
@@ -12,6 +13,7 @@ import {
   NLM_F_EXCL,
   NLM_F_REPLACE,
   RTM_DELROUTE,
+  RTA_CACHEINFO,
   RTM_F_FIB_MATCH,
   RTM_GETROUTE,
   RTM_NEWROUTE,
@@ -249,8 +251,10 @@ export class RouteApi {
   /**
    * `ip route show [table N|all] [proto P] [type T] [dev D]` (+ exact `dst`). The kernel filters by
    * table, protocol, type and device (strict dump checking); the destination is matched here.
+   * With a `cache` (`new DumpCache()`, kept between calls), a route whose bytes the last listing
+   * through it held too is not decoded again: it comes back as the same, read-only, object.
    */
-  list(filter: RouteFilter = {}): Route[] {
+  list(filter: RouteFilter = {}, cache?: DumpCache<Route>): Route[] {
     const header = rtmsg(filter.family === undefined ? AF_UNSPEC : checkFamily(filter.family) === 4 ? AF_INET : AF_INET6);
     const attrs: Attrs = {};
     const table = filter.table ?? RT_TABLE_MAIN;
@@ -265,24 +269,29 @@ export class RouteApi {
     const wanted = filter.dst === undefined ? undefined : normaliseDst(filter.dst);
     const dst = wanted?.text;
 
-    let messages: NlMessage[];
+    const decode = (m: NlMessage): Route | undefined => {
+      if (m.type !== RTM_NEWROUTE) return undefined;
+      // The kernel cannot filter a dump by destination: skip the routes of another prefix length
+      // before decoding them (`default` among a node's thousands of peer routes, for the CNI plugin).
+      if (wanted !== undefined && m.header.rtm_dst_len !== wanted.prefixLen) return undefined;
+      const r = decodeRoute(m);
+      return dst === undefined || r.dst === dst ? r : undefined;
+    };
+    const req: Request = { type: RTM_GETROUTE, header, attrs };
     try {
-      messages = this.#sock.dump({ type: RTM_GETROUTE, header, attrs });
+      // IPv6 routes carry RTA_CACHEINFO, which the kernel may age: not a change of the route.
+      if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode, RTA_CACHEINFO);
+      const out: Route[] = [];
+      for (const m of this.#sock.dump(req)) {
+        const r = decode(m);
+        if (r !== undefined) out.push(r);
+      }
+      return out;
     } catch (e) {
       // A table that was never created (no route ever added to it) is simply empty.
       if (table !== 'all' && isNotFound(e)) return [];
       throw e;
     }
-    const out: Route[] = [];
-    for (const m of messages) {
-      if (m.type !== RTM_NEWROUTE) continue;
-      // The kernel cannot filter a dump by destination: skip the routes of another prefix length
-      // before decoding them (`default` among a node's thousands of peer routes, for the CNI plugin).
-      if (wanted !== undefined && m.header.rtm_dst_len !== wanted.prefixLen) continue;
-      const r = decodeRoute(m);
-      if (dst === undefined || r.dst === dst) out.push(r);
-    }
-    return out;
   }
 
   /** For one batch: thousands of routes usually name the same few devices; look each up once. */

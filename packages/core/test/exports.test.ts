@@ -29,6 +29,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'AddrApi',
       'AddrSpecError',
       'AsyncInNetnsError',
+      'DumpCache',
       'DumpInterruptedError',
       'InvalidAddressError',
       'InvalidInputError',

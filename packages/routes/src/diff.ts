@@ -250,7 +250,8 @@ export function diffIndexed(current: CurrentIndex, desired: DesiredIndex, own: O
 
   for (const [key, want] of desired.routes) {
     const here = current.routes.get(key);
-    const foreign = here?.filter((r) => r.protocol !== own.protocol) ?? [];
+    // Mostly one route of netboot's own: the list of foreign ones is made only when there are any.
+    const foreign = here?.some((r) => r.protocol !== own.protocol) ? here.filter((r) => r.protocol !== own.protocol) : [];
     const nexthop = want.nhid === undefined ? undefined : taken.get(want.nhid);
     if (foreign.length > 0 || nexthop !== undefined) {
       const conflict: Conflict = { peer: want.peer, dst: want.dst, table: own.table, routes: foreign };

@@ -18,6 +18,7 @@ import {
   decodeNeigh,
   decodeNexthop,
   decodeRoute,
+  DumpCache,
   isNotFound,
   NetlinkError,
   type MonitorEvent,
@@ -93,6 +94,8 @@ type PeerKeys = {
 };
 /** The keys of a kind a peer has none of: one shared empty list rather than one per peer. */
 const NONE: readonly never[] = Object.freeze([]);
+/** Per kind, the listing the mirror was built from and the device it was built under (see #rebuild). */
+type Built = Partial<Record<'nexthops' | 'routes' | 'neighbours' | 'fdb', { list: readonly object[]; device: number | undefined }>>;
 
 export class Reconciler {
   readonly own: Ownership;
@@ -114,6 +117,16 @@ export class Reconciler {
   readonly #routes = new Map<string, Route[]>();
   readonly #neighbours = new Map<string, Neigh>();
   readonly #fdb = new Map<string, Neigh>();
+  // A resync re-reads all of it: each dump through a cache decodes only the entries whose bytes
+  // changed since the last one, and a kind whose listing is the very one the mirror was built from
+  // (the same objects, nothing folded or observed since, the same device) keeps its mirror as is.
+  readonly #caches = {
+    nexthops: new DumpCache<NexthopObject>(),
+    routes: new DumpCache<Route>(),
+    neighbours: new DumpCache<Neigh>(),
+    fdb: new DumpCache<Neigh>(),
+  };
+  #built: Built = {};
   #dirty = noKeys();
   // A link event named the device: repair() reads it back and resyncs if it is not as specified.
   #deviceDirty = false;
@@ -194,6 +207,7 @@ export class Reconciler {
    */
   observe(ev: MonitorEvent): boolean {
     if (ev.kind === 'overrun') return (this.#needsFull = true);
+    if (ev.kind === 'nexthop' || ev.kind === 'route' || ev.kind === 'neigh') this.#built = {};
     if (ev.kind === 'addr' || (ev.kind === 'link' && ev.message.header.ifi_index !== this.own.device)) {
       // An uplink lost or gained an address, or changed state: the kernel flushes the routes through
       // it without a word (no RTM_DELROUTE), so read everything again.
@@ -303,37 +317,65 @@ export class Reconciler {
       this.own.device = device.index;
     } else delete this.own.device;
     this.#readNexthops();
-    this.#routes.clear();
-    this.#neighbours.clear();
-    this.#fdb.clear();
-    for (const r of rtnl.route.list({ table: this.own.table })) pushList(this.#routes, routeKey(r.table, r.dst), r);
-    if (this.own.device !== undefined) {
-      for (const n of rtnl.neigh.list({ dev: this.own.device })) if (n.family !== 'bridge') this.#neighbours.set(neighKey(n.dev, n.dst), n);
-      for (const n of rtnl.neigh.list({ family: 'bridge', dev: this.own.device })) if (ownsFdb(n, this.own)) this.#fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
+    const routes = rtnl.route.list({ table: this.own.table }, this.#caches.routes);
+    if (this.#rebuild('routes', routes)) {
+      this.#routes.clear();
+      for (const r of routes) pushList(this.#routes, routeKey(r.table, r.dst), r);
+    }
+    const dev = this.own.device;
+    const neighbours = dev === undefined ? NONE : rtnl.neigh.list({ dev }, this.#caches.neighbours);
+    if (this.#rebuild('neighbours', neighbours)) {
+      this.#neighbours.clear();
+      for (const n of neighbours) if (n.family !== 'bridge') this.#neighbours.set(neighKey(n.dev, n.dst), n);
+    }
+    const fdb = dev === undefined ? NONE : rtnl.neigh.list({ family: 'bridge', dev }, this.#caches.fdb);
+    if (this.#rebuild('fdb', fdb)) {
+      this.#fdb.clear();
+      for (const n of fdb) if (ownsFdb(n, this.own)) this.#fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
     }
     this.#needsFull = false;
     return device;
   }
 
+  /**
+   * Whether the mirror of `kind` must be built again from `list`: not when it was built from these
+   * very objects (the dump cache hands back the same object for the same bytes) under the same
+   * device, and nothing was folded or observed into it since. Records `list` as what it is built from.
+   */
+  #rebuild(kind: keyof Built, list: readonly object[]): boolean {
+    const was = this.#built[kind];
+    this.#built[kind] = { list, device: this.own.device };
+    if (was === undefined || was.device !== this.own.device || was.list.length !== list.length) return true;
+    for (let i = 0; i < list.length; i++) if (was.list[i] !== list[i]) return true;
+    return false;
+  }
+
   /** Reads the nexthops in netboot's range into the mirror; the first read also settles #useNexthops. */
   #readNexthops(): void {
-    this.#nexthops.clear();
-    if (this.#useNexthops === false) return;
+    if (this.#useNexthops === false) {
+      this.#nexthops.clear();
+      delete this.#built.nexthops;
+      return;
+    }
     let list: NexthopObject[];
     try {
-      list = this.#rtnl.nexthop.list();
+      list = this.#rtnl.nexthop.list({}, this.#caches.nexthops);
     } catch (e) {
       // No RTM_GETNEXTHOP handler: a kernel before 5.3, or one built without nexthop objects.
       if (this.#useNexthops !== undefined || this.#nexthopMode === 'always' || !(e instanceof NetlinkError && e.code === 'EOPNOTSUPP')) throw e;
       this.#useNexthops = false;
+      this.#nexthops.clear();
       return;
     }
     this.#useNexthops = true;
+    if (!this.#rebuild('nexthops', list)) return;
+    this.#nexthops.clear();
     for (const n of list) if (inNexthopRange(n.id)) this.#nexthops.set(n.id, n);
   }
 
   /** Drops from the mirror the routes through nexthop `id` (at `keys`, or anywhere), marking their keys. */
   #dropRoutesVia(id: number, keys: readonly string[] | undefined): void {
+    this.#built = {};
     for (const key of keys ?? [...this.#routes.keys()]) {
       const list = this.#routes.get(key);
       if (list === undefined || !list.some((r) => r.nhid === id)) continue;
@@ -492,6 +534,7 @@ export class Reconciler {
   }
 
   #fold(done: Plan, conflicts: Conflict[]): void {
+    this.#built = {};
     const own = this.own;
     const dropRoute = (r: Route): void => {
       const key = routeKey(r.table, r.dst);

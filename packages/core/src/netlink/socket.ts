@@ -8,6 +8,7 @@ import { SyscallError } from '../base/errno.js';
 import * as libc from '../ffi/libc.js';
 import { inNetnsFd } from '../ffi/netns.js';
 import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
+import type { DumpCache } from './dump-cache.js';
 import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkOptionsError, NetlinkTimeoutError, SocketClosedError } from './errors.js';
 import {
   AF_NETLINK,
@@ -34,7 +35,7 @@ import {
   SOL_NETLINK,
   SOL_SOCKET,
 } from './generated/index.js';
-import { messageTypeName } from './schema.js';
+import { familyByType, messageTypeName } from './schema.js';
 
 export interface OpenOptions {
   /**
@@ -66,6 +67,11 @@ export interface Transport {
   dump(req: Request, opts?: { retries?: number }): NlMessage[];
   /** Many requests, one result each (undefined on success), in order; a failure does not stop the rest. */
   batch(reqs: Request[]): (NetlinkError | undefined)[];
+  /**
+   * An NLM_F_DUMP request whose messages are decoded only when `cache` has not seen their bytes
+   * (NetlinkSocket.dumpCached); a transport without it makes cached listings plain ones.
+   */
+  dumpCached?<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr?: number): T[];
 }
 
 const SOCKADDR_NL_SIZE = 12;
@@ -90,7 +96,8 @@ export class NetlinkSocket implements Transport {
   /** batch()'s fences get their own buffer: the batch being sent may live in `writer`. */
   private readonly fenceWriter = new MessageWriter(64);
   // Untouched pages of a large allocation cost no memory; only what the kernel writes is committed.
-  private recvBuf = Buffer.allocUnsafe(1024 * 1024);
+  // Never from Node's shared pool, so it starts on a 4-byte boundary: DumpCache compares it by words.
+  private recvBuf = Buffer.allocUnsafeSlow(1024 * 1024);
   private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
   private readonly scratch: NlMessage[] = [];
 
@@ -184,6 +191,65 @@ export class NetlinkSocket implements Transport {
       partial = out;
     }
     throw new DumpInterruptedError(op, retries + 1, partial);
+  }
+
+  /**
+   * dump(), but each message whose bytes the last dump through `cache` held too gives back the value
+   * it decoded to then, without decoding it again; the others go through `decode` (undefined: left
+   * out). `volatileAttr` is an attribute type the kernel changes on its own (NDA_CACHEINFO's ages),
+   * left out of the comparison. The cache is updated only by a dump read to its end.
+   */
+  dumpCached<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr = -1, opts: { retries?: number } = {}): T[] {
+    const retries = opts.retries ?? 3;
+    const op = messageTypeName(req.type);
+    const one: NlMessage[] = [];
+    // Read once: per message, even a module binding's lookup shows in a dump of thousands.
+    const [DONE, ERROR, INTR, families] = [NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR, familyByType];
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const seq = this.send(req, NLM_F_REQUEST | NLM_F_DUMP);
+      cache.begin(volatileAttr);
+      const out: T[] = [];
+      let interrupted = false;
+      let done = false;
+      while (!done) {
+        const n = this.recvFromKernel(op, true);
+        const b = this.recvBuf;
+        for (let off = 0; off < n; ) {
+          const len = n - off < NLMSG_HDRLEN ? 0 : b.readUInt32LE(off);
+          if (len < NLMSG_HDRLEN || len > n - off) decodeMessagesInto(b, off, n, one); // throws NetlinkDecodeError
+          const type = b.readUInt16LE(off + 4);
+          if (b.readUInt32LE(off + 8) === seq) {
+            if (b.readUInt16LE(off + 6) & INTR) interrupted = true;
+            const family = families[type];
+            if (type === DONE || type === ERROR || family === undefined) {
+              one.length = 0;
+              decodeMessagesInto(b, off, off + len, one);
+              const m = one[0]!;
+              if (type === DONE) {
+                if (m.header.error! < 0) throw toNetlinkError(m, op);
+                done = true;
+              } else if (type === ERROR && m.header.error !== 0) throw toNetlinkError(m, op);
+            } else {
+              let value: T | undefined;
+              if (cache.match(b, off, len, NLMSG_HDRLEN + ((family.header.size + 3) & ~3))) value = cache.value;
+              else {
+                one.length = 0;
+                decodeMessagesInto(b, off, off + len, one);
+                value = decode(one[0]!);
+              }
+              cache.record(b, off, len, value);
+              if (value !== undefined) out.push(value);
+            }
+          }
+          off += (len + 3) & ~3;
+        }
+      }
+      if (!interrupted) {
+        cache.commit();
+        return out;
+      }
+    }
+    throw new DumpInterruptedError(op, retries + 1, []);
   }
 
   /**
@@ -324,14 +390,14 @@ export class NetlinkSocket implements Transport {
         if (peek) {
           const size = libc.recvfrom(fd, this.recvBuf, flags | MSG_PEEK | MSG_TRUNC);
           if (size < 0) return -1;
-          if (size > this.recvBuf.length) this.recvBuf = Buffer.allocUnsafe(size);
+          if (size > this.recvBuf.length) this.recvBuf = Buffer.allocUnsafeSlow(size);
         }
         const n = libc.recvfrom(fd, this.recvBuf, flags | MSG_TRUNC, this.from);
         if (n < 0) return -1;
         if (this.from.readUInt32LE(4) !== 0) return 0;
         if (n > this.recvBuf.length) {
           const had = this.recvBuf.length;
-          this.recvBuf = Buffer.allocUnsafe(n);
+          this.recvBuf = Buffer.allocUnsafeSlow(n);
           throw new NetlinkDecodeError(`a ${n}-byte datagram did not fit the ${had}-byte receive buffer (now grown); its tail was lost`, {
             path: [],
             offset: had,
