@@ -87,6 +87,11 @@ test('pools: --pool CIDR[:no-nat] or JSON pools, each with its egress NAT (defau
   assert.match(throwsA(() => parseAgentArgs([...base, '--pool', 'nope']), AgentConfigError).message, /pools\[0\]\.cidr "nope" is not a CIDR/);
 });
 
+test('--cluster-ipam: the Kubernetes datastore takes subnets from ClusterIpam', () => {
+  const c = parseAgentArgs(['--node-name', 'n1', '--cluster-cidr', '10.244.0.0/16', '--datastore', 'kubernetes', '--cluster-ipam']);
+  assert.equal(c.datastore, { type: 'kubernetes', clusterIpam: true });
+});
+
 test('bad configuration is refused with the field named', () => {
   const bad = (argv: string[], re: RegExp) => {
     const e = throwsA(() => parseAgentArgs(argv), AgentConfigError);

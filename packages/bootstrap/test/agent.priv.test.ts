@@ -330,4 +330,32 @@ k8sIt(
   },
 );
 
+k8sIt(
+  'Kubernetes datastore with --cluster-ipam, vxlan: subnets from ClusterIpam pools in a ConfigMap, not the controller manager; peers route them from the annotation',
+  async () => {
+    lab = makeLab(2);
+    cp = await startControlPlane({ netns: lab.underlay.name, address: '192.168.1.1' });
+    for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+    for (const n of lab.nodes) {
+      const args = ['--node-name', n.name, '--cluster-cidr', '10.250.0.0/16', '--mode', 'vxlan', '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig];
+      args.push('--register-node', '--cluster-ipam', '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
+      agents.push(startAgent(n.ns, args));
+    }
+    for (const a of agents) await a.waitFor('ready', 60_000);
+    const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
+    const subnets = lab.nodes.map((n) => (JSON.parse(readFileSync(join(lab!.dir, `${n.name}.json`), 'utf8')) as { subnets: string[] }).subnets[0]!);
+    for (const s of subnets) assert.match(s, /^10\.250\.\d+\.0\/24$/, 'a block of the pool, not a controller-manager CIDR (10.244.…)');
+    assert.is.not(subnets[0], subnets[1]);
+    assert.is(cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.metadata.annotations.netboot\\.io/pod-cidrs}']), subnets[1]);
+    assert.match(cp.kubectl(['get', 'configmap', '-n', 'kube-system', 'netboot-ipam', '-o', 'jsonpath={.data.kv}']), /affinities\/node2\//);
+    await eventually('node1 routes node2’s block over netboot.1', () => routes(n1).some((r) => r.dst === subnets[1] && r.dev === 'netboot.1'), 15_000);
+    lab.nodes.forEach((n, i) => {
+      const gw = subnets[i]!.replace(/0\/24$/, '1');
+      sh(n.ns, 'ip', 'addr', 'add', `${gw}/24`, 'dev', 'cni0');
+      n.podGateway = gw;
+    });
+    await eventually('pods talk across nodes', () => ping(n1, n2.podGateway));
+  },
+);
+
 it.run();

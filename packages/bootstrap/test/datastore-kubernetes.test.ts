@@ -6,11 +6,20 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipIf } from '@netboot/core/testing';
-import { KubernetesDatastore } from '../src/datastore/index.js';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ClusterIpam } from '@netboot/ipam';
+import { KubernetesDatastore, type NodeLease } from '../src/datastore/index.js';
+import { ConfigMapKv } from '../src/datastore/kube-kv.js';
 import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
 import { datastoreContract, firstLease, PeerView } from './datastore-contract.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
+/** A CoreV1Api on `kubeconfig`, as an operator's tool would make one. */
+function coreApi(kubeconfig: string): CoreV1Api {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  return config.makeApiClient(CoreV1Api);
+}
 const node = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
 
 if (missing === undefined) {
@@ -84,5 +93,58 @@ k8sTest('Kubernetes: a watch resuming from a compacted resourceVersion gets 410 
     await b.close();
   }
 });
+
+k8sTest(
+  'Kubernetes with clusterIpam: subnets from ClusterIpam pools in a ConfigMap (not spec.podCIDRs), published as an annotation; a pool migration arrives as a new lease',
+  async () => {
+    cp ??= await startControlPlane();
+    const store = { namespace: 'default', name: 'nbt-ipam-test' };
+    const clusterIpam = { pools: [{ name: 'default', cidr: '10.250.0.0/16' }], ...store };
+    const a = new KubernetesDatastore({ node: 'cipam-a', kubeconfig: cp.kubeconfig, register: true, clusterIpam });
+    const b = new KubernetesDatastore({ node: 'cipam-b', kubeconfig: cp.kubeconfig, register: true, clusterIpam });
+    const view = new PeerView(b);
+    const stop = new AbortController();
+    const seen: NodeLease[] = [];
+    const reading = (async () => {
+      for await (const lease of a.leases(stop.signal)) seen.push(lease);
+    })();
+    const until = async (what: string, check: (l: NodeLease) => boolean) => {
+      const end = Date.now() + 30_000;
+      while (seen.length === 0 || !check(seen.at(-1)!)) {
+        if (Date.now() > end) assert.unreachable(`${what}: not within 30 s; seen ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return seen.at(-1)!;
+    };
+    try {
+      const first = await until('the first lease', () => true);
+      assert.match(first.podCIDRs[0]!, /^10\.250\.\d+\.0\/24$/, 'a block of the ClusterIpam pool');
+      assert.equal(first.pools, [{ cidr: '10.250.0.0/16', disabled: false, natOutgoing: true }]);
+      const other = (await firstLease(b)).podCIDRs;
+      assert.is.not(other[0], first.podCIDRs[0], 'another node, another block');
+      await a.publish({ name: 'cipam-a', nodeIPs: ['192.168.1.11'], podCIDRs: first.podCIDRs });
+      await view.until('cipam-a with its ClusterIpam subnet', () => view.peers.get('cipam-a')?.podCIDRs[0] === first.podCIDRs[0]);
+      assert.is(cp.kubectl(['get', 'node', 'cipam-a', '-o', 'jsonpath={.metadata.annotations.netboot\\.io/pod-cidrs}']), first.podCIDRs[0]);
+      const blocks = JSON.parse(JSON.parse(cp.kubectl(['get', 'configmap', '-n', 'default', 'nbt-ipam-test', '-o', 'json'])).data.kv).entries;
+      assert.ok(
+        Object.keys(blocks).some((k) => k.includes('/affinities/cipam-a/')),
+        'the affinity is in the ConfigMap',
+      );
+      // calicoctl create ippool second; calicoctl patch ippool default disabled: through the same store.
+      const ipam = new ClusterIpam(new ConfigMapKv(coreApi(cp.kubeconfig), store));
+      await ipam.createPool({ name: 'second', cidr: '10.251.0.0/16' });
+      await ipam.disablePool('default');
+      const moved = await until('a block of the new pool', (l) => l.disabled.length > 0);
+      assert.match(moved.podCIDRs[0]!, /^10\.251\.\d+\.0\/24$/);
+      assert.equal(moved.disabled, [first.podCIDRs[0]]);
+    } finally {
+      stop.abort();
+      await reading;
+      await view.stop();
+      await a.close();
+      await b.close();
+    }
+  },
+);
 
 k8sTest.run();

@@ -14,7 +14,8 @@ import type { ModeName } from '@netboot/routes';
 type DatastoreConfig =
   | { type: 'file'; path?: string; podCIDRs?: string[]; pollMs?: number }
   | { type: 'etcd'; endpoints: string[]; prefix?: string; ttlSeconds?: number }
-  | { type: 'kubernetes'; kubeconfig?: string; register?: boolean };
+  /** `clusterIpam`: the node's subnets from netboot's ClusterIpam (pools in a ConfigMap), not spec.podCIDRs. */
+  | { type: 'kubernetes'; kubeconfig?: string; register?: boolean; clusterIpam?: boolean };
 
 export interface AgentConfig {
   /** Default the host name. */
@@ -55,10 +56,10 @@ const MODES: readonly ModeName[] = ['host-gw', 'vxlan', 'cross-subnet', 'ipip'];
 export const USAGE = `usage: netboot agent [--config FILE] [--node-name NAME] [--node-ip IP]... [--cluster-cidr CIDR]...
                      [--pool CIDR[:no-nat]]... [--mode host-gw|vxlan|cross-subnet|ipip] [--vni N] [--vxlan-port N]
                      [--datastore file|etcd|kubernetes] [--nodes-file FILE] [--pod-cidr CIDR]...
-                     [--etcd-endpoint URL]... [--etcd-prefix P] [--kubeconfig FILE] [--register-node]
+                     [--etcd-endpoint URL]... [--etcd-prefix P] [--kubeconfig FILE] [--register-node] [--cluster-ipam]
                      [--resync-seconds N] [--health-port N] [--lease-file FILE] [--no-nat-outgoing] [--cleanup]`;
 
-const FLAGS = ['register-node', 'no-nat-outgoing', 'cleanup'];
+const FLAGS = ['register-node', 'cluster-ipam', 'no-nat-outgoing', 'cleanup'];
 const REPEATED = ['node-ip', 'cluster-cidr', 'pool', 'pod-cidr', 'etcd-endpoint'];
 
 /** Parses `argv` (after `netboot agent`) and the `--config` file it names into a checked AgentConfig. */
@@ -108,6 +109,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentConfig {
   if (many('etcd-prefix')) datastore.prefix = one('etcd-prefix');
   if (many('kubeconfig')) datastore.kubeconfig = one('kubeconfig');
   if (flags.has('register-node')) datastore.register = true;
+  if (flags.has('cluster-ipam')) datastore.clusterIpam = true;
 
   return checkConfig({
     ...raw,
@@ -259,7 +261,12 @@ function checkDatastore(raw: unknown, cidrs: (field: string, v: unknown) => stri
       };
     }
     case 'kubernetes':
-      return { type: 'kubernetes', ...(typeof ds.kubeconfig === 'string' && { kubeconfig: ds.kubeconfig }), ...(ds.register === true && { register: true }) };
+      return {
+        type: 'kubernetes',
+        ...(typeof ds.kubeconfig === 'string' && { kubeconfig: ds.kubeconfig }),
+        ...(ds.register === true && { register: true }),
+        ...(ds.clusterIpam === true && { clusterIpam: true }),
+      };
     default:
       throw bad('datastore.type', `${JSON.stringify(ds.type)} is not one of file, etcd, kubernetes`);
   }

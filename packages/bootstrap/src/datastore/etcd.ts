@@ -5,10 +5,11 @@
 // from the list's revision; a lost watch (etcd down, a member gone, compaction) is a fresh list — a
 // `sync` — after backoff, never a guess. Several endpoints: the client fails over between members.
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
-import { ClusterIpam, type IpPoolSpec, PoolExistsError } from '@netboot/ipam';
+import type { IpPoolSpec } from '@netboot/ipam';
 import { EtcdKv } from '@netboot/ipam/etcd';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { type Channel, produced } from './channel.js';
+import { claimLease } from './cluster-lease.js';
 import { checkRecord, complete, eventFor } from './records.js';
 import { abortReason, type Datastore, type NodeLease, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -32,8 +33,6 @@ export class EtcdDatastore implements Datastore {
   readonly #opts: EtcdDatastoreOptions;
   readonly #client: Etcd3;
   readonly #nodes: string;
-  /** `prefix` (default `/netboot`): records under `<root>/nodes/`, the pools-created marker at `<root>/pools-created`. */
-  readonly #root: string;
   /** The IPAM store's key prefix (ClusterIpam's keys under `<kvPrefix>/netboot/ipam/`). */
   readonly #kvPrefix: string;
   readonly #closing = new AbortController();
@@ -50,8 +49,7 @@ export class EtcdDatastore implements Datastore {
       dialTimeout: 2_000,
       defaultCallOptions: () => ({ deadline: new Date(Date.now() + timeout) }),
     });
-    this.#root = opts.prefix ?? '/netboot';
-    this.#nodes = `${this.#root}/nodes/`;
+    this.#nodes = `${opts.prefix ?? '/netboot'}/nodes/`;
     this.#kvPrefix = opts.prefix ?? '';
   }
 
@@ -95,37 +93,11 @@ export class EtcdDatastore implements Datastore {
     return p;
   }
 
-  /**
-   * The node's blocks: one per family from an enabled pool (claimed when it has none there: after its
-   * pool was disabled, from the next one), then those it still holds elsewhere — in a disabled pool,
-   * kept until the pool is deleted — which are `disabled`. The configured pools are created once per
-   * cluster (a marker key says so), so a pool an operator deleted is not created again by a restart.
-   */
+  /** The node's lease (claimLease) and the store's revision read just before it: the watch for changes starts after it. */
   async #claim(): Promise<{ lease: NodeLease; revision: string }> {
     this.#kv ??= await EtcdKv.open({ endpoints: this.#opts.endpoints, prefix: this.#kvPrefix, callTimeoutMs: this.#opts.callTimeoutMs ?? 5_000 });
-    const ipam = new ClusterIpam(this.#kv);
-    const marker = `${this.#root}/pools-created`;
-    // The store's revision before anything is read: the watch for changes starts after it.
-    const read = await this.#client.get(marker).exec();
-    if ((this.#opts.pools ?? []).length > 0 && read.kvs.length === 0) {
-      const have = new Set((await ipam.listPools()).map((p) => p.name));
-      for (const spec of this.#opts.pools ?? []) {
-        if (have.has(spec.name)) continue;
-        await ipam.createPool(spec).catch((e: unknown) => {
-          if (!(e instanceof PoolExistsError)) throw e; // another agent created it first
-        });
-      }
-      await this.#client.put(marker).value(new Date().toISOString());
-    }
-    const pools = await ipam.listPools();
-    const families = new Set(pools.filter((p) => !p.disabled).map((p) => (p.cidr.includes(':') ? 6 : 4)));
-    const open: string[] = [];
-    for (const family of [...families].sort()) open.push((await ipam.claimBlock(this.#opts.node, { family })).cidr);
-    const held = (await ipam.listBlocks({ node: this.#opts.node })).map((b) => b.cidr).filter((c) => !open.includes(c));
-    return {
-      lease: { podCIDRs: [...open, ...held], disabled: held, pools: pools.map((p) => ({ cidr: p.cidr, disabled: p.disabled, natOutgoing: p.natOutgoing })) },
-      revision: read.header.revision,
-    };
+    const { header } = await this.#client.get(this.#nodes).exec();
+    return { lease: await claimLease(this.#kv, this.#opts.node, this.#opts.pools ?? []), revision: header.revision };
   }
 
   /**
@@ -150,7 +122,10 @@ export class EtcdDatastore implements Datastore {
         const creating = this.#client.watch().prefix(prefix).startRevision(from).create();
         const w = await Promise.race([creating, pause(2_000, signal).then(() => undefined)]);
         if (w === undefined) {
-          void creating.then((late) => late.cancel()).catch(() => undefined);
+          // Stopped, or etcd slow: a watcher still being created is cancelled once it is (before close()
+          // closes the client), so none is left attached retrying forever.
+          const late = await Promise.race([creating.catch(() => undefined), pause(5_000).then(() => undefined)]);
+          await late?.cancel().catch(() => undefined);
           throw new Error('etcd did not attach the watch');
         }
         watchers.push(w);

@@ -4,11 +4,15 @@
 // list of Nodes followed by a watch from the list's resourceVersion, the version kept current from
 // every event and bookmark. A watch that ends is resumed from that version; `410 Gone` (the version
 // was compacted away) means a fresh list — a `sync`; errors back off. Client: @kubernetes/client-node
-// with a kubeconfig, or the in-cluster service account.
+// with a kubeconfig, or the in-cluster service account. With `clusterIpam` the subnets come from
+// netboot's ClusterIpam on a ConfigMap (kube-kv.ts) instead, and are published as an annotation too.
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node, Watch } from '@kubernetes/client-node';
 import { normalizeIp } from '@netboot/core/ip';
+import type { IpPoolSpec } from '@netboot/ipam';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { type Channel, produced } from './channel.js';
+import { claimLease } from './cluster-lease.js';
+import { ConfigMapKv, type ConfigMapKvOptions } from './kube-kv.js';
 import { checkRecord, complete, eventFor, leaseFor } from './records.js';
 import { abortReason, type Datastore, type NodeLease, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -16,6 +20,8 @@ const ANNOTATIONS = {
   nodeIPs: 'netboot.io/node-ips',
   vtepMac: 'netboot.io/vtep-mac',
   mode: 'netboot.io/mode',
+  /** Only with ClusterIpam as the source: the node's subnets, which spec.podCIDRs then does not hold. */
+  podCIDRs: 'netboot.io/pod-cidrs',
 } as const;
 
 export interface KubernetesDatastoreOptions {
@@ -28,6 +34,13 @@ export interface KubernetesDatastoreOptions {
    * lab); default false: the kubelet registers nodes.
    */
   register?: boolean;
+  /**
+   * Take the node's subnets from netboot's ClusterIpam instead of spec.podCIDRs (for clusters whose
+   * controller manager does not allocate node CIDRs, or that want pools: several, disabled, NAT per
+   * pool). Its store is a ConfigMap (ConfigMapKv, default `kube-system/netboot-ipam`); `pools` are
+   * created there once per cluster. The subnets are published as the annotation `netboot.io/pod-cidrs`.
+   */
+  clusterIpam?: { pools: IpPoolSpec[] } & ConfigMapKvOptions;
 }
 
 export class KubernetesDatastore implements Datastore {
@@ -46,6 +59,7 @@ export class KubernetesDatastore implements Datastore {
   }
 
   leases(signal: AbortSignal): AsyncIterable<NodeLease> {
+    if (this.#opts.clusterIpam !== undefined) return produced(signal, (out, s) => this.#clusterLeases(this.#opts.clusterIpam!, out, s));
     return produced(signal, async (out, s) => {
       const backoff = new Backoff({ maxMs: 2_000 });
       const name = this.#opts.node;
@@ -68,7 +82,7 @@ export class KubernetesDatastore implements Datastore {
         }
         // spec.podCIDRs is set once per Node object; it changes only with a re-created Node. Wait for
         // an event on this Node, or back off while it is missing or the API server is away.
-        if (version === undefined || !(await this.#changed(name, version, s))) await pause(backoff.next(), s);
+        if (version === undefined || !(await this.#changed(`/api/v1/nodes`, name, version, s))) await pause(backoff.next(), s);
         else backoff.reset();
       }
     });
@@ -79,6 +93,7 @@ export class KubernetesDatastore implements Datastore {
       [ANNOTATIONS.nodeIPs]: record.nodeIPs.join(','),
       [ANNOTATIONS.vtepMac]: record.vtepMac ?? null,
       [ANNOTATIONS.mode]: record.mode ?? null,
+      ...(this.#opts.clusterIpam !== undefined && { [ANNOTATIONS.podCIDRs]: record.podCIDRs.join(',') }),
     };
     const backoff = new Backoff();
     for (;;) {
@@ -112,10 +127,50 @@ export class KubernetesDatastore implements Datastore {
   }
 
   /**
-   * Waits for the next event on Node `name` after `version` (`kubectl get node NAME --watch`), a minute
-   * at most; false when the watch failed at once (retry after a backoff), true otherwise.
+   * Leases from ClusterIpam on the ConfigMap store: a claim (retried while the API server is away), then
+   * a wait for the ConfigMap to change (a pool added, disabled or deleted, a block claimed) from the
+   * version read before the claim, so nothing since is missed.
    */
-  async #changed(name: string, version: string, signal: AbortSignal): Promise<boolean> {
+  async #clusterLeases(opts: NonNullable<KubernetesDatastoreOptions['clusterIpam']>, out: Channel<NodeLease>, signal: AbortSignal): Promise<void> {
+    const kv = new ConfigMapKv(this.#api, { ...opts, server: this.#config.getCurrentCluster()?.server });
+    const namespace = opts.namespace ?? 'kube-system';
+    const name = opts.name ?? 'netboot-ipam';
+    const backoff = new Backoff({ maxMs: 5_000 });
+    let last: string | undefined;
+    let registered = this.#opts.register !== true;
+    while (!signal.aborted) {
+      let version: string | undefined;
+      try {
+        // The record is published on the Node: without a kubelet it is made here, as for spec.podCIDRs.
+        if (!registered) registered = (await this.#readOrRegister(this.#opts.node)) !== undefined;
+        version = await this.#api.readNamespacedConfigMap({ name, namespace }).then(
+          (m) => m.metadata?.resourceVersion,
+          (e: unknown) => {
+            if (e instanceof ApiException && e.code === 404) return undefined; // the first claim creates it
+            throw e;
+          },
+        );
+        const lease = await claimLease(kv, this.#opts.node, opts.pools);
+        if (JSON.stringify(lease) !== last) out.push(lease);
+        last = JSON.stringify(lease);
+      } catch (e) {
+        // ClusterIpam's own errors say by their kind (exhausted, invalid: for good); the API's by status.
+        const kind = (e as { kind?: string }).kind;
+        if (kind !== undefined ? kind !== 'unavailable' && kind !== 'conflict' : !isTransient(e)) throw e;
+        version = undefined;
+      }
+      if (version === undefined || !(await this.#changed(`/api/v1/namespaces/${namespace}/configmaps`, name, version, signal)))
+        await pause(backoff.next(), signal);
+      else backoff.reset();
+    }
+  }
+
+  /**
+   * Waits for the next event on object `name` at `path` (a list URL: Nodes, a namespace's ConfigMaps)
+   * after `version` (`kubectl get … NAME --watch`), a minute at most; false when the watch failed at
+   * once (retry after a backoff), true otherwise.
+   */
+  async #changed(path: string, name: string, version: string, signal: AbortSignal): Promise<boolean> {
     let settle: (ok: boolean) => void = () => undefined;
     const done = new Promise<boolean>((resolve) => {
       settle = resolve;
@@ -126,7 +181,7 @@ export class KubernetesDatastore implements Datastore {
     let controller: AbortController | undefined;
     try {
       controller = await new Watch(this.#config).watch(
-        '/api/v1/nodes',
+        path,
         { fieldSelector: `metadata.name=${name}`, resourceVersion: version },
         (type: string, obj: { code?: number }) => settle(!(type === 'ERROR' && obj.code !== 410)),
         (err: unknown) => settle(err === null || err === undefined),
@@ -214,7 +269,7 @@ function recordOf(node: V1Node): NodeRecord {
       {
         name,
         nodeIPs: annotated ?? internal.map((ip) => normalizeIp(ip)),
-        podCIDRs: podCIDRsOf(node),
+        podCIDRs: a[ANNOTATIONS.podCIDRs]?.split(',').filter((s) => s !== '') ?? podCIDRsOf(node),
         vtepMac: a[ANNOTATIONS.vtepMac],
         mode: a[ANNOTATIONS.mode],
       },
