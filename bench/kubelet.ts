@@ -5,7 +5,8 @@
 // sides alternating; and memory per lab node. The conflist is swapped in place on every node
 // (containerd reloads its CNI config when the file changes); both networks use the node's bridge cni0
 // and its pod CIDR, and every pod of a phase is gone (no veth left on any node) before the next starts.
-// Pods have no readiness probe: Ready = sandbox networked + container started.
+// Pods have no readiness probe: Ready = sandbox networked + container started. Each ADD of netboot and of
+// bridge is timed too, by a shell wrapper around the plugin (the same overhead on both sides).
 // Target (issue 11): netboot's p50 no slower than the reference by more than its Node start-up (~25 ms).
 //
 //   pnpm bench kubelet                      # defaults; writes its section of bench/RESULTS.md
@@ -80,11 +81,49 @@ function referenceConflist(node: LabState['nodes'][number]): string {
   });
 }
 
+const binOf = (node: { dir: string }) => join(node.dir, 'opt', 'cni', 'bin');
+const addLogOf = (node: { dir: string }) => join(node.dir, 'cni-add-ms.log');
+
+/**
+ * Installs both sides' plugins on every node — netboot's single executable and Debian's bridge +
+ * host-local — each of netboot and bridge behind a shell wrapper that appends the duration of every
+ * ADD it ran (as containerd ran it, in ms) to the node's log: the same few ms of `sh` and `date` on both.
+ */
+function installPlugins(sea: string): void {
+  for (const node of state.nodes) {
+    const bin = binOf(node);
+    copyFileSync(sea, join(bin, 'netboot.real'));
+    copyFileSync('/usr/lib/cni/bridge', join(bin, 'bridge.real'));
+    copyFileSync('/usr/lib/cni/host-local', join(bin, 'host-local'));
+    for (const plugin of ['netboot', 'bridge']) {
+      const wrapper = `#!/bin/sh
+s=$(date +%s%N)
+"$0.real"
+rc=$?
+[ "$CNI_COMMAND" = ADD ] && echo $(( ($(date +%s%N) - s) / 1000000 )) >> ${addLogOf(node)}
+exit $rc
+`;
+      writeFileSync(join(bin, plugin), wrapper, { mode: 0o755 });
+    }
+  }
+}
+
+/** The ADD durations logged since the last call (and clears the logs). */
+function takeAddTimes(): number[] {
+  return state.nodes.flatMap((node) => {
+    let text = '';
+    try {
+      text = readFileSync(addLogOf(node), 'utf8');
+    } catch {}
+    writeFileSync(addLogOf(node), '');
+    return text.split('\n').filter(Boolean).map(Number);
+  });
+}
+
 /** Swaps every node's conflist to `side` (atomically: containerd reloads on the rename). */
 function use(side: Side): void {
   for (const node of state.nodes) {
     const file = conflistOf(node);
-    for (const plugin of ['bridge', 'host-local']) copyFileSync(join('/usr/lib/cni', plugin), join(node.dir, 'opt', 'cni', 'bin', plugin));
     if (!netbootConflists.has(node.name)) netbootConflists.set(node.name, readFileSync(file, 'utf8'));
     writeFileSync(`${file}.tmp`, side === 'netboot' ? netbootConflists.get(node.name)! : referenceConflist(node));
     renameSync(`${file}.tmp`, file);
@@ -250,16 +289,20 @@ state = JSON.parse(netboot('lab', 'up', '--name', NAME, '--runtime', 'kubelet', 
 const ks = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')) as { kubeconfig: string; bin: string; apiNetns: string };
 kubectlArgv = ['ip', 'netns', 'exec', ks.apiNetns, join(ks.bin, 'kubectl'), '--kubeconfig', ks.kubeconfig];
 const times: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: { netboot: [], reference: [] }, seq: { netboot: [], reference: [] } };
+/** The plugin's own ADD (netboot, or bridge with host-local), as containerd ran it. */
+const adds: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: { netboot: [], reference: [] }, seq: { netboot: [], reference: [] } };
 let mem: ReturnType<typeof memory> = [];
 try {
-  for (const n of state.nodes) copyFileSync(join(sea, 'netboot'), join(n.dir, 'opt', 'cni', 'bin', 'netboot'));
+  installPlugins(join(sea, 'netboot'));
   const order = (r: number): Side[] => (r % 2 === 1 ? ['netboot', 'reference'] : ['reference', 'netboot']);
   const phase = async (kind: 'burst' | 'seq', id: string, side: Side) => {
     use(side);
     await sleep(2000);
     settle();
+    takeAddTimes();
     const t = kind === 'burst' ? await burst(id, PODS) : await oneByOne(id, SEQ);
     times[kind][side].push(...t);
+    adds[kind][side].push(...takeAddTimes());
     process.stderr.write(`  ${id}: ${t.length} pods Ready, p50 ${percentile(t, 50).toFixed(0)} ms, p90 ${percentile(t, 90).toFixed(0)} ms\n`);
     if (kind === 'burst' && side === 'netboot' && mem.length === 0) mem = memory();
     await clear(id);
@@ -275,7 +318,8 @@ try {
 const row = (kind: 'burst' | 'seq', side: Side) => {
   const t = times[kind][side];
   const what = side === 'netboot' ? 'netboot (single executable + agent)' : 'reference bridge + host-local';
-  return `| ${kind === 'seq' ? 'one by one' : `${PODS} at once`} | ${what} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 90).toFixed(0)} |`;
+  const a = adds[kind][side];
+  return `| ${kind === 'seq' ? 'one by one' : `${PODS} at once`} | ${what} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 90).toFixed(0)} | ${median(a).toFixed(0)} | ${percentile(a, 90).toFixed(0)} |`;
 };
 const diff = (kind: 'burst' | 'seq') => {
   const d = median(times[kind].netboot) - median(times[kind].reference);
@@ -288,10 +332,13 @@ ${started.toISOString().slice(0, 16)} UTC, ${machineFacts()}, load average ${loa
 \`netboot lab up --runtime kubelet --nodes ${NODES}\` (vxlan; Debian's containerd 1.6 + kubelet v1.37 per node). Same lab for both
 sides, the conflist swapped in place between phases; netboot is the single executable of \`netboot cni build\`. One by one: ${SEQ} pods
 per side, each created once the previous is Ready. At once: ${PODS} pods by one \`kubectl create\`, ${ROUNDS} round(s) per side,
-alternating. Each pod timed from its \`kubectl create\` to Ready as a \`kubectl get -w\` watch sees it.
+alternating. Each pod timed from its \`kubectl create\` to Ready as a \`kubectl get -w\` watch sees it; the plugin's ADD
+(netboot, or bridge running host-local) timed by a shell wrapper around it, as containerd ran it. kubelet notices a
+started container through its PLEG relist (every 1 s), so create → Ready moves in steps of up to a second: the ADD columns
+are the plugin's own share.
 
-| pods | CNI | n | p50 ms | p90 ms |
-|---|---|---|---|---|
+| pods | CNI | n | p50 ms | p90 ms | plugin ADD p50 ms | ADD p90 ms |
+|---|---|---|---|---|---|---|
 ${row('seq', 'netboot')}
 ${row('seq', 'reference')}
 ${row('burst', 'netboot')}
