@@ -69,6 +69,21 @@ test('etcd datastore: no ClusterRole at all and no token mounted (that agent nev
   assert.equal(JSON.parse(m.configMap.data!['agent.json']!).datastore, { type: 'etcd', endpoints: ['http://10.0.0.1:2379'] });
 });
 
+test('clusterIpam: a Role in kube-system for its one ConfigMap (get/update by name, create), bound to the ServiceAccount; the agent config asks for it', () => {
+  const m = renderManifests({ ...base, datastore: { type: 'kubernetes', clusterIpam: true } });
+  assert.equal(m.ipamRole?.metadata, { name: 'netboot-ipam', namespace: 'kube-system', labels: m.clusterRole!.metadata!.labels });
+  assert.equal(m.ipamRole?.rules, [
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['netboot-ipam'], verbs: ['get', 'update'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+  ]);
+  assert.equal(m.ipamRoleBinding?.subjects, [{ kind: 'ServiceAccount', name: 'netboot', namespace: 'netboot-system' }]);
+  assert.equal(m.ipamRoleBinding?.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'netboot-ipam' });
+  assert.equal(JSON.parse(m.configMap.data!['agent.json']!).datastore, { type: 'kubernetes', clusterIpam: true });
+  assert.is(renderManifests(base).ipamRole, undefined);
+  const kinds = m.objects.map((o) => o.kind);
+  assert.ok(kinds.indexOf('RoleBinding') < kinds.indexOf('DaemonSet'));
+});
+
 test('DaemonSet: hostNetwork, NET_ADMIN only, probes on the health port, NODE_NAME, control-plane tolerations, mounts', () => {
   const m = renderManifests({ ...base, healthPort: 9199, image: 'registry.example/netboot:dev' });
   const pod = m.daemonSet.spec!.template.spec!;

@@ -244,6 +244,30 @@ it('the rendered manifests on a real API server with RBAC: accepted, applied; th
   // The watch works under the role: a Node deleted (by the admin) loses its routes at node1.
   cp.kubectl(['delete', 'node', 'node2']);
   await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 15_000);
+
+  // `--cluster-ipam`'s Role: the requests ClusterIpam's ConfigMap store makes (create once, get, update
+  // by name) pass with the token; any other ConfigMap, or one outside kube-system, is refused.
+  const ipam = renderManifests({ clusterCIDRs: ['10.244.0.0/16'], datastore: { type: 'kubernetes', clusterIpam: true } });
+  for (const o of [ipam.ipamRole, ipam.ipamRoleBinding]) cp.kubectl(['apply', '-f', '-'], JSON.stringify(o));
+  await eventually('the ipam Role is in force', () => canI('get', 'configmaps/netboot-ipam', '-n', 'kube-system'));
+  const store = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'netboot-ipam', namespace: 'kube-system' }, data: { kv: '{}' } };
+  for (const [args, input] of [
+    [['create', '-f', '-'], JSON.stringify(store)],
+    [['get', 'configmap', 'netboot-ipam', '-n', 'kube-system', '-o', 'name'], ''],
+    [['replace', '-f', '-'], JSON.stringify({ ...store, data: { kv: '{"a":1}' } })],
+  ] as const) {
+    const r = kubectlAs(kubeconfig, [...args], input);
+    assert.ok(r.ok, `kubectl ${args.join(' ')} with the agent's token: ${r.out}`);
+  }
+  for (const args of [
+    ['get', 'configmap', 'kube-root-ca.crt', '-n', 'kube-system'],
+    ['delete', 'configmap', 'netboot-ipam', '-n', 'kube-system'],
+    ['create', 'configmap', 'x', '-n', 'default'],
+  ]) {
+    const r = kubectlAs(kubeconfig, args);
+    assert.not.ok(r.ok, `kubectl ${args.join(' ')} was allowed`);
+    assert.match(r.out, /forbidden/, r.out);
+  }
 });
 
 it('each granted verb is needed: without it the agent fails, saying so', async () => {

@@ -5,6 +5,7 @@
 //   Namespace netboot-system (Pod Security "privileged": hostNetwork, hostPath and NET_ADMIN need it)
 //   ServiceAccount netboot
 //   ClusterRole + ClusterRoleBinding netboot (Kubernetes datastore only; see rbac.ts)
+//   Role + RoleBinding netboot-ipam in kube-system (with clusterIpam only: its one ConfigMap)
 //   ValidatingAdmissionPolicy + Binding netboot-agent-node (its own Node's netboot.io/* annotations only;
 //   see node-policy.ts)
 //   ConfigMap netboot-config (agent.json, what `netboot agent --config` reads)
@@ -17,6 +18,8 @@ import type {
   V1ConfigMap,
   V1DaemonSet,
   V1Namespace,
+  V1Role,
+  V1RoleBinding,
   V1ServiceAccount,
   V1ValidatingAdmissionPolicy,
   V1ValidatingAdmissionPolicyBinding,
@@ -27,11 +30,15 @@ import { stringify } from 'yaml';
 import { checkConfig } from '../agent/config.js';
 import { agentDaemonSet, CONFIG_FILE, LABELS, NAME } from './daemonset.js';
 import { agentNodePolicy } from './node-policy.js';
-import { AGENT_RULES } from './rbac.js';
+import { AGENT_RULES, IPAM_CONFIGMAP, IPAM_RULES } from './rbac.js';
 import { NETBOOT_VERSION } from './version.js';
 
-/** Where the agent's peers and subnets live; the Kubernetes API by default (no extra service to run). */
-type ManifestDatastore = { type: 'kubernetes' } | { type: 'etcd'; endpoints: string[]; prefix?: string };
+/**
+ * Where the agent's peers and subnets live; the Kubernetes API by default (no extra service to run).
+ * `clusterIpam`: node subnets from netboot's ClusterIpam (pools in ConfigMap kube-system/netboot-ipam,
+ * `netboot agent --cluster-ipam`) instead of kube-controller-manager's `spec.podCIDRs`.
+ */
+type ManifestDatastore = { type: 'kubernetes'; clusterIpam?: boolean } | { type: 'etcd'; endpoints: string[]; prefix?: string };
 
 export interface ManifestOptions {
   /** The cluster's pod CIDRs, one per family (kubeadm's `networking.podSubnet`, `--cluster-cidr`). */
@@ -75,6 +82,9 @@ export interface Manifests {
   /** Absent for the etcd datastore: that agent makes no Kubernetes API request at all. */
   clusterRole?: V1ClusterRole;
   clusterRoleBinding?: V1ClusterRoleBinding;
+  /** With `datastore.clusterIpam`: ClusterIpam's ConfigMap in kube-system, and nothing else there. */
+  ipamRole?: V1Role;
+  ipamRoleBinding?: V1RoleBinding;
   /** Absent for the etcd datastore or `nodePolicy: false`. */
   nodePolicy?: V1ValidatingAdmissionPolicy;
   nodePolicyBinding?: V1ValidatingAdmissionPolicyBinding;
@@ -153,11 +163,25 @@ export function renderManifests(options: ManifestOptions): Manifests {
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     };
   }
+  let ipamRole: V1Role | undefined;
+  let ipamRoleBinding: V1RoleBinding | undefined;
+  if (datastore.type === 'kubernetes' && datastore.clusterIpam === true) {
+    const ipamMeta = { name: `${NAME}-ipam`, namespace: IPAM_CONFIGMAP.namespace, labels };
+    ipamRole = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: ipamMeta, rules: IPAM_RULES.map((r) => ({ ...r })) };
+    ipamRoleBinding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: ipamMeta,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ipamMeta.name },
+      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
+    };
+  }
   const [nodePolicy, nodePolicyBinding] = kubernetes && (options.nodePolicy ?? true) ? agentNodePolicy(`${NAME}-agent-node`, namespace, NAME, labels) : [];
   const objects: KubernetesObject[] = [
     ns,
     serviceAccount,
     ...(clusterRole ? [clusterRole, clusterRoleBinding!] : []),
+    ...(ipamRole ? [ipamRole, ipamRoleBinding!] : []),
     // Before the DaemonSet: no agent patches a Node unchecked.
     ...(nodePolicy ? [nodePolicy, nodePolicyBinding!] : []),
     configMap,
@@ -169,6 +193,7 @@ export function renderManifests(options: ManifestOptions): Manifests {
     namespace: ns,
     serviceAccount,
     ...(clusterRole && { clusterRole, clusterRoleBinding }),
+    ...(ipamRole && { ipamRole, ipamRoleBinding }),
     ...(nodePolicy && { nodePolicy, nodePolicyBinding }),
     configMap,
     daemonSet,
@@ -191,7 +216,7 @@ function agentConfigOf(o: ManifestOptions, datastore: ManifestDatastore, healthP
     ...(o.natOutgoing !== undefined && { natOutgoing: o.natOutgoing }),
     ...(o.resyncSeconds !== undefined && { resyncSeconds: o.resyncSeconds }),
     healthPort,
-    datastore: datastore.type === 'kubernetes' ? { type: 'kubernetes' } : { ...datastore },
+    datastore: datastore.type === 'kubernetes' ? { type: 'kubernetes', ...(datastore.clusterIpam === true && { clusterIpam: true }) } : { ...datastore },
   };
   const checked = checkConfig({ ...json, nodeName: 'node' });
   // Normalized CIDRs (host bits cleared, IPv6 canonical), as the agent would read them.

@@ -4,6 +4,9 @@
 // up here as one no code needs).
 import type { V1PolicyRule } from '@kubernetes/client-node';
 
+/** Where `--cluster-ipam` keeps ClusterIpam's pools and blocks (datastore/kube-kv.ts's defaults). */
+export const IPAM_CONFIGMAP = { namespace: 'kube-system', name: 'netboot-ipam' } as const;
+
 /**
  * `kubectl create clusterrole netboot --verb=get,list,watch,patch --resource=nodes` — for the
  * Kubernetes datastore:
@@ -17,3 +20,15 @@ import type { V1PolicyRule } from '@kubernetes/client-node';
  * fields: node-policy.ts's admission policy does.
  */
 export const AGENT_RULES: readonly V1PolicyRule[] = [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'patch'] }];
+
+/**
+ * `kubectl -n kube-system create role netboot-ipam --verb=get,update --resource=configmaps
+ * --resource-name=netboot-ipam` plus `--verb=create --resource=configmaps` — only with `clusterIpam`, whose
+ * store (datastore/kube-kv.ts) reads, replaces and, the first time, creates that one ConfigMap. `create`
+ * cannot name its object (RBAC checks resourceNames only on requests that carry one), so it is granted
+ * in kube-system alone, by a Role, never cluster-wide.
+ */
+export const IPAM_RULES: readonly V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['configmaps'], resourceNames: [IPAM_CONFIGMAP.name], verbs: ['get', 'update'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+];
