@@ -3,7 +3,7 @@
 // a missing masquerade (outside sees the pod: "not NAT'd") and a stray one (a pod or node sees a node:
 // "NAT'd as …") each show up as what they are.
 import { output } from '../cli/args.js';
-import { judge, planProbes, type ProbeResult, renderMatrix, summary } from './matrix.js';
+import { judge, planProbes, type ProbeResult, renderMatrix, reported, summary } from './matrix.js';
 import { runProbes } from './probe.js';
 import type { LabState } from './state.js';
 
@@ -33,17 +33,7 @@ export async function labCheck(state: LabState, opts: { json: boolean }): Promis
   const started = performance.now();
   const results = await checkLab(state);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  const list = results.map(({ from, to, family, fromIp, toIp, ok, seen, expected, reason }) => ({
-    from,
-    to,
-    family,
-    fromIp,
-    toIp,
-    ok,
-    seen,
-    expected,
-    reason,
-  }));
+  const list = results.map(reported);
   out.result(list, `${renderMatrix(state, results)}\n\n${summary(results)} (${seconds} s)`);
   return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
 }

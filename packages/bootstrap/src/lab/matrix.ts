@@ -101,6 +101,11 @@ export function judge(probe: Probe, outcome: Outcome): ProbeResult {
   return { ...probe, ok: false, seen, reason: `NAT'd as ${seen}` };
 }
 
+/** A result as `lab check --json` reports it: the probe's endpoints and verdict, without its namespaces. */
+export function reported({ from, to, family, fromIp, toIp, ok, seen, expected, reason }: ProbeResult) {
+  return { from, to, family, fromIp, toIp, ok, seen, expected, reason };
+}
+
 /** `N of M probes passed`. */
 export function summary(results: readonly ProbeResult[]): string {
   return `${results.filter((r) => r.ok).length} of ${results.length} probes passed`;

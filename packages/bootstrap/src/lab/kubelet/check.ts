@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
 import { output } from '../../cli/args.js';
 import { checkLab } from '../check.js';
-import { renderMatrix, summary } from '../matrix.js';
+import { renderMatrix, reported, summary } from '../matrix.js';
 import type { LabState } from '../state.js';
 import { processesDir } from './cgroups.js';
 import { getItems, kubectl } from './kubectl.js';
@@ -153,17 +153,7 @@ export async function kubeletLabCheck(state: LabState, ks: KubeletLabState, opts
     ok &&= rollout.ok;
     text += `\nafter rollout restart: ${summary(again)}; ${found.length === 0 ? 'nothing leaked (IPs, veths, nft elements)' : `leaked: ${found.join('; ')}`}`;
   }
-  const list = results.map(({ from, to, family, fromIp, toIp, ok, seen, expected, reason }) => ({
-    from,
-    to,
-    family,
-    fromIp,
-    toIp,
-    ok,
-    seen,
-    expected,
-    reason,
-  }));
+  const list = results.map(reported);
   out.result({ pods: lab.pods.map(({ name, node, ips }) => ({ name, node, ips })), probes: list, rollout }, text);
   return ok ? 0 : 1;
 }
