@@ -181,7 +181,7 @@ if (defaults) {
     'agent',
     `## Node agent vs flanneld (\`bench/agent.ts\`)
 
-Command: \`pnpm bench agent\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, ${machineFacts()}, etcd ${etcdVersion()}, ${flannelVersion.stdout.trim() || flannelVersion.stderr.trim()} (\`scripts/flannel.sh\`).
+Command: \`pnpm bench agent\` — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, ${machineFacts()}, etcd ${etcdVersion()}, flanneld ${flannelVersion.stdout.trim() || flannelVersion.stderr.trim()} (\`scripts/flannel.sh\`).
 **A busy machine**: 2 vCPUs shared with 7 other engineers' builds and tests during the run; every figure is the median of ${REPEAT} fresh namespaces (latency: percentiles of ${SAMPLES} samples), and ratios are within one run.
 Each trial: a fresh nbt-* namespace, etcd on its loopback holding N synthetic peers (directly connected node IPs on a /16 underlay, a /24 each of 10.0.0.0/8), one agent cold.
 netboot: the agent bundled as deployed from ${source}, under plain \`node\` (egress NAT on, its default); flanneld: \`--ip-masq\`, its etcd v3 subnet manager.
