@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { LocalIpam } from '../src/local.js';
 import { FileStore } from '../src/store/file.js';
 import { withTempDir } from '@netboot/core/testing/pure';
-import { reservationFiles, startWorker } from './store-fixtures.js';
+import { readReservations, reservationFiles, startWorker } from './store-fixtures.js';
 
 const KILLS = 50;
 const PARALLEL = 5; // children share the directory, so a kill can also land while another one waits for the lock
@@ -37,6 +37,16 @@ test(`${KILLS} writers killed with SIGKILL mid-allocation leave a consistent sto
         assert.match(readFileSync(join(dir, name), 'utf8'), /^r\d+w\d+-\d+\r\neth0$/, `file ${name}`);
       }
     }
+
+    // The index a new process starts from (the lock file's, unless a kill left it behind the directory)
+    // names exactly the files there are, with their owners: what a CNI DEL would act on.
+    const fresh = new FileStore(data, 'crash');
+    const indexed = await fresh.withLock(() => fresh.list());
+    assert.equal(indexed.corrupt, []);
+    assert.equal(
+      indexed.entries.map((e) => `${e.ip}=${e.containerId}\r\n${e.ifname}`).sort(),
+      [...readReservations(dir)].map(([ip, owner]) => `${ip}=${owner}`).sort(),
+    );
 
     const ipam = new LocalIpam(new FileStore(data, 'crash'), [[{ subnet: SUBNET }]], { node: 'crash' });
     const { problems } = await ipam.check();

@@ -1,7 +1,21 @@
 // FileStore against real files and a real flock: host-local's exact layout, validation before any
 // path is touched, the lock shared with other processes, and state written by someone else.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -290,5 +304,108 @@ traced('every change to the directory is made durable (fsync of the directory) b
     assert.is(dirSyncs, 5, 'one directory fsync per changing hold, none for a read');
   }),
 );
+
+// ---- The index kept in the lock file between processes (file-index.ts).
+
+const stampOf = (dir: string) => {
+  const st = statSync(dir, { bigint: true });
+  return `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+};
+
+/** Rewrites an owner in place, as no writer of this layout does: the directory's stamp does not move. */
+function rewriteInPlace(file: string, text: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, text, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('a new process takes who holds what from the lock file, and re-reads a file before trusting its owner', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const first = new FileStore(data, 'n');
+    await first.withLock(() => {
+      first.reserve('10.0.0.2', eth0('a'), 0);
+      first.reserve('10.0.0.3', eth0('b'), 0);
+    });
+    assert.match(readFileSync(join(dir, 'lock'), 'utf8'), /^netboot ipam index 1\n/);
+    const stamp = stampOf(dir);
+    rewriteInPlace(join(dir, '10.0.0.3'), 'c\r\neth0');
+    assert.is(stampOf(dir), stamp, 'an in-place write leaves the stamp');
+
+    const second = new FileStore(data, 'n');
+    await second.withLock(() => {
+      assert.equal(
+        second.list().entries.map((e) => e.containerId),
+        ['a', 'b'],
+        'the index was used: no file was read',
+      );
+      assert.equal(second.getById(eth0('b')), [], 'the owner is checked against the file before it is returned');
+      assert.equal(second.releaseById(eth0('b')), [], "and before b's DEL deletes it");
+      assert.equal(second.getById(eth0('c')), ['10.0.0.3'], 'what that read found is kept');
+    });
+    assert.is(readFileSync(join(dir, '10.0.0.3'), 'utf8'), 'c\r\neth0');
+    assert.equal(readdirSync(dir).sort(), ['10.0.0.2', '10.0.0.3', 'last_reserved_ip.0', 'lock'], 'no file beside host-local’s');
+  }));
+
+test('after another writer (host-local, a netboot killed before it wrote the index) every file is read again', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const first = new FileStore(data, 'n');
+    await first.withLock(() => first.reserve('10.0.0.2', eth0('a'), 0));
+    // A killed writer's reservation (link done, index not written), and an owner replaced by rename.
+    writeFileSync(join(dir, '10.0.0.5'), 'killed\r\neth0');
+    writeFileSync(join(dir, '.x'), 'b\r\neth0');
+    renameSync(join(dir, '.x'), join(dir, '10.0.0.2'));
+    const second = new FileStore(data, 'n');
+    await second.withLock(() =>
+      assert.equal(second.list().entries, [
+        { ip: '10.0.0.2', containerId: 'b', ifname: 'eth0' },
+        { ip: '10.0.0.5', containerId: 'killed', ifname: 'eth0' },
+      ]),
+    );
+    const third = new FileStore(data, 'n');
+    await third.withLock(() => assert.equal(third.releaseById(eth0('killed')).length, 1, 'its DEL finds it'));
+  }));
+
+test('an index whose stamp failed to move (coarse timestamps) still sees new and vanished names', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const first = new FileStore(data, 'n');
+    await first.withLock(() => {
+      first.reserve('10.0.0.2', eth0('a'), 0);
+      first.reserve('10.0.0.3', eth0('b'), 0);
+    });
+    writeFileSync(join(dir, '10.0.0.9'), 'late\r\neth0');
+    unlinkSync(join(dir, '10.0.0.3'));
+    // As if both happened within the timestamp tick the index was written in: it ends at today's stamp.
+    const lock = join(dir, 'lock');
+    writeFileSync(lock, readFileSync(lock, 'utf8').replace(/@[^\n]*\n$/, `@${stampOf(dir)}\n`));
+    const second = new FileStore(data, 'n');
+    await second.withLock(() => {
+      assert.equal(
+        second.list().entries.map((e) => e.ip),
+        ['10.0.0.2', '10.0.0.9'],
+      );
+      assert.equal(second.getById(eth0('late')), ['10.0.0.9']);
+    });
+  }));
+
+test('an index cut short by a kill is not used: the directory is read', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const first = new FileStore(data, 'n');
+    await first.withLock(() => first.reserve('10.0.0.2', eth0('a'), 0));
+    rewriteInPlace(join(dir, '10.0.0.2'), 'b\r\neth0'); // only a full read can see this
+    const lock = join(dir, 'lock');
+    const whole = readFileSync(lock, 'utf8');
+    writeFileSync(lock, `${whole}\n^\n+10.0.0.2 a`); // a block without its end
+    const second = new FileStore(data, 'n');
+    await second.withLock(() => assert.equal(second.list().entries, [{ ip: '10.0.0.2', containerId: 'b', ifname: 'eth0' }]));
+    assert.match(readFileSync(lock, 'utf8'), /\n\+10\.0\.0\.2 b eth0\n/, 'and the index is written again whole');
+  }));
 
 test.run();
