@@ -70,6 +70,25 @@ export class Options {
   }
 }
 
+/**
+ * The subcommand of a command group (`netboot GROUP SUB ARGS…`) and its arguments; or, with none given
+ * or with `--help`/`help`, `usage` printed on stdout and the exit code to return (2 without one, else 0).
+ */
+export function subcommand(argv: readonly string[], usage: string): { command: string; rest: string[] } | { exit: number } {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(`${usage}\n`);
+    return { exit: command === undefined ? 2 : 0 };
+  }
+  return { command, rest };
+}
+
+/** What `Options.parse` accepts for subcommand `command` of `group`; a usage error naming the others when it has none. */
+export function specOf<S>(group: string, command: string, specs: Readonly<Record<string, S>>): S {
+  if (!Object.hasOwn(specs, command)) throw new UsageError(`unknown command ${group} ${command}: expected ${Object.keys(specs).join(' | ')}`);
+  return specs[command]!;
+}
+
 /** Where a command writes: results on stdout (JSON with `--json`), progress lines on stderr. */
 export interface Output {
   readonly json: boolean;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildCni } from '../cni/build/sea.js';
 import { install } from '../cni/install.js';
-import { Options, UsageError } from './args.js';
+import { Options, specOf, subcommand } from './args.js';
 
 export const CNI_USAGE = `usage:
   netboot cni build   [--out DIR] [--script-only]
@@ -16,23 +16,22 @@ examples:
   netboot cni install --from dist/cni --root /tmp/r # /tmp/r/opt/cni/bin/netboot, /tmp/r/etc/cni/net.d/…`;
 
 export async function cniMain(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || rest.includes('--help')) {
-    process.stdout.write(`${CNI_USAGE}\n`);
-    return 0;
-  }
+  const sub = subcommand(argv, CNI_USAGE);
+  if ('exit' in sub) return sub.exit;
+  const { command, rest } = sub;
+  const opts = Options.parse(
+    rest,
+    specOf('cni', command, {
+      build: { flags: ['script-only'], allowed: ['out'] },
+      install: { flags: ['force', 'no-masq'], allowed: ['from', 'bin-dir', 'conf-dir', 'root', 'name', 'bridge', 'subnet', 'mtu'] },
+    }),
+  );
   if (command === 'build') {
-    const opts = Options.parse(rest, { flags: ['script-only'], allowed: ['out'] });
     const out = await buildCni({ out: opts.get('out') ?? 'dist/cni', scriptOnly: opts.has('script-only') });
     if (out.executable) process.stdout.write(`${out.executable}\n`);
     process.stdout.write(`${out.script}\n`);
     return 0;
   }
-  if (command !== 'install') throw new UsageError(`unknown command cni ${command}\n${CNI_USAGE}`);
-  const opts = Options.parse(rest, {
-    flags: ['force', 'no-masq'],
-    allowed: ['from', 'bin-dir', 'conf-dir', 'root', 'name', 'bridge', 'subnet', 'mtu'],
-  });
   const from = resolve(opts.get('from') ?? 'dist/cni');
   // The single executable when it was built, else the script fallback.
   const binary = [join(from, 'netboot'), join(from, 'netboot.cjs')].find((f) => existsSync(f)) ?? join(from, 'netboot');

@@ -19,7 +19,7 @@ import {
   renderShow,
   show,
 } from '../ops/ipam.js';
-import { Options, output, UsageError } from './args.js';
+import { Options, output, specOf, subcommand, UsageError } from './args.js';
 
 const USAGE = `usage:
   netboot ipam show    [--pool NAME|CIDR] [--node NAME] [--blocks] [--ip ADDR] [store] [--json]
@@ -74,18 +74,15 @@ function parseValid(list: string[]): Attachment[] | undefined {
 }
 
 export async function ipamMain(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || rest.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
-  }
-  const spec = {
+  const sub = subcommand(argv, USAGE);
+  if ('exit' in sub) return sub.exit;
+  const { command, rest } = sub;
+  const spec = specOf('ipam', command, {
     show: { flags: ['json', 'blocks'], allowed: [...STORE_OPTIONS, 'pool', 'ip'] },
     check: { flags: ['json'], allowed: STORE_OPTIONS },
     release: { flags: ['json'], allowed: [...STORE_OPTIONS, 'from-report'] },
     gc: { flags: ['json', 'dry-run'], allowed: [...STORE_OPTIONS, 'valid'] },
-  }[command];
-  if (spec === undefined) throw new UsageError(`unknown command ipam ${command}: expected show | check | release | gc`);
+  });
   const opts = Options.parse(rest, spec);
   const out = output(opts.has('json'));
   if (command === 'release' && !opts.has('from-report')) throw new UsageError('ipam release needs --from-report FILE (written by `netboot ipam check --json`)');

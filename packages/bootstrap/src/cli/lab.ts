@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { errorKind } from '@netboot/core/errors';
 import { LAB_DATASTORES, LAB_MODES, LAB_RUNTIMES, LabOptionError } from '../lab/plan.js';
 import { LAB_RUN_DIR, listLabs, loadLabState } from '../lab/state.js';
-import { Options, output, UsageError } from './args.js';
+import { Options, output, subcommand, UsageError } from './args.js';
 
 const DEFAULT_NAME = 'netboot-lab';
 
@@ -52,11 +52,9 @@ function nameOf(opts: Options): string {
 }
 
 export async function labMain(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === 'help' || rest.includes('--help')) {
-    process.stdout.write(`${LAB_USAGE}\n`);
-    return command === undefined ? 2 : 0;
-  }
+  const sub = subcommand(argv, LAB_USAGE);
+  if ('exit' in sub) return sub.exit;
+  const { command, rest } = sub;
   switch (command) {
     case 'up': {
       const opts = Options.parse(rest, { flags: ['json'], allowed: ['name', 'nodes', 'pods', 'mode', 'pod-cidr', 'datastore', 'runtime'] });

@@ -3,7 +3,7 @@
 import { ROUTING_MODES, type RoutingMode } from '@netboot/ipam';
 import { chooseDatastore, DATASTORE_OPTIONS, DATASTORE_USAGE, openClusterIpam } from '../ops/datastore.js';
 import { addPool, deletePool, listPools, renderPools, setPoolDisabled } from '../ops/pool.js';
-import { Options, output, UsageError } from './args.js';
+import { Options, output, specOf, subcommand, UsageError } from './args.js';
 
 const USAGE = `usage:
   netboot pool list    [etcd] [--json]
@@ -28,19 +28,16 @@ migrating pods to a new pool:
 const ETCD = [...DATASTORE_OPTIONS];
 
 export async function poolMain(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || rest.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
-  }
-  const spec = {
+  const sub = subcommand(argv, USAGE);
+  if ('exit' in sub) return sub.exit;
+  const { command, rest } = sub;
+  const spec = specOf('pool', command, {
     list: { flags: ['json'], allowed: ETCD },
     add: { flags: ['json', 'nat-outgoing', 'no-nat-outgoing'], allowed: [...ETCD, 'name', 'block-size', 'mode'] },
     disable: { flags: ['json'], allowed: ETCD },
     enable: { flags: ['json'], allowed: ETCD },
     delete: { flags: ['json', 'force'], allowed: ETCD },
-  }[command];
-  if (spec === undefined) throw new UsageError(`unknown command pool ${command}: expected list | add | disable | enable | delete`);
+  });
   // The CIDR is the one positional argument (Options takes only --options).
   const positional = rest[0] !== undefined && !rest[0].startsWith('--') ? rest[0] : undefined;
   if (command !== 'list' && positional === undefined) throw new UsageError(`pool ${command} needs the pool's CIDR: netboot pool ${command} 10.245.0.0/16`);
