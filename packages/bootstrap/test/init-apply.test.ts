@@ -12,7 +12,7 @@ import { plan } from '../src/init/plan.js';
 import { formatChecks } from '../src/init/preflight.js';
 import { reset } from '../src/init/reset.js';
 import type { HostFacts, PlanOptions } from '../src/init/types.js';
-import { goodFacts, OWN_CONFLIST, tree } from './init-fixtures.js';
+import { goodFacts, INIT_FILES, JOIN_FILES, OWN_CONFLIST, tree } from './init-fixtures.js';
 
 /** A stand-in root with a stand-in plugin; `run(options, facts)` plans and checks preflight passed. */
 async function withRoot(fn: (root: string, planFor: (o?: PlanOptions, facts?: HostFacts) => ReturnType<typeof plan>) => Promise<void>) {
@@ -41,13 +41,7 @@ test('init on a stand-in root writes the kubeadm config, the plugin, the conflis
       ['kubeadm-config:created', 'kubeadm-init:printed', 'cni:created', 'manifests:created', 'state:created'],
     );
     assert.ok(report.changed);
-    assert.equal(tree(root), [
-      'etc/cni/net.d/10-netboot.conflist',
-      'etc/netboot/kubeadm.yaml',
-      'etc/netboot/netboot.yaml',
-      'opt/cni/bin/netboot',
-      'var/lib/netboot/installed.json',
-    ]);
+    assert.equal(tree(root), INIT_FILES);
     assert.is(readFileSync(join(root, 'etc/netboot/kubeadm.yaml'), 'utf8'), p.kubeadm!.yaml);
     assert.is(readFileSync(join(root, 'etc/netboot/netboot.yaml'), 'utf8'), p.manifests!.yaml);
     assert.is(readFileSync(join(root, 'etc/cni/net.d/10-netboot.conflist'), 'utf8'), p.cni.conflistText);
@@ -162,7 +156,7 @@ test('join installs the plugin and conflist only (no kubeadm config, no manifest
       report.steps.map((s) => `${s.step}:${s.action}`),
       ['cni:created', 'state:created'],
     );
-    assert.equal(tree(root), ['etc/cni/net.d/10-netboot.conflist', 'opt/cni/bin/netboot', 'var/lib/netboot/installed.json']);
+    assert.equal(tree(root), JOIN_FILES);
     reset({ root });
     assert.equal(tree(root), []);
   });

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { privileged, sh, type TempNetns, tempNetns, withTempDir } from '@netboot/core/testing';
-import { tree } from './init-fixtures.js';
+import { INIT_FILES, JOIN_FILES, tree } from './init-fixtures.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -69,13 +69,7 @@ ptest('init end to end under --root: preflight, files, the printed kubeadm comma
     assert.match(first.stdout, new RegExp(`run kubeadm with this config:\\n {2}kubeadm init --config ${join(root, 'etc/netboot/kubeadm.yaml')}`));
     assert.match(first.stdout, /netboot join --pod-cidr 10\.244\.0\.0\/16,fd00:10:244::\/56 --service-cidr 10\.96\.0\.0\/12 --node-mask 24,64 --mode vxlan/);
     assert.match(first.stderr, /inspecting this host/);
-    assert.equal(tree(root), [
-      'etc/cni/net.d/10-netboot.conflist',
-      'etc/netboot/kubeadm.yaml',
-      'etc/netboot/netboot.yaml',
-      'opt/cni/bin/netboot',
-      'var/lib/netboot/installed.json',
-    ]);
+    assert.equal(tree(root), INIT_FILES);
     assert.match(readFileSync(join(root, 'etc/netboot/kubeadm.yaml'), 'utf8'), /podSubnet: 10\.244\.0\.0\/16,fd00:10:244::\/56/);
 
     const second = netboot(...args, '--json');
@@ -134,7 +128,7 @@ ptest('join with the flags init printed installs the plugin and conflist; reset 
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^✓ 10\.244\.0\.0\/16 in \/24 slices: 256 nodes/m);
     assert.not.match(r.stdout, /kubeadm/);
-    assert.equal(tree(root), ['etc/cni/net.d/10-netboot.conflist', 'opt/cni/bin/netboot', 'var/lib/netboot/installed.json']);
+    assert.equal(tree(root), JOIN_FILES);
     assert.is(netboot('reset', '--root', root, '--yes').code, 0);
     assert.equal(tree(root), []);
   }),

@@ -26,6 +26,12 @@ export function goodFacts(): HostFacts {
 /** netboot's own conflist as `netboot cni install` writes it (what a second run finds). */
 export const OWN_CONFLIST = { file: '10-netboot.conflist', network: 'netboot', plugins: ['netboot', 'portmap'], text: conflistText() };
 
+/** What `join` (or init without kubeadm or manifests) installs under its root: plugin, conflist, its record. */
+export const JOIN_FILES = ['etc/cni/net.d/10-netboot.conflist', 'opt/cni/bin/netboot', 'var/lib/netboot/installed.json'];
+
+/** What `init` installs under its root: the kubeadm config and the manifests beside join's, sorted as `tree` lists them. */
+export const INIT_FILES = [...JOIN_FILES, 'etc/netboot/kubeadm.yaml', 'etc/netboot/netboot.yaml'].sort();
+
 /** Every file under `dir`, relative, sorted ([] when it does not exist). */
 export const tree = (dir: string): string[] =>
   existsSync(dir)
