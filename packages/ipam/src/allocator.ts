@@ -203,6 +203,18 @@ export class RangeAllocator<O = undefined> {
   }
 
   /**
+   * restore for rebuilding from a store's names: takes `ip` if it is a free, usable address of these
+   * ranges and says whether it did (false outside them, for the gateway or a taken address), parsing the
+   * address once where isUsable + isAllocated + restore parse it three times.
+   */
+  restoreIfFree(ip: string): boolean {
+    const index = this.indexOf(ip);
+    if (index === undefined || this.isGatewayIndex(index) || this.getBit(index)) return false;
+    this.take(index, undefined);
+    return true;
+  }
+
+  /**
    * restore by address value (`ipToValue(ip).value`), for stores that keep numbers (a cluster block's
    * offsets): rebuilding a block formats and parses no address text.
    */

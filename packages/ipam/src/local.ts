@@ -253,9 +253,9 @@ export class LocalIpam implements PodIpam {
     this.loaded = true;
   }
 
+  // Range sets do not overlap (the constructor checks): at most one allocator can take `ip`.
   private take(ip: string): void {
-    const owner = this.allocators.find((a) => a.isUsable(ip));
-    if (owner && !owner.isAllocated(ip)) owner.restore(ip);
+    for (const a of this.allocators) if (a.restoreIfFree(ip)) return;
   }
 
   private allocateIn(set: number, attachment: Attachment): string {

@@ -52,6 +52,19 @@ test('reserve takes a specific IP, continues after it, and refuses taken, gatewa
   assert.is(a.allocated(), 2n);
 });
 
+test('restoreIfFree takes a free usable address without moving the cursor, and says no to the rest', () => {
+  const a = new RangeAllocator({ subnet: '10.0.0.0/24' });
+  assert.ok(a.restoreIfFree('10.0.0.7'));
+  assert.ok(a.isAllocated('10.0.0.7'));
+  assert.not.ok(a.restoreIfFree('10.0.0.7'), 'taken');
+  assert.not.ok(a.restoreIfFree('10.0.0.1'), 'the gateway');
+  assert.not.ok(a.restoreIfFree('10.0.0.255'), 'broadcast: outside the usable range');
+  assert.not.ok(a.restoreIfFree('10.0.1.5'), 'another subnet');
+  assert.not.ok(a.restoreIfFree('fd00::7'), 'another family');
+  assert.is(a.allocated(), 1n);
+  assert.is(a.allocate().ip, '10.0.0.2', 'the cursor did not move');
+});
+
 test('release of unknown or outside addresses is a no-op', () => {
   const a = new RangeAllocator({ subnet: '10.0.0.0/24' });
   assert.not.ok(a.release('10.0.0.7'));
