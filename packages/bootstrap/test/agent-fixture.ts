@@ -4,11 +4,14 @@
 // `ip netns exec`, as a node's init system would run it. Logs are parsed as the JSON lines they are.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteNetns, NetnsNotFoundError } from '@netboot/core';
-import { sh, type TempNetns } from '@netboot/core/testing';
+import { ipJson, sh, type TempNetns } from '@netboot/core/testing';
+import { startLabEtcd } from '../src/lab/etcd.js';
+import { isRunning, stopProcess } from '../src/lab/processes.js';
+import type { LabProcess } from '../src/lab/state.js';
 import { planLab } from '../src/lab/plan.js';
 import { buildNode, buildOutside, buildUnderlay } from '../src/lab/topology.js';
 
@@ -135,6 +138,19 @@ export function startAgent(ns: TempNetns, args: string[], wrap: string[] = []): 
   };
 }
 
+/** netboot's routes in a node's namespace: `ip -j -n NODE route show proto 78`. */
+export const routes = (node: LabNode) => ipJson(node.ns, 'route', 'show', 'proto', '78') as { dst: string; gateway?: string; dev: string }[];
+
+/** One ping from the node's pod gateway address (as a pod's packet would leave it) to `to`: answered? */
+export function ping(from: LabNode, to: string): boolean {
+  try {
+    sh(from.ns, 'ping', '-c', '1', '-W', '1', '-I', from.podGateway, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `check` until it holds; fails after `ms` naming `what`. */
 export async function eventually(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -153,38 +169,23 @@ export interface NetnsEtcd {
 }
 
 /**
- * Debian's etcd inside `ns`, listening on `ip` (so node namespaces reach it over the underlay), data in
- * `dir`; killed by PID. Health is asked with etcdctl inside the namespace.
+ * The lab's etcd (src/lab/etcd.ts: Debian's etcd inside `ns`, listening on `ip` so node namespaces reach
+ * it over the underlay, data in `dir`), killed by PID, also when this test process exits.
  */
 export async function etcdInNetns(ns: TempNetns, ip: string, dir: string): Promise<NetnsEtcd> {
-  const endpoint = `http://${ip}:2379`;
-  const peer = `http://${ip}:2380`;
-  let child: ChildProcess | undefined;
+  let proc: LabProcess | undefined;
   const start = async () => {
-    // biome-ignore format: flag/value pairs
-    child = spawn('ip', ['netns', 'exec', ns.name, 'etcd', '--name', 'nbt', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `nbt=${peer}`], { stdio: ['ignore', 'ignore', openSync(join(dir, 'etcd.log'), 'a')] });
-    await eventually(
-      'etcd healthy',
-      () => {
-        try {
-          sh(ns, 'etcdctl', '--endpoints', endpoint, '--dial-timeout', '1s', 'endpoint', 'health');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      20_000,
-    );
+    await startLabEtcd(ns.name, ip, dir, (p) => {
+      proc = p;
+    });
   };
+  // No grace: a crash.
   const kill = async () => {
-    if (child === undefined || child.exitCode !== null) return;
-    const gone = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGKILL');
-    await gone;
+    if (proc !== undefined) await stopProcess(proc, 0);
   };
-  process.on('exit', () => child?.kill('SIGKILL'));
+  process.on('exit', () => {
+    if (proc !== undefined && isRunning(proc)) process.kill(proc.pid, 'SIGKILL');
+  });
   await start();
-  return { endpoint, kill, start };
+  return { endpoint: `http://${ip}:2379`, kill, start };
 }

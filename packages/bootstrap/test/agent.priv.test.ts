@@ -6,9 +6,9 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, missingLinkKind, privileged, sh, skipIf } from '@netboot/core/testing';
+import { missingLinkKind, privileged, sh, skipIf } from '@netboot/core/testing';
 import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
-import { type AgentProcess, etcdInNetns, eventually, type Lab, makeLab, type NetnsEtcd, startAgent } from './agent-fixture.js';
+import { type AgentProcess, etcdInNetns, eventually, type Lab, makeLab, type NetnsEtcd, ping, routes, startAgent } from './agent-fixture.js';
 
 const it = privileged(test);
 let lab: Lab | undefined;
@@ -22,15 +22,6 @@ it.after.each(async () => {
   lab = undefined;
 });
 
-const routes = (ns: Lab['nodes'][number]) => ipJson(ns.ns, 'route', 'show', 'proto', '78') as { dst: string; gateway?: string; dev: string }[];
-const ping = (from: Lab['nodes'][number], to: string) => {
-  try {
-    sh(from.ns, 'ping', '-c', '1', '-W', '1', '-I', from.podGateway, to);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** GET http://127.0.0.1:PORT/PATH inside the node's namespace, as a probe there would. */
 const get = (node: Lab['nodes'][number], port: number, path: string) =>
   execFileSync(

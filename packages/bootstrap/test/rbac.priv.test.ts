@@ -11,10 +11,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, privileged, sh, skipIf } from '@netboot/core/testing';
+import { privileged, sh, skipIf } from '@netboot/core/testing';
 import { renderManifests } from '../src/manifests/index.js';
 import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
-import { type AgentProcess, eventually, type Lab, makeLab, startAgent } from './agent-fixture.js';
+import { type AgentProcess, eventually, type Lab, makeLab, ping, routes, startAgent } from './agent-fixture.js';
 
 const SA = 'system:serviceaccount:netboot-system:netboot';
 // Without the Kubernetes binaries this file skips with the build command (in CI it runs, and fails).
@@ -86,16 +86,6 @@ function httpStatus(netns: string, url: string, token = '', ca?: string): string
     env: { ...process.env, ...(ca && { NODE_EXTRA_CA_CERTS: ca }) },
   }).trim();
 }
-
-const ping = (from: Lab['nodes'][number], to: string) => {
-  try {
-    sh(from.ns, 'ping', '-c', '1', '-W', '1', '-I', from.podGateway, to);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const routes = (n: Lab['nodes'][number]) => ipJson(n.ns, 'route', 'show', 'proto', '78') as { dst: string; dev: string }[];
 
 it('the rendered manifests on a real API server with RBAC: accepted, applied; the agent does its whole job with its token, and nothing more', async () => {
   lab = makeLab(2);

@@ -12,7 +12,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EtcdFixture, freePort, startEtcd } from '@netboot/core/testing';
 import { writeFileAtomic } from '../datastore/atomic.js';
+import { startLabEtcd } from '../lab/etcd.js';
 import { getIn } from '../lab/netns-http.js';
+import { isRunning, stopProcess } from '../lab/processes.js';
+import type { LabProcess } from '../lab/state.js';
 
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
 
@@ -204,7 +207,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       if (child.pid !== undefined) opts.onSpawn?.(name, child.pid);
       return child;
     };
-    etcd = netns === undefined ? await startEtcd() : await etcdIn(netns, address, dir, launch);
+    etcd = netns === undefined ? await startEtcd() : await etcdIn(netns, address, dir, opts);
     // A namespace of its own has every port free.
     const [port, kcmPort] = netns === undefined ? [await freePort(), await freePort()] : [6443, 10257];
     const probe = (url: string) => (netns === undefined ? getInsecure(url) : getIn(netns, url).then((r) => r?.body.trim()));
@@ -319,29 +322,32 @@ function getInsecure(url: string): Promise<string | undefined> {
   });
 }
 
-/** etcd inside `netns` on `address` (ports 2379/2380 of its own), data in `dir`, started through `launch`. */
+/**
+ * The lab's etcd (src/lab/etcd.ts) inside `netns` on `address` (ports 2379/2380 of its own), data in
+ * `dir`, reported to `onSpawn`; stopped by PID, and killed when this process exits unless `detached`.
+ */
 async function etcdIn(
   netns: string,
   address: string,
   dir: string,
-  launch: (name: string, cmd: string, args: string[]) => ChildProcess,
+  opts: Pick<ControlPlaneOptions, 'detached' | 'onSpawn'>,
 ): Promise<Pick<EtcdFixture, 'endpoint' | 'stop'>> {
-  const endpoint = `http://${address}:2379`;
-  const peer = `http://${address}:2380`;
-  // biome-ignore format: flag/value pairs
-  const child = launch('etcd', 'etcd', ['--name', 'nbt', '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `nbt=${peer}`]);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      execFileSync('ip', ['netns', 'exec', netns, 'etcdctl', '--endpoints', endpoint, '--dial-timeout', '1s', 'endpoint', 'health'], { stdio: 'pipe' });
-      return { endpoint, stop: () => stopChild(child) };
-    } catch {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`etcd in ${netns} at ${endpoint} not healthy; log: ${join(dir, 'etcd.log')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  let proc: LabProcess | undefined;
+  const kill = () => {
+    if (proc !== undefined && isRunning(proc)) process.kill(proc.pid, 'SIGKILL');
+  };
+  if (opts.detached !== true) process.on('exit', kill);
+  const endpoint = await startLabEtcd(netns, address, dir, (p) => {
+    proc = p;
+    opts.onSpawn?.('etcd', p.pid);
+  });
+  return {
+    endpoint,
+    stop: async () => {
+      process.off('exit', kill);
+      if (proc !== undefined) await stopProcess(proc);
+    },
+  };
 }
 
 /** Polls `url` (self-signed TLS: any answer "ok" will do) until it says ok; fails with the log's tail if the process dies. */
