@@ -59,6 +59,38 @@ export class PeerView {
   }
 }
 
+/** The leases a datastore hands its node's agent (`leases()` read on), with a way to wait for the latest to change. */
+export class LeaseView {
+  readonly seen: NodeLease[] = [];
+  readonly #stop = new AbortController();
+  readonly #done: Promise<void>;
+
+  /** `ms`: how long `until` waits. */
+  constructor(
+    ds: Datastore,
+    readonly ms = 30_000,
+  ) {
+    this.#done = (async () => {
+      for await (const lease of ds.leases(this.#stop.signal)) this.seen.push(lease);
+    })();
+  }
+
+  /** The latest lease once it satisfies `check` (any lease without one); fails saying what was seen. */
+  async until(what: string, check: (l: NodeLease) => boolean = () => true): Promise<NodeLease> {
+    const deadline = Date.now() + this.ms;
+    while (this.seen.length === 0 || !check(this.seen.at(-1)!)) {
+      if (Date.now() > deadline) assert.unreachable(`${what}: not within ${this.ms} ms; seen ${JSON.stringify(this.seen)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.seen.at(-1)!;
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#done;
+  }
+}
+
 /** The datastore's first lease for its node (`leases()` read once, then stopped); fails after `ms`. */
 export async function firstLease(ds: Datastore, ms = 60_000): Promise<NodeLease> {
   const stop = new AbortController();

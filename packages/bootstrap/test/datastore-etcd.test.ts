@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import { type EtcdFixture, startEtcd } from '@netboot/core/testing';
 import { ClusterIpam, PoolExistsError } from '@netboot/ipam';
 import { EtcdKv } from '@netboot/ipam/etcd';
-import { EtcdDatastore, type NodeLease } from '../src/datastore/index.js';
-import { datastoreContract, firstLease, PeerView } from './datastore-contract.js';
+import { EtcdDatastore } from '../src/datastore/index.js';
+import { datastoreContract, firstLease, LeaseView, PeerView } from './datastore-contract.js';
 import { startEtcdCluster } from './etcd-cluster.js';
 
 const etcdctl = (endpoint: string, ...args: string[]) =>
@@ -126,29 +126,16 @@ test('etcd pool migration: a disabled pool keeps the node’s block (disabled) b
   const ds = new EtcdDatastore({ endpoints: [etcd.endpoint], node: 'm1', prefix, pools });
   const kv = await EtcdKv.open({ endpoints: [etcd.endpoint], prefix });
   const ipam = new ClusterIpam(kv);
-  const stop = new AbortController();
-  const seen: NodeLease[] = [];
-  const reading = (async () => {
-    for await (const lease of ds.leases(stop.signal)) seen.push(lease);
-  })();
-  /** The latest lease once it satisfies `check`. */
-  const until = async (what: string, check: (l: NodeLease) => boolean) => {
-    const end = Date.now() + 20_000;
-    while (seen.length === 0 || !check(seen.at(-1)!)) {
-      if (Date.now() > end) assert.unreachable(`${what}: not within 20 s; seen ${JSON.stringify(seen)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return seen.at(-1)!;
-  };
+  const leases = new LeaseView(ds, 20_000);
   try {
-    const first = await until('the first lease', () => true);
+    const first = await leases.until('the first lease');
     assert.equal(first.disabled, []);
     assert.equal(first.pools, [{ cidr: '10.244.0.0/16', disabled: false, natOutgoing: true }]);
     const [old] = first.podCIDRs as [string];
     await ipam.createPool({ name: 'new', cidr: '10.245.0.0/16', natOutgoing: false });
-    await until('the new pool seen', (l) => l.pools?.length === 2);
+    await leases.until('the new pool seen', (l) => l.pools?.length === 2);
     await ipam.disablePool('default');
-    const moved = await until('a block from the new pool', (l) => l.disabled.length > 0);
+    const moved = await leases.until('a block from the new pool', (l) => l.disabled.length > 0);
     assert.match(moved.podCIDRs[0]!, /^10\.245\.\d+\.0\/24$/, 'the open block comes first');
     assert.equal(moved.podCIDRs.slice(1), [old]);
     assert.equal(moved.disabled, [old], 'the old block stays, disabled');
@@ -160,7 +147,7 @@ test('etcd pool migration: a disabled pool keeps the node’s block (disabled) b
       ],
     );
     await ipam.deletePool('default');
-    const after = await until('the old pool deleted', (l) => l.pools?.length === 1);
+    const after = await leases.until('the old pool deleted', (l) => l.pools?.length === 1);
     assert.equal(after.podCIDRs, [moved.podCIDRs[0]]);
     assert.equal(after.disabled, []);
     // Another agent starting with the same config: the cluster's pools were created once; not again.
@@ -172,8 +159,7 @@ test('etcd pool migration: a disabled pool keeps the node’s block (disabled) b
       ['10.245.0.0/16'],
     );
   } finally {
-    stop.abort();
-    await reading;
+    await leases.stop();
     await ds.close();
     await kv.close();
   }

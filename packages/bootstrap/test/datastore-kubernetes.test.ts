@@ -8,10 +8,10 @@ import * as assert from 'uvu/assert';
 import { skipIf } from '@netboot/core/testing';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ClusterIpam } from '@netboot/ipam';
-import { KubernetesDatastore, type NodeLease } from '../src/datastore/index.js';
+import { KubernetesDatastore } from '../src/datastore/index.js';
 import { ConfigMapKv } from '../src/datastore/kube-kv.js';
 import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
-import { datastoreContract, firstLease, PeerView } from './datastore-contract.js';
+import { datastoreContract, firstLease, LeaseView, PeerView } from './datastore-contract.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
 /** A CoreV1Api on `kubeconfig`, as an operator's tool would make one. */
@@ -103,21 +103,9 @@ k8sTest(
     const a = new KubernetesDatastore({ node: 'cipam-a', kubeconfig: cp.kubeconfig, register: true, clusterIpam });
     const b = new KubernetesDatastore({ node: 'cipam-b', kubeconfig: cp.kubeconfig, register: true, clusterIpam });
     const view = new PeerView(b);
-    const stop = new AbortController();
-    const seen: NodeLease[] = [];
-    const reading = (async () => {
-      for await (const lease of a.leases(stop.signal)) seen.push(lease);
-    })();
-    const until = async (what: string, check: (l: NodeLease) => boolean) => {
-      const end = Date.now() + 30_000;
-      while (seen.length === 0 || !check(seen.at(-1)!)) {
-        if (Date.now() > end) assert.unreachable(`${what}: not within 30 s; seen ${JSON.stringify(seen)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return seen.at(-1)!;
-    };
+    const leases = new LeaseView(a);
     try {
-      const first = await until('the first lease', () => true);
+      const first = await leases.until('the first lease');
       assert.match(first.podCIDRs[0]!, /^10\.250\.\d+\.0\/24$/, 'a block of the ClusterIpam pool');
       assert.equal(first.pools, [{ cidr: '10.250.0.0/16', disabled: false, natOutgoing: true }]);
       const other = (await firstLease(b)).podCIDRs;
@@ -134,12 +122,11 @@ k8sTest(
       const ipam = new ClusterIpam(new ConfigMapKv(coreApi(cp.kubeconfig), store));
       await ipam.createPool({ name: 'second', cidr: '10.251.0.0/16' });
       await ipam.disablePool('default');
-      const moved = await until('a block of the new pool', (l) => l.disabled.length > 0);
+      const moved = await leases.until('a block of the new pool', (l) => l.disabled.length > 0);
       assert.match(moved.podCIDRs[0]!, /^10\.251\.\d+\.0\/24$/);
       assert.equal(moved.disabled, [first.podCIDRs[0]]);
     } finally {
-      stop.abort();
-      await reading;
+      await leases.stop();
       await view.stop();
       await a.close();
       await b.close();
