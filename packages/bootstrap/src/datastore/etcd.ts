@@ -47,7 +47,9 @@ export class EtcdDatastore implements Datastore {
     this.#client = new Etcd3({
       hosts: opts.endpoints,
       dialTimeout: 2_000,
-      defaultCallOptions: () => ({ deadline: new Date(Date.now() + timeout) }),
+      // Unary calls only: a deadline on the watch and keep-alive streams ended them every `timeout`,
+      // and each reconnect re-listed every node (idle CPU 4 % of a core with 5,000 peers; 0.2 % without).
+      defaultCallOptions: (call) => (call.isStream ? {} : { deadline: new Date(Date.now() + timeout) }),
     });
     this.#nodes = `${opts.prefix ?? '/netboot'}/nodes/`;
     this.#kvPrefix = opts.prefix ?? '';
