@@ -96,6 +96,8 @@ type PeerKeys = {
 const NONE: readonly never[] = Object.freeze([]);
 /** Per kind, the listing the mirror was built from and the device it was built under (see #rebuild). */
 type Built = Partial<Record<'nexthops' | 'routes' | 'neighbours' | 'fdb', { list: readonly object[]; device: number | undefined }>>;
+/** Nothing built yet, or the mirror changed since (shared: thousands of monitor events reset it). */
+const UNBUILT: Built = Object.freeze({});
 
 export class Reconciler {
   readonly own: Ownership;
@@ -126,7 +128,7 @@ export class Reconciler {
     neighbours: new DumpCache<Neigh>(),
     fdb: new DumpCache<Neigh>(),
   };
-  #built: Built = {};
+  #built: Built = UNBUILT;
   #dirty = noKeys();
   // A link event named the device: repair() reads it back and resyncs if it is not as specified.
   #deviceDirty = false;
@@ -207,7 +209,7 @@ export class Reconciler {
    */
   observe(ev: MonitorEvent): boolean {
     if (ev.kind === 'overrun') return (this.#needsFull = true);
-    if (ev.kind === 'nexthop' || ev.kind === 'route' || ev.kind === 'neigh') this.#built = {};
+    if (ev.kind === 'nexthop' || ev.kind === 'route' || ev.kind === 'neigh') this.#built = UNBUILT;
     if (ev.kind === 'addr' || (ev.kind === 'link' && ev.message.header.ifi_index !== this.own.device)) {
       // An uplink lost or gained an address, or changed state: the kernel flushes the routes through
       // it without a word (no RTM_DELROUTE), so read everything again.
@@ -344,7 +346,7 @@ export class Reconciler {
    */
   #rebuild(kind: keyof Built, list: readonly object[]): boolean {
     const was = this.#built[kind];
-    this.#built[kind] = { list, device: this.own.device };
+    this.#built = { ...this.#built, [kind]: { list, device: this.own.device } };
     if (was === undefined || was.device !== this.own.device || was.list.length !== list.length) return true;
     for (let i = 0; i < list.length; i++) if (was.list[i] !== list[i]) return true;
     return false;
@@ -354,7 +356,7 @@ export class Reconciler {
   #readNexthops(): void {
     if (this.#useNexthops === false) {
       this.#nexthops.clear();
-      delete this.#built.nexthops;
+      this.#built = { ...this.#built, nexthops: undefined };
       return;
     }
     let list: NexthopObject[];
@@ -375,7 +377,7 @@ export class Reconciler {
 
   /** Drops from the mirror the routes through nexthop `id` (at `keys`, or anywhere), marking their keys. */
   #dropRoutesVia(id: number, keys: readonly string[] | undefined): void {
-    this.#built = {};
+    this.#built = UNBUILT;
     for (const key of keys ?? [...this.#routes.keys()]) {
       const list = this.#routes.get(key);
       if (list === undefined || !list.some((r) => r.nhid === id)) continue;
@@ -534,7 +536,7 @@ export class Reconciler {
   }
 
   #fold(done: Plan, conflicts: Conflict[]): void {
-    this.#built = {};
+    this.#built = UNBUILT;
     const own = this.own;
     const dropRoute = (r: Route): void => {
       const key = routeKey(r.table, r.dst);

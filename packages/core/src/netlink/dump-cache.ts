@@ -33,9 +33,15 @@ export class DumpCache<T> {
   #nextLength = 0;
   #nextStarts: number[] = [];
   #nextValues: (T | undefined)[] = [];
+  // Recorded messages not yet copied: `#pendBuf[#pendStart, #pendEnd)` goes to `#pendAt` of the next
+  // bytes, one copy per run of back-to-back messages (a copy per message costs more than the bytes).
+  #pendBuf: Buffer | undefined;
+  #pendStart = 0;
+  #pendEnd = 0;
+  #pendAt = 0;
   #cursor = 0;
-  #hit = -1;
-  #byBytes: Map<string, number> | undefined;
+  // The last dump's messages by a hash of their compared bytes, made at the first out-of-order one.
+  #byHash: Map<number, number> | undefined;
   #volatile = -1;
   // The buffer being read, as 32-bit words (undefined when it does not start at a 4-byte boundary).
   #inBuf: Buffer | undefined;
@@ -56,63 +62,80 @@ export class DumpCache<T> {
     this.#nextLength = 0;
     this.#nextStarts = [];
     this.#nextValues = [];
+    this.#pendBuf = undefined;
     this.#cursor = 0;
-    this.#byBytes = undefined;
+    this.#byHash = undefined;
   }
 
   /**
-   * Whether the message at `buf[off, off + len)` (attributes from `off + attrsAt`) was in the last
-   * dump; its value is then in `value`. Looks where the last match left off first: an unchanged
-   * table dumps in the same order.
+   * Where the message at `buf[off, off + len)` (attributes from `off + attrsAt`) was in the last
+   * dump (-1: it was not); its value is then in `value`. Looks where the last match left off first:
+   * an unchanged table dumps in the same order.
    */
-  match(buf: Buffer, off: number, len: number, attrsAt: number): boolean {
-    const count = this.#starts.length;
-    this.#hit = -1;
-    if (this.#cursor < count && this.#same(this.#cursor, buf, off, len, attrsAt)) {
-      this.#hit = this.#cursor++;
-      this.value = this.#values[this.#hit];
-      return true;
+  match(buf: Buffer, off: number, len: number, attrsAt: number): number {
+    if (buf !== this.#inBuf) {
+      this.#inBuf = buf;
+      this.#inWords = buf.byteOffset % 4 === 0 ? new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2) : undefined;
     }
-    if (count === 0) return false;
-    // Something was added or removed before this one: find it by its bytes.
-    if (this.#byBytes === undefined) {
-      this.#byBytes = new Map();
+    const count = this.#starts.length;
+    if (this.#cursor < count && this.#same(this.#cursor, buf, off, len, attrsAt)) {
+      this.value = this.#values[this.#cursor];
+      return this.#cursor++;
+    }
+    const b = this.#inWords;
+    if (count === 0 || b === undefined || off % 4 !== 0) return -1;
+    // Something was added or removed before this one: look it up by a hash of its bytes.
+    if (this.#byHash === undefined) {
+      this.#byHash = new Map();
       for (let i = 0; i < count; i++) {
         const s = this.#starts[i]!;
-        this.#byBytes.set(this.#key(this.#bytes, s, this.#bytes.readUInt32LE(s), attrsAt), i);
+        const h = this.#hash(this.#words, s >>> 2, this.#bytes.readUInt32LE(s), attrsAt);
+        if (!this.#byHash.has(h)) this.#byHash.set(h, i);
       }
     }
-    const i = this.#byBytes.get(this.#key(buf, off, len, attrsAt));
-    if (i === undefined) return false;
+    const i = this.#byHash.get(this.#hash(b, off >>> 2, len, attrsAt));
+    if (i === undefined || !this.#same(i, buf, off, len, attrsAt)) return -1;
     this.#cursor = i + 1;
-    this.#hit = i;
     this.value = this.#values[i];
-    return true;
+    return i;
   }
 
-  /** Keeps the message at `buf[off, off + len)` (the one match() was last asked about) and its value for the next dump. */
-  record(buf: Buffer, off: number, len: number, value: T | undefined): void {
-    if (this.#repeating && this.#hit === this.#count) {
+  /** Keeps the message at `buf[off, off + len)`, found by match() at `hit`, and its value for the next dump; messages are recorded in dump order. */
+  record(buf: Buffer, off: number, len: number, value: T | undefined, hit: number): void {
+    if (this.#repeating && hit === this.#count) {
       this.#count++;
       return;
     }
     if (this.#repeating) this.#diverge();
-    const at = this.#nextLength;
-    const end = at + ((len + 3) & ~3);
-    if (end > this.#nextBytes.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.#nextBytes.length, end, 64 * 1024));
-      this.#nextBytes.copy(grown, 0, 0, at);
+    if (buf !== this.#pendBuf || off !== this.#pendEnd) {
+      this.copied();
+      this.#pendBuf = buf;
+      this.#pendStart = this.#pendEnd = off;
+      this.#pendAt = this.#nextLength;
+    }
+    this.#pendEnd = off + ((len + 3) & ~3);
+    this.#nextStarts.push(this.#nextLength);
+    this.#nextLength += (len + 3) & ~3;
+    this.#nextValues.push(value);
+  }
+
+  /** Copies what record() kept of the buffer being read: call it before that buffer is read into again. */
+  copied(): void {
+    const buf = this.#pendBuf;
+    if (buf === undefined) return;
+    this.#pendBuf = undefined;
+    if (this.#nextLength > this.#nextBytes.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.#nextBytes.length, this.#nextLength, 64 * 1024));
+      this.#nextBytes.copy(grown, 0, 0, this.#pendAt);
       this.#nextBytes = grown;
     }
-    buf.copy(this.#nextBytes, at, off, off + len);
-    this.#nextLength = end;
-    this.#nextStarts.push(at);
-    this.#nextValues.push(value);
+    buf.copy(this.#nextBytes, this.#pendAt, this.#pendStart, Math.min(this.#pendEnd, buf.length));
   }
 
   /** The dump was read to its end (not interrupted): it is what the next one is compared with. */
   commit(): void {
-    this.#byBytes = undefined;
+    this.copied();
+    this.#byHash = undefined;
     this.value = undefined;
     if (this.#repeating && this.#count === this.#starts.length) return; // the same dump again
     if (this.#repeating) this.#diverge();
@@ -144,10 +167,6 @@ export class DumpCache<T> {
     const old = this.#bytes;
     const o = this.#starts[i]!;
     if (old.readUInt32LE(o) !== len || old.readUInt16LE(o + 4) !== buf.readUInt16LE(off + 4)) return false;
-    if (buf !== this.#inBuf) {
-      this.#inBuf = buf;
-      this.#inWords = buf.byteOffset % 4 === 0 ? new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2) : undefined;
-    }
     const b = this.#inWords;
     if (b === undefined || off % 4 !== 0) return sameBytes(old, o + NLMSG_HDRLEN, buf, off + NLMSG_HDRLEN, len - NLMSG_HDRLEN);
     const a = this.#words;
@@ -170,19 +189,21 @@ export class DumpCache<T> {
     return true;
   }
 
-  /** The compared bytes of a message as a string (type, header, attributes but the volatile one). */
-  #key(buf: Buffer, off: number, len: number, attrsAt: number): string {
-    let key = buf.toString('latin1', off + 4, off + 6) + buf.toString('latin1', off + NLMSG_HDRLEN, off + attrsAt);
+  /** FNV-1a over the compared words of the message at word `at` of `w` (its odd tail and the volatile attribute's payload left out). */
+  #hash(w: Int32Array, at: number, len: number, attrsAt: number): number {
+    let h = Math.imul(0x811c9dc5 ^ (w[at + 1]! & 0xffff), 0x01000193) ^ len;
+    for (let i = NLMSG_HDRLEN >>> 2, n = attrsAt >>> 2; i < n; i++) h = Math.imul(h ^ w[at + i]!, 0x01000193);
     for (let p = attrsAt; p + NLA_HDRLEN <= len; ) {
-      const alen = buf.readUInt16LE(off + p);
-      const end = alen < NLA_HDRLEN ? len : Math.min(len, p + align4(alen));
-      key +=
-        (buf.readUInt16LE(off + p + 2) & 0x3fff) === this.#volatile
-          ? buf.toString('latin1', off + p, off + p + NLA_HDRLEN)
-          : buf.toString('latin1', off + p, off + end);
+      const head = w[at + (p >>> 2)]!;
+      h = Math.imul(h ^ head, 0x01000193);
+      const alen = head & 0xffff;
+      if (alen < NLA_HDRLEN) break;
+      const end = Math.min(len, p + align4(alen));
+      if (((head >>> 16) & 0x3fff) !== this.#volatile)
+        for (let i = (p + NLA_HDRLEN) >>> 2, n = end >>> 2; i < n; i++) h = Math.imul(h ^ w[at + i]!, 0x01000193);
       p = end;
     }
-    return key;
+    return h;
   }
 }
 

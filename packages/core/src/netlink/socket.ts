@@ -214,14 +214,31 @@ export class NetlinkSocket implements Transport {
       while (!done) {
         const n = this.recvFromKernel(op, true);
         const b = this.recvBuf;
+        // Messages not in the cache are decoded a run at a time (one call for a datagram of new ones).
+        let runStart = -1;
+        let runEnd = -1;
+        const flush = (): void => {
+          if (runStart < 0) return;
+          one.length = 0;
+          decodeMessagesInto(b, runStart, runEnd, one);
+          for (let k = 0, at = runStart; k < one.length; k++) {
+            const len = b.readUInt32LE(at);
+            const value = decode(one[k]!);
+            cache.record(b, at, len, value, -1);
+            if (value !== undefined) out.push(value);
+            at += (len + 3) & ~3;
+          }
+          runStart = -1;
+        };
         for (let off = 0; off < n; ) {
           const len = n - off < NLMSG_HDRLEN ? 0 : b.readUInt32LE(off);
           if (len < NLMSG_HDRLEN || len > n - off) decodeMessagesInto(b, off, n, one); // throws NetlinkDecodeError
           const type = b.readUInt16LE(off + 4);
-          if (b.readUInt32LE(off + 8) === seq) {
-            if (b.readUInt16LE(off + 6) & INTR) interrupted = true;
-            const family = families[type];
-            if (type === DONE || type === ERROR || family === undefined) {
+          const family = families[type];
+          if (b.readUInt32LE(off + 8) !== seq || type === DONE || type === ERROR || family === undefined) {
+            flush();
+            if (b.readUInt32LE(off + 8) === seq) {
+              if (b.readUInt16LE(off + 6) & INTR) interrupted = true;
               one.length = 0;
               decodeMessagesInto(b, off, off + len, one);
               const m = one[0]!;
@@ -229,20 +246,24 @@ export class NetlinkSocket implements Transport {
                 if (m.header.error! < 0) throw toNetlinkError(m, op);
                 done = true;
               } else if (type === ERROR && m.header.error !== 0) throw toNetlinkError(m, op);
+            }
+          } else {
+            if (b.readUInt16LE(off + 6) & INTR) interrupted = true;
+            const hit = cache.match(b, off, len, NLMSG_HDRLEN + ((family.header.size + 3) & ~3));
+            if (hit < 0) {
+              if (runStart < 0) runStart = off;
+              runEnd = off + ((len + 3) & ~3);
             } else {
-              let value: T | undefined;
-              if (cache.match(b, off, len, NLMSG_HDRLEN + ((family.header.size + 3) & ~3))) value = cache.value;
-              else {
-                one.length = 0;
-                decodeMessagesInto(b, off, off + len, one);
-                value = decode(one[0]!);
-              }
-              cache.record(b, off, len, value);
+              flush();
+              const value = cache.value;
+              cache.record(b, off, len, value, hit);
               if (value !== undefined) out.push(value);
             }
           }
           off += (len + 3) & ~3;
         }
+        flush();
+        cache.copied();
       }
       if (!interrupted) {
         cache.commit();
