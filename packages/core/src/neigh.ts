@@ -2,7 +2,7 @@
 // Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Request, Transport } from './netlink/socket.js';
+import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import { NetlinkError } from './netlink/errors.js';
 import {
@@ -174,15 +174,8 @@ export class NeighApi {
       if (wanted !== 0 && ((m.header.ndm_state ?? 0) & wanted) === 0) return undefined;
       return decodeNeigh(m);
     };
-    const req: Request = { type: RTM_GETNEIGH, header, attrs };
     // NDA_CACHEINFO counts the time since the entry was used or confirmed: it ages without a change.
-    if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode, NDA_CACHEINFO);
-    const out: Neigh[] = [];
-    for (const m of this.#sock.dump(req)) {
-      const n = decode(m);
-      if (n !== undefined) out.push(n);
-    }
-    return out;
+    return dumpDecoded(this.#sock, { type: RTM_GETNEIGH, header, attrs }, decode, cache, NDA_CACHEINFO);
   }
 
   #index(ref: LinkRef): number {

@@ -6,7 +6,7 @@
 // node IP changes is one nexthop replace whatever number of routes use it.
 // Only single nexthops (gateway and/or device) are built here; groups and blackholes decode as bytes.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Request, Transport } from './netlink/socket.js';
+import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
   AF_INET,
@@ -125,14 +125,7 @@ export class NexthopApi {
       const nh = decodeNexthop(m);
       return filter.protocol === undefined || nh.protocol === filter.protocol ? nh : undefined;
     };
-    const req: Request = { type: RTM_GETNEXTHOP, header: nhmsg(family), attrs };
-    if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode);
-    const out: NexthopObject[] = [];
-    for (const m of this.#sock.dump(req)) {
-      const nh = decode(m);
-      if (nh !== undefined) out.push(nh);
-    }
-    return out;
+    return dumpDecoded(this.#sock, { type: RTM_GETNEXTHOP, header: nhmsg(family), attrs }, decode, cache);
   }
 
   /** Device name → ifindex; a batch passes a cache, as thousands of nexthops name the same few devices. */

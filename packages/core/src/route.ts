@@ -2,7 +2,7 @@
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
 import type { Attrs, NlMessage } from './netlink/codec.js';
-import type { Request, Transport } from './netlink/socket.js';
+import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
   AF_INET,
@@ -277,16 +277,9 @@ export class RouteApi {
       const r = decodeRoute(m);
       return dst === undefined || r.dst === dst ? r : undefined;
     };
-    const req: Request = { type: RTM_GETROUTE, header, attrs };
     try {
       // IPv6 routes carry RTA_CACHEINFO, which the kernel may age: not a change of the route.
-      if (cache !== undefined && this.#sock.dumpCached !== undefined) return this.#sock.dumpCached(req, cache, decode, RTA_CACHEINFO);
-      const out: Route[] = [];
-      for (const m of this.#sock.dump(req)) {
-        const r = decode(m);
-        if (r !== undefined) out.push(r);
-      }
-      return out;
+      return dumpDecoded(this.#sock, { type: RTM_GETROUTE, header, attrs }, decode, cache, RTA_CACHEINFO);
     } catch (e) {
       // A table that was never created (no route ever added to it) is simply empty.
       if (table !== 'all' && isNotFound(e)) return [];

@@ -74,6 +74,20 @@ export interface Transport {
   dumpCached?<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr?: number): T[];
 }
 
+/**
+ * The messages of a dump through `decode` (undefined: left out): with a `cache`, a transport's
+ * dumpCached (decoding only what the last dump through it did not hold), else a plain dump.
+ */
+export function dumpDecoded<T>(sock: Transport, req: Request, decode: (m: NlMessage) => T | undefined, cache?: DumpCache<T>, volatileAttr = -1): T[] {
+  if (cache !== undefined && sock.dumpCached !== undefined) return sock.dumpCached(req, cache, decode, volatileAttr);
+  const out: T[] = [];
+  for (const m of sock.dump(req)) {
+    const v = decode(m);
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
 const SOCKADDR_NL_SIZE = 12;
 const NLMSG_HDRLEN = 16;
 /** The fence after each batch chunk: a control message the kernel only acknowledges. */
