@@ -5,10 +5,9 @@
 // inside its node's spec.podCIDR), `kubectl exec … ping` from a pod to pods on the other nodes and to
 // the outside host, and afterwards no namespace, process, cgroup, directory or changed sysctl is left.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ipJson, privileged } from '@netboot/core/testing';
+import { privileged } from '@netboot/core/testing';
 import { Cidr } from '@netboot/ipam';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,9 +17,7 @@ import { KUBELET_SYSCTLS, readKubeletSysctls } from '../src/lab/kubelet/sysctls.
 import { stopProcess } from '../src/lab/processes.js';
 import type { LabState } from '../src/lab/state.js';
 import { missingKubernetes } from '../src/testing/control-plane.js';
-
-const ROOT = new URL('../../..', import.meta.url).pathname;
-const CLI = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/bootstrap/src/cli/main.ts')];
+import { CLI, labCli, netbootRoutes, ROOT } from './lab-cli-fixture.js';
 
 const needs = () => {
   const missing = missingKubernetes() ?? missingContainerd() ?? missingBusybox();
@@ -28,16 +25,7 @@ const needs = () => {
   return missing;
 };
 const it = privileged(test, needs);
-let name: string | undefined;
-it.after.each(() => {
-  if (name !== undefined) netboot('lab', 'down', '--name', name);
-  name = undefined;
-});
-
-function netboot(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const { netboot, up, fresh, downed } = labCli(it, 300_000);
 
 /** kubectl against the lab's API server (inside its underlay namespace). */
 function kubectl(state: LabState, ...args: string[]): string {
@@ -57,11 +45,6 @@ interface CheckOutput {
   rollout?: { ok: boolean; leaks: string[] };
 }
 
-/** netboot's routes (protocol 78) in a node's namespace: their destinations. */
-function netbootRoutes(netns: string): string[] {
-  return (ipJson(netns, 'route', 'show') as { dst: string; protocol?: string }[]).filter((r) => r.protocol === '78').map((r) => r.dst);
-}
-
 async function until(what: string, ok: () => boolean, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok()) {
@@ -75,7 +58,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 90_000): Promi
  * node: its pods are recreated on node1 and node2 and Ready, and neither keeps a route to node3's pods.
  */
 async function drainNode3(state: LabState, replicas: number, podCIDR: string): Promise<void> {
-  for (const n of ['node1', 'node2']) assert.ok(netbootRoutes(`${state.name}-${n}`).includes(podCIDR), `${n} routes node3's ${podCIDR}`);
+  for (const n of ['node1', 'node2']) assert.ok(netbootRoutes(`${state.name}-${n}`).has(podCIDR), `${n} routes node3's ${podCIDR}`);
   kubectl(state, 'drain', 'node3', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=1', '--timeout=90s');
   const kubelet = state.processes.find((p) => p.what === `kubelet ${state.name}-node3`);
   assert.ok(kubelet, 'node3 kubelet recorded');
@@ -87,7 +70,7 @@ async function drainNode3(state: LabState, replicas: number, podCIDR: string): P
       (p) => p.spec.nodeName !== 'node3' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     ).length;
   await until(`${replicas} Ready pods on node1 and node2`, () => placed() === replicas);
-  await until("node1 and node2 drop node3's route", () => ['node1', 'node2'].every((n) => !netbootRoutes(`${state.name}-${n}`).includes(podCIDR)));
+  await until("node1 and node2 drop node3's route", () => ['node1', 'node2'].every((n) => !netbootRoutes(`${state.name}-${n}`).has(podCIDR)));
 }
 
 /** Mounts of the lab in this (the host's) mount namespace: kubelet's and containerd's belong in the nodes' own. */
@@ -116,14 +99,21 @@ function leftovers(lab: string): string[] {
   return found;
 }
 
+/** `lab down` leaves nothing of lab `name` and puts back the sysctls and /run/containerd as they were before its `up`. */
+function assertDown(name: string, sysctls: Record<string, string>, hadRunContainerd: boolean): void {
+  const down = netboot('lab', 'down', '--name', name);
+  assert.is(down.code, 0, down.stderr);
+  downed();
+  assert.equal(leftovers(name), []);
+  assert.equal(readKubeletSysctls(), sysctls, `${KUBELET_SYSCTLS.join(', ')} restored`);
+  assert.is(existsSync('/run/containerd'), hadRunContainerd, '/run/containerd as it was');
+}
+
 async function kubeletLab(mode: string, replicas: number, rollout: boolean, drain = false): Promise<void> {
   const sysctls = readKubeletSysctls();
   const hadRunContainerd = existsSync('/run/containerd');
-  name = `nbt-${randomBytes(3).toString('hex')}`;
-  const up = netboot('lab', 'up', '--name', name, '--runtime', 'kubelet', '--mode', mode, '--nodes', '3', '--json');
-  assert.is(up.code, 0, `lab up failed:\n${up.stderr}`);
-  const state = JSON.parse(up.stdout) as LabState;
-  assert.ok(state.complete);
+  const state = up('--runtime', 'kubelet', '--mode', mode, '--nodes', '3');
+  const { name } = state;
   assert.equal(hostMounts(state.name), [], "the nodes' mounts stay in their own mount namespaces");
 
   // The nodes, by kubectl: Ready, registered by their kubelets with the lab's addresses, each a pod CIDR.
@@ -179,13 +169,7 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean, drai
   for (const ip of targets) kubectl(state, 'exec', first.metadata.name, '--', 'ping', '-c', '1', '-W', '2', ip);
   if (drain) await drainNode3(state, replicas, nodes.find((n) => n.metadata.name === 'node3')!.spec.podCIDR);
 
-  const down = netboot('lab', 'down', '--name', name);
-  assert.is(down.code, 0, down.stderr);
-  const lab = name;
-  name = undefined;
-  assert.equal(leftovers(lab), []);
-  assert.equal(readKubeletSysctls(), sysctls, `${KUBELET_SYSCTLS.join(', ')} restored`);
-  assert.is(existsSync('/run/containerd'), hadRunContainerd, '/run/containerd as it was');
+  assertDown(name, sysctls, hadRunContainerd);
 }
 
 it('3 kubelet nodes, vxlan: 12 pods Ready, full matrix, rollout restart leaks nothing, node3 retired, down leaves nothing', async () => {
@@ -203,7 +187,7 @@ it('3 kubelet nodes, cross-subnet (node3 behind the underlay router): 6 pods Rea
 it('an `up --runtime kubelet` killed once its kubelets run: down removes every process, cgroup, mount and sysctl change', async () => {
   const sysctls = readKubeletSysctls();
   const hadRunContainerd = existsSync('/run/containerd');
-  name = `nbt-${randomBytes(3).toString('hex')}`;
+  const name = fresh();
   const child = spawn(process.execPath, [...CLI, 'lab', 'up', '--name', name, '--runtime', 'kubelet', '--nodes', '2'], { cwd: ROOT, stdio: 'ignore' });
   const stateFile = `/run/netboot-lab/${name}/state.json`;
   let state: LabState | undefined;
@@ -228,13 +212,7 @@ it('an `up --runtime kubelet` killed once its kubelets run: down removes every p
     leftovers(name).some((l) => l.startsWith('cgroup ')),
     'its node cgroups outlive it',
   );
-  const down = netboot('lab', 'down', '--name', name);
-  assert.is(down.code, 0, down.stderr);
-  const lab = name;
-  name = undefined;
-  assert.equal(leftovers(lab), []);
-  assert.equal(readKubeletSysctls(), sysctls);
-  assert.is(existsSync('/run/containerd'), hadRunContainerd);
+  assertDown(name, sysctls, hadRunContainerd);
 });
 
 it.run();

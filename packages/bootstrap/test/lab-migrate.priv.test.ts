@@ -1,52 +1,22 @@
-// `netboot lab migrate-pool` as a user runs it: the real CLI in a child process on a lab it built (file
-// and etcd datastores), checked afterwards with independent tools — `ip -j route` in each node's
-// namespace (netboot's routes, protocol 78, only to the new pool), each node's lease file, the nodes
-// file or etcdctl for the pools, ping from the new pod to the other node and the outside — while the
-// command's own matrix says the old pods were reachable with both pools in use.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, privileged, sh } from '@netboot/core/testing';
+import { privileged, sh } from '@netboot/core/testing';
 import { Cidr } from '@netboot/ipam';
 import type { LabState } from '../src/lab/state.js';
-
-const ROOT = new URL('../../..', import.meta.url).pathname;
-const CLI = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/bootstrap/src/cli/main.ts')];
+import { labCli, netbootRoutes, pings } from './lab-cli-fixture.js';
 
 const it = privileged(test);
-let name: string | undefined;
-it.after.each(() => {
-  if (name !== undefined) netboot('lab', 'down', '--name', name);
-  name = undefined;
-});
-
-function netboot(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function up(...args: string[]): LabState {
-  name = `nbt-${randomBytes(3).toString('hex')}`;
-  const r = netboot('lab', 'up', '--name', name, '--json', '--nodes', '2', '--pods', '1', ...args);
-  assert.is(r.code, 0, `lab up ${args.join(' ')} failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout) as LabState;
-}
+const lab = labCli(it);
+const { netboot } = lab;
+/** A two-node lab, one pod each. */
+const up = (...args: string[]) => lab.up('--nodes', '2', '--pods', '1', ...args);
 
 const inPool = (pool: string) => (x: string) => Cidr.parse(pool).contains(x.includes('/') ? Cidr.parse(x) : x);
-const routes78 = (netns: string) => (ipJson(netns, 'route', 'show', 'proto', '78') as { dst: string }[]).map((r) => r.dst).sort();
+const routes78 = (netns: string) => [...netbootRoutes(netns).keys()].sort();
 const lease = (state: LabState, node: string) =>
   JSON.parse(readFileSync(join(state.dir, node, 'subnet.json'), 'utf8')) as { subnets: string[]; disabledSubnets?: string[] };
-const pings = (netns: string, to: string) => {
-  try {
-    sh(netns, 'ping', '-c', '1', '-W', '2', to);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 interface Migration {
   oldPool: string;

@@ -4,61 +4,23 @@
 // outside host — and afterwards no namespace, process or directory of the lab is left, also when `up`
 // was killed half-way.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ipJson, privileged, sh, skipIf } from '@netboot/core/testing';
+import { privileged, sh, skipIf } from '@netboot/core/testing';
 import type { LabState } from '../src/lab/state.js';
 import { missingKubernetes } from '../src/testing/control-plane.js';
-
-const ROOT = new URL('../../..', import.meta.url).pathname;
-const CLI = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/bootstrap/src/cli/main.ts')];
+import { CLI, labCli, netbootRoutes, pings, ROOT } from './lab-cli-fixture.js';
 
 const it = privileged(test);
-let name: string | undefined;
-it.after.each(() => {
-  // Whatever a test left, even after a failed assertion.
-  if (name !== undefined) netboot('lab', 'down', '--name', name);
-  name = undefined;
-});
-
-function netboot(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** `lab up --json ARGS…` under a fresh nbt- name; the state it prints. */
-function up(...args: string[]): LabState {
-  name = `nbt-${randomBytes(3).toString('hex')}`;
-  const r = netboot('lab', 'up', '--name', name, '--json', ...args);
-  assert.is(r.code, 0, `lab up ${args.join(' ')} failed:\n${r.stderr}`);
-  const state = JSON.parse(r.stdout) as LabState;
-  assert.ok(state.complete);
-  return state;
-}
-
-/** netboot's routes (protocol 78) in a node's namespace, by destination: `ip -j -n NODE route show`. */
-function netbootRoutes(netns: string): Map<string, { gateway?: string; dev: string }> {
-  const routes = ipJson(netns, 'route', 'show') as { dst: string; protocol?: string; gateway?: string; dev: string }[];
-  return new Map(routes.filter((r) => r.protocol === '78').map((r) => [r.dst, r]));
-}
+const { netboot, up, fresh, downed } = labCli(it);
 
 /** Each node has a netboot route to every other node's pod CIDRs, and no more. */
 function assertPeerRoutes(state: LabState): void {
   for (const node of state.nodes) {
     const peers = state.nodes.filter((n) => n !== node).flatMap((n) => n.podCIDRs);
     assert.equal([...netbootRoutes(node.netns).keys()].sort(), peers.sort(), `${node.name}'s netboot routes`);
-  }
-}
-
-function pings(fromNetns: string, to: string): boolean {
-  try {
-    sh(fromNetns, 'ping', '-c', '1', '-W', '2', to);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -102,7 +64,7 @@ function assertDown(state: LabState): void {
   const again = netboot('lab', 'down', '--name', state.name);
   assert.is(again.code, 0);
   assert.match(again.stderr, /nothing to do/);
-  name = undefined;
+  downed();
 }
 
 it('host-gw, file datastore: peers routed via their node IPs, pods reach each other and the outside; down removes it all', () => {
@@ -181,7 +143,7 @@ skipIf(it, process.env.CI === 'true' ? undefined : missingKubernetes())(
 );
 
 it('an `up` killed half-way: down still removes its namespaces and the agents it had started', async () => {
-  name = `nbt-${randomBytes(3).toString('hex')}`;
+  const name = fresh();
   const child: ChildProcess = spawn(process.execPath, [...CLI, 'lab', 'up', '--name', name, '--nodes', '3', '--pods', '2'], { cwd: ROOT, stdio: 'ignore' });
   const stateFile = `/run/netboot-lab/${name}/state.json`;
   const deadline = Date.now() + 60_000;
