@@ -287,20 +287,40 @@ k8sIt.after.each(async () => {
   cp = undefined;
 });
 
+/**
+ * Two nodes, a control plane in the underlay and each node's agent on its Kubernetes datastore
+ * (registering its Node, `--cluster-cidr CIDR --mode MODE EXTRA…`), once both agents are ready. The
+ * datastore picks the subnets: no bridge address until they are known (its connected route would be a
+ * foreign route at a peer's destination). Both are also kept for after.each to stop.
+ */
+async function kubernetesAgents(clusterCIDR: string, mode: string, ...extra: string[]): Promise<{ lab: Lab; cp: ControlPlane }> {
+  const l = makeLab(2);
+  lab = l;
+  const c = await startControlPlane({ netns: l.underlay.name, address: '192.168.1.1' });
+  cp = c;
+  for (const n of l.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+  for (const n of l.nodes) {
+    const args = ['--node-name', n.name, '--cluster-cidr', clusterCIDR, '--mode', mode, '--datastore', 'kubernetes', '--kubeconfig', c.kubeconfig];
+    args.push('--register-node', ...extra, '--lease-file', join(l.dir, `${n.name}.json`), '--health-port', '0');
+    agents.push(startAgent(n.ns, args));
+  }
+  for (const a of agents) await a.waitFor('ready', 60_000);
+  return { lab: l, cp: c };
+}
+
+/** Each node's cni0 gets its pod gateway `gateways[i]` (/24), as the CNI plugin would give it. */
+function addGateways(nodes: Lab['nodes'], gateways: string[]): void {
+  nodes.forEach((n, i) => {
+    sh(n.ns, 'ip', 'addr', 'add', `${gateways[i]}/24`, 'dev', 'cni0');
+    n.podGateway = gateways[i]!;
+  });
+}
+
 k8sIt(
   'Kubernetes datastore, host-gw: pod CIDRs from the controller manager, peers from the Node watch; a Node deleted with kubectl loses its routes',
   async () => {
-    lab = makeLab(2);
-    cp = await startControlPlane({ netns: lab.underlay.name, address: '192.168.1.1' });
-    // The controller manager picks the subnets: no bridge address until they are known (its connected
-    // route would be a foreign route at a peer's destination).
-    for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
-    for (const n of lab.nodes) {
-      const args = ['--node-name', n.name, '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig];
-      args.push('--register-node', '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
-      agents.push(startAgent(n.ns, args));
-    }
-    for (const a of agents) await a.waitFor('ready', 60_000);
+    // The controller manager picks the subnets.
+    const { lab, cp } = await kubernetesAgents('10.244.0.0/16', 'host-gw');
     const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
     const cidr2 = cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.spec.podCIDRs[0]}']).trim();
     assert.match(cidr2, /^10\.244\.\d+\.0\/24$/);
@@ -309,11 +329,10 @@ k8sIt(
     await eventually('node1 routes node2', () => routes(n1).some((r) => r.dst === cidr2 && r.gateway === '192.168.1.12')).catch((e: Error) => {
       throw new Error(`${e.message}; node1's agent said:\n${agents[0]!.stderr().slice(-4000)}`);
     });
-    const gateways = lab.nodes.map((n) => JSON.parse(readFileSync(join(lab!.dir, `${n.name}.json`), 'utf8')).gateways[0] as string);
-    lab.nodes.forEach((n, i) => {
-      sh(n.ns, 'ip', 'addr', 'add', `${gateways[i]}/24`, 'dev', 'cni0');
-      n.podGateway = gateways[i]!;
-    });
+    addGateways(
+      lab.nodes,
+      lab.nodes.map((n) => JSON.parse(readFileSync(join(lab.dir, `${n.name}.json`), 'utf8')).gateways[0] as string),
+    );
     await eventually('pods talk across nodes', () => ping(n1, n2.podGateway));
     cp.kubectl(['delete', 'node', 'node2']);
     await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 10_000);
@@ -324,27 +343,18 @@ k8sIt(
 k8sIt(
   'Kubernetes datastore with --cluster-ipam, vxlan: subnets from ClusterIpam pools in a ConfigMap, not the controller manager; peers route them from the annotation',
   async () => {
-    lab = makeLab(2);
-    cp = await startControlPlane({ netns: lab.underlay.name, address: '192.168.1.1' });
-    for (const n of lab.nodes) sh(n.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
-    for (const n of lab.nodes) {
-      const args = ['--node-name', n.name, '--cluster-cidr', '10.250.0.0/16', '--mode', 'vxlan', '--datastore', 'kubernetes', '--kubeconfig', cp.kubeconfig];
-      args.push('--register-node', '--cluster-ipam', '--lease-file', join(lab.dir, `${n.name}.json`), '--health-port', '0');
-      agents.push(startAgent(n.ns, args));
-    }
-    for (const a of agents) await a.waitFor('ready', 60_000);
+    const { lab, cp } = await kubernetesAgents('10.250.0.0/16', 'vxlan', '--cluster-ipam');
     const [n1, n2] = lab.nodes as [Lab['nodes'][number], Lab['nodes'][number]];
-    const subnets = lab.nodes.map((n) => (JSON.parse(readFileSync(join(lab!.dir, `${n.name}.json`), 'utf8')) as { subnets: string[] }).subnets[0]!);
+    const subnets = lab.nodes.map((n) => (JSON.parse(readFileSync(join(lab.dir, `${n.name}.json`), 'utf8')) as { subnets: string[] }).subnets[0]!);
     for (const s of subnets) assert.match(s, /^10\.250\.\d+\.0\/24$/, 'a block of the pool, not a controller-manager CIDR (10.244.…)');
     assert.is.not(subnets[0], subnets[1]);
     assert.is(cp.kubectl(['get', 'node', 'node2', '-o', 'jsonpath={.metadata.annotations.netboot\\.io/pod-cidrs}']), subnets[1]);
     assert.match(cp.kubectl(['get', 'configmap', '-n', 'kube-system', 'netboot-ipam', '-o', 'jsonpath={.data.kv}']), /affinities\/node2\//);
     await eventually('node1 routes node2’s block over netboot.1', () => routes(n1).some((r) => r.dst === subnets[1] && r.dev === 'netboot.1'), 15_000);
-    lab.nodes.forEach((n, i) => {
-      const gw = subnets[i]!.replace(/0\/24$/, '1');
-      sh(n.ns, 'ip', 'addr', 'add', `${gw}/24`, 'dev', 'cni0');
-      n.podGateway = gw;
-    });
+    addGateways(
+      lab.nodes,
+      subnets.map((s) => s.replace(/0\/24$/, '1')),
+    );
     await eventually('pods talk across nodes', () => ping(n1, n2.podGateway));
   },
 );
