@@ -11,7 +11,8 @@ const DEFAULT_NAME = 'netboot-lab';
 
 export const LAB_USAGE = `usage:
   netboot lab up    [--name NAME] [--nodes N] [--pods N] [--mode host-gw|vxlan|cross-subnet]
-                    [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--runtime namespaces|kubelet] [--json]
+                    [--pod-cidr CIDR] [--datastore file|etcd|kubernetes] [--runtime namespaces|kubelet]
+                    [--resync-seconds N] [--json]
   netboot lab check [--name NAME] [--json] [--replicas N] [--skip-rollout]
   netboot lab migrate-pool [--name NAME] [--new-pool CIDR] [--node NODE] [--json]
   netboot lab down  [--name NAME]
@@ -25,6 +26,7 @@ export const LAB_USAGE = `usage:
          --runtime kubelet: real pods instead — every node runs containerd and kubelet (pause and
          busybox images built locally, no registry), the control plane adds kube-scheduler; the
          datastore is kubernetes and --pods is 0 (lab check deploys the pods).
+         --resync-seconds N: passed to every agent (its full re-list and reconcile period; default 30).
   check  connects (TCP) from every pod to every pod, node and the outside host, per family, and
          checks the source each saw: the pod itself, except the outside sees the pod's node (NAT).
          A table (--json: a list of probes); exit 1 when any probe failed.
@@ -57,7 +59,7 @@ export async function labMain(argv: readonly string[]): Promise<number> {
   const { command, rest } = sub;
   switch (command) {
     case 'up': {
-      const opts = Options.parse(rest, { flags: ['json'], allowed: ['name', 'nodes', 'pods', 'mode', 'pod-cidr', 'datastore', 'runtime'] });
+      const opts = Options.parse(rest, { flags: ['json'], allowed: ['name', 'nodes', 'pods', 'mode', 'pod-cidr', 'datastore', 'runtime', 'resync-seconds'] });
       const out = output(opts.has('json'));
       const { labUp } = await import('../lab/up.js');
       const name = nameOf(opts);
@@ -71,6 +73,7 @@ export async function labMain(argv: readonly string[]): Promise<number> {
         podCIDR: opts.get('pod-cidr') ?? '10.244.0.0/16',
         datastore: opts.choice('datastore', LAB_DATASTORES, kubelet ? 'kubernetes' : 'file'),
         runtime,
+        resyncSeconds: opts.int('resync-seconds', 1, 86_400),
       };
       // Interrupted half-way: what was made is recorded, so say how to remove it.
       const onSignal = (signal: NodeJS.Signals) => {

@@ -33,6 +33,7 @@ function agentArgs(plan: LabPlan, node: PlannedNode, ds: AgentDatastore): string
   // biome-ignore format: flag/value pairs
   const args = ['agent', '--node-name', node.name, '--node-ip', node.ip, '--cluster-cidr', plan.options.podCIDR,
     '--mode', plan.options.mode, '--datastore', ds.type, '--lease-file', leaseFileOf(node), '--health-port', String(HEALTH_PORT)];
+  if (plan.options.resyncSeconds !== undefined) args.push('--resync-seconds', String(plan.options.resyncSeconds));
   switch (ds.type) {
     case 'file':
       return [...args, '--nodes-file', ds.nodesFile];

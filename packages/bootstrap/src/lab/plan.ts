@@ -26,6 +26,8 @@ export interface LabOptions {
   datastore: LabDatastore;
   /** Default `namespaces`; `kubelet` needs the Kubernetes datastore (kubelets register the Nodes). */
   runtime?: (typeof LAB_RUNTIMES)[number];
+  /** Each agent's `--resync-seconds` (its default when unset). */
+  resyncSeconds?: number | undefined;
 }
 
 interface UnderlaySubnet {
