@@ -1,16 +1,26 @@
 // `netboot agent [flags]`: parses the configuration, runs the Agent until SIGTERM or SIGINT, and
 // exits 0 after a clean shutdown, 2 for bad configuration (before touching anything), 1 for a fatal
 // error (a mode this kernel cannot run, a node IP that cannot be found).
+import { setFlagsFromString } from 'node:v8';
 import { InvalidInputError } from '@netboot/core/errors';
 import { Agent } from './agent.js';
 import { AgentConfigError, parseAgentArgs, USAGE } from './config.js';
 import { jsonLogger } from './log.js';
+
+/**
+ * Keeps V8's young generation at its initial size (two 1 MB semi-spaces) instead of letting it double up
+ * to 2 × 16 MB while start-up builds the peer tables: that growth is never given back, and was ~24 MB of
+ * an idle agent's RSS at 5,000 peers (bench/agent.ts). The growth factor is read each time new space
+ * would grow, so it takes effect from here, unlike --max-semi-space-size (fixed when the heap is made).
+ */
+const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
 
 export async function agentMain(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  setFlagsFromString(YOUNG_GENERATION_FLAG);
   const log = jsonLogger();
   let agent: Agent;
   try {
