@@ -1,5 +1,5 @@
-// `netboot lab up` and `lab down` as a user runs them: the real CLI in a child process, one lab per test
-// (named nbt-<random>), checked with independent tools — `ip -j route` in each node's namespace shows
+// `netboot lab up` and `lab down` as a user runs them, for every mode with every datastore (nine labs):
+// the real CLI in a child process, one lab per test (named nbt-<random>), checked with independent tools — `ip -j route` in each node's namespace shows
 // the peers' pod CIDRs with netboot's protocol (78), ping goes pod to pod across nodes and to the
 // outside host — and afterwards no namespace, process or directory of the lab is left, also when `up`
 // was killed half-way.
@@ -79,8 +79,7 @@ it('host-gw, file datastore: peers routed via their node IPs, pods reach each ot
     ['agent node1', 'agent node2'],
   );
   assertPeerRoutes(state);
-  // host-gw: straight to the peer's underlay address.
-  assert.is(netbootRoutes(state.nodes[0]!.netns).get('10.244.2.0/24')?.gateway, state.nodes[1]!.ips[0]);
+  assertModeShape(state);
   for (const p of state.processes) assert.ok(running(p.pid), `${p.what} runs after up exited`);
   assertTraffic(state);
   const listed = netboot('lab', 'list');
@@ -88,59 +87,69 @@ it('host-gw, file datastore: peers routed via their node IPs, pods reach each ot
   assertDown(state);
 });
 
-it('vxlan, etcd datastore in the underlay: subnets from ClusterIpam, traffic across the VXLAN device', () => {
-  const state = up('--nodes', '2', '--pods', '1', '--mode', 'vxlan', '--datastore', 'etcd');
-  assert.equal(
-    state.processes.map((p) => p.what),
-    ['etcd', 'agent node1', 'agent node2'],
-  );
-  assertPeerRoutes(state);
-  const r = netbootRoutes(state.nodes[0]!.netns).get(state.nodes[1]!.podCIDRs[0]!);
-  assert.is.not(r?.dev, 'eth0', 'vxlan routes leave through the VXLAN device');
-  assertTraffic(state);
-  assertDown(state);
-});
+/** The routes have the mode's shape: host-gw via the peer's underlay address, vxlan through the VXLAN
+ * device, cross-subnet direct on the node's own subnet and encapsulated across the router. */
+function assertModeShape(state: LabState): void {
+  for (const node of state.nodes) {
+    const routes = netbootRoutes(node.netns);
+    for (const peer of state.nodes.filter((n) => n !== node)) {
+      const r = routes.get(peer.podCIDRs[0]!);
+      const sameSubnet = peer.ips[0]!.split('.').slice(0, 3).join('.') === node.ips[0]!.split('.').slice(0, 3).join('.');
+      const direct = state.mode === 'host-gw' || (state.mode === 'cross-subnet' && sameSubnet);
+      if (direct) assert.is(r?.gateway, peer.ips[0], `${node.name} → ${peer.name}: via its node IP`);
+      else assert.is.not(r?.dev, 'eth0', `${node.name} → ${peer.name}: through the VXLAN device`);
+    }
+  }
+}
 
-it('cross-subnet, file datastore: host-gw on the shared subnet, VXLAN across the router', () => {
-  const state = up('--nodes', '3', '--pods', '1', '--mode', 'cross-subnet', '--datastore', 'file');
-  assert.equal(
-    state.nodes.map((n) => n.ips[0]),
-    ['192.168.1.11', '192.168.1.12', '192.168.2.13'],
+/** The Node objects, read with kubectl from the underlay, carry the CIDRs the agents leased. */
+function assertNodeCidrs(state: LabState): void {
+  const kubectl = join(
+    process.env.NETBOOT_K8S_BIN ?? spawnSync('bash', [join(ROOT, 'scripts/kubernetes.sh'), '--dir'], { encoding: 'utf8' }).stdout.trim(),
+    'kubectl',
   );
-  assertPeerRoutes(state);
-  const node1 = netbootRoutes(state.nodes[0]!.netns);
-  assert.is(node1.get('10.244.2.0/24')?.gateway, '192.168.1.12', 'same subnet: direct');
-  assert.is.not(node1.get('10.244.3.0/24')?.dev, 'eth0', 'other subnet: encapsulated');
-  assertTraffic(state);
-  assertDown(state);
-});
+  const nodes = JSON.parse(
+    sh(`${state.name}-underlay`, kubectl, '--kubeconfig', join(state.dir, 'kubernetes/kc/admin.conf'), 'get', 'nodes', '-o', 'json'),
+  ) as { items: { metadata: { name: string }; spec: { podCIDRs?: string[] } }[] };
+  assert.equal(
+    Object.fromEntries(nodes.items.map((n) => [n.metadata.name, n.spec.podCIDRs])),
+    Object.fromEntries(state.nodes.map((n) => [n.name, n.podCIDRs])),
+  );
+}
 
-// Without the Kubernetes binaries this test skips with the build command (in CI it runs, and fails).
-skipIf(it, process.env.CI === 'true' ? undefined : missingKubernetes())(
-  'Kubernetes datastore: the control plane in the underlay, each node’s pod CIDR from the controller manager',
-  () => {
-    const state = up('--nodes', '2', '--pods', '1', '--mode', 'vxlan', '--datastore', 'kubernetes');
-    assert.equal(
-      state.processes.map((p) => p.what),
-      ['etcd', 'kube-apiserver', 'kube-controller-manager', 'agent node1', 'agent node2'],
-    );
-    // The Node objects, read with kubectl from the underlay, carry the CIDRs the agents leased.
-    const kubectl = join(
-      process.env.NETBOOT_K8S_BIN ?? spawnSync('bash', [join(ROOT, 'scripts/kubernetes.sh'), '--dir'], { encoding: 'utf8' }).stdout.trim(),
-      'kubectl',
-    );
-    const nodes = JSON.parse(
-      sh(`${state.name}-underlay`, kubectl, '--kubeconfig', join(state.dir, 'kubernetes/kc/admin.conf'), 'get', 'nodes', '-o', 'json'),
-    ) as { items: { metadata: { name: string }; spec: { podCIDRs?: string[] } }[] };
-    assert.equal(
-      Object.fromEntries(nodes.items.map((n) => [n.metadata.name, n.spec.podCIDRs])),
-      Object.fromEntries(state.nodes.map((n) => [n.name, n.podCIDRs])),
-    );
-    assertPeerRoutes(state);
-    assertTraffic(state);
-    assertDown(state);
-  },
-);
+const PROCESSES: Record<LabState['datastore'], string[]> = {
+  file: [],
+  etcd: ['etcd'],
+  kubernetes: ['etcd', 'kube-apiserver', 'kube-controller-manager'],
+};
+
+// Every mode with every datastore, each lab brought up by the CLI, its whole matrix checked, taken down.
+// cross-subnet gets 3 nodes: two share a subnet (host-gw between them), the third is across the router.
+// Without the Kubernetes binaries the Kubernetes labs skip with the build command (in CI they run, and fail).
+for (const datastore of ['file', 'etcd', 'kubernetes'] as const) {
+  for (const mode of ['host-gw', 'vxlan', 'cross-subnet'] as const) {
+    if (mode === 'host-gw' && datastore === 'file') continue; // the first test, with its exact CIDRs
+    const nodes = mode === 'cross-subnet' ? 3 : 2;
+    const skip = datastore === 'kubernetes' && process.env.CI !== 'true' ? missingKubernetes() : undefined;
+    skipIf(it, skip)(`${mode}, ${datastore} datastore: ${nodes} nodes routed the ${mode} way, the whole matrix passes, down removes it all`, () => {
+      const state = up('--nodes', String(nodes), '--pods', '1', '--mode', mode, '--datastore', datastore);
+      assert.equal(
+        state.processes.map((p) => p.what),
+        [...PROCESSES[datastore], ...state.nodes.map((n) => `agent ${n.name}`)],
+      );
+      if (mode === 'cross-subnet')
+        assert.equal(
+          state.nodes.map((n) => n.ips[0]),
+          ['192.168.1.11', '192.168.1.12', '192.168.2.13'],
+        );
+      if (datastore === 'kubernetes') assertNodeCidrs(state);
+      assertPeerRoutes(state);
+      assertModeShape(state);
+      assertTraffic(state);
+      assertDown(state);
+    });
+  }
+}
 
 it('an `up` killed half-way: down still removes its namespaces and the agents it had started', async () => {
   const name = fresh();
