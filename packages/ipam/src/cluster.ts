@@ -222,16 +222,25 @@ export class ClusterIpam {
       if (own) return blockInfo(own.value);
       const claimed = usable.length > 0 ? await this.store.claimedBlocks() : new Set<string>();
       for (const pool of usable) {
-        const block = chooseNewBlock(
-          pool.value,
-          node,
-          view.blocks.map((b) => b.value),
-          claimed,
-        );
-        if (!block) continue;
-        await this.store.kv.commit([...this.store.claimOps(pool, node, block.cidr), this.store.blockOp(block, 0n)]);
-        this.store.rememberBlock(node, block.cidr);
-        return blockInfo(block);
+        for (;;) {
+          const block = chooseNewBlock(
+            pool.value,
+            node,
+            view.blocks.map((b) => b.value),
+            claimed,
+          );
+          if (!block) break;
+          // A block record with no affinity (a crash between writes elsewhere, a hand edit) is not free:
+          // it may still hold pods' addresses, and `ipam check` reports it. The create below would fail
+          // on it at every retry, so step over it to the next candidate.
+          if (await this.store.kv.get(this.store.keys.block(block.cidr))) {
+            claimed.add(block.cidr);
+            continue;
+          }
+          await this.store.kv.commit([...this.store.claimOps(pool, node, block.cidr), this.store.blockOp(block, 0n)]);
+          this.store.rememberBlock(node, block.cidr);
+          return blockInfo(block);
+        }
       }
       throw new IpExhaustedError(
         usable.map((p) => p.value.name),

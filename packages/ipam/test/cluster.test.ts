@@ -147,6 +147,16 @@ blocks('different nodes get different blocks; a node that rejoins gets its old b
   assert.is((await ipam.claimBlock('node-3')).cidr, claimed[3]!.cidr);
 });
 
+blocks('a block record left without its affinity (a crash, a hand edit) is not claimed again: the node takes the next free block', async () => {
+  const { ipam, kv } = await setup({ maxRetries: 5 });
+  await ipam.createPool({ name: 'a', cidr: '10.244.0.0/16' });
+  const first = await ipam.claimBlock('node-3');
+  await kv.commit([{ op: 'delete', key: keys.affinity('node-3', first.cidr) }]);
+  const again = await ipam.claimBlock('node-3');
+  assert.is.not(again.cidr, first.cidr);
+  assert.ok(await kv.get(keys.block(first.cidr)), 'the orphan block is left for ipam check, not overwritten');
+});
+
 blocks('a full block leads to a second block, up to maxBlocksPerNode, then IpExhaustedError naming pool and node', async () => {
   const { ipam } = await setup();
   await ipam.createPool({ name: 'small', cidr: '10.244.0.0/24', blockSize: 29, maxBlocksPerNode: 2 }); // 5 usable per block
