@@ -2,6 +2,7 @@
 // nothing and says so, that a dry run writes nothing, that --force sets another network aside and reset
 // puts it back, and that reset removes exactly what init installed. The plugin is a stand-in file (the
 // real binary's build is cni-sea.test.ts's); the host is facts as data, so no root is needed.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withTempDir } from '@netboot/core/testing/pure';
@@ -28,6 +29,11 @@ async function withRoot(fn: (root: string, planFor: (o?: PlanOptions, facts?: Ho
     });
   }, 'nbt-init-');
 }
+
+/** The Kubernetes build's directory (scripts/kubernetes.sh), for the real kubectl. */
+const kubernetesBin = () =>
+  process.env.NETBOOT_K8S_BIN ??
+  execFileSync('bash', [new URL('../../../scripts/kubernetes.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).trim();
 
 /** The facts a second run sees: netboot's conflist in place. */
 const afterFirstRun = (): HostFacts => ({ ...goodFacts(), cniConfigs: [OWN_CONFLIST] });
@@ -86,6 +92,33 @@ test('a dry run writes nothing and says what would change; after a real run it s
     await apply(planFor());
     const after = await apply(planFor({}, afterFirstRun()), { dryRun: true });
     assert.not.ok(after.changed);
+  });
+});
+
+test('on a fresh control plane a dry run reports the manifests as applied after kubeadm init, without calling kubectl', async () => {
+  const kubectl = join(kubernetesBin(), 'kubectl');
+  if (!existsSync(kubectl)) {
+    if (process.env.CI) assert.unreachable(`${kubectl} is missing: build it with scripts/kubernetes.sh`);
+    console.log(`skipped: ${kubectl} is missing (scripts/kubernetes.sh builds it)`);
+    return;
+  }
+  await withRoot(async (root, planFor) => {
+    // What plan() targets when kubeadm runs here: kubectl with the admin.conf kubeadm init has not written yet.
+    const adminConf = join(root, 'etc/kubernetes/admin.conf');
+    const p = planFor({}, { ...goodFacts(), programs: { nft: '/usr/sbin/nft', kubectl } });
+    p.manifests!.target = { kind: 'kubectl', kubeconfig: adminConf, kubectl };
+    const dry = await apply(p, { dryRun: true });
+    const step = dry.steps.find((s) => s.step === 'manifests')!;
+    assert.is(step.action, 'would-change', JSON.stringify(step));
+    assert.match(step.detail, `after kubeadm init writes ${adminConf}`);
+    assert.equal(tree(root), []);
+    // A real run whose kubeadm init left no admin.conf says so (and what to do), instead of kubectl's stat error.
+    try {
+      await apply(p);
+      assert.unreachable('applied without a kubeconfig');
+    } catch (err) {
+      assert.match((err as Error).message, `${adminConf} does not exist — run kubeadm init`);
+    }
   });
 });
 

@@ -98,6 +98,14 @@ function manifestsStep(plan: Plan, dryRun: boolean): StepReport {
   const kubectl = (args: string[]) =>
     execFileSync(target.kubectl, ['--kubeconfig', target.kubeconfig, ...args], { input: m.yaml, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   const what = `${m.objects.length} objects with kubectl (${target.kubeconfig})`;
+  // On a fresh control plane the kubeconfig is admin.conf, which `kubeadm init` (the step before)
+  // writes: a dry run has no cluster to diff against, and a real run without it has nothing to apply to.
+  if (!existsSync(target.kubeconfig)) {
+    if (dryRun) return { step: 'manifests', action: 'would-change', detail: `apply ${what} after kubeadm init writes ${target.kubeconfig}` };
+    throw new CommandFailedError(
+      `kubectl could not apply the manifests: ${target.kubeconfig} does not exist — run kubeadm init (or pass a working --kubeconfig), then netboot init again`,
+    );
+  }
   try {
     if (dryRun) {
       // `kubectl diff` exits 1 when something would change.
