@@ -16,8 +16,21 @@ export interface CliRun {
 
 /** `netboot ARGS…`, resolved when it exits (async: the test's own etcd fixture and servers keep running). */
 export function netboot(...args: string[]): Promise<CliRun> {
+  return run(process.env, args);
+}
+
+/** `netboot ARGS…` with `env` over this process's environment (an empty value unsets a variable). */
+netboot.env =
+  (env: Record<string, string>) =>
+  (...args: string[]): Promise<CliRun> => {
+    const merged = { ...process.env, ...env };
+    for (const [k, v] of Object.entries(env)) if (v === '') delete merged[k];
+    return run(merged, args);
+  };
+
+function run(env: NodeJS.ProcessEnv, args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -2,6 +2,9 @@
 // node records, and, on etcd, @netboot/ipam's ClusterIpam for pools, blocks and pod IPs. Options are
 // the agent's own names (`--datastore`, `--nodes-file`, `--etcd-endpoint`, `--etcd-prefix`,
 // `--kubeconfig`), so a command line that works for the agent works here.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { NetbootError } from '@netboot/core/errors';
 import type { ClusterIpam } from '@netboot/ipam';
 import { type Options, UsageError } from '../cli/args.js';
@@ -50,6 +53,46 @@ class DatastoreUnreachableError extends NetbootError {
   readonly kind = 'unavailable' as const;
 }
 
+/** What to do when a datastore cannot be read: check it, or point the command at another. */
+export function datastoreFix(c: DatastoreChoice): string {
+  switch (c.type) {
+    case 'file':
+      return `check that ${c.path} is the agents' nodes file, or give --nodes-file FILE`;
+    case 'etcd':
+      return `check that etcd answers (etcdctl --endpoints ${c.endpoints.join(',')} endpoint health), or give the right --etcd-endpoint URL`;
+    case 'kubernetes':
+      return `check that the API server answers (kubectl${c.kubeconfig ? ` --kubeconfig ${c.kubeconfig}` : ''} get nodes), or give --kubeconfig FILE (e.g. /etc/kubernetes/admin.conf), set $KUBECONFIG, or use --datastore etcd --etcd-endpoint URL`;
+  }
+}
+
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * The kubeconfig a command will use, checked before any client is made: --kubeconfig FILE, else
+ * \$KUBECONFIG, ~/.kube/config or the in-cluster service account (client-node's own order). Without
+ * this, client-node falls back to http://localhost:8080 and fails with a TLS complaint that names none
+ * of what was tried. `file` is undefined when client-node's default loading finds it.
+ */
+export function resolveKubeconfig(explicit?: string): { file?: string; source: string } {
+  const fix = 'give --kubeconfig FILE (e.g. /etc/kubernetes/admin.conf), set $KUBECONFIG, or use --datastore etcd --etcd-endpoint URL';
+  if (explicit !== undefined) {
+    if (!existsSync(explicit)) throw new DatastoreUnreachableError(`kubeconfig ${explicit} does not exist: ${fix}`);
+    return { file: explicit, source: explicit };
+  }
+  const env = (process.env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
+  if (env.length > 0) {
+    if (env.some((f) => existsSync(f))) return { source: `$KUBECONFIG (${env.join(delimiter)})` };
+    throw new DatastoreUnreachableError(`$KUBECONFIG names ${env.join(delimiter)}, and none of it exists: ${fix}`);
+  }
+  const home = join(homedir(), '.kube', 'config');
+  if (existsSync(home)) return { source: home };
+  if (process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(IN_CLUSTER_TOKEN)) return { source: 'the in-cluster service account' };
+  throw new DatastoreUnreachableError(
+    `no kubeconfig to reach the Kubernetes API: tried --kubeconfig (not given), $KUBECONFIG (unset), ${home} (missing), the in-cluster service account (not in a pod).\n` +
+      `Next: ${fix}`,
+  );
+}
+
 /** Where a choice points, for messages: `etcd http://…`, `file /path`, `kubernetes`. */
 export function describeDatastore(c: DatastoreChoice): string {
   return c.type === 'file' ? `file ${c.path}` : c.type === 'etcd' ? `etcd ${c.endpoints.join(',')}` : `kubernetes${c.kubeconfig ? ` (${c.kubeconfig})` : ''}`;
@@ -70,7 +113,7 @@ export async function listNodeRecords(choice: DatastoreChoice, timeoutMs = 10_00
       if (e.type === 'sync') return [...e.peers].sort((a, b) => a.name.localeCompare(b.name));
       if (e.type === 'waiting') last = e.reason;
     }
-    throw new DatastoreUnreachableError(`${describeDatastore(choice)}: no node list within ${timeoutMs / 1000} s (${last})`);
+    throw new DatastoreUnreachableError(`${describeDatastore(choice)}: no node list within ${timeoutMs / 1000} s (${last}).\nNext: ${datastoreFix(choice)}`);
   } finally {
     clearTimeout(timer);
     stop.abort();
@@ -91,8 +134,13 @@ async function openDatastore(c: DatastoreChoice) {
       return new EtcdDatastore({ node, endpoints: c.endpoints, ...(c.prefix !== undefined && { prefix: c.prefix }) });
     }
     case 'kubernetes': {
+      const { file, source } = resolveKubeconfig(c.kubeconfig);
       const { KubernetesDatastore } = await import('../datastore/kubernetes.js');
-      return new KubernetesDatastore({ node, ...(c.kubeconfig !== undefined && { kubeconfig: c.kubeconfig }) });
+      try {
+        return new KubernetesDatastore({ node, ...(file !== undefined && { kubeconfig: file }) });
+      } catch (e) {
+        throw new DatastoreUnreachableError(`kubeconfig ${source} is not usable (${(e as Error).message}).\nNext: ${datastoreFix(c)}`);
+      }
     }
   }
 }

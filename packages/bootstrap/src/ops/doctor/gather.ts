@@ -10,7 +10,7 @@ import { isNotFound, Rtnl, sysctlGet } from '@netboot/core';
 import { discoverNode, type ModeName } from '@netboot/routes';
 import { modeOf } from '../../agent/agent.js';
 import { readCniCache } from '../cni-cache.js';
-import { type DatastoreChoice, describeDatastore, listNodeRecords, openClusterIpam } from '../datastore.js';
+import { type DatastoreChoice, describeDatastore, listNodeRecords, openClusterIpam, resolveKubeconfig } from '../datastore.js';
 import { readLeaseView } from '../lease.js';
 import type { ClusterFacts, CniFacts, ConfFile, KernelFacts, LeakFacts, LeaseFacts } from './facts.js';
 
@@ -135,10 +135,12 @@ async function readKubernetes(s: ClusterSources, facts: ClusterFacts): Promise<v
   const { CoreV1Api, KubeConfig, loadYaml } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
-    if (s.kubeconfig === 'default') kc.loadFromDefault();
-    else kc.loadFromFile(s.kubeconfig!);
+    const { file } = resolveKubeconfig(s.kubeconfig === 'default' ? undefined : s.kubeconfig);
+    if (file === undefined) kc.loadFromDefault();
+    else kc.loadFromFile(file);
   } catch (e) {
-    facts.podSubnetError ??= `no usable kubeconfig: ${reason(e)}`;
+    // Said once: the node list above failed on the same kubeconfig.
+    if (!facts.error?.includes(reason(e))) facts.podSubnetError ??= `no usable kubeconfig: ${reason(e)}`;
     return;
   }
   const api = kc.makeApiClient(CoreV1Api);
