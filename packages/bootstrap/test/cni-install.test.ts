@@ -74,4 +74,20 @@ test('the CLI: `netboot cni install --root … --from …`, and usage errors exi
     assert.is(run('cni', 'install', '--root', root, '--from', from, '--mtu', 'big').status, 2);
   }));
 
+test('the CLI with --json: the paths installed and whether the conflist was written or kept', () =>
+  withRoot((root, from) => {
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
+    const first = run('cni', 'install', '--root', root, '--from', from, '--json');
+    assert.is(first.status, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout), {
+      binary: join(root, 'opt/cni/bin/netboot'),
+      conflist: join(root, 'etc/cni/net.d', CONFLIST_NAME),
+      conflistState: 'written',
+    });
+    assert.is(JSON.parse(run('cni', 'install', '--root', root, '--from', from, '--json').stdout).conflistState, 'unchanged');
+    const built = run('cni', 'build', '--out', join(root, 'out'), '--script-only', '--json');
+    assert.is(built.status, 0, built.stderr);
+    assert.equal(JSON.parse(built.stdout), { executable: null, script: join(root, 'out', 'netboot.cjs') });
+  }));
+
 test.run();

@@ -59,6 +59,17 @@ export const USAGE = `usage: netboot agent [--config FILE] [--node-name NAME] [-
                      [--etcd-endpoint URL]... [--etcd-prefix P] [--kubeconfig FILE] [--register-node] [--cluster-ipam]
                      [--resync-seconds N] [--health-port N] [--lease-file FILE] [--no-nat-outgoing] [--cleanup]`;
 
+/** `netboot agent --help`: the usage and how it is run (errors carry only the usage). */
+export const HELP = `${USAGE}
+
+examples:
+  # a kubeadm node: subnets from Node.spec.podCIDRs, peers from the other Nodes
+  netboot agent --node-name node1 --kubeconfig /etc/kubernetes/kubelet.conf --mode vxlan
+  # netboot's own pools on etcd, no controller-manager node IPAM
+  netboot agent --node-name node1 --node-ip 192.168.1.11 --datastore etcd --etcd-endpoint http://10.0.0.1:2379 --pool 10.244.0.0/16
+  # Kubernetes without the controller manager's node IPAM: pools kept in ConfigMap kube-system/netboot-ipam
+  netboot agent --node-name node1 --kubeconfig /etc/kubernetes/kubelet.conf --cluster-ipam --pool 10.244.0.0/16`;
+
 const FLAGS = ['register-node', 'cluster-ipam', 'no-nat-outgoing', 'cleanup'];
 const REPEATED = ['node-ip', 'cluster-cidr', 'pool', 'pod-cidr', 'etcd-endpoint'];
 

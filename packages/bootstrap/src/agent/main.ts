@@ -4,7 +4,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { InvalidInputError } from '@netboot/core/errors';
 import { Agent } from './agent.js';
-import { AgentConfigError, parseAgentArgs, USAGE } from './config.js';
+import { AgentConfigError, HELP, parseAgentArgs } from './config.js';
 import { jsonLogger } from './log.js';
 
 /**
@@ -17,7 +17,7 @@ const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
 
 export async function agentMain(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
   setFlagsFromString(YOUNG_GENERATION_FLAG);

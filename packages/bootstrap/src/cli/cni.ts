@@ -4,16 +4,19 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildCni } from '../cni/build/sea.js';
 import { install } from '../cni/install.js';
-import { Options, specOf, subcommand } from './args.js';
+import { Options, output, specOf, subcommand } from './args.js';
 
 export const CNI_USAGE = `usage:
-  netboot cni build   [--out DIR] [--script-only]
+  netboot cni build   [--out DIR] [--script-only] [--json]
   netboot cni install [--from DIR] [--bin-dir DIR] [--conf-dir DIR] [--root DIR] [--force]
-                      [--name NAME] [--bridge NAME] [--subnet CIDR]... [--no-masq] [--mtu N]
+                      [--name NAME] [--bridge NAME] [--subnet CIDR]... [--no-masq] [--mtu N] [--json]
+
+--json: build {executable, script}; install {binary, conflist, conflistState: written | unchanged}
 
 examples:
   netboot cni build --out dist/cni                  # dist/cni/netboot (single executable) + netboot.cjs
-  netboot cni install --from dist/cni --root /tmp/r # /tmp/r/opt/cni/bin/netboot, /tmp/r/etc/cni/net.d/…`;
+  netboot cni install --from dist/cni --root /tmp/r # /tmp/r/opt/cni/bin/netboot, /tmp/r/etc/cni/net.d/…
+  netboot cni install --from dist/cni --json | jq -r .conflistState`;
 
 export async function cniMain(argv: readonly string[]): Promise<number> {
   const sub = subcommand(argv, CNI_USAGE);
@@ -22,14 +25,15 @@ export async function cniMain(argv: readonly string[]): Promise<number> {
   const opts = Options.parse(
     rest,
     specOf('cni', command, {
-      build: { flags: ['script-only'], allowed: ['out'] },
-      install: { flags: ['force', 'no-masq'], allowed: ['from', 'bin-dir', 'conf-dir', 'root', 'name', 'bridge', 'subnet', 'mtu'] },
+      build: { flags: ['script-only', 'json'], allowed: ['out'] },
+      install: { flags: ['force', 'no-masq', 'json'], allowed: ['from', 'bin-dir', 'conf-dir', 'root', 'name', 'bridge', 'subnet', 'mtu'] },
     }),
   );
+  const out = output(opts.has('json'));
   if (command === 'build') {
-    const out = await buildCni({ out: opts.get('out') ?? 'dist/cni', scriptOnly: opts.has('script-only') });
-    if (out.executable) process.stdout.write(`${out.executable}\n`);
-    process.stdout.write(`${out.script}\n`);
+    out.progress(`building the CNI plugin into ${opts.get('out') ?? 'dist/cni'} …`);
+    const built = await buildCni({ out: opts.get('out') ?? 'dist/cni', scriptOnly: opts.has('script-only') });
+    out.result({ executable: built.executable ?? null, script: built.script }, [built.executable, built.script].filter(Boolean).join('\n'));
     return 0;
   }
   const from = resolve(opts.get('from') ?? 'dist/cni');
@@ -48,6 +52,6 @@ export async function cniMain(argv: readonly string[]): Promise<number> {
     ipMasq: !opts.has('no-masq'),
     mtu: opts.int('mtu', 68, 65535),
   });
-  process.stdout.write(`installed ${done.binary}\n${done.conflistState === 'written' ? 'wrote' : 'kept (identical)'} ${done.conflist}\n`);
+  out.result(done, `installed ${done.binary}\n${done.conflistState === 'written' ? 'wrote' : 'kept (identical)'} ${done.conflist}`);
   return 0;
 }

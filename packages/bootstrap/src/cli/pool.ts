@@ -19,7 +19,9 @@ the pod network is kubeadm's podSubnet and the controller manager's node CIDRs: 
 A pool's name defaults to pool-<cidr>; NAT for pod traffic leaving the cluster is on by default.
 ${DATASTORE_USAGE}
 
-migrating pods to a new pool:
+examples:
+  netboot pool list --etcd-endpoint http://127.0.0.1:2379 --json | jq '.[] | {cidr, allocated}'
+  # migrating pods to a new pool:
   netboot pool add 10.245.0.0/16 --etcd-endpoint http://127.0.0.1:2379
   netboot pool disable 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379
   # restart the pods: their new IPs come from 10.245.0.0/16
