@@ -54,10 +54,35 @@ ptest('init --help shows examples (exit 0); an unknown option is a usage error (
   const bad = netboot('init', '--pod-cird', '10.244.0.0/16');
   assert.is(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /unknown option --pod-cird/);
-  const cidr = netboot('init', '--pod-cidr', '10.244.1.0/16', '--root', '/nonexistent', '--yes');
-  assert.is(cidr.code, 2, cidr.stderr);
-  assert.match(cidr.stderr, /--pod-cidr: .*host bits are set/);
 });
+
+ptest('a CIDR that is not one, or two of one family, is a ✗ preflight line with its fix (exit 1), not a usage error; nothing changed', () =>
+  withDirs((root, cni, dir) => {
+    const r = netboot('init', '--pod-cidr', 'bogus', '--root', root, '--cni-from', cni, '--yes');
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^✗ --pod-cidr bogus is not a valid CIDR list: .*\n {4}fix: give one CIDR per IP family, e\.g\. --pod-cidr 10\.244\.0\.0\/16/m);
+    assert.match(r.stdout, /^✓ kernel supports veth/m);
+    assert.match(r.stderr, /preflight failed; nothing on this node was changed/);
+    assert.equal(tree(root), []);
+    const two = netboot('init', '--pod-cidr', '10.244.0.0/16,10.244.0.0/17', '--root', root, '--cni-from', cni, '--yes', '--json');
+    assert.is(two.code, 1, two.stdout + two.stderr);
+    const out = JSON.parse(two.stdout);
+    assert.is(out.ok, false);
+    assert.is(out.plan.ok, false);
+    const failed = out.plan.preflight.filter((c: { status: string }) => c.status === 'fail');
+    assert.equal(
+      failed.map((c: { id: string }) => c.id),
+      ['cidr-valid'],
+    );
+    assert.match(failed[0].message, /one CIDR per IP family/);
+    assert.equal(tree(root), []);
+    // A dry run does not render artifacts for the defaults standing in for a bad CIDR.
+    const dry = netboot('init', '--dry-run', '--pod-cidr', '10.244.1.0/16', '--out', join(dir, 'out'), '--root', root, '--cni-from', cni);
+    assert.is(dry.code, 1, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /^✗ --pod-cidr 10\.244\.1\.0\/16 .*host bits/m);
+    assert.equal(tree(dir), ['cni/netboot']);
+  }),
+);
 
 ptest('init end to end under --root: preflight, files, the printed kubeadm command and join line; again: nothing to change; reset', () =>
   withDirs((root, cni) => {

@@ -23,6 +23,7 @@ test('a healthy host passes every check (warnings only for what a person must st
   );
   const ids = p.preflight.map((c) => c.id);
   for (const id of [
+    'cidr-valid',
     'pod-service-disjoint',
     'service-size',
     'node-subnets',
@@ -101,6 +102,34 @@ const FAILURES: Case[] = [
     facts: (f) => (f.kernel.vxlan = { ok: false, error: 'Operation not supported' }),
     message: /the kernel refused a vxlan link \(the overlay between subnets\): Operation not supported/,
     fix: /CONFIG_VXLAN, or --mode host-gw/,
+  },
+  {
+    name: 'no veth in the kernel',
+    id: 'kernel-veth',
+    facts: (f) => (f.kernel.veth = { ok: false, error: 'Operation not supported' }),
+    message: /the kernel refused a veth link \(each pod’s link\): Operation not supported/,
+    fix: /use a kernel with veth support/,
+  },
+  {
+    name: 'a pod CIDR that is not a CIDR',
+    id: 'cidr-valid',
+    options: { podCIDRs: ['bogus'] },
+    message: /^--pod-cidr bogus is not a valid CIDR list: /,
+    fix: /--pod-cidr 10\.244\.0\.0\/16/,
+  },
+  {
+    name: 'two pod CIDRs of one family',
+    id: 'cidr-valid',
+    options: { podCIDRs: ['10.244.0.0/16,10.244.0.0/17'] },
+    message: /^--pod-cidr 10\.244\.0\.0\/16,10\.244\.0\.0\/17 is not a valid CIDR list: .*one CIDR per IP family/,
+    fix: /one CIDR per IP family/,
+  },
+  {
+    name: 'a service CIDR with host bits set',
+    id: 'cidr-valid',
+    options: { serviceCIDRs: ['10.96.0.1/12'] },
+    message: /^--service-cidr 10\.96\.0\.1\/12 is not a valid CIDR list: .*host bits/,
+    fix: /--service-cidr 10\.96\.0\.0\/12/,
   },
   {
     name: 'no bridge in the kernel',
@@ -199,6 +228,30 @@ for (const c of FAILURES)
       assert.equal(readdirSync(root), [], 'nothing was written under the root');
     });
   });
+
+test('CIDRs that do not parse fail preflight instead of throwing; the CIDR checks wait for them, the rest are judged', () => {
+  const p = plan({ podCIDRs: ['bogus'], serviceCIDRs: ['10.96.0.0/12,10.97.0.0/16'], facts: goodFacts() });
+  assert.not.ok(p.ok);
+  const bad = p.preflight.filter((c) => c.id === 'cidr-valid');
+  assert.equal(
+    bad.map((c) => [c.status, c.message.split(' ')[0]]),
+    [
+      ['fail', '--pod-cidr'],
+      ['fail', '--service-cidr'],
+    ],
+  );
+  const ids = p.preflight.map((c) => c.id);
+  for (const id of ['pod-service-disjoint', 'service-size', 'node-subnets', 'host-disjoint']) assert.not.ok(ids.includes(id), `${id} not judged on stand-ins`);
+  assert.is(p.preflight.find((c) => c.id === 'cidrs')!.status, 'skip');
+  assert.ok(ids.includes('kernel-veth') && ids.includes('mtu'), 'the host is still judged');
+  assert.match(
+    formatChecks(p.preflight),
+    /^✗ --pod-cidr bogus is not a valid CIDR list: .*\n {4}fix: give one CIDR per IP family, e\.g\. --pod-cidr 10\.244\.0\.0\/16/m,
+  );
+  const fine = plan({ ...DUAL, facts: goodFacts() }).preflight.find((c) => c.id === 'cidr-valid')!;
+  assert.is(fine.status, 'pass');
+  assert.match(fine.message, /10\.244\.0\.0\/16,fd00:10:244::\/56 and service CIDR 10\.96\.0\.0\/12 are CIDRs, one per IP family/);
+});
 
 test('--force turns another network’s config into a warning and plans to set it aside', () => {
   const facts = goodFacts();

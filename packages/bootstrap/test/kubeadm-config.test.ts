@@ -120,10 +120,11 @@ test("the user's API version is kept; asking for another, mixing two, or an old 
   throwsA(() => plan({ kubeadmConfig: { text: USER_CONFIG.replaceAll('v1beta4', 'v1beta2'), path: 'o.yaml' } }), InitOptionError, /kubeadm config migrate/);
 });
 
-test('a file that is not YAML, and CIDRs or masks that are not, are InitOptionErrors', () => {
+test('a file that is not YAML and masks that are not are InitOptionErrors; CIDRs that are not fail preflight', () => {
   throwsA(() => plan({ kubeadmConfig: { text: 'a: [1, 2\n', path: 'bad.yaml' } }), InitOptionError, /bad\.yaml: not valid YAML/);
-  throwsA(() => plan({ podCIDRs: ['10.244.1.0/16'] }), InitOptionError, /--pod-cidr: .*host bits/);
-  throwsA(() => plan({ podCIDRs: ['10.244.0.0/16', '10.245.0.0/16'] }), InitOptionError, /one CIDR per IP family/);
+  const cidrFailure = (p: ReturnType<typeof plan>) => p.preflight.find((c) => c.id === 'cidr-valid' && c.status === 'fail')?.message;
+  assert.match(cidrFailure(plan({ podCIDRs: ['10.244.1.0/16'] })) ?? '', /--pod-cidr 10\.244\.1\.0\/16 .*host bits/);
+  assert.match(cidrFailure(plan({ podCIDRs: ['10.244.0.0/16', '10.245.0.0/16'] })) ?? '', /one CIDR per IP family/);
   throwsA(() => plan({ nodeMask: { ipv4: 33 } }), InitOptionError, /--node-mask \(IPv4\) 33/);
   throwsA(() => plan({ datastore: 'etcd' }), InitOptionError, /--etcd-endpoint/);
 });

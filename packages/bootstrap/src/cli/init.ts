@@ -170,8 +170,10 @@ async function planAndApply(opts: Options, options: PlanOptions): Promise<number
   }
   const p = planned(facts);
   if (!out.json) process.stdout.write(`${formatChecks(p.preflight)}\n`);
-  // Rendering the artifacts changes nothing on this node: a dry run writes them even when preflight fails.
-  if (dryRun && opts.has('out') && p.role === 'init') {
+  // Rendering the artifacts changes nothing on this node: a dry run writes them even when preflight fails,
+  // but not for CIDRs that did not parse (the artifacts would hold the defaults standing in for them).
+  const cidrsValid = !p.preflight.some((c) => c.id === 'cidr-valid' && c.status === 'fail');
+  if (dryRun && opts.has('out') && p.role === 'init' && cidrsValid) {
     const written = writeArtifacts(p, resolve(opts.get('out')!));
     if (!out.json) process.stdout.write(`${written.map((s) => `${MARK[s.action]} ${s.step}: ${s.action}  ${s.detail}`).join('\n')}\n`);
   }

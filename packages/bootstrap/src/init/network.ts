@@ -10,12 +10,27 @@ const DEFAULT_POD = '10.244.0.0/16';
 const DEFAULT_SERVICE = { ipv4: '10.96.0.0/12', ipv6: 'fd00:10:96::/112' };
 const DEFAULT_MASK = { ipv4: 24, ipv6: 64 };
 
-/** Parses a CIDR list (flags may repeat and may hold `a,b`), IPv4 first. */
-function cidrList(values: readonly string[], what: string): Cidr[] {
+/** A CIDR source that did not parse (not a CIDR, host bits set, two of one family): a preflight failure. */
+export interface CidrProblem {
+  /** Where it came from: `--pod-cidr`, `<file> networking.podSubnet`, … */
+  source: string;
+  value: string;
+  reason: string;
+  /** What a valid value looks like, for the fix line. */
+  example: string;
+}
+
+/**
+ * Parses a CIDR list (flags may repeat and may hold `a,b`), IPv4 first. One that does not parse is
+ * recorded in `problems` and counts as not given, so the rest can still be planned and preflight lists it.
+ */
+function cidrList(values: readonly string[], source: string, example: string, problems: CidrProblem[]): Cidr[] | undefined {
+  const parts = values.flatMap((v) => v.split(','));
   try {
-    return parseCidrList(values.flatMap((v) => v.split(','))).sort((a, b) => a.family - b.family);
+    return parseCidrList(parts).sort((a, b) => a.family - b.family);
   } catch (err) {
-    throw new InitOptionError(`${what}: ${(err as Error).message}`, { cause: err });
+    problems.push({ source, value: parts.join(','), reason: (err as Error).message, example });
+    return undefined;
   }
 }
 
@@ -56,28 +71,35 @@ function resolveMode(o: PlanOptions, facts: HostFacts | undefined): Pick<Network
 /**
  * The network init/join will set up. Sources, first wins but all must agree: the flags, then the
  * user's kubeadm ClusterConfiguration (networking.*), then its controller-manager flags, then defaults.
+ * A source that is not a valid CIDR list is skipped and returned in cidrProblems (preflight fails on it);
+ * sources that disagree, and bad masks or datastore options, throw.
  */
-export function settleNetwork(o: PlanOptions, user: UserKubeadmConfig | undefined, facts: HostFacts | undefined): NetworkSettings {
+export function settleNetwork(
+  o: PlanOptions,
+  user: UserKubeadmConfig | undefined,
+  facts: HostFacts | undefined,
+): { settings: NetworkSettings; cidrProblems: CidrProblem[] } {
   const from = user?.path ?? '';
-  const parsed = (values: string[] | string | undefined, what: string) =>
-    values === undefined || values.length === 0 ? undefined : cidrList(typeof values === 'string' ? [values] : values, what);
-  const pod =
-    agree(
-      [
-        ['--pod-cidr', parsed(o.podCIDRs, '--pod-cidr')],
-        [`${from} networking.podSubnet`, parsed(user?.podSubnet, `${from} networking.podSubnet`)],
-        [`${from} controllerManager cluster-cidr`, parsed(user?.args['cluster-cidr'], `${from} cluster-cidr`)],
-      ],
-      'the pod CIDR is',
-    ) ?? cidrList([DEFAULT_POD], 'default');
-  const service =
-    agree(
-      [
-        ['--service-cidr', parsed(o.serviceCIDRs, '--service-cidr')],
-        [`${from} networking.serviceSubnet`, parsed(user?.serviceSubnet, `${from} networking.serviceSubnet`)],
-      ],
-      'the service CIDR is',
-    ) ?? cidrList([pod.some((c) => c.family === 4) ? DEFAULT_SERVICE.ipv4 : DEFAULT_SERVICE.ipv6], 'default');
+  const cidrProblems: CidrProblem[] = [];
+  const parsed = (values: string[] | string | undefined, source: string, example: string) =>
+    values === undefined || values.length === 0 ? undefined : cidrList(typeof values === 'string' ? [values] : values, source, example, cidrProblems);
+  const podExample = `${DEFAULT_POD} (dual-stack: ${DEFAULT_POD},fd00:10:244::/56)`;
+  const pod = agree(
+    [
+      ['--pod-cidr', parsed(o.podCIDRs, '--pod-cidr', podExample)],
+      [`${from} networking.podSubnet`, parsed(user?.podSubnet, `${from} networking.podSubnet`, podExample)],
+      [`${from} controllerManager cluster-cidr`, parsed(user?.args['cluster-cidr'], `${from} controllerManager cluster-cidr`, podExample)],
+    ],
+    'the pod CIDR is',
+  ) ?? [Cidr.parse(DEFAULT_POD)];
+  const serviceExample = `${DEFAULT_SERVICE.ipv4} (IPv6: ${DEFAULT_SERVICE.ipv6})`;
+  const service = agree(
+    [
+      ['--service-cidr', parsed(o.serviceCIDRs, '--service-cidr', serviceExample)],
+      [`${from} networking.serviceSubnet`, parsed(user?.serviceSubnet, `${from} networking.serviceSubnet`, serviceExample)],
+    ],
+    'the service CIDR is',
+  ) ?? [Cidr.parse(pod.some((c) => c.family === 4) ? DEFAULT_SERVICE.ipv4 : DEFAULT_SERVICE.ipv6)];
 
   const nodeMask: NetworkSettings['nodeMask'] = {};
   for (const fam of [4, 6] as const) {
@@ -96,5 +118,8 @@ export function settleNetwork(o: PlanOptions, user: UserKubeadmConfig | undefine
   const datastore = o.datastore ?? 'kubernetes';
   const etcdEndpoints = o.etcdEndpoints ?? [];
   if (datastore === 'etcd' && etcdEndpoints.length === 0) throw new InitOptionError('--datastore etcd needs --etcd-endpoint URL (repeat for each member)');
-  return { podCIDRs: pod.map(String), serviceCIDRs: service.map(String), nodeMask, ...resolveMode(o, facts), datastore, etcdEndpoints };
+  return {
+    settings: { podCIDRs: pod.map(String), serviceCIDRs: service.map(String), nodeMask, ...resolveMode(o, facts), datastore, etcdEndpoints },
+    cidrProblems,
+  };
 }

@@ -47,7 +47,11 @@ function manifestTarget(o: PlanOptions, facts: HostFacts | undefined, dir: strin
   return { target: file, expected: false, why: `${why}: manifests are written to ${file.path}` };
 }
 
-/** The plan for `options`. Throws InitOptionError / KubeadmConfigConflictError for input that cannot be planned. */
+/**
+ * The plan for `options`. A CIDR that is not one fails preflight (ok false, apply refuses); other input that
+ * cannot be planned (a mask, --datastore etcd without endpoints, sources that disagree) throws
+ * InitOptionError / KubeadmConfigConflictError.
+ */
 export function plan(options: PlanOptions = {}): Plan {
   const role = options.role ?? 'init';
   const root = resolve(options.root ?? '/');
@@ -57,7 +61,7 @@ export function plan(options: PlanOptions = {}): Plan {
     throw new KubeadmConfigConflictError(
       `--kubeadm-api ${options.kubeadmApi} but ${user.path} is kubeadm.k8s.io/${user.api}: drop --kubeadm-api, or migrate the file (kubeadm config migrate)`,
     );
-  const settings = settleNetwork(options, user, facts);
+  const { settings, cidrProblems } = settleNetwork(options, user, facts);
   const dir = options.out === undefined ? join(root, 'etc/netboot') : resolve(options.out);
 
   const confDir = join(root, 'etc/cni/net.d');
@@ -96,6 +100,7 @@ export function plan(options: PlanOptions = {}): Plan {
   const checks = preflight({
     role,
     settings,
+    cidrProblems,
     force: options.force ?? false,
     expectedNodes: options.expectedNodes ?? 1,
     conflist: { file: CONFLIST_NAME, text: cni.conflistText },

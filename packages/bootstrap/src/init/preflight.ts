@@ -3,6 +3,7 @@
 // writing the fact that causes it, and judging changes nothing.
 import { networkOf } from '@netboot/core/ip';
 import { Cidr } from '@netboot/ipam';
+import type { CidrProblem } from './network.js';
 import type { Check, HostFacts, KernelFeature, KubeadmApi, NetworkSettings } from './types.js';
 
 /**
@@ -20,6 +21,8 @@ const MAX_SERVICE_BITS = 20;
 export interface PreflightInput {
   role: 'init' | 'join';
   settings: NetworkSettings;
+  /** CIDR sources that did not parse (settleNetwork): each fails, and the CIDR checks wait for them. */
+  cidrProblems?: readonly CidrProblem[];
   facts?: HostFacts;
   force: boolean;
   expectedNodes: number;
@@ -250,15 +253,33 @@ function privilegeCheck(input: PreflightInput, facts: HostFacts): Check[] {
   ];
 }
 
+/** One ✗ per CIDR source that did not parse, or one ✓ saying they all did. */
+function cidrValidChecks(s: NetworkSettings, problems: readonly CidrProblem[]): Check[] {
+  if (problems.length === 0)
+    return [pass('cidr-valid', `pod CIDR ${s.podCIDRs.join(',')} and service CIDR ${s.serviceCIDRs.join(',')} are CIDRs, one per IP family`)];
+  return problems.map((p) =>
+    fail('cidr-valid', `${p.source} ${p.value} is not a valid CIDR list: ${p.reason}`, `give one CIDR per IP family, e.g. ${p.source} ${p.example}`),
+  );
+}
+
 /** Every check for `input`, in the order they are printed. Without facts only the network is judged. */
 export function preflight(input: PreflightInput): Check[] {
   const s = input.settings;
-  const checks = [...cidrChecks(s), nodeSubnetCheck(s, input.expectedNodes), pass('mode', `mode ${s.mode} (${s.modeReason})`)];
+  const problems = input.cidrProblems ?? [];
+  // The settled CIDRs stand in for ones that did not parse: judging them would pass or fail the wrong network.
+  const judged = problems.length === 0;
+  const checks = [
+    ...cidrValidChecks(s, problems),
+    ...(judged
+      ? [...cidrChecks(s), nodeSubnetCheck(s, input.expectedNodes)]
+      : [skip('cidrs', 'CIDR overlap, size and node-subnet checks wait for valid CIDRs')]),
+    pass('mode', `mode ${s.mode} (${s.modeReason})`),
+  ];
   const facts = input.facts;
   if (facts === undefined) return [...checks, skip('host', 'host not inspected (no facts given): kernel, sysctls, MTU, CNI configs and programs unchecked')];
   return [
     ...checks,
-    hostDisjointCheck(s, facts),
+    ...(judged ? [hostDisjointCheck(s, facts)] : []),
     ...kernelChecks(s, facts),
     ...sysctlChecks(s, facts),
     mtuCheck(s, facts),
