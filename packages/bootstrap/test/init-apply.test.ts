@@ -2,7 +2,6 @@
 // nothing and says so, that a dry run writes nothing, that --force sets another network aside and reset
 // puts it back, and that reset removes exactly what init installed. The plugin is a stand-in file (the
 // real binary's build is cni-sea.test.ts's); the host is facts as data, so no root is needed.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withTempDir } from '@netboot/core/testing/pure';
@@ -12,6 +11,7 @@ import { apply, writeArtifacts } from '../src/init/apply.js';
 import { plan } from '../src/init/plan.js';
 import { formatChecks } from '../src/init/preflight.js';
 import { reset } from '../src/init/reset.js';
+import { kubernetesBin } from '../src/testing/control-plane.js';
 import type { HostFacts, PlanOptions } from '../src/init/types.js';
 import { goodFacts, INIT_FILES, JOIN_FILES, OWN_CONFLIST, tree } from './init-fixtures.js';
 
@@ -29,11 +29,6 @@ async function withRoot(fn: (root: string, planFor: (o?: PlanOptions, facts?: Ho
     });
   }, 'nbt-init-');
 }
-
-/** The Kubernetes build's directory (scripts/kubernetes.sh), for the real kubectl. */
-const kubernetesBin = () =>
-  process.env.NETBOOT_K8S_BIN ??
-  execFileSync('bash', [new URL('../../../scripts/kubernetes.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).trim();
 
 /** The facts a second run sees: netboot's conflist in place. */
 const afterFirstRun = (): HostFacts => ({ ...goodFacts(), cniConfigs: [OWN_CONFLIST] });
@@ -96,7 +91,7 @@ test('a dry run writes nothing and says what would change; after a real run it s
 });
 
 test('on a fresh control plane a dry run reports the manifests as applied after kubeadm init, without calling kubectl', async () => {
-  const kubectl = join(kubernetesBin(), 'kubectl');
+  const kubectl = join(kubernetesBin() ?? '', 'kubectl');
   if (!existsSync(kubectl)) {
     if (process.env.CI) assert.unreachable(`${kubectl} is missing: build it with scripts/kubernetes.sh`);
     console.log(`skipped: ${kubectl} is missing (scripts/kubernetes.sh builds it)`);

@@ -4,7 +4,8 @@
 // writes and from init's netboot-config. Without the Kubernetes binaries this file skips with the
 // command that builds them, except in CI, where it fails. The join case runs first: its objects are the
 // ones init's case then updates and reset deletes (this control plane runs no namespace controller, so a
-// deleted namespace stays Terminating).
+// deleted namespace stays Terminating). Its controller manager runs with the node IPAM flags real `kubeadm
+// init --dry-run` renders from a dual-stack plan with non-default masks, and gives Nodes pod CIDRs inside its pools.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,17 +20,36 @@ import { gatherFacts } from '../src/init/facts.js';
 import { plan } from '../src/init/plan.js';
 import { formatChecks } from '../src/init/preflight.js';
 import { reset } from '../src/init/reset.js';
-import { type ControlPlane, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
+import { type ControlPlane, kubeadmDryRunFlags, kubernetesBin, missingKubernetes, startControlPlane } from '../src/testing/control-plane.js';
 import { goodFacts } from './init-fixtures.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
 const k8s = skipIf(test, missing);
-// The control plane's controller manager runs with this plan's pod CIDR (--cluster-cidr) and mask.
-// (The fixture takes its --node-cidr-mask-size from its cached dry-run, so the mask here is its 24.)
-const NETWORK = plan({ podCIDRs: ['10.200.0.0/16'], nodeMask: { ipv4: 24 } }).settings;
+// A dual-stack cluster with non-default node masks. The control plane's controller manager runs with the
+// node IPAM flags real `kubeadm init --dry-run` renders from this plan's kubeadm config.
+const NETWORK_OPTIONS = {
+  podCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'],
+  serviceCIDRs: ['10.96.0.0/12', 'fd00:10:96::/112'],
+  nodeMask: { ipv4: 26, ipv6: 64 },
+};
+const NETWORK = plan(NETWORK_OPTIONS).settings;
+const IPAM_FLAGS = /^--(allocate-node-cidrs|cluster-cidr|node-cidr-mask-size(-ipv4|-ipv6)?|service-cluster-ip-range)=/;
 let cp: ControlPlane | undefined;
+let kcmFlags: string[] = [];
 k8s.before(async () => {
-  cp = await startControlPlane({ podCIDR: NETWORK.podCIDRs[0]!, serviceCIDR: NETWORK.serviceCIDRs[0]!, nodeMaskSize: NETWORK.nodeMask.ipv4! });
+  const kubeadm = join(kubernetesBin()!, 'kubeadm');
+  const version = execFileSync(kubeadm, ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
+  const p = plan({
+    ...NETWORK_OPTIONS,
+    kubeadmConfig: { text: `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n`, path: 'user.yaml' },
+  });
+  kcmFlags = kubeadmDryRunFlags(p.kubeadm!.yaml).filter((f) => IPAM_FLAGS.test(f));
+  cp = await startControlPlane({
+    podCIDR: NETWORK.podCIDRs.join(','),
+    serviceCIDR: NETWORK.serviceCIDRs.join(','),
+    nodeMaskSize: NETWORK.nodeMask.ipv4!,
+    controllerManagerFlags: kcmFlags,
+  });
 });
 k8s.after(async () => {
   await cp?.stop();
@@ -112,19 +132,36 @@ k8s('init applies the manifests with kubectl when the kubeconfig answers; a seco
   }, 'nbt-init-kubectl-');
 });
 
-k8s('the real controller manager, run with the plan’s flags, gives Nodes pod CIDRs inside the plan’s pool', async () => {
+k8s('the real controller manager, run with the flags kubeadm renders from the plan, gives Nodes pod CIDRs inside the plan’s pools with its masks', async () => {
   const c = cp!;
-  c.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'nbt-init-node' } }));
-  let podCIDR = '';
-  for (let i = 0; i < 120 && podCIDR === ''; i++) {
-    podCIDR = c.kubectl(['get', 'node', 'nbt-init-node', '-o', 'jsonpath={.spec.podCIDR}']).trim();
-    if (podCIDR === '') await new Promise((r) => setTimeout(r, 250));
+  assert.equal([...kcmFlags].sort(), [
+    '--allocate-node-cidrs=true',
+    '--cluster-cidr=10.244.0.0/16,fd00:10:244::/56',
+    '--node-cidr-mask-size-ipv4=26',
+    '--node-cidr-mask-size-ipv6=64',
+    '--service-cluster-ip-range=10.96.0.0/12,fd00:10:96::/112',
+  ]);
+  const names = ['nbt-init-node-a', 'nbt-init-node-b'];
+  for (const name of names) c.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name } }));
+  const pools = NETWORK.podCIDRs.map((p) => Cidr.parse(p));
+  const masks = [NETWORK.nodeMask.ipv4, NETWORK.nodeMask.ipv6];
+  const seen: string[] = [];
+  for (const name of names) {
+    let podCIDRs: string[] = [];
+    for (let i = 0; i < 120 && podCIDRs.length === 0; i++) {
+      podCIDRs = JSON.parse(c.kubectl(['get', 'node', name, '-o', 'jsonpath={.spec.podCIDRs}']).trim() || '[]');
+      if (podCIDRs.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.is(podCIDRs.length, 2, `${name}: one pod CIDR per family, got ${JSON.stringify(podCIDRs)}`);
+    podCIDRs.forEach((cidr, i) => {
+      const got = Cidr.parse(cidr);
+      assert.ok(pools[i]!.contains(got), `${name}: ${cidr} inside ${pools[i]}`);
+      assert.is(got.prefixLen, masks[i], `${name}: ${cidr} is a /${masks[i]}`);
+    });
+    seen.push(...podCIDRs);
   }
-  const pool = Cidr.parse(NETWORK.podCIDRs[0]!);
-  const got = Cidr.parse(podCIDR);
-  assert.ok(pool.contains(got), `${podCIDR} inside ${pool}`);
-  assert.is(got.prefixLen, NETWORK.nodeMask.ipv4);
-  c.kubectl(['delete', 'node', 'nbt-init-node']);
+  assert.is(new Set(seen).size, seen.length, `no two Nodes share a pod CIDR: ${seen.join(' ')}`);
+  c.kubectl(['delete', 'node', ...names]);
 });
 
 test.run();

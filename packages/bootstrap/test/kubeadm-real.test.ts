@@ -6,15 +6,14 @@
 // here ($NETBOOT_KUBEADM_V1BETA3); v1.37's refusal of it is what preflight reports. Without the Kubernetes
 // binaries this file skips with the command that builds them, except in CI, where it fails.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipIf, withTempDir } from '@netboot/core/testing/pure';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse } from 'yaml';
 import { plan } from '../src/init/plan.js';
 import type { HostFacts, PlanOptions } from '../src/init/types.js';
-import { missingKubernetes } from '../src/testing/control-plane.js';
+import { kubeadmDryRunFlags, missingKubernetes } from '../src/testing/control-plane.js';
 import { USER_CONFIG } from './kubeadm-fixtures.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
@@ -98,35 +97,19 @@ for (const [name, options] of CASES)
   });
 
 /** The kube-controller-manager flags `kubeadm init --dry-run` renders for the plan's config (written to a temp dir only). */
-function dryRunControllerManager(
-  options: PlanOptions,
-  program = kubeadm(),
-  api = 'v1beta4',
-): Promise<{ flags: Map<string, string>; plan: ReturnType<typeof plan> }> {
+function dryRunControllerManager(options: PlanOptions, program = kubeadm(), api = 'v1beta4'): { flags: Map<string, string>; plan: ReturnType<typeof plan> } {
   const version = execFileSync(program, ['version', '-o', 'short'], { encoding: 'utf8' }).trim();
   // kubernetesVersion in the user's file: kubeadm then asks no release server which version is stable.
   const user = `apiVersion: kubeadm.k8s.io/${api}\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n`;
   const p = plan({ ...options, kubeadmConfig: { text: user, path: 'user.yaml' } });
   const etcBefore = existsSync('/etc/kubernetes');
-  return withTempDir((dir) => {
-    const config = join(dir, 'kubeadm.yaml');
-    writeFileSync(config, p.kubeadm!.yaml);
-    const dry = join(dir, 'dry-run');
-    const r = spawnSync(program, ['init', '--dry-run', '--config', config, '--ignore-preflight-errors=all'], {
-      encoding: 'utf8',
-      env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: dry },
-      maxBuffer: 64 << 20,
-    });
-    assert.is(r.status, 0, `${r.stdout}${r.stderr}`);
-    assert.is(existsSync('/etc/kubernetes'), etcBefore, 'kubeadm --dry-run wrote nothing under /etc/kubernetes');
-    const manifest = parse(readFileSync(join(dry, 'kube-controller-manager.yaml'), 'utf8')) as { spec: { containers: { command: string[] }[] } };
-    const flags = new Map<string, string>();
-    for (const arg of manifest.spec.containers[0]!.command.slice(1)) {
-      const m = /^--([^=]+)=(.*)$/.exec(arg);
-      if (m) flags.set(m[1]!, m[2]!);
-    }
-    return { flags, plan: p };
-  }, 'nbt-kubeadm-dryrun-');
+  const flags = new Map<string, string>();
+  for (const arg of kubeadmDryRunFlags(p.kubeadm!.yaml, 'kube-controller-manager', program)) {
+    const m = /^--([^=]+)=(.*)$/.exec(arg);
+    if (m) flags.set(m[1]!, m[2]!);
+  }
+  assert.is(existsSync('/etc/kubernetes'), etcBefore, 'kubeadm --dry-run wrote nothing under /etc/kubernetes');
+  return { flags, plan: p };
 }
 
 k8s('kubeadm init --dry-run: the controller manager gets the plan’s node IPAM flags (single-stack)', async () => {

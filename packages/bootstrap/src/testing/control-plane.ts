@@ -16,6 +16,7 @@ import { startLabEtcd } from '../lab/etcd.js';
 import { getIn } from '../lab/netns-http.js';
 import { isRunning, stopProcess } from '../lab/processes.js';
 import type { LabProcess } from '../lab/state.js';
+import { parse } from 'yaml';
 
 const PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kubeadm', 'kubectl'];
 
@@ -29,7 +30,7 @@ function buildScript(): string | undefined {
 }
 
 /** The directory with the Kubernetes binaries: `$NETBOOT_K8S_BIN`, or the build cache of `scripts/kubernetes.sh`. */
-function kubernetesBin(): string | undefined {
+export function kubernetesBin(): string | undefined {
   if (process.env.NETBOOT_K8S_BIN !== undefined) return process.env.NETBOOT_K8S_BIN;
   const script = buildScript();
   return script === undefined ? undefined : execFileSync('bash', [script, '--dir'], { encoding: 'utf8' }).trim();
@@ -53,6 +54,13 @@ export interface ControlPlaneOptions {
   serviceCIDR?: string;
   /** Each node's slice (`--node-cidr-mask-size`); default 24. */
   nodeMaskSize?: number;
+  /**
+   * kube-controller-manager flags (`--name=value`) that replace kubeadm's of the same name: the node IPAM
+   * flags a netboot plan implies, as real kubeadm renders them (kubeadmDryRunFlags(plan.kubeadm.yaml)).
+   * Any --node-cidr-mask-size* here also drops the single-stack --node-cidr-mask-size, which
+   * kube-controller-manager refuses in a dual-stack cluster.
+   */
+  controllerManagerFlags?: string[];
   /** Controller manager controllers; default nodeipam and serviceaccount-token (kubeadm's flags need the latter). */
   controllers?: string[];
   /**
@@ -155,6 +163,28 @@ function kubeadmFlags(bin: string, version: string): Record<'kube-apiserver' | '
   }
 }
 
+/**
+ * The flags (`--name=value`, program dropped) real `kubeadm init --dry-run --config <yaml>` puts in
+ * `component`'s static pod manifest. KUBEADM_INIT_DRYRUN_DIR keeps what kubeadm writes in a temp dir, so
+ * /etc/kubernetes is never touched. `yaml` needs a kubernetesVersion, or kubeadm asks a release server.
+ */
+export function kubeadmDryRunFlags(yaml: string, component = 'kube-controller-manager', program = join(kubernetesBin() ?? '', 'kubeadm')): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'nbt-kubeadm-dryrun-'));
+  try {
+    const config = join(dir, 'kubeadm.yaml');
+    writeFileSync(config, yaml);
+    execFileSync(program, ['init', '--dry-run', '--config', config, '--ignore-preflight-errors=all'], {
+      env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: join(dir, 'out') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
+    const manifest = parse(readFileSync(join(dir, 'out', `${component}.yaml`), 'utf8')) as { spec: { containers: { command: string[] }[] } };
+    return manifest.spec.containers[0]!.command.slice(1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The `command:` list of one static pod manifest in the dry-run output, without the program name. */
 function commandOf(dryRun: string, component: string): string[] {
   const start = dryRun.indexOf(`/etc/kubernetes/manifests/${component}.yaml`);
@@ -241,7 +271,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         .replaceAll(String(DRY.port), String(port))
         .replaceAll(DRY.etcd, etcd!.endpoint)
         .replaceAll(DRY.podCIDR, o.podCIDR)
-        .replaceAll(DRY.serviceCIDR, o.serviceCIDR);
+        .replaceAll(DRY.serviceCIDR, o.serviceCIDR)
+        .replace(/^--node-cidr-mask-size=\d+$/, `--node-cidr-mask-size=${o.nodeMaskSize}`);
     // On loopback --advertise-address stays kubeadm's guess (a TEST-NET address here): the API server
     // refuses a loopback one for its endpoint reconciler, and nothing dials it.
     const apiArgs = [
@@ -251,8 +282,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--bind-address=${address}`,
     ];
     const controllers = (opts.controllers ?? ['nodeipam', 'serviceaccount-token']).join(',');
+    const given = opts.controllerManagerFlags ?? [];
+    const nameOf = (f: string) => f.replace(/=.*$/, '');
+    const names = new Set(given.map(nameOf));
+    const masksGiven = [...names].some((n) => n.startsWith('--node-cidr-mask-size'));
+    const replaced = (f: string) => names.has(nameOf(f)) || (masksGiven && nameOf(f).startsWith('--node-cidr-mask-size'));
     const kcmArgs = [
-      ...flags['kube-controller-manager'].map(local).filter((f) => !/^--(controllers|leader-elect|bind-address|secure-port)=/.test(f)),
+      ...flags['kube-controller-manager'].map(local).filter((f) => !/^--(controllers|leader-elect|bind-address|secure-port)=/.test(f) && !replaced(f)),
+      ...given,
       `--controllers=${controllers}`,
       '--leader-elect=false',
       `--bind-address=${address}`,
