@@ -27,7 +27,8 @@ const USAGE = `usage:
   netboot ipam release --from-report FILE [store] [--json]
   netboot ipam gc      [--dry-run] [--valid CONTAINER_ID/IFNAME]... [store] [--json]
 
-store: the cluster's, on the agents' etcd (--etcd-endpoint URL [--etcd-prefix P]), or else this node's
+store: the cluster's, on the agents' etcd (--etcd-endpoint URL [--etcd-prefix P]) or with
+  --datastore kubernetes in the agents' --cluster-ipam ConfigMap kube-system/netboot-ipam; or else this node's
   host-local directory: --data-dir DIR (default /var/lib/cni/networks/<--network, default netboot>),
   its subnets from --subnet CIDR (repeatable) or the lease file (--lease-file, default
   /run/netboot/subnet.json), live pods from libcni's cache (--cache-dir, default /var/lib/cni).
@@ -54,7 +55,9 @@ const STORE_OPTIONS = [...DATASTORE_OPTIONS, 'data-dir', 'network', 'subnet', 'l
 
 async function openSource(opts: Options): Promise<IpamSource> {
   const choice = chooseDatastore(opts);
-  if (choice.type === 'etcd' && !opts.has('data-dir')) return openClusterSource(choice);
+  // Kubernetes only when asked for: a bare `netboot ipam show` on a node means its own reservations.
+  const cluster = choice.type === 'etcd' || (choice.type === 'kubernetes' && opts.get('datastore') === 'kubernetes');
+  if (cluster && !opts.has('data-dir')) return openClusterSource(choice);
   return openLocalSource({
     dataDir: opts.get('data-dir') ?? join('/var/lib/cni/networks', opts.get('network') ?? 'netboot'),
     subnets: opts.all('subnet'),

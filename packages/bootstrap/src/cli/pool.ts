@@ -1,4 +1,5 @@
-// `netboot pool list|add|disable|enable|delete`: the cluster's IP pools on the agents' etcd.
+// `netboot pool list|add|disable|enable|delete`: the cluster's IP pools on the agents' etcd, or on
+// Kubernetes in the ConfigMap the agents keep them in with --cluster-ipam.
 // Exit 0: done; 1: refused (in use, overlapping, no such pool); 2: usage.
 import { ROUTING_MODES, type RoutingMode } from '@netboot/ipam';
 import { chooseDatastore, DATASTORE_OPTIONS, DATASTORE_USAGE, openClusterIpam } from '../ops/datastore.js';
@@ -6,16 +7,17 @@ import { addPool, deletePool, listPools, renderPools, setPoolDisabled } from '..
 import { Options, output, specOf, subcommand, UsageError } from './args.js';
 
 const USAGE = `usage:
-  netboot pool list    [etcd] [--json]
+  netboot pool list    [datastore] [--json]
   netboot pool add     CIDR [--name NAME] [--block-size N] [--nat-outgoing | --no-nat-outgoing]
-                       [--mode host-gw|vxlan|cross-subnet|ipip] [etcd] [--json]
-  netboot pool disable CIDR [etcd]     no new pod IPs or node blocks from it; existing pod IPs stay valid
-  netboot pool enable  CIDR [etcd]
-  netboot pool delete  CIDR [--force] [etcd]   refused while pod IPs are in it (they are listed);
-                                               --force drops them
+                       [--mode host-gw|vxlan|cross-subnet|ipip] [datastore] [--json]
+  netboot pool disable CIDR [datastore]     no new pod IPs or node blocks from it; existing pod IPs stay valid
+  netboot pool enable  CIDR [datastore]
+  netboot pool delete  CIDR [--force] [datastore]   refused while pod IPs are in it (they are listed);
+                                                    --force drops them
 
-Pools live in the agents' etcd: --etcd-endpoint URL [--etcd-prefix P]. (With the Kubernetes datastore
-the pod network is kubeadm's podSubnet and the controller manager's node CIDRs: see netboot doctor.)
+Pools live where the agents keep them: in etcd (--etcd-endpoint URL [--etcd-prefix P]), or with the
+Kubernetes datastore in ConfigMap kube-system/netboot-ipam (agents run with --cluster-ipam). A cluster
+whose controller manager assigns node CIDRs has no pools there: pool list says so (see netboot doctor).
 A pool's name defaults to pool-<cidr>; NAT for pod traffic leaving the cluster is on by default.
 ${DATASTORE_USAGE}
 
@@ -25,7 +27,8 @@ examples:
   netboot pool add 10.245.0.0/16 --etcd-endpoint http://127.0.0.1:2379
   netboot pool disable 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379
   # restart the pods: their new IPs come from 10.245.0.0/16
-  netboot pool delete 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379`;
+  netboot pool delete 10.244.0.0/16 --etcd-endpoint http://127.0.0.1:2379
+  netboot pool list --datastore kubernetes --kubeconfig /etc/kubernetes/admin.conf`;
 
 const ETCD = [...DATASTORE_OPTIONS];
 
@@ -45,18 +48,22 @@ export async function poolMain(argv: readonly string[]): Promise<number> {
   if (command !== 'list' && positional === undefined) throw new UsageError(`pool ${command} needs the pool's CIDR: netboot pool ${command} 10.245.0.0/16`);
   const opts = Options.parse(positional === undefined ? rest : rest.slice(1), spec);
   const choice = chooseDatastore(opts);
-  if (choice.type !== 'etcd')
+  if (choice.type === 'file')
     throw new UsageError(
-      `pools live in the agents' etcd: give --etcd-endpoint URL (the ${choice.type} datastore has no pools; the pod network is kubeadm's podSubnet)`,
+      `pools live in the agents' etcd (--etcd-endpoint URL) or on Kubernetes (--datastore kubernetes); a nodes file names its pools itself: edit ${choice.path}`,
     );
   if (opts.has('nat-outgoing') && opts.has('no-nat-outgoing')) throw new UsageError('--nat-outgoing and --no-nat-outgoing together');
   const out = output(opts.has('json'));
-  const { ipam, close } = await openClusterIpam(choice);
+  const { ipam, store, noPoolsBecause, close } = await openClusterIpam(choice);
+  // A ConfigMap round trip per step on a slow API server can take seconds: say where we are.
+  const slow = setTimeout(() => out.progress(`pool ${command}: waiting for ${store} …`), 1_000);
   try {
     switch (command) {
       case 'list': {
         const rows = await listPools(ipam);
-        out.result(rows, renderPools(rows));
+        const why = rows.length === 0 ? await noPoolsBecause() : undefined;
+        if (why !== undefined && out.json) process.stderr.write(`${why}\n`);
+        out.result(rows, why ?? renderPools(rows));
         return 0;
       }
       case 'add': {
@@ -92,6 +99,7 @@ export async function poolMain(argv: readonly string[]): Promise<number> {
       }
     }
   } finally {
+    clearTimeout(slow);
     await close();
   }
 }

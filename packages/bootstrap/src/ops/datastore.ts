@@ -54,7 +54,7 @@ class DatastoreUnreachableError extends NetbootError {
 }
 
 /** What to do when a datastore cannot be read: check it, or point the command at another. */
-export function datastoreFix(c: DatastoreChoice): string {
+function datastoreFix(c: DatastoreChoice): string {
   switch (c.type) {
     case 'file':
       return `check that ${c.path} is the agents' nodes file, or give --nodes-file FILE`;
@@ -145,9 +145,68 @@ async function openDatastore(c: DatastoreChoice) {
   }
 }
 
-/** ClusterIpam on the agents' etcd (the same key layout the etcd datastore uses), and its closer. */
-export async function openClusterIpam(c: Extract<DatastoreChoice, { type: 'etcd' }>): Promise<{ ipam: ClusterIpam; close(): Promise<void> }> {
-  const [{ ClusterIpam }, { EtcdKv }] = await Promise.all([import('@netboot/ipam'), import('@netboot/ipam/etcd')]);
-  const kv = await EtcdKv.open({ endpoints: c.endpoints, prefix: c.prefix ?? '', callTimeoutMs: 5_000 });
-  return { ipam: new ClusterIpam(kv), close: () => kv.close() };
+/** A datastore that can hold netboot's ClusterIpam: etcd, or the Kubernetes API (a ConfigMap). */
+export type ClusterStoreChoice = Extract<DatastoreChoice, { type: 'etcd' | 'kubernetes' }>;
+
+/** Where the agents keep ClusterIpam on Kubernetes (`netboot agent --cluster-ipam`): ConfigMapKv's defaults. */
+const IPAM_CONFIGMAP = 'kube-system/netboot-ipam';
+
+export interface OpenedClusterIpam {
+  ipam: ClusterIpam;
+  /** For messages: `etcd http://…` or `ConfigMap kube-system/netboot-ipam on https://…`. */
+  store: string;
+  /**
+   * On Kubernetes when the pools ConfigMap does not exist: a sentence saying where the cluster's pod
+   * subnets come from instead (kube-controller-manager's node IPAM), for a `pool list` that is empty.
+   */
+  noPoolsBecause(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * ClusterIpam on the agents' etcd (the same key layout the etcd datastore uses), or on Kubernetes in the
+ * ConfigMap the agents keep it in with --cluster-ipam (`kubectl -n kube-system get configmap netboot-ipam`).
+ */
+export async function openClusterIpam(c: ClusterStoreChoice): Promise<OpenedClusterIpam> {
+  const { ClusterIpam } = await import('@netboot/ipam');
+  if (c.type === 'etcd') {
+    const { EtcdKv } = await import('@netboot/ipam/etcd');
+    const kv = await EtcdKv.open({ endpoints: c.endpoints, prefix: c.prefix ?? '', callTimeoutMs: 5_000 });
+    return { ipam: new ClusterIpam(kv), store: describeDatastore(c), noPoolsBecause: async () => undefined, close: () => kv.close() };
+  }
+  const { file, source } = resolveKubeconfig(c.kubeconfig);
+  const [{ CoreV1Api, KubeConfig }, { ConfigMapKv }] = await Promise.all([import('@kubernetes/client-node'), import('../datastore/kube-kv.js')]);
+  const kc = new KubeConfig();
+  try {
+    if (file === undefined) kc.loadFromDefault();
+    else kc.loadFromFile(file);
+  } catch (e) {
+    throw new DatastoreUnreachableError(`kubeconfig ${source} is not usable (${(e as Error).message}).\nNext: ${datastoreFix(c)}`);
+  }
+  const api = kc.makeApiClient(CoreV1Api);
+  const server = kc.getCurrentCluster()?.server;
+  const [namespace, name] = IPAM_CONFIGMAP.split('/') as [string, string];
+  return {
+    ipam: new ClusterIpam(new ConfigMapKv(api, { namespace, name, ...(server !== undefined && { server }) })),
+    store: `ConfigMap ${IPAM_CONFIGMAP} on ${server ?? 'the API server'}`,
+    async noPoolsBecause() {
+      try {
+        await api.readNamespacedConfigMap({ namespace, name });
+        return undefined;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 404)
+          throw new DatastoreUnreachableError(`cannot read ConfigMap ${IPAM_CONFIGMAP}: ${(e as Error).message.split('\n')[0]}.\nNext: ${datastoreFix(c)}`);
+      }
+      const nodes = (await api.listNode()).items;
+      const assigned = nodes.filter((n) => (n.spec?.podCIDRs?.length ?? 0) > 0 || n.spec?.podCIDR !== undefined);
+      return (
+        `no netboot pools: ConfigMap ${IPAM_CONFIGMAP} does not exist, so the agents do not run with --cluster-ipam. ` +
+        (assigned.length > 0
+          ? `This cluster's pod subnets come from kube-controller-manager's node IPAM (--allocate-node-cidrs, --cluster-cidr): ${assigned.length} of ${nodes.length} Node(s) have spec.podCIDRs (kubectl get nodes -o custom-columns=NAME:.metadata.name,CIDRS:.spec.podCIDRs). `
+          : `No Node has spec.podCIDRs either (${nodes.length} Node(s)). `) +
+        `To manage pools here, run the agents with --cluster-ipam, or add one: netboot pool add CIDR --datastore kubernetes`
+      );
+    },
+    close: async () => {},
+  };
 }

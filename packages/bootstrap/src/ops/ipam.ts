@@ -10,11 +10,11 @@ import type { Attachment, BlockInfo, CheckReport, ClusterIpam, Problem, Reservat
 import type { LocalIpam } from '@netboot/ipam/file';
 import { UsageError } from '../cli/args.js';
 import { liveAttachments, readCniCache } from './cni-cache.js';
-import { type DatastoreChoice, describeDatastore, listNodeRecords, openClusterIpam } from './datastore.js';
+import { type ClusterStoreChoice, listNodeRecords, openClusterIpam } from './datastore.js';
 import { readLeaseView } from './lease.js';
 
 export type IpamSource =
-  | { kind: 'cluster'; store: string; ipam: ClusterIpam; choice: Extract<DatastoreChoice, { type: 'etcd' }>; close(): Promise<void> }
+  | { kind: 'cluster'; store: string; ipam: ClusterIpam; choice: ClusterStoreChoice; close(): Promise<void> }
   | { kind: 'local'; store: string; ipam: LocalIpam; node: string; network: string; cacheDir: string; close(): Promise<void> };
 
 /** Something the store holds or lacks stops the command (exit 1): no such store, a report of another one. */
@@ -32,10 +32,10 @@ export interface LocalStoreOptions {
   cacheDir: string;
 }
 
-/** The cluster store on etcd. */
-export async function openClusterSource(choice: Extract<DatastoreChoice, { type: 'etcd' }>): Promise<IpamSource> {
-  const { ipam, close } = await openClusterIpam(choice);
-  return { kind: 'cluster', store: describeDatastore(choice), ipam, choice, close };
+/** The cluster store: on etcd, or the agents' --cluster-ipam ConfigMap on Kubernetes. */
+export async function openClusterSource(choice: ClusterStoreChoice): Promise<IpamSource> {
+  const { ipam, store, close } = await openClusterIpam(choice);
+  return { kind: 'cluster', store, ipam, choice, close };
 }
 
 /** One node's store (host-local's files); refuses a directory that does not exist rather than create it. */
