@@ -323,14 +323,19 @@ function rewriteInPlace(file: string, text: string): void {
   }
 }
 
+/** Network `n` under `data` with 10.0.0.2 held by a and 10.0.0.3 by b, written by one store (so indexed); its dir. */
+async function reserveAB(data: string): Promise<string> {
+  const first = new FileStore(data, 'n');
+  await first.withLock(() => {
+    first.reserve('10.0.0.2', eth0('a'), 0);
+    first.reserve('10.0.0.3', eth0('b'), 0);
+  });
+  return join(data, 'n');
+}
+
 test('a new process takes who holds what from the lock file, and re-reads a file before trusting its owner', () =>
   withTempDir(async (data) => {
-    const dir = join(data, 'n');
-    const first = new FileStore(data, 'n');
-    await first.withLock(() => {
-      first.reserve('10.0.0.2', eth0('a'), 0);
-      first.reserve('10.0.0.3', eth0('b'), 0);
-    });
+    const dir = await reserveAB(data);
     assert.match(readFileSync(join(dir, 'lock'), 'utf8'), /^netboot ipam index 1\n/);
     const stamp = stampOf(dir);
     rewriteInPlace(join(dir, '10.0.0.3'), 'c\r\neth0');
@@ -373,12 +378,7 @@ test('after another writer (host-local, a netboot killed before it wrote the ind
 
 test('an index whose stamp failed to move (coarse timestamps) still sees new and vanished names', () =>
   withTempDir(async (data) => {
-    const dir = join(data, 'n');
-    const first = new FileStore(data, 'n');
-    await first.withLock(() => {
-      first.reserve('10.0.0.2', eth0('a'), 0);
-      first.reserve('10.0.0.3', eth0('b'), 0);
-    });
+    const dir = await reserveAB(data);
     writeFileSync(join(dir, '10.0.0.9'), 'late\r\neth0');
     unlinkSync(join(dir, '10.0.0.3'));
     // As if both happened within the timestamp tick the index was written in: it ends at today's stamp.
