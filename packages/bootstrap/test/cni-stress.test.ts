@@ -36,6 +36,18 @@ function masqElements(node: Node): number {
   }
 }
 
+function pingWithin3(node: Node, ip: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      sh(node.ns, 'ping', '-c1', '-W2', '-q', ip);
+      return;
+    } catch (e) {
+      if (attempt === 3) throw e;
+      console.log(`    ${ip}: no answer to probe ${attempt}, probing again`);
+    }
+  }
+}
+
 test(`churn: ${PODS} pods, ${PARALLEL} ADDs at a time → distinct reachable IPs; all DEL → nothing left`, () =>
   onNode(async (node) => {
     const conf = node.conf({ ipMasq: true }, { ranges: [[{ subnet: '10.244.0.0/22' }]] });
@@ -54,8 +66,9 @@ test(`churn: ${PODS} pods, ${PARALLEL} ADDs at a time → distinct reachable IPs
     assert.is(new Set(ips).size, PODS, 'no two pods share an address');
     assert.is(node.reservations().length, PODS);
     assert.is(masqElements(node), PODS);
-    // Every pod answers from the node (the bridge's side).
-    for (const ip of ips) sh(node.ns, 'ping', '-c1', '-W2', '-q', ip);
+    // Every pod answers from the node (the bridge's side), to one of up to three probes: one CI run lost
+    // the single probe to one pod of 200 on a loaded machine, and that pod answered when run again.
+    for (const ip of ips) pingWithin3(node, ip);
     const deleted = await pool(
       pods.map((p) => () => node.start('DEL', conf, { containerId: p.name, netns: p.path }).done),
       PARALLEL,
