@@ -173,8 +173,11 @@ export function datastoreContract(name: string, start: () => Promise<DatastoreFi
     assert.equal(seen.podCIDRs, cidrs);
     assert.is(seen.vtepMac, '0a:58:0a:00:00:01');
     assert.is(seen.mode, 'vxlan');
-    await a.publish(record('watch-a', cidrs, '192.168.1.21'));
+    assert.is(seen.health, undefined, 'a record without health stays valid');
+    const health = { ready: false, reconciledAt: '2026-01-02T03:04:05.000Z', errors: 2, waitingFor: 'the first reconcile' };
+    await a.publish({ ...record('watch-a', cidrs, '192.168.1.21'), health });
     await view.until('watch-a moved', () => view.peers.get('watch-a')?.nodeIPs[0] === '192.168.1.21');
+    assert.equal(view.peers.get('watch-a')!.health, health, 'the health summary round-trips');
     await fx.removeNode('watch-a');
     await view.until('watch-a removed', () => !view.peers.has('watch-a'));
   });

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { withTempDir } from '@netboot/core/testing';
 import { serveHealth } from '../src/agent/health.js';
 import { Metrics } from '../src/agent/metrics.js';
+import { checkRecord } from '../src/datastore/records.js';
 import { judgeHealth, parseMetrics } from '../src/ops/health.js';
 import { judgeStatus, renderStatus } from '../src/ops/status.js';
 import { netboot } from './ops-fixture.js';
@@ -68,6 +69,17 @@ test('judgeStatus: overlapping subnets, a shared node IP, mixed modes and an unr
   assert.match(bad.problems.join('\n'), /node IP 192\.168\.1\.11 is claimed by a and b/);
   assert.match(bad.problems.join('\n'), /different routing modes \(a: vxlan, b: host-gw\)/);
   assert.match(renderStatus(bad), /✗ pod subnets overlap/);
+  // Other nodes' health comes from their records' summaries; a bad summary is dropped, not the record.
+  const published = judgeStatus(
+    'file x',
+    [node('a', 1), node('b', 2, { health: { ready: false, waitingFor: 'the first datastore sync', errors: 1 } })],
+    new Map(),
+  );
+  assert.equal(published.nodes[1]!.health, { state: 'not-ready', detail: 'waiting for the first datastore sync', reconcileErrors: 1 });
+  assert.match(renderStatus(published), /b\s.*✗ not-ready: waiting for the first datastore sync \(1 errors\)/);
+  assert.is(checkRecord(node('c', 3, { health: { ready: 'yes' } }), 'c').health, undefined);
+  const aged = judgeStatus('file x', [node('d', 4, { health: { ready: true, reconciledAt: '2026-01-01T00:00:00Z', errors: 0 } })], new Map());
+  assert.match(renderStatus(aged, Date.parse('2026-01-01T00:05:00Z')), /✓ ready \(reconciled 5m ago, 0 errors\)/);
   // Run on a machine that is no node: nothing answers, no record — not a problem.
   assert.equal(judgeStatus('file x', [node('a', 1)], new Map([['laptop', { state: 'unreachable' as const, detail: 'x' }]])).problems, []);
 });
@@ -75,7 +87,17 @@ test('judgeStatus: overlapping subnets, a shared node IP, mixed modes and an unr
 test('netboot status on a file datastore asks the local agent: ready, then not ready (exit 1)', async () => {
   await withTempDir(async (dir) => {
     const nodes = join(dir, 'nodes.json');
-    writeFileSync(nodes, JSON.stringify({ nodes: [node('node1', 1), node('node2', 2)] }));
+    const reconciledAt = new Date(Date.now() - 5_000).toISOString();
+    writeFileSync(
+      nodes,
+      JSON.stringify({
+        nodes: [
+          node('node1', 1, { health: { ready: false, waitingFor: 'stale' } }),
+          node('node2', 2, { health: { ready: true, reconciledAt, errors: 3 } }),
+          node('node3', 3),
+        ],
+      }),
+    );
     const metrics = new Metrics();
     metrics.set('netboot_peers', 1);
     metrics.set('netboot_datastore_up', 1);
@@ -86,12 +108,15 @@ test('netboot status on a file datastore asks the local agent: ready, then not r
     try {
       const r = await netboot('status', '--nodes-file', nodes, '--node', 'node1', '--health-port', port);
       assert.is(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /node1\s+192\.168\.1\.11\s+10\.244\.1\.0\/24\s+vxlan\s+ready \(1 peers, 5 passes, 0 errors\)/);
-      assert.match(r.stdout, /node2\s+192\.168\.1\.12\s+10\.244\.2\.0\/24\s+vxlan\s+unknown/);
+      // node1: the local agent asked directly wins over its record's (stale) summary; node2: its record's.
+      assert.match(r.stdout, /node1\s+192\.168\.1\.11\s+10\.244\.1\.0\/24\s+vxlan\s+✓ ready \(1 peers, 5 passes, 0 errors\)/);
+      assert.match(r.stdout, /node2\s+192\.168\.1\.12\s+10\.244\.2\.0\/24\s+vxlan\s+✓ ready \(reconciled \d+s ago, 3 errors\)/);
+      assert.match(r.stdout, /node3\s.*\s+unknown$/m);
       waiting = 'the first reconcile';
       const unready = await netboot('status', '--nodes-file', nodes, '--node', 'node1', '--health-port', port, '--json');
       assert.is(unready.code, 1);
       assert.equal(unready.json().problems, ['node node1: agent not-ready: waiting for the first reconcile']);
+      assert.equal(unready.json().nodes[1].health, { state: 'ready', detail: 'ready', reconcileErrors: 3, reconciledAt });
     } finally {
       server.close();
     }

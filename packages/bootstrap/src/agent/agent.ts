@@ -58,6 +58,12 @@ export class Agent {
   #fatal: unknown;
   /** This node's addresses (configured or detected), exempt from masquerading like its peers'. */
   #nodeIPs: string[] = [];
+  /** For the health summary in this node's record (NodeRecord.health). */
+  #reconciledAt: string | undefined;
+  #errors = 0;
+  /** The readiness last published, and when: republished when it changes, else once per resync period. */
+  #published: { ready: boolean; at: number } | undefined;
+  #publishing = false;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
     this.#config = config;
@@ -168,8 +174,12 @@ export class Agent {
       // A datastore delivers a change as one event (a re-list as one batch), so there is little to
       // coalesce: 10 ms, not routes' 100 ms default, keeps a new peer's route within ~20 ms (bench/agent).
       debounceMs: 10,
-      onReport: (r) => this.#onReport(r),
+      onReport: (r) => {
+        this.#onReport(r);
+        this.#republishHealth(s);
+      },
       onError: (e) => {
+        this.#errors++;
         this.metrics.add('netboot_reconcile_errors_total');
         this.#log.error('reconcile failed; retrying', { error: e });
       },
@@ -195,7 +205,22 @@ export class Agent {
   /** Publishes this node's record for the current lease; false when stopped first. */
   async #publish(s: Session): Promise<boolean> {
     const c = this.#config;
-    const record: NodeRecord = { name: c.nodeName, nodeIPs: s.nodeIPs, podCIDRs: this.#lease!.podCIDRs, vtepMac: vtepMac(c.nodeName), mode: s.mode.name };
+    const waitingFor = this.notReady();
+    const health = {
+      ready: waitingFor === undefined,
+      ...(this.#reconciledAt !== undefined && { reconciledAt: this.#reconciledAt }),
+      errors: this.#errors,
+      ...(waitingFor !== undefined && { waitingFor }),
+    };
+    const record: NodeRecord = {
+      name: c.nodeName,
+      nodeIPs: s.nodeIPs,
+      podCIDRs: this.#lease!.podCIDRs,
+      vtepMac: vtepMac(c.nodeName),
+      mode: s.mode.name,
+      health,
+    };
+    this.#published = { ready: health.ready, at: Date.now() };
     try {
       await s.ds.publish(record, s.stop.signal);
     } catch (e) {
@@ -204,6 +229,23 @@ export class Agent {
     }
     this.#log.info('published this node', { record });
     return true;
+  }
+
+  /**
+   * Republishes the record's health summary after a reconcile pass when readiness changed, else at most
+   * once per resync period (its reconciledAt ages otherwise): never a datastore write per pass.
+   */
+  #republishHealth(s: Session): void {
+    const last = this.#published;
+    if (last === undefined || this.#publishing || s.stop.signal.aborted) return;
+    const ready = this.notReady() === undefined;
+    if (ready === last.ready && Date.now() - last.at < this.#config.resyncSeconds * 1000) return;
+    this.#publishing = true;
+    this.#publish(s)
+      .catch((e: unknown) => this.#log.warn('could not republish this node’s health', { error: e }))
+      .finally(() => {
+        this.#publishing = false;
+      });
   }
 
   #writeLease(): void {
@@ -314,6 +356,8 @@ export class Agent {
       fdb: p.fdb.add.length + p.fdb.del.length,
     };
     for (const [kind, n] of Object.entries(ops)) if (n > 0) this.metrics.add('netboot_operations_total', n, { kind });
+    this.#reconciledAt = new Date().toISOString();
+    this.#errors += r.failures.length;
     if (r.failures.length > 0) this.metrics.add('netboot_reconcile_errors_total', r.failures.length);
     if (r.operations > 0 || r.failures.length > 0 || r.refused.length > 0 || r.conflicts.length > 0)
       this.#log.info('reconciled', {

@@ -1,5 +1,5 @@
-// `netboot status`: nodes, their pod subnets, node IPs and modes from the datastore, and the local
-// agent's reconcile health from its health port. Exit 0: no problems; 1: problems (listed); 2: usage.
+// `netboot status`: nodes, their pod subnets, node IPs, modes and published health from the datastore,
+// and the local agent's reconcile health from its health port. Exit 0: no problems; 1: problems (listed); 2: usage.
 import { hostname } from 'node:os';
 import { chooseDatastore, DATASTORE_OPTIONS, DATASTORE_USAGE, describeDatastore, listNodeRecords } from '../ops/datastore.js';
 import { type AgentHealth, probeAgent } from '../ops/health.js';
@@ -8,10 +8,12 @@ import { Options, output } from './args.js';
 
 const USAGE = `usage: netboot status [datastore options] [--node NAME] [--health-port N] [--json]
 
-Every node's record (node IPs, pod subnets, routing mode) and the local agent's health (/readyz and
-/metrics on 127.0.0.1:--health-port, default 9099; 0 asks nothing). Other nodes' agents answer only on
-their own node: their health is "unknown". Exit 1 when a problem is found (overlapping pod subnets,
-a shared node IP, mixed modes, the local agent not ready).
+Every node's record (node IPs, pod subnets, routing mode) with the health summary its agent publishes
+there (ready ✓/✗, last reconcile's age, reconcile errors; republished on a readiness change and once per
+resync period), and the local agent asked directly (/readyz and /metrics on 127.0.0.1:--health-port,
+default 9099; 0 asks nothing), which wins for this node. A record without a summary (an older agent)
+shows "unknown". Exit 1 when a problem is found (overlapping pod subnets, a shared node IP, mixed
+modes, the local agent not ready).
 
   --node NAME   this node's name (default the host name), whose agent is asked
 

@@ -20,6 +20,8 @@ const ANNOTATIONS = {
   nodeIPs: 'netboot.io/node-ips',
   vtepMac: 'netboot.io/vtep-mac',
   mode: 'netboot.io/mode',
+  /** The agent's health summary as compact JSON (`{"ready":true,"reconciledAt":"…","errors":0}`). */
+  health: 'netboot.io/health',
   /** Only with ClusterIpam as the source: the node's subnets, which spec.podCIDRs then does not hold. */
   podCIDRs: 'netboot.io/pod-cidrs',
 } as const;
@@ -93,6 +95,7 @@ export class KubernetesDatastore implements Datastore {
       [ANNOTATIONS.nodeIPs]: record.nodeIPs.join(','),
       [ANNOTATIONS.vtepMac]: record.vtepMac ?? null,
       [ANNOTATIONS.mode]: record.mode ?? null,
+      [ANNOTATIONS.health]: record.health === undefined ? null : JSON.stringify(record.health),
       ...(this.#opts.clusterIpam !== undefined && { [ANNOTATIONS.podCIDRs]: record.podCIDRs.join(',') }),
     };
     const backoff = new Backoff();
@@ -272,11 +275,21 @@ function recordOf(node: V1Node): NodeRecord {
         podCIDRs: a[ANNOTATIONS.podCIDRs]?.split(',').filter((s) => s !== '') ?? podCIDRsOf(node),
         vtepMac: a[ANNOTATIONS.vtepMac],
         mode: a[ANNOTATIONS.mode],
+        health: parseJson(a[ANNOTATIONS.health]),
       },
       `Node ${name}`,
     );
   } catch {
     return { name, nodeIPs: [], podCIDRs: [] };
+  }
+}
+
+/** An annotation's JSON, or undefined when absent or not JSON (checkRecord drops a bad health summary). */
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

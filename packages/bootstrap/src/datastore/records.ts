@@ -2,7 +2,7 @@
 // logged refusal instead of a broken pass (`decodeRecord`), and incomplete ones are never routed.
 import { networkOf, normalizeIp, parseMac } from '@netboot/core/ip';
 import { Cidr } from '@netboot/ipam';
-import { DatastoreRecordError, type NodeLease, type NodeRecord, type PeerEvent, type PoolState } from './types.js';
+import { DatastoreRecordError, type NodeHealth, type NodeLease, type NodeRecord, type PeerEvent, type PoolState } from './types.js';
 
 /** A record with what routing needs: at least one node IP and one pod CIDR. */
 export function complete(record: NodeRecord): boolean {
@@ -56,7 +56,24 @@ export function checkRecord(raw: unknown, where: string): NodeRecord {
     if (typeof r.mode !== 'string') throw bad('mode must be a string');
     record.mode = r.mode;
   }
+  const health = checkHealth(r.health);
+  if (health !== undefined) record.health = health;
   return record;
+}
+
+/**
+ * A record's health summary, or undefined when absent or malformed: it is advisory (`netboot status`),
+ * so a bad one is dropped rather than making the node's record, and its routes, invalid.
+ */
+function checkHealth(raw: unknown): NodeHealth | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const h = raw as Record<string, unknown>;
+  if (typeof h.ready !== 'boolean') return undefined;
+  const health: NodeHealth = { ready: h.ready };
+  if (typeof h.reconciledAt === 'string' && !Number.isNaN(Date.parse(h.reconciledAt))) health.reconciledAt = h.reconciledAt;
+  if (typeof h.errors === 'number' && Number.isInteger(h.errors) && h.errors >= 0) health.errors = h.errors;
+  if (typeof h.waitingFor === 'string') health.waitingFor = h.waitingFor;
+  return health;
 }
 
 /** A node's lease from its subnets and the cluster's pools: a subnet inside a disabled pool is disabled. */

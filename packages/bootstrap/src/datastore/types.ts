@@ -14,6 +14,19 @@ export interface NodeRecord {
   vtepMac?: string;
   /** The routing mode the node runs (`host-gw`, `vxlan`, …), so a mismatch can be reported. */
   mode?: string;
+  /** The agent's own account of its health, republished when readiness changes and once per resync period (`netboot status`). */
+  health?: NodeHealth;
+}
+
+/** A small health summary an agent publishes in its record: its health port answers only on its own node. */
+export interface NodeHealth {
+  ready: boolean;
+  /** When the agent last finished a reconcile pass (ISO 8601). */
+  reconciledAt?: string;
+  /** Reconcile errors since the agent started. */
+  errors?: number;
+  /** What readiness waits for, when not ready. */
+  waitingFor?: string;
 }
 
 /** An IP pool as a datastore keeps it: its state decides where new pods' addresses come from and what is masqueraded. */

@@ -2,6 +2,8 @@
 // /readyz for readiness (503 with what it waits for) and /metrics for the reconcile counters. Reachable
 // only from the node itself, so `netboot status` asks the local agent and says "unknown" for the rest.
 
+import type { NodeHealth } from '../datastore/types.js';
+
 /** The agent's own account of itself, or why there is none. */
 export interface AgentHealth {
   /** ready / not-ready: what /readyz said; unreachable: nothing listens; unknown: not asked (another node). */
@@ -12,9 +14,22 @@ export interface AgentHealth {
   reconcilePasses?: number;
   reconcileErrors?: number;
   lastReconcileSeconds?: number;
+  /** From the node's record (its agent's published summary): when it last reconciled (ISO 8601). */
+  reconciledAt?: string;
 }
 
-export const UNKNOWN_HEALTH: AgentHealth = { state: 'unknown', detail: 'not asked: an agent answers only on its own node (127.0.0.1)' };
+export const UNKNOWN_HEALTH: AgentHealth = {
+  state: 'unknown',
+  detail: 'no health in its record (an agent before health publishing), and its health port answers only on its own node',
+};
+
+/** The health summary an agent published in its record, as an AgentHealth. Pure. */
+export function recordHealth(h: NodeHealth): AgentHealth {
+  const health: AgentHealth = h.ready ? { state: 'ready', detail: 'ready' } : { state: 'not-ready', detail: `waiting for ${h.waitingFor ?? 'something'}` };
+  if (h.errors !== undefined) health.reconcileErrors = h.errors;
+  if (h.reconciledAt !== undefined) health.reconciledAt = h.reconciledAt;
+  return health;
+}
 
 /**
  * Prometheus text exposition → value per metric name, summed over label sets (`netboot_operations_total`

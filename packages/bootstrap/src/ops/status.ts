@@ -4,9 +4,10 @@
 // Pure: the CLI gathers (../cli/status.ts), this judges and renders.
 import { Cidr } from '@netboot/ipam';
 import type { NodeRecord } from '../datastore/types.js';
-import { type AgentHealth, UNKNOWN_HEALTH } from './health.js';
+import { type AgentHealth, recordHealth, UNKNOWN_HEALTH } from './health.js';
 
-interface NodeStatus extends NodeRecord {
+/** A record with its health as status judges it (the record's own summary, or the local agent's answer). */
+interface NodeStatus extends Omit<NodeRecord, 'health'> {
   health: AgentHealth;
 }
 
@@ -17,9 +18,12 @@ export interface StatusReport {
   problems: string[];
 }
 
-/** Joins records with the health known for some of them (the rest: unknown) and finds the problems. */
+/**
+ * Joins records with their health — an agent asked directly (`health`, the local one) wins over the
+ * summary its record carries; neither: unknown — and finds the problems.
+ */
 export function judgeStatus(datastore: string, records: readonly NodeRecord[], health: ReadonlyMap<string, AgentHealth>): StatusReport {
-  const nodes = records.map((r) => ({ ...r, health: health.get(r.name) ?? UNKNOWN_HEALTH }));
+  const nodes = records.map((r) => ({ ...r, health: health.get(r.name) ?? (r.health === undefined ? UNKNOWN_HEALTH : recordHealth(r.health)) }));
   const problems: string[] = [];
   for (const [name, h] of health) {
     // Asked on a machine that is no node (nothing answers, no record): nothing to say about it.
@@ -50,11 +54,11 @@ export function judgeStatus(datastore: string, records: readonly NodeRecord[], h
   return { datastore, nodes, problems };
 }
 
-/** The report as a table and a list of problems, for people. */
-export function renderStatus(report: StatusReport): string {
+/** The report as a table and a list of problems, for people; reconcile ages as of `now`. */
+export function renderStatus(report: StatusReport, now = Date.now()): string {
   const rows = [
     ['NODE', 'NODE IPS', 'POD SUBNETS', 'MODE', 'AGENT'],
-    ...report.nodes.map((n) => [n.name, n.nodeIPs.join(','), n.podCIDRs.join(','), n.mode ?? '-', healthText(n.health)]),
+    ...report.nodes.map((n) => [n.name, n.nodeIPs.join(','), n.podCIDRs.join(','), n.mode ?? '-', healthText(n.health, now)]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const table = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
@@ -63,12 +67,22 @@ export function renderStatus(report: StatusReport): string {
   return `${head}\n${report.nodes.length > 0 ? `${table}\n` : ''}${tail}`;
 }
 
-function healthText(h: AgentHealth): string {
+function healthText(h: AgentHealth, now: number): string {
   if (h.state === 'unknown') return 'unknown';
+  const mark = h.state === 'ready' ? '✓ ' : h.state === 'not-ready' ? '✗ ' : '';
   const extra = [
+    h.reconciledAt !== undefined && `reconciled ${age(now - Date.parse(h.reconciledAt))} ago`,
     h.peers !== undefined && `${h.peers} peers`,
     h.reconcilePasses !== undefined && `${h.reconcilePasses} passes`,
     h.reconcileErrors !== undefined && `${h.reconcileErrors} errors`,
   ].filter(Boolean);
-  return `${h.state === 'ready' ? h.detail : `${h.state}: ${h.detail}`}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+  return `${mark}${h.state === 'ready' ? h.detail : `${h.state}: ${h.detail}`}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
+
+/** 42s, 5m, 3h, 2d. */
+function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86_400)}d`;
 }
