@@ -79,7 +79,7 @@ test('judgeStatus: overlapping subnets, a shared node IP, mixed modes and an unr
   assert.match(renderStatus(published), /b\s.*✗ not-ready: waiting for the first datastore sync \(1 errors\)/);
   assert.is(checkRecord(node('c', 3, { health: { ready: 'yes' } }), 'c').health, undefined);
   const aged = judgeStatus('file x', [node('d', 4, { health: { ready: true, reconciledAt: '2026-01-01T00:00:00Z', errors: 0 } })], new Map());
-  assert.match(renderStatus(aged, Date.parse('2026-01-01T00:05:00Z')), /✓ ready \(reconciled 5m ago, 0 errors\)/);
+  assert.match(renderStatus(aged, Date.parse('2026-01-01T00:05:00Z')), /✓ ready \(reported 5m ago, 0 errors\)/);
   // Run on a machine that is no node: nothing answers, no record — not a problem.
   assert.equal(judgeStatus('file x', [node('a', 1)], new Map([['laptop', { state: 'unreachable' as const, detail: 'x' }]])).problems, []);
 });
@@ -110,7 +110,7 @@ test('netboot status on a file datastore asks the local agent: ready, then not r
       assert.is(r.code, 0, r.stdout + r.stderr);
       // node1: the local agent asked directly wins over its record's (stale) summary; node2: its record's.
       assert.match(r.stdout, /node1\s+192\.168\.1\.11\s+10\.244\.1\.0\/24\s+vxlan\s+✓ ready \(1 peers, 5 passes, 0 errors\)/);
-      assert.match(r.stdout, /node2\s+192\.168\.1\.12\s+10\.244\.2\.0\/24\s+vxlan\s+✓ ready \(reconciled \d+s ago, 3 errors\)/);
+      assert.match(r.stdout, /node2\s+192\.168\.1\.12\s+10\.244\.2\.0\/24\s+vxlan\s+✓ ready \(reported \d+s ago, 3 errors\)/);
       assert.match(r.stdout, /node3\s.*\s+unknown$/m);
       waiting = 'the first reconcile';
       const unready = await netboot('status', '--nodes-file', nodes, '--node', 'node1', '--health-port', port, '--json');

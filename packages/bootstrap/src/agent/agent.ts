@@ -61,8 +61,8 @@ export class Agent {
   /** For the health summary in this node's record (NodeRecord.health). */
   #reconciledAt: string | undefined;
   #errors = 0;
-  /** The readiness last published, and when: republished when it changes, else once per resync period. */
-  #published: { ready: boolean; at: number } | undefined;
+  /** The health last published, and when (see #republishHealth). */
+  #published: { ready: boolean; errors: number; at: number } | undefined;
   #publishing = false;
 
   constructor(config: AgentConfig, deps: AgentDeps) {
@@ -220,7 +220,7 @@ export class Agent {
       mode: s.mode.name,
       health,
     };
-    this.#published = { ready: health.ready, at: Date.now() };
+    this.#published = { ready: health.ready, errors: health.errors, at: Date.now() };
     try {
       await s.ds.publish(record, s.stop.signal);
     } catch (e) {
@@ -232,14 +232,17 @@ export class Agent {
   }
 
   /**
-   * Republishes the record's health summary after a reconcile pass when readiness changed, else at most
-   * once per resync period (its reconciledAt ages otherwise): never a datastore write per pass.
+   * Republishes the record's health summary after a reconcile pass when readiness changed, or when the
+   * error count did and a resync period has passed since the last publish. No heartbeat: every peer
+   * watches this record, so a periodic write would cost each of N agents N/period events (166/s at
+   * 5,000 nodes) for nothing it routes by. Liveness is the record itself (etcd lease, Node object).
    */
   #republishHealth(s: Session): void {
     const last = this.#published;
     if (last === undefined || this.#publishing || s.stop.signal.aborted) return;
     const ready = this.notReady() === undefined;
-    if (ready === last.ready && Date.now() - last.at < this.#config.resyncSeconds * 1000) return;
+    const errorsDue = this.#errors !== last.errors && Date.now() - last.at >= this.#config.resyncSeconds * 1000;
+    if (ready === last.ready && !errorsDue) return;
     this.#publishing = true;
     this.#publish(s)
       .catch((e: unknown) => this.#log.warn('could not republish this node’s health', { error: e }))

@@ -71,7 +71,7 @@ function healthText(h: AgentHealth, now: number): string {
   if (h.state === 'unknown') return 'unknown';
   const mark = h.state === 'ready' ? '✓ ' : h.state === 'not-ready' ? '✗ ' : '';
   const extra = [
-    h.reconciledAt !== undefined && `reconciled ${age(now - Date.parse(h.reconciledAt))} ago`,
+    h.reconciledAt !== undefined && `reported ${age(now - Date.parse(h.reconciledAt))} ago`,
     h.peers !== undefined && `${h.peers} peers`,
     h.reconcilePasses !== undefined && `${h.reconcilePasses} passes`,
     h.reconcileErrors !== undefined && `${h.reconcileErrors} errors`,
