@@ -13,14 +13,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plan } from '../src/init/plan.js';
 import type { HostFacts, PlanOptions } from '../src/init/types.js';
-import { kubeadmDryRunFlags, missingKubernetes } from '../src/testing/control-plane.js';
+import { kubeadmDryRunFlags, kubernetesBin, missingKubernetes } from '../src/testing/control-plane.js';
 import { USER_CONFIG } from './kubeadm-fixtures.js';
 
 const missing = process.env.CI === 'true' ? undefined : missingKubernetes();
-const bin = () =>
-  process.env.NETBOOT_K8S_BIN ??
-  execFileSync('bash', [new URL('../../../scripts/kubernetes.sh', import.meta.url).pathname, '--dir'], { encoding: 'utf8' }).trim();
-const kubeadm = () => join(bin(), 'kubeadm');
+const kubeadm = () => join(kubernetesBin()!, 'kubeadm');
 /** A kubeadm that still reads v1beta3 (<= 1.36), when this machine has one. */
 const kubeadmV1beta3 = process.env.NETBOOT_KUBEADM_V1BETA3 ?? '/var/cache/netboot/kubernetes/v1.36.3/bin/kubeadm';
 

@@ -17,7 +17,7 @@ import { cniAdd, cniDel, labPlugin } from '../src/lab/pods.js';
 import { spawnInNetns, stopProcess } from '../src/lab/processes.js';
 import { type LabState, saveLabState } from '../src/lab/state.js';
 import { missingKubernetes } from '../src/testing/control-plane.js';
-import { CLI, labCli, netbootRoutes, ROOT } from './lab-cli-fixture.js';
+import { CLI, labCli, labKubectl, netbootRoutes, ROOT } from './lab-cli-fixture.js';
 
 const it = privileged(test);
 const { netboot, up } = labCli(it);
@@ -51,11 +51,6 @@ async function until(what: string, ms: number, check: () => string[]): Promise<n
   return Date.now() - start;
 }
 
-function kubectl(state: LabState, ...args: string[]): string {
-  const bin = process.env.NETBOOT_K8S_BIN ?? spawnSync('bash', [join(ROOT, 'scripts/kubernetes.sh'), '--dir'], { encoding: 'utf8' }).stdout.trim();
-  return sh(`${state.name}-underlay`, join(bin, 'kubectl'), '--kubeconfig', join(state.dir, 'kubernetes/kc/admin.conf'), ...args);
-}
-
 /** The lab's etcd, in its underlay namespace. */
 const ETCD = 'http://192.168.1.1:2379';
 
@@ -79,7 +74,7 @@ const forget: Record<LabState['datastore'], (state: LabState) => void> = {
     for (const cidr of block.subnets) etcdctl(state, 'del', `/netboot/ipam/blocks/${cidr.replace('/', '_')}`);
   },
   kubernetes(state) {
-    kubectl(state, 'delete', 'node', 'node3', '--wait=true');
+    labKubectl(state, 'delete', 'node', 'node3', '--wait=true');
   },
 };
 

@@ -8,6 +8,7 @@ import { ipJson, sh } from '@netboot/core/testing';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LabState } from '../src/lab/state.js';
+import { kubernetesBin } from '../src/testing/control-plane.js';
 
 /** The workspace root (the CLI's working directory). */
 export const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -77,4 +78,9 @@ export function pings(netns: string, to: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `kubectl …` as the admin of a Kubernetes-datastore lab, run in its underlay namespace (where the API server is). */
+export function labKubectl(state: LabState, ...args: string[]): string {
+  return sh(`${state.name}-underlay`, join(kubernetesBin()!, 'kubectl'), '--kubeconfig', join(state.dir, 'kubernetes/kc/admin.conf'), ...args);
 }

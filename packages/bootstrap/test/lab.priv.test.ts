@@ -5,13 +5,12 @@
 // was killed half-way.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { privileged, sh, skipIf } from '@netboot/core/testing';
+import { privileged, skipIf } from '@netboot/core/testing';
 import type { LabState } from '../src/lab/state.js';
 import { missingKubernetes } from '../src/testing/control-plane.js';
-import { CLI, labCli, netbootRoutes, pings, ROOT } from './lab-cli-fixture.js';
+import { CLI, labCli, labKubectl, netbootRoutes, pings, ROOT } from './lab-cli-fixture.js';
 
 const it = privileged(test);
 const { netboot, up, fresh, downed } = labCli(it);
@@ -104,13 +103,7 @@ function assertModeShape(state: LabState): void {
 
 /** The Node objects, read with kubectl from the underlay, carry the CIDRs the agents leased. */
 function assertNodeCidrs(state: LabState): void {
-  const kubectl = join(
-    process.env.NETBOOT_K8S_BIN ?? spawnSync('bash', [join(ROOT, 'scripts/kubernetes.sh'), '--dir'], { encoding: 'utf8' }).stdout.trim(),
-    'kubectl',
-  );
-  const nodes = JSON.parse(
-    sh(`${state.name}-underlay`, kubectl, '--kubeconfig', join(state.dir, 'kubernetes/kc/admin.conf'), 'get', 'nodes', '-o', 'json'),
-  ) as { items: { metadata: { name: string }; spec: { podCIDRs?: string[] } }[] };
+  const nodes = JSON.parse(labKubectl(state, 'get', 'nodes', '-o', 'json')) as { items: { metadata: { name: string }; spec: { podCIDRs?: string[] } }[] };
   assert.equal(
     Object.fromEntries(nodes.items.map((n) => [n.metadata.name, n.spec.podCIDRs])),
     Object.fromEntries(state.nodes.map((n) => [n.name, n.podCIDRs])),
