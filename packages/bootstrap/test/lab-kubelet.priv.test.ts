@@ -1,11 +1,13 @@
 // `netboot lab up --runtime kubelet`, `lab check` and `lab down` as a user runs them (the real CLI in a
 // child process), in vxlan, host-gw and cross-subnet mode: three nodes each running a real containerd and kubelet, pods of a Deployment placed
-// by the real scheduler and networked by netboot's plugin through containerd's CRI. Checked beside the
+// by the real scheduler and networked by netboot's plugin through containerd's CRI; the control plane
+// is the kubeadm config `netboot init` plans, run as kubeadm renders it. Checked beside the
 // CLI's own verdict with independent tools: kubectl (nodes Ready, pods Ready and spread, each pod's IP
 // inside its node's spec.podCIDR), `kubectl exec … ping` from a pod to pods on the other nodes and to
 // the outside host, and afterwards no namespace, process, cgroup, directory or changed sysctl is left.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privileged } from '@netboot/core/testing';
 import { Cidr } from '@netboot/ipam';
@@ -29,9 +31,8 @@ const { netboot, up, fresh, downed } = labCli(it, 300_000);
 
 /** kubectl against the lab's API server (inside its underlay namespace). */
 function kubectl(state: LabState, ...args: string[]): string {
-  const kc = join(state.dir, 'kubernetes', 'kc', 'admin.conf');
-  const bin = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')).bin as string;
-  const r = spawnSync('ip', ['netns', 'exec', `${state.name}-underlay`, join(bin, 'kubectl'), '--kubeconfig', kc, ...args], {
+  const { kubeconfig, bin } = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')) as { kubeconfig: string; bin: string };
+  const r = spawnSync('ip', ['netns', 'exec', `${state.name}-underlay`, join(bin, 'kubectl'), '--kubeconfig', kubeconfig, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -99,6 +100,46 @@ function leftovers(lab: string): string[] {
   return found;
 }
 
+/** The flags of the process `what` of the lab, from its /proc/PID/cmdline. */
+function cmdline(state: LabState, what: string): string[] {
+  const p = state.processes.find((q) => q.what === what);
+  assert.ok(p, `${what} recorded`);
+  return readFileSync(`/proc/${p!.pid}/cmdline`, 'utf8').split('\0');
+}
+
+/**
+ * The control plane is init's plan as kubeadm renders it: the lab's kubeadm.yaml is byte for byte what
+ * `netboot init --dry-run --kubeadm-config <the lab's own config> --out DIR` writes for the lab's options,
+ * the running controller manager and API server carry the network flags it plans (read from
+ * /proc/PID/cmdline), and kubeadm's upload-config put it in kube-system/kubeadm-config.
+ */
+function assertControlPlaneFromInit(state: LabState): void {
+  const root = join(state.dir, 'kubernetes');
+  const out = mkdtempSync(join(tmpdir(), 'nbt-init-out-'));
+  try {
+    // exit 1 is this host's preflight (ip_forward, podman's conflist); the artifacts are written anyway.
+    // biome-ignore format: flag/value pairs
+    netboot('init', '--dry-run', '--pod-cidr', state.podCIDRs[0]!, '--node-mask', '24', '--mode', state.mode, '--datastore', 'kubernetes',
+      '--nodes', String(state.nodes.length), '--kubeadm-config', join(root, 'user-kubeadm.yaml'), '--out', out);
+    assert.fixture(readFileSync(join(root, 'kubeadm.yaml'), 'utf8'), readFileSync(join(out, 'kubeadm.yaml'), 'utf8'));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  const kcm = cmdline(state, 'kube-controller-manager');
+  for (const f of [
+    '--allocate-node-cidrs=true',
+    `--cluster-cidr=${state.podCIDRs[0]}`,
+    '--node-cidr-mask-size=24',
+    '--controllers=*,bootstrapsigner,tokencleaner',
+  ])
+    assert.ok(kcm.includes(f), `kube-controller-manager ${f}: ${kcm.join(' ')}`);
+  const api = cmdline(state, 'kube-apiserver');
+  for (const f of ['--service-cluster-ip-range=10.96.0.0/12', '--etcd-servers=http://192.168.1.1:2379', '--advertise-address=192.168.1.1'])
+    assert.ok(api.includes(f), `kube-apiserver ${f}: ${api.join(' ')}`);
+  const uploaded = kubectl(state, '-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}');
+  assert.match(uploaded, `podSubnet: ${state.podCIDRs[0]}`);
+}
+
 /** `lab down` leaves nothing of lab `name` and puts back the sysctls and /run/containerd as they were before its `up`. */
 function assertDown(name: string, sysctls: Record<string, string>, hadRunContainerd: boolean): void {
   const down = netboot('lab', 'down', '--name', name);
@@ -115,6 +156,7 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean, drai
   const state = up('--runtime', 'kubelet', '--mode', mode, '--nodes', '3');
   const { name } = state;
   assert.equal(hostMounts(state.name), [], "the nodes' mounts stay in their own mount namespaces");
+  assertControlPlaneFromInit(state);
 
   // The nodes, by kubectl: Ready, registered by their kubelets with the lab's addresses, each a pod CIDR.
   const nodes = JSON.parse(kubectl(state, 'get', 'nodes', '-o', 'json')).items as {

@@ -16,9 +16,13 @@ export interface KubeletLabState {
   kubeconfig: string;
   bin: string;
   apiNetns: string;
-  /** What kubelets need of the control plane: its URL, the kubeadm config behind it, the cluster CA. */
+  /**
+   * What kubelets need of the control plane: its URL, the root kubeadm runs chrooted into (`--rootfs`:
+   * init's planned config at /kubeadm.yaml, certificates and kubeconfigs under /etc/kubernetes), the
+   * cluster CA.
+   */
   server: string;
-  kubeadmConfig: string;
+  kubeadmRoot: string;
   ca: string;
 }
 
