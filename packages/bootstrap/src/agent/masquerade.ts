@@ -3,7 +3,8 @@
 // commit, so there is never a moment without rules and never a stale rule). Pod traffic is
 // masqueraded only when it leaves the cluster: never to a pod CIDR of the cluster (pod to pod keeps its
 // source address) and never to a node of the cluster (pod to node, e.g. a kubelet's probes).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { NetbootError } from '@netboot/core/errors';
 
 const TABLE = 'netboot';
 
@@ -52,9 +53,26 @@ export function egressScript(r: EgressRules): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Applies the rules atomically (`nft -f -`); throws with nft's message when it refuses. */
-export function applyEgress(r: EgressRules): void {
-  execFileSync('nft', ['-f', '-'], { input: egressScript(r), stdio: ['pipe', 'ignore', 'pipe'] });
+/** nft refused a script (or could not be run); the message is nft's. */
+class NftError extends NetbootError {
+  readonly kind = 'internal' as const;
+}
+
+/**
+ * Applies `script` (egressScript's) atomically, `nft -f -` in a child the caller does not wait on: with
+ * thousands of node IPs nft takes ~40 ms of CPU, which run in-process (execFileSync) stalled every peer
+ * event behind it (bench/agent: peer→route p99). Rejects with nft's message when it refuses.
+ */
+export function applyEgress(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const nft = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const stderr: Buffer[] = [];
+    nft.stderr.on('data', (b: Buffer) => stderr.push(b));
+    nft.on('error', (e) => reject(new NftError(`nft: ${e.message}`)));
+    nft.on('close', (code) => (code === 0 ? resolve() : reject(new NftError(Buffer.concat(stderr).toString().trim() || `nft -f exited ${code}`))));
+    nft.stdin.on('error', () => undefined); // nft gone before reading it all: 'close' says why
+    nft.stdin.end(script);
+  });
 }
 
 /** `nft delete table inet netboot`, if it exists. */
