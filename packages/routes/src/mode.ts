@@ -26,42 +26,48 @@ export type PeerRouter = (node: LocalNode, local: CheckedPeer, peer: CheckedPeer
 
 /** forPeer for a mode, from its PeerRouter: checks both records, refuses a peer that is the node itself. */
 function forPeerOf(route: PeerRouter): (node: LocalNode, peer: Peer) => PeerState {
-  return (node, peer) => {
-    const local = checkPeer(node);
-    const checked = checkPeer(peer);
-    if (checked.name === local.name) throw new InvalidPeerError(checked.name, 'is the local node');
-    return route(node, local, checked);
-  };
+  return (node, peer) => routeChecked(route, node, checkPeer(node), peer);
+}
+
+function routeChecked(route: PeerRouter, node: LocalNode, local: CheckedPeer, peer: Peer): PeerState {
+  const checked = checkPeer(peer);
+  if (checked.name === local.name) throw new InvalidPeerError(checked.name, 'is the local node');
+  return route(node, local, checked);
 }
 
 /**
  * desired() for every mode: the device, then each peer's entries; a peer that fails (bad record,
- * unreachable, a pod CIDR another peer or the node already has) is refused alone.
+ * unreachable, a pod CIDR another peer or the node already has) is refused alone. Once per peer in a
+ * full apply of thousands, often before the JIT has made it fast: plain loops, the node checked once.
  */
-function desiredOf(mode: Mode, node: LocalNode, peers: readonly Peer[]): DesiredState {
+function desiredOf(mode: Mode, route: PeerRouter, node: LocalNode, peers: readonly Peer[]): DesiredState {
   const out: DesiredState = { routes: [], neighbours: [], fdb: [], refused: [] };
   const device = mode.deviceSpec(node);
   if (device !== undefined) out.device = device;
-  const taken = new Map<string, string>(checkPeer(node).podCIDRs.map((c) => [c.cidr, node.name]));
+  const local = checkPeer(node);
+  const taken = new Map<string, string>(local.podCIDRs.map((c) => [c.cidr, node.name]));
   const refuse = (peer: string, error: Error): void => void out.refused.push({ peer, error } satisfies Refusal);
   for (const peer of peers) {
     if (peer?.name === node.name) continue; // the node is often in its own peer list
     let state: PeerState;
     try {
-      state = mode.forPeer(node, peer);
+      state = routeChecked(route, node, local, peer);
     } catch (e) {
       refuse(String(peer?.name), e as Error);
       continue;
     }
-    const clash = state.routes.find((r) => taken.has(r.dst));
+    let clash: string | undefined;
+    for (const r of state.routes) if (clash === undefined && taken.has(r.dst)) clash = r.dst;
     if (clash !== undefined) {
-      refuse(peer.name, new InvalidPeerError(peer.name, `pod CIDR ${clash.dst} is already ${JSON.stringify(taken.get(clash.dst))}'s`));
+      refuse(peer.name, new InvalidPeerError(peer.name, `pod CIDR ${clash} is already ${JSON.stringify(taken.get(clash))}'s`));
       continue;
     }
-    for (const r of state.routes) taken.set(r.dst, peer.name);
-    out.routes.push(...state.routes);
-    out.neighbours.push(...state.neighbours);
-    out.fdb.push(...state.fdb);
+    for (const r of state.routes) {
+      taken.set(r.dst, peer.name);
+      out.routes.push(r);
+    }
+    for (const n of state.neighbours) out.neighbours.push(n);
+    for (const f of state.fdb) out.fdb.push(f);
   }
   return out;
 }
@@ -69,6 +75,6 @@ function desiredOf(mode: Mode, node: LocalNode, peers: readonly Peer[]): Desired
 /** A Mode from the parts that differ between modes; desired() and forPeer() are the shared ones above. */
 export function defineMode(parts: Pick<Mode, 'name' | 'mtuOverhead' | 'mtu' | 'deviceSpec'> & { route: PeerRouter }): Mode {
   const { route, ...rest } = parts;
-  const mode: Mode = { ...rest, desired: (node, peers) => desiredOf(mode, node, peers), forPeer: forPeerOf(route) };
+  const mode: Mode = { ...rest, desired: (node, peers) => desiredOf(mode, route, node, peers), forPeer: forPeerOf(route) };
   return mode;
 }

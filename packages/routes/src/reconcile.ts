@@ -431,40 +431,47 @@ export class Reconciler {
       }
       routeKeys.push(k);
     }
-    // throughNexthops returns new objects, resolved here in place; the mode's are copied.
+    // throughNexthops returns new objects, resolved here in place; the mode's are copied. Once per
+    // peer in a full apply of thousands, often before the JIT has made it fast: plain loops.
     const through = this.usesNexthops() ? throughNexthops(peer, given, this.#ids) : undefined;
-    const nexthops =
-      through === undefined || through.nexthops.length === 0
-        ? NONE
-        : through.nexthops.map((n) => {
-            n.dev = this.#ifindex(n.dev);
-            this.#want.nexthops.set(n.id, n);
-            return n.id;
-          });
+    let nexthops: readonly number[] = NONE;
+    if (through !== undefined && through.nexthops.length > 0) {
+      const ids: number[] = [];
+      for (const n of through.nexthops) {
+        n.dev = this.#ifindex(n.dev);
+        this.#want.nexthops.set(n.id, n);
+        ids.push(n.id);
+      }
+      nexthops = ids;
+    }
     const routes = through?.routes ?? given.routes;
     for (let i = 0; i < routes.length; i++) {
       const r = through !== undefined ? routes[i]! : { ...routes[i]! };
       r.dev = this.#ifindex(r.dev);
       this.#want.routes.set(routeKeys[i]!, r);
     }
-    const neighbours =
-      given.neighbours.length === 0
-        ? NONE
-        : given.neighbours.map((n) => {
-            const d = { ...n, dev: this.#ifindex(n.dev) };
-            const k = neighKey(d.dev, d.dst);
-            this.#want.neighbours.set(k, d);
-            return k;
-          });
-    const fdb =
-      given.fdb.length === 0
-        ? NONE
-        : given.fdb.map((f) => {
-            const d = { ...f, dev: this.#ifindex(f.dev) };
-            const k = fdbKey(d.dev, d.lladdr, d.dst);
-            this.#want.fdb.set(k, d);
-            return k;
-          });
+    let neighbours: readonly string[] = NONE;
+    if (given.neighbours.length > 0) {
+      const keys: string[] = [];
+      for (const n of given.neighbours) {
+        const d = { ...n, dev: this.#ifindex(n.dev) };
+        const k = neighKey(d.dev, d.dst);
+        this.#want.neighbours.set(k, d);
+        keys.push(k);
+      }
+      neighbours = keys;
+    }
+    let fdb: readonly string[] = NONE;
+    if (given.fdb.length > 0) {
+      const keys: string[] = [];
+      for (const f of given.fdb) {
+        const d = { ...f, dev: this.#ifindex(f.dev) };
+        const k = fdbKey(d.dev, d.lladdr, d.dst);
+        this.#want.fdb.set(k, d);
+        keys.push(k);
+      }
+      fdb = keys;
+    }
     const keys: PeerKeys = { nexthops, routes: routeKeys, neighbours, fdb, ids: through?.keys ?? NONE };
     this.#peers.set(peer, keys);
     return keys;
@@ -550,7 +557,8 @@ export class Reconciler {
     for (const c of done.nexthops.set) this.#nexthops.set(c.to.id, toNexthop(c.to, own));
     for (const r of done.routes.del) dropRoute(r);
     for (const c of done.routes.replace) dropRoute(c.from);
-    for (const d of [...done.routes.add, ...done.routes.replace.map((c) => c.to)]) pushList(this.#routes, routeKey(own.table, d.dst), toRoute(d, own));
+    for (const d of done.routes.add) pushList(this.#routes, routeKey(own.table, d.dst), toRoute(d, own));
+    for (const c of done.routes.replace) pushList(this.#routes, routeKey(own.table, c.to.dst), toRoute(c.to, own));
     for (const c of conflicts) setList(this.#routes, routeKey(c.table, c.dst), c.routes);
     for (const n of done.neighbours.del) this.#neighbours.delete(neighKey(n.dev, n.dst));
     for (const c of done.neighbours.set) this.#neighbours.set(neighKey(c.to.dev, c.to.dst), toNeigh(c.to));
