@@ -63,16 +63,19 @@ const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
  * A peer's routes through nexthop objects: each distinct (gateway, device, onlink) of a family
  * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids` numbers them; the
  * keys taken are returned so the caller can release them when the peer goes. Hot (once per peer in a
- * full pass over thousands): a peer has a few routes, so a linear search, and no copy of the state.
+ * full pass over thousands, often before the JIT has made it fast): a peer has a few routes, so a
+ * linear search, plain loops, and routes built field by field (all of one shape) rather than spread.
  */
 export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { routes: DesiredRoute[]; nexthops: DesiredNexthop[]; keys: string[] } {
   const nexthops: DesiredNexthop[] = [];
   const keys: string[] = [];
+  const routes: DesiredRoute[] = [];
   let v4 = 0;
   let v6 = 0;
-  const routes = state.routes.map((r): DesiredRoute => {
+  for (const r of state.routes) {
     const onlink = r.onlink === true;
-    let nh = nexthops.find((n) => n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink);
+    let nh: DesiredNexthop | undefined;
+    for (const n of nexthops) if (nh === undefined && n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink) nh = n;
     if (nh === undefined) {
       const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
       nh = { peer, id: ids.take(key), gateway: r.gateway, dev: r.dev };
@@ -80,7 +83,10 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds)
       keys.push(key);
       nexthops.push(nh);
     }
-    return { ...r, nhid: nh.id };
-  });
+    const route: DesiredRoute = { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev };
+    if (r.onlink !== undefined) route.onlink = r.onlink;
+    route.nhid = nh.id;
+    routes.push(route);
+  }
   return { routes, nexthops, keys };
 }
