@@ -4,6 +4,7 @@
 import { networkOf, parseIp, parsePrefix } from '@netboot/core/ip';
 import { type Attachment, validateIfname, validateNetworkName } from '@netboot/ipam';
 import { CniCode, CniError, configError } from './errors.js';
+import { DEFAULT_SERVER_SOCKET } from './forward.js';
 import { type CniDns, type CniResult, type CniRoute, parseDns, parseResult, parseRoute } from './result.js';
 import { type CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from './versions.js';
 
@@ -60,6 +61,8 @@ export interface NetConf {
   dns: CniDns;
   /** Also log to this file (logs always go to stderr). */
   logFile: string | undefined;
+  /** The warm CNI server's socket the plugin forwards to (default /run/netboot/cni.sock); false: never. */
+  server: string | false;
   prevResult: CniResult | undefined;
   /** GC: the attachments the runtime still uses (`cni.dev/valid-attachments`, or `cni.dev/attachments`). */
   validAttachments: Attachment[] | undefined;
@@ -162,6 +165,15 @@ function parseAttachments(v: unknown, field: string): Attachment[] {
   });
 }
 
+/** `server`: the warm CNI server's socket (forward.ts reads the same field before this runs). */
+function serverOf(v: unknown): string | false {
+  if (v === undefined) return DEFAULT_SERVER_SOCKET;
+  if (v === false) return false;
+  if (typeof v !== 'string' || !v.startsWith('/'))
+    throw configError('server', 'expected the CNI server socket as an absolute path, or false to never forward', v);
+  return v;
+}
+
 /** The cniVersion of a decoded config, or error 1 naming what is supported. */
 function configVersion(raw: Json): CniVersion {
   const v = raw.cniVersion;
@@ -217,6 +229,7 @@ export function parseConfig(raw: Json): NetConf {
     ipam: parseIpam(raw.ipam),
     dns: parseDns(raw.dns, 'dns'),
     logFile: optString(raw, 'logFile'),
+    server: serverOf(raw.server),
     prevResult: raw.prevResult === undefined ? undefined : parseResult(raw.prevResult, 'prevResult'),
     validAttachments: raw[validKey] === undefined ? undefined : parseAttachments(raw[validKey], validKey),
     raw,

@@ -53,8 +53,10 @@ export interface BundleOptions {
   /** Interpreter line for a script that is executed directly (`#!/usr/bin/env node`); none for a SEA. */
   shebang?: string;
   minify?: boolean;
-  /** `sea`: the single executable's main script (VERSION, then the plugin asset); default the plugin. */
+  /** `sea`: the single executable's main script (VERSION, the server, then the plugin asset); default the plugin. */
   entry?: 'plugin' | 'sea';
+  /** The plugin exports `main` for the SEA's entry to call instead of running itself (main.ts). */
+  library?: boolean;
 }
 
 const koffiPlugin: Plugin = {
@@ -127,6 +129,7 @@ export async function bundlePlugin(o: BundleOptions): Promise<Metafile> {
     plugins: [koffiPlugin, plainNamespacePlugin],
     define: {
       NETBOOT_KOFFI: JSON.stringify(o.koffi),
+      NETBOOT_PLUGIN_LIBRARY: JSON.stringify(o.library ?? false),
       ...(o.koffi.kind === 'embedded' ? { NETBOOT_KOFFI_DATA: JSON.stringify(readFileSync(koffiNativePath()).toString('base64')) } : {}),
     },
     minify: o.minify ?? false,

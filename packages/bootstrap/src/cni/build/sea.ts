@@ -45,8 +45,7 @@ const s = new Script(${JSON.stringify(wrapPlugin('@@SOURCE@@'))}.replace('@@SOUR
 const bytes = fs.readFileSync(native);
 const sea = { getAsset: () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) };
 const stdin = fs.readFileSync(0, 'utf8');
-const fsShim = { ...fs, readFileSync: (p, ...rest) => (p === 0 ? stdin : fs.readFileSync(p, ...rest)) };
-const load = (id) => (id === 'node:sea' ? sea : id === 'node:fs' ? fsShim : require(id));
+const load = (id) => (id === 'node:sea' ? sea : require(id));
 const pending = runs.split(',');
 const exit = process.exit;
 process.exit = () => {}; // the plugin exits when done; here the next run (or the cache) comes first
@@ -54,6 +53,7 @@ const next = () => {
   process.env.CNI_COMMAND = pending.shift();
   const module = { exports: {} };
   s.runInThisContext()(load, module, module.exports);
+  module.exports.main({ stdin }); // as the executable's entry calls it, after the server declined
 };
 next();
 process.on('beforeExit', () => {
@@ -99,7 +99,7 @@ export async function buildCni(o: BuildOptions): Promise<BuildOutput> {
   mkdirSync(work);
   try {
     const plugin = join(work, 'plugin.cjs');
-    await bundlePlugin({ outfile: plugin, koffi: { kind: 'asset', sha256, size }, minify: true });
+    await bundlePlugin({ outfile: plugin, koffi: { kind: 'asset', sha256, size }, minify: true, library: true });
     // sea-entry.ts reads the bundle as latin1, which is only right for ASCII.
     if (readFileSync(plugin).some((byte) => byte > 0x7f)) throw new CniError(CniCode.Internal, `${plugin} is not ASCII: sea-entry.ts cannot read it as latin1`);
     const cache = join(work, 'plugin.cache');

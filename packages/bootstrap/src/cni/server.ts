@@ -1,0 +1,168 @@
+// The warm CNI server: `netboot cni serve`, or the agent with `--cni-socket`. The plugin's shim
+// (forward.ts) sends each call here; this process has the verbs loaded and compiled, so an ADD costs
+// its netlink and IPAM work and nothing else. Every call runs the very same dispatch() as the plugin
+// does in-process, with an io that captures stdout and stderr for the reply.
+//
+// Calls are served one at a time: the IPAM store's flock blocks the thread and namespace switches
+// happen on the main thread, so two interleaved calls in one process could deadlock or mix state.
+//
+// Namespaces: the node-side work (bridge, host veth, nft) must happen where the shim runs, so a shim in
+// another network or mount namespace gets {fallback} and runs in-process. The mount namespace matters
+// for paths too: CNI_NETNS (/run/netns/x, /var/run/netns/…), dataDir, the lease and log files are read
+// here as the shim would read them only when both see the same mounts — a pod netns path that exists
+// only in the shim's mount namespace (a runtime that mounts it privately) therefore always falls back.
+// /proc/self/… paths are rewritten by the shim to its pid. Relative paths in the config would resolve
+// against this process's working directory: the plugin is given absolute ones in practice.
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { CniCode, CniError } from './errors.js';
+import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
+import { dispatch } from './skel.js';
+import { verbs } from './verbs/index.js';
+
+/** A request larger than this is not a CNI call (configs are a few KB; prevResult adds little). */
+const MAX_REQUEST = 16 << 20;
+
+export interface CniServer {
+  readonly socket: string;
+  /** Stops accepting, removes the socket, and resolves once the calls already taken are answered. */
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** The unix socket to listen on (created 0600; its directory 0700 when it has to be made). */
+  socket: string;
+  /** One line per call and per refusal (default: none). */
+  log?(line: string): void;
+}
+
+function nsInode(kind: 'net' | 'mnt'): number {
+  return statSync(`/proc/self/ns/${kind}`).ino;
+}
+
+function isRequest(v: unknown): v is ServerRequest {
+  const r = v as ServerRequest;
+  return typeof r === 'object' && r !== null && typeof r.env === 'object' && r.env !== null && typeof r.stdin === 'string';
+}
+
+/** Whether something answers on `socket` (a live server), as opposed to a stale file. */
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(socket, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+}
+
+/** Makes way for our socket: a stale one is removed, a live one or another kind of file is refused. */
+async function clearPath(socket: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(socket).isSocket();
+  } catch {
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+    return;
+  }
+  if (!isSocket) throw new CniError(CniCode.Conflict, `${socket} exists and is not a socket: remove it or choose another --socket`);
+  if (await answers(socket))
+    throw new CniError(CniCode.Conflict, `another CNI server already listens on ${socket}: stop it first (or choose another --socket)`);
+  unlinkSync(socket);
+}
+
+/** Starts the server; calls are answered until close(). */
+export async function serveCni(o: ServeOptions): Promise<CniServer> {
+  const log = o.log ?? (() => {});
+  const home = { net: nsInode('net'), mnt: nsInode('mnt') };
+  let queue: Promise<void> = Promise.resolve();
+
+  async function run(req: unknown): Promise<ServerReply> {
+    if (!isRequest(req) || req.v !== PROTOCOL_VERSION) return { fallback: `not a protocol v${PROTOCOL_VERSION} request (plugin and server versions differ)` };
+    if (req.netns !== home.net) return { fallback: `the plugin runs in network namespace ${req.netns}, this server in ${home.net}` };
+    if (req.mntns !== home.mnt) return { fallback: `the plugin runs in mount namespace ${req.mntns}, this server in ${home.mnt}` };
+    let stdout = '';
+    let stderr = '';
+    const io = { env: req.env, readStdin: () => req.stdin, stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t) };
+    const code = await dispatch(io, verbs);
+    return { code, stdout, stderr };
+  }
+
+  function describe(req: unknown): string {
+    if (!isRequest(req)) return 'a malformed request';
+    const e = req.env;
+    return `${e.CNI_COMMAND} ${e.CNI_CONTAINERID ?? ''}/${e.CNI_IFNAME ?? ''} (pid ${req.pid})`;
+  }
+
+  function onConnection(conn: Socket): void {
+    let data = '';
+    let gone = false;
+    conn.setEncoding('utf8');
+    conn.on('error', () => {}); // the shim was killed: nothing to answer
+    conn.on('end', () => {
+      gone = true; // the shim never half-closes: it left (killed by the runtime's timeout)
+    });
+    conn.on('data', (chunk: string) => {
+      data += chunk;
+      const nl = data.indexOf('\n');
+      if (nl < 0) {
+        if (data.length > MAX_REQUEST) conn.destroy();
+        return;
+      }
+      conn.removeAllListeners('data');
+      let req: unknown;
+      try {
+        req = JSON.parse(data.slice(0, nl));
+      } catch {
+        req = undefined;
+      }
+      const turn = queue.then(async () => {
+        // Left before its turn: the runtime gave up on this call (and will retry or DEL).
+        if (gone) return void log(`${describe(req)}: the plugin left before its turn; not run`);
+        const t0 = performance.now();
+        const reply = await run(req);
+        log(`${describe(req)}: ${'fallback' in reply ? `fallback, ${reply.fallback}` : `exit ${reply.code}`} in ${(performance.now() - t0).toFixed(1)} ms`);
+        conn.end(`${JSON.stringify(reply)}\n`);
+      });
+      // A failure here is a bug; the shim sees the connection close without a reply (error 11).
+      queue = turn.catch((err: unknown) => {
+        log(`${describe(req)}: ${(err as Error).stack ?? String(err)}`);
+        conn.destroy();
+      });
+    });
+  }
+
+  await clearPath(o.socket);
+  const server = createServer(onConnection);
+  // The socket is made 0600 from the start (umask during bind), not chmod-ed after a window.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.socket, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(o.socket, 0o600);
+  const ino = statSync(o.socket).ino;
+  return {
+    socket: o.socket,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Remove the socket now, so shims fall back at once; only ours, never a successor's.
+        try {
+          if (statSync(o.socket).ino === ino) unlinkSync(o.socket);
+        } catch {
+          // already gone
+        }
+      });
+      await queue;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// The warm CNI server's protocol and the plugin's shim, without namespaces: the conflist's `server`
+// field, a call answered by a server in this process while the plugin bundle cannot even load koffi
+// (so the forwarded path loads no verb, FFI, netlink or IPAM), a server that speaks another protocol
+// (fallback), and one that takes a request and closes without a reply (error 11, no second attempt).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bundlePlugin } from '../src/cni/build/bundle.js';
+import { parseConfig } from '../src/cni/config.js';
+import { CniError } from '../src/cni/errors.js';
+import { serveCni } from '../src/cni/server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nbt-cni-server-'));
+const plugin = join(dir, 'netboot');
+const base = {
+  cniVersion: '1.1.0',
+  name: 'podnet',
+  type: 'netboot',
+  ipam: { type: 'netboot', ranges: [[{ subnet: '10.0.0.0/24' }]], dataDir: join(dir, 'd') },
+};
+
+test.before(async () => {
+  // koffi from a path that does not exist: any call that loads the FFI fails naming it.
+  await bundlePlugin({ outfile: plugin, koffi: { kind: 'path', path: '/nonexistent/koffi.node' } });
+});
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The plugin as a runtime runs it; asynchronously, as the server answering it lives in this process. */
+function runPlugin(command: string, conf: unknown): Promise<{ code: number | null; out: any; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [plugin], { env: { CNI_COMMAND: command, PATH: '/usr/bin:/bin' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (child.exitCode ?? -1) : 0, out: stdout.trim() === '' ? undefined : JSON.parse(stdout), stderr });
+    });
+    child.stdin!.end(JSON.stringify(conf));
+  });
+}
+
+test('config: `server` defaults to /run/netboot/cni.sock, takes a path or false; anything else is error 7 naming it', () => {
+  assert.is(parseConfig(base).server, '/run/netboot/cni.sock');
+  assert.is(parseConfig({ ...base, server: false }).server, false);
+  assert.is(parseConfig({ ...base, server: '/tmp/x.sock' }).server, '/tmp/x.sock');
+  for (const server of [true, 3, 'relative.sock', '']) {
+    try {
+      parseConfig({ ...base, server });
+      assert.unreachable(`server ${JSON.stringify(server)} accepted`);
+    } catch (err) {
+      assert.instance(err, CniError);
+      assert.is((err as CniError).code, 7);
+      assert.match((err as Error).message, '"server"');
+    }
+  }
+});
+
+test('a call through the server: its reply and exit code, and the plugin never loaded koffi', async () => {
+  const socket = join(dir, 'run', 'cni.sock');
+  const lines: string[] = [];
+  const server = await serveCni({ socket, log: (l) => lines.push(l) });
+  try {
+    assert.is(statSync(socket).mode & 0o777, 0o600);
+    assert.is(statSync(join(dir, 'run')).mode & 0o777, 0o700);
+    // STATUS with a usable range: 0 from the server; in-process it would fail on the missing koffi.
+    const ok = await runPlugin('STATUS', { ...base, server: socket });
+    assert.is(ok.code, 0, JSON.stringify(ok) + lines.join('\n'));
+    assert.match(lines.join('\n'), /STATUS \/ \(pid \d+\): exit 0/);
+    // An error reply comes back as the plugin would print it: code, JSON and the log on stderr.
+    const bad = await runPlugin('STATUS', { ...base, cniVersion: '1.0.0', server: socket });
+    assert.is(bad.code, 1);
+    assert.is(bad.out.code, 1);
+    assert.is(bad.out.cniVersion, '1.0.0');
+    assert.match(bad.stderr, 'STATUS needs cniVersion 1.1.0');
+    // With "server": false the same call runs in-process, and so loads koffi (and fails naming it).
+    const local = await runPlugin('STATUS', { ...base, server: false });
+    assert.is(local.code, 1);
+    assert.match(local.out.msg, '/nonexistent/koffi.node');
+  } finally {
+    await server.close();
+  }
+  assert.not.ok(
+    (() => {
+      try {
+        return statSync(socket);
+      } catch {
+        return undefined;
+      }
+    })(),
+    'close() removed the socket',
+  );
+});
+
+test('a second server on a live socket is refused; a stale socket file is replaced', async () => {
+  const socket = join(dir, 'twice.sock');
+  const first = await serveCni({ socket });
+  try {
+    await serveCni({ socket }).then(
+      () => assert.unreachable('a second server started'),
+      (err: Error) => assert.match(err.message, 'already listens'),
+    );
+  } finally {
+    await first.close();
+  }
+  // A server killed without close() leaves its socket file: the next one takes the path over.
+  const stale = createServer();
+  await new Promise<void>((resolve) => stale.listen(socket, resolve));
+  (stale as unknown as { _handle: { close(): void } })._handle.close(); // closed without unlinking
+  const next = await serveCni({ socket });
+  await next.close();
+});
+
+test('a server of another protocol falls back; one that closes without a reply is error 11, never run twice', async () => {
+  const socket = join(dir, 'stand-in.sock');
+  let reply = '';
+  let requests = 0;
+  // A stand-in at the protocol level: what an older server, or a server killed mid-call, looks like.
+  const standIn = createServer((c) => {
+    requests++;
+    c.once('data', () => (reply === '' ? c.destroy() : c.end(reply)));
+  });
+  await new Promise<void>((resolve) => standIn.listen(socket, resolve));
+  try {
+    reply = `${JSON.stringify({ fallback: 'not a protocol v1 request' })}\n`;
+    const fell = await runPlugin('STATUS', { ...base, server: socket });
+    assert.match(fell.stderr, 'cannot run this call (not a protocol v1 request); running in-process');
+    assert.match(fell.out.msg, '/nonexistent/koffi.node', 'ran in-process');
+    reply = '';
+    const lost = await runPlugin('STATUS', { ...base, cniVersion: '1.1.0', server: socket });
+    assert.is(lost.code, 1);
+    assert.is(lost.out.code, 11);
+    assert.is(lost.out.cniVersion, '1.1.0');
+    assert.match(lost.out.msg, socket);
+    assert.not.match(lost.stderr, 'koffi', 'no in-process attempt');
+    assert.is(requests, 2);
+  } finally {
+    standIn.close();
+  }
+});
+
+test.run();
