@@ -46,6 +46,8 @@ export interface AgentConfig {
   natOutgoing: boolean;
   /** On shutdown remove netboot's nftables table and the lease file (`--cleanup`); default false. */
   cleanup: boolean;
+  /** Also serve the CNI plugin's calls on this unix socket (`--cni-socket`, see `netboot cni serve`); default off. */
+  cniSocket?: string;
 }
 
 /** Bad configuration: the agent exits 2 with this message before doing anything. */
@@ -57,7 +59,8 @@ const USAGE = `usage: netboot agent [--config FILE] [--node-name NAME] [--node-i
                      [--pool CIDR[:no-nat]]... [--mode host-gw|vxlan|cross-subnet|ipip] [--vni N] [--vxlan-port N]
                      [--datastore file|etcd|kubernetes] [--nodes-file FILE] [--pod-cidr CIDR]...
                      [--etcd-endpoint URL]... [--etcd-prefix P] [--kubeconfig FILE] [--register-node] [--cluster-ipam]
-                     [--resync-seconds N] [--health-port N] [--lease-file FILE] [--no-nat-outgoing] [--cleanup]`;
+                     [--resync-seconds N] [--health-port N] [--lease-file FILE] [--no-nat-outgoing] [--cleanup]
+                     [--cni-socket PATH]`;
 
 /** `netboot agent --help`: the usage and how it is run (errors carry only the usage). */
 export const HELP = `${USAGE}
@@ -68,7 +71,9 @@ examples:
   # netboot's own pools on etcd, no controller-manager node IPAM
   netboot agent --node-name node1 --node-ip 192.168.1.11 --datastore etcd --etcd-endpoint http://10.0.0.1:2379 --pool 10.244.0.0/16
   # Kubernetes without the controller manager's node IPAM: pools kept in ConfigMap kube-system/netboot-ipam
-  netboot agent --node-name node1 --kubeconfig /etc/kubernetes/kubelet.conf --cluster-ipam --pool 10.244.0.0/16`;
+  netboot agent --node-name node1 --kubeconfig /etc/kubernetes/kubelet.conf --cluster-ipam --pool 10.244.0.0/16
+  # also answer the CNI plugin's calls from this warm process (the conflist's default "server")
+  netboot agent --node-name node1 --kubeconfig /etc/kubernetes/kubelet.conf --cni-socket /run/netboot/cni.sock`;
 
 const FLAGS = ['register-node', 'cluster-ipam', 'no-nat-outgoing', 'cleanup'];
 const REPEATED = ['node-ip', 'cluster-cidr', 'pool', 'pod-cidr', 'etcd-endpoint'];
@@ -107,6 +112,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentConfig {
     'resync-seconds',
     'health-port',
     'lease-file',
+    'cni-socket',
   ]);
   for (const k of flags.keys()) if (!known.has(k)) throw new AgentConfigError(`unknown option --${k}\n${USAGE}`);
   for (const k of flags.keys()) if (!REPEATED.includes(k) && k !== 'config' && flags.get(k)!.length > 1) throw new AgentConfigError(`--${k} given twice`);
@@ -136,6 +142,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentConfig {
     ...(many('resync-seconds') && { resyncSeconds: Number(one('resync-seconds')) }),
     ...(many('health-port') && { healthPort: Number(one('health-port')) }),
     ...(many('lease-file') && { leaseFile: one('lease-file') }),
+    ...(many('cni-socket') && { cniSocket: one('cni-socket') }),
     ...(flags.has('no-nat-outgoing') && { natOutgoing: false }),
     ...(flags.has('cleanup') && { cleanup: true }),
     datastore,
@@ -190,6 +197,7 @@ export function checkConfig(raw: Record<string, unknown>): AgentConfig {
     'leaseFile',
     'natOutgoing',
     'cleanup',
+    'cniSocket',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `is not a setting (known: ${[...known].join(', ')})`);
   const nodeName = raw.nodeName ?? hostname();
@@ -225,6 +233,11 @@ export function checkConfig(raw: Record<string, unknown>): AgentConfig {
     cleanup: raw.cleanup === true,
   };
   if (raw.pools !== undefined) config.pools = checkPools(raw.pools, natOutgoing, bad);
+  if (raw.cniSocket !== undefined) {
+    if (typeof raw.cniSocket !== 'string' || !raw.cniSocket.startsWith('/'))
+      throw bad('cniSocket', 'must be an absolute socket path (e.g. /run/netboot/cni.sock)');
+    config.cniSocket = raw.cniSocket;
+  }
   if (raw.vni !== undefined) config.vni = int('vni', raw.vni, 1, 1, 16_777_215);
   if (raw.vxlanPort !== undefined) config.vxlanPort = int('vxlanPort', raw.vxlanPort, 4789, 1, 65_535);
   return config;

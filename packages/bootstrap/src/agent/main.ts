@@ -23,8 +23,11 @@ export async function agentMain(argv: readonly string[]): Promise<number> {
   setFlagsFromString(YOUNG_GENERATION_FLAG);
   const log = jsonLogger();
   let agent: Agent;
+  let cniSocket: string | undefined;
   try {
-    agent = new Agent(parseAgentArgs(argv), { log });
+    const config = parseAgentArgs(argv);
+    cniSocket = config.cniSocket;
+    agent = new Agent(config, { log });
   } catch (e) {
     if (!(e instanceof AgentConfigError)) throw e;
     process.stderr.write(`netboot agent: ${e.message}\n`);
@@ -37,7 +40,10 @@ export async function agentMain(argv: readonly string[]): Promise<number> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // --cni-socket: the CNI plugin's calls answered here, warm (loaded only when asked for).
+  let cni: { close(): Promise<void> } | undefined;
   try {
+    if (cniSocket !== undefined) cni = await (await import('../cni/server.js')).serveCni({ socket: cniSocket, log: (line) => log.info(`cni server: ${line}`) });
     await agent.run(stop.signal);
     return 0;
   } catch (e) {
@@ -45,6 +51,7 @@ export async function agentMain(argv: readonly string[]): Promise<number> {
     process.stderr.write(`netboot agent: ${(e as Error).message}\n`);
     return e instanceof InvalidInputError ? 2 : 1;
   } finally {
+    await cni?.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
