@@ -121,7 +121,8 @@ function decodeMessage(buf: Buffer, off: number, end: number): NlMessage {
   const seq = buf.readUInt32LE(off + 8);
   const pid = buf.readUInt32LE(off + 12);
   curType = type;
-  curPath.length = 0;
+  // Empty unless a decode threw half-way; setting an array's length is a runtime call, once per message.
+  if (curPath.length !== 0) curPath.length = 0;
   const p = off + NLMSG_HDRLEN;
   const family = familyByType[type];
   if (family !== undefined) {
@@ -448,7 +449,7 @@ export class MessageWriter {
   /** Appends one message with the given flags/seq/pid; returns its start offset. */
   append(msg: Omit<NlMessage, 'flags' | 'seq' | 'pid'>, flags: number, seq: number, pid: number): number {
     const start = this.pos;
-    this.path.length = 0;
+    if (this.path.length !== 0) this.path.length = 0; // as in decodeMessage: a runtime call per message
     this.msgType = msg.type;
     try {
       this.room(NLMSG_HDRLEN);
