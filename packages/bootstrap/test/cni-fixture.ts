@@ -39,6 +39,11 @@ export interface Invocation {
   binary?: string;
   /** Extra or replaced variables; `undefined` removes one. */
   env?: Record<string, string | undefined>;
+  /**
+   * Enter the node namespace with `nsenter --net` (the caller's mount namespace, as a runtime's plugins
+   * share the host's) instead of `ip netns exec`, which makes a mount namespace of its own.
+   */
+  nsenter?: boolean;
 }
 
 export interface Outcome {
@@ -91,7 +96,8 @@ export class Node {
     };
     const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
     // `ip netns exec` execs the plugin in place, so the child's pid is the plugin's.
-    return { argv: ['ip', 'netns', 'exec', this.ns.name, inv.binary ?? this.plugin], env: clean };
+    const enter = inv.nsenter ? ['nsenter', `--net=${this.ns.path}`] : ['ip', 'netns', 'exec', this.ns.name];
+    return { argv: [...enter, inv.binary ?? this.plugin], env: clean };
   }
 
   run(command: string | undefined, conf: unknown, inv: Invocation = {}): Outcome {
