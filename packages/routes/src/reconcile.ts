@@ -454,7 +454,7 @@ export class Reconciler {
     if (given.neighbours.length > 0) {
       const keys: string[] = [];
       for (const n of given.neighbours) {
-        const d = { ...n, dev: this.#ifindex(n.dev) };
+        const d: DesiredNeigh = { peer: n.peer, dst: n.dst, lladdr: n.lladdr, dev: this.#ifindex(n.dev) };
         const k = neighKey(d.dev, d.dst);
         this.#want.neighbours.set(k, d);
         keys.push(k);
@@ -465,7 +465,7 @@ export class Reconciler {
     if (given.fdb.length > 0) {
       const keys: string[] = [];
       for (const f of given.fdb) {
-        const d = { ...f, dev: this.#ifindex(f.dev) };
+        const d: DesiredFdb = { peer: f.peer, lladdr: f.lladdr, dst: f.dst, dev: this.#ifindex(f.dev) };
         const k = fdbKey(d.dev, d.lladdr, d.dst);
         this.#want.fdb.set(k, d);
         keys.push(k);

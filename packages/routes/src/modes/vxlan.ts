@@ -43,8 +43,16 @@ function vxlanUplink(node: LocalNode, opts: VxlanOptions): UnderlayAddress {
   return uplink;
 }
 
+// The underlay family per node record and asked-for family: overlayFdb needs it for every peer, and
+// finding it parses the node's addresses (node records are treated as immutable, as in peer.ts).
+const families = new WeakMap<LocalNode, Map<IpFamily | undefined, IpFamily>>();
+
 function underlayFamily(node: LocalNode, opts: VxlanOptions): IpFamily {
-  return parsePrefix(vxlanUplink(node, opts).cidr).family;
+  let known = families.get(node);
+  if (known === undefined) families.set(node, (known = new Map()));
+  let family = known.get(opts.underlay);
+  if (family === undefined) known.set(opts.underlay, (family = parsePrefix(vxlanUplink(node, opts).cidr).family));
+  return family;
 }
 
 export function vxlanMtu(node: LocalNode, opts: VxlanOptions): number {
