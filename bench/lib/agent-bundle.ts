@@ -24,7 +24,7 @@ function packageDir(from: string, pkg: string): string {
 
 const EXTERNAL: [pkg: string, from: string][] = [
   ['koffi', 'core'],
-  ['etcd3', 'bootstrap'],
+  ['etcd3', 'ipam'], // for @netboot/ipam/etcd (netboot pool/ipam on etcd); the agent speaks to etcd over HTTP
   ['@kubernetes/client-node', 'bootstrap'],
 ];
 

@@ -4,12 +4,13 @@
 // stops renewing and its record expires after `ttlSeconds`. Peers come from a list followed by a watch
 // from the list's revision; a lost watch (etcd down, a member gone, compaction) is a fresh list — a
 // `sync` — after backoff, never a guess. Several endpoints: the client fails over between members.
-import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
+// The client is etcd-http.ts (etcd's JSON gateway), not npm `etcd3`: see there why.
 import type { IpPoolSpec } from '@netboot/ipam';
-import { EtcdKv } from '@netboot/ipam/etcd';
 import { Backoff, pause, reasonOf } from './backoff.js';
 import { type Channel, produced } from './channel.js';
 import { claimLease } from './cluster-lease.js';
+import { EtcdHttp, type EtcdKv } from './etcd-http.js';
+import { EtcdHttpKv } from './etcd-kv.js';
 import { checkRecord, complete, eventFor } from './records.js';
 import { abortReason, type Datastore, type NodeLease, type NodeRecord, type PeerEvent } from './types.js';
 
@@ -31,28 +32,25 @@ export interface EtcdDatastoreOptions {
 export class EtcdDatastore implements Datastore {
   readonly kind = 'etcd' as const;
   readonly #opts: EtcdDatastoreOptions;
-  readonly #client: Etcd3;
+  readonly #client: EtcdHttp;
   readonly #nodes: string;
   /** The IPAM store's key prefix (ClusterIpam's keys under `<kvPrefix>/netboot/ipam/`). */
   readonly #kvPrefix: string;
   readonly #closing = new AbortController();
-  #kv: EtcdKv | undefined;
-  #lease: Lease | undefined;
+  readonly #kv: EtcdHttpKv;
+  /** The etcd lease holding this node's record, and what stops its keep-alive. */
+  #lease: { id: string; stop: AbortController } | undefined;
   #record: NodeRecord | undefined;
   readonly #running = new Set<Promise<void>>();
 
   constructor(opts: EtcdDatastoreOptions) {
     this.#opts = opts;
-    const timeout = opts.callTimeoutMs ?? 5_000;
-    this.#client = new Etcd3({
-      hosts: opts.endpoints,
-      dialTimeout: 2_000,
-      // Unary calls only: a deadline on the watch and keep-alive streams ended them every `timeout`,
-      // and each reconnect re-listed every node (idle CPU 4 % of a core with 5,000 peers; 0.2 % without).
-      defaultCallOptions: (call) => (call.isStream ? {} : { deadline: new Date(Date.now() + timeout) }),
-    });
+    // A deadline on unary calls only: the watch is a stream that lives as long as it can (a deadline
+    // on it ended it every few seconds, and each reconnect re-listed every node).
+    this.#client = new EtcdHttp({ endpoints: opts.endpoints, callTimeoutMs: opts.callTimeoutMs ?? 5_000 });
     this.#nodes = `${opts.prefix ?? '/netboot'}/nodes/`;
     this.#kvPrefix = opts.prefix ?? '';
+    this.#kv = new EtcdHttpKv(this.#client, this.#kvPrefix);
   }
 
   leases(signal: AbortSignal): AsyncIterable<NodeLease> {
@@ -73,8 +71,10 @@ export class EtcdDatastore implements Datastore {
     this.#closing.abort();
     await Promise.allSettled([...this.#running]);
     // Revoking says "gone" at once; if etcd is unreachable the record simply expires.
-    await this.#lease?.revoke().catch(() => undefined);
-    await this.#kv?.close();
+    const lease = this.#lease;
+    this.#lease = undefined;
+    lease?.stop.abort();
+    if (lease !== undefined) await this.#client.revoke(lease.id).catch(() => undefined);
     this.#client.close();
   }
 
@@ -97,98 +97,94 @@ export class EtcdDatastore implements Datastore {
 
   /** The node's lease (claimLease) and the store's revision read just before it: the watch for changes starts after it. */
   async #claim(): Promise<{ lease: NodeLease; revision: string }> {
-    this.#kv ??= await EtcdKv.open({ endpoints: this.#opts.endpoints, prefix: this.#kvPrefix, callTimeoutMs: this.#opts.callTimeoutMs ?? 5_000 });
-    const { header } = await this.#client.get(this.#nodes).exec();
-    return { lease: await claimLease(this.#kv, this.#opts.node, this.#opts.pools ?? []), revision: header.revision };
+    const revision = await this.#client.revision(this.#nodes);
+    return { lease: await claimLease(this.#kv, this.#opts.node, this.#opts.pools ?? []), revision };
   }
 
   /**
-   * Resolves at the first change after `revision` to the pools or to this node's blocks (an etcd watch
+   * Resolves at the first change after `revision` to the pools or to this node's blocks (etcd watches
    * from that revision, so nothing since the claim is missed), after a minute at the latest (a watch
-   * lost unnoticed must not freeze the lease), or when `signal` aborts. Watchers are made only while etcd
-   * answers (a watcher left on a client that never reaches etcd keeps the process alive after close);
-   * when it does not, the claim is simply tried again after a pause.
+   * lost unnoticed must not freeze the lease), or when `signal` aborts; after a pause when a watch
+   * failed (etcd unreachable: the claim is then simply tried again).
    */
   async #ipamChange(revision: string, signal: AbortSignal): Promise<void> {
     const ipam = `${this.#kvPrefix}/netboot/ipam`;
     const from = String(BigInt(revision) + 1n);
-    const watchers: Watcher[] = [];
-    let wake: () => void = () => undefined;
-    const changed = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    const timer = setTimeout(wake, 60_000);
-    signal.addEventListener('abort', wake, { once: true });
+    const changed = new AbortController();
+    const timer = setTimeout(() => changed.abort(), 60_000);
+    const both = AbortSignal.any([signal, changed.signal]);
     try {
-      for (const prefix of [`${ipam}/pools/`, `${ipam}/affinities/${this.#opts.node}/`]) {
-        const creating = this.#client.watch().prefix(prefix).startRevision(from).create();
-        const w = await Promise.race([creating, pause(2_000, signal).then(() => undefined)]);
-        if (w === undefined) {
-          // Stopped, or etcd slow: a watcher still being created is cancelled once it is (before close()
-          // closes the client), so none is left attached retrying forever.
-          const late = await Promise.race([creating.catch(() => undefined), pause(5_000).then(() => undefined)]);
-          await late?.cancel().catch(() => undefined);
-          throw new Error('etcd did not attach the watch');
-        }
-        watchers.push(w);
-        w.on('put', wake);
-        w.on('delete', wake);
-        w.on('disconnected', wake);
-        w.on('error', wake);
-      }
-      await changed;
-    } catch {
-      await pause(1_000, signal);
+      const ended = await Promise.race(
+        [`${ipam}/pools/`, `${ipam}/affinities/${this.#opts.node}/`].map((prefix) => this.#client.watch(prefix, from, () => changed.abort(), both)),
+      );
+      if (ended !== 'closed') await pause(1_000, signal);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', wake);
-      await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+      changed.abort(); // ends the other watch
     }
   }
 
-  /** Puts the record under a fresh lease; when that lease is lost (etcd was down longer than the TTL), again. */
+  /** Puts the record under a fresh lease kept alive from here; when that lease is lost (etcd was down longer than the TTL), again. */
   async #put(): Promise<void> {
     const record = this.#record!;
-    const lease = this.#client.lease(this.#opts.ttlSeconds ?? 15, { autoKeepAlive: true });
-    lease.on('lost', () => {
-      if (this.#lease !== lease || this.#closing.signal.aborted) return;
-      this.#lease = undefined;
-      void this.#retry(this.#closing.signal, () => this.#put()).catch(() => undefined);
-    });
+    const ttl = this.#opts.ttlSeconds ?? 15;
+    const id = await this.#client.grant(ttl);
     try {
-      await lease.put(`${this.#nodes}${record.name}`).value(JSON.stringify(record));
+      await this.#client.put(`${this.#nodes}${record.name}`, JSON.stringify(record), id);
     } catch (e) {
-      lease.release();
+      void this.#client.revoke(id).catch(() => undefined);
       throw e;
     }
     const old = this.#lease;
-    this.#lease = lease;
-    await old?.revoke().catch(() => undefined);
+    const stop = new AbortController();
+    this.#lease = { id, stop };
+    void this.#keepAlive(id, ttl, AbortSignal.any([stop.signal, this.#closing.signal]));
+    old?.stop.abort();
+    if (old !== undefined) await this.#client.revoke(old.id).catch(() => undefined);
+  }
+
+  /**
+   * Renews lease `id` every third of its TTL (`etcdctl lease keep-alive`). Lost — etcd no longer has it,
+   * or no renewal got through for a whole TTL — the record is put again under a new lease.
+   */
+  async #keepAlive(id: string, ttl: number, signal: AbortSignal): Promise<void> {
+    let renewed = Date.now();
+    while (await pause((ttl * 1000) / 3, signal)) {
+      try {
+        if ((await this.#client.keepAlive(id)) > 0) {
+          renewed = Date.now();
+          continue;
+        }
+      } catch {
+        if (Date.now() - renewed < ttl * 1000) continue;
+      }
+      if (this.#lease?.id !== id || signal.aborted) return;
+      this.#lease = undefined;
+      void this.#retry(this.#closing.signal, () => this.#put()).catch(() => undefined);
+      return;
+    }
   }
 
   async #watchLoop(out: Channel<PeerEvent>, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff();
     while (!signal.aborted) {
-      let reason = 'the watch ended';
+      let reason: string;
       try {
-        const listed = await this.#client.getAll().prefix(this.#nodes).exec();
-        out.push({ type: 'sync', peers: listed.kvs.map((kv) => this.#decode(kv)).filter((r): r is NodeRecord => r !== undefined && complete(r)) });
-        const watcher = await this.#client
-          .watch()
-          .prefix(this.#nodes)
-          .startRevision(String(BigInt(listed.header.revision) + 1n))
-          .create();
+        // Its own scope: the listing (thousands of records) is not kept alive while the watch runs.
+        const revision = await this.#sync(out);
         backoff.reset();
-        reason = await new Promise<string>((resolve) => {
-          // A value that is not a record is as good as none: its node's old routes go.
-          watcher.on('put', (kv) => out.push(eventFor(this.#decode(kv) ?? this.#emptyRecord(kv))));
-          watcher.on('delete', (kv) => out.push({ type: 'remove', name: kv.key.toString().slice(this.#nodes.length) }));
-          watcher.on('disconnected', (e) => resolve(`lost the watch: ${reasonOf(e)}`));
-          watcher.on('error', (e) => resolve(`the watch failed: ${reasonOf(e)}`));
-          signal.addEventListener('abort', () => resolve('closed'), { once: true });
-          if (signal.aborted) resolve('closed'); // aborted while the watch was being created
-        });
-        await watcher.cancel().catch(() => undefined);
+        reason = await this.#client.watch(
+          this.#nodes,
+          String(BigInt(revision) + 1n),
+          (events) => {
+            for (const e of events) {
+              const name = e.kv.key.slice(this.#nodes.length);
+              // A value that is not a record is as good as none: its node's old routes go.
+              out.push(e.type === 'delete' ? { type: 'remove', name } : eventFor(this.#decode(e.kv) ?? { name, nodeIPs: [], podCIDRs: [] }));
+            }
+          },
+          signal,
+        );
       } catch (e) {
         reason = `cannot list ${this.#nodes} from ${this.#opts.endpoints.join(',')}: ${reasonOf(e)}`;
       }
@@ -199,19 +195,21 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
+  /** Lists every record into one `sync` event; the listing's revision, where the watch starts. */
+  async #sync(out: Channel<PeerEvent>): Promise<string> {
+    const listed = await this.#client.list(this.#nodes);
+    out.push({ type: 'sync', peers: listed.kvs.map((kv) => this.#decode(kv)).filter((r): r is NodeRecord => r !== undefined && complete(r)) });
+    return listed.revision;
+  }
+
   /** A stored record, or undefined (a bad value is skipped: one broken peer must not stop the rest). */
-  #decode(kv: IKeyValue): NodeRecord | undefined {
-    const key = kv.key.toString();
+  #decode(kv: EtcdKv): NodeRecord | undefined {
     try {
-      const r = checkRecord(JSON.parse(kv.value.toString()), key);
-      return r.name === key.slice(this.#nodes.length) ? r : undefined;
+      const r = checkRecord(JSON.parse(kv.value), kv.key);
+      return r.name === kv.key.slice(this.#nodes.length) ? r : undefined;
     } catch {
       return undefined;
     }
-  }
-
-  #emptyRecord(kv: IKeyValue): NodeRecord {
-    return { name: kv.key.toString().slice(this.#nodes.length), nodeIPs: [], podCIDRs: [] };
   }
 
   /** Runs `fn` until it succeeds, backing off while etcd is unreachable; rejects with the signal's reason when it aborts. */
