@@ -140,6 +140,27 @@ function assertControlPlaneFromInit(state: LabState): void {
   assert.match(uploaded, `podSubnet: ${state.podCIDRs[0]}`);
 }
 
+/**
+ * containerd's plugin calls went to each node's agent, its warm CNI server (the conflist's `server`):
+ * every agent log has ADDs answered there, and none fell back to running in the plugin's own process.
+ */
+function assertAgentsServedCni(state: LabState): void {
+  for (const n of state.nodes) {
+    const served = readFileSync(join(n.dir, 'agent.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('cni server: '));
+    assert.ok(
+      served.some((l) => /cni server: ADD \S+ \(pid \d+\): exit 0/.test(l)),
+      `${n.name}'s agent answered ADDs:\n${served.join('\n')}`,
+    );
+    assert.equal(
+      served.filter((l) => l.includes('fallback')),
+      [],
+      `${n.name}: no call fell back`,
+    );
+  }
+}
+
 /** `lab down` leaves nothing of lab `name` and puts back the sysctls and /run/containerd as they were before its `up`. */
 function assertDown(name: string, sysctls: Record<string, string>, hadRunContainerd: boolean): void {
   const down = netboot('lab', 'down', '--name', name);
@@ -183,6 +204,7 @@ async function kubeletLab(mode: string, replicas: number, rollout: boolean, drai
   // pod × (other pods + 3 nodes + outside), all passed.
   assert.is(result.probes.length, replicas * (replicas - 1 + 3 + 1));
   if (rollout) assert.equal(result.rollout, { ok: true, leaks: [], probes: `${result.probes.length} of ${result.probes.length} probes passed` });
+  assertAgentsServedCni(state);
 
   // By kubectl: the Deployment's pods Ready, spread evenly (maxSkew 1), each IP in its node's pod CIDR.
   const pods = JSON.parse(kubectl(state, 'get', 'pods', '-l', 'app=netboot-check', '-o', 'json')).items as {

@@ -45,10 +45,17 @@ function agentArgs(plan: LabPlan, node: PlannedNode, ds: AgentDatastore): string
   }
 }
 
-/** Starts the agent detached in the node's namespace, logging to `<node dir>/agent.log`. */
-export function startAgent(plan: LabPlan, node: PlannedNode, ds: AgentDatastore): LabProcess {
-  const self = [process.execPath, ...process.execArgv, process.argv[1]!];
-  return spawnInNetns(`agent ${node.name}`, node.netns, [...self, ...agentArgs(plan, node, ds)], agentLog(node));
+/** Another way to run a node's agent: extra flags, and a spawner instead of `ip netns exec NODE` (a kubelet lab's, beside containerd). */
+export interface AgentLaunch {
+  args: string[];
+  spawn(what: string, argv: readonly string[], log: string): LabProcess;
+}
+
+/** Starts the agent detached in the node's namespace (as `launch` says, when given), logging to `<node dir>/agent.log`. */
+export function startAgent(plan: LabPlan, node: PlannedNode, ds: AgentDatastore, launch?: AgentLaunch): LabProcess {
+  const argv = [process.execPath, ...process.execArgv, process.argv[1]!, ...agentArgs(plan, node, ds), ...(launch?.args ?? [])];
+  const what = `agent ${node.name}`;
+  return launch === undefined ? spawnInNetns(what, node.netns, argv, agentLog(node)) : launch.spawn(what, argv, agentLog(node));
 }
 
 function agentLog(node: { dir: string }): string {

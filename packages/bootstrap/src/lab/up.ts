@@ -91,7 +91,7 @@ export async function labUp(options: LabOptions, progress: (line: string) => voi
 
   t = Date.now();
   const procs = plan.nodes.map((node) => {
-    const proc = startAgent(plan, node, ds);
+    const proc = startAgent(plan, node, ds, kubelet?.agentLaunch(node, state.processes));
     state.processes.push(proc);
     save();
     return proc;

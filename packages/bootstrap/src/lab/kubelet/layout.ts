@@ -1,6 +1,6 @@
 // Where a kubelet lab node keeps everything, all under its node dir so `lab down` removes one tree:
 // containerd's root, state and socket, the CNI bin and conf dirs (as `netboot cni install --root NODE`
-// lays them out), kubelet's config and certificates, and the folders bind-mounted over /var/lib and
+// lays them out) and the agent's CNI socket, kubelet's config and certificates, and the folders bind-mounted over /var/lib and
 // /var/log inside the node's private mount namespace (kubelet hard-codes /var/lib/kubelet/device-plugins
 // and /var/log/pods). Pure: `up`, `down` and the tests agree on every path.
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ export interface RuntimeLayout {
   runcRoot: string;
   cniBin: string;
   cniConf: string;
+  /** The node agent's warm CNI server (`netboot agent --cni-socket`), named by the conflist's `server`. */
+  cniSocket: string;
   /** Bind-mounted over /var/lib in the node's mount namespace: kubelet's root dir is its `kubelet/`. */
   varLib: string;
   /** Bind-mounted over /var/log: /var/log/pods and /var/log/containers. */
@@ -38,6 +40,7 @@ export function runtimeLayout(nodeDir: string): RuntimeLayout {
     runcRoot: join(c, 'runc'),
     cniBin: join(nodeDir, 'opt', 'cni', 'bin'),
     cniConf: join(nodeDir, 'etc', 'cni', 'net.d'),
+    cniSocket: join(nodeDir, 'cni.sock'),
     varLib: join(nodeDir, 'var', 'lib'),
     varLog: join(nodeDir, 'var', 'log'),
     kubeletConfig: join(nodeDir, 'kubelet', 'config.yaml'),

@@ -29,16 +29,19 @@ class NodesNotReadyError extends NetbootError {
 }
 
 /**
- * `netboot cni install --root NODE_DIR` with the lab's settings, then the node's own lease file and
- * IPAM dir in the conflist (each lab node's agent writes its lease under the node dir, not
- * /run/netboot); ipMasq off, as the agent masquerades for the node.
+ * `netboot cni install --root NODE_DIR` with the lab's settings, then in the conflist the node's own
+ * lease file and IPAM dir (each lab node's agent writes its lease under the node dir, not /run/netboot)
+ * and its agent's CNI socket as `server` (the agent runs beside containerd, so the plugin's calls go to
+ * it warm); ipMasq off, as the agent masquerades for the node.
  */
 function installCni(node: PlannedNode, plugin: string): void {
   const { conflist } = install({ binary: plugin, root: node.dir, ipMasq: false, force: true });
-  const list = JSON.parse(readFileSync(conflist, 'utf8')) as { plugins: { ipam?: Record<string, unknown> }[] };
+  const list = JSON.parse(readFileSync(conflist, 'utf8')) as { plugins: { ipam?: Record<string, unknown>; server?: string }[] };
+  const l = runtimeLayout(node.dir);
   list.plugins[0]!.ipam = { ...list.plugins[0]!.ipam, leaseFile: leaseFileOf(node), dataDir: join(node.dir, 'ipam') };
+  list.plugins[0]!.server = l.cniSocket;
   writeFileSync(conflist, `${JSON.stringify(list, null, 2)}\n`);
-  const bin = runtimeLayout(node.dir).cniBin;
+  const bin = l.cniBin;
   for (const p of REFERENCE_PLUGINS) if (existsSync(join(REFERENCE_CNI, p))) copyFileSync(join(REFERENCE_CNI, p), join(bin, p));
 }
 

@@ -91,9 +91,27 @@ export async function importImages(l: RuntimeLayout, archives: readonly string[]
 }
 
 /**
- * Starts kubelet in the node's network namespace and containerd's mount namespace (`nsenter
- * --net=/run/netns/NODE --mount=/proc/CONTAINERD/ns/mnt sh -c '…; exec kubelet ARGS'`), detached.
+ * Starts `argv` in the node's network namespace and containerd's mount namespace (`nsenter
+ * --net=/run/netns/NODE --mount=/proc/CONTAINERD/ns/mnt --wd=CWD sh -c '…; exec ARGV'`), detached, after joining
+ * the cgroups whose `cgroup.procs` are given (none: it stays where `up` runs).
  */
+export function spawnBesideContainerd(
+  what: string,
+  netns: string,
+  containerd: LabProcess,
+  argv: readonly string[],
+  log: string,
+  cgroupProcs: readonly string[] = [],
+): LabProcess {
+  const script = ['set -e', joinCgroups(cgroupProcs), `exec ${argv.map(shq).join(' ')}`].filter((l) => l !== '').join('\n');
+  // Entering a mount namespace moves to its root: --wd keeps this working directory (a relative
+  // `--import tsx` in the agent's argv resolves from it).
+  // biome-ignore format: one command line
+  const nsenter = ['nsenter', `--net=${NETNS_RUN_DIR}/${netns}`, `--mount=/proc/${containerd.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--', 'sh', '-c', script];
+  return labProcess(what, spawnDetached(nsenter, log));
+}
+
+/** Starts kubelet beside containerd (it must see what containerd mounts, and the reverse), in the node's runtime cgroup. */
 export function startKubelet(
   netns: string,
   containerd: LabProcess,
@@ -102,7 +120,5 @@ export function startKubelet(
   l: RuntimeLayout,
   cgroupProcs: readonly string[],
 ): LabProcess {
-  const script = ['set -e', joinCgroups(cgroupProcs), `exec ${[kubelet, ...args].map(shq).join(' ')}`].join('\n');
-  const argv = ['nsenter', `--net=${NETNS_RUN_DIR}/${netns}`, `--mount=/proc/${containerd.pid}/ns/mnt`, '--', 'sh', '-c', script];
-  return labProcess(`kubelet ${netns}`, spawnDetached(argv, l.kubeletLog));
+  return spawnBesideContainerd(`kubelet ${netns}`, netns, containerd, [kubelet, ...args], l.kubeletLog, cgroupProcs);
 }
