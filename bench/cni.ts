@@ -2,6 +2,10 @@
 //   start-up floor  `node -e 0`, netboot VERSION (single executable and script), bridge VERSION
 //   ADD and DEL     p50/p90 per call, N pods sequential and N with 8 in parallel, ipMasq off and on
 //   peak RSS        of one VERSION, ADD and DEL per plugin (GNU time's %M)
+//   CPU time        the plugin's user+sys per call (bash's `times` over its children), VERSION/ADD/DEL,
+//                   served and in-process in alternating rounds: wall time is noisy on a loaded machine
+// netboot runs twice: in-process (no server), and served — forwarding to `netboot cni serve`, which the
+// bench starts in the node namespace (same network and mount namespace as the plugin calls).
 // Every call is a fresh process with a clean environment (what a runtime passes), run in a bench
 // node namespace with `nsenter --net` (no mount-namespace work, unlike `ip netns exec`); pods are
 // nbt-bench-* namespaces; data dirs live in a temp dir. Writes the `cni` section of bench/RESULTS.md.
@@ -9,9 +13,10 @@
 //   pnpm bench cni
 //   PODS=20 STARTS=20 pnpm bench cni
 //
-// Knobs: PODS (50), STARTS (30 start-up runs per command), PARALLEL (8).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// Knobs: PODS (50), STARTS (30 start-up runs per command), PARALLEL (8), CPU_CALLS (20 per round),
+// CPU_ROUNDS (3).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tempNetns, type TempNetns } from '@netboot/core/testing';
@@ -20,8 +25,12 @@ import { intEnv, machineFacts, settle, writeResultsSection } from './lib/common.
 const PODS = intEnv('PODS', 50);
 const STARTS = intEnv('STARTS', 30);
 const PARALLEL = intEnv('PARALLEL', 8);
+const CPU_CALLS = intEnv('CPU_CALLS', 20);
+const CPU_ROUNDS = intEnv('CPU_ROUNDS', 3);
 const REF = '/usr/lib/cni';
 const root = resolve(import.meta.dirname, '..');
+/** node's arguments that run `netboot` from its TypeScript source. */
+const CLI = ['--conditions=source', '--import', 'tsx', join(root, 'packages/bootstrap/src/cli/main.ts')];
 const work = mkdtempSync(join(tmpdir(), 'nbt-bench-cni-'));
 const CLEAN_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NETBOOT_NATIVE_DIR: join(work, 'native') };
 
@@ -34,28 +43,32 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const fmt = (x: number) => x.toFixed(1);
 
 function build(): { sea: string; script: string } {
-  execFileSync(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', join(root, 'packages/bootstrap/src/cli/main.ts'), 'cni', 'build', '--out', join(work, 'bin')],
-    { stdio: 'ignore' },
-  );
+  execFileSync(process.execPath, [...CLI, 'cni', 'build', '--out', join(work, 'bin')], { stdio: 'ignore' });
   return { sea: join(work, 'bin/netboot'), script: join(work, 'bin/netboot.cjs') };
 }
 
 interface Tool {
   name: string;
   binary: string;
+  /** Calls are forwarded to `netboot cni serve` on this socket, started per round in the node namespace. */
+  served?: boolean;
   conf(masq: boolean, dataDir: string): Record<string, unknown>;
 }
 
 const ranges = [[{ subnet: '10.244.0.0/22' }]];
+const SOCKET = join(work, 'run', 'cni.sock');
+const netbootConf = (server: string | false) => (ipMasq: boolean, dataDir: string) => ({
+  cniVersion: '1.0.0',
+  name: 'bench',
+  type: 'netboot',
+  ipMasq,
+  server,
+  ipam: { type: 'netboot', ranges, dataDir },
+});
 function tools(sea: string): Tool[] {
   return [
-    {
-      name: 'netboot',
-      binary: sea,
-      conf: (ipMasq, dataDir) => ({ cniVersion: '1.0.0', name: 'bench', type: 'netboot', ipMasq, ipam: { type: 'netboot', ranges, dataDir } }),
-    },
+    { name: 'netboot', binary: sea, conf: netbootConf(false) },
+    { name: 'netboot served', binary: sea, served: true, conf: netbootConf(SOCKET) },
     {
       name: 'bridge + host-local',
       binary: join(REF, 'bridge'),
@@ -136,12 +149,63 @@ interface Round {
   del: number[];
 }
 
+interface Server {
+  stop(): Promise<void>;
+  /** Peak RSS (VmHWM) in MiB. */
+  peakRss(): number;
+}
+
+/** `netboot cni serve` (the CLI from source) in the node namespace; returns once it listens. */
+async function startServer(node: TempNetns): Promise<Server> {
+  const log = join(work, 'serve.log');
+  const fd = openSync(log, 'w');
+  const child: ChildProcess = spawn('nsenter', [`--net=${node.path}`, process.execPath, ...CLI, 'cni', 'serve', '--socket', SOCKET], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', fd],
+    env: { ...CLEAN_ENV },
+  });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 60_000;
+  while (!readFileSync(log, 'utf8').includes('listening on')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`netboot cni serve did not start: ${readFileSync(log, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+    peakRss: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+  };
+}
+
+/**
+ * One ADD and DEL through a fresh server before it is measured: a server's first call compiles the
+ * verbs (~200 ms), once per boot, not per pod.
+ */
+async function warmServer(node: TempNetns, conf: string): Promise<Server> {
+  const server = await startServer(node);
+  const pod = tempNetns('nbt-bench');
+  try {
+    call(node, bins.sea, 'ADD', conf, pod);
+    call(node, bins.sea, 'DEL', conf, pod);
+  } finally {
+    pod.delete();
+  }
+  return server;
+}
+
+/** Peak RSS of the servers, MiB, for the table's note. */
+const serverRss: number[] = [];
+
 async function round(tool: Tool, masq: boolean, parallel: boolean): Promise<Round> {
   const node = tempNetns('nbt-bench');
   const pods = Array.from({ length: PODS }, () => tempNetns('nbt-bench'));
   const dataDir = mkdtempSync(join(work, 'data-'));
+  const conf = JSON.stringify(tool.conf(masq, dataDir));
+  const server = tool.served ? await warmServer(node, conf) : undefined;
   try {
-    const conf = JSON.stringify(tool.conf(masq, dataDir));
     settle();
     const add = parallel
       ? await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'ADD', conf, p)))
@@ -152,6 +216,10 @@ async function round(tool: Tool, masq: boolean, parallel: boolean): Promise<Roun
       : pods.map((p) => call(node, tool.binary, 'DEL', conf, p));
     return { add, del };
   } finally {
+    if (server) {
+      serverRss.push(server.peakRss());
+      await server.stop();
+    }
     for (const p of pods) p.delete();
     node.delete();
     rmSync(dataDir, { recursive: true, force: true });
@@ -165,15 +233,73 @@ function rss(tool: Tool, command: 'VERSION' | 'ADD' | 'DEL', node: TempNetns, po
   return Number(r.stderr.trim().split('\n').pop()) / 1024;
 }
 
-function peakRss(tool: Tool): string {
+async function peakRss(tool: Tool): Promise<string> {
   const node = tempNetns('nbt-bench');
   const pod = tempNetns('nbt-bench');
   const dataDir = mkdtempSync(join(work, 'data-'));
+  const conf = JSON.stringify(tool.conf(false, dataDir));
+  const server = tool.served ? await warmServer(node, conf) : undefined;
   try {
-    const conf = JSON.stringify(tool.conf(false, dataDir));
     return (['VERSION', 'ADD', 'DEL'] as const).map((c) => `${c} ${fmt(rss(tool, c, node, pod, conf))}`).join(', ');
   } finally {
+    await server?.stop();
     pod.delete();
+    node.delete();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface Cpu {
+  version: number;
+  add: number;
+  del: number;
+}
+
+/**
+ * CPU ms per call (user+sys of nsenter and the plugin, with its children) of VERSION, then ADD and DEL
+ * of CPU_CALLS pods: bash's `times` (children, ms resolution) around each loop, in the node namespace.
+ */
+async function cpuRound(masq: boolean, served: boolean): Promise<Cpu> {
+  const node = tempNetns('nbt-bench');
+  const pods = Array.from({ length: CPU_CALLS }, () => tempNetns('nbt-bench'));
+  const dataDir = mkdtempSync(join(work, 'data-'));
+  const confText = JSON.stringify(netbootConf(served ? SOCKET : false)(masq, dataDir));
+  const server = served ? await warmServer(node, confText) : undefined;
+  try {
+    const conf = join(dataDir, 'conf.json');
+    writeFileSync(conf, confText);
+    const script = `call() { env -i PATH="$P" CNI_PATH=${REF} NETBOOT_NATIVE_DIR="$NATIVE" CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$2 CNI_IFNAME=eth0 nsenter --net="$NODE" "$BIN" < "$CONF" > /dev/null || echo "$1 $2 failed" >&2; }
+times; for p in $PODS; do call VERSION $p; done; times; for p in $PODS; do call ADD $p; done; times; for p in $PODS; do call DEL $p; done; times`;
+    const env = {
+      P: CLEAN_ENV.PATH,
+      PATH: CLEAN_ENV.PATH,
+      NATIVE: CLEAN_ENV.NETBOOT_NATIVE_DIR,
+      NODE: node.path,
+      BIN: bins.sea,
+      CONF: conf,
+      PODS: pods.map((p) => p.name).join(' '),
+    };
+    const r = spawnSync('bash', ['-c', script], { env, encoding: 'utf8' });
+    if (r.status !== 0 || r.stderr.includes('failed')) throw new Error(`CPU round failed: ${r.stderr}`);
+    // `times` prints the shell's line, then its children's: "0m0.024s 0m0.008s".
+    const seconds = (t: string) => Number(t.split('m')[0]) * 60 + Number(t.split('m')[1]!.replace('s', ''));
+    const children = r.stdout
+      .trim()
+      .split('\n')
+      .filter((_, i) => i % 2 === 1)
+      .map(
+        (l) =>
+          l
+            .trim()
+            .split(/\s+/)
+            .map(seconds)
+            .reduce((a, b) => a + b) * 1000,
+      );
+    const per = (i: number) => (children[i + 1]! - children[i]!) / CPU_CALLS;
+    return { version: per(0), add: per(1), del: per(2) };
+  } finally {
+    await server?.stop();
+    for (const p of pods) p.delete();
     node.delete();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -187,7 +313,9 @@ try {
   const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
   say('## CNI plugin (`bench/cni.ts`)\n');
   say(`Command: \`pnpm bench cni\` — ${started} UTC, ${machineFacts()}. PODS=${PODS}, ${PARALLEL} in parallel, STARTS=${STARTS}.`);
-  say('Each call is a new process with a clean environment in a bench node namespace (`nsenter --net`), timed from spawn to exit.');
+  say(
+    'Each call is a new process with a clean environment in a bench node namespace (`nsenter --net`), timed from spawn to exit. `netboot served`: the same executable forwarding to `netboot cni serve` (from source, started in the node namespace per round and warmed by one ADD/DEL: its first call compiles the verbs).',
+  );
   say(`Load average when the run started: ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} (the machine is shared; figures above ~1 are noisy).\n`);
   say('| start-up | p50 ms | p90 ms |\n|---|---:|---:|');
   for (const [name, xs] of starts) say(`| ${name} | ${fmt(pct(xs, 0.5))} | ${fmt(pct(xs, 0.9))} |`);
@@ -206,27 +334,45 @@ try {
     }
   }
   say('');
+  const rssNotes: string[] = [];
+  for (const t of tools(bins.sea)) rssNotes.push(`${t.name}: ${await peakRss(t)}`);
   say(
-    `Peak RSS (MiB) per invocation: ${tools(bins.sea)
-      .map((t) => `${t.name}: ${peakRss(t)}`)
-      .join('; ')}.\n`,
+    `Peak RSS (MiB) per invocation: ${rssNotes.join('; ')}. The server itself (\`netboot cni serve\` from source): ${fmt(Math.max(...serverRss))} MiB at most.\n`,
   );
   const v = pct(starts.get('netboot VERSION (single executable)')!, 0.5);
   const refV = pct(starts.get('bridge VERSION')!, 0.5);
-  const nb = results.get('netboot/false/false')!;
   const ref = results.get('bridge + host-local/false/false')!;
-  const nbM = results.get('netboot/true/false')!;
   const refM = results.get('bridge + host-local/true/false')!;
   const holds = (ok: boolean) => (ok ? 'holds' : 'MISSED');
-  say('Targets (sequential p50):');
-  say(`- VERSION ≤ 1.1× \`node -e 0\`: ${fmt(v)} vs ${fmt(pct(floor, 0.5))} ms → ${fmt(v / pct(floor, 0.5))}×, ${holds(v <= 1.1 * pct(floor, 0.5))}.`);
-  say(`- ADD − VERSION ≤ 3 ms: ${fmt(pct(nb.add, 0.5) - v)} ms (reference: ${fmt(pct(ref.add, 0.5) - refV)} ms), ${holds(pct(nb.add, 0.5) - v <= 3)}.`);
   say(
-    `- DEL − VERSION ≤ the reference's DEL − VERSION: ${fmt(pct(nb.del, 0.5) - v)} vs ${fmt(pct(ref.del, 0.5) - refV)} ms, ${holds(pct(nb.del, 0.5) - v <= pct(ref.del, 0.5) - refV)}.`,
+    `Targets (sequential p50), VERSION ≤ 1.1× \`node -e 0\`: ${fmt(v)} vs ${fmt(pct(floor, 0.5))} ms → ${fmt(v / pct(floor, 0.5))}×, ${holds(v <= 1.1 * pct(floor, 0.5))}.`,
   );
+  for (const name of ['netboot', 'netboot served']) {
+    const nb = results.get(`${name}/false/false`)!;
+    const nbM = results.get(`${name}/true/false`)!;
+    say(`\n${name}:`);
+    say(`- ADD − VERSION ≤ 3 ms: ${fmt(pct(nb.add, 0.5) - v)} ms (reference: ${fmt(pct(ref.add, 0.5) - refV)} ms), ${holds(pct(nb.add, 0.5) - v <= 3)}.`);
+    say(
+      `- DEL − VERSION ≤ the reference's DEL − VERSION: ${fmt(pct(nb.del, 0.5) - v)} vs ${fmt(pct(ref.del, 0.5) - refV)} ms, ${holds(pct(nb.del, 0.5) - v <= pct(ref.del, 0.5) - refV)}.`,
+    );
+    say(
+      `- ipMasq on, ADD and DEL below the reference's: ADD ${fmt(pct(nbM.add, 0.5))} vs ${fmt(pct(refM.add, 0.5))} ms, DEL ${fmt(pct(nbM.del, 0.5))} vs ${fmt(pct(refM.del, 0.5))} ms, ${holds(pct(nbM.add, 0.5) < pct(refM.add, 0.5) && pct(nbM.del, 0.5) < pct(refM.del, 0.5))}.`,
+    );
+  }
   say(
-    `- ipMasq on, ADD and DEL below the reference's: ADD ${fmt(pct(nbM.add, 0.5))} vs ${fmt(pct(refM.add, 0.5))} ms, DEL ${fmt(pct(nbM.del, 0.5))} vs ${fmt(pct(refM.del, 0.5))} ms, ${holds(pct(nbM.add, 0.5) < pct(refM.add, 0.5) && pct(nbM.del, 0.5) < pct(refM.del, 0.5))}.`,
+    `\nCPU time per call, ms (user+sys of nsenter and the single executable, bash \`times\` over ${CPU_CALLS} calls per round, rounds alternating served and in-process; load ${loadavg()[0]!.toFixed(2)} before):\n`,
   );
+  say('| netboot | ipMasq | VERSION | ADD | DEL | ADD − VERSION | DEL − VERSION |\n|---|---|---|---|---|---|---|');
+  for (const masq of [false, true]) {
+    const rounds: Record<string, Cpu[]> = { served: [], 'in-process': [] };
+    for (let i = 0; i < CPU_ROUNDS; i++) for (const mode of ['served', 'in-process']) rounds[mode]!.push(await cpuRound(masq, mode === 'served'));
+    for (const [mode, rs] of Object.entries(rounds)) {
+      const col = (f: (c: Cpu) => number) => rs.map((c) => fmt(f(c))).join(', ');
+      say(
+        `| ${mode} | ${masq ? 'on' : 'off'} | ${col((c) => c.version)} | ${col((c) => c.add)} | ${col((c) => c.del)} | ${col((c) => c.add - c.version)} | ${col((c) => c.del - c.version)} |`,
+      );
+    }
+  }
   writeResultsSection('cni', lines.join('\n'));
 } finally {
   rmSync(work, { recursive: true, force: true });
