@@ -1,7 +1,8 @@
 // The warm CNI server's protocol and the plugin's shim, without namespaces: the conflist's `server`
 // field, a call answered by a server in this process while the plugin bundle cannot even load koffi
 // (so the forwarded path loads no verb, FFI, netlink or IPAM), a server that speaks another protocol
-// (fallback), and one that takes a request and closes without a reply (error 11, no second attempt).
+// (fallback), one that takes a request and closes without a reply (error 11, no second attempt), and
+// the agent's option that serves the plugin.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { AgentConfigError, checkConfig, parseAgentArgs } from '../src/agent/config.js';
 import { bundlePlugin } from '../src/cni/build/bundle.js';
 import { parseConfig } from '../src/cni/config.js';
 import { CniError } from '../src/cni/errors.js';
@@ -135,6 +137,18 @@ test('a server of another protocol falls back; one that closes without a reply i
     assert.is(requests, 2);
   } finally {
     standIn.close();
+  }
+});
+
+test('the agent serves the plugin only when asked: --cni-socket PATH / cniSocket, an absolute path', () => {
+  const base = ['--node-name', 'n1', '--cluster-cidr', '10.244.0.0/16', '--datastore', 'file', '--pod-cidr', '10.244.1.0/24'];
+  assert.is(parseAgentArgs(base).cniSocket, undefined);
+  assert.is(parseAgentArgs([...base, '--cni-socket', '/run/netboot/cni.sock']).cniSocket, '/run/netboot/cni.sock');
+  for (const cniSocket of ['cni.sock', 7]) {
+    assert.throws(
+      () => checkConfig({ clusterCIDRs: ['10.244.0.0/16'], datastore: { type: 'file', podCIDRs: ['10.244.1.0/24'] }, cniSocket }),
+      (err: Error) => err instanceof AgentConfigError && err.message.includes('cniSocket'),
+    );
   }
 });
 
