@@ -270,9 +270,11 @@ function stateBits(state: NeighState | NeighState[]): number {
 }
 
 function stateNames(bits: number): NeighState[] {
-  const out: NeighState[] = [];
-  for (const [name, bit] of STATES.entries) if (bits & bit) out.push(name);
-  return out;
+  // An entry has one state bit as a rule: a one-element list then, made at its length (pushing to an
+  // empty list reserves room for 17, kept by every entry of a dump that is kept).
+  let out: NeighState[] | undefined;
+  for (const [name, bit] of STATES.entries) if (bits & bit) out = out === undefined ? [name] : [...out, name];
+  return out ?? [];
 }
 
 function checkRange(field: string, v: number, max: number): number {

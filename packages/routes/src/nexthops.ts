@@ -67,12 +67,14 @@ const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
  * linear search, plain loops, and routes built field by field (all of one shape) rather than spread.
  */
 export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { routes: DesiredRoute[]; nexthops: DesiredNexthop[]; keys: string[] } {
-  const nexthops: DesiredNexthop[] = [];
-  const keys: string[] = [];
-  const routes: DesiredRoute[] = [];
+  // One nexthop and one key per family is the rule: lists made at their length (the keys are kept).
+  let nexthops: DesiredNexthop[] = [];
+  let keys: string[] = [];
+  const routes = new Array<DesiredRoute>(state.routes.length);
   let v4 = 0;
   let v6 = 0;
-  for (const r of state.routes) {
+  for (let i = 0; i < routes.length; i++) {
+    const r = state.routes[i]!;
     const onlink = r.onlink === true;
     let nh: DesiredNexthop | undefined;
     for (const n of nexthops) if (nh === undefined && n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink) nh = n;
@@ -80,13 +82,13 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds)
       const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
       nh = { peer, id: ids.take(key), gateway: r.gateway, dev: r.dev };
       if (onlink) nh.onlink = true;
-      keys.push(key);
-      nexthops.push(nh);
+      keys = keys.length === 0 ? [key] : [...keys, key];
+      nexthops = nexthops.length === 0 ? [nh] : [...nexthops, nh];
     }
     const route: DesiredRoute = { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev };
     if (r.onlink !== undefined) route.onlink = r.onlink;
     route.nhid = nh.id;
-    routes.push(route);
+    routes[i] = route;
   }
   return { routes, nexthops, keys };
 }

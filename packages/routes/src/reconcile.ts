@@ -170,9 +170,18 @@ export class Reconciler {
   full(desired: DesiredState): Report {
     this.#device = desired.device;
     this.#source.clear();
-    for (const r of desired.routes) peerState(this.#source, r.peer).routes.push(r);
-    for (const n of desired.neighbours) peerState(this.#source, n.peer).neighbours.push(n);
-    for (const f of desired.fdb) peerState(this.#source, f.peer).fdb.push(f);
+    for (const r of desired.routes) {
+      const s = peerState(this.#source, r.peer);
+      s.routes = append(s.routes, r);
+    }
+    for (const n of desired.neighbours) {
+      const s = peerState(this.#source, n.peer);
+      s.neighbours = append(s.neighbours, n);
+    }
+    for (const f of desired.fdb) {
+      const s = peerState(this.#source, f.peer);
+      s.fdb = append(s.fdb, f);
+    }
     return this.#fullPass([...desired.refused], true);
   }
 
@@ -421,26 +430,29 @@ export class Reconciler {
 
   /** Records a peer's wanted entries (devices resolved); refuses it (undefined) if a route key is another peer's. */
   #wantPeer(peer: string, given: PeerState, refused: Refusal[]): PeerKeys | undefined {
-    const routeKeys: string[] = [];
-    for (const r of given.routes) {
+    // The lists kept per peer are made at their exact length (see `append`).
+    const routeKeys = new Array<string>(given.routes.length);
+    for (let i = 0; i < given.routes.length; i++) {
+      const r = given.routes[i]!;
       const k = routeKey(this.own.table, r.dst);
       const holder = this.#want.routes.get(k)?.peer;
       if (holder !== undefined && holder !== peer) {
         refused.push({ peer, error: new InvalidPeerError(peer, `pod CIDR ${r.dst} is already ${JSON.stringify(holder)}'s`) });
         return undefined;
       }
-      routeKeys.push(k);
+      routeKeys[i] = k;
     }
     // throughNexthops returns new objects, resolved here in place; the mode's are copied. Once per
     // peer in a full apply of thousands, often before the JIT has made it fast: plain loops.
     const through = this.usesNexthops() ? throughNexthops(peer, given, this.#ids) : undefined;
     let nexthops: readonly number[] = NONE;
     if (through !== undefined && through.nexthops.length > 0) {
-      const ids: number[] = [];
-      for (const n of through.nexthops) {
+      const ids = new Array<number>(through.nexthops.length);
+      for (let i = 0; i < ids.length; i++) {
+        const n = through.nexthops[i]!;
         n.dev = this.#ifindex(n.dev);
         this.#want.nexthops.set(n.id, n);
-        ids.push(n.id);
+        ids[i] = n.id;
       }
       nexthops = ids;
     }
@@ -452,23 +464,25 @@ export class Reconciler {
     }
     let neighbours: readonly string[] = NONE;
     if (given.neighbours.length > 0) {
-      const keys: string[] = [];
-      for (const n of given.neighbours) {
+      const keys = new Array<string>(given.neighbours.length);
+      for (let i = 0; i < keys.length; i++) {
+        const n = given.neighbours[i]!;
         const d: DesiredNeigh = { peer: n.peer, dst: n.dst, lladdr: n.lladdr, dev: this.#ifindex(n.dev) };
         const k = neighKey(d.dev, d.dst);
         this.#want.neighbours.set(k, d);
-        keys.push(k);
+        keys[i] = k;
       }
       neighbours = keys;
     }
     let fdb: readonly string[] = NONE;
     if (given.fdb.length > 0) {
-      const keys: string[] = [];
-      for (const f of given.fdb) {
+      const keys = new Array<string>(given.fdb.length);
+      for (let i = 0; i < keys.length; i++) {
+        const f = given.fdb[i]!;
         const d: DesiredFdb = { peer: f.peer, lladdr: f.lladdr, dst: f.dst, dev: this.#ifindex(f.dev) };
         const k = fdbKey(d.dev, d.lladdr, d.dst);
         this.#want.fdb.set(k, d);
-        keys.push(k);
+        keys[i] = k;
       }
       fdb = keys;
     }
@@ -580,6 +594,17 @@ function peerState(m: Map<string, PeerState>, peer: string): PeerState {
   let s = m.get(peer);
   if (s === undefined) m.set(peer, (s = { routes: [], neighbours: [], fdb: [] }));
   return s;
+}
+
+/**
+ * `list` with `v` at its end: a new one-element list when `list` is empty. An empty list that is
+ * pushed to gets room for 17 (V8's first growth) and keeps it: a dozen such lists per peer, kept
+ * for thousands of peers, were megabytes of empty slots for the garbage collector to copy.
+ */
+function append<T>(list: T[], v: T): T[] {
+  if (list.length === 0) return [v];
+  list.push(v);
+  return list;
 }
 
 function addKeys(into: Keys, from: Keys | PeerKeys): void {

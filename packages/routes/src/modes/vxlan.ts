@@ -95,13 +95,14 @@ function overlayFdb(node: LocalNode, peer: CheckedPeer, opts: VxlanOptions): Des
 
 /** Every pod CIDR of `peer` over the overlay. */
 export function overlayPeer(node: LocalNode, peer: CheckedPeer, pods: readonly PodCidr[], opts: VxlanOptions): PeerState {
-  const state: PeerState = { routes: [], neighbours: [], fdb: [] };
-  if (pods.length === 0) return state;
-  state.fdb.push(overlayFdb(node, peer, opts));
-  for (const pod of pods) {
-    const { neighbour, route } = overlayEntries(peer, pod, opts.name ?? VXLAN_DEFAULTS.name);
-    state.neighbours.push(neighbour);
-    state.routes.push(route);
+  if (pods.length === 0) return { routes: [], neighbours: [], fdb: [] };
+  // Lists made at their length: a reconcile keeps each peer's state (pushing to an empty list
+  // reserves room for 17).
+  const state: PeerState = { routes: new Array(pods.length), neighbours: new Array(pods.length), fdb: [overlayFdb(node, peer, opts)] };
+  for (let i = 0; i < pods.length; i++) {
+    const { neighbour, route } = overlayEntries(peer, pods[i]!, opts.name ?? VXLAN_DEFAULTS.name);
+    state.neighbours[i] = neighbour;
+    state.routes[i] = route;
   }
   return state;
 }
