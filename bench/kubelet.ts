@@ -6,7 +6,12 @@
 // (containerd reloads its CNI config when the file changes); both networks use the node's bridge cni0
 // and its pod CIDR, and every pod of a phase is gone (no veth left on any node) before the next starts.
 // Pods have no readiness probe: Ready = sandbox networked + container started. Each ADD of netboot and of
-// bridge is timed too, by a shell wrapper around the plugin (the same overhead on both sides).
+// bridge is timed too, wall and CPU, by a wrapper around the plugin (the same overhead on both sides).
+// The lab's conflist names each node's agent as the plugin's warm CNI server (`server`: the agent runs
+// beside containerd with --cni-socket), so netboot's ADD is the single executable's shim forwarding to
+// the agent: the plugin's CPU is the shim's, the ADD's own work is in the agents' CPU column. A third
+// side runs the same executable with `server: false` (the whole plugin in its own process), so the
+// warm server is judged against the plugin without it on the same lab.
 // Target (issue 11): netboot's p50 no slower than the reference by more than its Node start-up (~25 ms).
 //
 //   pnpm bench kubelet                      # defaults; writes its section of bench/RESULTS.md
@@ -34,7 +39,10 @@ const ROUNDS = intEnv('ROUNDS', 2);
 const SEQ = intEnv('SEQ', 10);
 const defaults = !['NODES', 'PODS', 'ROUNDS', 'SEQ'].some((k) => process.env[k] !== undefined);
 const NAME = 'nbt-bench-kubelet';
-type Side = 'netboot' | 'reference';
+/** netboot through its agent's warm CNI server (the lab's conflist), netboot run in the plugin's own process (`server: false`), the reference. */
+const SIDES = ['netboot', 'in-process', 'reference'] as const;
+type Side = (typeof SIDES)[number];
+const perSide = <T>(make: () => T) => Object.fromEntries(SIDES.map((s) => [s, make()])) as Record<Side, T>;
 
 const missing = missingKubernetes() ?? missingContainerd() ?? missingBusybox();
 if (missing !== undefined) {
@@ -82,12 +90,15 @@ function referenceConflist(node: LabState['nodes'][number]): string {
 }
 
 const binOf = (node: { dir: string }) => join(node.dir, 'opt', 'cni', 'bin');
-const addLogOf = (node: { dir: string }) => join(node.dir, 'cni-add-ms.log');
+const callLogOf = (node: { dir: string }) => join(node.dir, 'cni-calls-ms.log');
 
 /**
  * Installs both sides' plugins on every node — netboot's single executable and Debian's bridge +
- * host-local — each of netboot and bridge behind a shell wrapper that appends the duration of every
- * ADD it ran (as containerd ran it, in ms) to the node's log: the same few ms of `sh` and `date` on both.
+ * host-local — each of netboot and bridge behind the same wrapper (Debian's python3 -SE, ~10 ms, on
+ * both sides) that forks the real plugin, waits for it and appends, for every ADD as containerd ran
+ * it, its wall time and its CPU time (user + sys from wait4, host-local included for bridge) in ms to
+ * the node's log: CPU near wall means the plugin's own work, wall far above CPU means it waited for a
+ * core (the lab's kubelets, containerds and agents, and the machine's other users).
  */
 function installPlugins(sea: string): void {
   for (const node of state.nodes) {
@@ -96,27 +107,38 @@ function installPlugins(sea: string): void {
     copyFileSync('/usr/lib/cni/bridge', join(bin, 'bridge.real'));
     copyFileSync('/usr/lib/cni/host-local', join(bin, 'host-local'));
     for (const plugin of ['netboot', 'bridge']) {
-      const wrapper = `#!/bin/sh
-s=$(date +%s%N)
-"$0.real"
-rc=$?
-[ "$CNI_COMMAND" = ADD ] && echo $(( ($(date +%s%N) - s) / 1000000 )) >> ${addLogOf(node)}
-exit $rc
+      const wrapper = `#!/usr/bin/python3 -SE
+import os, sys, time
+real = sys.argv[0] + '.real'
+t = time.monotonic_ns()
+pid = os.fork()
+if pid == 0:
+    os.execv(real, [real] + sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+with open(${JSON.stringify(callLogOf(node))}, 'a') as f:
+    f.write('%s %.1f %.1f\\n' % (os.environ.get('CNI_COMMAND'), (time.monotonic_ns() - t) / 1e6, (ru.ru_utime + ru.ru_stime) * 1000))
+sys.exit(os.waitstatus_to_exitcode(status) & 255)
 `;
       writeFileSync(join(bin, plugin), wrapper, { mode: 0o755 });
     }
   }
 }
 
-/** The ADD durations logged since the last call (and clears the logs). */
-function takeAddTimes(): number[] {
+/** The `command` calls logged since the last take, wall and CPU ms each (and clears the logs). */
+function takeCalls(command: 'ADD' | 'VERSION'): { wall: number; cpu: number }[] {
   return state.nodes.flatMap((node) => {
     let text = '';
     try {
-      text = readFileSync(addLogOf(node), 'utf8');
+      text = readFileSync(callLogOf(node), 'utf8');
     } catch {}
-    writeFileSync(addLogOf(node), '');
-    return text.split('\n').filter(Boolean).map(Number);
+    writeFileSync(callLogOf(node), '');
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(`${command} `))
+      .map((line) => {
+        const [, wall, cpu] = line.split(' ');
+        return { wall: Number(wall), cpu: Number(cpu) };
+      });
   });
 }
 
@@ -125,7 +147,10 @@ function use(side: Side): void {
   for (const node of state.nodes) {
     const file = conflistOf(node);
     if (!netbootConflists.has(node.name)) netbootConflists.set(node.name, readFileSync(file, 'utf8'));
-    writeFileSync(`${file}.tmp`, side === 'netboot' ? netbootConflists.get(node.name)! : referenceConflist(node));
+    const list = JSON.parse(netbootConflists.get(node.name)!) as { plugins: { server?: string | false }[] };
+    list.plugins[0]!.server = false;
+    const text = { netboot: netbootConflists.get(node.name)!, 'in-process': JSON.stringify(list), reference: referenceConflist(node) }[side];
+    writeFileSync(`${file}.tmp`, text);
     renameSync(`${file}.tmp`, file);
   }
 }
@@ -229,6 +254,23 @@ async function clear(id: string): Promise<void> {
   }
 }
 
+/** ms per clock tick of /proc/PID/stat's CPU times. */
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU ms the nodes' agents have used so far (utime + stime of each /proc/PID/stat). */
+function agentsCpuMs(): number {
+  let sum = 0;
+  for (const n of state.nodes) {
+    const pid = state.processes.find((p) => p.what === `agent ${n.name}`)?.pid;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      sum += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    } catch {}
+  }
+  return sum;
+}
+
 const rssMiB = (pid: number): number => {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -288,21 +330,40 @@ process.stderr.write(`bench kubelet: lab up --runtime kubelet --nodes ${NODES} �
 state = JSON.parse(netboot('lab', 'up', '--name', NAME, '--runtime', 'kubelet', '--nodes', String(NODES), '--json')) as LabState;
 const ks = JSON.parse(readFileSync(join(state.dir, 'kubelet.json'), 'utf8')) as { kubeconfig: string; bin: string; apiNetns: string };
 kubectlArgv = ['ip', 'netns', 'exec', ks.apiNetns, join(ks.bin, 'kubectl'), '--kubeconfig', ks.kubeconfig];
-const times: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: { netboot: [], reference: [] }, seq: { netboot: [], reference: [] } };
-/** The plugin's own ADD (netboot, or bridge with host-local), as containerd ran it. */
-const adds: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: { netboot: [], reference: [] }, seq: { netboot: [], reference: [] } };
+const times: Record<'burst' | 'seq', Record<Side, number[]>> = { burst: perSide(() => []), seq: perSide(() => []) };
+/** The plugin's own ADD (netboot, or bridge with host-local), as containerd ran it: wall and CPU ms. */
+const adds: Record<'burst' | 'seq', Record<Side, { wall: number; cpu: number }[]>> = { burst: perSide(() => []), seq: perSide(() => []) };
 let mem: ReturnType<typeof memory> = [];
+/** CPU ms of all the nodes' agents from each phase's first create to its last Ready, summed per kind and side. */
+const agentCpu: Record<'burst' | 'seq', Record<Side, number>> = { burst: perSide(() => 0), seq: perSide(() => 0) };
+/** An idle agent's CPU, as a share of a core. */
+let idleAgentCpu = 0;
+/** VERSION (the process start-up alone) of each plugin, wall and CPU ms. */
+const startup: Record<'netboot' | 'bridge', { wall: number; cpu: number }[]> = { netboot: [], bridge: [] };
 try {
   installPlugins(join(sea, 'netboot'));
-  const order = (r: number): Side[] => (r % 2 === 1 ? ['netboot', 'reference'] : ['reference', 'netboot']);
+  // The agents' CPU with no pod coming or going, over 10 s: what the last column holds besides ADDs.
+  const idle0 = agentsCpuMs();
+  await sleep(10_000);
+  idleAgentCpu = (agentsCpuMs() - idle0) / 10_000 / state.nodes.length;
+  // Start-up alone: VERSION through the same wrapper on node1, 10 times per plugin.
+  for (const plugin of ['netboot', 'bridge'] as const) {
+    for (let i = 0; i < 10; i++)
+      spawnSync(join(binOf(state.nodes[0]!), plugin), [], { input: '{"cniVersion":"1.0.0"}', env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' } });
+    startup[plugin] = takeCalls('VERSION');
+  }
+  /** The sides in turn, starting one further each round. */
+  const order = (r: number): Side[] => SIDES.map((_, i) => SIDES[(i + r - 1) % SIDES.length]!);
   const phase = async (kind: 'burst' | 'seq', id: string, side: Side) => {
     use(side);
     await sleep(2000);
     settle();
-    takeAddTimes();
+    takeCalls('ADD');
+    const cpu0 = agentsCpuMs();
     const t = kind === 'burst' ? await burst(id, PODS) : await oneByOne(id, SEQ);
+    agentCpu[kind][side] += agentsCpuMs() - cpu0;
     times[kind][side].push(...t);
-    adds[kind][side].push(...takeAddTimes());
+    adds[kind][side].push(...takeCalls('ADD'));
     process.stderr.write(`  ${id}: ${t.length} pods Ready, p50 ${percentile(t, 50).toFixed(0)} ms, p90 ${percentile(t, 90).toFixed(0)} ms\n`);
     if (kind === 'burst' && side === 'netboot' && mem.length === 0) mem = memory();
     await clear(id);
@@ -317,34 +378,45 @@ try {
 
 const row = (kind: 'burst' | 'seq', side: Side) => {
   const t = times[kind][side];
-  const what = side === 'netboot' ? 'netboot (single executable + agent)' : 'reference bridge + host-local';
-  const a = adds[kind][side];
-  return `| ${kind === 'seq' ? 'one by one' : `${PODS} at once`} | ${what} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 90).toFixed(0)} | ${median(a).toFixed(0)} | ${percentile(a, 90).toFixed(0)} |`;
+  const what = {
+    netboot: 'netboot (single executable → agent)',
+    'in-process': 'netboot in-process (`server: false`)',
+    reference: 'reference bridge + host-local',
+  }[side];
+  const wall = adds[kind][side].map((a) => a.wall);
+  const cpu = adds[kind][side].map((a) => a.cpu);
+  // biome-ignore format: one table row
+  return `| ${kind === 'seq' ? 'one by one' : `${PODS} at once`} | ${what} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 90).toFixed(0)} | ${median(wall).toFixed(0)} | ${percentile(wall, 90).toFixed(0)} | ${median(cpu).toFixed(0)} | ${(agentCpu[kind][side] / t.length).toFixed(1)} |`;
 };
-const diff = (kind: 'burst' | 'seq') => {
-  const d = median(times[kind].netboot) - median(times[kind].reference);
+const diff = (kind: 'burst' | 'seq', side: Side) => {
+  const d = median(times[kind][side]) - median(times[kind].reference);
   return `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms`;
 };
+const startupOf = (p: 'netboot' | 'bridge') => `${median(startup[p].map((c) => c.wall)).toFixed(0)} / ${median(startup[p].map((c) => c.cpu)).toFixed(0)}`;
 const perPod = (m: (typeof mem)[number]) => (m.podCount > 0 ? (m.pods / m.podCount).toFixed(1) : '–');
 const body = `## kubelet: pod create → Ready on real kubelets (\`pnpm bench kubelet\`)
 
 ${started.toISOString().slice(0, 16)} UTC, ${machineFacts()}, load average ${load} at the start (the machine is shared);
-\`netboot lab up --runtime kubelet --nodes ${NODES}\` (vxlan; Debian's containerd 1.6 + kubelet v1.37 per node). Same lab for both
-sides, the conflist swapped in place between phases; netboot is the single executable of \`netboot cni build\`. One by one: ${SEQ} pods
+\`netboot lab up --runtime kubelet --nodes ${NODES}\` (vxlan; Debian's containerd 1.6 + kubelet v1.37 per node). Same lab for all
+sides (netboot, netboot in-process, reference), the conflist swapped in place between phases; netboot is the single executable of \`netboot cni build\`. One by one: ${SEQ} pods
 per side, each created once the previous is Ready. At once: ${PODS} pods by one \`kubectl create\`, ${ROUNDS} round(s) per side,
 alternating. Each pod timed from its \`kubectl create\` to Ready as a \`kubectl get -w\` watch sees it; the plugin's ADD
-(netboot, or bridge running host-local) timed by a shell wrapper around it, as containerd ran it. kubelet notices a
+(netboot, or bridge running host-local) timed by a wrapper around it, as containerd ran it, wall and CPU (user + sys). kubelet notices a
 started container through its PLEG relist (every 1 s), so create → Ready moves in steps of up to a second: the ADD columns
-are the plugin's own share.
+are the plugin's own share. netboot's conflist names the node's agent as its warm CNI server (\`server\`, the agent started
+beside containerd with \`--cni-socket\`): its ADD is the executable's shim forwarding the call, the work done in the agent,
+whose CPU (all nodes' agents, first create to last Ready, per pod) is the last column, for every side (in-process and
+reference: the agents idle). \`in-process\` is the same executable with \`server: false\`: the whole plugin in its own process.
 
-| pods | CNI | n | p50 ms | p90 ms | plugin ADD p50 ms | ADD p90 ms |
-|---|---|---|---|---|---|---|
-${row('seq', 'netboot')}
-${row('seq', 'reference')}
-${row('burst', 'netboot')}
-${row('burst', 'reference')}
+| pods | CNI | n | p50 ms | p90 ms | plugin ADD p50 ms | ADD p90 ms | ADD CPU p50 ms | agents' CPU per pod ms |
+|---|---|---|---|---|---|---|---|---|
+${SIDES.map((side) => row('seq', side)).join('\n')}
+${SIDES.map((side) => row('burst', side)).join('\n')}
 
-netboot − reference at p50: one by one ${diff('seq')}, ${PODS} at once ${diff('burst')} (target: ≤ ~25 ms, netboot's Node start-up per ADD).
+netboot − reference at p50: one by one ${diff('seq', 'netboot')}, ${PODS} at once ${diff('burst', 'netboot')}; in-process: ${diff('seq', 'in-process')}, ${diff('burst', 'in-process')}
+(target: ≤ ~25 ms, netboot's Node start-up per ADD).
+Start-up alone (VERSION through the same wrapper, 10 calls on node1), wall / CPU p50: netboot ${startupOf('netboot')} ms, bridge ${startupOf('bridge')} ms.
+An idle agent (no pod coming or going, 10 s before the phases) used ${(idleAgentCpu * 100).toFixed(1)} % of a core.
 
 Memory per lab node (RSS MiB, during netboot's first ${PODS}-pod round, over ${NODES} nodes):
 
