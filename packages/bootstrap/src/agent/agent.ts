@@ -11,6 +11,7 @@ import type { AgentConfig } from './config.js';
 import { configuredPools, openDatastore } from './datastore.js';
 import { detectNodeIPs } from './detect.js';
 import { serveHealth } from './health.js';
+import { settleHeap } from './heap.js';
 import { leaseOf, removeLeaseFile, writeLeaseFile } from './lease-file.js';
 import type { Logger } from './log.js';
 import { applyEgress, type EgressRules, egressScript, removeEgress } from './masquerade.js';
@@ -380,6 +381,12 @@ export class Agent {
       this.#reconciled = true;
       this.metrics.set('netboot_ready', 1);
       this.#log.info('ready');
+      // Once the first pass's echoes and repair are through (well within a second).
+      setTimeout(() => {
+        const t0 = performance.now();
+        settleHeap();
+        this.#log.info('heap settled', { ms: Math.round(performance.now() - t0), rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20) });
+      }, 1_000).unref();
     }
   }
 
