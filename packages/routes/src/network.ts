@@ -59,7 +59,8 @@ export class Network {
   readonly #reconciler: Reconciler;
   readonly #peers = new Map<string, Peer>();
   readonly #pending = new Map<string, Peer | undefined>();
-  readonly #timers = new Map<Pass, NodeJS.Timeout>();
+  /** The scheduled passes, each with what cancels it. */
+  readonly #timers = new Map<Pass, () => void>();
   #running = false;
   #started = false;
   #last: Report | undefined;
@@ -156,7 +157,7 @@ export class Network {
     } finally {
       signal.removeEventListener('abort', onAbort);
       clearInterval(resync);
-      for (const t of this.#timers.values()) clearTimeout(t);
+      for (const cancel of this.#timers.values()) cancel();
       this.#timers.clear();
       this.#running = false;
       this.#started = false;
@@ -178,13 +179,18 @@ export class Network {
   /** Runs `pass` after `ms` unless one is already scheduled (a burst of triggers is one pass). */
   #schedule(pass: Pass, ms: number): void {
     if (!this.#running || this.#timers.has(pass)) return;
-    this.#timers.set(
-      pass,
-      setTimeout(() => {
-        this.#timers.delete(pass);
-        this.#pass(pass);
-      }, ms),
-    );
+    const fire = (): void => {
+      this.#timers.delete(pass);
+      this.#pass(pass);
+    };
+    // 0: after the events already read (a burst is still one pass), without setTimeout's 1 ms floor.
+    if (ms === 0) {
+      const i = setImmediate(fire);
+      this.#timers.set(pass, () => clearImmediate(i));
+    } else {
+      const t = setTimeout(fire, ms);
+      this.#timers.set(pass, () => clearTimeout(t));
+    }
   }
 
   /** One pass; errors are reported and retried, never thrown. Returns the error, if any. */
