@@ -77,6 +77,8 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   const log = o.log ?? (() => {});
   const home = { net: nsInode('net'), mnt: nsInode('mnt') };
   let queue: Promise<void> = Promise.resolve();
+  /** Connections whose request has not arrived yet: close() hangs them up (the shim answers 11). */
+  const waiting = new Set<Socket>();
 
   async function run(req: unknown): Promise<ServerReply> {
     if (!isRequest(req) || req.v !== PROTOCOL_VERSION) return { fallback: `not a protocol v${PROTOCOL_VERSION} request (plugin and server versions differ)` };
@@ -99,6 +101,8 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     let data = '';
     let gone = false;
     conn.setEncoding('utf8');
+    waiting.add(conn);
+    conn.on('close', () => waiting.delete(conn));
     conn.on('error', () => {}); // the shim was killed: nothing to answer
     conn.on('end', () => {
       gone = true; // the shim never half-closes: it left (killed by the runtime's timeout)
@@ -111,6 +115,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         return;
       }
       conn.removeAllListeners('data');
+      waiting.delete(conn);
       let req: unknown;
       try {
         req = JSON.parse(data.slice(0, nl));
@@ -155,6 +160,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        for (const conn of waiting) conn.destroy();
         // Remove the socket now, so shims fall back at once; only ours, never a successor's.
         try {
           if (statSync(o.socket).ino === ino) unlinkSync(o.socket);
