@@ -4,7 +4,8 @@
 // start-up and ~25 MB of RSS before its first call (bench/agent). Only what the agent uses is here:
 // ranges, transactions, leases with keep-alive, and watches. Several endpoints: a call that cannot
 // reach one member tries the next, and the member that answered is tried first from then on.
-import { Agent, request } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, request, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { NetbootError } from '@netboot/core/errors';
 
 /** No member answered (etcd down, wrong endpoints, deadline): retry later. */
@@ -74,6 +75,7 @@ export class EtcdHttp {
   readonly #timeoutMs: number;
   // Kept-alive connections: a call is one request on an open socket, as a gRPC channel would be.
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  readonly #tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
   /** The member that answered last: tried first. */
   #current = 0;
 
@@ -158,7 +160,7 @@ export class EtcdHttp {
       const onAbort = () => finish('closed');
       signal.addEventListener('abort', onAbort, { once: true });
       // Its own connection: a stream holds it for as long as it lives.
-      const req = request(`${endpoint}/v3/watch`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      const req = send(`${endpoint}/v3/watch`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           return finish(`etcd at ${endpoint} answered the watch with HTTP ${res.statusCode}`);
@@ -211,13 +213,15 @@ export class EtcdHttp {
 
   close(): void {
     this.#agent.destroy();
+    this.#tlsAgent.destroy();
   }
 
   #post(endpoint: string, path: string, body: object): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = request(
+      const tls = endpoint.startsWith('https:');
+      const req = send(
         `${endpoint}/v3/${path}`,
-        { method: 'POST', agent: this.#agent, headers: { 'content-type': 'application/json' }, timeout: this.#timeoutMs },
+        { method: 'POST', agent: tls ? this.#tlsAgent : this.#agent, headers: { 'content-type': 'application/json' }, timeout: this.#timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -225,6 +229,11 @@ export class EtcdHttp {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString();
             let json: { error?: string; message?: string; code?: number };
+            // No gateway on this member: retrying cannot help.
+            if (res.statusCode === 404)
+              return reject(
+                new EtcdRefusedError(`etcd at ${endpoint} has no JSON gateway (HTTP 404 for /v3/${path}): run etcd with --enable-grpc-gateway (its default)`),
+              );
             try {
               json = JSON.parse(text);
             } catch {
@@ -242,4 +251,9 @@ export class EtcdHttp {
       req.end(JSON.stringify(body));
     });
   }
+}
+
+/** `http.request` or, for an `https://` endpoint (server certificate checked against the system's CAs), `https.request`. */
+function send(url: string, opts: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  return (url.startsWith('https:') ? httpsRequest : request)(url, opts, onResponse);
 }
