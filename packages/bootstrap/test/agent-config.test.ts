@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { throwsA } from '@netboot/core/testing/pure';
 import { AgentConfigError, parseAgentArgs } from '../src/agent/config.js';
 import { leaseOf, writeLeaseFile } from '../src/agent/lease-file.js';
-import { egressScript } from '../src/agent/masquerade.js';
+import { egressAddScript, egressFamilies, egressScript } from '../src/agent/masquerade.js';
 import { CniCode, type CniError } from '../src/cni/errors.js';
 import { readLease } from '../src/cni/lease.js';
 
@@ -113,6 +113,19 @@ test('bad configuration is refused with the field named', () => {
 
 test('egress script: with no pool to masquerade from, the table goes (in one transaction, whether or not it exists)', () => {
   assert.is(egressScript({ natFrom: [], clusterCIDRs: ['10.244.0.0/16'], nodeIPs: ['192.168.1.11'] }), 'table inet netboot {}\ndelete table inet netboot\n');
+});
+
+test('egress: a new peer’s node IPs are added to the cluster sets a full script made, per family', () => {
+  const rules = { natFrom: ['10.244.1.0/24'], clusterCIDRs: ['10.244.0.0/16'], nodeIPs: ['192.168.1.11'] };
+  const { nat, sets } = egressFamilies(rules);
+  assert.equal([...nat], ['4']);
+  assert.equal([...sets], ['4']); // no cluster6: an IPv6 node IP needs the whole table again
+  assert.ok(egressScript(rules).includes('set cluster4 {'));
+  assert.is(
+    egressAddScript(['192.168.1.12', 'fd00::12', '192.168.1.13']),
+    'add element inet netboot cluster4 { 192.168.1.12, 192.168.1.13 }\nadd element inet netboot cluster6 { fd00::12 }\n',
+  );
+  assert.equal([...egressFamilies({ natFrom: [], clusterCIDRs: ['10.244.0.0/16'], nodeIPs: [] }).sets], []);
 });
 
 test('egress script: one transaction that recreates the table; pods → cluster and nodes return before masquerade', () => {

@@ -14,7 +14,7 @@ import { serveHealth } from './health.js';
 import { settleHeap } from './heap.js';
 import { leaseOf, removeLeaseFile, writeLeaseFile } from './lease-file.js';
 import type { Logger } from './log.js';
-import { applyEgress, type EgressRules, egressScript, removeEgress } from './masquerade.js';
+import { applyEgress, type EgressRules, egressAddScript, egressFamilies, egressScript, removeEgress } from './masquerade.js';
 import { Metrics } from './metrics.js';
 
 export interface AgentDeps {
@@ -46,7 +46,11 @@ export class Agent {
   #waitingFor = 'leasing this node’s pod subnets';
   #synced = false;
   #reconciled = false;
-  #egress = '';
+  /** The last full table written (its script, and egressFamilies of its rules); script '' after adds to it. */
+  #egress: { script: string } & ReturnType<typeof egressFamilies> = { script: '', nat: new Set(), sets: new Set() };
+  /** Whether the next write must be the whole table, or else the node IPs to add to it. */
+  #egressFull = true;
+  readonly #egressAdded = new Set<string>();
   #egressTimer: NodeJS.Timeout | undefined;
   /** The nft run under way, whether the rules changed meanwhile, and whether the agent stopped. */
   #egressRun: Promise<void> | undefined;
@@ -330,6 +334,7 @@ export class Agent {
         log.warn('datastore unavailable; keeping the current routes and retrying', { reason: e.reason, retryMs: e.retryMs });
         return;
       case 'sync': {
+        this.#egressFull = true;
         known.clear();
         for (const p of e.peers) if (p.name !== self) known.set(p.name, p);
         net.setPeers([...known.values()]);
@@ -342,12 +347,14 @@ export class Agent {
       case 'upsert':
         if (e.peer.name === self) return;
         if (e.peer.mode !== undefined && e.peer.mode !== this.#config.mode) log.warn('peer runs another mode', { peer: e.peer.name, mode: e.peer.mode });
+        this.#egressChange(known.get(e.peer.name)?.nodeIPs ?? [], e.peer.nodeIPs);
         known.set(e.peer.name, e.peer);
         net.upsertPeer(e.peer);
         log.info('peer', { peer: e.peer });
         return;
       case 'remove':
         if (!known.delete(e.name)) return;
+        this.#egressFull = true;
         net.removePeer(e.name);
         log.info('peer gone', { peer: e.name });
     }
@@ -398,6 +405,7 @@ export class Agent {
   #updateEgress(now: boolean): void {
     if (this.#lease === undefined) return; // nothing leased yet: no rules to write
     if (now) {
+      this.#egressFull = true; // the lease or its pools changed
       clearTimeout(this.#egressTimer);
       this.#applyEgress();
     } else this.#egressTimer ??= setTimeout(() => this.#applyEgress(), 200);
@@ -418,7 +426,16 @@ export class Agent {
     };
   }
 
-  /** Writes the rules if they changed; one nft at a time (a change meanwhile is written after it). */
+  /** A peer's node IPs went from `before` to `after`: new ones are added to the table, a lost one rewrites it. */
+  #egressChange(before: readonly string[], after: readonly string[]): void {
+    if (before.some((ip) => !after.includes(ip))) this.#egressFull = true;
+    for (const ip of after) if (!before.includes(ip)) this.#egressAdded.add(ip);
+  }
+
+  /**
+   * Writes what changed, one nft at a time (a change meanwhile is written after it): new node IPs only
+   * (their sets exist) as elements added to the table, anything else as the whole table again.
+   */
   #applyEgress(): void {
     this.#egressTimer = undefined;
     if (this.#egressStopped) return;
@@ -426,21 +443,34 @@ export class Agent {
       this.#egressAgain = true;
       return;
     }
-    const rules = this.#egressRules();
-    const script = egressScript(rules);
-    if (script === this.#egress) return;
-    this.#egressRun = applyEgress(script)
+    if (!this.#egressFull && this.#egressAdded.size === 0) return;
+    const last = this.#egress;
+    const added = [...this.#egressAdded].filter((ip) => last.nat.has(ip.includes(':') ? '6' : '4')); // others are never masqueraded
+    const incremental = !this.#egressFull && added.every((ip) => last.sets.has(ip.includes(':') ? '6' : '4'));
+    this.#egressFull = false;
+    this.#egressAdded.clear();
+    let next: typeof last;
+    let fields: Record<string, unknown>;
+    if (incremental) {
+      if (added.length === 0) return;
+      // The table no longer equals last.script: the next full write must not be skipped as unchanged.
+      next = { ...last, script: '' };
+      fields = { added };
+    } else {
+      const rules = this.#egressRules();
+      next = { script: egressScript(rules), ...egressFamilies(rules) };
+      if (next.script === last.script) return;
+      fields = { natFrom: rules.natFrom, exempt: rules.clusterCIDRs.length + rules.nodeIPs.length };
+    }
+    this.#egressRun = applyEgress(incremental ? egressAddScript(added) : next.script)
       .then(
         () => {
-          this.#egress = script;
-          this.#log.info('masquerade rules written', {
-            table: 'inet netboot',
-            natFrom: rules.natFrom,
-            exempt: rules.clusterCIDRs.length + rules.nodeIPs.length,
-          });
+          this.#egress = next;
+          this.#log.info('masquerade rules written', { table: 'inet netboot', ...fields });
         },
         (e: unknown) => {
           this.#log.error('nft refused the masquerade rules; retrying', { error: e });
+          this.#egressFull = true;
           if (!this.#egressStopped) this.#egressTimer = setTimeout(() => this.#applyEgress(), 1000);
         },
       )

@@ -53,6 +53,28 @@ export function egressScript(r: EgressRules): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The IP families ('4', '6') egressScript(r) masquerades, and those of them it made a `cluster` set for. */
+export function egressFamilies(r: EgressRules): { nat: Set<string>; sets: Set<string> } {
+  const fam = (x: string) => (v6(x) ? '6' : '4');
+  const nat = new Set(r.natFrom.map(fam));
+  const exempt = new Set([...r.clusterCIDRs, ...r.nodeIPs].map(fam));
+  return { nat, sets: new Set([...nat].filter((f) => exempt.has(f))) };
+}
+
+/**
+ * The `nft -f` script that adds node IPs to the `cluster` sets a full script made (`nft add element
+ * inet netboot cluster4 { … }`): a new peer costs a few bytes for nft instead of the whole table again,
+ * and the agent no sort of thousands of addresses. Every IP's set must exist (see egressFamilies).
+ */
+export function egressAddScript(nodeIPs: readonly string[]): string {
+  let out = '';
+  for (const fam of ['4', '6']) {
+    const ips = nodeIPs.filter((x) => v6(x) === (fam === '6'));
+    if (ips.length > 0) out += `add element inet ${TABLE} cluster${fam} { ${ips.join(', ')} }\n`;
+  }
+  return out;
+}
+
 /** nft refused a script (or could not be run); the message is nft's. */
 class NftError extends NetbootError {
   readonly kind = 'internal' as const;
