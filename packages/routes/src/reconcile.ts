@@ -144,6 +144,17 @@ export class Reconciler {
     this.own = { table: opts.table ?? 254, protocol: opts.protocol ?? NETBOOT_PROTOCOL };
     this.#nexthopMode = opts.nexthops ?? 'auto';
     if (this.#nexthopMode === 'never') this.#useNexthops = false;
+    // A dumped entry the mirror already holds, field for field, is listed as the mirror's own record:
+    // the decoded copy dies young, and #rebuild finds the mirror confirmed rather than rebuilding it.
+    this.#caches.nexthops.intern = (n) => {
+      const x = this.#nexthops.get(n.id);
+      return x !== undefined && sameRecord(x, n) ? x : n;
+    };
+    this.#caches.routes.intern = (r) => this.#routes.get(routeKey(r.table, r.dst))?.find((x) => sameRecord(x, r)) ?? r;
+    this.#caches.neighbours.intern = this.#caches.fdb.intern = (n) => {
+      const x = n.family === 'bridge' ? this.#fdb.get(fdbKey(n.dev, n.lladdr, n.dst)) : this.#neighbours.get(neighKey(n.dev, n.dst));
+      return x !== undefined && sameRecord(x, n) ? x : n;
+    };
   }
 
   /**
@@ -329,18 +340,23 @@ export class Reconciler {
     } else delete this.own.device;
     this.#readNexthops();
     const routes = rtnl.route.list({ table: this.own.table }, this.#caches.routes);
-    if (this.#rebuild('routes', routes)) {
+    let held = 0;
+    for (const list of this.#routes.values()) held += list.length;
+    const mirrored = (r: Route): boolean => this.#routes.get(routeKey(r.table, r.dst))?.includes(r) === true;
+    if (this.#rebuild('routes', routes, () => true, mirrored, held)) {
       this.#routes.clear();
       for (const r of routes) pushList(this.#routes, routeKey(r.table, r.dst), r);
     }
     const dev = this.own.device;
     const neighbours = dev === undefined ? NONE : rtnl.neigh.list({ dev }, this.#caches.neighbours);
-    if (this.#rebuild('neighbours', neighbours)) {
+    const neighMirrored = (n: Neigh): boolean => this.#neighbours.get(neighKey(n.dev, n.dst)) === n;
+    if (this.#rebuild('neighbours', neighbours, (n) => n.family !== 'bridge', neighMirrored, this.#neighbours.size)) {
       this.#neighbours.clear();
       for (const n of neighbours) if (n.family !== 'bridge') this.#neighbours.set(neighKey(n.dev, n.dst), n);
     }
     const fdb = dev === undefined ? NONE : rtnl.neigh.list({ family: 'bridge', dev }, this.#caches.fdb);
-    if (this.#rebuild('fdb', fdb)) {
+    const fdbMirrored = (n: Neigh): boolean => this.#fdb.get(fdbKey(n.dev, n.lladdr, n.dst)) === n;
+    if (this.#rebuild('fdb', fdb, (n) => ownsFdb(n, this.own), fdbMirrored, this.#fdb.size)) {
       this.#fdb.clear();
       for (const n of fdb) if (ownsFdb(n, this.own)) this.#fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
     }
@@ -351,14 +367,27 @@ export class Reconciler {
   /**
    * Whether the mirror of `kind` must be built again from `list`: not when it was built from these
    * very objects (the dump cache hands back the same object for the same bytes) under the same
-   * device, and nothing was folded or observed into it since. Records `list` as what it is built from.
+   * device, and nothing was folded or observed into it since; nor when every entry it would hold
+   * (`kept`) is one it holds already (`mirrored`: the cache's intern handed the mirror's own record
+   * back for an entry that was new to the cache, the first resync after an apply) and it holds
+   * `held` entries, no more. Records `list` as what it is built from.
    */
-  #rebuild(kind: keyof Built, list: readonly object[]): boolean {
+  #rebuild<T extends object>(kind: keyof Built, list: readonly T[], kept: (x: T) => boolean, mirrored: (x: T) => boolean, held: number): boolean {
     const was = this.#built[kind];
     this.#built = { ...this.#built, [kind]: { list, device: this.own.device } };
-    if (was === undefined || was.device !== this.own.device || was.list.length !== list.length) return true;
-    for (let i = 0; i < list.length; i++) if (was.list[i] !== list[i]) return true;
-    return false;
+    if (was !== undefined && was.device === this.own.device && was.list.length === list.length) {
+      let same = true;
+      for (let i = 0; same && i < list.length; i++) same = was.list[i] === list[i];
+      if (same) return false;
+    }
+    // Each a different record: two entries the kernel keeps apart (a TOS, say) can decode alike.
+    const seen = new Set<T>();
+    for (const x of list) {
+      if (!kept(x)) continue;
+      if (!mirrored(x) || seen.has(x)) return true;
+      seen.add(x);
+    }
+    return seen.size !== held;
   }
 
   /** Reads the nexthops in netboot's range into the mirror; the first read also settles #useNexthops. */
@@ -379,7 +408,8 @@ export class Reconciler {
       return;
     }
     this.#useNexthops = true;
-    if (!this.#rebuild('nexthops', list)) return;
+    const mirrored = (n: NexthopObject): boolean => this.#nexthops.get(n.id) === n;
+    if (!this.#rebuild('nexthops', list, (n) => inNexthopRange(n.id), mirrored, this.#nexthops.size)) return;
     this.#nexthops.clear();
     for (const n of list) if (inNexthopRange(n.id)) this.#nexthops.set(n.id, n);
   }
@@ -605,6 +635,23 @@ function append<T>(list: T[], v: T): T[] {
   if (list.length === 0) return [v];
   list.push(v);
   return list;
+}
+
+/** Whether two records of the kernel hold the same fields: values equal, or lists of equal values (a neighbour's states). */
+function sameRecord(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let fields = 0;
+  for (const k in x) {
+    fields++;
+    const u = x[k];
+    const v = y[k];
+    if (u === v) continue;
+    if (!Array.isArray(u) || !Array.isArray(v) || u.length !== v.length) return false;
+    for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  }
+  for (const _ in y) fields--;
+  return fields === 0;
 }
 
 function addKeys(into: Keys, from: Keys | PeerKeys): void {

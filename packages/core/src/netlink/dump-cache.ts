@@ -48,6 +48,13 @@ export class DumpCache<T> {
   #inWords: Int32Array | undefined;
   /** The value of the last successful match(). */
   value: T | undefined;
+  /**
+   * Called with each value decoded afresh (a message the last dump did not hold); what it returns is
+   * recorded and listed instead. A caller that already holds an equal value (a reconciler's record
+   * of what it wrote) hands that one back, so the freshly decoded copy dies young instead of being
+   * kept — and copied by the garbage collector — for as long as the cache lives.
+   */
+  intern: ((value: T) => T) | undefined;
 
   /** Starts reading a dump; `volatileAttr` is the attribute type the comparison skips (-1: none). */
   begin(volatileAttr: number): void {

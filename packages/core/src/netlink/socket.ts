@@ -237,7 +237,8 @@ export class NetlinkSocket implements Transport {
           decodeMessagesInto(b, runStart, runEnd, one);
           for (let k = 0, at = runStart; k < one.length; k++) {
             const len = b.readUInt32LE(at);
-            const value = decode(one[k]!);
+            const decoded = decode(one[k]!);
+            const value = decoded === undefined || cache.intern === undefined ? decoded : cache.intern(decoded);
             cache.record(b, at, len, value, -1);
             if (value !== undefined) out.push(value);
             at += (len + 3) & ~3;
