@@ -392,7 +392,8 @@ export class Agent {
       setTimeout(() => {
         const t0 = performance.now();
         settleHeap();
-        this.#log.info('heap settled', { ms: Math.round(performance.now() - t0), rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20) });
+        // (RSS is not logged: the freed pages go back to the OS over the next moments, not by now.)
+        this.#log.info('heap settled', { ms: Math.round(performance.now() - t0), heapMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) });
       }, 1_000).unref();
     }
   }
