@@ -1,3 +1,5 @@
 // Modules loaded on first use, not with the verb: nft runs through child_process, ~3 ms to load,
 // which only a network with ipMasq should pay.
-export const loadMasquerade = () => import('./masq.js');
+import { lazy } from './lazy.js';
+
+export const loadMasquerade = lazy(() => import('./masq.js'));

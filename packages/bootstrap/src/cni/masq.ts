@@ -15,13 +15,14 @@ import { networkOf, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
+import { lazy } from './lazy.js';
 import type { CniIp } from './result.js';
 import { hostVethName } from './wiring.js';
 
 /** Not `inet netboot`: the node agent owns that one and replaces it whole, which would drop every pod's element. */
 export const NFT_TABLE = 'netboot-cni';
 /** The nft command, loaded only when the table must be created (see masq-nft.ts). */
-const nftCommand = () => import('./masq-nft.js');
+const nftCommand = lazy(() => import('./masq-nft.js'));
 
 const SETUP = `add table inet ${NFT_TABLE}
 add set inet ${NFT_TABLE} pods4 { type ipv4_addr; }
