@@ -162,7 +162,9 @@ async function startServer(node: TempNetns): Promise<Server> {
   const child: ChildProcess = spawn('nsenter', [`--net=${node.path}`, process.execPath, ...CLI, 'cni', 'serve', '--socket', SOCKET], {
     cwd: root,
     stdio: ['ignore', 'ignore', fd],
-    env: { ...CLEAN_ENV },
+    // serveCni sizes libuv's pool for DELs' kernel tails itself, but from source tsx's loader has
+    // started the pool before it can: given here, as a deployment would.
+    env: { ...CLEAN_ENV, UV_THREADPOOL_SIZE: '16' },
   });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -375,4 +375,39 @@ test('a dump the kernel keeps interrupting (links added meanwhile): DumpInterrup
   }
 });
 
+test('requestEcho: a veth deletion is done at its echo, before the kernel acknowledges; a missing device is ENODEV; close waits for the send', async () => {
+  const ns = tempNetns();
+  const peer = tempNetns();
+  const sock = openSocket({ netns: ns });
+  try {
+    sh(ns, 'ip', 'link', 'add', 'vA', 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer.name);
+    const del: Request = { type: C.RTM_DELLINK, header: { ifi_family: 0, ifi_index: 0 }, attrs: { IFLA_IFNAME: 'vA' } };
+    const t0 = performance.now();
+    const echo = sock.requestEcho(del);
+    const ms = performance.now() - t0;
+    assert.is(echo.length, 1);
+    assert.is(echo[0]!.type, C.RTM_DELLINK);
+    assert.is(echo[0]!.attrs.IFLA_IFNAME, 'vA');
+    // Gone from both namespaces as soon as the echo is read.
+    assert.equal(
+      ipJson(ns, 'link', 'show').map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    );
+    assert.equal(
+      ipJson(peer, 'link', 'show').map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    );
+    assert.ok(ms < 15, `the echo came after ${ms.toFixed(1)} ms: as late as the ACK (rcu_barrier)?`);
+    const missing = throwsA(() => sock.requestEcho(del), NetlinkError);
+    assert.ok(isNotFound(missing), missing.message);
+    sock.close(); // the first send may still be in the kernel: the descriptor is closed after it
+    await new Promise((r) => setTimeout(r, 100));
+    throwsA(() => sock.request({ type: C.RTM_GETLINK, header: { ifi_family: 0, ifi_index: 1 }, attrs: {} }), Error);
+  } finally {
+    sock.close();
+    peer.delete();
+    ns.delete();
+  }
+});
+
 test.run();

@@ -72,8 +72,17 @@ async function clearPath(socket: string): Promise<void> {
   unlinkSync(socket);
 }
 
+/**
+ * Worker threads for the kernel's tail of each DEL: the link deletion is answered at its echo, and
+ * its sendto then waits ~20 ms more in the kernel on a thread of libuv's pool (wiring.ts deleteLink).
+ * With the default 4, a burst of DELs waits for a free thread after the fourth. Read by libuv when
+ * the pool first starts: a process that used it before serveCni keeps the size it had.
+ */
+const THREADPOOL_SIZE = '16';
+
 /** Starts the server; calls are answered until close(). */
 export async function serveCni(o: ServeOptions): Promise<CniServer> {
+  process.env.UV_THREADPOOL_SIZE ??= THREADPOOL_SIZE;
   const log = o.log ?? (() => {});
   const home = { net: nsInode('net'), mnt: nsInode('mnt') };
   let queue: Promise<void> = Promise.resolve();

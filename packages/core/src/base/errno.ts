@@ -15,9 +15,13 @@ export function errnoName(errno: number): string {
   }
 }
 
+/** Node's errno table, made once: getSystemErrorMap() builds a new Map of ~130 entries per call. */
+let systemErrors: ReturnType<typeof getSystemErrorMap> | undefined;
+
 /** Human text for an errno ("file already exists"), from Node's own table. */
 export function errnoText(errno: number): string {
-  return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? `errno ${Math.abs(errno)}`;
+  systemErrors ??= getSystemErrorMap();
+  return systemErrors.get(-Math.abs(errno))?.[1] ?? `errno ${Math.abs(errno)}`;
 }
 
 /**

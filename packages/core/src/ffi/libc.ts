@@ -4,7 +4,8 @@
 // Each wrapper reads errno straight after the call (koffi.errno() is captured per call, so nothing
 // in between can clobber it) and throws SyscallError on failure, so callers never see -1.
 // Calls are synchronous on purpose: namespace switching is per OS thread (see netns.ts), and koffi's
-// `.async` variants run on other threads, which would silently stay in the wrong namespace.
+// `.async` variants run on other threads, which would silently stay in the wrong namespace. The one
+// exception, sendtoDetached, sends on a socket, which keeps the namespace it was created in.
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { SyscallError } from '../base/errno.js';
@@ -77,6 +78,22 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
 /** sendto(2) to `addr` (or the connected/default peer when null). Returns the bytes sent. */
 export function sendto(fd: number, buf: Buffer, length: number, flags: number, addr: Buffer | null): number {
   return check(c('sendto')(fd, buf, length, flags, addr, addr ? addr.length : 0), 'sendto');
+}
+
+/**
+ * sendto(2) to the kernel (nl_pid 0) on one of koffi's worker threads: the calling thread goes on at
+ * once. For a request the kernel answers before it returns from sendto (an RTM_DELLINK echo, read on
+ * this thread while the worker still waits out the kernel's rcu_barrier()). Resolves with the bytes
+ * sent, -1 on failure (the worker's errno is not readable here). The socket is bound to its namespace,
+ * so the worker thread's own namespace does not matter; `buf` must not change until this settles.
+ */
+export function sendtoDetached(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve) =>
+    c('sendto').async(fd, buf, buf.length, 0, null, 0, (err: unknown, n: number | bigint) => {
+      // Names `buf`, so it stays reachable (not collected) while the worker reads it.
+      resolve(err || buf.length === 0 ? -1 : Number(n));
+    }),
+  );
 }
 
 /**

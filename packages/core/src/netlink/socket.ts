@@ -23,6 +23,7 @@ import {
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
+  NLM_F_ECHO,
   NLM_F_REQUEST,
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -114,6 +115,8 @@ export class NetlinkSocket implements Transport {
   private recvBuf = Buffer.allocUnsafeSlow(1024 * 1024);
   private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
   private readonly scratch: NlMessage[] = [];
+  /** requestEcho()'s sends still on a worker thread. */
+  private detached: Promise<unknown> | undefined;
 
   private constructor(fd: number, pid: number, timeoutMs: number) {
     this.fd = fd;
@@ -173,6 +176,36 @@ export class NetlinkSocket implements Transport {
         }
         if (m.type === NLMSG_DONE) return replies;
         replies.push(m);
+      }
+    }
+  }
+
+  /**
+   * request(), but done at the kernel's echo of the change (NLM_F_ECHO) rather than at its ACK: the
+   * request goes out from a worker thread (libc.sendtoDetached) while this thread reads the echo, or
+   * the error. For RTM_DELLINK: the kernel echoes the deletion once the device is gone and its
+   * addresses and routes with it (~0.5 ms), then waits in rcu_barrier() (~20 ms) before sendto returns
+   * and the ACK comes. A kernel that does not echo answers with the ACK, later. Returns the echo. Until
+   * that send is over, close() leaves the descriptor open (the worker still uses it); the ACK, arriving
+   * then, is skipped by the next request like any reply of another seq.
+   */
+  requestEcho(req: Request): NlMessage[] {
+    this.seq = (this.seq + 1) >>> 0;
+    const seq = this.seq;
+    const writer = new MessageWriter(256);
+    writer.append(req, NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO | (req.flags ?? 0), seq, 0);
+    const sent: Promise<unknown> = Promise.all([this.detached, libc.sendtoDetached(this.open_(), writer.bytes())]).then(() => {
+      if (this.detached === sent) this.detached = undefined;
+    });
+    this.detached = sent;
+    for (;;) {
+      for (const m of this.decodeDatagram(this.recvFromKernel(req.type))) {
+        if (m.seq !== seq) continue;
+        if (m.type === NLMSG_ERROR) {
+          if (m.header.error === 0) return [];
+          throw toNetlinkError(m, messageTypeName(req.type));
+        }
+        return [m];
       }
     }
   }
@@ -357,7 +390,9 @@ export class NetlinkSocket implements Transport {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
-    libc.close(fd);
+    // A requestEcho() send still running on a worker thread uses the descriptor: closed after it.
+    if (this.detached === undefined) libc.close(fd);
+    else void this.detached.then(() => libc.close(fd));
   }
 
   private open_(): number {
