@@ -15,6 +15,7 @@ import {
   MACVLAN_MODE_PRIVATE,
   MACVLAN_MODE_VEPA,
   NLM_F_CREATE,
+  NLM_F_ECHO,
   NLM_F_EXCL,
   RTM_DELLINK,
   RTM_GETLINK,
@@ -255,10 +256,30 @@ export class LinkApi {
    * picture read it with `get(name)` (or use `ensureLink`, which returns it).
    */
   add(spec: LinkSpec): void {
-    const send = (peerNsFd?: number): void => void this.#sock.request(this.buildAdd(spec, peerNsFd));
+    this.#add(spec, 0);
+  }
+
+  /**
+   * add(), answered with the new device as the kernel announces it (NLM_F_ECHO), before any master is
+   * set: one request where add + get take two. A veth's `parent` is then its peer's ifindex, in the
+   * peer's namespace (absent only when it equals the device's own).
+   */
+  create(spec: LinkSpec): Link {
+    const reply = this.#add(spec, NLM_F_ECHO).find((m) => m.type === RTM_NEWLINK);
+    if (reply === undefined) throw new LinkNotFoundError(spec.name);
+    return decodeLink(reply);
+  }
+
+  #add(spec: LinkSpec, flags: number): NlMessage[] {
+    let replies: NlMessage[] = [];
+    const send = (peerNsFd?: number): void => {
+      const req = this.buildAdd(spec, peerNsFd);
+      replies = this.#sock.request({ ...req, flags: (req.flags ?? 0) | flags });
+    };
     if (spec.kind === 'veth' && spec.peer?.netns !== undefined) withNetnsFd(spec.peer.netns, send);
     else send();
     if (spec.kind === 'veth' && spec.peer.up) this.peerUp(spec.peer);
+    return replies;
   }
 
   private peerUp(peer: VethPeerSpec): void {

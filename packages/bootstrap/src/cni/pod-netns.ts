@@ -1,6 +1,24 @@
 // Sockets in the pod's namespace (CNI_NETNS) and the host's (the plugin's own).
+import { statSync } from 'node:fs';
 import { Rtnl } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
+
+let kept: { rtnl: Rtnl; netns: number } | undefined;
+
+/**
+ * A socket in this thread's namespace (the node's), kept across calls: a warm server answers many, and
+ * each new socket cost socket(), five setsockopts, bind, getsockname and a 1 MiB receive buffer for
+ * the GC. Opened anew when the thread is in another namespace than the kept socket's (a test that
+ * switches namespaces in-process); the caller does not close it.
+ */
+export function hostRtnl(): Rtnl {
+  const netns = statSync('/proc/thread-self/ns/net').ino;
+  if (kept?.netns !== netns) {
+    kept?.rtnl.close();
+    kept = { rtnl: Rtnl.open(), netns };
+  }
+  return kept.rtnl;
+}
 
 /**
  * An Rtnl whose socket lives in CNI_NETNS; error 3 (unknown container) when the path is not there or

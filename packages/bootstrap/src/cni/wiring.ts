@@ -69,9 +69,7 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
     try {
       // An explicit MAC: a bridge left to the kernel takes its lowest port's MAC, so a pod deleted
       // changes it under the other pods' ARP caches and cuts them off from their gateway for a while.
-      const mac = randomBytes(6);
-      mac[0] = (mac[0]! & 0xfe) | 0x02; // unicast, locally administered
-      host.link.add({ kind: 'bridge', name: conf.bridge, mtu, up: true, address: bytesToMac(mac) });
+      host.link.add({ kind: 'bridge', name: conf.bridge, mtu, up: true, address: randomMac() });
     } catch (err) {
       if (!isExist(err)) throw err; // a parallel ADD made it first
     }
@@ -118,22 +116,45 @@ export interface VethOptions {
   hairpin: boolean;
 }
 
+/** The two ends of a pod's veth: the host's as the kernel announced it, the container's index and MAC. */
+export interface Veth {
+  host: Link;
+  container: { index: number; address: string };
+}
+
+/** A random unicast, locally administered MAC. */
+function randomMac(): string {
+  const mac = randomBytes(6);
+  mac[0] = (mac[0]! & 0xfe) | 0x02;
+  return bytesToMac(mac);
+}
+
 /**
- * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>`:
- * one request, the container end never appears on the host. A leftover host end of the same name (a
- * plugin killed mid-ADD) is removed when the kernel says the name exists, and the pair made again:
- * the usual ADD pays one request, not a delete that fails first. The undo deletes the pair.
+ * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>
+ * address <random>`: one request, the container end never appears on the host, and the kernel's echo
+ * of it names the host end (index, MAC) and the container end's index — no reading back either. A
+ * leftover host end of the same name (a plugin killed mid-ADD) is removed when the kernel says the
+ * name exists, and the pair made again: the usual ADD pays one request, not a delete that fails
+ * first. The undo deletes the pair.
  */
-export function addVeth(host: Rtnl, o: VethOptions, stack: CleanupStack): Link {
-  const veth = { kind: 'veth', name: o.hostName, mtu: o.mtu, master: o.bridge.index, up: true, peer: { name: o.ifname, netns: o.netns, mtu: o.mtu } } as const;
+export function addVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupStack): Veth {
+  const address = randomMac();
+  const veth = {
+    kind: 'veth',
+    name: o.hostName,
+    mtu: o.mtu,
+    master: o.bridge.index,
+    up: true,
+    peer: { name: o.ifname, netns: o.netns, mtu: o.mtu, address },
+  } as const;
+  let link: Link;
   try {
-    host.link.add(veth);
+    link = host.link.create(veth);
   } catch (err) {
     if (!isExist(err) || !deleteLink(host, o.hostName)) throw err;
-    host.link.add(veth);
+    link = host.link.create(veth);
   }
   stack.push(`veth ${o.hostName}`, () => deleteLink(host, o.hostName));
-  const link = host.link.get(o.hostName);
   if (o.hairpin) {
     // `ip link set <host> type bridge_slave hairpin on`
     host.socket.request({
@@ -142,7 +163,8 @@ export function addVeth(host: Rtnl, o: VethOptions, stack: CleanupStack): Link {
       attrs: { IFLA_LINKINFO: { IFLA_INFO_SLAVE_KIND: 'bridge', IFLA_INFO_SLAVE_DATA: { IFLA_BRPORT_MODE: 1 } } },
     });
   }
-  return link;
+  // The echo leaves the peer's index out when it equals the host end's own: then ask the pod.
+  return { host: link, container: { index: link.parent ?? pod.link.index(o.ifname), address } };
 }
 
 /** The gateway of `family` among the IPAM's addresses. */
@@ -172,22 +194,19 @@ export function podRoutes(conf: NetConf, ips: readonly CniIp[], ipamRoutes: read
 /**
  * Inside the container, on a socket opened there: `ip addr add <ip> dev <ifname>` per address (IPv6
  * without DAD, so it is usable at once), `ip link set <ifname> up`, `ip route add <dst> via <gw>` per route.
- * Nothing to undo here: deleting the veth takes all of it away. Returns the link as read before it
- * went up (name, MAC and MTU are what the result needs; they do not change).
+ * Nothing to undo here: deleting the veth takes all of it away.
  */
-export function configureContainer(pod: Rtnl, ifname: string, ips: readonly CniIp[], routes: readonly CniRoute[]): Link {
-  const link = pod.link.get(ifname);
-  for (const ip of ips) pod.addr.add(link.index, ip.address, parsePrefix(ip.address).family === 6 ? { nodad: true } : {});
-  pod.link.set(link.index, { up: true });
+export function configureContainer(pod: Rtnl, index: number, ips: readonly CniIp[], routes: readonly CniRoute[]): void {
+  for (const ip of ips) pod.addr.add(index, ip.address, parsePrefix(ip.address).family === 6 ? { nodad: true } : {});
+  pod.link.set(index, { up: true });
   for (const r of routes) {
     pod.route.add({
       dst: r.dst,
       family: parsePrefix(r.dst).family,
-      dev: link.index,
+      dev: index,
       ...(r.gw === undefined ? {} : { gateway: r.gw }),
       ...(r.mtu === undefined ? {} : { mtu: r.mtu }),
       ...(r.priority === undefined ? {} : { metric: r.priority }),
     });
   }
-  return link;
 }

@@ -1,11 +1,10 @@
 // ADD: reserve the IP, ensure the bridge, create the veth with its container end straight in
 // CNI_NETNS, configure the container through a socket opened there, answer in the config's cniVersion.
 // Every step that changes something pushes its undo, so a failed ADD leaves nothing behind.
-import { Rtnl } from '@netboot/core';
 import { withCleanup } from '../cleanup.js';
 import { CniCode, CniError } from '../errors.js';
 import { ipamFor } from '../ipam/index.js';
-import { openPodNetns } from '../pod-netns.js';
+import { hostRtnl, openPodNetns } from '../pod-netns.js';
 import { type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
@@ -19,7 +18,7 @@ export async function add(req: CniRequest): Promise<Reply> {
   if (pod.link.find(env.ifname) !== undefined) {
     throw new CniError(CniCode.Conflict, `interface ${env.ifname} already exists in ${netns}: DEL the attachment first, or use another CNI_IFNAME`);
   }
-  using host = Rtnl.open();
+  const host = hostRtnl();
   const ipam = await ipamFor(conf);
   const result = await withCleanup(log, async (stack): Promise<CniResult> => {
     const reserved = await ipam.add(req);
@@ -29,17 +28,17 @@ export async function add(req: CniRequest): Promise<Reply> {
     const mtu = conf.mtu ?? reserved.mtu ?? uplinkMtu(host);
     const bridge = ensureBridge(host, conf, ips, mtu);
     const hostName = hostVethName(conf.name, env);
-    const hostLink = addVeth(host, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
+    const veth = addVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
     const routes = podRoutes(conf, ips, reserved.result.routes);
-    const container = configureContainer(pod, env.ifname, ips, routes);
+    configureContainer(pod, veth.container.index, ips, routes);
     if (conf.ipMasq) await (await loadMasquerade()).masqueradeFor(conf).add(env, ips, stack);
     const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.result.dns;
     return {
       interfaces: [
         // Read again: a bridge takes a port's MAC when its first port joins.
         { name: bridge.name, mac: host.link.get(bridge.index).address },
-        { name: hostLink.name, mac: hostLink.address },
-        { name: container.name, mac: container.address, mtu: container.mtu, sandbox: netns },
+        { name: veth.host.name, mac: veth.host.address },
+        { name: env.ifname, mac: veth.container.address, mtu, sandbox: netns },
       ],
       ips: ips.map((ip) => ({ ...ip, interface: 2 })),
       routes,

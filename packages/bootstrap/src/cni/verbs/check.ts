@@ -1,10 +1,10 @@
 // CHECK: compares the container's interface, addresses, routes and MTU, the host side, and the IPAM
 // reservation with prevResult; every mismatch is named in one error (100).
-import { type Link, Rtnl } from '@netboot/core';
+import type { Link, Rtnl } from '@netboot/core';
 import { parsePrefix } from '@netboot/core/ip';
 import { CniCode, CniError, configError } from '../errors.js';
 import { ipamFor } from '../ipam/index.js';
-import { openPodNetns } from '../pod-netns.js';
+import { hostRtnl, openPodNetns } from '../pod-netns.js';
 import type { CniResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { hostVethName } from '../wiring.js';
@@ -60,7 +60,7 @@ export async function check(req: CniRequest): Promise<Reply> {
     container = checkContainer(pod, env.ifname, prev, problems);
   }
   {
-    using host = Rtnl.open();
+    const host = hostRtnl();
     checkHost(host, conf.bridge, hostVethName(conf.name, env), container, problems);
   }
   problems.push(...(await (await ipamFor(conf)).check(req, prev)));

@@ -1,8 +1,8 @@
 // GC (spec 1.1): releases every reservation of this network whose attachment is not in
 // `cni.dev/valid-attachments`, and removes their leftover host-side links and masquerade elements.
 // Carries on past a failing step and reports the first failure at the end, as the spec asks.
-import { Rtnl } from '@netboot/core';
 import { ipamFor } from '../ipam/index.js';
+import { hostRtnl } from '../pod-netns.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
 import { deleteLink, HOST_VETH_PREFIX, hostVethName } from '../wiring.js';
@@ -20,7 +20,7 @@ export async function gc(req: CniRequest): Promise<Reply> {
     }
   };
   await attempt('removing stale links', () => {
-    using host = Rtnl.open();
+    const host = hostRtnl();
     if (host.link.find(conf.bridge) === undefined) return;
     const live = new Set(valid.map((a) => hostVethName(conf.name, a)));
     for (const link of host.link.list({ master: conf.bridge })) {
