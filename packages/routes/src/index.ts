@@ -39,7 +39,7 @@ export {
   type NeighChange,
   type NexthopChange,
 } from './diff.js';
-export { NEXTHOP_IDS } from './nexthops.js';
+export { NEXTHOP_IDS, NEXTHOP_PEERS } from './nexthops.js';
 
 // Errors
 export { InvalidPeerError, UnreachablePeerError, ModeUnavailableError, AlreadyRunningError } from './errors.js';

@@ -170,7 +170,7 @@ export class Network {
    */
   #watchNexthops(): boolean {
     try {
-      return this.#reconciler.usesNexthops();
+      return this.#reconciler.nexthopsAvailable();
     } catch {
       return this.#opts.nexthops !== 'never';
     }

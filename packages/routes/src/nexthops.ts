@@ -7,6 +7,25 @@
 // nexthop object skips that (5,000 routes: 63 ms instead of 285 ms of kernel time). A peer whose node
 // IP changes is then one nexthop replace, whatever number of pod CIDRs it has.
 //
+// When: not for a small cluster. Per peer the nexthop shape is two kernel objects where the plain
+// shape is one, and it only pays once the plain insert's O(N²) shows. Measured on this machine (2 cores,
+// load 4–6, 2026-11-30): a full apply in a fresh namespace, in process, warm, the two shapes alternating,
+// medians of 20 (9 at 2,000/5,000), process CPU (user+sys; sys sampled by the 4 ms tick, means):
+//   host-gw   peers     100     250      500      700     1,000    2,000    5,000
+//     plain   cpu ms   1.21    4.03  7.9–11.1    11.2   23–29       60      269
+//             sys ms   0.22    2.0     2.9–3.1    5.6   10.4–12.7    35      210
+//     nexthop cpu ms   2.00    4.66  10.1–15.2   20.4   25–30       49      111
+//             sys ms   0.43    1.6     2.2–3.1    2.7    4.4–6.1    7.9     21.9
+//   vxlan (cpu ms, plain / nexthop): 100 3.8 / 6.5, 250 7.8 / 8.0, 500 15–16 / 13–15, 700 30 / 32,
+//   1,000 41–43 / 38–40, 2,000 88 / 73, 5,000 350 / 230.
+// Below ~250 peers plain routes are cheaper (100 peers: 1.2 vs 2.0 ms host-gw, 3.8 vs 6.5 vxlan), from
+// ~500 the kernel's share favours nexthops and grows (1,000: 4–6 vs 10–13 ms of sys), and in between
+// the two cost the same. So 'auto' writes plain routes until a Network has NEXTHOP_PEERS (500) peers,
+// then nexthop objects until it falls below half of that (250): the band between is where neither
+// shape is dearer, so a cluster that hovers at one size does not flip back and forth. A flip is one
+// pass of `ip route replace` over every route (a route is never absent: replace swaps it in place),
+// and, going back to plain, the nexthops no route names any more deleted after.
+//
 // Ids: one nexthop per peer, family and gateway slot (host-gw: one per family, the node IP; vxlan:
 // one per pod CIDR, its overlay gateway), numbered from a hash of (peer, family, slot) into a range
 // netboot owns (NEXTHOP_IDS), so a peer keeps its ids across restarts and updates and a changed
@@ -17,6 +36,17 @@ import type { DesiredNexthop, DesiredRoute, PeerState } from './types.js';
 
 /** The nexthop ids netboot may use: 0x4e000000 ('N' << 24) and the 2^24 − 1 after it. */
 export const NEXTHOP_IDS = { first: 0x4e000000, last: 0x4effffff } as const;
+
+/** From this many peers on, 'auto' routes through nexthop objects (see the top of this file). */
+export const NEXTHOP_PEERS = 500;
+
+/**
+ * Whether a Network of `peers` peers routes through nexthop objects, given whether it does now
+ * (`through`): from `at` peers on, and back to plain routes only below `at / 2`.
+ */
+export function wantsNexthops(through: boolean, peers: number, at: number): boolean {
+  return peers >= (through ? at / 2 : at);
+}
 
 const SPAN = NEXTHOP_IDS.last - NEXTHOP_IDS.first + 1;
 

@@ -50,7 +50,7 @@ import {
   type Plan,
 } from './diff.js';
 import type { Kernel, DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
-import { inNexthopRange, NexthopIds, throughNexthops } from './nexthops.js';
+import { inNexthopRange, NEXTHOP_PEERS, NexthopIds, throughNexthops, wantsNexthops } from './nexthops.js';
 import { InvalidPeerError } from './errors.js';
 
 export interface ReconcileOptions {
@@ -60,9 +60,15 @@ export interface ReconcileOptions {
   protocol?: number;
   /**
    * Routes through nexthop objects (`ip route … nhid N`): 'auto' (default) where the kernel has them
-   * (5.3 and later), 'always' (an error where it has not), or 'never' (plain `via` routes).
+   * (5.3 and later) and the cluster is large enough (`nexthopPeers`), 'always' (an error where the
+   * kernel has not), or 'never' (plain `via` routes).
    */
   nexthops?: 'auto' | 'always' | 'never';
+  /**
+   * 'auto': from this many peers on, routes go through nexthop objects; back to plain `via` routes
+   * below half of it. Default NEXTHOP_PEERS (500; see nexthops.ts for the measurements).
+   */
+  nexthopPeers?: number;
 }
 
 /** What one pass did: the operations that took effect, what is in the way, what failed. */
@@ -80,8 +86,9 @@ export interface Report {
 
 type Keys = { nexthops: Set<number>; routes: Set<string>; neighbours: Set<string>; fdb: Set<string> };
 const noKeys = (): Keys => ({ nexthops: new Set(), routes: new Set(), neighbours: new Set(), fdb: new Set() });
-// Routes go through nexthop objects (nexthops.ts) when the kernel has them: probed once, by the first
-// nexthop dump, unless ReconcileOptions.nexthops says otherwise.
+// Routes go through nexthop objects (nexthops.ts) when the kernel has them — probed once, by the first
+// nexthop dump, unless ReconcileOptions.nexthops says otherwise — and, for 'auto', the cluster is
+// large enough; the shape is chosen at each full pass and at each update that changes the peer count.
 //
 // A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
 // `ids` are the peer's keys in NexthopIds, released when it goes.
@@ -136,14 +143,18 @@ export class Reconciler {
   readonly #index = new Map<string, number>();
   readonly #ids = new NexthopIds();
   readonly #nexthopMode: NonNullable<ReconcileOptions['nexthops']>;
-  // Whether routes go through nexthop objects; undefined until probed.
-  #useNexthops: boolean | undefined;
+  readonly #nexthopPeers: number;
+  // Whether the kernel has nexthop objects (false for 'never': not asked); undefined until probed.
+  #hasNexthops: boolean | undefined;
+  // Whether the wanted routes go through nexthop objects (the shape #want is built in).
+  #through = false;
 
   constructor(rtnl: Kernel, opts: ReconcileOptions = {}) {
     this.#rtnl = rtnl;
     this.own = { table: opts.table ?? 254, protocol: opts.protocol ?? NETBOOT_PROTOCOL };
     this.#nexthopMode = opts.nexthops ?? 'auto';
-    if (this.#nexthopMode === 'never') this.#useNexthops = false;
+    this.#nexthopPeers = opts.nexthopPeers ?? NEXTHOP_PEERS;
+    if (this.#nexthopMode === 'never') this.#hasNexthops = false;
     // A dumped entry the mirror already holds, field for field, is listed as the mirror's own record:
     // the decoded copy dies young, and #rebuild finds the mirror confirmed rather than rebuilding it.
     this.#caches.nexthops.intern = (n) => {
@@ -158,12 +169,17 @@ export class Reconciler {
   }
 
   /**
-   * Whether routes go through nexthop objects: for 'auto', one nexthop dump the first time asks the
-   * kernel (EOPNOTSUPP: a kernel without them). The Network asks before it chooses monitor groups.
+   * Whether routes may go through nexthop objects here: for 'auto', one nexthop dump the first time
+   * asks the kernel (EOPNOTSUPP: a kernel without them). The Network asks before it chooses monitor groups.
    */
+  nexthopsAvailable(): boolean {
+    if (this.#hasNexthops === undefined) this.#readNexthops();
+    return this.#hasNexthops!;
+  }
+
+  /** Whether the routes of the last pass went through nexthop objects (`ip route … nhid N`) rather than `via`. */
   usesNexthops(): boolean {
-    if (this.#useNexthops === undefined) this.#readNexthops();
-    return this.#useNexthops!;
+    return this.#through;
   }
 
   /** Whether only a full pass can bring the mirror back in line (start, overrun, device changed). */
@@ -207,6 +223,19 @@ export class Reconciler {
    */
   update(changes: ReadonlyMap<string, PeerState | undefined>, refused: Refusal[] = []): Report {
     const t0 = performance.now();
+    let peers = this.#source.size;
+    for (const [peer, state] of changes) peers += (state === undefined ? 0 : 1) - (this.#source.has(peer) ? 1 : 0);
+    if (this.#shapeFor(peers) !== this.#through) {
+      // The cluster crossed the size where the shape changes: every route moves to the other shape
+      // (a replace, so never absent), against the mirror, without reading the kernel again.
+      for (const [peer, state] of changes) {
+        if (state === undefined) this.#source.delete(peer);
+        else this.#source.set(peer, state);
+      }
+      this.#through = !this.#through;
+      this.#rewant(refused);
+      return this.#apply('update', this.#mirror(), this.#want, t0, refused);
+    }
     const keys = noKeys();
     for (const [peer, state] of changes) {
       const old = this.#peers.get(peer);
@@ -307,27 +336,38 @@ export class Reconciler {
    */
   #fullPass(refused: Refusal[], rebuild: boolean): Report {
     const t0 = performance.now();
-    const wasUsing = this.#useNexthops;
     const device = this.#readKernel();
-    if (this.#reresolve() || rebuild || wasUsing !== this.#useNexthops) {
-      this.#want.nexthops.clear();
-      this.#want.routes.clear();
-      this.#want.neighbours.clear();
-      this.#want.fdb.clear();
-      for (const keys of this.#peers.values()) for (const k of keys.ids) this.#ids.release(k);
-      this.#peers.clear();
-      for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
+    const through = this.#shapeFor(this.#source.size);
+    const moved = this.#reresolve();
+    if (moved || rebuild || through !== this.#through) {
+      this.#through = through;
+      this.#rewant(refused);
     }
     this.#dirty = noKeys();
     // Every key: the whole mirror against everything wanted, both already keyed.
-    return this.#apply(
-      'full',
-      { nexthops: this.#nexthops, routes: this.#routes, neighbours: this.#neighbours, fdb: this.#fdb },
-      this.#want,
-      t0,
-      refused,
-      device,
-    );
+    return this.#apply('full', this.#mirror(), this.#want, t0, refused, device);
+  }
+
+  /** The whole mirror, as a diff's current state. */
+  #mirror(): CurrentIndex {
+    return { nexthops: this.#nexthops, routes: this.#routes, neighbours: this.#neighbours, fdb: this.#fdb };
+  }
+
+  /** The wanted index built again from every peer's entries, in the current shape. */
+  #rewant(refused: Refusal[]): void {
+    this.#want.nexthops.clear();
+    this.#want.routes.clear();
+    this.#want.neighbours.clear();
+    this.#want.fdb.clear();
+    for (const keys of this.#peers.values()) for (const k of keys.ids) this.#ids.release(k);
+    this.#peers.clear();
+    for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
+  }
+
+  /** The shape for a cluster of `peers` peers (nexthops.ts): the kernel's, the option's, then the size's. */
+  #shapeFor(peers: number): boolean {
+    if (this.#hasNexthops !== true) return false;
+    return this.#nexthopMode === 'always' || wantsNexthops(this.#through, peers, this.#nexthopPeers);
   }
 
   /** Ensures the device, then reads the table and the device's entries into the mirror. */
@@ -390,9 +430,12 @@ export class Reconciler {
     return seen.size !== held;
   }
 
-  /** Reads the nexthops in netboot's range into the mirror; the first read also settles #useNexthops. */
+  /**
+   * Reads the nexthops in netboot's range into the mirror; the first read also settles #hasNexthops.
+   * Read in either shape: owned nexthops left from the other one (or an earlier run) must go.
+   */
   #readNexthops(): void {
-    if (this.#useNexthops === false) {
+    if (this.#hasNexthops === false) {
       this.#nexthops.clear();
       this.#built = { ...this.#built, nexthops: undefined };
       return;
@@ -402,12 +445,12 @@ export class Reconciler {
       list = this.#rtnl.nexthop.list({}, this.#caches.nexthops);
     } catch (e) {
       // No RTM_GETNEXTHOP handler: a kernel before 5.3, or one built without nexthop objects.
-      if (this.#useNexthops !== undefined || this.#nexthopMode === 'always' || !(e instanceof NetlinkError && e.code === 'EOPNOTSUPP')) throw e;
-      this.#useNexthops = false;
+      if (this.#hasNexthops !== undefined || this.#nexthopMode === 'always' || !(e instanceof NetlinkError && e.code === 'EOPNOTSUPP')) throw e;
+      this.#hasNexthops = false;
       this.#nexthops.clear();
       return;
     }
-    this.#useNexthops = true;
+    this.#hasNexthops = true;
     const mirrored = (n: NexthopObject): boolean => this.#nexthops.get(n.id) === n;
     if (!this.#rebuild('nexthops', list, (n) => inNexthopRange(n.id), mirrored, this.#nexthops.size)) return;
     this.#nexthops.clear();
@@ -474,7 +517,7 @@ export class Reconciler {
     }
     // throughNexthops returns new objects, resolved here in place; the mode's are copied. Once per
     // peer in a full apply of thousands, often before the JIT has made it fast: plain loops.
-    const through = this.usesNexthops() ? throughNexthops(peer, given, this.#ids) : undefined;
+    const through = this.#through ? throughNexthops(peer, given, this.#ids) : undefined;
     let nexthops: readonly number[] = NONE;
     if (through !== undefined && through.nexthops.length > 0) {
       const ids = new Array<number>(through.nexthops.length);

@@ -104,9 +104,9 @@ async function withCluster(subnets: 1 | 2, fn: (c: Cluster) => Promise<void>): P
   }
 }
 
-test('host-gw: every pod reaches every pod (IPv4, IPv6); exactly the owned routes; a removed peer leaves nothing', () =>
+test("host-gw with nexthops 'always': every pod reaches every pod (IPv4, IPv6); exactly the owned routes; a removed peer leaves nothing", () =>
   withCluster(1, async (c) => {
-    const nets = await startAll(c, hostGw());
+    const nets = await startAll(c, hostGw(), { nexthops: 'always' });
     try {
       assert.equal(pingMatrix(c), []);
       for (const n of c.nodes) assert.equal(ownedRoutes(n), hostGwRoutes(others(c, n)), `node${n.n} routes`);
@@ -139,7 +139,7 @@ test("host-gw with nexthops 'never': plain `via` routes, no nexthop objects, the
     }
   }));
 
-for (const nexthops of ['never', 'auto'] as const) {
+for (const nexthops of ['never', 'always'] as const) {
   test(`errors never kill the loop (nexthops ${nexthops}): refused operations are reported with the kernel message and retried`, () =>
     withCluster(1, async (c) => {
       const nets = await startAll(c, hostGw(), { nexthops });
@@ -150,7 +150,7 @@ for (const nexthops of ['never', 'auto'] as const) {
         // netboot's plain IPv4 routes and refuses them back. Routes through nexthop objects it keeps
         // (and the nexthops): there, deleting the nexthops makes it refuse them back.
         sh(n1.ns, 'ip', 'addr', 'del', '192.168.1.11/24', 'dev', 'eth0');
-        if (nexthops === 'auto') sh(n1.ns, 'ip', 'nexthop', 'flush', 'proto', '78');
+        if (nexthops === 'always') sh(n1.ns, 'ip', 'nexthop', 'flush', 'proto', '78');
         const refused =
           nexthops === 'never'
             ? (op: string): boolean => op.startsWith('ip route add 10.244.2.0/24')
@@ -209,9 +209,9 @@ test('vxlan over the IPv6 underlay: FDB entries name IPv6 node IPs, MTU 1430, pi
     }
   }));
 
-test('vxlan: an owned route, FDB entry and neighbour deleted by hand are each back within a second', () =>
+test("vxlan with nexthops 'always': an owned route, FDB entry, neighbour and nexthop deleted by hand are each back within a second", () =>
   withCluster(1, async (c) => {
-    const nets = await startAll(c, vxlan());
+    const nets = await startAll(c, vxlan(), { nexthops: 'always' });
     try {
       const n1 = c.nodes[0]!;
       const peers = others(c, n1);

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { hostGw, ipip, ModeUnavailableError, NETBOOT_PROTOCOL, Reconciler, vxlan, type Kernel, type LocalNode, type Peer } from '../src/index.js';
 import { ensureDevice } from '../src/device.js';
 import { routeSpec } from '../src/apply.js';
+import { wantsNexthops } from '../src/nexthops.js';
 
 const ENODEV = 19;
 const EOPNOTSUPP = 95;
@@ -108,6 +109,78 @@ test("O(change), nexthop objects: a peer's new node IP is one nexthop replace at
   assert.equal(plain(big[0]!), plain(small[0]!), 'the id depends on the peer, not on the cluster');
   assert.is(big[0]!.attrs.NHA_GATEWAY, '192.168.1.250');
   assert.is(big[0]!.header.nh_protocol, NETBOOT_PROTOCOL);
+});
+
+test('wantsNexthops: nexthop objects from `at` peers on, plain routes again only below half of it', () => {
+  const at = 500;
+  assert.equal(
+    [0, 249, 250, 499, 500, 5000].map((n) => wantsNexthops(false, n, at)),
+    [false, false, false, false, true, true],
+    'from plain',
+  );
+  assert.equal(
+    [0, 249, 250, 499, 500, 5000].map((n) => wantsNexthops(true, n, at)),
+    [false, false, true, true, true, true],
+    'from nexthops',
+  );
+});
+
+test("'auto' by size: plain routes below nexthopPeers, every route replaced by its nhid form at it, back to plain below half, the unused nexthops deleted after the routes moved", () => {
+  const { rec, kernel } = recorded({ eth0: 2 });
+  const mode = hostGw();
+  const r = new Reconciler(kernel, { nexthopPeers: 4 });
+  const since = (from: number): NlMessage[] =>
+    rec.sent.slice(from).filter((m) => m.type !== C.RTM_GETNEXTHOP && m.type !== C.RTM_GETROUTE && m.type !== C.RTM_GETLINK);
+  const add = (i: number) => new Map([[`n${i}`, mode.forPeer(node1, peerN(i))]]);
+  const gone = (i: number) => new Map([[`n${i}`, undefined]]);
+
+  r.full(mode.desired(node1, [peerN(2), peerN(3), peerN(4)]));
+  assert.not.ok(r.usesNexthops(), '3 peers: plain');
+  assert.equal(
+    rec.sent.filter((m) => m.type === C.RTM_NEWROUTE).map((m) => [m.attrs.RTA_GATEWAY, m.attrs.RTA_NH_ID]),
+    [2, 3, 4].map((i) => [`192.168.1.${i}`, undefined]),
+  );
+
+  let at = rec.sent.length;
+  const up = r.update(add(5));
+  assert.ok(r.usesNexthops(), '4 peers: through nexthops');
+  const sentUp = since(at);
+  assert.equal(
+    sentUp.map((m) => m.type),
+    [...Array(4).fill(C.RTM_NEWNEXTHOP), C.RTM_NEWROUTE, ...Array(3).fill(C.RTM_NEWROUTE)],
+    'nexthops, then the new peer added, then the three replaced — nothing deleted',
+  );
+  assert.equal([up.changed.routes.add.length, up.changed.routes.replace.length, up.changed.routes.del.length], [1, 3, 0]);
+  assert.ok(
+    sentUp.slice(5).every((m) => (m.flags & C.NLM_F_REPLACE) !== 0 && m.attrs.RTA_NH_ID !== undefined && m.attrs.RTA_GATEWAY === undefined),
+    'each replace names its nexthop',
+  );
+
+  r.update(gone(5));
+  r.update(gone(4));
+  assert.ok(r.usesNexthops(), '2 peers (half of 4): still through nexthops');
+  at = rec.sent.length;
+  const down = r.update(gone(3));
+  assert.not.ok(r.usesNexthops(), '1 peer: plain again');
+  const sentDown = since(at);
+  // The leaving peer's route deleted, the staying one's replaced by its via form, then the nexthops no route names.
+  const ids = up.changed.nexthops.set.filter((c) => c.to.peer === 'n2' || c.to.peer === 'n3').map((c) => c.to.id);
+  assert.equal(
+    sentDown.slice(0, 2).map((m) => [m.type, m.attrs.RTA_DST]),
+    [
+      [C.RTM_DELROUTE, '10.100.3.0'],
+      [C.RTM_NEWROUTE, '10.100.2.0'],
+    ],
+    'routes first',
+  );
+  assert.equal(
+    sentDown.slice(2).map((m) => [m.type, m.attrs.NHA_ID]),
+    ids.map((id) => [C.RTM_DELNEXTHOP, id]),
+    'nexthops after',
+  );
+  assert.is(sentDown[1]!.attrs.RTA_GATEWAY, '192.168.1.2');
+  assert.ok((sentDown[1]!.flags & C.NLM_F_REPLACE) !== 0);
+  assert.is(down.changed.nexthops.del.length, 2);
 });
 
 test("'auto' probes once with a nexthop dump and falls back to plain routes where the kernel has none", () => {
