@@ -30,7 +30,36 @@ export function parseResolvConf(text: string): CniDns {
  * link/rename stay). host-local, whose layout this is, does not fsync either; on this ext4 VM the two
  * fsyncs cost ADD and DEL 2–40 ms each, depending on what else is writing.
  */
-const store = (conf: NetbootIpamConf, network: string) => new FileStore(conf.dataDir, network, { durable: false });
+/**
+ * Stores and allocators kept between calls, per directory (and ranges): a warm server (server.ts)
+ * then keeps the store's index and the allocator's bitmap in memory, and a call only checks them
+ * against the directory under the lock (FileStore re-reads what another writer changed) instead of
+ * building both again. A plugin process makes each once.
+ */
+const kept = new Map<string, { store: FileStore; ipams: Map<string, LocalIpam> }>();
+
+function keptStore(conf: NetbootIpamConf, network: string): { store: FileStore; ipams: Map<string, LocalIpam> } {
+  const key = `${conf.dataDir}\0${network}`;
+  let k = kept.get(key);
+  if (k === undefined) {
+    k = { store: new FileStore(conf.dataDir, network, { durable: false }), ipams: new Map() };
+    kept.set(key, k);
+  }
+  return k;
+}
+
+const store = (conf: NetbootIpamConf, network: string) => keptStore(conf, network).store;
+
+function keptIpam(conf: NetbootIpamConf, network: string, ranges: NonNullable<NetbootIpamConf['ranges']>): LocalIpam {
+  const k = keptStore(conf, network);
+  const key = JSON.stringify(ranges);
+  let ipam = k.ipams.get(key);
+  if (ipam === undefined) {
+    ipam = new LocalIpam(k.store, ranges);
+    k.ipams.set(key, ipam);
+  }
+  return ipam;
+}
 
 export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
   let opened: { ipam: PodIpam; mtu: number | undefined } | undefined;
@@ -41,7 +70,7 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     const ranges = conf.ranges ?? lease!.subnets.map((subnet) => [{ subnet }]);
     let ipam: PodIpam;
     try {
-      ipam = new LocalIpam(store(conf, req.conf.name), ranges);
+      ipam = keptIpam(conf, req.conf.name, ranges);
     } catch (err) {
       const source = conf.ranges === undefined ? `node lease ${conf.leaseFile}` : 'ipam.ranges';
       throw new CniError(CniCode.InvalidConfig, `${source}: ${(err as Error).message}`, { cause: err });
@@ -84,9 +113,9 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     },
     async del(req) {
       // Releasing by attachment needs only the store: no lease, no ranges, no allocator state to build.
-      // If this DEL opened the IPAM already (ipMasq looked the pod's addresses up), its store has read
-      // the directory and keeps that index while the directory is unchanged: reuse it, not a second full read.
-      const fileStore = opened?.ipam instanceof LocalIpam ? opened.ipam.store : store(conf, req.conf.name);
+      // The kept store has read the directory (here or in an earlier call) and keeps that index while
+      // the directory is unchanged.
+      const fileStore = store(conf, req.conf.name);
       await fileStore.withLock(() => fileStore.releaseById(attachment(req)));
     },
     held,
