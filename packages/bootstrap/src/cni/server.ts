@@ -20,6 +20,7 @@ import { CniCode, CniError } from './errors.js';
 import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
 import { dispatch } from './skel.js';
 import { verbs } from './verbs/index.js';
+import { loadVerbs } from './warm.js';
 
 /** A request larger than this is not a CNI call (configs are a few KB; prevResult adds little). */
 const MAX_REQUEST = 16 << 20;
@@ -164,6 +165,11 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   }
   chmodSync(o.socket, 0o600);
   const ino = statSync(o.socket).ino;
+  // Off the first pod's path (warm.ts); a call that comes meanwhile shares the loading.
+  loadVerbs().then(
+    (ms) => log(`verbs loaded in ${ms.toFixed(0)} ms`),
+    (e: unknown) => log(`loading the verbs failed: ${(e as Error).message}`),
+  );
   return {
     socket: o.socket,
     async close() {
