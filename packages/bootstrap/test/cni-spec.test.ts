@@ -182,6 +182,20 @@ test('STATUS before and after the node lease exists; ADD then allocates from the
     assert.is(ipJson(pod, 'link', 'show', 'eth0')[0].mtu, 1400);
   }));
 
+test('without mtu in the config or the lease, pods get the MTU of the uplink (the device of the route out), else 1500', () =>
+  onNode((node) => {
+    const conf = node.conf({ cniVersion: '1.1.0' });
+    const first = node.pod();
+    assert.is(node.add(first, conf).interfaces[2].mtu, 1500, 'no route out: 1500');
+    sh(node.ns, 'ip', 'link', 'add', 'up0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'up1');
+    sh(node.ns, 'ip', 'link', 'set', 'up0', 'up');
+    sh(node.ns, 'ip', 'addr', 'add', '192.168.77.2/24', 'dev', 'up0');
+    sh(node.ns, 'ip', 'route', 'add', 'default', 'via', '192.168.77.1');
+    const second = node.pod();
+    assert.is(node.add(second, conf).interfaces[2].mtu, 1400);
+    assert.is(ipJson(second, 'link', 'show', 'eth0')[0].mtu, 1400);
+  }));
+
 test('DEL still releases the IP after the node lease file is gone', () =>
   onNode((node) => {
     const leaseFile = join(node.dir, 'subnet.json');

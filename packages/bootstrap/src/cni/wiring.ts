@@ -2,7 +2,7 @@
 // is created straight in CNI_NETNS under CNI_IFNAME, and the container's addresses and routes set
 // through a socket opened in its namespace (no namespace switching per call).
 import { randomBytes } from 'node:crypto';
-import { constants, isExist, isNotFound, type Link, type Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
+import { constants, isExist, isNotFound, type Link, NetlinkError, type Rtnl, sysctlGet, sysctlSet } from '@netboot/core';
 import { bytesToMac, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
@@ -50,11 +50,28 @@ export function deleteLink(rtnl: Rtnl, name: string): boolean {
   }
 }
 
-/** The MTU pods get when neither the config nor the lease sets one: the default route's device's. */
+/** Addresses outside any pod or node network (RFC 5737, RFC 3849): their route is the way out. */
+const OUTSIDE = ['192.0.2.1', '2001:db8::1'] as const;
+
+/**
+ * The MTU pods get when neither the config nor the lease sets one: the uplink's — the device of the
+ * route the node would use to leave (`ip route get fibmatch 192.0.2.1`, else the IPv6 one), normally
+ * the default route. One lookup, not a dump of the main table, which on a node of a large cluster
+ * holds a route per peer.
+ */
 export function uplinkMtu(host: Rtnl): number {
-  const route = host.route.list({ dst: 'default', family: 4 })[0] ?? host.route.list({ dst: 'default', family: 6 })[0];
-  const dev = route?.dev ?? route?.nexthops?.[0]?.dev;
-  return dev === undefined ? 1500 : (host.link.find(dev)?.mtu ?? 1500);
+  for (const dst of OUTSIDE) {
+    let route: ReturnType<Rtnl['route']['get']>;
+    try {
+      route = host.route.get(dst, { fibMatch: true });
+    } catch (err) {
+      if (err instanceof NetlinkError) continue; // ENETUNREACH: no route of this family
+      throw err;
+    }
+    const dev = route.dev ?? route.nexthops?.[0]?.dev;
+    if (dev !== undefined) return host.link.find(dev)?.mtu ?? 1500;
+  }
+  return 1500;
 }
 
 /**
