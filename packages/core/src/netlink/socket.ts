@@ -112,16 +112,20 @@ export class NetlinkSocket implements Transport {
   private readonly fenceWriter = new MessageWriter(64);
   // Untouched pages of a large allocation cost no memory; only what the kernel writes is committed.
   // Never from Node's shared pool, so it starts on a 4-byte boundary: DumpCache compares it by words.
-  private recvBuf = Buffer.allocUnsafeSlow(1024 * 1024);
+  private recvBuf: Buffer;
   private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
   private readonly scratch: NlMessage[] = [];
   /** requestEcho()'s sends still on a worker thread. */
   private detached: Promise<unknown> | undefined;
 
-  private constructor(fd: number, pid: number, timeoutMs: number) {
+  private constructor(fd: number, pid: number, timeoutMs: number, receiveBytes: number) {
     this.fd = fd;
     this.pid = pid;
     this.timeoutMs = timeoutMs;
+    // Sized like the kernel's buffer (64 KiB at least: a dump's datagrams are up to 32 KiB): a socket
+    // opened for a few small requests asks for less, and then costs the GC less than a mebibyte of
+    // external memory each time.
+    this.recvBuf = Buffer.allocUnsafeSlow(Math.max(receiveBytes, 64 * 1024));
     // Start away from 0 so a reply can never be mistaken for a multicast event (seq 0).
     this.seq = (Date.now() & 0x7fffffff) >>> 0 || 1;
   }
@@ -140,7 +144,8 @@ export class NetlinkSocket implements Transport {
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
       libc.setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
-      setReceiveBuffer(fd, opts.receiveBufferBytes ?? 1024 * 1024);
+      const receiveBytes = opts.receiveBufferBytes ?? 1024 * 1024;
+      setReceiveBuffer(fd, receiveBytes);
       const tv = Buffer.alloc(16); // struct timeval { time_t tv_sec; suseconds_t tv_usec; }
       tv.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
       tv.writeBigInt64LE(BigInt((timeoutMs % 1000) * 1000), 8);
@@ -149,7 +154,7 @@ export class NetlinkSocket implements Transport {
       addr.writeUInt16LE(AF_NETLINK, 0); // nl_pid 0: the kernel assigns one
       libc.bind(fd, addr);
       libc.getsockname(fd, addr);
-      return new NetlinkSocket(fd, addr.readUInt32LE(4), timeoutMs);
+      return new NetlinkSocket(fd, addr.readUInt32LE(4), timeoutMs, receiveBytes);
     } catch (e) {
       libc.close(fd);
       throw e;
