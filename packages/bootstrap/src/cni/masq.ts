@@ -16,6 +16,7 @@ import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
 import { lazy } from './lazy.js';
+import { keptPerNetns } from './pod-netns.js';
 import type { CniIp } from './result.js';
 import { hostVethName } from './wiring.js';
 
@@ -49,12 +50,18 @@ interface PodElement {
 
 const ref = (set: string) => ({ family: 'inet' as const, table: NFT_TABLE, set });
 
+/**
+ * The nf_tables socket, kept across calls: closing one after a transaction that deleted an element
+ * waits for the kernel's deferred destruction of it (a synchronize_rcu(): 7–14 ms measured), which a
+ * kept socket leaves to the kernel's worker.
+ */
+const hostNft = keptPerNetns(() => Nft.open());
+
 /** Applies `verb` to the elements, grouped by set, as ONE nf_tables transaction (all or nothing). */
 function change(verb: NftSetChange['verb'], elements: readonly (NftElement & { set: string })[]): void {
   const bySet = new Map<string, NftElement[]>();
   for (const { set, ...e } of elements) bySet.set(set, [...(bySet.get(set) ?? []), e]);
-  using nft = Nft.open();
-  nft.apply([...bySet].map(([set, elems]) => ({ verb, ref: ref(set), elements: elems })));
+  hostNft().apply([...bySet].map(([set, elems]) => ({ verb, ref: ref(set), elements: elems })));
 }
 
 const deleteElements = (elements: readonly PodElement[]) =>
@@ -65,7 +72,7 @@ const deleteElements = (elements: readonly PodElement[]) =>
 
 /** The pod sets' elements (`nft list set inet netboot-cni pods4|pods6`); none when the table is not there. */
 function listPodElements(): PodElement[] {
-  using nft = Nft.open();
+  const nft = hostNft();
   return POD_SETS.flatMap((set) => {
     try {
       return nft.listElements(ref(set)).map((e) => ({ set, ip: e.key, comment: e.comment }));

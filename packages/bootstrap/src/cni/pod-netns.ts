@@ -3,22 +3,28 @@ import { statSync } from 'node:fs';
 import { Rtnl } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
 
-let kept: { rtnl: Rtnl; netns: number } | undefined;
+/**
+ * `open()`'s socket for this thread's namespace (the node's), kept across calls: a warm server answers
+ * many. Opened anew when the thread is in another namespace than the kept one's (a test that switches
+ * namespaces in-process); callers do not close it.
+ */
+export function keptPerNetns<T extends { close(): void }>(open: () => T): () => T {
+  let kept: { sock: T; netns: number } | undefined;
+  return () => {
+    const netns = statSync('/proc/thread-self/ns/net').ino;
+    if (kept?.netns !== netns) {
+      kept?.sock.close();
+      kept = { sock: open(), netns };
+    }
+    return kept.sock;
+  };
+}
 
 /**
- * A socket in this thread's namespace (the node's), kept across calls: a warm server answers many, and
- * each new socket cost socket(), five setsockopts, bind, getsockname and a 1 MiB receive buffer for
- * the GC. Opened anew when the thread is in another namespace than the kept socket's (a test that
- * switches namespaces in-process); the caller does not close it.
+ * The node-side rtnetlink socket: a new one per call cost socket(), five setsockopts, bind,
+ * getsockname and a 1 MiB receive buffer for the GC.
  */
-export function hostRtnl(): Rtnl {
-  const netns = statSync('/proc/thread-self/ns/net').ino;
-  if (kept?.netns !== netns) {
-    kept?.rtnl.close();
-    kept = { rtnl: Rtnl.open(), netns };
-  }
-  return kept.rtnl;
-}
+export const hostRtnl = keptPerNetns(() => Rtnl.open());
 
 /**
  * An Rtnl whose socket lives in CNI_NETNS; error 3 (unknown container) when the path is not there or
