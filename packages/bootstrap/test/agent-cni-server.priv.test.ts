@@ -1,12 +1,13 @@
 // The node agent as the plugin's warm CNI server (`netboot agent --cni-socket`), in an nbt node namespace
 // with the file datastore: the agent must answer pods' calls without per-call work of its own. A pod's
 // ADD and DEL make and remove a veth on the node's bridge (link, address, route and FDB events the agent's
-// routes monitor sees): none may start a reconcile pass or a kernel write — checked by /metrics, not by
-// timing. And the server loads the verbs when it starts, so the first pod's ADD is not the one to pay.
+// routes monitor sees, beside a peer routed through eth0): none may start a reconcile pass or a kernel
+// write — checked by /metrics, not by timing. And the server loads the verbs when it starts, so the
+// first pod's ADD is not the one to pay.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { privileged, sh } from '@netboot/core/testing';
+import { ipJson, privileged, sh } from '@netboot/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Node, usePlugin } from './cni-fixture.js';
@@ -31,10 +32,22 @@ async function startServingAgent(node: Node): Promise<ServingAgent> {
   sh(node.ns, 'ip', 'addr', 'add', '192.168.1.11/24', 'dev', 'eth0');
   for (const dev of ['lo', 'eth0', 'ul0']) sh(node.ns, 'ip', 'link', 'set', dev, 'up');
   sh(node.ns, 'ip', 'route', 'add', 'default', 'via', '192.168.1.1');
+  // eth0's IPv6 link-local address arrives once DAD is done (~1-2 s): an uplink's address event, on which the
+  // agent rightly re-reads everything. Settled first, as on a running node.
+  const settled = () =>
+    ipJson(node.ns, '-6', 'addr', 'show', 'dev', 'eth0').some((l: { addr_info: { tentative?: boolean }[] }) => l.addr_info.some((a) => !a.tentative));
+  for (const deadline = Date.now() + 10_000; !settled(); ) {
+    if (Date.now() > deadline) throw new Error('eth0 got no IPv6 link-local address within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const socket = join(node.dir, 'cni.sock');
   const logFile = join(node.dir, 'agent.log');
   const fd = openSync(logFile, 'w');
-  const args = ['--node-name', 'node1', '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'file', '--pod-cidr', '10.244.1.0/24'];
+  // A peer, so the agent routes through eth0: its events (unlike a pod's) are ones it must act on.
+  const nodesFile = join(node.dir, 'nodes.json');
+  const peer = { name: 'node2', nodeIPs: ['192.168.1.12'], podCIDRs: ['10.244.2.0/24'] };
+  writeFileSync(nodesFile, JSON.stringify({ nodes: [{ name: 'node1', podCIDRs: ['10.244.1.0/24'] }, peer] }));
+  const args = ['--node-name', 'node1', '--cluster-cidr', '10.244.0.0/16', '--mode', 'host-gw', '--datastore', 'file', '--nodes-file', nodesFile];
   const child: ChildProcess = spawn(
     'nsenter',
     [
@@ -100,6 +113,12 @@ it('pods served by the agent: verbs loaded before the first call; 10 ADD/DEL pai
     try {
       // Past the start-up's passes (its first full pass, the repair of its own echoes).
       await new Promise((r) => setTimeout(r, 500));
+      const peerRoute = () => ipJson(node.ns, 'route', 'show', '10.244.2.0/24') as { gateway?: string; dev: string }[];
+      assert.equal(
+        peerRoute().map((r) => [r.gateway, r.dev]),
+        [['192.168.1.12', 'eth0']],
+        'the agent routes its peer through eth0',
+      );
       const before = agent.metrics();
       assert.ok((series(before, 'netboot_reconcile_passes_total')['{pass="full"}'] ?? 0) >= 1, `the start-up's full pass is counted:\n${before}`);
       const conf = node.conf({ server: agent.socket, isGateway: true });
