@@ -37,7 +37,7 @@ export {
 } from './pool.js';
 
 // ---- Key-value stores: the seam ClusterIpam writes through, and the in-process one (etcd's is `/etcd`).
-export { KvConflictError, type KvEntry, type KvOp, type KvRead, type KvStore, KvUnavailableError } from './store/kv.js';
+export { KvConflictError, type KvEntry, type KvOp, type KvRead, type KvStore, KvUnavailableError, MAX_READS_PER_TXN, readInTransactions } from './store/kv.js';
 export { MemoryKv, MemoryKvClosedError } from './store/memory.js';
 
 // ---- Address math and ranges. The parsers and formatters themselves are `@netboot/core/ip`; every bad

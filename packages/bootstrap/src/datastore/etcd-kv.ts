@@ -2,11 +2,8 @@
 // transactions as @netboot/ipam/etcd's EtcdKv (which speaks gRPC through npm `etcd3`), so ClusterIpam
 // claims this node's block without the agent loading a gRPC stack. Each commit is one etcd transaction
 // whose compares are the ops' expected revisions: CAS is etcd's own.
-import { KvConflictError, type KvEntry, type KvOp, type KvRead, type KvStore, KvUnavailableError } from '@netboot/ipam';
+import { KvConflictError, type KvEntry, type KvOp, type KvRead, type KvStore, KvUnavailableError, MAX_READS_PER_TXN, readInTransactions } from '@netboot/ipam';
 import { decodeKv, type EtcdHttp, EtcdUnavailableError, prefixEnd } from './etcd-http.js';
-
-// etcd refuses a transaction with more than 128 operations (--max-txn-ops); reads count too.
-const MAX_READS_PER_TXN = 100;
 
 type RawKvs = { kvs?: Parameters<typeof decodeKv>[0][] };
 type TxnAnswer = { header: { revision: string }; succeeded?: boolean; responses?: { response_range?: RawKvs }[] };
@@ -29,17 +26,12 @@ export class EtcdHttpKv implements KvStore {
     return (await this.readMany([{ prefix }]))[0]!;
   }
 
-  async readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
-    if (reads.length === 0) return [];
-    if (reads.length > MAX_READS_PER_TXN) {
-      // Each chunk is its own snapshot; callers guard every write by the revisions they read anyway.
-      const chunks: KvRead[][] = [];
-      for (let i = 0; i < reads.length; i += MAX_READS_PER_TXN) chunks.push(reads.slice(i, i + MAX_READS_PER_TXN));
-      return (await Promise.all(chunks.map((c) => this.readMany(c)))).flat();
-    }
-    // No compares: the success branch, every range in one round trip (one snapshot).
-    const res = await this.#txn({ compare: [], success: reads.map((r) => this.#range(r)), failure: [] });
-    return (res.responses ?? []).map((r) => this.#entries(r.response_range));
+  readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
+    return readInTransactions(reads, async (batch) => {
+      // No compares: the success branch, every range in one round trip (one snapshot).
+      const res = await this.#txn({ compare: [], success: batch.map((r) => this.#range(r)), failure: [] });
+      return (res.responses ?? []).map((r) => this.#entries(r.response_range));
+    });
   }
 
   async commit(ops: KvOp[], opts: { onConflict?: readonly KvRead[] } = {}): Promise<bigint> {

@@ -4,7 +4,7 @@
 import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import type { ICompare, IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import { NetbootError } from '@netboot/core/errors';
-import { KvConflictError, KvUnavailableError } from './kv.js';
+import { KvConflictError, KvUnavailableError, MAX_READS_PER_TXN, readInTransactions } from './kv.js';
 import type { KvEntry, KvOp, KvRead, KvStore } from './kv.js';
 import { InvalidArgumentError } from '../validate.js';
 
@@ -21,9 +21,6 @@ export interface EtcdKvOptions {
 
 // Failing to connect shows up as UNAVAILABLE, a missed deadline, or (after repeated failures) the
 // client's circuit breaker refusing to try; cockatiel's error class is not ours to import, so match its name.
-// etcd refuses a transaction with more than 128 operations (--max-txn-ops); reads count too.
-const MAX_READS_PER_TXN = 100;
-
 function isUnreachable(e: unknown): boolean {
   return e instanceof GRPCUnavailableError || e instanceof GRPCDeadlineExceededError || (e instanceof Error && e.constructor.name === 'BrokenCircuitError');
 }
@@ -95,17 +92,12 @@ export class EtcdKv implements KvStore {
     return res.kvs.map((kv) => this.entry(kv));
   }
 
-  async readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
-    if (reads.length === 0) return [];
-    if (reads.length > MAX_READS_PER_TXN) {
-      // Each chunk is its own snapshot; callers guard every write by the revisions they read anyway.
-      const chunks: KvRead[][] = [];
-      for (let i = 0; i < reads.length; i += MAX_READS_PER_TXN) chunks.push(reads.slice(i, i + MAX_READS_PER_TXN));
-      return (await Promise.all(chunks.map((c) => this.readMany(c)))).flat();
-    }
-    // A transaction with no compares always takes the success branch: every range in one round trip.
-    const res = await this.call(() => this.client.kv.txn({ compare: [], success: reads.map((r) => this.rangeOp(r)), failure: [] }));
-    return res.responses.map((r) => this.entries(r.response_range.kvs));
+  readMany(reads: readonly KvRead[]): Promise<KvEntry[][]> {
+    return readInTransactions(reads, async (batch) => {
+      // A transaction with no compares always takes the success branch: every range in one round trip.
+      const res = await this.call(() => this.client.kv.txn({ compare: [], success: batch.map((r) => this.rangeOp(r)), failure: [] }));
+      return res.responses.map((r) => this.entries(r.response_range.kvs));
+    });
   }
 
   async commit(ops: KvOp[], opts: { onConflict?: readonly KvRead[] } = {}): Promise<bigint> {

@@ -39,6 +39,22 @@ export interface KvStore {
   close(): Promise<void>;
 }
 
+/** etcd refuses a transaction with more than 128 operations (--max-txn-ops); reads count too. */
+export const MAX_READS_PER_TXN = 100;
+
+/**
+ * `readMany` for a store whose round trip takes at most MAX_READS_PER_TXN reads: `one` answers a batch
+ * that fits; a longer list is split, each chunk its own snapshot (callers guard every write by the
+ * revisions they read anyway).
+ */
+export async function readInTransactions(reads: readonly KvRead[], one: (batch: readonly KvRead[]) => Promise<KvEntry[][]>): Promise<KvEntry[][]> {
+  if (reads.length === 0) return [];
+  if (reads.length <= MAX_READS_PER_TXN) return one(reads);
+  const chunks: KvRead[][] = [];
+  for (let i = 0; i < reads.length; i += MAX_READS_PER_TXN) chunks.push(reads.slice(i, i + MAX_READS_PER_TXN));
+  return (await Promise.all(chunks.map(one))).flat();
+}
+
 /** A compare-and-swap lost a race: re-read and try again. */
 export class KvConflictError extends NetbootError {
   readonly kind = 'conflict' as const;
