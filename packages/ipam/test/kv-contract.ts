@@ -1,6 +1,6 @@
 // The KvStore contract: what ClusterIpam relies on from any store, as one suite that runs against every
-// implementation (MemoryKv in kv.test.ts, EtcdKv in etcd.test.ts, and in bootstrap ConfigMapKv and the agent's EtcdHttpKv),
-// tests. Each test gets a fresh, empty store from `open` and closes it afterwards.
+// implementation (MemoryKv in kv.test.ts, EtcdKv in etcd.test.ts; in bootstrap ConfigMapKv and the
+// agent's EtcdHttpKv), like libp2p's interface-compliance tests. Each test gets a fresh, empty store from `open` and closes it afterwards.
 import * as assert from 'uvu/assert';
 import { NetbootError } from '@netboot/core/errors';
 import { rejectsA } from '@netboot/core/testing/pure';
