@@ -9,7 +9,7 @@
 // the server closes. Request {v: 1, env, stdin, pid, netns, mntns}: netns/mntns are the inode numbers
 // of this process's namespaces; the plugin's node-side work (bridge, host veth, nft) must happen in
 // them, so a server elsewhere answers {fallback: reason} and the shim runs the verb in-process.
-import { readlinkSync, statSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { isSupportedVersion, LATEST_VERSION } from './versions.js';
 
 /** Where the server listens unless the conflist's `server` field says otherwise. */
@@ -60,6 +60,14 @@ function absoluteNetns(netns: string | undefined): string | undefined {
   return m ? `/proc/${readlinkSync(`/proc/${m[1]}`)}/${netns!.slice(m[0].length)}` : netns;
 }
 
+/**
+ * The inode number of this process's namespace of `kind`, from its link (`net:[4026531840]`): what
+ * stat(2) gives as st_ino, without Node's first statSync (building its Stats: ~0.2 ms of a fresh process).
+ */
+function nsInode(kind: 'net' | 'mnt'): number {
+  return Number(readlinkSync(`/proc/self/ns/${kind}`).slice(kind.length + 2, -1));
+}
+
 /** libuv's pipe and stream bindings, the part of them this client uses. */
 interface PipeHandle {
   connect(req: { oncomplete(status: number): void }, path: string): number;
@@ -103,10 +111,18 @@ function exchange(socket: string, request: ServerRequest): Promise<ServerReply |
       const write = Object.assign(new stream.WriteWrap(), { handle, oncomplete: () => {}, async: false });
       const written = handle.writeUtf8String(write, `${JSON.stringify(request)}\n`);
       if (written < 0) return lost(`the request could not be written (${errno(written)})`);
+      // Done at the reply's newline, not at the server's EOF behind it: one turn of the loop less. In
+      // a fresh process the first Buffer#includes, Buffer.concat and toString('utf8') each cost
+      // ~0.1–0.3 ms (Node's JS around them is compiled on first use): Uint8Array#indexOf, a single
+      // chunk as it is, and toString() with no encoding (straight to the UTF-8 decoder) instead.
       handle.onread = (buffer) => {
         const n = stream.streamBaseState[stream.kReadBytesOrError]!;
-        if (n > 0) return void chunks.push(Buffer.from(buffer, stream.streamBaseState[stream.kArrayBufferOffset], n));
-        const data = Buffer.concat(chunks).toString('utf8'); // n < 0: the server closed (EOF) or an error
+        if (n > 0) {
+          const chunk = Buffer.from(buffer, stream.streamBaseState[stream.kArrayBufferOffset], n);
+          chunks.push(chunk);
+          if (Uint8Array.prototype.indexOf.call(chunk, 10) < 0) return;
+        }
+        const data = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString(); // a whole line, or n < 0: EOF or an error
         try {
           const reply = JSON.parse(data.split('\n', 1)[0]!) as ServerReply;
           handle.close();
@@ -138,15 +154,15 @@ export async function forwardToServer(
 ): Promise<number | undefined> {
   if (!FORWARDED.has(env.CNI_COMMAND ?? '')) return undefined;
   const socket = socketOf(stdin);
-  // No file there: no server (the usual case where none is configured), silently and without node:net.
-  if (socket === undefined || statSync(socket, { throwIfNoEntry: false }) === undefined) return undefined;
+  // No file there (the usual case where none is configured): connect's ENOENT, silently.
+  if (socket === undefined) return undefined;
   const request: ServerRequest = {
     v: PROTOCOL_VERSION,
     env: { ...env, CNI_NETNS: absoluteNetns(env.CNI_NETNS) },
     stdin,
     pid: process.pid,
-    netns: statSync('/proc/self/ns/net').ino,
-    mntns: statSync('/proc/self/ns/mnt').ino,
+    netns: nsInode('net'),
+    mntns: nsInode('mnt'),
   };
   const reply = await exchange(socket, request);
   if ('unsent' in reply) {

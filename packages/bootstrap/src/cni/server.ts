@@ -137,8 +137,10 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         if (gone) return void log(`${describe(req)}: the plugin left before its turn; not run`);
         const t0 = performance.now();
         const reply = await run(req);
-        log(`${describe(req)}: ${'fallback' in reply ? `fallback, ${reply.fallback}` : `exit ${reply.code}`} in ${(performance.now() - t0).toFixed(1)} ms`);
+        const ms = performance.now() - t0;
+        // The reply first: the plugin waits for it, nobody waits for the log line (a synchronous write).
         conn.end(`${JSON.stringify(reply)}\n`);
+        log(`${describe(req)}: ${'fallback' in reply ? `fallback, ${reply.fallback}` : `exit ${reply.code}`} in ${ms.toFixed(1)} ms`);
       });
       // A failure here is a bug; the shim sees the connection close without a reply (error 11).
       queue = turn.catch((err: unknown) => {
