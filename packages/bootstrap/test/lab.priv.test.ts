@@ -168,7 +168,13 @@ it('an `up` killed half-way: down still removes its namespaces and the agents it
     state.processes.some((p) => running(p.pid)),
     'its agents outlive it',
   );
+  // What a kill between spawning an agent and recording it leaves: a process in a lab namespace that no
+  // state names. down must stop it too (else it lives on in the deleted namespace).
+  const node1 = state.namespaces.find((ns) => ns.endsWith('-node1'))!;
+  const stray = spawn('ip', ['netns', 'exec', node1, 'sleep', '300'], { detached: true, stdio: 'ignore' });
+  stray.unref();
   assertDown(state);
+  assert.not.ok(running(stray.pid!), `an unrecorded process in ${node1} (pid ${stray.pid}) outlived lab down`);
 });
 
 test.run();

@@ -1,11 +1,13 @@
 // `netboot lab down`: removes what `lab up` recorded, in reverse — its processes (each only if its PID
 // still has the recorded start time), the pods (CNI DEL, as a runtime tears a pod down), every namespace
 // newest first, then the lab dir. Works on the partial state of a crashed `up`, and a second run finds
-// nothing to do.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+// nothing to do. Before a namespace goes, any process still inside it is stopped too: an `up` killed
+// between spawning an agent and recording it leaves one that no state names (seen in CI: node3's agent of
+// lab.priv's killed `up`, retrying on a vanished eth0 for ever).
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { deleteNetns, NETNS_RUN_DIR, NetnsNotFoundError } from '@netboot/core';
 import { cniDel, labPlugin } from './pods.js';
-import { stopProcess } from './processes.js';
+import { labProcess, stopProcess } from './processes.js';
 import { LabNotFoundError, type LabState, labDir, loadLabState } from './state.js';
 
 /**
@@ -19,6 +21,42 @@ function strayNamespaces(name: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The processes inside namespace `ns` (as `ip netns pids NS`: same namespace inode), this one aside. */
+function pidsIn(ns: string): number[] {
+  let want: string;
+  try {
+    want = `net:[${statSync(`${NETNS_RUN_DIR}/${ns}`).ino}]`;
+  } catch {
+    return [];
+  }
+  return readdirSync('/proc')
+    .map(Number)
+    .filter((pid) => {
+      if (!Number.isInteger(pid) || pid === process.pid) return false;
+      try {
+        return readlinkSync(`/proc/${pid}/ns/net`) === want;
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/** Stops every process left in `namespaces` (SIGTERM, SIGKILL after 5 s), all at once. */
+async function stopStrayProcesses(namespaces: readonly string[], progress: (line: string) => void): Promise<void> {
+  const stops = namespaces.flatMap((ns) =>
+    pidsIn(ns).map(async (pid) => {
+      try {
+        const what = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        const how = await stopProcess(labProcess(what, pid));
+        progress(`${what} (pid ${pid}) in ${ns}, not in the lab's state: ${how}`);
+      } catch {
+        // exited between the scan and here
+      }
+    }),
+  );
+  await Promise.all(stops);
 }
 
 /** Removes lab `name`; `progress` gets one line per thing removed. Resolves false when there was nothing. */
@@ -53,6 +91,7 @@ export async function labDown(name: string, progress: (line: string) => void): P
     }
   }
   const namespaces = [...(state?.namespaces ?? []), ...stray].reverse();
+  await stopStrayProcesses(namespaces, progress);
   for (const ns of namespaces) {
     try {
       deleteNetns(ns);
