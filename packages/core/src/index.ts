@@ -76,7 +76,7 @@ export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOpti
 export { decodeNeigh, type Neigh, NeighApi, type NeighFamily, type NeighFilter, type NeighSpec, NeighSpecError, type NeighState } from './neigh.js';
 
 // Change events (`ip monitor`)
-export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions } from './monitor.js';
+export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions, type RawEvent } from './monitor.js';
 
 // The protocol layer, for messages the typed APIs do not cover, and the seam the APIs talk through
 export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';

@@ -86,6 +86,45 @@ test('link, address and route changes made by `ip` arrive as decoded events', as
   }
 });
 
+test('accept: only the events it passes are decoded and yielded; it reads their headers and attributes raw', async () => {
+  const ns = tempNetns();
+  const ac = new AbortController();
+  try {
+    const judged: string[] = [];
+    const events = monitor({
+      netns: ns,
+      groups: ['link', 'ipv4-route'],
+      signal: ac.signal,
+      accept: (e) => {
+        if (e.kind === 'route') {
+          const dst = e.attr(12, C.RTA_DST);
+          judged.push(
+            `route table ${e.table} protocol ${e.protocol} family ${e.family} /${e.dstLen} ${dst < 0 ? '-' : [...e.buf.subarray(dst, dst + 4)].join('.')}`,
+          );
+          return e.table === 100;
+        }
+        judged.push(`link ${e.type === C.RTM_NEWLINK ? 'new' : 'del'} ${e.ifindex}`);
+        return false;
+      },
+    });
+    setTimeout(() => {
+      sh(ns, 'ip', 'link', 'add', 'vA', 'up', 'type', 'veth', 'peer', 'name', 'vB');
+      sh(ns, 'ip', 'addr', 'add', '10.5.0.1/24', 'dev', 'vA');
+      sh(ns, 'ip', 'route', 'add', '10.7.0.0/16', 'via', '10.5.0.2', 'proto', '77');
+      sh(ns, 'ip', 'route', 'add', '10.6.0.0/16', 'via', '10.5.0.2', 'table', '100', 'proto', '77');
+    }, 50);
+    const seen = await collect(events, (s) => s.some((e) => e.kind === 'route' && e.message.attrs.RTA_DST === '10.6.0.0'));
+    const index = ipJson(ns, 'link', 'show', 'vA')[0].ifindex;
+    assert.equal(seen.map(describe), ['new route 10.6.0.0'], 'only the route accept passed');
+    assert.ok(judged.includes(`link new ${index}`), `judged vA's link event by its ifindex: ${judged.join(', ')}`);
+    assert.ok(judged.includes('route table 254 protocol 77 family 2 /16 10.7.0.0'), judged.join(', '));
+    assert.ok(judged.includes('route table 100 protocol 77 family 2 /16 10.6.0.0'), judged.join(', '));
+  } finally {
+    ac.abort();
+    ns.delete();
+  }
+});
+
 test('abort ends the iteration and closes the socket; so does break', async () => {
   const ns = tempNetns();
   try {

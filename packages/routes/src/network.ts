@@ -7,12 +7,15 @@
 //    second; a device that no longer matches, an uplink that lost an address or changed state (the
 //    kernel flushes routes through it without telling), or lost events (overrun) get a full pass;
 //  - the resync timer fires (`resyncMs`, default 30 s): a full pass, whatever happened.
+// The monitor hands over only the events that can concern those (see #concerns): a node's pods come and
+// go with dozens of link, address, route and neighbour events each, which are told apart by their
+// headers and never decoded.
 // Every pass is synchronous (core's calls block for microseconds), so passes never overlap. A pass
 // that throws, operations the kernel refused, or a monitor that failed are reported and retried
 // `retryMs` later; nothing but the abort signal ends the loop — except a mode this kernel cannot run
 // at all (ipip here), which the first pass reports by rejecting run() before anything was written.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { monitor, type NetnsRef } from '@netboot/core';
+import { monitor, type NetnsRef, type RawEvent } from '@netboot/core';
 import { AlreadyRunningError, ModeUnavailableError } from './errors.js';
 import type { Mode } from './mode.js';
 import { Reconciler, type ReconcileOptions, type Report } from './reconcile.js';
@@ -50,6 +53,13 @@ export interface NetworkOptions extends ReconcileOptions {
 
 type Pass = 'full' | 'update' | 'repair';
 
+// The route header's fields #concerns reads (linux/rtnetlink.h): rtmsg's size, RTA_DST, the table
+// rtm_table names for one above 255, and AF_INET6.
+const RTMSG_SIZE = 12;
+const RTA_DST = 1;
+const RT_TABLE_COMPAT = 252;
+const AF_INET6 = 10;
+
 export class Network {
   readonly mode: Mode;
   readonly node: LocalNode;
@@ -63,6 +73,11 @@ export class Network {
   readonly #timers = new Map<Pass, () => void>();
   #running = false;
   #started = false;
+  /**
+   * What the monitor's events are judged by before they are decoded (#concerns): the device and the
+   * uplinks as of the last pass, the only place the reconciler changes them. Undefined before the first.
+   */
+  #scope: { device: number | undefined; uplinks: ReadonlySet<number> } | undefined;
   #last: Report | undefined;
 
   constructor(opts: NetworkOptions) {
@@ -125,6 +140,7 @@ export class Network {
         signal: stop.signal,
         pollMs: this.#opts.pollMs ?? 200,
         receiveBufferBytes: this.#opts.monitorBufferBytes ?? 16 << 20,
+        accept: (e) => this.#concerns(e),
         ...(this.#opts.netns !== undefined ? { netns: this.#opts.netns } : {}),
       })[Symbol.asyncIterator]();
     const resync = setInterval(() => this.#schedule('full', 0), this.#opts.resyncMs ?? 30_000);
@@ -161,6 +177,37 @@ export class Network {
       this.#timers.clear();
       this.#running = false;
       this.#started = false;
+      this.#scope = undefined;
+    }
+  }
+
+  /**
+   * Whether a kernel event can matter to the reconciler, from its header alone: exactly the events its
+   * observe() would act on or fold into the mirror of what it reads (an uplink's link or address, the
+   * device's link, neighbour and FDB entries, the routes of its table, nexthops), less the routes to
+   * IPv6 link-local destinations (fe80::/10: never a pod CIDR, so never wanted or owned; the kernel adds
+   * one per IPv6 device, each pod's veth among them). Events are read between passes, so the scope of
+   * the last pass is the reconciler's as observe() will see it.
+   */
+  #concerns(e: RawEvent): boolean {
+    const scope = this.#scope;
+    if (scope === undefined) return true;
+    switch (e.kind) {
+      case 'link':
+        return e.ifindex === scope.device || scope.uplinks.has(e.ifindex);
+      case 'addr':
+        return scope.uplinks.has(e.ifindex);
+      case 'neigh':
+        return e.ifindex === scope.device;
+      case 'route': {
+        const table = this.#reconciler.own.table;
+        if (e.table !== (table > 255 ? RT_TABLE_COMPAT : table)) return false;
+        if (e.family !== AF_INET6 || e.dstLen < 10) return true;
+        const dst = e.attr(RTMSG_SIZE, RTA_DST);
+        return dst < 0 || (e.buf.readUInt16BE(dst) & 0xffc0) !== 0xfe80;
+      }
+      default:
+        return true;
     }
   }
 
@@ -195,6 +242,14 @@ export class Network {
 
   /** One pass; errors are reported and retried, never thrown. Returns the error, if any. */
   #pass(pass: Pass): Error | undefined {
+    try {
+      return this.#passOnce(pass);
+    } finally {
+      this.#scope = { device: this.#reconciler.own.device, uplinks: this.#reconciler.uplinks() };
+    }
+  }
+
+  #passOnce(pass: Pass): Error | undefined {
     const r = this.#reconciler;
     const retryMs = this.#opts.retryMs ?? 1000;
     try {

@@ -263,7 +263,7 @@ export class Reconciler {
       // An uplink lost or gained an address, or changed state: the kernel flushes the routes through
       // it without a word (no RTM_DELROUTE), so read everything again.
       const index = ev.kind === 'addr' ? ev.message.header.ifa_index : ev.message.header.ifi_index;
-      if (!this.#uplinks().has(index ?? 0)) return false;
+      if (!this.uplinks().has(index ?? 0)) return false;
       return (this.#needsFull = true);
     }
     if (ev.kind === 'link') {
@@ -490,8 +490,11 @@ export class Reconciler {
     return moved;
   }
 
-  /** The ifindexes of the devices netboot's routes go through, other than its own device. */
-  #uplinks(): Set<number> {
+  /**
+   * The ifindexes of the devices netboot's routes go through, other than its own device (an address
+   * or state change there is a full pass: see observe). Changes only in a pass.
+   */
+  uplinks(): Set<number> {
     const out = new Set(this.#index.values());
     if (this.own.device !== undefined) out.delete(this.own.device);
     return out;

@@ -54,7 +54,75 @@ export interface MonitorOptions {
    * The layer above passes one that opens it in another namespace (`monitor({ netns })` in core's index).
    */
   open?: (opts: OpenOptions) => NetlinkSocket;
+  /**
+   * Decides from each message's bytes, before it is decoded, whether it is an event at all for the
+   * caller (see RawEvent for cheap checks): a rejected one costs a header read, not a decode. Called
+   * when the message is read off the socket, which is just before its event is yielded.
+   */
+  accept?: (event: RawEvent) => boolean;
 }
+
+/**
+ * A message as read, not decoded: its type and the fixed header every event kind starts with. For
+ * link, address and neighbour messages `ifindex` is the device's (ifi_index, ifa_index, ndm_ifindex);
+ * for routes `table` and `protocol` are rtm_table (RT_TABLE_COMPAT, 252, for a table above 255: see
+ * its RTA_TABLE) and rtm_protocol. `attr(type)` finds a top-level attribute's payload without decoding.
+ */
+export class RawEvent {
+  buf: Buffer = Buffer.alloc(0);
+  /** The netlink header's offset in `buf`, and the message's end. */
+  start = 0;
+  end = 0;
+
+  get type(): number {
+    return this.buf.readUInt16LE(this.start + 4);
+  }
+
+  /** The event's kind, as MonitorEvent's `kind` will say. */
+  get kind(): ChangeKind {
+    return EVENTS[this.type]!.kind;
+  }
+
+  /** The family-specific header's first byte (rtm_family, ifi_family, ndm_family, ifa_family). */
+  get family(): number {
+    return this.buf[this.start + NLMSG_HDRLEN]!;
+  }
+
+  get ifindex(): number {
+    return this.buf.readInt32LE(this.start + NLMSG_HDRLEN + 4);
+  }
+
+  get table(): number {
+    return this.buf[this.start + NLMSG_HDRLEN + 4]!;
+  }
+
+  get protocol(): number {
+    return this.buf[this.start + NLMSG_HDRLEN + 5]!;
+  }
+
+  /** rtm_dst_len: a route's prefix length. */
+  get dstLen(): number {
+    return this.buf[this.start + NLMSG_HDRLEN + 1]!;
+  }
+
+  /**
+   * The payload offset of the first top-level attribute of `type` after a `headerSize`-byte family
+   * header (rtmsg 12, ifinfomsg 16, ifaddrmsg 8, ndmsg 12), or -1 when it has none.
+   */
+  attr(headerSize: number, type: number): number {
+    const b = this.buf;
+    for (let p = this.start + NLMSG_HDRLEN + ((headerSize + 3) & ~3); this.end - p >= 4; ) {
+      const len = b.readUInt16LE(p);
+      if (len < 4) return -1;
+      if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === type) return p + 4;
+      p += (len + 3) & ~3;
+    }
+    return -1;
+  }
+}
+
+const NLMSG_HDRLEN = 16;
+const NLA_TYPE_MASK = 0x3fff;
 
 const GROUPS: Record<MonitorGroup, number> = {
   link: RTNLGRP_LINK,
@@ -98,6 +166,18 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
   if (!Number.isInteger(pollMs) || pollMs < 1) throw new NetlinkOptionsError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
   const open = opts.open ?? ((o: OpenOptions) => NetlinkSocket.open(o));
   const socketOpts: OpenOptions = opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {};
+  const raw = opts.accept === undefined ? undefined : new RawEvent();
+  const accept =
+    raw === undefined
+      ? undefined
+      : (buf: Buffer, start: number, end: number): boolean => {
+          // Too short for the family headers the getters read: let the decode judge (and reject) it.
+          if (end - start < NLMSG_HDRLEN + 8 || EVENTS[buf.readUInt16LE(start + 4)] === undefined) return true;
+          raw.buf = buf;
+          raw.start = start;
+          raw.end = end;
+          return opts.accept!(raw);
+        };
   return events(
     () => {
       const sock = open(socketOpts);
@@ -111,10 +191,16 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
     },
     opts.signal,
     pollMs,
+    accept,
   );
 }
 
-async function* events(open: () => NetlinkSocket, signal: AbortSignal | undefined, pollMs: number): AsyncGenerator<MonitorEvent> {
+async function* events(
+  open: () => NetlinkSocket,
+  signal: AbortSignal | undefined,
+  pollMs: number,
+  accept: ((buf: Buffer, start: number, end: number) => boolean) | undefined,
+): AsyncGenerator<MonitorEvent> {
   if (signal?.aborted) return; // nothing to watch: open nothing
   const sock = open();
   // Close on abort even while the consumer is not waiting on next() (the finally below runs only
@@ -125,7 +211,7 @@ async function* events(open: () => NetlinkSocket, signal: AbortSignal | undefine
     while (!signal?.aborted) {
       let batch: NlMessage[] | undefined;
       try {
-        batch = sock.receiveNow();
+        batch = sock.receiveNow(accept);
       } catch (e) {
         if (e instanceof SyscallError && e.code === 'ENOBUFS') {
           yield { kind: 'overrun' };

@@ -379,14 +379,25 @@ export class NetlinkSocket implements Transport {
   /**
    * The messages of one queued datagram from the kernel, without blocking; undefined when nothing
    * is queued. Throws SyscallError ENOBUFS when the kernel dropped messages for want of buffer.
+   * `accept` sees each message's bytes (`buf[start, end)`, its netlink header at `start`) before
+   * anything is decoded: only the messages it accepts are decoded and returned (a monitor's events
+   * that cannot concern its owner then cost a header read, not a decode).
    */
-  receiveNow(): NlMessage[] | undefined {
+  receiveNow(accept?: (buf: Buffer, start: number, end: number) => boolean): NlMessage[] | undefined {
     for (;;) {
       const n = this.recvDatagram(MSG_DONTWAIT, true);
       if (n < 0) return undefined;
       if (n === 0) continue; // from another process, dropped
       const out: NlMessage[] = [];
-      decodeMessagesInto(this.recvBuf, 0, n, out);
+      const b = this.recvBuf;
+      if (accept === undefined) decodeMessagesInto(b, 0, n, out);
+      else
+        for (let off = 0; off < n; ) {
+          const len = n - off < NLMSG_HDRLEN ? 0 : b.readUInt32LE(off);
+          if (len < NLMSG_HDRLEN || len > n - off) decodeMessagesInto(b, off, n, out); // throws NetlinkDecodeError
+          if (accept(b, off, off + len)) decodeMessagesInto(b, off, off + len, out);
+          off += (len + 3) & ~3;
+        }
       return out;
     }
   }
