@@ -1,7 +1,7 @@
 // Neighbours (ARP/NDP entries) and bridge FDB entries: RTM_NEWNEIGH / RTM_DELNEIGH / RTM_GETNEIGH.
 // Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
-import type { Attrs, NlMessage } from './netlink/codec.js';
+import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import { NetlinkError } from './netlink/errors.js';
@@ -28,6 +28,11 @@ import {
   RTM_DELNEIGH,
   RTM_GETNEIGH,
   NDA_CACHEINFO,
+  NDA_DST,
+  NDA_LLADDR,
+  NDA_MASTER,
+  NDA_PORT,
+  NDA_VNI,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
 import { parseIp, parseMac, type IpFamily } from './base/ip.js';
@@ -174,8 +179,14 @@ export class NeighApi {
       if (wanted !== 0 && ((m.header.ndm_state ?? 0) & wanted) === 0) return undefined;
       return decodeNeigh(m);
     };
+    const read = (buf: Buffer, off: number, end: number): Neigh | undefined | null => {
+      if (buf.readUInt16LE(off + 4) !== RTM_NEWNEIGH) return undefined;
+      const n = readNeigh(buf, off, end);
+      if (n === undefined) return null;
+      return wanted !== 0 && (buf.readUInt16LE(off + 16 + NDMSG.at.ndm_state) & wanted) === 0 ? undefined : n;
+    };
     // NDA_CACHEINFO counts the time since the entry was used or confirmed: it ages without a change.
-    return dumpDecoded(this.#sock, { type: RTM_GETNEIGH, header, attrs }, decode, cache, NDA_CACHEINFO);
+    return dumpDecoded(this.#sock, { type: RTM_GETNEIGH, header, attrs }, decode, cache, NDA_CACHEINFO, read);
   }
 
   #index(ref: LinkRef): number {
@@ -284,23 +295,72 @@ function checkRange(field: string, v: number, max: number): number {
 /** Kernel message → Neigh. */
 export function decodeNeigh(m: NlMessage): Neigh {
   const h = m.header;
-  const a = m.attrs;
-  const af = h.ndm_family ?? 0;
-  const flags = h.ndm_flags ?? 0;
+  const { NDA_DST: dst, NDA_LLADDR: lladdr, NDA_VNI: vni, NDA_PORT: port, NDA_MASTER: bridge } = m.attrs;
+  return neighOf(
+    h.ndm_family ?? 0,
+    h.ndm_flags ?? 0,
+    h.ndm_ifindex ?? 0,
+    h.ndm_state ?? 0,
+    typeof dst === 'string' ? dst : undefined,
+    typeof lladdr === 'string' ? lladdr : undefined,
+    typeof vni === 'number' ? vni : undefined,
+    typeof port === 'number' ? port : undefined,
+    bridge !== undefined,
+    typeof bridge === 'number' ? bridge : undefined,
+  );
+}
+
+const NDMSG = headerLayout(RTM_NEWNEIGH, ['ndm_family', 'ndm_flags', 'ndm_ifindex', 'ndm_state']);
+const neighScan = new AttrScan(NDMSG.attrs);
+
+/**
+ * decodeNeigh of the RTM_NEWNEIGH at `buf[off, end)`, read from its bytes (a dump's fast
+ * path, see codec.ts AttrScan); undefined when the message needs the generic decode.
+ */
+export function readNeigh(buf: Buffer, off: number, end: number): Neigh | undefined {
+  const h = off + 16;
+  const s = neighScan;
+  if (end - h < NDMSG.size || !s.scan(buf, off + NDMSG.attrsAt, end)) return undefined;
+  return neighOf(
+    buf[h + NDMSG.at.ndm_family]!,
+    buf[h + NDMSG.at.ndm_flags]!,
+    buf.readInt32LE(h + NDMSG.at.ndm_ifindex),
+    buf.readUInt16LE(h + NDMSG.at.ndm_state),
+    s.ip(buf, NDA_DST),
+    s.mac(buf, NDA_LLADDR),
+    s.u32(buf, NDA_VNI),
+    s.be16(buf, NDA_PORT),
+    s.at(NDA_MASTER) >= 0,
+    s.u32(buf, NDA_MASTER),
+  );
+}
+
+/** A Neigh from what both decoders read (ndmsg's fields, the attributes as values or undefined), its fields always in this order. */
+function neighOf(
+  af: number,
+  flags: number,
+  dev: number,
+  state: number,
+  dst: string | undefined,
+  lladdr: string | undefined,
+  vni: number | undefined,
+  port: number | undefined,
+  hasMaster: boolean,
+  bridge: number | undefined,
+): Neigh {
   const n: Neigh = {
     family: af === AF_BRIDGE ? 'bridge' : af === AF_INET6 ? 6 : 4,
-    dev: h.ndm_ifindex ?? 0,
-    state: stateNames(h.ndm_state ?? 0),
+    dev,
+    state: stateNames(state),
   };
-  const { NDA_DST: dst, NDA_LLADDR: lladdr, NDA_VNI: vni, NDA_PORT: port, NDA_MASTER: bridge } = a;
-  if (typeof dst === 'string') n.dst = dst;
-  if (typeof lladdr === 'string') n.lladdr = lladdr;
+  if (dst !== undefined) n.dst = dst;
+  if (lladdr !== undefined) n.lladdr = lladdr;
   if (flags & NTF_SELF) n.self = true;
   // An entry of a bridge's own table comes with NDA_MASTER and neither NTF_SELF nor NTF_MASTER.
-  if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && bridge !== undefined)) n.master = true;
+  if (flags & NTF_MASTER || (af === AF_BRIDGE && !(flags & NTF_SELF) && hasMaster)) n.master = true;
   if (flags & NTF_ROUTER) n.router = true;
-  if (typeof vni === 'number') n.vni = vni;
-  if (typeof port === 'number') n.port = port;
-  if (typeof bridge === 'number') n.bridge = bridge;
+  if (vni !== undefined) n.vni = vni;
+  if (port !== undefined) n.port = port;
+  if (bridge !== undefined) n.bridge = bridge;
   return n;
 }

@@ -5,7 +5,7 @@
 // device cost O(N²) to insert; routes through nexthop objects share none of that, and a peer whose
 // node IP changes is one nexthop replace whatever number of routes use it.
 // Only single nexthops (gateway and/or device) are built here; groups and blackholes decode as bytes.
-import type { Attrs, NlMessage } from './netlink/codec.js';
+import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
@@ -15,6 +15,11 @@ import {
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REPLACE,
+  NHA_BLACKHOLE,
+  NHA_GATEWAY,
+  NHA_GROUP,
+  NHA_ID,
+  NHA_OIF,
   RTM_DELNEXTHOP,
   RTM_GETNEXTHOP,
   RTM_NEWNEXTHOP,
@@ -125,7 +130,12 @@ export class NexthopApi {
       const nh = decodeNexthop(m);
       return filter.protocol === undefined || nh.protocol === filter.protocol ? nh : undefined;
     };
-    return dumpDecoded(this.#sock, { type: RTM_GETNEXTHOP, header: nhmsg(family), attrs }, decode, cache);
+    const read = (buf: Buffer, off: number, end: number): NexthopObject | undefined | null => {
+      if (buf.readUInt16LE(off + 4) !== RTM_NEWNEXTHOP) return undefined;
+      const nh = readNexthop(buf, off, end);
+      return nh === undefined ? null : filter.protocol === undefined || nh.protocol === filter.protocol ? nh : undefined;
+    };
+    return dumpDecoded(this.#sock, { type: RTM_GETNEXTHOP, header: nhmsg(family), attrs }, decode, cache, -1, read);
   }
 
   /** Device name → ifindex; a batch passes a cache, as thousands of nexthops name the same few devices. */
@@ -168,15 +178,56 @@ function delNexthop(id: number): Request {
 export function decodeNexthop(m: NlMessage): NexthopObject {
   const h = m.header;
   const a = m.attrs;
-  const nh: NexthopObject = {
-    id: typeof a.NHA_ID === 'number' ? a.NHA_ID : 0,
-    family: h.nh_family === AF_INET6 ? 6 : 4,
-    protocol: h.nh_protocol ?? 0,
-    kind: a.NHA_GROUP !== undefined ? 'group' : a.NHA_BLACKHOLE !== undefined ? 'blackhole' : 'single',
-  };
-  if (typeof a.NHA_GATEWAY === 'string') nh.gateway = a.NHA_GATEWAY;
-  if (typeof a.NHA_OIF === 'number') nh.dev = a.NHA_OIF;
-  if ((h.nh_flags ?? 0) & RTNH_F_ONLINK) nh.onlink = true;
+  return nexthopOf(
+    h.nh_family ?? 0,
+    h.nh_protocol ?? 0,
+    h.nh_flags ?? 0,
+    typeof a.NHA_ID === 'number' ? a.NHA_ID : undefined,
+    a.NHA_GROUP !== undefined,
+    a.NHA_BLACKHOLE !== undefined,
+    typeof a.NHA_GATEWAY === 'string' ? a.NHA_GATEWAY : undefined,
+    typeof a.NHA_OIF === 'number' ? a.NHA_OIF : undefined,
+  );
+}
+
+const NHMSG = headerLayout(RTM_NEWNEXTHOP, ['nh_family', 'nh_protocol', 'nh_flags']);
+const nexthopScan = new AttrScan(NHMSG.attrs);
+
+/**
+ * decodeNexthop of the RTM_NEWNEXTHOP at `buf[off, end)`, read from its bytes (a dump's
+ * fast path, see codec.ts AttrScan); undefined when the message needs the generic decode.
+ */
+export function readNexthop(buf: Buffer, off: number, end: number): NexthopObject | undefined {
+  const h = off + 16;
+  const s = nexthopScan;
+  if (end - h < NHMSG.size || !s.scan(buf, off + NHMSG.attrsAt, end)) return undefined;
+  return nexthopOf(
+    buf[h + NHMSG.at.nh_family]!,
+    buf[h + NHMSG.at.nh_protocol]!,
+    buf.readUInt32LE(h + NHMSG.at.nh_flags),
+    s.u32(buf, NHA_ID),
+    s.at(NHA_GROUP) >= 0,
+    s.at(NHA_BLACKHOLE) >= 0,
+    s.ip(buf, NHA_GATEWAY),
+    s.u32(buf, NHA_OIF),
+  );
+}
+
+/** A NexthopObject from what both decoders read (nhmsg's fields, the attributes as values, undefined or whether present), its fields always in this order. */
+function nexthopOf(
+  af: number,
+  protocol: number,
+  flags: number,
+  id: number | undefined,
+  group: boolean,
+  blackhole: boolean,
+  gateway: string | undefined,
+  dev: number | undefined,
+): NexthopObject {
+  const nh: NexthopObject = { id: id ?? 0, family: af === AF_INET6 ? 6 : 4, protocol, kind: group ? 'group' : blackhole ? 'blackhole' : 'single' };
+  if (gateway !== undefined) nh.gateway = gateway;
+  if (dev !== undefined) nh.dev = dev;
+  if (flags & RTNH_F_ONLINK) nh.onlink = true;
   return nh;
 }
 

@@ -1,7 +1,7 @@
 // Routes: RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE as typed objects, with `ip route`'s defaults.
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
-import type { Attrs, NlMessage } from './netlink/codec.js';
+import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
@@ -14,6 +14,13 @@ import {
   NLM_F_REPLACE,
   RTM_DELROUTE,
   RTA_CACHEINFO,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_NH_ID,
+  RTA_OIF,
+  RTA_PREFSRC,
+  RTA_PRIORITY,
+  RTA_TABLE,
   RTM_F_FIB_MATCH,
   RTM_GETROUTE,
   RTM_NEWROUTE,
@@ -277,9 +284,14 @@ export class RouteApi {
       const r = decodeRoute(m);
       return dst === undefined || r.dst === dst ? r : undefined;
     };
+    const read = (buf: Buffer, off: number, end: number): Route | undefined | null => {
+      if (buf.readUInt16LE(off + 4) !== RTM_NEWROUTE) return undefined;
+      const r = readRoute(buf, off, end);
+      return r === undefined ? null : dst === undefined || r.dst === dst ? r : undefined;
+    };
     try {
       // IPv6 routes carry RTA_CACHEINFO, which the kernel may age: not a change of the route.
-      return dumpDecoded(this.#sock, { type: RTM_GETROUTE, header, attrs }, decode, cache, RTA_CACHEINFO);
+      return dumpDecoded(this.#sock, { type: RTM_GETROUTE, header, attrs }, decode, cache, RTA_CACHEINFO, read);
     } catch (e) {
       // A table that was never created (no route ever added to it) is simply empty.
       if (table !== 'all' && isNotFound(e)) return [];
@@ -477,29 +489,28 @@ function encodeNexthops(nexthops: Nexthop[], family: IpFamily, resolve: DevResol
   });
 }
 
-/** Kernel message → Route. Hot in 10,000-route dumps: plain property reads only. */
+/** Kernel message → Route. */
 export function decodeRoute(m: NlMessage): Route {
   const h = m.header;
   const a = m.attrs;
-  const family: IpFamily = h.rtm_family === AF_INET6 ? 6 : 4;
-  const dstLen = h.rtm_dst_len ?? 0;
   // Scalars are narrowed with `typeof` in place (see netlink/values.ts): a helper imported from
   // another module costs a call per attribute here, measurably so in a 10,000-route dump.
   const { RTA_DST: dst, RTA_TABLE: table, RTA_GATEWAY: gateway, RTA_OIF: dev, RTA_PREFSRC: src, RTA_PRIORITY: metric, RTA_NH_ID: nhid } = a;
-  const route: Route = {
-    dst: dstLen === 0 ? 'default' : `${typeof dst === 'string' ? dst : '?'}/${dstLen}`,
-    family,
-    table: typeof table === 'number' ? table : (h.rtm_table ?? 0),
-    protocol: h.rtm_protocol ?? 0,
-    type: TYPES.name(h.rtm_type ?? 0) ?? 'unspec',
-    scope: scopeName(h.rtm_scope ?? 0),
-  };
-  if (typeof gateway === 'string') route.gateway = gateway;
-  if (typeof dev === 'number') route.dev = dev;
-  if ((h.rtm_flags ?? 0) & RTNH_F_ONLINK) route.onlink = true;
-  if (typeof src === 'string') route.src = src;
-  if (typeof metric === 'number') route.metric = metric;
-  if (typeof nhid === 'number') route.nhid = nhid;
+  const dstLen = h.rtm_dst_len ?? 0;
+  const route = routeOf(
+    h.rtm_family ?? 0,
+    dstLen === 0 ? 'default' : `${typeof dst === 'string' ? dst : '?'}/${dstLen}`,
+    typeof table === 'number' ? table : (h.rtm_table ?? 0),
+    h.rtm_protocol ?? 0,
+    h.rtm_type ?? 0,
+    h.rtm_scope ?? 0,
+    h.rtm_flags ?? 0,
+    typeof gateway === 'string' ? gateway : undefined,
+    typeof dev === 'number' ? dev : undefined,
+    typeof src === 'string' ? src : undefined,
+    typeof metric === 'number' ? metric : undefined,
+    typeof nhid === 'number' ? nhid : undefined,
+  );
   if (a.RTA_METRICS !== undefined) {
     const mtu = attrNest(a.RTA_METRICS)?.RTAX_MTU;
     if (typeof mtu === 'number') route.mtu = mtu;
@@ -508,6 +519,70 @@ export function decodeRoute(m: NlMessage): Route {
     const hops = attrHops(a.RTA_MULTIPATH);
     if (hops !== undefined) route.nexthops = decodeNexthops(hops);
   }
+  return route;
+}
+
+const RTMSG = headerLayout(RTM_NEWROUTE, ['rtm_family', 'rtm_dst_len', 'rtm_table', 'rtm_protocol', 'rtm_scope', 'rtm_type', 'rtm_flags']);
+const routeScan = new AttrScan(RTMSG.attrs);
+
+/**
+ * decodeRoute of the RTM_NEWROUTE at `buf[off, end)`, read from its bytes (a dump's fast
+ * path, see codec.ts AttrScan); undefined when the message needs the generic decode (metrics, a
+ * multipath route, anything malformed).
+ */
+export function readRoute(buf: Buffer, off: number, end: number): Route | undefined {
+  const h = off + 16;
+  const s = routeScan;
+  if (end - h < RTMSG.size || !s.scan(buf, off + RTMSG.attrsAt, end)) return undefined;
+  const dstLen = buf[h + RTMSG.at.rtm_dst_len]!;
+  return routeOf(
+    buf[h + RTMSG.at.rtm_family]!,
+    dstLen === 0 ? 'default' : (s.prefix(buf, RTA_DST, dstLen) ?? `?/${dstLen}`),
+    s.u32(buf, RTA_TABLE) ?? buf[h + RTMSG.at.rtm_table]!,
+    buf[h + RTMSG.at.rtm_protocol]!,
+    buf[h + RTMSG.at.rtm_type]!,
+    buf[h + RTMSG.at.rtm_scope]!,
+    buf.readUInt32LE(h + RTMSG.at.rtm_flags),
+    s.ip(buf, RTA_GATEWAY),
+    s.u32(buf, RTA_OIF),
+    s.ip(buf, RTA_PREFSRC),
+    s.u32(buf, RTA_PRIORITY),
+    s.u32(buf, RTA_NH_ID),
+  );
+}
+
+/**
+ * A Route from what both decoders read (rtmsg's fields, dst as text, the attributes as values or undefined), its
+ * fields always in this order: thousands of dumped routes share one object shape.
+ */
+function routeOf(
+  af: number,
+  dst: string,
+  table: number,
+  protocol: number,
+  type: number,
+  scope: number,
+  flags: number,
+  gateway: string | undefined,
+  dev: number | undefined,
+  src: string | undefined,
+  metric: number | undefined,
+  nhid: number | undefined,
+): Route {
+  const route: Route = {
+    dst,
+    family: af === AF_INET6 ? 6 : 4,
+    table,
+    protocol,
+    type: TYPES.name(type) ?? 'unspec',
+    scope: scopeName(scope),
+  };
+  if (gateway !== undefined) route.gateway = gateway;
+  if (dev !== undefined) route.dev = dev;
+  if (flags & RTNH_F_ONLINK) route.onlink = true;
+  if (src !== undefined) route.src = src;
+  if (metric !== undefined) route.metric = metric;
+  if (nhid !== undefined) route.nhid = nhid;
   return route;
 }
 

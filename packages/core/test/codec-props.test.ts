@@ -8,6 +8,9 @@ import * as assert from 'uvu/assert';
 import { decodeMessages, encodeMessage, type AttrValue, type Attrs, type NlMessage } from '../src/netlink/codec.js';
 import { formatIPv6, writeIp } from '../src/base/ip.js';
 import { NetlinkDecodeError } from '../src/netlink/errors.js';
+import { decodeNeigh, readNeigh } from '../src/neigh.js';
+import { decodeNexthop, readNexthop } from '../src/nexthop.js';
+import { decodeRoute, readRoute } from '../src/route.js';
 import * as C from '../src/netlink/generated/index.js';
 import { families, linkKinds, T, type AttrSpec, type AttrTable, type StructLayout } from '../src/netlink/schema.js';
 
@@ -266,6 +269,86 @@ test('never hangs: 64 KiB of empty attributes, deep nesting, zero lengths', () =
   // A zero nlmsg_len must not loop forever either.
   onlyDecodeErrors(Buffer.alloc(64));
   assert.ok(Date.now() - started < 5000, 'finished quickly');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The dump fast paths (readRoute, readNeigh, readNexthop) read a message straight from its bytes or
+// leave it to the generic decode (undefined): whatever they read equals decodeX of the generic decode,
+// and a message the generic decoder refuses they never read.
+
+const fastPaths = [
+  { family: families.route, read: readRoute, decode: decodeRoute },
+  { family: families.neigh, read: readNeigh, decode: decodeNeigh },
+  { family: families.nexthop, read: readNexthop, decode: decodeNexthop },
+] as const;
+
+/** Whether the fast path of `type`'s family read `bytes` (one message) as the generic decode does. */
+function fastAgrees(bytes: Buffer, path: (typeof fastPaths)[number]): boolean {
+  const fast = path.read(bytes, 0, bytes.length);
+  let generic: NlMessage;
+  try {
+    [generic] = decodeMessages(bytes) as [NlMessage];
+  } catch (e) {
+    if (!(e instanceof NetlinkDecodeError)) throw e;
+    assert.is(fast, undefined, `read a message the decoder refuses: ${bytes.toString('hex')}`);
+    return false;
+  }
+  if (fast === undefined) return false;
+  assert.equal(fast, path.decode(generic), bytes.toString('hex'));
+  return true;
+}
+
+test('fast readers agree with the generic decode on random valid messages', () => {
+  let read = 0;
+  for (const path of fastPaths) {
+    // Depth 0 leaves nests out (what dumps of routes, neighbours and nexthops hold); depth 1 adds them.
+    for (const depth of [0, 1]) {
+      fc.assert(
+        fc.property(
+          fc.record({ flags: fc.integer({ min: 0, max: 0xffff }), header: structArb(path.family.header), attrs: attrsArb(path.family.attrs, depth) }, plain),
+          ({ flags, header, attrs }) => {
+            const type = typesOf[path.family.name][0]!;
+            const bytes = encodeMessage({ type, flags, seq: 1, pid: 2, header: header as Record<string, number>, attrs });
+            if (fastAgrees(bytes, path)) read++;
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    }
+  }
+  assert.ok(read > RUNS, `the fast paths read ${read} messages`);
+});
+
+test('fast readers agree with the generic decode on mutated and truncated messages', () => {
+  for (const path of fastPaths) {
+    const type = typesOf[path.family.name][0]!;
+    const valid = fc
+      .record({ header: structArb(path.family.header), attrs: attrsArb(path.family.attrs, 0) }, plain)
+      .map(({ header, attrs }) => encodeMessage({ type, flags: 0, seq: 1, pid: 2, header: header as Record<string, number>, attrs }));
+    fc.assert(
+      fc.property(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(), (bytes, edits, cut) => {
+        const b = Buffer.from(bytes.subarray(0, 16 + (cut % (bytes.length - 15))));
+        for (const [pos, byte] of edits) if (pos % b.length >= 16) b[pos % b.length] = byte;
+        b.writeUInt32LE(b.length, 0);
+        fastAgrees(b, path);
+      }),
+      { numRuns: RUNS * 3 },
+    );
+    // An attribute given twice decodes as a list of both, which the decoders do not take as the value.
+    fc.assert(
+      fc.property(valid, fc.nat(), (bytes, pick) => {
+        const attrs: Buffer[] = [];
+        for (let p = 16 + ((path.family.header.size + 3) & ~3); p + 4 <= bytes.length; p += (bytes.readUInt16LE(p) + 3) & ~3)
+          attrs.push(bytes.subarray(p, p + ((bytes.readUInt16LE(p) + 3) & ~3)));
+        if (attrs.length === 0) return;
+        const b = Buffer.concat([bytes, attrs[pick % attrs.length]!]);
+        b.writeUInt32LE(b.length, 0);
+        assert.is(path.read(b, 0, b.length), undefined);
+        fastAgrees(b, path);
+      }),
+      { numRuns: RUNS },
+    );
+  }
 });
 
 test.run();

@@ -215,9 +215,34 @@ export function writeMac(s: string, buf: Uint8Array, at: number): number {
 // =============================================================================================
 // The formatters.
 
-/** Dotted quad of the 4 bytes at buf[p]. */
-function formatIPv4(buf: Uint8Array, p: number): string {
-  return `${buf[p]}.${buf[p + 1]}.${buf[p + 2]}.${buf[p + 3]}`;
+// Addresses are written as text into one scratch buffer and read back as one string: a template
+// literal makes a string per step (and a rope of the last ones, flattened again where the text becomes
+// a key), about three times the bytes and twice the time — and a dump decodes thousands of addresses.
+const text = Buffer.alloc(96);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Writes the decimal digits of `n` (0..255) at text[o]; returns the offset after them. */
+function decimal(n: number, o: number): number {
+  if (n >= 100) {
+    text[o++] = 48 + ((n / 100) | 0);
+    text[o++] = 48 + (((n / 10) | 0) % 10);
+  } else if (n >= 10) text[o++] = 48 + ((n / 10) | 0);
+  text[o++] = 48 + (n % 10);
+  return o;
+}
+
+/** Dotted quad of the 4 bytes at buf[p], followed by `/prefixLen` when that is given (0..255). */
+function formatIPv4(buf: Uint8Array, p: number, prefixLen = -1): string {
+  let o = decimal(buf[p]!, 0);
+  for (let i = 1; i < 4; i++) {
+    text[o++] = 46; // .
+    o = decimal(buf[p + i]!, o);
+  }
+  if (prefixLen >= 0) {
+    text[o++] = 47; // /
+    o = decimal(prefixLen, o);
+  }
+  return text.toString('latin1', 0, o);
 }
 
 /** The 16 bytes at buf[p] as glibc's inet_ntop (what `ip` prints) writes them; see the header. */
@@ -263,13 +288,25 @@ export function readIp(buf: Uint8Array, p: number, len: number): string | undefi
   return undefined;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** readIp followed by `/prefixLen` (0..255): a route's destination, made as one string. */
+export function readPrefix(buf: Uint8Array, p: number, len: number, prefixLen: number): string | undefined {
+  if (len === 4) return formatIPv4(buf, p, prefixLen);
+  if (len === 16) return `${formatIPv6(buf, p)}/${prefixLen}`;
+  return undefined;
+}
 
 /** Bytes buf[p..end) as 'aa:bb:…' (lower case, two digits an octet; '' for none). */
 export function formatMac(buf: Uint8Array, p: number, end: number): string {
-  let s = '';
-  for (let i = p; i < end; i++) s += i === p ? HEX[buf[i]!] : `:${HEX[buf[i]!]}`;
-  return s;
+  if (end <= p) return '';
+  const size = 3 * (end - p) - 1;
+  const out = size <= text.length ? text : Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let i = p; i < end; i++) {
+    if (i !== p) out[o++] = 58; // :
+    out[o++] = HEX_DIGITS[buf[i]! >> 4]!;
+    out[o++] = HEX_DIGITS[buf[i]! & 15]!;
+  }
+  return out.toString('latin1', 0, o);
 }
 
 // =============================================================================================

@@ -20,8 +20,8 @@
 // Performance: the decoder and encoder are loops over Buffer reads/writes with no per-attribute
 // closures; a dump of 10,000 routes decodes in a few milliseconds. Decoded Buffers are copies, so
 // the caller may reuse the buffer it received into.
-import { formatMac, readIp, writeIp, writeMac } from '../base/ip.js';
-import { NetlinkDecodeError, NetlinkEncodeError } from './errors.js';
+import { formatMac, readIp, readPrefix, writeIp, writeMac } from '../base/ip.js';
+import { NetlinkDecodeError, NetlinkEncodeError, NetlinkSchemaError } from './errors.js';
 import { T, constant, extackAttrs, familyByType, messageTypeName, nlmsgdone, nlmsgerr, type AttrSpec, type AttrTable, type StructLayout } from './schema.js';
 
 /** Decoded attributes: kernel attribute name → value, in wire order. */
@@ -292,6 +292,135 @@ function copy(buf: Buffer, start: number, end: number): Buffer {
   const b = Buffer.allocUnsafe(end - start);
   buf.copy(b, 0, start, end);
   return b;
+}
+
+// =============================================================================================
+// Attributes read in place: the dump fast paths
+//
+// A reconcile reads thousands of routes, neighbours and nexthops of which it keeps a handful of
+// fields. The generic decode builds a message, a header record and an attribute record per entry
+// (with every attribute: cache info structs, probes, padding) only for decodeRoute & co. to pick a
+// few values out. The fast decoders (route.ts readRoute, neigh.ts readNeigh, nexthop.ts
+// readNexthop) read those values from the bytes instead, where AttrScan found them, and leave any
+// message it does not accept to the generic decode: both give the same result.
+
+/**
+ * The fixed header of message type `type` for the fast decoders: the offsets of the named fields
+ * (relative to the header), its size, where the attributes start (relative to the message), and
+ * their table. Throws at load for a type or field the schema lacks.
+ */
+export function headerLayout<K extends string>(
+  type: number,
+  fields: readonly K[],
+): { at: Readonly<Record<K, number>>; size: number; attrsAt: number; attrs: AttrTable } {
+  const family = familyByType[type];
+  if (family === undefined) throw new NetlinkSchemaError(`no schema for message type ${type}`);
+  const at = {} as Record<K, number>;
+  for (const name of fields) {
+    const f = family.header.fields.find((x) => x.name === name);
+    if (f === undefined) throw new NetlinkSchemaError(`${family.header.name} has no field ${name}`);
+    at[name] = f.offset;
+  }
+  return { at, size: family.header.size, attrsAt: NLMSG_HDRLEN + align4(family.header.size), attrs: family.attrs };
+}
+
+/**
+ * Where each attribute of one message is, by type, for decoders that read a few of them from the
+ * bytes. scan() accepts exactly the attribute lists the generic decoder reads without error into
+ * one value per attribute and no nest: every attribute well formed, none repeated, none of a
+ * nesting wire type (nested, per-kind, header nest, multipath) nor `multi`. On false the caller
+ * decodes the message the generic way, which also raises the errors.
+ */
+export class AttrScan {
+  /** Payload offset by attribute type (-1: absent), and length. */
+  readonly #at: Int32Array;
+  readonly #len: Int32Array;
+  /** What the generic decoder does with each type: 0 keeps it as bytes (unknown), 1 reads it in place, 2 nests. */
+  readonly #kind: Uint8Array;
+  /** The types the last scan found (`#count` of them), to reset. */
+  readonly #seen: Int32Array;
+  #count = 0;
+
+  constructor(table: AttrTable) {
+    const n = table.byType.length;
+    this.#at = new Int32Array(n).fill(-1);
+    this.#len = new Int32Array(n);
+    this.#seen = new Int32Array(n);
+    this.#kind = new Uint8Array(n);
+    for (let t = 0; t < n; t++) {
+      const spec = table.byType[t];
+      if (spec === undefined) continue;
+      const nests = spec.wire === T.nested || spec.wire === T.byKind || spec.wire === T.headerNest || spec.wire === T.multipath;
+      this.#kind[t] = nests || spec.multi ? 2 : 1;
+    }
+  }
+
+  /** Finds the attributes in `buf[start, end)`; false when the message needs the generic decode. */
+  scan(buf: Buffer, start: number, end: number): boolean {
+    const at = this.#at;
+    const seen = this.#seen;
+    for (let i = 0; i < this.#count; i++) at[seen[i]!] = -1;
+    const kind = this.#kind;
+    const n = kind.length;
+    let count = 0;
+    let pos = start;
+    let ok = true;
+    while (end - pos >= 4) {
+      const len = buf[pos]! | (buf[pos + 1]! << 8);
+      const type = (buf[pos + 2]! | (buf[pos + 3]! << 8)) & NLA_TYPE_MASK;
+      if (len < 4 || len > end - pos) {
+        ok = false;
+        break;
+      }
+      if (type < n && kind[type] !== 0) {
+        if (kind[type] === 2 || at[type]! >= 0) {
+          ok = false;
+          break;
+        }
+        at[type] = pos + 4;
+        this.#len[type] = len - 4;
+        seen[count++] = type;
+      }
+      pos += (len + 3) & ~3;
+    }
+    this.#count = count;
+    return ok && pos >= end;
+  }
+
+  /** The payload offset of attribute `type` in the last scan, -1 when it was absent. */
+  at(type: number): number {
+    return type < this.#at.length ? this.#at[type]! : -1;
+  }
+
+  /** The u32 attribute `type` as the generic decoder gives it: undefined when absent or not 4 bytes (it keeps those as bytes). */
+  u32(buf: Buffer, type: number): number | undefined {
+    const p = this.at(type);
+    return p < 0 || this.#len[type] !== 4 ? undefined : buf.readUInt32LE(p);
+  }
+
+  /** The be16 attribute `type`: undefined when absent or not 2 bytes. */
+  be16(buf: Buffer, type: number): number | undefined {
+    const p = this.at(type);
+    return p < 0 || this.#len[type] !== 2 ? undefined : buf.readUInt16BE(p);
+  }
+
+  /** The ipaddr attribute `type` as text: undefined when absent or neither 4 nor 16 bytes. */
+  ip(buf: Buffer, type: number): string | undefined {
+    const p = this.at(type);
+    return p < 0 ? undefined : readIp(buf, p, this.#len[type]!);
+  }
+
+  /** The ipaddr attribute `type` as 'address/prefixLen': undefined when absent or neither 4 nor 16 bytes. */
+  prefix(buf: Buffer, type: number, prefixLen: number): string | undefined {
+    const p = this.at(type);
+    return p < 0 ? undefined : readPrefix(buf, p, this.#len[type]!, prefixLen);
+  }
+
+  /** The mac attribute `type` as text ('' for an empty one): undefined when absent. */
+  mac(buf: Buffer, type: number): string | undefined {
+    const p = this.at(type);
+    return p < 0 ? undefined : formatMac(buf, p, p + this.#len[type]!);
+  }
 }
 
 // =============================================================================================

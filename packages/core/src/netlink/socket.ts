@@ -72,15 +72,30 @@ export interface Transport {
    * An NLM_F_DUMP request whose messages are decoded only when `cache` has not seen their bytes
    * (NetlinkSocket.dumpCached); a transport without it makes cached listings plain ones.
    */
-  dumpCached?<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr?: number): T[];
+  dumpCached?<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr?: number, opts?: { read?: ReadMessage<T> }): T[];
 }
 
 /**
- * The messages of a dump through `decode` (undefined: left out): with a `cache`, a transport's
- * dumpCached (decoding only what the last dump through it did not hold), else a plain dump.
+ * A dump's fast decoder: the value of the message at `buf[off, end)` read straight from its bytes
+ * (route.ts readRoute & co.), undefined to leave it out, or null when it needs the generic decode
+ * (then `decode` gets it as an NlMessage). Both must give the same values.
  */
-export function dumpDecoded<T>(sock: Transport, req: Request, decode: (m: NlMessage) => T | undefined, cache?: DumpCache<T>, volatileAttr = -1): T[] {
-  if (cache !== undefined && sock.dumpCached !== undefined) return sock.dumpCached(req, cache, decode, volatileAttr);
+export type ReadMessage<T> = (buf: Buffer, off: number, end: number) => T | undefined | null;
+
+/**
+ * The messages of a dump through `decode` (undefined: left out): with a `cache`, a transport's
+ * dumpCached (decoding only what the last dump through it did not hold, with `read` where given),
+ * else a plain dump.
+ */
+export function dumpDecoded<T>(
+  sock: Transport,
+  req: Request,
+  decode: (m: NlMessage) => T | undefined,
+  cache?: DumpCache<T>,
+  volatileAttr = -1,
+  read?: ReadMessage<T>,
+): T[] {
+  if (cache !== undefined && sock.dumpCached !== undefined) return sock.dumpCached(req, cache, decode, volatileAttr, read === undefined ? {} : { read });
   const out: T[] = [];
   for (const m of sock.dump(req)) {
     const v = decode(m);
@@ -249,10 +264,18 @@ export class NetlinkSocket implements Transport {
    * dump(), but each message whose bytes the last dump through `cache` held too gives back the value
    * it decoded to then, without decoding it again; the others go through `decode` (undefined: left
    * out). `volatileAttr` is an attribute type the kernel changes on its own (NDA_CACHEINFO's ages),
-   * left out of the comparison. The cache is updated only by a dump read to its end.
+   * left out of the comparison. `read`, where given, reads a message instead of the generic decode
+   * and `decode` (see ReadMessage). The cache is updated only by a dump read to its end.
    */
-  dumpCached<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr = -1, opts: { retries?: number } = {}): T[] {
+  dumpCached<T>(
+    req: Request,
+    cache: DumpCache<T>,
+    decode: (m: NlMessage) => T | undefined,
+    volatileAttr = -1,
+    opts: { retries?: number; read?: ReadMessage<T> } = {},
+  ): T[] {
     const retries = opts.retries ?? 3;
+    const read = opts.read;
     const op = messageTypeName(req.type);
     const one: NlMessage[] = [];
     // Read once: per message, even a module binding's lookup shows in a dump of thousands.
@@ -272,10 +295,15 @@ export class NetlinkSocket implements Transport {
         const flush = (): void => {
           if (runStart < 0) return;
           one.length = 0;
-          decodeMessagesInto(b, runStart, runEnd, one);
-          for (let k = 0, at = runStart; k < one.length; k++) {
+          if (read === undefined) decodeMessagesInto(b, runStart, runEnd, one);
+          for (let k = 0, at = runStart; at < runEnd; k++) {
             const len = b.readUInt32LE(at);
-            const decoded = decode(one[k]!);
+            let decoded = read === undefined ? decode(one[k]!) : read(b, at, at + len);
+            if (decoded === null) {
+              one.length = 0;
+              decodeMessagesInto(b, at, at + len, one);
+              decoded = decode(one[0]!);
+            }
             const value = decoded === undefined || cache.intern === undefined ? decoded : cache.intern(decoded);
             cache.record(b, at, len, value, -1);
             if (value !== undefined) out.push(value);
