@@ -114,6 +114,49 @@ it('every verb through the server: ADD as in-process, repeated ADD keeps the IP,
     }),
   ));
 
+it('a served ADD keeps what it learnt of the node and follows it: uplink MTU changed, bridge down, gateway removed, forwarding off, bridge deleted', () =>
+  onNode((node) =>
+    withServer(node, (server) => {
+      const conf = node.conf({ server: server.socket });
+      const add = (what: string) => {
+        const pod = node.pod();
+        return { pod, out: ok(node.run('ADD', conf, { containerId: pod.name, netns: pod.path, nsenter: true }), what) };
+      };
+      const cni0 = () => ipJson(node.ns, 'link', 'show', 'cni0')[0];
+      const gateways = () =>
+        ipJson(node.ns, 'addr', 'show', 'cni0')[0]
+          .addr_info.filter((a: { family: string }) => a.family === 'inet')
+          .map((a: { local: string }) => a.local);
+      const forwarding = () => sh(node.ns, 'sysctl', '-n', 'net.ipv4.ip_forward').trim();
+      // The uplink: a veth (this kernel has no dummy driver) with the default route.
+      sh(node.ns, 'ip', 'link', 'add', 'up0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'up0p');
+      for (const dev of ['up0p', 'up0']) sh(node.ns, 'ip', 'link', 'set', dev, 'up');
+      sh(node.ns, 'ip', 'route', 'add', 'default', 'dev', 'up0');
+      assert.is(add('first ADD').out.interfaces[2].mtu, 1400);
+      assert.is(add('second ADD (from what the first learnt)').out.interfaces[2].mtu, 1400);
+      sh(node.ns, 'ip', 'link', 'set', 'up0', 'mtu', '1300');
+      assert.is(add('ADD after the uplink MTU changed').out.interfaces[2].mtu, 1300);
+      sh(node.ns, 'ip', 'link', 'set', 'cni0', 'down');
+      add('ADD after the bridge was set down');
+      assert.ok(cni0().flags.includes('UP'), JSON.stringify(cni0()));
+      sh(node.ns, 'ip', 'addr', 'flush', 'dev', 'cni0');
+      add('ADD after the gateway address was removed');
+      assert.equal(gateways(), ['10.244.1.1']);
+      sh(node.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
+      add('ADD after forwarding was turned off');
+      assert.is(forwarding(), '1');
+      sh(node.ns, 'ip', 'link', 'del', 'cni0');
+      const last = add('ADD after the bridge was deleted');
+      assert.equal(gateways(), ['10.244.1.1']);
+      assert.is(ipJson(node.ns, 'link', 'show', last.out.interfaces[1].name)[0].master, 'cni0');
+      assert.is(last.out.interfaces[0].mac, cni0().address);
+      sh(last.pod, 'ping', '-c1', '-W2', '10.244.1.1');
+      assert.is(server.served('ADD'), 7, server.log());
+      for (const p of node.pods) ok(node.run('DEL', conf, { containerId: p.name, netns: p.path, nsenter: true }), `DEL ${p.name}`);
+      assert.equal(node.reservations(), []);
+    }),
+  ));
+
 it('fallbacks: no server, the plugin in another mount namespace, the plugin in another network namespace', () =>
   onNode((node) =>
     withServer(node, (server) => {

@@ -65,6 +65,13 @@ test('two pods on the bridge reach each other; a repeated ADD is refused and lea
     assert.match(again.out.msg, 'eth0 already exists');
     assert.equal(podAddrs(a), [ra.ips[0].address]);
     assert.is(node.reservations().length, 2);
+    // Another attachment into a pod whose eth0 is taken: refused, and its fresh reservation released.
+    const other = node.run('ADD', node.conf(), { containerId: `${a.name}-other`, netns: a.path });
+    assert.is(other.out.code, 102, JSON.stringify(other.out));
+    assert.match(other.out.msg, 'eth0 already exists');
+    assert.is(node.reservations().length, 2);
+    assert.equal(podAddrs(a), [ra.ips[0].address]);
+    sh(a, 'ping', '-c1', '-W2', rb.ips[0].address.split('/')[0]);
   }));
 
 test('a repeated ADD after a partial one (interface gone, reservation kept) gets the same IP back', () =>

@@ -13,6 +13,12 @@ export class CleanupStack {
     this.undos.push({ what, undo });
   }
 
+  /** Drops the undo pushed as `what` (the step turned out not to be this call's to take back). */
+  drop(what: string): void {
+    const at = this.undos.findLastIndex((u) => u.what === what);
+    if (at >= 0) this.undos.splice(at, 1);
+  }
+
   /** Runs every undo, newest first; failures are logged, never thrown (the original error matters). */
   async unwind(log: Logger): Promise<void> {
     for (let step = this.undos.pop(); step !== undefined; step = this.undos.pop()) {

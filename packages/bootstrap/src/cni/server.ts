@@ -18,9 +18,17 @@ import { connect, createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { CniCode, CniError } from './errors.js';
 import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
+import { lazy } from './lazy.js';
 import { dispatch } from './skel.js';
 import { verbs } from './verbs/index.js';
 import { loadVerbs } from './warm.js';
+
+/**
+ * Served ADDs keep what they learn of the node between calls, following it with a netlink watch
+ * (node-watch.ts): loaded with the verbs, and awaited by each call, so a call that comes while they
+ * load keeps facts too.
+ */
+const keepNodeFacts = lazy(async () => (await import('./node-watch.js')).NodeWatch.enable());
 
 /** A request larger than this is not a CNI call (configs are a few KB; prevResult adds little). */
 const MAX_REQUEST = 16 << 20;
@@ -97,6 +105,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     let stdout = '';
     let stderr = '';
     const io = { env: req.env, readStdin: () => req.stdin, stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t) };
+    await keepNodeFacts();
     const code = await dispatch(io, verbs);
     return { code, stdout, stderr };
   }

@@ -13,6 +13,7 @@
 export async function loadVerbs(): Promise<number> {
   const t0 = performance.now();
   await Promise.all([
+    import('./node-watch.js'),
     import('./verbs/add.js'),
     import('./verbs/del.js'),
     import('./verbs/check.js'),

@@ -7,6 +7,7 @@ import { bytesToMac, parsePrefix } from '@netboot/core/ip';
 import type { Attachment, NetConf } from './config.js';
 import type { CleanupStack } from './cleanup.js';
 import { CniCode, CniError } from './errors.js';
+import type { NodeFacts, Uplink } from './node-watch.js';
 import type { CniIp, CniRoute } from './result.js';
 
 /** Every host-side veth netboot makes starts with this, so GC can tell its own links from others'. */
@@ -50,16 +51,16 @@ export function deleteLink(rtnl: Rtnl, name: string): boolean {
   }
 }
 
-/** Addresses outside any pod or node network (RFC 5737, RFC 3849): their route is the way out. */
+/** Addresses outside any pod or node network (RFC 5737, RFC 3849): their route is the way out (node-watch.ts UPLINK_PROBES). */
 const OUTSIDE = ['192.0.2.1', '2001:db8::1'] as const;
 
 /**
  * The MTU pods get when neither the config nor the lease sets one: the uplink's — the device of the
  * route the node would use to leave (`ip route get fibmatch 192.0.2.1`, else the IPv6 one), normally
- * the default route. One lookup, not a dump of the main table, which on a node of a large cluster
- * holds a route per peer.
+ * the default route — and that device's index (undefined: no route out, 1500). One lookup, not a dump
+ * of the main table, which on a node of a large cluster holds a route per peer.
  */
-export function uplinkMtu(host: Rtnl): number {
+export function uplink(host: Rtnl): Uplink {
   for (const dst of OUTSIDE) {
     let route: ReturnType<Rtnl['route']['get']>;
     try {
@@ -69,9 +70,11 @@ export function uplinkMtu(host: Rtnl): number {
       throw err;
     }
     const dev = route.dev ?? route.nexthops?.[0]?.dev;
-    if (dev !== undefined) return host.link.find(dev)?.mtu ?? 1500;
+    if (dev === undefined) continue;
+    const link = host.link.find(dev);
+    return { mtu: link?.mtu ?? 1500, index: link?.index };
   }
-  return 1500;
+  return { mtu: 1500, index: undefined };
 }
 
 /**
@@ -79,7 +82,7 @@ export function uplinkMtu(host: Rtnl): number {
  * per gateway (isGateway), promisc when asked, and forwarding on. The bridge and its gateway address
  * are shared by every pod of the network and stay when an ADD fails: another ADD may already rely on them.
  */
-export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number): Link {
+function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number): Link {
   // Each link read is a full RTM_GETLINK decode (~1 ms cold): read the bridge once, twice if we made it.
   let bridge = host.link.find(conf.bridge);
   if (bridge === undefined) {
@@ -119,6 +122,30 @@ export function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], m
   return bridge;
 }
 
+/** The gateway CIDRs ensureBridge puts on the bridge for these addresses (isGateway). */
+function gatewayCidrs(conf: NetConf, ips: readonly CniIp[]): string[] {
+  if (!conf.isGateway) return [];
+  return ips.flatMap((ip) => (ip.gateway === undefined ? [] : [`${ip.gateway}/${parsePrefix(ip.address).prefixLen}`]));
+}
+
+/**
+ * ensureBridge, unless `facts` (a warm server's, node-watch.ts) still hold the bridge as an earlier
+ * ADD left it — up, promisc when asked, these gateways on it, forwarding on — with no event since
+ * that could have changed any of it. Then no request at all.
+ */
+export function keptBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number, facts: NodeFacts | undefined): Link {
+  const gateways = gatewayCidrs(conf, ips);
+  const kept = facts?.bridges.get(conf.bridge);
+  if (kept !== undefined && (!conf.promiscMode || (kept.link.flags & constants.IFF_PROMISC) !== 0) && gateways.every((g) => kept.gateways.has(g)))
+    return kept.link;
+  const link = ensureBridge(host, conf, ips, mtu);
+  // Kept only as read, up and (when asked) promisc: a bridge this call had to change is read again
+  // next time (the change's own event drops it anyway).
+  if (link.up && (!conf.promiscMode || (link.flags & constants.IFF_PROMISC) !== 0))
+    facts?.bridges.set(conf.bridge, { link, gateways: new Set([...(kept?.gateways ?? []), ...gateways]) });
+  return link;
+}
+
 function enableForwarding(family: 4 | 6): void {
   const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding';
   if (sysctlGet(key) !== '1') sysctlSet(key, 1);
@@ -139,6 +166,19 @@ export interface Veth {
   container: { index: number; address: string };
 }
 
+/** CNI_IFNAME already exists in the pod: nothing was made (error 102). */
+export class InterfaceTakenError extends CniError {
+  constructor(
+    ifname: string,
+    netns: string,
+    /** The existing interface's index in the pod. */
+    readonly index: number,
+    cause: unknown,
+  ) {
+    super(CniCode.Conflict, `interface ${ifname} already exists in ${netns}: DEL the attachment first, or use another CNI_IFNAME`, { cause });
+  }
+}
+
 /** A random unicast, locally administered MAC. */
 function randomMac(): string {
   const mac = randomBytes(6);
@@ -149,10 +189,11 @@ function randomMac(): string {
 /**
  * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>
  * address <random>`: one request, the container end never appears on the host, and the kernel's echo
- * of it names the host end (index, MAC) and the container end's index — no reading back either. A
- * leftover host end of the same name (a plugin killed mid-ADD) is removed when the kernel says the
- * name exists, and the pair made again: the usual ADD pays one request, not a delete that fails
- * first. The undo deletes the pair.
+ * of it names the host end (index, MAC) and the container end's index — no reading back either.
+ * When the kernel says a name exists, the pod is asked whether it is `ifname` there
+ * (InterfaceTakenError: a repeated ADD, another network's interface); otherwise the host end is a
+ * leftover of a plugin killed mid-ADD, removed, and the pair made again. The usual ADD pays one
+ * request, not checks that find nothing first. The undo deletes the pair.
  */
 export function addVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupStack): Veth {
   const address = randomMac();
@@ -168,7 +209,10 @@ export function addVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupSta
   try {
     link = host.link.create(veth);
   } catch (err) {
-    if (!isExist(err) || !deleteLink(host, o.hostName)) throw err;
+    if (!isExist(err)) throw err;
+    const taken = pod.link.find(o.ifname);
+    if (taken !== undefined) throw new InterfaceTakenError(o.ifname, o.netns, taken.index, err);
+    if (!deleteLink(host, o.hostName)) throw err;
     link = host.link.create(veth);
   }
   stack.push(`veth ${o.hostName}`, () => deleteLink(host, o.hostName));

@@ -1,42 +1,55 @@
 // ADD: reserve the IP, ensure the bridge, create the veth with its container end straight in
 // CNI_NETNS, configure the container through a socket opened there, answer in the config's cniVersion.
 // Every step that changes something pushes its undo, so a failed ADD leaves nothing behind.
+import type { Rtnl } from '@netboot/core';
 import { withCleanup } from '../cleanup.js';
 import { CniCode, CniError } from '../errors.js';
 import { ipamFor } from '../ipam/index.js';
+import { NodeWatch } from '../node-watch.js';
 import { hostRtnl, openPodNetns } from '../pod-netns.js';
-import { type CniResult, formatResult } from '../result.js';
+import { type CniIp, type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
-import { addVeth, configureContainer, ensureBridge, hostVethName, podRoutes, uplinkMtu } from '../wiring.js';
+import { addVeth, configureContainer, hostVethName, InterfaceTakenError, keptBridge, podRoutes, uplink } from '../wiring.js';
+
+const IPAM_UNDO = 'IPAM reservation';
 
 export async function add(req: CniRequest): Promise<Reply> {
   const { env, conf, log } = req;
   const netns = env.netns!;
   using pod = openPodNetns(netns);
-  // Checked before anything is reserved: a repeated ADD for a running pod must not touch its address.
-  if (pod.link.find(env.ifname) !== undefined) {
-    throw new CniError(CniCode.Conflict, `interface ${env.ifname} already exists in ${netns}: DEL the attachment first, or use another CNI_IFNAME`);
-  }
   const host = hostRtnl();
+  // A warm server's facts about the node (bridge, uplink), kept between calls; undefined in a plugin process.
+  const facts = NodeWatch.current(host);
   const ipam = await ipamFor(conf);
   const result = await withCleanup(log, async (stack): Promise<CniResult> => {
     const reserved = await ipam.add(req);
-    stack.push('IPAM reservation', () => ipam.del(req));
+    stack.push(IPAM_UNDO, () => ipam.del(req));
     const ips = reserved.result.ips;
     if (ips.length === 0) throw new CniError(CniCode.InvalidConfig, `IPAM plugin ${conf.ipam.type} returned no address`);
-    const mtu = conf.mtu ?? reserved.mtu ?? uplinkMtu(host);
-    const bridge = ensureBridge(host, conf, ips, mtu);
+    const mtu = conf.mtu ?? reserved.mtu ?? (facts === undefined ? uplink(host) : (facts.uplink ??= uplink(host))).mtu;
+    const bridge = keptBridge(host, conf, ips, mtu, facts);
     const hostName = hostVethName(conf.name, env);
-    const veth = addVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
+    let veth: ReturnType<typeof addVeth>;
+    try {
+      veth = addVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
+    } catch (err) {
+      // A repeated ADD for a running pod: IPAM handed back the address the pod holds, which is not
+      // this call's to release.
+      if (err instanceof InterfaceTakenError && holdsAny(pod, err.index, ips)) stack.drop(IPAM_UNDO);
+      throw err;
+    }
     const routes = podRoutes(conf, ips, reserved.result.routes);
     configureContainer(pod, veth.container.index, ips, routes);
     if (conf.ipMasq) await (await loadMasquerade()).masqueradeFor(conf).add(env, ips, stack);
     const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.result.dns;
+    // A bridge takes a port's MAC when its first port joins (unless its MAC was set): read again,
+    // unless the server's watch has seen no event of the bridge since it was kept.
+    const bridgeMac =
+      (facts === undefined ? undefined : NodeWatch.current(host)?.bridges.get(conf.bridge)?.link.address) ?? host.link.get(bridge.index).address;
     return {
       interfaces: [
-        // Read again: a bridge takes a port's MAC when its first port joins.
-        { name: bridge.name, mac: host.link.get(bridge.index).address },
+        { name: bridge.name, mac: bridgeMac },
         { name: veth.host.name, mac: veth.host.address },
         { name: env.ifname, mac: veth.container.address, mtu, sandbox: netns },
       ],
@@ -47,4 +60,10 @@ export async function add(req: CniRequest): Promise<Reply> {
   });
   log.info(`added ${result.ips.map((ip) => ip.address).join(', ')}`);
   return formatResult(result, conf.cniVersion);
+}
+
+/** Whether the pod's interface `index` carries one of `ips`. */
+function holdsAny(pod: Rtnl, index: number, ips: readonly CniIp[]): boolean {
+  const held = new Set(pod.addr.list({ dev: index }).map((a) => a.address));
+  return ips.some((ip) => held.has(ip.address.split('/')[0]!));
 }
