@@ -253,6 +253,8 @@ export class FileStore {
   private lock: LockFile | undefined;
   /** The directory changed during this lock hold and has not been fsynced since. */
   private unsynced = false;
+  /** The index's stamp was read after this hold's last change to the directory (saveIndex need not read it again). */
+  private stamped = true;
   private index: DirIndex | undefined;
   private journal = freshJournal();
   private readonly listeners = new Set<(change: FileStoreChange) => void>();
@@ -276,6 +278,7 @@ export class FileStore {
         this.lock = lock;
         try {
           this.refresh();
+          this.stamped = true;
           return await fn();
         } finally {
           try {
@@ -322,6 +325,7 @@ export class FileStore {
     if (index.byIp.has(name) || index.corrupt.has(name)) return false;
 
     const temp = join(this.dir, RESERVE_TEMP);
+    this.stamped = false;
     this.writeTemp(temp, `${containerId}${LINE_BREAK}${ifname}`, this.durable);
     let taken = false;
     try {
@@ -499,7 +503,8 @@ export class FileStore {
     if (!index || !lock.writable) return;
     if (!journal.rewrite && journal.pending.length === 0 && journal.savedStamp === index.stamp) return;
     try {
-      if (this.stampNow() !== index.stamp) {
+      // Read again only after a step that changed the directory and failed before its restamp.
+      if (!this.stamped && this.stampNow() !== index.stamp) {
         this.journal = freshJournal();
         return;
       }
@@ -537,6 +542,7 @@ export class FileStore {
   }
 
   private drop(index: DirIndex, entry: FileEntry | CorruptFileEntry): void {
+    this.stamped = false;
     unlinkSync(join(this.dir, entry.ip));
     this.unsynced = true;
     this.remove(index, entry);
@@ -546,6 +552,7 @@ export class FileStore {
 
   private restamp(index: DirIndex): void {
     index.stamp = this.stampNow();
+    this.stamped = true;
   }
 
   private emit(change: FileStoreChange): void {
