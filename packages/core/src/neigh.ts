@@ -37,6 +37,7 @@ import {
 } from './netlink/generated/index.js';
 import { parseIp, parseMac, type IpFamily } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
+import { neighRequest } from './request-bodies.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
@@ -151,7 +152,9 @@ export class NeighApi {
   }
 
   #batch(type: number, ns: readonly NeighSpec[], flags: number): (Error | undefined)[] {
-    const reqs = ns.map((n) => this.#message(type, n, flags));
+    // New permanent entries in the common IPv4 shape as bodies that write themselves (request-bodies.ts;
+    // explainState has nothing to add for a permanent entry); the rest as built here.
+    const reqs = ns.map((n) => (type === RTM_NEWNEIGH ? neighRequest(n, flags) : undefined) ?? this.#message(type, n, flags));
     return this.#sock.batch(reqs).map((err, i) => (err === undefined ? undefined : explainState(err, reqs[i]!)));
   }
 

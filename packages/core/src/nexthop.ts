@@ -28,6 +28,7 @@ import {
 } from './netlink/generated/index.js';
 import { parseIp, type IpFamily } from './base/ip.js';
 import { checkLinkRef, linkIndex, type LinkRef } from './link.js';
+import { nexthopRequest } from './request-bodies.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 
 export interface NexthopObjectSpec {
@@ -99,7 +100,8 @@ export class NexthopApi {
   /** Many `ip nexthop replace`s in one batch (`ip -batch`); one result per nexthop: undefined or the error. */
   replaceMany(nexthops: readonly NexthopObjectSpec[]): (Error | undefined)[] {
     const resolve = this.#resolver(new Map());
-    return this.#sock.batch(nexthops.map((nh) => this.#newNexthop(nh, REPLACE, resolve)));
+    // The common IPv4 shape as a body that writes itself (request-bodies.ts); the rest as built here.
+    return this.#sock.batch(nexthops.map((nh) => nexthopRequest(nh, REPLACE, resolve) ?? this.#newNexthop(nh, REPLACE, resolve)));
   }
 
   /** Many `ip nexthop del id N`s in one batch; one result per id. */

@@ -51,6 +51,7 @@ import { isNotFound, NetlinkDecodeError } from './netlink/errors.js';
 import { attrHops, attrNest, type HeaderAttrs } from './netlink/values.js';
 import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parseNetwork, type IpFamily, type ParsedIp } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
+import { routeRequest } from './request-bodies.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
 import { NameTable } from './name-table.js';
 
@@ -221,14 +222,12 @@ export class RouteApi {
 
   /** Many `ip route add`s in one batch (`ip -batch`); one result per route: undefined or the error. */
   addMany(routes: readonly RouteSpec[]): (Error | undefined)[] {
-    const resolve = this.#cachingResolver();
-    return this.#sock.batch(routes.map((r) => this.#newRoute(r, ADD, resolve)));
+    return this.#sock.batch(this.#newRoutes(routes, ADD));
   }
 
   /** Many `ip route replace`s in one batch; one result per route. */
   replaceMany(routes: readonly RouteSpec[]): (Error | undefined)[] {
-    const resolve = this.#cachingResolver();
-    return this.#sock.batch(routes.map((r) => this.#newRoute(r, REPLACE, resolve)));
+    return this.#sock.batch(this.#newRoutes(routes, REPLACE));
   }
 
   /** Many `ip route del`s in one batch; one result per route. */
@@ -308,6 +307,16 @@ export class RouteApi {
       if (index === undefined) cache.set(ref, (index = this.#resolve(ref, field)));
       return index;
     };
+  }
+
+  /** A batch's requests: the common IPv4 shapes as bodies that write themselves (request-bodies.ts), the rest through encodeRoute. */
+  #newRoutes(routes: readonly RouteSpec[], flags: number): Request[] {
+    const resolve = this.#cachingResolver();
+    const out = new Array<Request>(routes.length);
+    for (let i = 0; i < routes.length; i++) {
+      out[i] = routeRequest(routes[i]!, flags, resolve) ?? this.#newRoute(routes[i]!, flags, resolve);
+    }
+    return out;
   }
 
   #newRoute(spec: RouteSpec, flags: number, resolve: DevResolver): Request {

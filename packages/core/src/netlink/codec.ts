@@ -547,6 +547,20 @@ function toU64(v: unknown): bigint | undefined {
  * Appends encoded messages to one growing buffer: the socket batches many requests into a
  * single sendto this way. `bytes()` is a view valid until the next append or reset.
  */
+/**
+ * A message body (fixed header and attributes) that lays itself down: what core's batch calls build
+ * for the thousands of routes, nexthops and neighbour entries of a reconcile (request-bodies.ts),
+ * instead of header and attrs objects for the schema-driven encoder to walk. Its bytes are those the
+ * encoder writes for the equivalent header and attrs; `size` is their length, a multiple of 4.
+ */
+export interface EncodedBody {
+  readonly size: number;
+  writeTo(buf: Buffer, at: number): void;
+}
+
+/** A message to encode: with a `body`, that is written and `header`/`attrs` are not read. */
+type Outgoing = Omit<NlMessage, 'flags' | 'seq' | 'pid'> & { body?: EncodedBody };
+
 export class MessageWriter {
   private buf: Buffer;
   private pos = 0;
@@ -576,7 +590,7 @@ export class MessageWriter {
   }
 
   /** Appends one message with the given flags/seq/pid; returns its start offset. */
-  append(msg: Omit<NlMessage, 'flags' | 'seq' | 'pid'>, flags: number, seq: number, pid: number): number {
+  append(msg: Outgoing, flags: number, seq: number, pid: number): number {
     const start = this.pos;
     if (this.path.length !== 0) this.path.length = 0; // as in decodeMessage: a runtime call per message
     this.msgType = msg.type;
@@ -596,7 +610,13 @@ export class MessageWriter {
     return start;
   }
 
-  private body(msg: Omit<NlMessage, 'flags' | 'seq' | 'pid'>, flags: number): void {
+  private body(msg: Outgoing, flags: number): void {
+    if (msg.body !== undefined) {
+      this.room(msg.body.size);
+      msg.body.writeTo(this.buf, this.pos);
+      this.pos += msg.body.size;
+      return;
+    }
     const family = familyByType[msg.type];
     // A bare `payload` goes out as is, even for a type rtnetlink has a schema for: other netlink
     // protocols reuse the numbers (NFNL_MSG_BATCH_BEGIN is 16, RTM_NEWLINK's number).

@@ -7,7 +7,7 @@
 import { SyscallError } from '../base/errno.js';
 import * as libc from '../ffi/libc.js';
 import { inNetnsFd } from '../ffi/netns.js';
-import { decodeMessagesInto, MessageWriter, type NlMessage } from './codec.js';
+import { decodeMessagesInto, MessageWriter, type EncodedBody, type NlMessage } from './codec.js';
 import type { DumpCache } from './dump-cache.js';
 import { DumpInterruptedError, NetlinkDecodeError, NetlinkError, NetlinkOptionsError, NetlinkTimeoutError, SocketClosedError } from './errors.js';
 import {
@@ -54,8 +54,12 @@ export interface OpenOptions {
   receiveBufferBytes?: number;
 }
 
-/** What a caller sends: the socket fills seq/pid and adds NLM_F_REQUEST (and NLM_F_ACK for requests). */
-export type Request = Omit<NlMessage, 'seq' | 'pid' | 'flags'> & { flags?: number };
+/**
+ * What a caller sends: the socket fills seq/pid and adds NLM_F_REQUEST (and NLM_F_ACK for requests).
+ * With `body` (core's batch calls), those bytes are the message's header and attributes, and
+ * `header`/`attrs` are left empty.
+ */
+export type Request = Omit<NlMessage, 'seq' | 'pid' | 'flags'> & { flags?: number; body?: EncodedBody };
 
 /**
  * What the typed APIs (LinkApi, AddrApi, RouteApi, NeighApi) ask of a socket, and all they ask: the
