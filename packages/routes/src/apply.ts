@@ -76,7 +76,7 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     else fail(describeNeigh('del', neighSpec(n)), e!);
   });
 
-  // Adds, per peer in order neighbour → FDB → route.
+  // Adds, per peer in order neighbour → FDB → route; a list is copied only to leave out a peer that failed.
   const failed = new Set<string>();
   const stepFailed = (peer: string, op: string, e: Error): void => {
     failed.add(peer);
@@ -87,26 +87,26 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     if (e === undefined) done.neighbours.set.push(c);
     else stepFailed(c.to.peer, describeNeigh('replace', neighSpec(c.to)), e);
   });
-  const fdbAdds = plan.fdb.add.filter((d) => !failed.has(d.peer));
+  const fdbAdds = failed.size === 0 ? plan.fdb.add : plan.fdb.add.filter((d) => !failed.has(d.peer));
   rtnl.neigh.setMany(fdbAdds.map(fdbSpec)).forEach((e, i) => {
     const d = fdbAdds[i]!;
     if (e === undefined) done.fdb.add.push(d);
     else stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e);
   });
-  const nexthops = plan.nexthops.set.filter((c) => !failed.has(c.to.peer));
+  const nexthops = failed.size === 0 ? plan.nexthops.set : plan.nexthops.set.filter((c) => !failed.has(c.to.peer));
   rtnl.nexthop.replaceMany(nexthops.map((c) => nexthopSpec(c.to, own))).forEach((e, i) => {
     const c = nexthops[i]!;
     if (e === undefined) done.nexthops.set.push(c);
     else stepFailed(c.to.peer, describeNexthop('replace', nexthopSpec(c.to, own)), e);
   });
-  const adds = plan.routes.add.filter((d) => !failed.has(d.peer));
+  const adds = failed.size === 0 ? plan.routes.add : plan.routes.add.filter((d) => !failed.has(d.peer));
   rtnl.route.addMany(adds.map((d) => routeSpec(d, own))).forEach((e, i) => {
     const d = adds[i]!;
     if (e === undefined) done.routes.add.push(d);
     else if (isExist(e)) out.conflicts.push(lateConflict(rtnl, d, own));
     else stepFailed(d.peer, describeRoute('add', routeSpec(d, own)), e);
   });
-  const replaces = plan.routes.replace.filter((c) => !failed.has(c.to.peer));
+  const replaces = failed.size === 0 ? plan.routes.replace : plan.routes.replace.filter((c) => !failed.has(c.to.peer));
   rtnl.route.replaceMany(replaces.map((c) => routeSpec(c.to, own))).forEach((e, i) => {
     const c = replaces[i]!;
     if (e === undefined) done.routes.replace.push(c);

@@ -108,7 +108,10 @@ export function planSize(p: Plan): number {
 // it is 13 characters or more, and the first Map lookup that compares two equal ropes flattens both,
 // allocating as it goes: a resync whose mirror was rebuilt with fresh keys paid that for all of its
 // 20,000 keys at 5,000 vxlan peers. Array.prototype.join builds its result flat.
-export const routeKey = (table: number, dst: string): string => [table, dst].join(' ');
+// A route's key is its destination alone: every index keyed so holds one table (the Reconciler's
+// mirror is a dump of its table, diff() keeps only `own.table`'s routes), so the table part was the
+// same in every key — and a joined key was two allocations per route, several times per full apply.
+export const routeKey = (_table: number, dst: string): string => dst;
 export const neighKey = (dev: unknown, dst: string | undefined): string => [dev, dst].join(' ');
 export const fdbKey = (dev: unknown, lladdr: string | undefined, dst: string | undefined): string => [dev, lladdr, dst].join(' ');
 

@@ -47,7 +47,9 @@ function desiredOf(mode: Mode, route: PeerRouter, node: LocalNode, peers: readon
   const local = checkPeer(node);
   const taken = new Map<string, string>(local.podCIDRs.map((c) => [c.cidr, node.name]));
   const refuse = (peer: string, error: Error): void => void out.refused.push({ peer, error } satisfies Refusal);
-  for (const peer of peers) {
+  // Index loops: before the JIT has optimized this loop, each for-of step is an iterator result object.
+  for (let p = 0; p < peers.length; p++) {
+    const peer = peers[p]!;
     if (peer?.name === node.name) continue; // the node is often in its own peer list
     let state: PeerState;
     try {
@@ -56,18 +58,19 @@ function desiredOf(mode: Mode, route: PeerRouter, node: LocalNode, peers: readon
       refuse(String(peer?.name), e as Error);
       continue;
     }
+    const { routes, neighbours, fdb } = state;
     let clash: string | undefined;
-    for (const r of state.routes) if (clash === undefined && taken.has(r.dst)) clash = r.dst;
+    for (let i = 0; i < routes.length && clash === undefined; i++) if (taken.has(routes[i]!.dst)) clash = routes[i]!.dst;
     if (clash !== undefined) {
       refuse(peer.name, new InvalidPeerError(peer.name, `pod CIDR ${clash} is already ${JSON.stringify(taken.get(clash))}'s`));
       continue;
     }
-    for (const r of state.routes) {
-      taken.set(r.dst, peer.name);
-      out.routes.push(r);
+    for (let i = 0; i < routes.length; i++) {
+      taken.set(routes[i]!.dst, peer.name);
+      out.routes.push(routes[i]!);
     }
-    for (const n of state.neighbours) out.neighbours.push(n);
-    for (const f of state.fdb) out.fdb.push(f);
+    for (let i = 0; i < neighbours.length; i++) out.neighbours.push(neighbours[i]!);
+    for (let i = 0; i < fdb.length; i++) out.fdb.push(fdb[i]!);
   }
   return out;
 }

@@ -66,8 +66,8 @@ function parsePeer(p: Peer): CheckedPeer {
   const name = typeof p.name === 'string' && p.name !== '' ? p.name : undefined;
   if (name === undefined) throw new InvalidPeerError(String(p.name), 'a peer needs a non-empty name');
   if (!Array.isArray(p.nodeIPs) || !Array.isArray(p.podCIDRs)) throw new InvalidPeerError(name, 'nodeIPs and podCIDRs must be arrays');
-  const nodeIPs = new Map<IpFamily, string>();
-  const nodeIPBytes = new Map<IpFamily, Uint8Array>();
+  const nodeIPs = new FamilyMap<string>();
+  let ipv4 = -1;
   for (const text of p.nodeIPs) {
     let ip: ParsedIp;
     try {
@@ -77,7 +77,7 @@ function parsePeer(p: Peer): CheckedPeer {
     }
     if (nodeIPs.has(ip.family)) throw new InvalidPeerError(name, `more than one IPv${ip.family} node IP`);
     nodeIPs.set(ip.family, ip.address);
-    nodeIPBytes.set(ip.family, addressBytes(ip));
+    if (ip.family === 4) ipv4 = Number(ipToValue(ip.address).value);
   }
   if (nodeIPs.size === 0) throw new InvalidPeerError(name, 'no node IP');
   const podCIDRs = new Array<PodCidr>(p.podCIDRs.length);
@@ -93,7 +93,7 @@ function parsePeer(p: Peer): CheckedPeer {
   } catch {
     throw new InvalidPeerError(name, `VTEP MAC ${JSON.stringify(p.vtepMac)} is not a MAC address`);
   }
-  return new Checked(name, nodeIPs, nodeIPBytes, podCIDRs, given);
+  return new Checked(name, nodeIPs, ipv4, podCIDRs, given);
 }
 
 /** One pod CIDR of peer `name`, checked: a network (no host bits), not a single address, not everything. */
@@ -109,28 +109,16 @@ function podCidr(name: string, text: unknown): PodCidr {
   // refuses a length with leading zeros): no new string.
   const given = text as string;
   const cidr = given.charCodeAt(address.length) === 47 /* / */ && given.startsWith(address) ? given : `${address}/${prefixLen}`;
-  if (hostBitsSet(addressBytes(parsed), prefixLen)) throw new InvalidPeerError(name, `pod CIDR ${text} has host bits set (the network is ${networkOf(cidr)})`);
+  if (hostBitsSet(parsed)) throw new InvalidPeerError(name, `pod CIDR ${text} has host bits set (the network is ${networkOf(cidr)})`);
   if (prefixLen === 0 || prefixLen === bitsOf(family)) throw new InvalidPeerError(name, `pod CIDR ${text} is not a subnet`);
   return { family, cidr, network: address };
 }
 
-/**
- * Network-order bytes of a parsed (canonical) address. IPv4 without a Buffer: constructing one (and
- * the subarray ipToBytes returns) was most of a peer record's parse, twice per peer.
- */
-function addressBytes(ip: ParsedIp): Uint8Array {
-  if (ip.family === 6) return ipToBytes(ip.address);
-  const v = Number(ipToValue(ip.address).value);
-  const b = new Uint8Array(4);
-  b[0] = v >>> 24;
-  b[1] = (v >>> 16) & 0xff;
-  b[2] = (v >>> 8) & 0xff;
-  b[3] = v & 0xff;
-  return b;
-}
-
-/** Whether any bit after the first `prefixLen` of `bytes` is set. */
-function hostBitsSet(bytes: Uint8Array, prefixLen: number): boolean {
+/** Whether any bit of `p.address` after the first `p.prefixLen` is set. */
+function hostBitsSet(p: ParsedPrefix): boolean {
+  const { prefixLen } = p;
+  if (p.family === 4) return prefixLen < 32 && Number(ipToValue(p.address).value) % 2 ** (32 - prefixLen) !== 0;
+  const bytes = ipToBytes(p.address);
   const whole = prefixLen >> 3;
   const rest = prefixLen & 7;
   if (rest !== 0 && (bytes[whole]! & (0xff >> rest)) !== 0) return true;
@@ -138,25 +126,95 @@ function hostBitsSet(bytes: Uint8Array, prefixLen: number): boolean {
   return false;
 }
 
+/**
+ * A ReadonlyMap holding at most one value per IP family, in the order given: one small object per
+ * peer record where a Map is two (and its table), for thousands of records in a full apply.
+ */
+class FamilyMap<T> implements ReadonlyMap<IpFamily, T> {
+  #first: IpFamily | undefined;
+  #v4: T | undefined;
+  #v6: T | undefined;
+
+  /** While the record is checked only. */
+  set(family: IpFamily, value: T): void {
+    this.#first ??= family;
+    if (family === 4) this.#v4 = value;
+    else this.#v6 = value;
+  }
+
+  get size(): number {
+    return (this.#v4 === undefined ? 0 : 1) + (this.#v6 === undefined ? 0 : 1);
+  }
+
+  get(family: IpFamily): T | undefined {
+    return family === 4 ? this.#v4 : family === 6 ? this.#v6 : undefined;
+  }
+
+  has(family: IpFamily): boolean {
+    return this.get(family) !== undefined;
+  }
+
+  #pairs(): [IpFamily, T][] {
+    const out: [IpFamily, T][] = [];
+    for (const family of this.#first === 6 ? ([6, 4] as const) : ([4, 6] as const)) {
+      const v = this.get(family);
+      if (v !== undefined) out.push([family, v]);
+    }
+    return out;
+  }
+
+  forEach(fn: (value: T, family: IpFamily, map: ReadonlyMap<IpFamily, T>) => void, thisArg?: unknown): void {
+    for (const [family, v] of this.#pairs()) fn.call(thisArg, v, family, this);
+  }
+
+  entries(): MapIterator<[IpFamily, T]> {
+    return this.#pairs().values();
+  }
+
+  keys(): MapIterator<IpFamily> {
+    return this.#pairs()
+      .map(([family]) => family)
+      .values();
+  }
+
+  values(): MapIterator<T> {
+    return this.#pairs()
+      .map(([, v]) => v)
+      .values();
+  }
+
+  [Symbol.iterator](): MapIterator<[IpFamily, T]> {
+    return this.entries();
+  }
+}
+
+// A record holds what every desired() needs, parsed, and builds the rest on first use: the VTEP MAC
+// (host-gw never needs it) and the node IPs' bytes (onLink compares an IPv4 node IP as a number).
+// Bytes, Maps and closures are each a few objects per record, for thousands of records.
 class Checked implements CheckedPeer {
   readonly name: string;
   readonly nodeIPs: ReadonlyMap<IpFamily, string>;
-  readonly nodeIPBytes: ReadonlyMap<IpFamily, Uint8Array>;
+  /** The IPv4 node IP as a number, -1 without one. */
+  readonly ipv4: number;
   readonly podCIDRs: readonly PodCidr[];
+  #bytes: ReadonlyMap<IpFamily, Uint8Array> | undefined;
   #mac: string | undefined;
 
-  constructor(
-    name: string,
-    nodeIPs: ReadonlyMap<IpFamily, string>,
-    nodeIPBytes: ReadonlyMap<IpFamily, Uint8Array>,
-    podCIDRs: readonly PodCidr[],
-    mac: string | undefined,
-  ) {
+  constructor(name: string, nodeIPs: ReadonlyMap<IpFamily, string>, ipv4: number, podCIDRs: readonly PodCidr[], mac: string | undefined) {
     this.name = name;
     this.nodeIPs = nodeIPs;
-    this.nodeIPBytes = nodeIPBytes;
+    this.ipv4 = ipv4;
     this.podCIDRs = podCIDRs;
     this.#mac = mac;
+  }
+
+  get nodeIPBytes(): ReadonlyMap<IpFamily, Uint8Array> {
+    if (this.#bytes === undefined) {
+      const bytes = new FamilyMap<Uint8Array>();
+      for (const [family, ip] of this.nodeIPs) bytes.set(family, ipToBytes(ip));
+      this.#bytes = bytes;
+    }
+    return this.#bytes;
   }
 
   /** Derived on first use only: host-gw never needs it. */
@@ -178,6 +236,8 @@ function within(ip: Uint8Array, net: Uint8Array, prefixLen: number): boolean {
 
 interface Subnet {
   net: Uint8Array;
+  /** An IPv4 network as a number; -1 for IPv6. */
+  net4: number;
   prefixLen: number;
   underlay: UnderlayAddress;
 }
@@ -186,17 +246,26 @@ interface Subnet {
 const subnets = new WeakMap<LocalNode, Subnet[]>();
 
 /**
- * The node's underlay address whose subnet holds `ip` (text, or a checked peer's `nodeIPBytes`, which
- * spares a parse per peer on every desired()): the peer is directly connected through it.
+ * The node's underlay address whose subnet holds the peer's node IP of `family` (none without one):
+ * the peer is directly connected through it. From the checked record, without a parse per peer on
+ * every desired(); an IPv4 node IP compared as a number.
  */
-export function onLink(node: LocalNode, ip: string | Uint8Array): UnderlayAddress | undefined {
+export function onLink(node: LocalNode, peer: CheckedPeer, family: IpFamily): UnderlayAddress | undefined {
   let list = subnets.get(node);
   if (list === undefined) {
-    list = node.underlay.map((u) => ({ net: ipToBytes(parsePrefix(u.cidr).address), prefixLen: parsePrefix(u.cidr).prefixLen, underlay: u }));
+    list = node.underlay.map((u) => {
+      const p = parsePrefix(u.cidr);
+      return { net: ipToBytes(p.address), net4: p.family === 4 ? Number(ipToValue(p.address).value) : -1, prefixLen: p.prefixLen, underlay: u };
+    });
     subnets.set(node, list);
   }
-  const bytes = typeof ip === 'string' ? ipToBytes(ip) : ip;
-  return list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
+  const v4 = family === 4 && peer instanceof Checked ? peer.ipv4 : -1;
+  if (v4 >= 0) {
+    for (const s of list) if (s.net4 >= 0 && (s.prefixLen === 0 || (v4 ^ s.net4) >>> (32 - s.prefixLen) === 0)) return s.underlay;
+    return undefined;
+  }
+  const bytes = peer.nodeIPBytes.get(family);
+  return bytes === undefined ? undefined : list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
 }
 
 /** The node's underlay address for `family` (the uplink of that family), if it has one. */

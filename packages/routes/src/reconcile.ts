@@ -197,17 +197,23 @@ export class Reconciler {
   full(desired: DesiredState): Report {
     this.#device = desired.device;
     this.#source.clear();
-    for (const r of desired.routes) {
-      const s = peerState(this.#source, r.peer);
+    // Index loops (an iterator result per entry where the JIT has not yet optimized this), and a
+    // mode lists a peer's entries together: the last peer's state is reused without a lookup.
+    let last: PeerState | undefined;
+    const { routes, neighbours, fdb } = desired;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i]!;
+      const s = last !== undefined && r.peer === routes[i - 1]!.peer ? last : peerState(this.#source, r.peer);
       s.routes = append(s.routes, r);
+      last = s;
     }
-    for (const n of desired.neighbours) {
-      const s = peerState(this.#source, n.peer);
-      s.neighbours = append(s.neighbours, n);
+    for (let i = 0; i < neighbours.length; i++) {
+      const s = peerState(this.#source, neighbours[i]!.peer);
+      s.neighbours = append(s.neighbours, neighbours[i]!);
     }
-    for (const f of desired.fdb) {
-      const s = peerState(this.#source, f.peer);
-      s.fdb = append(s.fdb, f);
+    for (let i = 0; i < fdb.length; i++) {
+      const s = peerState(this.#source, fdb[i]!.peer);
+      s.fdb = append(s.fdb, fdb[i]!);
     }
     return this.#fullPass([...desired.refused], true);
   }
@@ -359,9 +365,13 @@ export class Reconciler {
     this.#want.routes.clear();
     this.#want.neighbours.clear();
     this.#want.fdb.clear();
-    for (const keys of this.#peers.values()) for (const k of keys.ids) this.#ids.release(k);
+    this.#peers.forEach((keys) => {
+      for (let i = 0; i < keys.ids.length; i++) this.#ids.release(keys.ids[i]!);
+    });
     this.#peers.clear();
-    for (const [peer, state] of this.#source) if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
+    this.#source.forEach((state, peer) => {
+      if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
+    });
   }
 
   /** The shape for a cluster of `peers` peers (nexthops.ts): the kernel's, the option's, then the size's. */
@@ -643,17 +653,22 @@ export class Reconciler {
         (this.#routes.get(key) ?? []).filter((x) => x !== r),
       );
     };
+    // Index loops over the long lists (a full apply's thousands of adds): no iterator result each.
     for (const n of done.nexthops.del) this.#nexthops.delete(n.id);
-    for (const c of done.nexthops.set) this.#nexthops.set(c.to.id, toNexthop(c.to, own));
+    const nexthops = done.nexthops.set;
+    for (let i = 0; i < nexthops.length; i++) this.#nexthops.set(nexthops[i]!.to.id, toNexthop(nexthops[i]!.to, own));
     for (const r of done.routes.del) dropRoute(r);
     for (const c of done.routes.replace) dropRoute(c.from);
-    for (const d of done.routes.add) pushList(this.#routes, routeKey(own.table, d.dst), toRoute(d, own));
+    const adds = done.routes.add;
+    for (let i = 0; i < adds.length; i++) pushList(this.#routes, routeKey(own.table, adds[i]!.dst), toRoute(adds[i]!, own));
     for (const c of done.routes.replace) pushList(this.#routes, routeKey(own.table, c.to.dst), toRoute(c.to, own));
     for (const c of conflicts) setList(this.#routes, routeKey(c.table, c.dst), c.routes);
     for (const n of done.neighbours.del) this.#neighbours.delete(neighKey(n.dev, n.dst));
-    for (const c of done.neighbours.set) this.#neighbours.set(neighKey(c.to.dev, c.to.dst), toNeigh(c.to));
+    const neighbours = done.neighbours.set;
+    for (let i = 0; i < neighbours.length; i++) this.#neighbours.set(neighKey(neighbours[i]!.to.dev, neighbours[i]!.to.dst), toNeigh(neighbours[i]!.to));
     for (const n of done.fdb.del) this.#fdb.delete(fdbKey(n.dev, n.lladdr, n.dst));
-    for (const d of done.fdb.add) this.#fdb.set(fdbKey(d.dev, d.lladdr, d.dst), toFdb(d));
+    const fdb = done.fdb.add;
+    for (let i = 0; i < fdb.length; i++) this.#fdb.set(fdbKey(fdb[i]!.dev, fdb[i]!.lladdr, fdb[i]!.dst), toFdb(fdb[i]!));
   }
 }
 
@@ -668,9 +683,13 @@ export function reconcile(rtnl: Kernel, desired: DesiredState, opts: ReconcileOp
 
 function peerState(m: Map<string, PeerState>, peer: string): PeerState {
   let s = m.get(peer);
-  if (s === undefined) m.set(peer, (s = { routes: [], neighbours: [], fdb: [] }));
+  // `append` never pushes to an empty list: the lists start as the one shared empty list.
+  if (s === undefined) m.set(peer, (s = { routes: EMPTY, neighbours: EMPTY, fdb: EMPTY }));
   return s;
 }
+
+/** The empty list every PeerState of a full pass starts with (see `append`); never pushed to. */
+const EMPTY = NONE as never[];
 
 /**
  * `list` with `v` at its end: a new one-element list when `list` is empty. An empty list that is

@@ -15,10 +15,7 @@ export type CrossSubnetOptions = VxlanOptions;
 /** The cross-subnet mode. */
 export function crossSubnet(opts: CrossSubnetOptions = {}): Mode {
   const route: PeerRouter = (node, _local, peer) => {
-    const direct = peer.podCIDRs.filter((pod) => {
-      const via = peer.nodeIPBytes.get(pod.family);
-      return via !== undefined && onLink(node, via) !== undefined;
-    });
+    const direct = peer.podCIDRs.filter((pod) => onLink(node, peer, pod.family) !== undefined);
     const tunnelled = peer.podCIDRs.filter((pod) => !direct.includes(pod));
     const state = overlayPeer(node, peer, tunnelled, opts);
     state.routes.push(...direct.map((pod) => directRoute(node, peer, pod)));

@@ -12,7 +12,7 @@ import type { DesiredRoute, LocalNode } from '../types.js';
 export function directRoute(node: LocalNode, peer: CheckedPeer, pod: PodCidr): DesiredRoute {
   const via = peer.nodeIPs.get(pod.family);
   if (via === undefined) throw new InvalidPeerError(peer.name, `no IPv${pod.family} node IP to route ${pod.cidr} via`);
-  const uplink = onLink(node, peer.nodeIPBytes.get(pod.family)!);
+  const uplink = onLink(node, peer, pod.family);
   if (uplink === undefined)
     throw new UnreachablePeerError(
       peer.name,
