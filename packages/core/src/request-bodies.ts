@@ -7,7 +7,7 @@
 // encoding). Anything else (IPv6, a metric, a device by name for neighbours, a bad value) gets
 // undefined here and goes the schema's way, which also gives the errors.
 import { decimalValue, ipv4Value, writeMac } from './base/ip.js';
-import type { EncodedBody } from './netlink/codec.js';
+import { putU16, putU32, type EncodedBody } from './netlink/codec.js';
 import {
   AF_BRIDGE,
   AF_INET,
@@ -74,17 +74,20 @@ function ipv4(s: unknown): number {
 
 /** One 8-byte attribute holding a u32 in host order (RTA_TABLE, RTA_OIF…). */
 function u32Attr(b: Buffer, at: number, type: number, v: number): number {
-  b.writeUInt16LE(8, at);
-  b.writeUInt16LE(type, at + 2);
-  b.writeUInt32LE(v, at + 4);
+  putU16(b, at, 8);
+  putU16(b, at + 2, type);
+  putU32(b, at + 4, v);
   return at + 8;
 }
 
-/** One 8-byte attribute holding an IPv4 address (network order). */
+/** One 8-byte attribute holding an IPv4 address (network order; byte stores, see codec.ts putU32). */
 function ipv4Attr(b: Buffer, at: number, type: number, v: number): number {
-  b.writeUInt16LE(8, at);
-  b.writeUInt16LE(type, at + 2);
-  b.writeUInt32BE(v, at + 4);
+  putU16(b, at, 8);
+  putU16(b, at + 2, type);
+  b[at + 4] = v >>> 24;
+  b[at + 5] = (v >>> 16) & 0xff;
+  b[at + 6] = (v >>> 8) & 0xff;
+  b[at + 7] = v & 0xff;
   return at + 8;
 }
 
@@ -116,7 +119,7 @@ class RouteBody extends SelfWriting {
     b[at + 5] = this.protocol;
     b[at + 6] = via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
     b[at + 7] = RTN_UNICAST;
-    b.writeUInt32LE(this.nhid < 0 && this.onlink ? RTNH_F_ONLINK : 0, at + 8);
+    putU32(b, at + 8, this.nhid < 0 && this.onlink ? RTNH_F_ONLINK : 0);
     let p = ipv4Attr(b, at + 12, RTA_DST, this.dst);
     p = u32Attr(b, p, RTA_TABLE, this.table);
     if (this.nhid >= 0) u32Attr(b, p, RTA_NH_ID, this.nhid);
@@ -169,7 +172,7 @@ class NexthopBody extends SelfWriting {
     b[at + 1] = 0;
     b[at + 2] = this.protocol;
     b[at + 3] = 0;
-    b.writeUInt32LE(this.onlink ? RTNH_F_ONLINK : 0, at + 4);
+    putU32(b, at + 4, this.onlink ? RTNH_F_ONLINK : 0);
     let p = u32Attr(b, at + 8, NHA_ID, this.id);
     p = ipv4Attr(b, p, NHA_GATEWAY, this.gateway);
     u32Attr(b, p, NHA_OIF, this.oif);
@@ -207,17 +210,17 @@ class NeighBody extends SelfWriting {
   writeTo(b: Buffer, at: number): void {
     b[at] = this.family;
     b[at + 1] = 0;
-    b.writeUInt16LE(0, at + 2);
-    b.writeInt32LE(this.ifindex, at + 4);
-    b.writeUInt16LE(this.state, at + 8);
+    putU16(b, at + 2, 0);
+    putU32(b, at + 4, this.ifindex);
+    putU16(b, at + 8, this.state);
     b[at + 10] = this.ntf;
     b[at + 11] = 0;
     let p = at + 12;
     if (this.dst >= 0) p = ipv4Attr(b, p, NDA_DST, this.dst);
-    b.writeUInt16LE(10, p);
-    b.writeUInt16LE(NDA_LLADDR, p + 2);
+    putU16(b, p, 10);
+    putU16(b, p + 2, NDA_LLADDR);
     writeMac(this.lladdr, b, p + 4);
-    b.writeUInt16LE(0, p + 10);
+    putU16(b, p + 10, 0);
   }
 }
 
