@@ -303,7 +303,7 @@ export function decodeNeigh(m: NlMessage): Neigh {
     h.ndm_family ?? 0,
     h.ndm_flags ?? 0,
     h.ndm_ifindex ?? 0,
-    h.ndm_state ?? 0,
+    stateNames(h.ndm_state ?? 0),
     typeof dst === 'string' ? dst : undefined,
     typeof lladdr === 'string' ? lladdr : undefined,
     typeof vni === 'number' ? vni : undefined,
@@ -316,9 +316,19 @@ export function decodeNeigh(m: NlMessage): Neigh {
 const NDMSG = headerLayout(RTM_NEWNEIGH, ['ndm_family', 'ndm_flags', 'ndm_ifindex', 'ndm_state']);
 const neighScan = new AttrScan(NDMSG.attrs);
 
+// A cached listing's values are read-only: its thousands of entries share one frozen list per state.
+const statesByBits = new Map<number, NeighState[]>();
+
+function sharedStates(bits: number): NeighState[] {
+  let list = statesByBits.get(bits);
+  if (list === undefined) statesByBits.set(bits, (list = Object.freeze(stateNames(bits)) as NeighState[]));
+  return list;
+}
+
 /**
  * decodeNeigh of the RTM_NEWNEIGH at `buf[off, end)`, read from its bytes (a dump's fast
- * path, see codec.ts AttrScan); undefined when the message needs the generic decode.
+ * path, see codec.ts AttrScan; its `state` a shared, frozen list); undefined when the message needs
+ * the generic decode.
  */
 export function readNeigh(buf: Buffer, off: number, end: number): Neigh | undefined {
   const h = off + 16;
@@ -328,7 +338,7 @@ export function readNeigh(buf: Buffer, off: number, end: number): Neigh | undefi
     buf[h + NDMSG.at.ndm_family]!,
     buf[h + NDMSG.at.ndm_flags]!,
     buf.readInt32LE(h + NDMSG.at.ndm_ifindex),
-    buf.readUInt16LE(h + NDMSG.at.ndm_state),
+    sharedStates(buf.readUInt16LE(h + NDMSG.at.ndm_state)),
     s.ip(buf, NDA_DST),
     s.mac(buf, NDA_LLADDR),
     s.u32(buf, NDA_VNI),
@@ -343,7 +353,7 @@ function neighOf(
   af: number,
   flags: number,
   dev: number,
-  state: number,
+  state: NeighState[],
   dst: string | undefined,
   lladdr: string | undefined,
   vni: number | undefined,
@@ -354,7 +364,7 @@ function neighOf(
   const n: Neigh = {
     family: af === AF_BRIDGE ? 'bridge' : af === AF_INET6 ? 6 : 4,
     dev,
-    state: stateNames(state),
+    state,
   };
   if (dst !== undefined) n.dst = dst;
   if (lladdr !== undefined) n.lladdr = lladdr;

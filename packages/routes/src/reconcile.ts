@@ -136,6 +136,8 @@ export class Reconciler {
     fdb: new DumpCache<Neigh>(),
   };
   #built: Built = UNBUILT;
+  // The mirror records the caches' intern handed back during the current read of the kernel.
+  readonly #interned = new Set<object>();
   #dirty = noKeys();
   // A link event named the device: repair() reads it back and resyncs if it is not as specified.
   #deviceDirty = false;
@@ -157,15 +159,21 @@ export class Reconciler {
     if (this.#nexthopMode === 'never') this.#hasNexthops = false;
     // A dumped entry the mirror already holds, field for field, is listed as the mirror's own record:
     // the decoded copy dies young, and #rebuild finds the mirror confirmed rather than rebuilding it.
-    this.#caches.nexthops.intern = (n) => {
-      const x = this.#nexthops.get(n.id);
-      return x !== undefined && sameRecord(x, n) ? x : n;
+    // Each record is handed back once per read of the kernel and noted (#interned): #rebuild then
+    // knows it mirrored without building its key again.
+    const confirm = <T extends object>(x: T | undefined, n: T): T => {
+      if (x === undefined || this.#interned.has(x) || !sameRecord(x, n)) return n;
+      this.#interned.add(x);
+      return x;
     };
-    this.#caches.routes.intern = (r) => this.#routes.get(routeKey(r.table, r.dst))?.find((x) => sameRecord(x, r)) ?? r;
-    this.#caches.neighbours.intern = this.#caches.fdb.intern = (n) => {
-      const x = n.family === 'bridge' ? this.#fdb.get(fdbKey(n.dev, n.lladdr, n.dst)) : this.#neighbours.get(neighKey(n.dev, n.dst));
-      return x !== undefined && sameRecord(x, n) ? x : n;
+    this.#caches.nexthops.intern = (n) => confirm(this.#nexthops.get(n.id), n);
+    this.#caches.routes.intern = (r) => {
+      const list = this.#routes.get(routeKey(r.table, r.dst));
+      for (let i = 0; list !== undefined && i < list.length; i++) if (confirm(list[i], r) !== r) return list[i]!;
+      return r;
     };
+    this.#caches.neighbours.intern = this.#caches.fdb.intern = (n) =>
+      confirm(n.family === 'bridge' ? this.#fdb.get(fdbKey(n.dev, n.lladdr, n.dst)) : this.#neighbours.get(neighKey(n.dev, n.dst)), n);
   }
 
   /**
@@ -388,6 +396,7 @@ export class Reconciler {
       device = ensureDevice(rtnl, this.#device);
       this.own.device = device.index;
     } else delete this.own.device;
+    this.#interned.clear();
     this.#readNexthops();
     const routes = rtnl.route.list({ table: this.own.table }, this.#caches.routes);
     let held = 0;
@@ -410,6 +419,7 @@ export class Reconciler {
       this.#fdb.clear();
       for (const n of fdb) if (ownsFdb(n, this.own)) this.#fdb.set(fdbKey(n.dev, n.lladdr, n.dst), n);
     }
+    this.#interned.clear();
     this.#needsFull = false;
     return device;
   }
@@ -434,7 +444,7 @@ export class Reconciler {
     const seen = new Set<T>();
     for (const x of list) {
       if (!kept(x)) continue;
-      if (!mirrored(x) || seen.has(x)) return true;
+      if (!(this.#interned.has(x) || mirrored(x)) || seen.has(x)) return true;
       seen.add(x);
     }
     return seen.size !== held;
