@@ -336,14 +336,18 @@ export function toNexthop(d: DesiredNexthop, own: Ownership): NexthopObject {
   return n;
 }
 
+// The state of every entry netboot writes: one frozen list the mirror's thousands of records share
+// (as a cached dump's do), not a list each.
+const PERMANENT = Object.freeze(['permanent']) as Neigh['state'];
+
 /** The neighbour the kernel reports after `ip neigh replace … nud permanent` of `d`. */
 export function toNeigh(d: DesiredNeigh): Neigh {
-  return { family: familyOf(d.dst), dev: d.dev as number, dst: d.dst, lladdr: d.lladdr, state: ['permanent'] };
+  return { family: familyOf(d.dst), dev: d.dev as number, dst: d.dst, lladdr: d.lladdr, state: PERMANENT };
 }
 
 /** The FDB entry the kernel reports after `bridge fdb append … dst IP self permanent` of `d`. */
 export function toFdb(d: DesiredFdb): Neigh {
-  return { family: 'bridge', dev: d.dev as number, lladdr: d.lladdr, dst: d.dst, state: ['permanent'], self: true };
+  return { family: 'bridge', dev: d.dev as number, lladdr: d.lladdr, dst: d.dst, state: PERMANENT, self: true };
 }
 
 /** `current` with `plan` applied, as the kernel would then report it (what a successful apply leaves). */

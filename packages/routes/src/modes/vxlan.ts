@@ -77,14 +77,6 @@ export function vxlanDevice(node: LocalNode, opts: VxlanOptions): DeviceSpec {
   };
 }
 
-/** The neighbour and route of one pod CIDR over the overlay. */
-function overlayEntries(peer: CheckedPeer, pod: PodCidr, dev: string): { neighbour: DesiredNeigh; route: DesiredRoute } {
-  return {
-    neighbour: { peer: peer.name, dst: pod.network, lladdr: peer.vtepMac, dev },
-    route: { peer: peer.name, dst: pod.cidr, gateway: pod.network, dev, onlink: true },
-  };
-}
-
 /** The FDB entry that sends the peer's VTEP MAC to its node IP. */
 function overlayFdb(node: LocalNode, peer: CheckedPeer, opts: VxlanOptions): DesiredFdb {
   const family = underlayFamily(node, opts);
@@ -99,10 +91,13 @@ export function overlayPeer(node: LocalNode, peer: CheckedPeer, pods: readonly P
   // Lists made at their length: a reconcile keeps each peer's state (pushing to an empty list
   // reserves room for 17).
   const state: PeerState = { routes: new Array(pods.length), neighbours: new Array(pods.length), fdb: [overlayFdb(node, peer, opts)] };
+  const dev = opts.name ?? VXLAN_DEFAULTS.name;
+  const mac = peer.vtepMac;
   for (let i = 0; i < pods.length; i++) {
-    const { neighbour, route } = overlayEntries(peer, pods[i]!, opts.name ?? VXLAN_DEFAULTS.name);
-    state.neighbours[i] = neighbour;
-    state.routes[i] = route;
+    // The neighbour and route of one pod CIDR over the overlay.
+    const pod = pods[i]!;
+    state.neighbours[i] = { peer: peer.name, dst: pod.network, lladdr: mac, dev } satisfies DesiredNeigh;
+    state.routes[i] = { peer: peer.name, dst: pod.cidr, gateway: pod.network, dev, onlink: true } satisfies DesiredRoute;
   }
   return state;
 }
