@@ -334,6 +334,14 @@ k8sIt(
       lab.nodes.map((n) => JSON.parse(readFileSync(join(lab.dir, `${n.name}.json`), 'utf8')).gateways[0] as string),
     );
     await eventually('pods talk across nodes', () => ping(n1, n2.podGateway));
+    // A Node write that leaves netboot's record as it was (kubelet's status updates are such) is no news:
+    // only the second annotation, a record change, is logged as a peer (the watch delivers in order).
+    const peerLines = () => agents[0]!.stderr().match(/"msg":"peer"/g)?.length ?? 0;
+    const before = peerLines();
+    cp.kubectl(['annotate', 'node', 'node2', 'example.com/unrelated=1']);
+    cp.kubectl(['annotate', 'node', 'node2', 'netboot.io/mode=vxlan', '--overwrite']);
+    await eventually('the record change seen', () => /"msg":"peer runs another mode"/.test(agents[0]!.stderr()));
+    assert.is(peerLines(), before + 1, 'one peer line: the record change, not the unrelated write');
     cp.kubectl(['delete', 'node', 'node2']);
     await eventually('node2 gone from node1', () => !routes(n1).some((r) => r.dst === cidr2), 10_000);
     assert.ok(routes(n2).length > 0, 'node2 itself keeps its routes (its agent still runs)');

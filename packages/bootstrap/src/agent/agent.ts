@@ -344,14 +344,19 @@ export class Agent {
         if (!this.#reconciled) this.#waitingFor = 'the first reconcile';
         return;
       }
-      case 'upsert':
+      case 'upsert': {
         if (e.peer.name === self) return;
+        // A Node's every status write (kubelet's conditions, other fields netboot does not read) arrives
+        // as the same record again: nothing to route, rewrite or log.
+        const had = known.get(e.peer.name);
+        if (had !== undefined && JSON.stringify(had) === JSON.stringify(e.peer)) return;
         if (e.peer.mode !== undefined && e.peer.mode !== this.#config.mode) log.warn('peer runs another mode', { peer: e.peer.name, mode: e.peer.mode });
-        this.#egressChange(known.get(e.peer.name)?.nodeIPs ?? [], e.peer.nodeIPs);
+        this.#egressChange(had?.nodeIPs ?? [], e.peer.nodeIPs);
         known.set(e.peer.name, e.peer);
         net.upsertPeer(e.peer);
         log.info('peer', { peer: e.peer });
         return;
+      }
       case 'remove':
         if (!known.delete(e.name)) return;
         this.#egressFull = true;
