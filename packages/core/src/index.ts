@@ -55,9 +55,11 @@ export { AddrApi, type AddrOptions, type AddrScope, AddrSpecError, type Address,
 // Routes
 export {
   decodeRoute,
+  isRoute,
   type Nexthop,
   type Route,
   RouteApi,
+  routeDstAt,
   type RouteFilter,
   type RouteGetOptions,
   type RouteScope,
@@ -67,13 +69,33 @@ export {
 } from './route.js';
 
 // Nexthop objects (`ip nexthop …`), which routes name with `nhid`
-export { decodeNexthop, NexthopApi, type NexthopFilter, type NexthopObject, type NexthopObjectSpec, NexthopSpecError } from './nexthop.js';
+export {
+  decodeNexthop,
+  isNexthop,
+  NexthopApi,
+  nexthopIdAt,
+  type NexthopFilter,
+  type NexthopObject,
+  type NexthopObjectSpec,
+  NexthopSpecError,
+} from './nexthop.js';
 
 // nf_tables set elements without running nft (`nft add element …`)
 export { Nft, type NftElement, NftElementError, type NftFamily, type NftOpenOptions, type NftSetChange, type NftSetRef, setElementRequests } from './nft.js';
 
 // Neighbours and bridge FDB entries
-export { decodeNeigh, type Neigh, NeighApi, type NeighFamily, type NeighFilter, type NeighSpec, NeighSpecError, type NeighState } from './neigh.js';
+export {
+  decodeNeigh,
+  isNeigh,
+  type Neigh,
+  NeighApi,
+  neighAt,
+  type NeighFamily,
+  type NeighFilter,
+  type NeighSpec,
+  NeighSpecError,
+  type NeighState,
+} from './neigh.js';
 
 // Change events (`ip monitor`)
 export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions, type RawEvent } from './monitor.js';

@@ -35,7 +35,7 @@ import {
   NDA_VNI,
   RTM_NEWNEIGH,
 } from './netlink/generated/index.js';
-import { parseIp, parseMac, type IpFamily } from './base/ip.js';
+import { isMacText, parseIp, parseMac, type IpFamily } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { neighRequest } from './request-bodies.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
@@ -346,6 +346,73 @@ export function readNeigh(buf: Buffer, off: number, end: number): Neigh | undefi
     s.at(NDA_MASTER) >= 0,
     s.u32(buf, NDA_MASTER),
   );
+}
+
+/**
+ * What keys the IPv4 or bridge RTM_NEWNEIGH at `buf[off, end)` as isNeigh reads it (`dst`, `lladdr`:
+ * undefined when absent), in one object overwritten by the next call; undefined for another message.
+ */
+export function neighAt(
+  buf: Buffer,
+  off: number,
+  end: number,
+): { family: 4 | 'bridge'; dev: number; dst: string | undefined; lladdr: string | undefined } | undefined {
+  const h = off + 16;
+  const s = neighScan;
+  const af = buf[h + NDMSG.at.ndm_family];
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWNEIGH || end - h < NDMSG.size || af === AF_INET6 || !s.scan(buf, off + NDMSG.attrsAt, end)) return undefined;
+  peeked.family = af === AF_BRIDGE ? 'bridge' : 4;
+  peeked.dev = buf.readInt32LE(h + NDMSG.at.ndm_ifindex);
+  peeked.dst = s.ip(buf, NDA_DST);
+  peeked.lladdr = s.mac(buf, NDA_LLADDR);
+  return peeked;
+}
+const peeked: { family: 4 | 'bridge'; dev: number; dst: string | undefined; lladdr: string | undefined } = {
+  family: 4,
+  dev: 0,
+  dst: undefined,
+  lladdr: undefined,
+};
+
+/**
+ * Whether the RTM_NEWNEIGH at `buf[off, end)` is `n` field for field — readNeigh would give an entry
+ * with exactly n's fields and values — checked on the bytes, nothing decoded (a dump's known records,
+ * see DumpCache.known). False when unsure: an IPv6 neighbour or remote, or an entry the fast path
+ * leaves to the generic decode.
+ */
+export function isNeigh(n: Neigh, buf: Buffer, off: number, end: number): boolean {
+  const h = off + 16;
+  const s = neighScan;
+  const af = buf[h + NDMSG.at.ndm_family];
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWNEIGH || end - h < NDMSG.size || af === AF_INET6 || !s.scan(buf, off + NDMSG.attrsAt, end)) return false;
+  if (n.family !== (af === AF_BRIDGE ? 'bridge' : 4) || n.dev !== buf.readInt32LE(h + NDMSG.at.ndm_ifindex)) return false;
+  const states = sharedStates(buf.readUInt16LE(h + NDMSG.at.ndm_state));
+  if (!Array.isArray(n.state) || n.state.length !== states.length) return false;
+  for (let i = 0; i < states.length; i++) if (n.state[i] !== states[i]) return false;
+  const dst = s.sameIPv4(buf, NDA_DST, n.dst);
+  const vni = s.sameU32(buf, NDA_VNI, n.vni);
+  const bridge = s.sameU32(buf, NDA_MASTER, n.bridge);
+  if (dst < 0 || vni < 0 || bridge < 0) return false;
+  let fields = 3 + dst + vni + bridge;
+  const lladdr = s.at(NDA_LLADDR);
+  if (lladdr >= 0) {
+    if (!isMacText(n.lladdr, buf, lladdr, lladdr + s.len(NDA_LLADDR))) return false;
+    fields++;
+  }
+  const port = s.be16(buf, NDA_PORT);
+  if (port !== undefined) {
+    if (n.port !== port) return false;
+    fields++;
+  }
+  const flags = buf[h + NDMSG.at.ndm_flags]!;
+  // As neighOf sets them.
+  const self = (flags & NTF_SELF) !== 0;
+  const master = (flags & NTF_MASTER) !== 0 || (af === AF_BRIDGE && !self && s.at(NDA_MASTER) >= 0);
+  const router = (flags & NTF_ROUTER) !== 0;
+  if ((self && n.self !== true) || (master && n.master !== true) || (router && n.router !== true)) return false;
+  fields += (self ? 1 : 0) + (master ? 1 : 0) + (router ? 1 : 0);
+  for (const _ in n) fields--;
+  return fields === 0;
 }
 
 /** A Neigh from what both decoders read (ndmsg's fields, the attributes as values or undefined), its fields always in this order. */

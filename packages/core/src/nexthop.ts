@@ -215,6 +215,39 @@ export function readNexthop(buf: Buffer, off: number, end: number): NexthopObjec
   );
 }
 
+/** The id of the IPv4 RTM_NEWNEXTHOP at `buf[off, end)` as isNexthop reads it; -1 for another message. */
+export function nexthopIdAt(buf: Buffer, off: number, end: number): number {
+  const h = off + 16;
+  const s = nexthopScan;
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWNEXTHOP || end - h < NHMSG.size || buf[h + NHMSG.at.nh_family] === AF_INET6) return -1;
+  return s.scan(buf, off + NHMSG.attrsAt, end) ? (s.u32(buf, NHA_ID) ?? 0) : -1;
+}
+
+/**
+ * Whether the RTM_NEWNEXTHOP at `buf[off, end)` is `nh` field for field — readNexthop would give one
+ * with exactly nh's fields and values — checked on the bytes, nothing decoded (a dump's known records,
+ * see DumpCache.known). False when unsure: an IPv6 nexthop, or one the fast path leaves to the generic
+ * decode.
+ */
+export function isNexthop(nh: NexthopObject, buf: Buffer, off: number, end: number): boolean {
+  const h = off + 16;
+  const s = nexthopScan;
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWNEXTHOP || end - h < NHMSG.size || buf[h + NHMSG.at.nh_family] === AF_INET6) return false;
+  if (!s.scan(buf, off + NHMSG.attrsAt, end) || nh.family !== 4 || nh.id !== (s.u32(buf, NHA_ID) ?? 0) || nh.protocol !== buf[h + NHMSG.at.nh_protocol])
+    return false;
+  if (nh.kind !== (s.at(NHA_GROUP) >= 0 ? 'group' : s.at(NHA_BLACKHOLE) >= 0 ? 'blackhole' : 'single')) return false;
+  const gateway = s.sameIPv4(buf, NHA_GATEWAY, nh.gateway);
+  const dev = s.sameU32(buf, NHA_OIF, nh.dev);
+  if (gateway < 0 || dev < 0) return false;
+  let fields = 4 + gateway + dev;
+  if (buf.readUInt32LE(h + NHMSG.at.nh_flags) & RTNH_F_ONLINK) {
+    if (nh.onlink !== true) return false;
+    fields++;
+  }
+  for (const _ in nh) fields--;
+  return fields === 0;
+}
+
 /** A NexthopObject from what both decoders read (nhmsg's fields, the attributes as values, undefined or whether present), its fields always in this order. */
 function nexthopOf(
   af: number,

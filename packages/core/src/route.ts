@@ -49,7 +49,7 @@ import {
 } from './netlink/generated/index.js';
 import { isNotFound, NetlinkDecodeError } from './netlink/errors.js';
 import { attrHops, attrNest, type HeaderAttrs } from './netlink/values.js';
-import { bitsOf, decimalValue, ipv4Value, networkOf, parseIp, parseNetwork, type IpFamily, type ParsedIp } from './base/ip.js';
+import { bitsOf, decimalValue, ipv4Value, isIPv4PrefixText, networkOf, parseIp, parseNetwork, type IpFamily, type ParsedIp } from './base/ip.js';
 import { linkIndex, type LinkRef } from './link.js';
 import { routeRequest } from './request-bodies.js';
 import { checkFlag, checkInteger, SpecError } from './errors.js';
@@ -558,6 +558,54 @@ export function readRoute(buf: Buffer, off: number, end: number): Route | undefi
     s.u32(buf, RTA_PRIORITY),
     s.u32(buf, RTA_NH_ID),
   );
+}
+
+/** The destination of the IPv4 RTM_NEWROUTE at `buf[off, end)` as isRoute reads it ('default', 'a.b.c.d/n'); undefined otherwise. */
+export function routeDstAt(buf: Buffer, off: number, end: number): string | undefined {
+  const h = off + 16;
+  const s = routeScan;
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWROUTE || end - h < RTMSG.size || buf[h + RTMSG.at.rtm_family] !== AF_INET) return undefined;
+  if (!s.scan(buf, off + RTMSG.attrsAt, end)) return undefined;
+  const dstLen = buf[h + RTMSG.at.rtm_dst_len]!;
+  return dstLen === 0 ? 'default' : s.prefix(buf, RTA_DST, dstLen);
+}
+
+/**
+ * Whether the RTM_NEWROUTE at `buf[off, end)` is `r` field for field — readRoute would give a route
+ * with exactly r's fields and values — checked on the bytes, nothing decoded (a dump's known records,
+ * see DumpCache.known). False when unsure: an IPv6 route, or one the fast path leaves to the generic
+ * decode.
+ */
+export function isRoute(r: Route, buf: Buffer, off: number, end: number): boolean {
+  const h = off + 16;
+  const s = routeScan;
+  if (buf.readUInt16LE(off + 4) !== RTM_NEWROUTE || end - h < RTMSG.size || buf[h + RTMSG.at.rtm_family] !== AF_INET || r.family !== 4) return false;
+  if (!s.scan(buf, off + RTMSG.attrsAt, end)) return false;
+  const dstLen = buf[h + RTMSG.at.rtm_dst_len]!;
+  const dst = s.at(RTA_DST);
+  if (dstLen === 0 ? r.dst !== 'default' : dst < 0 || s.len(RTA_DST) !== 4 || !isIPv4PrefixText(r.dst, buf, dst, dstLen)) return false;
+  if (
+    r.table !== (s.u32(buf, RTA_TABLE) ?? buf[h + RTMSG.at.rtm_table]) ||
+    r.protocol !== buf[h + RTMSG.at.rtm_protocol] ||
+    r.type !== (TYPES.name(buf[h + RTMSG.at.rtm_type]!) ?? 'unspec') ||
+    r.scope !== scopeName(buf[h + RTMSG.at.rtm_scope]!)
+  )
+    return false;
+  // The fields routeOf sets beyond its first six, each compared where the bytes have it; then r must
+  // have no other field.
+  const gateway = s.sameIPv4(buf, RTA_GATEWAY, r.gateway);
+  const dev = s.sameU32(buf, RTA_OIF, r.dev);
+  const src = s.sameIPv4(buf, RTA_PREFSRC, r.src);
+  const metric = s.sameU32(buf, RTA_PRIORITY, r.metric);
+  const nhid = s.sameU32(buf, RTA_NH_ID, r.nhid);
+  if (gateway < 0 || dev < 0 || src < 0 || metric < 0 || nhid < 0) return false;
+  let fields = 6 + gateway + dev + src + metric + nhid;
+  if (buf.readUInt32LE(h + RTMSG.at.rtm_flags) & RTNH_F_ONLINK) {
+    if (r.onlink !== true) return false;
+    fields++;
+  }
+  for (const _ in r) fields--;
+  return fields === 0;
 }
 
 /**

@@ -8,9 +8,9 @@ import * as assert from 'uvu/assert';
 import { decodeMessages, encodeMessage, type AttrValue, type Attrs, type NlMessage } from '../src/netlink/codec.js';
 import { formatIPv6, writeIp } from '../src/base/ip.js';
 import { NetlinkDecodeError } from '../src/netlink/errors.js';
-import { decodeNeigh, readNeigh } from '../src/neigh.js';
-import { decodeNexthop, readNexthop } from '../src/nexthop.js';
-import { decodeRoute, readRoute } from '../src/route.js';
+import { decodeNeigh, isNeigh, readNeigh } from '../src/neigh.js';
+import { decodeNexthop, isNexthop, readNexthop } from '../src/nexthop.js';
+import { decodeRoute, isRoute, readRoute } from '../src/route.js';
 import * as C from '../src/netlink/generated/index.js';
 import { families, linkKinds, T, type AttrSpec, type AttrTable, type StructLayout } from '../src/netlink/schema.js';
 
@@ -277,9 +277,21 @@ test('never hangs: 64 KiB of empty attributes, deep nesting, zero lengths', () =
 // and a message the generic decoder refuses they never read.
 
 const fastPaths = [
-  { family: families.route, read: readRoute, decode: decodeRoute },
-  { family: families.neigh, read: readNeigh, decode: decodeNeigh },
-  { family: families.nexthop, read: readNexthop, decode: decodeNexthop },
+  { family: families.route, read: readRoute, decode: decodeRoute, is: isRoute as (r: object, b: Buffer, off: number, end: number) => boolean, af: [C.AF_INET] },
+  {
+    family: families.neigh,
+    read: readNeigh,
+    decode: decodeNeigh,
+    is: isNeigh as (r: object, b: Buffer, off: number, end: number) => boolean,
+    af: [C.AF_INET, C.AF_BRIDGE],
+  },
+  {
+    family: families.nexthop,
+    read: readNexthop,
+    decode: decodeNexthop,
+    is: isNexthop as (r: object, b: Buffer, off: number, end: number) => boolean,
+    af: [C.AF_INET],
+  },
 ] as const;
 
 /** Whether the fast path of `type`'s family read `bytes` (one message) as the generic decode does. */
@@ -349,6 +361,55 @@ test('fast readers agree with the generic decode on mutated and truncated messag
       { numRuns: RUNS },
     );
   }
+});
+
+test('isRoute, isNeigh, isNexthop: true only for a record equal to what the bytes decode to', () => {
+  let same = 0;
+  let near = 0;
+  for (const path of fastPaths) {
+    const type = typesOf[path.family.name][0]!;
+    // Mostly the families they compare (IPv4; bridge for FDB entries), with an IPv4 or IPv6 address in each ipaddr attribute.
+    const valid = fc
+      .record({ header: structArb(path.family.header), attrs: attrsArb(path.family.attrs, 0), af: fc.constantFrom(...path.af, C.AF_INET6) }, plain)
+      .map(({ header, attrs, af }) => {
+        const bytes = encodeMessage({ type, flags: 0, seq: 1, pid: 2, header: header as Record<string, number>, attrs });
+        bytes[16] = af;
+        return bytes;
+      });
+    const decodeOne = (b: Buffer): object | undefined => {
+      try {
+        return path.decode(decodeMessages(b)[0]!) as object;
+      } catch {
+        return undefined;
+      }
+    };
+    fc.assert(
+      fc.property(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), (bytes, edits) => {
+        const want = decodeOne(bytes)!;
+        // The record of these very bytes, of a near miss (a byte or two changed), and with a field more or less.
+        const other = Buffer.from(bytes);
+        for (const [pos, byte] of edits) if (pos % other.length >= 16) other[pos % other.length] = byte;
+        const missing = { ...want } as Record<string, unknown>;
+        delete missing[Object.keys(missing).at(-1)!];
+        // And each field of the record changed alone: never taken for the bytes.
+        const tweaked = Object.keys(want).map((k) => {
+          const v = (want as Record<string, unknown>)[k];
+          const changed = typeof v === 'number' ? v + 1 : typeof v === 'string' ? `${v}0` : Array.isArray(v) ? [...v, 'stale'] : !v;
+          return { ...want, [k]: changed };
+        });
+        for (const t of tweaked) assert.not.ok(path.is(t, bytes, 0, bytes.length), `${JSON.stringify(t)} taken for ${bytes.toString('hex')}`);
+        for (const record of [want, decodeOne(other), { ...want, extra: 1 }, missing]) {
+          if (record === undefined || !path.is(record, bytes, 0, bytes.length)) continue;
+          assert.equal(record, want, bytes.toString('hex'));
+          if (record === want) same++;
+          else near++;
+        }
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  }
+  assert.ok(same > RUNS, `${same} records recognised`);
+  assert.ok(near > 0, `${near} equal near misses recognised`);
 });
 
 test.run();

@@ -19,8 +19,14 @@ import {
   decodeNexthop,
   decodeRoute,
   DumpCache,
+  isNeigh,
+  isNexthop,
   isNotFound,
+  isRoute,
+  neighAt,
   NetlinkError,
+  nexthopIdAt,
+  routeDstAt,
   type MonitorEvent,
   type Neigh,
   type NexthopObject,
@@ -136,7 +142,7 @@ export class Reconciler {
     fdb: new DumpCache<Neigh>(),
   };
   #built: Built = UNBUILT;
-  // The mirror records the caches' intern handed back during the current read of the kernel.
+  // The mirror records the caches' known and intern listed for themselves during the current read of the kernel.
   readonly #interned = new Set<object>();
   #dirty = noKeys();
   // A link event named the device: repair() reads it back and resyncs if it is not as specified.
@@ -161,11 +167,7 @@ export class Reconciler {
     // the decoded copy dies young, and #rebuild finds the mirror confirmed rather than rebuilding it.
     // Each record is handed back once per read of the kernel and noted (#interned): #rebuild then
     // knows it mirrored without building its key again.
-    const confirm = <T extends object>(x: T | undefined, n: T): T => {
-      if (x === undefined || this.#interned.has(x) || !sameRecord(x, n)) return n;
-      this.#interned.add(x);
-      return x;
-    };
+    const confirm = <T extends object>(x: T | undefined, n: T): T => (x === undefined || this.#interned.has(x) || !sameRecord(x, n) ? n : this.#note(x));
     this.#caches.nexthops.intern = (n) => confirm(this.#nexthops.get(n.id), n);
     this.#caches.routes.intern = (r) => {
       const list = this.#routes.get(routeKey(r.table, r.dst));
@@ -174,6 +176,36 @@ export class Reconciler {
     };
     this.#caches.neighbours.intern = this.#caches.fdb.intern = (n) =>
       confirm(n.family === 'bridge' ? this.#fdb.get(fdbKey(n.dev, n.lladdr, n.dst)) : this.#neighbours.get(neighKey(n.dev, n.dst)), n);
+    // Before that, a message that is a mirror record field for field (core's isRoute & co. compare its
+    // bytes with the record) is listed as the record without being decoded at all: the first resync
+    // after an apply, every entry new to the caches, then makes no object per entry, at most its key.
+    const unnoted = <T extends object>(x: T | undefined): x is T => x !== undefined && !this.#interned.has(x);
+    this.#caches.nexthops.known = (buf, off, end) => {
+      const x = this.#nexthops.get(nexthopIdAt(buf, off, end));
+      return unnoted(x) && isNexthop(x, buf, off, end) ? this.#note(x) : undefined;
+    };
+    this.#caches.routes.known = (buf, off, end) => {
+      const dst = routeDstAt(buf, off, end);
+      const list = dst === undefined ? undefined : this.#routes.get(routeKey(this.own.table, dst));
+      for (let i = 0; list !== undefined && i < list.length; i++) if (unnoted(list[i]) && isRoute(list[i]!, buf, off, end)) return this.#note(list[i]!);
+      return undefined;
+    };
+    this.#caches.neighbours.known = (buf, off, end) => {
+      const k = neighAt(buf, off, end);
+      const x = k === undefined || k.family === 'bridge' ? undefined : this.#neighbours.get(neighKey(k.dev, k.dst));
+      return unnoted(x) && isNeigh(x, buf, off, end) ? this.#note(x) : undefined;
+    };
+    this.#caches.fdb.known = (buf, off, end) => {
+      const k = neighAt(buf, off, end);
+      const x = k?.family !== 'bridge' ? undefined : this.#fdb.get(fdbKey(k.dev, k.lladdr, k.dst));
+      return unnoted(x) && isNeigh(x, buf, off, end) ? this.#note(x) : undefined;
+    };
+  }
+
+  /** Notes a mirror record a dump listed for itself (see #interned). */
+  #note<T extends object>(x: T): T {
+    this.#interned.add(x);
+    return x;
   }
 
   /**

@@ -35,6 +35,10 @@ const far: Peer = { name: 'node4', nodeIPs: ['192.168.2.14'], podCIDRs: ['10.244
 test('vtepMac: stable, locally administered unicast, distinct per node', () => {
   assert.is(vtepMac('node2'), vtepMac('node2'));
   assert.is.not(vtepMac('node2'), vtepMac('node3'));
+  // The derivation itself is pinned: a node's VTEP MAC must survive an upgrade of netboot, as every
+  // peer's FDB and neighbour entries name it (sha256 of 'netboot-vtep:' + name, bits 0-1 of byte 0 set to 10).
+  assert.is(vtepMac('node1'), '16:3b:77:cf:89:c0');
+  assert.is(vtepMac('node2'), '1a:3e:c9:33:1d:49');
   for (const name of ['a', 'node1', 'a-very-long-node-name.example.com']) {
     const first = parseInt(vtepMac(name).slice(0, 2), 16);
     assert.ok(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(vtepMac(name)));

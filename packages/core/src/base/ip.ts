@@ -295,6 +295,32 @@ export function readPrefix(buf: Uint8Array, p: number, len: number, prefixLen: n
   return undefined;
 }
 
+/** Whether `text` is exactly readIp's text for the IPv4 address at buf[p] (compared, not built). */
+export function isIPv4Text(text: unknown, buf: Uint8Array, p: number): boolean {
+  return typeof text === 'string' && ipv4Value(text) === ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
+}
+
+/** Whether `text` is exactly readPrefix's text for the IPv4 address at buf[p] and `prefixLen`. */
+export function isIPv4PrefixText(text: unknown, buf: Uint8Array, p: number, prefixLen: number): boolean {
+  if (typeof text !== 'string') return false;
+  const slash = text.indexOf('/');
+  return (
+    slash > 0 &&
+    decimalValue(text, slash + 1, 255) === prefixLen &&
+    ipv4Value(text, 0, slash) === ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0
+  );
+}
+
+/** Whether `text` is exactly formatMac's text for buf[p..end) (compared, not built). */
+export function isMacText(text: unknown, buf: Uint8Array, p: number, end: number): boolean {
+  if (typeof text !== 'string' || text.length !== (end > p ? 3 * (end - p) - 1 : 0)) return false;
+  for (let i = p, k = 0; i < end; i++, k += 3) {
+    if ((k > 0 && text.charCodeAt(k - 1) !== 58) || text.charCodeAt(k) !== HEX_DIGITS[buf[i]! >> 4] || text.charCodeAt(k + 1) !== HEX_DIGITS[buf[i]! & 15])
+      return false;
+  }
+  return true;
+}
+
 /** Bytes buf[p..end) as 'aa:bb:…' (lower case, two digits an octet; '' for none). */
 export function formatMac(buf: Uint8Array, p: number, end: number): string {
   if (end <= p) return '';

@@ -20,7 +20,7 @@
 // Performance: the decoder and encoder are loops over Buffer reads/writes with no per-attribute
 // closures; a dump of 10,000 routes decodes in a few milliseconds. Decoded Buffers are copies, so
 // the caller may reuse the buffer it received into.
-import { formatMac, readIp, readPrefix, writeIp, writeMac } from '../base/ip.js';
+import { formatMac, isIPv4Text, readIp, readPrefix, writeIp, writeMac } from '../base/ip.js';
 import { NetlinkDecodeError, NetlinkEncodeError, NetlinkSchemaError } from './errors.js';
 import { T, constant, extackAttrs, familyByType, messageTypeName, nlmsgdone, nlmsgerr, type AttrSpec, type AttrTable, type StructLayout } from './schema.js';
 
@@ -392,6 +392,11 @@ export class AttrScan {
     return type < this.#at.length ? this.#at[type]! : -1;
   }
 
+  /** The payload length of attribute `type` in the last scan (meaningful where at() is not -1). */
+  len(type: number): number {
+    return this.#len[type]!;
+  }
+
   /** The u32 attribute `type` as the generic decoder gives it: undefined when absent or not 4 bytes (it keeps those as bytes). */
   u32(buf: Buffer, type: number): number | undefined {
     const p = this.at(type);
@@ -414,6 +419,24 @@ export class AttrScan {
   prefix(buf: Buffer, type: number, prefixLen: number): string | undefined {
     const p = this.at(type);
     return p < 0 ? undefined : readPrefix(buf, p, this.#len[type]!, prefixLen);
+  }
+
+  // The compare-don't-build checks (isRoute & co.): 1 when attribute `type` is there and is `value`
+  // as the decoders would give it, 0 when it is absent (or a size they leave out), -1 when it differs
+  // or cannot be compared (an IPv6 address).
+
+  /** An ipaddr attribute against `value`, IPv4 only. */
+  sameIPv4(buf: Buffer, type: number, value: unknown): number {
+    const p = this.at(type);
+    const len = p < 0 ? 0 : this.#len[type]!;
+    if (len !== 4) return len === 16 ? -1 : 0;
+    return isIPv4Text(value, buf, p) ? 1 : -1;
+  }
+
+  /** A u32 attribute against `value`. */
+  sameU32(buf: Buffer, type: number, value: unknown): number {
+    const v = this.u32(buf, type);
+    return v === undefined ? 0 : v === value ? 1 : -1;
   }
 
   /** The mac attribute `type` as text ('' for an empty one): undefined when absent. */

@@ -55,6 +55,14 @@ export class DumpCache<T> {
    * kept — and copied by the garbage collector — for as long as the cache lives.
    */
   intern: ((value: T) => T) | undefined;
+  /**
+   * Tried first with each message new to the cache, before anything is decoded: a value the caller
+   * already holds that is exactly what the message's bytes say (a reconciler's record of what it
+   * wrote, checked with core's isRoute, isNeigh or isNexthop), listed as it is; undefined to decode
+   * the message (and hand it to `intern`). It sees every message of the dump: the listing's filters
+   * do not apply to what it returns.
+   */
+  known: ((buf: Buffer, off: number, end: number) => T | undefined) | undefined;
 
   /** Starts reading a dump; `volatileAttr` is the attribute type the comparison skips (-1: none). */
   begin(volatileAttr: number): void {

@@ -300,15 +300,19 @@ export class NetlinkSocket implements Transport {
           if (runStart < 0) return;
           one.length = 0;
           if (read === undefined) decodeMessagesInto(b, runStart, runEnd, one);
+          const known = cache.known;
           for (let k = 0, at = runStart; at < runEnd; k++) {
             const len = b.readUInt32LE(at);
-            let decoded = read === undefined ? decode(one[k]!) : read(b, at, at + len);
-            if (decoded === null) {
-              one.length = 0;
-              decodeMessagesInto(b, at, at + len, one);
-              decoded = decode(one[0]!);
+            let value = known === undefined ? undefined : known(b, at, at + len);
+            if (value === undefined) {
+              let decoded = read === undefined ? decode(one[k]!) : read(b, at, at + len);
+              if (decoded === null) {
+                one.length = 0;
+                decodeMessagesInto(b, at, at + len, one);
+                decoded = decode(one[0]!);
+              }
+              value = decoded === undefined || cache.intern === undefined ? decoded : cache.intern(decoded);
             }
-            const value = decoded === undefined || cache.intern === undefined ? decoded : cache.intern(decoded);
             cache.record(b, at, len, value, -1);
             if (value !== undefined) out.push(value);
             at += (len + 3) & ~3;
