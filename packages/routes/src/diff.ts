@@ -313,6 +313,21 @@ export function diffIndexed(current: CurrentIndex, desired: DesiredIndex, own: O
 /** The route the kernel reports after `ip route replace` of `d` under `own`. */
 export function toRoute(d: DesiredRoute, own: Ownership): Route {
   const family = familyOf(d.dst);
+  // The IPv4 shapes (each of the mirror's thousands of records) built whole: a property added to a
+  // built object lands in a backing store of its own, one more object per record for the collector.
+  if (family === 4) {
+    const { dst, gateway, nhid } = d;
+    const { table, protocol } = own;
+    const dev = d.dev as number;
+    if (nhid !== undefined) {
+      return d.onlink
+        ? { dst, family, table, protocol, type: 'unicast', scope: 'universe', gateway, dev, onlink: true, nhid }
+        : { dst, family, table, protocol, type: 'unicast', scope: 'universe', gateway, dev, nhid };
+    }
+    return d.onlink
+      ? { dst, family, table, protocol, type: 'unicast', scope: 'universe', gateway, dev, onlink: true }
+      : { dst, family, table, protocol, type: 'unicast', scope: 'universe', gateway, dev };
+  }
   const r: Route = {
     dst: d.dst,
     family,
@@ -331,9 +346,13 @@ export function toRoute(d: DesiredRoute, own: Ownership): Route {
 
 /** The nexthop the kernel reports after `ip nexthop replace` of `d` under `own`. */
 export function toNexthop(d: DesiredNexthop, own: Ownership): NexthopObject {
-  const n: NexthopObject = { id: d.id, family: familyOf(d.gateway), protocol: own.protocol, kind: 'single', gateway: d.gateway, dev: d.dev as number };
-  if (d.onlink) n.onlink = true;
-  return n;
+  // Built whole, as toRoute's records are.
+  const { id, gateway } = d;
+  const family = familyOf(gateway);
+  const dev = d.dev as number;
+  return d.onlink
+    ? { id, family, protocol: own.protocol, kind: 'single', gateway, dev, onlink: true }
+    : { id, family, protocol: own.protocol, kind: 'single', gateway, dev };
 }
 
 // The state of every entry netboot writes: one frozen list the mirror's thousands of records share

@@ -94,7 +94,7 @@ const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
  * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids` numbers them; the
  * keys taken are returned so the caller can release them when the peer goes. Hot (once per peer in a
  * full pass over thousands, often before the JIT has made it fast): a peer has a few routes, so a
- * linear search, plain loops, and routes built field by field (all of one shape) rather than spread.
+ * linear search, plain loops, and routes built whole (each shape one literal) rather than spread.
  */
 export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { routes: DesiredRoute[]; nexthops: DesiredNexthop[]; keys: string[] } {
   // One nexthop and one key per family is the rule: lists made at their length (the keys are kept).
@@ -110,15 +110,16 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds)
     for (const n of nexthops) if (nh === undefined && n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink) nh = n;
     if (nh === undefined) {
       const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
-      nh = { peer, id: ids.take(key), gateway: r.gateway, dev: r.dev };
-      if (onlink) nh.onlink = true;
+      const id = ids.take(key);
+      // Each shape built whole: a property added after the literal is a backing store more, per peer.
+      nh = onlink ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true } : { peer, id, gateway: r.gateway, dev: r.dev };
       keys = keys.length === 0 ? [key] : [...keys, key];
       nexthops = nexthops.length === 0 ? [nh] : [...nexthops, nh];
     }
-    const route: DesiredRoute = { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev };
-    if (r.onlink !== undefined) route.onlink = r.onlink;
-    route.nhid = nh.id;
-    routes[i] = route;
+    routes[i] =
+      r.onlink !== undefined
+        ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id }
+        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id };
   }
   return { routes, nexthops, keys };
 }
