@@ -1,7 +1,7 @@
 // Neighbours (ARP/NDP entries) and bridge FDB entries: RTM_NEWNEIGH / RTM_DELNEIGH / RTM_GETNEIGH.
 // Both are ndmsg messages; an FDB entry is one with ndm_family AF_BRIDGE keyed by MAC instead of IP,
 // which is how a VXLAN device learns which remote VTEP (NDA_DST) owns a MAC.
-import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
+import { AttrScan, hasFields, headerLayout, sameFlag, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import { NetlinkError } from './netlink/errors.js';
@@ -406,13 +406,11 @@ export function isNeigh(n: Neigh, buf: Buffer, off: number, end: number): boolea
   }
   const flags = buf[h + NDMSG.at.ndm_flags]!;
   // As neighOf sets them.
-  const self = (flags & NTF_SELF) !== 0;
-  const master = (flags & NTF_MASTER) !== 0 || (af === AF_BRIDGE && !self && s.at(NDA_MASTER) >= 0);
-  const router = (flags & NTF_ROUTER) !== 0;
-  if ((self && n.self !== true) || (master && n.master !== true) || (router && n.router !== true)) return false;
-  fields += (self ? 1 : 0) + (master ? 1 : 0) + (router ? 1 : 0);
-  for (const _ in n) fields--;
-  return fields === 0;
+  const self = sameFlag((flags & NTF_SELF) !== 0, n.self);
+  const master = sameFlag((flags & NTF_MASTER) !== 0 || (af === AF_BRIDGE && (flags & NTF_SELF) === 0 && s.at(NDA_MASTER) >= 0), n.master);
+  const router = sameFlag((flags & NTF_ROUTER) !== 0, n.router);
+  if (self < 0 || master < 0 || router < 0) return false;
+  return hasFields(n, fields + self + master + router);
 }
 
 /** A Neigh from what both decoders read (ndmsg's fields, the attributes as values or undefined), its fields always in this order. */

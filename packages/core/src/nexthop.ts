@@ -5,7 +5,7 @@
 // device cost O(N²) to insert; routes through nexthop objects share none of that, and a peer whose
 // node IP changes is one nexthop replace whatever number of routes use it.
 // Only single nexthops (gateway and/or device) are built here; groups and blackholes decode as bytes.
-import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
+import { AttrScan, hasFields, headerLayout, sameFlag, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
@@ -238,14 +238,9 @@ export function isNexthop(nh: NexthopObject, buf: Buffer, off: number, end: numb
   if (nh.kind !== (s.at(NHA_GROUP) >= 0 ? 'group' : s.at(NHA_BLACKHOLE) >= 0 ? 'blackhole' : 'single')) return false;
   const gateway = s.sameIPv4(buf, NHA_GATEWAY, nh.gateway);
   const dev = s.sameU32(buf, NHA_OIF, nh.dev);
-  if (gateway < 0 || dev < 0) return false;
-  let fields = 4 + gateway + dev;
-  if (buf.readUInt32LE(h + NHMSG.at.nh_flags) & RTNH_F_ONLINK) {
-    if (nh.onlink !== true) return false;
-    fields++;
-  }
-  for (const _ in nh) fields--;
-  return fields === 0;
+  const onlink = sameFlag((buf.readUInt32LE(h + NHMSG.at.nh_flags) & RTNH_F_ONLINK) !== 0, nh.onlink);
+  if (gateway < 0 || dev < 0 || onlink < 0) return false;
+  return hasFields(nh, 4 + gateway + dev + onlink);
 }
 
 /** A NexthopObject from what both decoders read (nhmsg's fields, the attributes as values, undefined or whether present), its fields always in this order. */

@@ -1,7 +1,7 @@
 // Routes: RTM_NEWROUTE / RTM_DELROUTE / RTM_GETROUTE as typed objects, with `ip route`'s defaults.
 // A `Route` read back from the kernel is itself a valid `RouteSpec`, so `replace(list()[0])` and
 // `del(route)` address exactly that route.
-import { AttrScan, headerLayout, type Attrs, type NlMessage } from './netlink/codec.js';
+import { AttrScan, hasFields, headerLayout, sameFlag, type Attrs, type NlMessage } from './netlink/codec.js';
 import { dumpDecoded, type Request, type Transport } from './netlink/socket.js';
 import type { DumpCache } from './netlink/dump-cache.js';
 import {
@@ -598,14 +598,9 @@ export function isRoute(r: Route, buf: Buffer, off: number, end: number): boolea
   const src = s.sameIPv4(buf, RTA_PREFSRC, r.src);
   const metric = s.sameU32(buf, RTA_PRIORITY, r.metric);
   const nhid = s.sameU32(buf, RTA_NH_ID, r.nhid);
-  if (gateway < 0 || dev < 0 || src < 0 || metric < 0 || nhid < 0) return false;
-  let fields = 6 + gateway + dev + src + metric + nhid;
-  if (buf.readUInt32LE(h + RTMSG.at.rtm_flags) & RTNH_F_ONLINK) {
-    if (r.onlink !== true) return false;
-    fields++;
-  }
-  for (const _ in r) fields--;
-  return fields === 0;
+  const onlink = sameFlag((buf.readUInt32LE(h + RTMSG.at.rtm_flags) & RTNH_F_ONLINK) !== 0, r.onlink);
+  if (gateway < 0 || dev < 0 || src < 0 || metric < 0 || nhid < 0 || onlink < 0) return false;
+  return hasFields(r, 6 + gateway + dev + src + metric + nhid + onlink);
 }
 
 /**

@@ -304,6 +304,17 @@ function copy(buf: Buffer, start: number, end: number): Buffer {
 // readNexthop) read those values from the bytes instead, where AttrScan found them, and leave any
 // message it does not accept to the generic decode: both give the same result.
 
+/** For the compare-don't-build checks: a flag the decoders set as `true` against `value` (1 both set, 0 clear, -1 they differ). */
+export function sameFlag(set: boolean, value: unknown): number {
+  return !set ? 0 : value === true ? 1 : -1;
+}
+
+/** Whether `record` has exactly `fields` own enumerable fields: the last step of a compare-don't-build check. */
+export function hasFields(record: object, fields: number): boolean {
+  for (const _ in record) fields--;
+  return fields === 0;
+}
+
 /**
  * The fixed header of message type `type` for the fast decoders: the offsets of the named fields
  * (relative to the header), its size, where the attributes start (relative to the message), and
