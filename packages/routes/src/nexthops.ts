@@ -79,6 +79,12 @@ export class NexthopIds {
     return NEXTHOP_IDS.first + offset;
   }
 
+  /** The id `key` holds; undefined when it holds none. */
+  peek(key: string): number | undefined {
+    const offset = this.#byKey.get(key);
+    return offset === undefined ? undefined : NEXTHOP_IDS.first + offset;
+  }
+
   release(key: string): void {
     const offset = this.#byKey.get(key);
     if (offset === undefined) return;
@@ -89,37 +95,62 @@ export class NexthopIds {
 
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 
+/** Where throughNexthops hands its objects, as it makes them: no list or wrapper per peer. */
+export interface ThroughSink {
+  /** A nexthop of the peer (a new object: the caller may resolve its device in place). */
+  nexthop(n: DesiredNexthop): void;
+  /** One of the peer's routes, in order, naming its nexthop by `nhid` (a new object too). */
+  route(r: DesiredRoute): void;
+}
+
 /**
  * A peer's routes through nexthop objects: each distinct (gateway, device, onlink) of a family
- * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`. `ids` numbers them; the
- * keys taken are returned so the caller can release them when the peer goes. Hot (once per peer in a
- * full pass over thousands, often before the JIT has made it fast): a peer has a few routes, so a
- * linear search, plain loops, and routes built whole (each shape one literal) rather than spread.
+ * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`; both go to `sink`,
+ * the routes in order, then the nexthops.
+ * `ids` numbers them; the keys taken are returned (undefined: none) so the caller can release them
+ * when the peer goes, and find the ids again (NexthopIds.peek). Hot (once per peer in a full pass
+ * over thousands, often before the JIT has made it fast): a peer has a few routes, so a linear
+ * search, plain loops, no list unless a peer has more than one nexthop, and routes built whole (each
+ * shape one literal) rather than spread.
  */
-export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds): { routes: DesiredRoute[]; nexthops: DesiredNexthop[]; keys: string[] } {
-  // One nexthop and one key per family is the rule: lists made at their length (the keys are kept).
-  let nexthops: DesiredNexthop[] = [];
-  let keys: string[] = [];
-  const routes = new Array<DesiredRoute>(state.routes.length);
+export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds, sink: ThroughSink): string[] | undefined {
+  // The peer's first nexthop in a variable, the others (another family, another gateway) in a list.
+  let first: DesiredNexthop | undefined;
+  let more: DesiredNexthop[] | undefined;
+  // One key per nexthop, kept by the caller: a list made at its length.
+  let keys: string[] | undefined;
   let v4 = 0;
   let v6 = 0;
+  const routes = state.routes;
   for (let i = 0; i < routes.length; i++) {
-    const r = state.routes[i]!;
+    const r = routes[i]!;
     const onlink = r.onlink === true;
-    let nh: DesiredNexthop | undefined;
-    for (const n of nexthops) if (nh === undefined && n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink) nh = n;
+    let nh = first !== undefined && sameHop(first, r, onlink) ? first : undefined;
+    for (let j = 0; nh === undefined && more !== undefined && j < more.length; j++) if (sameHop(more[j]!, r, onlink)) nh = more[j];
     if (nh === undefined) {
       const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
       const id = ids.take(key);
       // Each shape built whole: a property added after the literal is a backing store more, per peer.
       nh = onlink ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true } : { peer, id, gateway: r.gateway, dev: r.dev };
-      keys = keys.length === 0 ? [key] : [...keys, key];
-      nexthops = nexthops.length === 0 ? [nh] : [...nexthops, nh];
+      keys = keys === undefined ? [key] : [...keys, key];
+      if (first === undefined) first = nh;
+      else if (more === undefined) more = [nh];
+      else more.push(nh);
     }
-    routes[i] =
+    sink.route(
       r.onlink !== undefined
         ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id }
-        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id };
+        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id },
+    );
   }
-  return { routes, nexthops, keys };
+  // Handed over last: the sink may resolve a nexthop's device in place, and the search above
+  // compares devices as the routes give them.
+  if (first !== undefined) sink.nexthop(first);
+  for (let j = 0; more !== undefined && j < more.length; j++) sink.nexthop(more[j]!);
+  return keys;
+}
+
+/** Whether route `r` (onlink or not) goes through nexthop `n`. */
+function sameHop(n: DesiredNexthop, r: DesiredRoute, onlink: boolean): boolean {
+  return n.gateway === r.gateway && n.dev === r.dev && (n.onlink === true) === onlink;
 }

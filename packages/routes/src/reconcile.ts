@@ -56,7 +56,7 @@ import {
   type Plan,
 } from './diff.js';
 import type { Kernel, DesiredFdb, DesiredNeigh, DesiredNexthop, DesiredRoute, DesiredState, DeviceSpec, PeerState, Refusal } from './types.js';
-import { inNexthopRange, NEXTHOP_PEERS, NexthopIds, throughNexthops, wantsNexthops } from './nexthops.js';
+import { inNexthopRange, NEXTHOP_PEERS, NexthopIds, throughNexthops, wantsNexthops, type ThroughSink } from './nexthops.js';
 import { InvalidPeerError } from './errors.js';
 
 export interface ReconcileOptions {
@@ -97,9 +97,9 @@ const noKeys = (): Keys => ({ nexthops: new Set(), routes: new Set(), neighbours
 // large enough; the shape is chosen at each full pass and at each update that changes the peer count.
 //
 // A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
-// `ids` are the peer's keys in NexthopIds, released when it goes.
+// `ids` are the peer's keys in NexthopIds, released when it goes; its nexthop ids are theirs there
+// (NexthopIds.peek), not a list more per peer.
 type PeerKeys = {
-  readonly nexthops: readonly number[];
   readonly routes: readonly string[];
   readonly neighbours: readonly string[];
   readonly fdb: readonly string[];
@@ -126,6 +126,17 @@ export class Reconciler {
     fdb: new Map<string, DesiredFdb>(),
   };
   readonly #peers = new Map<string, PeerKeys>();
+  // throughNexthops' objects go straight into the wanted index, devices resolved in place.
+  readonly #toWanted: ThroughSink = {
+    nexthop: (n) => {
+      n.dev = this.#ifindex(n.dev);
+      this.#want.nexthops.set(n.id, n);
+    },
+    route: (r) => {
+      r.dev = this.#ifindex(r.dev);
+      this.#want.routes.set(routeKey(this.own.table, r.dst), r);
+    },
+  };
   // The kernel: nexthops in netboot's id range, every route of the table, the neighbour and FDB
   // entries of the device.
   readonly #nexthops = new Map<number, NexthopObject>();
@@ -286,14 +297,14 @@ export class Reconciler {
     for (const [peer, state] of changes) {
       const old = this.#peers.get(peer);
       if (old !== undefined) {
-        addKeys(keys, old);
+        this.#addKeys(keys, old);
         this.#forget(peer, old);
       }
       this.#source.delete(peer);
       const wanted = state === undefined ? undefined : this.#wantPeer(peer, state, refused);
       if (wanted === undefined) continue;
       this.#source.set(peer, state!);
-      addKeys(keys, wanted);
+      this.#addKeys(keys, wanted);
     }
     return this.#run('update', keys, t0, refused);
   }
@@ -570,26 +581,17 @@ export class Reconciler {
       }
       routeKeys[i] = k;
     }
-    // throughNexthops returns new objects, resolved here in place; the mode's are copied. Once per
-    // peer in a full apply of thousands, often before the JIT has made it fast: plain loops.
-    const through = this.#through ? throughNexthops(peer, given, this.#ids) : undefined;
-    let nexthops: readonly number[] = NONE;
-    if (through !== undefined && through.nexthops.length > 0) {
-      const ids = new Array<number>(through.nexthops.length);
-      for (let i = 0; i < ids.length; i++) {
-        const n = through.nexthops[i]!;
-        n.dev = this.#ifindex(n.dev);
-        this.#want.nexthops.set(n.id, n);
-        ids[i] = n.id;
+    // throughNexthops makes new objects and hands them to #toWanted (resolved there in place); the
+    // mode's are copied. Once per peer in a full apply of thousands, often before the JIT has made it
+    // fast: plain loops.
+    let ids: readonly string[] = NONE;
+    if (this.#through) ids = throughNexthops(peer, given, this.#ids, this.#toWanted) ?? NONE;
+    else
+      for (let i = 0; i < given.routes.length; i++) {
+        const r = { ...given.routes[i]! };
+        r.dev = this.#ifindex(r.dev);
+        this.#want.routes.set(routeKeys[i]!, r);
       }
-      nexthops = ids;
-    }
-    const routes = through?.routes ?? given.routes;
-    for (let i = 0; i < routes.length; i++) {
-      const r = through !== undefined ? routes[i]! : { ...routes[i]! };
-      r.dev = this.#ifindex(r.dev);
-      this.#want.routes.set(routeKeys[i]!, r);
-    }
     let neighbours: readonly string[] = NONE;
     if (given.neighbours.length > 0) {
       const keys = new Array<string>(given.neighbours.length);
@@ -614,18 +616,32 @@ export class Reconciler {
       }
       fdb = keys;
     }
-    const keys: PeerKeys = { nexthops, routes: routeKeys, neighbours, fdb, ids: through?.keys ?? NONE };
+    const keys: PeerKeys = { routes: routeKeys, neighbours, fdb, ids };
     this.#peers.set(peer, keys);
     return keys;
   }
 
   #forget(peer: string, keys: PeerKeys): void {
-    for (const id of keys.nexthops) if (this.#want.nexthops.get(id)?.peer === peer) this.#want.nexthops.delete(id);
-    for (const k of keys.ids) this.#ids.release(k);
+    for (const k of keys.ids) {
+      const id = this.#ids.peek(k);
+      if (id !== undefined && this.#want.nexthops.get(id)?.peer === peer) this.#want.nexthops.delete(id);
+      this.#ids.release(k);
+    }
     for (const k of keys.routes) if (this.#want.routes.get(k)?.peer === peer) this.#want.routes.delete(k);
     for (const k of keys.neighbours) if (this.#want.neighbours.get(k)?.peer === peer) this.#want.neighbours.delete(k);
     for (const k of keys.fdb) if (this.#want.fdb.get(k)?.peer === peer) this.#want.fdb.delete(k);
     this.#peers.delete(peer);
+  }
+
+  /** A peer's keys into `into`: its nexthops' ids as NexthopIds holds them for its `ids`. */
+  #addKeys(into: Keys, from: PeerKeys): void {
+    for (const k of from.ids) {
+      const id = this.#ids.peek(k);
+      if (id !== undefined) into.nexthops.add(id);
+    }
+    for (const k of from.routes) into.routes.add(k);
+    for (const k of from.neighbours) into.neighbours.add(k);
+    for (const k of from.fdb) into.fdb.add(k);
   }
 
   /** A device name → ifindex, looked up once and again at each full pass (#reresolve). */
@@ -668,7 +684,7 @@ export class Reconciler {
     // Whatever failed is retried by the next repair().
     for (const f of outcome?.failures ?? []) {
       const peerKeys = f.peer === undefined ? undefined : this.#peers.get(f.peer);
-      if (peerKeys !== undefined) addKeys(this.#dirty, peerKeys);
+      if (peerKeys !== undefined) this.#addKeys(this.#dirty, peerKeys);
       else this.#needsFull = true;
     }
     const report: Report = {
@@ -774,13 +790,6 @@ function sameRecord(a: object, b: object): boolean {
 function wantedKey<T>(wanted: ReadonlyMap<string, T>, keys: readonly string[] | undefined, want: T): string | undefined {
   for (let i = 0; keys !== undefined && i < keys.length; i++) if (wanted.get(keys[i]!) === want) return keys[i];
   return undefined;
-}
-
-function addKeys(into: Keys, from: Keys | PeerKeys): void {
-  for (const k of from.nexthops) into.nexthops.add(k);
-  for (const k of from.routes) into.routes.add(k);
-  for (const k of from.neighbours) into.neighbours.add(k);
-  for (const k of from.fdb) into.fdb.add(k);
 }
 
 /** The entries of `m` at `keys`. */
