@@ -270,6 +270,33 @@ test('batch of 100 route adds with one invalid: 99 undefined + 1 error, in order
   });
 });
 
+test("batch over several sendto chunks: the failures at a chunk's edges and at the very end are exactly the ones reported", () => {
+  // Only the fence after each chunk asks for an ACK: a failure is known by its seq alone, the last
+  // request's (and a chunk's last, right before its fence) included.
+  inNetns((ns, sock) => {
+    const oif = upVeth(ns);
+    const bad = [0, 255, 256, 300, 511, 512, 599];
+    const reqs = Array.from({ length: 600 }, (_, i) => route(i, bad.includes(i) ? 99_999 : oif));
+    const results = sock.batch(reqs);
+    assert.is(results.length, 600);
+    assert.equal(
+      results.map((r, i) => (r ? i : -1)).filter((i) => i >= 0),
+      bad,
+    );
+    for (const i of bad) {
+      const e = results[i] as NetlinkError;
+      assert.instance(e, NetlinkError);
+      assert.is(e.code, 'ENODEV');
+      assert.is(e.op, 'RTM_NEWROUTE');
+    }
+    assert.is(ipJson(ns, 'route', 'show', 'proto', 'static').length, 600 - bad.length);
+    // The socket is in step afterwards: the next request's ACK is its own.
+    const again = sock.batch([route(0, oif), route(599, 99_999)]);
+    assert.is(again[0], undefined);
+    assert.is((again[1] as NetlinkError).code, 'ENODEV');
+  });
+});
+
 test('batch: a request that cannot be encoded throws before anything is sent', () => {
   inNetns((ns, sock) => {
     const oif = upVeth(ns);
