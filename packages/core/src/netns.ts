@@ -124,7 +124,7 @@ function statNetns(ref: NetnsRef): Stats {
   return st;
 }
 
-function openNetnsFd(ref: NetnsRef): number {
+export function openNetnsFd(ref: NetnsRef): number {
   const path = netnsPath(ref);
   try {
     return openSync(path, 'r');

@@ -163,6 +163,29 @@ test('errors: EEXIST on a taken name, ENODEV with the kernel message on a missin
   });
 });
 
+test('createLater: the veth is made while this thread works; its answer (or EEXIST) comes from the function returned', async () => {
+  await withNetns(2, (a, b) => {
+    withRtnl(a, ({ link }) => {
+      const spec = { kind: 'veth', name: 'va', mtu: 1400, peer: { name: 'eth0', netns: b, mtu: 1400, address: '02:00:00:00:00:07' } } as const;
+      const finish = link.createLater(spec);
+      let busy = 0;
+      for (let i = 0; i < 1e5; i++) busy += i; // other work while the kernel makes the pair
+      const va = finish();
+      assert.ok(busy > 0);
+      assert.is(va.name, 'va');
+      assert.is(va.index, ipLink(a, 'va').ifindex);
+      assert.is(va.mtu, 1400);
+      assert.is(va.parent ?? va.index, ipLink(b, 'eth0').ifindex, "the peer's index in its namespace (left out when it equals va's)");
+      assert.is(ipLink(b, 'eth0').address, '02:00:00:00:00:07');
+      const again = link.createLater(spec); // refused by the kernel: thrown when read, not when sent
+      const dup = throwsA(again, NetlinkError, undefined, 'second create');
+      assert.is(dup.code, 'EEXIST');
+      assert.is(link.get('va').index, va.index, 'the socket answers the next request');
+      assert.equal(names(a).sort(), ['lo', 'va']);
+    });
+  });
+});
+
 test('ensureLink: creates, keeps a compatible link, fixes drift, replaces an incompatible one', async () => {
   await withNetns(1, (ns) => {
     withRtnl(ns, ({ link }) => {

@@ -78,11 +78,10 @@ export function uplink(host: Rtnl): Uplink {
 }
 
 /**
- * `ip link add <bridge> type bridge mtu <m> up` unless it exists, `ip addr add <gw>/<len> dev <bridge>`
- * per gateway (isGateway), promisc when asked, and forwarding on. The bridge and its gateway address
- * are shared by every pod of the network and stay when an ADD fails: another ADD may already rely on them.
+ * `ip link add <bridge> type bridge mtu <m> up` unless it exists, and promisc when asked. The bridge is
+ * shared by every pod of the network and stays when an ADD fails: another ADD may already rely on it.
  */
-function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number): Link {
+function ensureBridge(host: Rtnl, conf: NetConf, mtu: number): Link {
   // Each link read is a full RTM_GETLINK decode (~1 ms cold): read the bridge once, twice if we made it.
   let bridge = host.link.find(conf.bridge);
   if (bridge === undefined) {
@@ -105,24 +104,10 @@ function ensureBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: num
       attrs: {},
     });
   }
-  if (conf.isGateway) {
-    // Added blind, EEXIST meaning it is there: one request instead of an address dump on every ADD.
-    for (const ip of ips) {
-      if (ip.gateway === undefined) continue;
-      const { family, prefixLen } = parsePrefix(ip.address);
-      const cidr = `${ip.gateway}/${prefixLen}`;
-      try {
-        host.addr.add(bridge.index, cidr, family === 6 ? { nodad: true } : {});
-      } catch (err) {
-        if (!isExist(err)) throw err;
-      }
-      enableForwarding(family);
-    }
-  }
   return bridge;
 }
 
-/** The gateway CIDRs ensureBridge puts on the bridge for these addresses (isGateway). */
+/** The gateway CIDRs the bridge carries for these addresses (isGateway). */
 function gatewayCidrs(conf: NetConf, ips: readonly CniIp[]): string[] {
   if (!conf.isGateway) return [];
   return ips.flatMap((ip) => (ip.gateway === undefined ? [] : [`${ip.gateway}/${parsePrefix(ip.address).prefixLen}`]));
@@ -130,20 +115,40 @@ function gatewayCidrs(conf: NetConf, ips: readonly CniIp[]): string[] {
 
 /**
  * ensureBridge, unless `facts` (a warm server's, node-watch.ts) still hold the bridge as an earlier
- * ADD left it — up, promisc when asked, these gateways on it, forwarding on — with no event since
- * that could have changed any of it. Then no request at all.
+ * ADD left it — up, promisc when asked — with no event since that could have changed it. Then no
+ * request at all. Needs no address: the veth can be made on it while IPAM reserves one.
  */
-export function keptBridge(host: Rtnl, conf: NetConf, ips: readonly CniIp[], mtu: number, facts: NodeFacts | undefined): Link {
-  const gateways = gatewayCidrs(conf, ips);
+export function keptBridge(host: Rtnl, conf: NetConf, mtu: number, facts: NodeFacts | undefined): Link {
   const kept = facts?.bridges.get(conf.bridge);
-  if (kept !== undefined && (!conf.promiscMode || (kept.link.flags & constants.IFF_PROMISC) !== 0) && gateways.every((g) => kept.gateways.has(g)))
-    return kept.link;
-  const link = ensureBridge(host, conf, ips, mtu);
+  if (kept !== undefined && (!conf.promiscMode || (kept.link.flags & constants.IFF_PROMISC) !== 0)) return kept.link;
+  const link = ensureBridge(host, conf, mtu);
   // Kept only as read, up and (when asked) promisc: a bridge this call had to change is read again
   // next time (the change's own event drops it anyway).
   if (link.up && (!conf.promiscMode || (link.flags & constants.IFF_PROMISC) !== 0))
-    facts?.bridges.set(conf.bridge, { link, gateways: new Set([...(kept?.gateways ?? []), ...gateways]) });
+    facts?.bridges.set(conf.bridge, { link, gateways: kept?.gateways ?? new Set() });
   return link;
+}
+
+/**
+ * `ip addr add <gw>/<len> dev <bridge>` per gateway (isGateway) and forwarding on, unless `facts`
+ * hold the bridge with these gateways on it already. Added blind, EEXIST meaning it is there: one
+ * request instead of an address dump on every ADD.
+ */
+export function keptGateways(host: Rtnl, conf: NetConf, bridge: Link, ips: readonly CniIp[], facts: NodeFacts | undefined): void {
+  const gateways = gatewayCidrs(conf, ips);
+  const kept = facts?.bridges.get(conf.bridge);
+  if (kept !== undefined && kept.link.index === bridge.index && gateways.every((g) => kept.gateways.has(g))) return;
+  for (const cidr of gateways) {
+    const { family } = parsePrefix(cidr);
+    try {
+      host.addr.add(bridge.index, cidr, family === 6 ? { nodad: true } : {});
+    } catch (err) {
+      if (!isExist(err)) throw err;
+    }
+    enableForwarding(family);
+  }
+  if (kept !== undefined && kept.link.index === bridge.index)
+    facts?.bridges.set(conf.bridge, { link: kept.link, gateways: new Set([...kept.gateways, ...gateways]) });
 }
 
 function enableForwarding(family: 4 | 6): void {
@@ -190,12 +195,15 @@ function randomMac(): string {
  * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>
  * address <random>`: one request, the container end never appears on the host, and the kernel's echo
  * of it names the host end (index, MAC) and the container end's index — no reading back either.
- * When the kernel says a name exists, the pod is asked whether it is `ifname` there
- * (InterfaceTakenError: a repeated ADD, another network's interface); otherwise the host end is a
- * leftover of a plugin killed mid-ADD, removed, and the pair made again. The usual ADD pays one
- * request, not checks that find nothing first. The undo deletes the pair.
+ * The request is on its way when this returns (sent from a worker thread): the caller reserves the IP
+ * while the kernel makes the pair (~0.6–1 ms), then calls the function returned for the two ends —
+ * before any other request on `host`. When the kernel says a name exists, the pod is asked whether it
+ * is `ifname` there (InterfaceTakenError: a repeated ADD, another network's interface); otherwise the
+ * host end is a leftover of a plugin killed mid-ADD, removed, and the pair made again. The usual ADD
+ * pays one request, not checks that find nothing first. The undo, pushed at once, waits for the
+ * kernel's answer and deletes the pair if this call made it.
  */
-export function addVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupStack): Veth {
+export function startVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupStack): () => Veth {
   const address = randomMac();
   const veth = {
     kind: 'veth',
@@ -205,27 +213,54 @@ export function addVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupSta
     up: true,
     peer: { name: o.ifname, netns: o.netns, mtu: o.mtu, address },
   } as const;
-  let link: Link;
-  try {
-    link = host.link.create(veth);
-  } catch (err) {
-    if (!isExist(err)) throw err;
-    const taken = pod.link.find(o.ifname);
-    if (taken !== undefined) throw new InterfaceTakenError(o.ifname, o.netns, taken.index, err);
-    if (!deleteLink(host, o.hostName)) throw err;
-    link = host.link.create(veth);
-  }
-  stack.push(`veth ${o.hostName}`, () => deleteLink(host, o.hostName));
-  if (o.hairpin) {
-    // `ip link set <host> type bridge_slave hairpin on`
-    host.socket.request({
-      type: constants.RTM_NEWLINK,
-      header: { ifi_family: 0, ifi_type: 0, ifi_index: link.index, ifi_flags: 0, ifi_change: 0 },
-      attrs: { IFLA_LINKINFO: { IFLA_INFO_SLAVE_KIND: 'bridge', IFLA_INFO_SLAVE_DATA: { IFLA_BRPORT_MODE: 1 } } },
-    });
-  }
-  // The echo leaves the peer's index out when it equals the host end's own: then ask the pod.
-  return { host: link, container: { index: link.parent ?? pod.link.index(o.ifname), address } };
+  const created = host.link.createLater(veth);
+  let made = false;
+  let outcome: { veth: Veth } | { error: unknown } | undefined;
+  const settle = (): Veth => {
+    let link: Link;
+    try {
+      link = created();
+    } catch (err) {
+      if (!isExist(err)) throw err;
+      const taken = pod.link.find(o.ifname);
+      if (taken !== undefined) throw new InterfaceTakenError(o.ifname, o.netns, taken.index, err);
+      if (!deleteLink(host, o.hostName)) throw err;
+      link = host.link.create(veth);
+    }
+    made = true;
+    if (o.hairpin) {
+      // `ip link set <host> type bridge_slave hairpin on`
+      host.socket.request({
+        type: constants.RTM_NEWLINK,
+        header: { ifi_family: 0, ifi_type: 0, ifi_index: link.index, ifi_flags: 0, ifi_change: 0 },
+        attrs: { IFLA_LINKINFO: { IFLA_INFO_SLAVE_KIND: 'bridge', IFLA_INFO_SLAVE_DATA: { IFLA_BRPORT_MODE: 1 } } },
+      });
+    }
+    // The echo leaves the peer's index out when it equals the host end's own: then ask the pod.
+    return { host: link, container: { index: link.parent ?? pod.link.index(o.ifname), address } };
+  };
+  const finish = (): Veth => {
+    if (outcome === undefined) {
+      try {
+        outcome = { veth: settle() };
+      } catch (error) {
+        outcome = { error };
+      }
+    }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.veth;
+  };
+  stack.push(`veth ${o.hostName}`, () => {
+    if (outcome === undefined) {
+      try {
+        finish();
+      } catch {
+        // made or not, as `made` says
+      }
+    }
+    if (made) deleteLink(host, o.hostName);
+  });
+  return finish;
 }
 
 /** The gateway of `family` among the IPAM's addresses. */

@@ -68,6 +68,11 @@ export type Request = Omit<NlMessage, 'seq' | 'pid' | 'flags'> & { flags?: numbe
 export interface Transport {
   /** One request, acknowledged; the replies before the ACK. Throws NetlinkError on a refusal. */
   request(req: Request): NlMessage[];
+  /**
+   * request() in two halves (NetlinkSocket.requestLater): sent now, its replies read by the function
+   * returned; a transport without it makes it request() done at once.
+   */
+  requestLater?(req: Request): () => NlMessage[];
   /** An NLM_F_DUMP request, collected to its end. */
   dump(req: Request, opts?: { retries?: number }): NlMessage[];
   /** Many requests, one result each (undefined on success), in order; a failure does not stop the rest. */
@@ -134,7 +139,7 @@ export class NetlinkSocket implements Transport {
   private recvBuf: Buffer;
   private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
   private readonly scratch: NlMessage[] = [];
-  /** requestEcho()'s sends still on a worker thread. */
+  /** requestEcho()'s and requestLater()'s sends still on a worker thread. */
   private detached: Promise<unknown> | undefined;
 
   private constructor(fd: number, pid: number, timeoutMs: number, receiveBytes: number) {
@@ -187,7 +192,23 @@ export class NetlinkSocket implements Transport {
 
   /** Sends one request with NLM_F_ACK and returns any replies before the ACK; throws NetlinkError. */
   request(req: Request): NlMessage[] {
-    const seq = this.send(req, NLM_F_REQUEST | NLM_F_ACK);
+    return this.replies(this.send(req, NLM_F_REQUEST | NLM_F_ACK), req);
+  }
+
+  /**
+   * request() in two halves: the request goes out now from a worker thread (libc.sendtoDetached), so
+   * this thread can do other work while the kernel carries it out (a veth's creation keeps sendto
+   * ~0.6–1 ms in the kernel); the function returned reads its replies to the ACK as request() returns
+   * them, or throws its NetlinkError. Call it before the next request on this socket: a request's read
+   * skips replies of other requests.
+   */
+  requestLater(req: Request): () => NlMessage[] {
+    const seq = this.sendDetached(req, NLM_F_REQUEST | NLM_F_ACK);
+    return () => this.replies(seq, req);
+  }
+
+  /** The replies to request `seq` before its ACK; its NetlinkError if refused. */
+  private replies(seq: number, req: Request): NlMessage[] {
     const replies: NlMessage[] = [];
     for (;;) {
       const n = this.recvFromKernel(req.type);
@@ -214,14 +235,7 @@ export class NetlinkSocket implements Transport {
    * then, is skipped by the next request like any reply of another seq.
    */
   requestEcho(req: Request): NlMessage[] {
-    this.seq = (this.seq + 1) >>> 0;
-    const seq = this.seq;
-    const writer = new MessageWriter(256);
-    writer.append(req, NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO | (req.flags ?? 0), seq, 0);
-    const sent: Promise<unknown> = Promise.all([this.detached, libc.sendtoDetached(this.open_(), writer.bytes())]).then(() => {
-      if (this.detached === sent) this.detached = undefined;
-    });
-    this.detached = sent;
+    const seq = this.sendDetached(req, NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO);
     for (;;) {
       for (const m of this.decodeDatagram(this.recvFromKernel(req.type))) {
         if (m.seq !== seq) continue;
@@ -450,6 +464,19 @@ export class NetlinkSocket implements Transport {
   private open_(): number {
     if (this.fd < 0) throw new SocketClosedError();
     return this.fd;
+  }
+
+  /** Sends `req` from a worker thread (close() waits for it); returns its seq. */
+  private sendDetached(req: Request, flags: number): number {
+    this.seq = (this.seq + 1) >>> 0;
+    // A writer of its own: the worker reads these bytes while this thread may encode the next request.
+    const writer = new MessageWriter(256);
+    writer.append(req, flags | (req.flags ?? 0), this.seq, 0);
+    const sent: Promise<unknown> = Promise.all([this.detached, libc.sendtoDetached(this.open_(), writer.bytes())]).then(() => {
+      if (this.detached === sent) this.detached = undefined;
+    });
+    this.detached = sent;
+    return this.seq;
   }
 
   private send(req: Request, flags: number, writer = this.writer): number {

@@ -55,9 +55,10 @@ export function delegatedIpam(type: string): IpamPlugin {
     else req.log.info(`IPAM plugin ${type} predates CNI 1.1; ${command} not forwarded`);
   };
   return {
+    mtu: () => undefined,
     async add(req) {
       // The delegate answers in the config's version; parseResult reads any of them.
-      return { result: parseResult(run(req, 'ADD'), `IPAM plugin ${type} result`), mtu: undefined };
+      return parseResult(run(req, 'ADD'), `IPAM plugin ${type} result`);
     },
     async del(req) {
       run(req, 'DEL');

@@ -6,9 +6,9 @@ import { FileStore, LocalIpam } from '@netboot/ipam/file';
 import { type NetbootIpamConf, requestedIps } from '../config.js';
 import { CniCode, CniError } from '../errors.js';
 import { readLease } from '../lease.js';
-import type { CniDns } from '../result.js';
+import type { CniDns, CniResult } from '../result.js';
 import type { CniRequest } from '../skel.js';
-import type { IpamAdd, IpamPlugin } from './types.js';
+import type { IpamPlugin } from './types.js';
 
 /** resolv.conf's nameserver/domain/search/options lines as a CNI dns object (host-local's `resolvConf`). */
 export function parseResolvConf(text: string): CniDns {
@@ -101,15 +101,13 @@ export function netbootIpam(conf: NetbootIpamConf): IpamPlugin {
     );
 
   return {
-    async add(req): Promise<IpamAdd> {
+    mtu: (req) => open(req).mtu,
+    async add(req): Promise<CniResult> {
       const ips = requestedIps(req.env.args);
-      const { ipam, mtu } = open(req);
+      const { ipam } = open(req);
       const addresses = await ipam.allocate(attachment(req), ips.length > 0 ? { ips } : {});
       const dns = conf.resolvConf === undefined ? {} : parseResolvConf(readFileSync(conf.resolvConf, 'utf8'));
-      return {
-        result: { ips: addresses.map((a) => ({ address: `${a.ip}/${a.prefixLen}`, gateway: a.gateway })), routes: conf.routes, dns },
-        mtu,
-      };
+      return { ips: addresses.map((a) => ({ address: `${a.ip}/${a.prefixLen}`, gateway: a.gateway })), routes: conf.routes, dns };
     },
     async del(req) {
       // Releasing by attachment needs only the store: no lease, no ranges, no allocator state to build.

@@ -2,15 +2,11 @@
 import type { CniRequest } from '../skel.js';
 import type { CniResult } from '../result.js';
 
-/** An IPAM result (ips without `interface`, routes, dns) and, when the node lease says, the pod MTU. */
-export interface IpamAdd {
-  result: CniResult;
-  mtu: number | undefined;
-}
-
 export interface IpamPlugin {
   /** ADD: reserve (or get back) the attachment's addresses. */
-  add(req: CniRequest): Promise<IpamAdd>;
+  add(req: CniRequest): Promise<CniResult>;
+  /** The pod MTU the node lease sets (undefined: none), known before ADD reserves anything. */
+  mtu(req: CniRequest): number | undefined;
   /** DEL: release them; nothing reserved is not an error. */
   del(req: CniRequest): Promise<void>;
   /** CHECK: what differs between the reservation and prevResult (empty: nothing). */

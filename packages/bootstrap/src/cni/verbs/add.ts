@@ -10,7 +10,7 @@ import { hostRtnl, openPodNetns } from '../pod-netns.js';
 import { type CniIp, type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
-import { addVeth, configureContainer, hostVethName, InterfaceTakenError, keptBridge, podRoutes, uplink } from '../wiring.js';
+import { configureContainer, hostVethName, InterfaceTakenError, keptBridge, keptGateways, podRoutes, startVeth, uplink, type Veth } from '../wiring.js';
 
 const IPAM_UNDO = 'IPAM reservation';
 
@@ -23,26 +23,29 @@ export async function add(req: CniRequest): Promise<Reply> {
   const facts = NodeWatch.current(host);
   const ipam = await ipamFor(conf);
   const result = await withCleanup(log, async (stack): Promise<CniResult> => {
+    const mtu = conf.mtu ?? ipam.mtu(req) ?? (facts === undefined ? uplink(host) : (facts.uplink ??= uplink(host))).mtu;
+    const bridge = keptBridge(host, conf, mtu, facts);
+    const hostName = hostVethName(conf.name, env);
+    // The kernel makes the pair while IPAM reserves the address (file work): neither needs the other.
+    const veth = startVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
     const reserved = await ipam.add(req);
     stack.push(IPAM_UNDO, () => ipam.del(req));
-    const ips = reserved.result.ips;
+    const ips = reserved.ips;
     if (ips.length === 0) throw new CniError(CniCode.InvalidConfig, `IPAM plugin ${conf.ipam.type} returned no address`);
-    const mtu = conf.mtu ?? reserved.mtu ?? (facts === undefined ? uplink(host) : (facts.uplink ??= uplink(host))).mtu;
-    const bridge = keptBridge(host, conf, ips, mtu, facts);
-    const hostName = hostVethName(conf.name, env);
-    let veth: ReturnType<typeof addVeth>;
+    let ends: Veth;
     try {
-      veth = addVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
+      ends = veth();
     } catch (err) {
       // A repeated ADD for a running pod: IPAM handed back the address the pod holds, which is not
       // this call's to release.
       if (err instanceof InterfaceTakenError && holdsAny(pod, err.index, ips)) stack.drop(IPAM_UNDO);
       throw err;
     }
-    const routes = podRoutes(conf, ips, reserved.result.routes);
-    configureContainer(pod, veth.container.index, ips, routes);
+    keptGateways(host, conf, bridge, ips, facts);
+    const routes = podRoutes(conf, ips, reserved.routes);
+    configureContainer(pod, ends.container.index, ips, routes);
     if (conf.ipMasq) await (await loadMasquerade()).masqueradeFor(conf).add(env, ips, stack);
-    const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.result.dns;
+    const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.dns;
     // A bridge takes a port's MAC when its first port joins (unless its MAC was set): read again,
     // unless the server's watch has seen no event of the bridge since it was kept.
     const bridgeMac =
@@ -50,8 +53,8 @@ export async function add(req: CniRequest): Promise<Reply> {
     return {
       interfaces: [
         { name: bridge.name, mac: bridgeMac },
-        { name: veth.host.name, mac: veth.host.address },
-        { name: env.ifname, mac: veth.container.address, mtu, sandbox: netns },
+        { name: ends.host.name, mac: ends.host.address },
+        { name: env.ifname, mac: ends.container.address, mtu, sandbox: netns },
       ],
       ips: ips.map((ip) => ({ ...ip, interface: 2 })),
       routes,
