@@ -82,36 +82,27 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     failed.add(peer);
     fail(op, e, peer);
   };
-  rtnl.neigh.setMany(plan.neighbours.set.map((c) => neighSpec(c.to))).forEach((e, i) => {
-    const c = plan.neighbours.set[i]!;
-    if (e === undefined) done.neighbours.set.push(c);
-    else stepFailed(c.to.peer, describeNeigh('replace', neighSpec(c.to)), e);
-  });
+  // What took effect is the plan's own list where every operation of a batch did (a full apply's
+  // thousands: no copy pushed one by one), else a new one without the failures.
+  const neighbours = plan.neighbours.set;
+  done.neighbours.set = succeeded(neighbours, rtnl.neigh.setMany(neighbours.map((c) => neighSpec(c.to))), (c, e) =>
+    stepFailed(c.to.peer, describeNeigh('replace', neighSpec(c.to)), e),
+  );
   const fdbAdds = failed.size === 0 ? plan.fdb.add : plan.fdb.add.filter((d) => !failed.has(d.peer));
-  rtnl.neigh.setMany(fdbAdds.map(fdbSpec)).forEach((e, i) => {
-    const d = fdbAdds[i]!;
-    if (e === undefined) done.fdb.add.push(d);
-    else stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e);
-  });
+  done.fdb.add = succeeded(fdbAdds, rtnl.neigh.setMany(fdbAdds.map(fdbSpec)), (d, e) => stepFailed(d.peer, describeFdb('replace', fdbSpec(d)), e));
   const nexthops = failed.size === 0 ? plan.nexthops.set : plan.nexthops.set.filter((c) => !failed.has(c.to.peer));
-  rtnl.nexthop.replaceMany(nexthops.map((c) => nexthopSpec(c.to, own))).forEach((e, i) => {
-    const c = nexthops[i]!;
-    if (e === undefined) done.nexthops.set.push(c);
-    else stepFailed(c.to.peer, describeNexthop('replace', nexthopSpec(c.to, own)), e);
-  });
+  done.nexthops.set = succeeded(nexthops, rtnl.nexthop.replaceMany(nexthops.map((c) => nexthopSpec(c.to, own))), (c, e) =>
+    stepFailed(c.to.peer, describeNexthop('replace', nexthopSpec(c.to, own)), e),
+  );
   const adds = failed.size === 0 ? plan.routes.add : plan.routes.add.filter((d) => !failed.has(d.peer));
-  rtnl.route.addMany(adds.map((d) => routeSpec(d, own))).forEach((e, i) => {
-    const d = adds[i]!;
-    if (e === undefined) done.routes.add.push(d);
-    else if (isExist(e)) out.conflicts.push(lateConflict(rtnl, d, own));
+  done.routes.add = succeeded(adds, rtnl.route.addMany(adds.map((d) => routeSpec(d, own))), (d, e) => {
+    if (isExist(e)) out.conflicts.push(lateConflict(rtnl, d, own));
     else stepFailed(d.peer, describeRoute('add', routeSpec(d, own)), e);
   });
   const replaces = failed.size === 0 ? plan.routes.replace : plan.routes.replace.filter((c) => !failed.has(c.to.peer));
-  rtnl.route.replaceMany(replaces.map((c) => routeSpec(c.to, own))).forEach((e, i) => {
-    const c = replaces[i]!;
-    if (e === undefined) done.routes.replace.push(c);
-    else stepFailed(c.to.peer, describeRoute('replace', routeSpec(c.to, own)), e);
-  });
+  done.routes.replace = succeeded(replaces, rtnl.route.replaceMany(replaces.map((c) => routeSpec(c.to, own))), (c, e) =>
+    stepFailed(c.to.peer, describeRoute('replace', routeSpec(c.to, own)), e),
+  );
 
   if (failed.size > 0) rollback(rtnl, out, failed, own);
 
@@ -124,6 +115,23 @@ export function execute(rtnl: Kernel, plan: Plan, own: Ownership): Outcome {
     });
   }
   return out;
+}
+
+/**
+ * The items of `list` whose operation took effect (`errors[i]` undefined), in order: `list` itself
+ * when every one did, else a new list; `failed` sees each of the others, in order.
+ */
+function succeeded<T>(list: T[], errors: readonly (Error | undefined)[], failed: (t: T, e: Error) => void): T[] {
+  let out: T[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const e = errors[i];
+    if (e === undefined) out?.push(list[i]!);
+    else {
+      out ??= list.slice(0, i);
+      failed(list[i]!, e);
+    }
+  }
+  return out ?? list;
 }
 
 /** The routes now at `d.dst` that are not netboot's (someone added one between the dump and the add). */

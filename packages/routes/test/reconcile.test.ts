@@ -273,6 +273,43 @@ for (const nexthops of ['never', 'always'] as const) {
     );
     assert.not.ok(r.dirty);
   });
+
+  test(`nexthops ${nexthops}: routes refused in the middle and at the end of a batch fail exactly those peers; the rest took effect`, () => {
+    const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
+    const desired = vxlan().desired(node1, [2, 3, 4, 5, 6].map((i) => peerN(i)));
+    delete desired.device;
+    rec.refuse(
+      (m) => m.type === C.RTM_NEWROUTE && (m.attrs.RTA_DST === '10.100.3.0' || m.attrs.RTA_DST === '10.100.6.0'),
+      EINVAL,
+      'Nexthop has invalid gateway',
+    );
+    const report = new Reconciler(kernel, { nexthops }).full(desired);
+    assert.equal(
+      report.failures.map((f) => [f.peer, f.error.message]),
+      [
+        ['n3', 'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway'],
+        ['n6', 'RTM_NEWROUTE: EINVAL (invalid argument): Nexthop has invalid gateway'],
+      ],
+    );
+    const kept = ['n2', 'n4', 'n5'];
+    assert.equal(
+      [
+        report.changed.routes.add.map((d) => d.peer),
+        report.changed.neighbours.set.map((c) => c.to.peer),
+        report.changed.fdb.add.map((d) => d.peer),
+        report.changed.nexthops.set.map((c) => c.to.peer),
+      ],
+      [kept, kept, kept, nexthops === 'never' ? [] : kept],
+    );
+    // Rolled back: both failed peers' neighbour and FDB entries, nothing of the others.
+    assert.equal(
+      rec
+        .sentOf(C.RTM_DELNEIGH)
+        .map((m) => m.attrs.NDA_DST)
+        .sort(),
+      ['10.100.3.0', '10.100.6.0', '192.168.1.3', '192.168.1.6'],
+    );
+  });
 }
 
 test.run();
