@@ -276,7 +276,10 @@ for (const nexthops of ['never', 'always'] as const) {
 
   test(`nexthops ${nexthops}: routes refused in the middle and at the end of a batch fail exactly those peers; the rest took effect`, () => {
     const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
-    const desired = vxlan().desired(node1, [2, 3, 4, 5, 6].map((i) => peerN(i)));
+    const desired = vxlan().desired(
+      node1,
+      [2, 3, 4, 5, 6].map((i) => peerN(i)),
+    );
     delete desired.device;
     rec.refuse(
       (m) => m.type === C.RTM_NEWROUTE && (m.attrs.RTA_DST === '10.100.3.0' || m.attrs.RTA_DST === '10.100.6.0'),
