@@ -98,7 +98,7 @@ export {
 } from './neigh.js';
 
 // Change events (`ip monitor`)
-export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions, type RawEvent } from './monitor.js';
+export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions, RawEvent } from './monitor.js';
 
 // The protocol layer, for messages the typed APIs do not cover, and the seam the APIs talk through
 export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';

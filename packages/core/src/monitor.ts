@@ -4,7 +4,8 @@ import { monitor as watch, type MonitorEvent, type MonitorOptions } from './netl
 import { netnsPath, type NetnsRef } from './netns.js';
 import { openSocket } from './rtnl.js';
 
-export type { MonitorEvent, MonitorGroup, RawEvent } from './netlink/monitor.js';
+export type { MonitorEvent, MonitorGroup } from './netlink/monitor.js';
+export { RawEvent } from './netlink/monitor.js';
 
 export interface NetnsMonitorOptions extends Omit<MonitorOptions, 'open'> {
   /** Namespace to watch (name under /run/netns, a path, or a Netns); default: the caller's. */

@@ -55,6 +55,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'Nft',
       'NftElementError',
       'NotANetnsError',
+      'RawEvent',
       'RouteApi',
       'RouteSpecError',
       'Rtnl',

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import type { Attrs } from '../src/netlink/codec.js';
 import * as C from '../src/netlink/generated/index.js';
 import { monitor, type MonitorEvent } from '../src/monitor.js';
+import { NetlinkOptionsError } from '../src/netlink/errors.js';
 import { InvalidNetnsNameError, NetnsNotFoundError } from '../src/netns.js';
 import { openSocket } from '../src/rtnl.js';
 import { ipJson, privileged, rejectsA, sh, tempNetns, throwsA } from '../src/public/testing.js';
@@ -149,6 +150,40 @@ test('abort ends the iteration and closes the socket; so does break', async () =
     assert.is((ev.value as MonitorEvent).kind, 'link');
     await it.return?.();
     assert.is(netlinkSockets(), before, 'closed after break');
+  } finally {
+    ns.delete();
+  }
+});
+
+test("wait: 'worker': once quiet, an event is read as it comes (no timer due for a minute); an abort ends the wait at once and closes the socket", async () => {
+  const ns = tempNetns();
+  try {
+    const before = netlinkSockets();
+    // Quiet from the start (quietMs 0), a minute between timer reads: only the worker's wait can be this prompt.
+    const it = monitor({ netns: ns, groups: ['link'], wait: 'worker', quietMs: 0, pollMs: 60_000 })[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 50)); // the wait is under way
+    const t0 = performance.now();
+    sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
+    const ev = await first;
+    assert.is(ev.done, false);
+    assert.is((ev.value as MonitorEvent).kind, 'link');
+    assert.ok(performance.now() - t0 < 1000, `the event came at once (${performance.now() - t0} ms)`);
+    await it.return?.();
+    assert.is(netlinkSockets(), before, 'closed after break');
+
+    const ac = new AbortController();
+    const waiting = monitor({ netns: ns, groups: ['link'], signal: ac.signal, wait: 'worker', quietMs: 0, pollMs: 60_000 });
+    const done = (async () => {
+      for await (const _ of waiting);
+    })();
+    await new Promise((r) => setTimeout(r, 200)); // in the worker's wait
+    const t1 = performance.now();
+    ac.abort();
+    await done;
+    assert.ok(performance.now() - t1 < 1000, `ended ${performance.now() - t1} ms after the abort`);
+    assert.is(netlinkSockets(), before, 'closed after abort');
+    throwsA(() => monitor({ groups: ['link'], wait: 'sometimes' as 'timer' }), NetlinkOptionsError, /wait must be/);
   } finally {
     ns.delete();
   }

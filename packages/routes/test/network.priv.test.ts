@@ -15,6 +15,7 @@ import {
   vtepMac,
   vxlan,
   type Mode,
+  type NetworkOptions,
   type Peer,
   type ReconcileOptions,
   type Report,
@@ -43,7 +44,9 @@ interface Running {
 }
 
 /** A Network per node with every node as a peer, started and through its first pass. */
-async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer), opts: ReconcileOptions = {}): Promise<Running> {
+type StartOptions = ReconcileOptions & Pick<NetworkOptions, 'monitorWait'>;
+
+async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer), opts: StartOptions = {}): Promise<Running> {
   const reports: Report[] = [];
   const net = new Network({
     ...opts,
@@ -69,7 +72,7 @@ async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.
   };
 }
 
-async function startAll(c: Cluster, mode: Mode, opts: ReconcileOptions = {}): Promise<Running[]> {
+async function startAll(c: Cluster, mode: Mode, opts: StartOptions = {}): Promise<Running[]> {
   return Promise.all(c.nodes.map((node) => start(c, mode, node, undefined, opts)));
 }
 
@@ -103,6 +106,22 @@ async function withCluster(subnets: 1 | 2, fn: (c: Cluster) => Promise<void>): P
     c.close();
   }
 }
+
+test("monitorWait 'worker' (the node agent's): after 2 s of quiet the monitor waits on a worker thread, and a route deleted by hand is still back within a second", () =>
+  withCluster(1, async (c) => {
+    const nets = await startAll(c, hostGw(), { nexthops: 'never', monitorWait: 'worker' });
+    try {
+      const n1 = c.nodes[0]!;
+      await new Promise((r) => setTimeout(r, 2500)); // quiet: the wait is the worker's now
+      const want = ownedRoutes(n1).find((r) => r.startsWith('10.244.2.0/24 '))!;
+      sh(n1.ns, 'ip', 'route', 'del', '10.244.2.0/24', 'proto', '78');
+      const ms = await waitFor(() => ownedRoutes(n1).includes(want), 1000, 'route back');
+      console.log(`  repaired in ${ms} ms from the worker's wait`);
+      assert.equal(ownedRoutes(n1), hostGwRoutes(others(c, n1)));
+    } finally {
+      await Promise.all(nets.map((r) => r.stop()));
+    }
+  }));
 
 test("host-gw with nexthops 'always': every pod reaches every pod (IPv4, IPv6); exactly the owned routes; a removed peer leaves nothing", () =>
   withCluster(1, async (c) => {

@@ -184,6 +184,9 @@ export class Agent {
       // timer fires), so there is nothing to wait for: 0, not routes' 100 ms default. 10 ms here was
       // most of a new peer's ~16 ms to its route, flanneld's ~6 ms (bench/agent).
       debounceMs: 0,
+      // An idle agent's monitor read its socket 5 times a second, each a wakeup costing ~0.1-1 ms of CPU
+      // on a busy 2-core node: once all is quiet, the wait is on a worker thread instead.
+      monitorWait: 'worker',
       onReport: (r) => {
         this.#onReport(r);
         this.#republishHealth(s);

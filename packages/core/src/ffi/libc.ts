@@ -26,6 +26,7 @@ const PROTOTYPES = {
   setsockopt: 'int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)',
   sendto: 'intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)',
   recvfrom: 'intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)',
+  poll: 'int poll(void *fds, unsigned long nfds, int timeout)',
   close: 'int close(int fd)',
   setns: 'int setns(int fd, int nstype)',
   unshare: 'int unshare(int flags)',
@@ -95,6 +96,26 @@ export function sendtoDetached(fd: number, buf: Buffer): Promise<number> {
     }),
   );
 }
+
+/**
+ * poll(2) for input on `fd`, on one of koffi's worker threads (libuv's pool: one of its threads is
+ * held while it waits): resolves 1 once something is queued (or the descriptor is in error: a read
+ * says which), 0 after `timeoutMs` (-1: no limit) with nothing, -1 when poll failed (EINTR among
+ * others). The descriptor must stay open until this settles; a socket is namespace-bound, so the
+ * worker thread's own namespace does not matter.
+ */
+export function pollInDetached(fd: number, timeoutMs: number): Promise<number> {
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  return new Promise((resolve) =>
+    c('poll').async(pfd, 1, timeoutMs, (err: unknown, n: number) => {
+      // Names `pfd`, so it stays reachable while the worker uses it.
+      resolve(err || pfd.length === 0 ? -1 : Math.sign(n));
+    }),
+  );
+}
+const POLLIN = 1;
 
 /**
  * recvfrom(2) into `buf` (filled in place). Returns the message length, which exceeds `buf.length`

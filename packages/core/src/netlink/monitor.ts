@@ -5,7 +5,11 @@
 // a blocking recv would freeze the process. The socket is instead drained with MSG_DONTWAIT, and
 // when it is empty the loop sleeps a few milliseconds. Events are queued by the kernel in between,
 // so none are lost to the polling; only an overrun of the socket buffer loses them, and that is
-// reported as an event so the consumer can resync with a dump.
+// reported as an event so the consumer can resync with a dump. A daemon that would rather not wake
+// while nothing happens asks for `wait: 'worker'`: once the socket has been quiet a while, the wait is
+// a poll(2) on a worker thread (which an abort ends at once by sending the socket a message of its
+// own), and the timer takes over again at the first event — a busy socket is read in batches, every
+// `pollMs`, rather than woken for each event.
 //
 // The socket is opened by the iteration itself (at the first next()), not by monitor(): a monitor
 // that is never iterated, or whose iterator is returned before its first next(), holds nothing.
@@ -45,7 +49,16 @@ export interface MonitorOptions {
   groups: readonly MonitorGroup[];
   /** Ends the iteration (and closes the socket) when aborted. */
   signal?: AbortSignal;
-  /** Sleep between polls of an empty socket, in ms; default 10. */
+  /**
+   * How an empty socket is waited on: 'timer' (default) sleeps `pollMs` between reads on this thread.
+   * 'worker' does too while events come, but once none came for `quietMs` it waits in poll(2) on a
+   * worker thread of libuv's pool (holding it meanwhile) until the next, so an idle monitor costs no
+   * wakeups here — for a long-lived daemon with one monitor (the pool has 4 threads by default).
+   */
+  wait?: 'timer' | 'worker';
+  /** 'worker': how long the socket must have been quiet before the wait moves to the worker; default 2000 ms. */
+  quietMs?: number;
+  /** Sleep between reads of an empty socket, in ms; default 10. */
   pollMs?: number;
   /** Socket receive buffer; a bigger one rides out longer bursts before overrunning. Default 1 MiB. */
   receiveBufferBytes?: number;
@@ -123,6 +136,8 @@ export class RawEvent {
 
 const NLMSG_HDRLEN = 16;
 const NLA_TYPE_MASK = 0x3fff;
+/** 'worker': the longest such wait (a wakeup each, only while nothing happens). */
+const WORKER_WAIT_MS = 10_000;
 
 const GROUPS: Record<MonitorGroup, number> = {
   link: RTNLGRP_LINK,
@@ -162,7 +177,11 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
     if (n === undefined) throw new NetlinkOptionsError(`monitor: unknown group ${JSON.stringify(g)} (one of ${Object.keys(GROUPS).join(', ')})`);
     return n;
   });
+  if (opts.wait !== undefined && opts.wait !== 'timer' && opts.wait !== 'worker')
+    throw new NetlinkOptionsError(`monitor: wait must be 'timer' or 'worker', got ${JSON.stringify(opts.wait)}`);
+  const worker = opts.wait === 'worker';
   const pollMs = opts.pollMs ?? 10;
+  const quietMs = opts.quietMs ?? 2000;
   if (!Number.isInteger(pollMs) || pollMs < 1) throw new NetlinkOptionsError(`monitor: pollMs must be a positive integer, got ${pollMs}`);
   const open = opts.open ?? ((o: OpenOptions) => NetlinkSocket.open(o));
   const socketOpts: OpenOptions = opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {};
@@ -190,7 +209,7 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
       return sock;
     },
     opts.signal,
-    pollMs,
+    { pollMs, worker, quietMs },
     accept,
   );
 }
@@ -198,15 +217,25 @@ export function monitor(opts: MonitorOptions): AsyncIterable<MonitorEvent> {
 async function* events(
   open: () => NetlinkSocket,
   signal: AbortSignal | undefined,
-  pollMs: number,
+  { pollMs, worker, quietMs }: { pollMs: number; worker: boolean; quietMs: number },
   accept: ((buf: Buffer, start: number, end: number) => boolean) | undefined,
 ): AsyncGenerator<MonitorEvent> {
   if (signal?.aborted) return; // nothing to watch: open nothing
   const sock = open();
+  // A worker's wait under way; the socket must stay open until it returned.
+  let waiting = false;
   // Close on abort even while the consumer is not waiting on next() (the finally below runs only
-  // when the generator resumes).
-  const onAbort = (): void => sock.close();
+  // when the generator resumes); a worker's wait is woken instead, and the finally closes.
+  const onAbort = (): void => {
+    if (!waiting) return sock.close();
+    try {
+      sock.wake();
+    } catch {
+      // (the wait still ends at pollMs)
+    }
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
+  let lastRead = performance.now();
   try {
     while (!signal?.aborted) {
       let batch: NlMessage[] | undefined;
@@ -220,6 +249,14 @@ async function* events(
         throw e;
       }
       if (batch === undefined) {
+        if (worker && performance.now() - lastRead >= quietMs) {
+          waiting = true;
+          const ready = await sock.waitReadable(WORKER_WAIT_MS);
+          waiting = false;
+          // Something came (read it now, and the timer's batches take over) or nothing did; a wait
+          // that failed (EINTR, say) is followed by a timer's sleep, never a busy loop.
+          if (ready >= 0 || signal?.aborted) continue;
+        }
         try {
           await sleep(pollMs, undefined, signal ? { signal } : undefined);
         } catch {
@@ -227,6 +264,7 @@ async function* events(
         }
         continue;
       }
+      lastRead = performance.now();
       for (const message of batch) {
         const ev = EVENTS[message.type];
         if (ev !== undefined) yield { kind: ev.kind, action: ev.action, message };

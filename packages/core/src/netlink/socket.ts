@@ -452,6 +452,30 @@ export class NetlinkSocket implements Transport {
     }
   }
 
+  /**
+   * Waits, without blocking this thread, for a datagram to be queued: 1 when one is (read it with
+   * receiveNow()), 0 after `timeoutMs` (-1: no limit), -1 when the wait failed (wait a little before
+   * the next). The wait runs on a worker thread (libc.pollInDetached), so an idle watcher costs this
+   * thread no timer wakeups. Do not close() while a wait is under way: wake() it and await it first.
+   */
+  waitReadable(timeoutMs: number): Promise<number> {
+    return libc.pollInDetached(this.open_(), timeoutMs);
+  }
+
+  /**
+   * Ends a waitReadable() under way at once: a no-op message sent to this socket's own port (from this
+   * process, so the next read drops it, as it drops anything not from the kernel).
+   */
+  wake(): void {
+    const to = Buffer.alloc(SOCKADDR_NL_SIZE);
+    to.writeUInt16LE(AF_NETLINK, 0);
+    to.writeUInt32LE(this.pid, 4);
+    const noop = Buffer.alloc(NLMSG_HDRLEN);
+    noop.writeUInt32LE(NLMSG_HDRLEN, 0);
+    noop.writeUInt16LE(NLMSG_NOOP, 4);
+    libc.sendto(this.open_(), noop, noop.length, 0, to);
+  }
+
   close(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
