@@ -102,6 +102,8 @@ export { type MonitorEvent, type MonitorGroup, monitor, type NetnsMonitorOptions
 
 // The protocol layer, for messages the typed APIs do not cover, and the seam the APIs talk through
 export { NetlinkSocket, type OpenOptions, type Request, type Transport } from './netlink/socket.js';
+// Who is at the other end of a unix socket (netboot's CNI server checks its plugin's namespaces)
+export { peerPid } from './ffi/libc.js';
 export { DumpCache } from './netlink/dump-cache.js';
 export { type Attrs, type AttrValue, decodeMessages, encodeMessage, type NlMessage } from './netlink/codec.js';
 export * as constants from './netlink/generated/index.js';

@@ -90,6 +90,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'nexthopIdAt',
       'openNetns',
       'openSocket',
+      'peerPid',
       'routeDstAt',
       'runIn',
       'sameNetns',

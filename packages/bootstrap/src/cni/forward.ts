@@ -6,9 +6,10 @@
 // netlink or IPAM (cni-server.test.ts checks that the forwarded path does not load them).
 //
 // Protocol: one newline-terminated JSON request per connection, one newline-terminated JSON reply, then
-// the server closes. Request {v: 1, env, stdin, pid, netns, mntns}: netns/mntns are the inode numbers
-// of this process's namespaces; the plugin's node-side work (bridge, host veth, nft) must happen in
-// them, so a server elsewhere answers {fallback: reason} and the shim runs the verb in-process.
+// the server closes. Request {v: 2, env, stdin, pid}. The plugin's node-side work (bridge, host veth,
+// nft) must happen in this process's network and mount namespaces: the server reads them from the
+// connected peer's pid (SO_PEERCRED, /proc/<pid>/ns/…), and a server elsewhere answers
+// {fallback: reason}, and the shim runs the verb in-process.
 //
 // Compiled eagerly: every function on the forwarded path is a parenthesised function expression,
 // `const f = (function f() {…})`, which V8 compiles with the code around it instead of on its first
@@ -25,7 +26,7 @@ import { isSupportedVersion, LATEST_VERSION } from './versions.js';
 export const DEFAULT_SERVER_SOCKET = '/run/netboot/cni.sock';
 
 /** The request's protocol version; a server that speaks another answers with a fallback. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface ServerRequest {
   v: number;
@@ -33,9 +34,6 @@ export interface ServerRequest {
   env: Record<string, string | undefined>;
   stdin: string;
   pid: number;
-  /** Inode numbers of the shim's /proc/self/ns/net and /proc/self/ns/mnt. */
-  netns: number;
-  mntns: number;
 }
 
 /** What the plugin would have printed and returned, or why the server will not run it. */
@@ -68,14 +66,6 @@ const absoluteNetns = (function absoluteNetns(netns: string | undefined): string
   // startsWith, not a regular expression: a process's first one costs ~60 µs (V8 compiles it).
   const own = netns?.startsWith('/proc/self/') ? '/proc/self' : netns?.startsWith('/proc/thread-self/') ? '/proc/thread-self' : undefined;
   return own === undefined ? netns : `/proc/${readlinkSync(own)}/${netns!.slice(own.length + 1)}`;
-});
-
-/**
- * The inode number of this process's namespace of `kind`, from its link (`net:[4026531840]`): what
- * stat(2) gives as st_ino, without Node's first statSync (building its Stats: ~0.2 ms of a fresh process).
- */
-const nsInode = (function nsInode(kind: 'net' | 'mnt'): number {
-  return Number(readlinkSync(`/proc/self/ns/${kind}`).slice(kind.length + 2, -1));
 });
 
 /**
@@ -187,8 +177,6 @@ export const forwardToServer = (async function forwardToServer(
       env: { ...env, CNI_NETNS: absoluteNetns(env.CNI_NETNS) },
       stdin,
       pid: process.pid,
-      netns: nsInode('net'),
-      mntns: nsInode('mnt'),
     };
   }));
   if ('unsent' in reply) {

@@ -23,6 +23,7 @@ const PROTOTYPES = {
   socket: 'int socket(int domain, int type, int protocol)',
   bind: 'int bind(int fd, void *addr, uint32_t addrlen)',
   getsockname: 'int getsockname(int fd, _Inout_ void *addr, _Inout_ uint32_t *addrlen)',
+  getsockopt: 'int getsockopt(int fd, int level, int optname, void *optval, void *optlen)',
   setsockopt: 'int setsockopt(int fd, int level, int optname, void *optval, uint32_t optlen)',
   sendto: 'intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)',
   recvfrom: 'intptr_t recvfrom(int fd, _Inout_ void *buf, size_t len, int flags, void *addr, void *addrlen)',
@@ -63,6 +64,20 @@ export function getsockname(fd: number, addr: Buffer): number {
   check(c('getsockname')(fd, addr, len), 'getsockname');
   return len[0]!;
 }
+
+/**
+ * The pid of the process at the other end of unix socket `fd` as it was when it connected
+ * (getsockopt SO_PEERCRED), in this process's pid namespace: 0 when that process is outside it.
+ */
+export function peerPid(fd: number): number {
+  // Both as buffers koffi passes as they are: a JS array for the length is marshalled both ways (~40 µs).
+  const cred = Buffer.alloc(16); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, then socklen_t
+  cred.writeUInt32LE(12, 12);
+  check(c('getsockopt')(fd, SOL_SOCKET, SO_PEERCRED, cred, cred.subarray(12)), 'getsockopt', 'SO_PEERCRED');
+  return cred.readInt32LE(0);
+}
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
 
 /** setsockopt(2) with a raw option buffer. */
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): void {
