@@ -1,6 +1,6 @@
 // Spec tests: the bundled plugin run as a runtime runs it (env + stdin, exit code, JSON on stdout),
 // in nbt-* namespaces; every verb, every cniVersion, the error codes with nothing left behind.
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipJson, sh, type TempNetns } from '@netboot/core/testing';
 import { test } from 'uvu';
@@ -280,6 +280,30 @@ test('delegated host-local (Debian /usr/lib/cni): ADD uses its result, CHECK and
     assert.equal(node.hostLinks().length, 1, 'GC kept the valid pod');
     assert.is(node.run('DEL', { ...conf, prevResult: result }, { containerId: pod.name, netns: pod.path }).code, 0);
     assert.equal(node.reservations('podnet', dataDir), []);
+    assert.equal(node.hostLinks(), []);
+  }));
+
+test('a failed ADD releases its address only after the pod lost it (no two pods ever hold one IP)', () =>
+  onNode((node) => {
+    // An IPAM plugin whose route cannot be added in the pod (its gateway is off the pod's subnet), so
+    // the ADD fails after the pod got its address; its DEL notes what the pod holds when it runs.
+    const cniPath = join(node.dir, 'cni-bin');
+    const held = join(node.dir, 'held-at-release');
+    mkdirSync(cniPath);
+    const result = { cniVersion: '1.0.0', ips: [{ address: '10.244.9.5/24', gateway: '10.244.9.1' }], routes: [{ dst: '10.99.0.0/16', gw: '10.77.0.1' }] };
+    writeFileSync(
+      join(cniPath, 'noting-ipam'),
+      `#!/bin/sh\ncat >/dev/null\ncase "$CNI_COMMAND" in\nADD) echo '${JSON.stringify(result)}' ;;\nDEL) nsenter --net="$CNI_NETNS" ip -o addr show > ${held} 2>&1 ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const pod = node.pod();
+    const r = node.run(
+      'ADD',
+      { ...node.conf({ cniVersion: '1.0.0' }), ipam: { type: 'noting-ipam' } },
+      { containerId: pod.name, netns: pod.path, path: cniPath },
+    );
+    assert.is.not(r.code, 0, JSON.stringify(r.out));
+    assert.not.match(readFileSync(held, 'utf8'), '10.244.9.5', 'the address was released while the pod still held it');
     assert.equal(node.hostLinks(), []);
   }));
 

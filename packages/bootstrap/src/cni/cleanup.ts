@@ -13,6 +13,15 @@ export class CleanupStack {
     this.undos.push({ what, undo });
   }
 
+  /**
+   * push(), but the undo runs just after the one pushed as `after` (the newest such; at the top when
+   * there is none): a step that must be taken back only once a step done before it is.
+   */
+  pushUnder(after: string, what: string, undo: Undo): void {
+    const at = this.undos.findLastIndex((u) => u.what === after);
+    this.undos.splice(at < 0 ? this.undos.length : at, 0, { what, undo });
+  }
+
   /** Drops the undo pushed as `what` (the step turned out not to be this call's to take back). */
   drop(what: string): void {
     const at = this.undos.findLastIndex((u) => u.what === what);

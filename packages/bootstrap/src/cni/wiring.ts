@@ -171,6 +171,11 @@ export interface Veth {
   container: { index: number; address: string };
 }
 
+/** The name startVeth's undo is pushed under. */
+export function vethStep(hostName: string): string {
+  return `veth ${hostName}`;
+}
+
 /** CNI_IFNAME already exists in the pod: nothing was made (error 102). */
 export class InterfaceTakenError extends CniError {
   constructor(
@@ -250,7 +255,7 @@ export function startVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupS
     if ('error' in outcome) throw outcome.error;
     return outcome.veth;
   };
-  stack.push(`veth ${o.hostName}`, () => {
+  stack.push(vethStep(o.hostName), () => {
     if (outcome === undefined) {
       try {
         finish();

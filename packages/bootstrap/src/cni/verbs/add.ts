@@ -10,7 +10,18 @@ import { hostRtnl, openPodNetns } from '../pod-netns.js';
 import { type CniIp, type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
-import { configureContainer, hostVethName, InterfaceTakenError, keptBridge, keptGateways, podRoutes, startVeth, uplink, type Veth } from '../wiring.js';
+import {
+  configureContainer,
+  hostVethName,
+  InterfaceTakenError,
+  keptBridge,
+  keptGateways,
+  podRoutes,
+  startVeth,
+  uplink,
+  type Veth,
+  vethStep,
+} from '../wiring.js';
 
 const IPAM_UNDO = 'IPAM reservation';
 
@@ -29,7 +40,9 @@ export async function add(req: CniRequest): Promise<Reply> {
     // The kernel makes the pair while IPAM reserves the address (file work): neither needs the other.
     const veth = startVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
     const reserved = await ipam.add(req);
-    stack.push(IPAM_UNDO, () => ipam.del(req));
+    // Released after the veth is gone (the pair was started first): the pod must lose the address
+    // before another ADD can be given it.
+    stack.pushUnder(vethStep(hostName), IPAM_UNDO, () => ipam.del(req));
     const ips = reserved.ips;
     if (ips.length === 0) throw new CniError(CniCode.InvalidConfig, `IPAM plugin ${conf.ipam.type} returned no address`);
     let ends: Veth;
