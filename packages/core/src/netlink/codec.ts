@@ -578,10 +578,6 @@ function toU64(v: unknown): bigint | undefined {
 // Encoding
 
 /**
- * Appends encoded messages to one growing buffer: the socket batches many requests into a
- * single sendto this way. `bytes()` is a view valid until the next append or reset.
- */
-/**
  * A message body (fixed header and attributes) that lays itself down: what core's batch calls build
  * for the thousands of routes, nexthops and neighbour entries of a reconcile (request-bodies.ts),
  * instead of header and attrs objects for the schema-driven encoder to walk. Its bytes are those the
@@ -602,6 +598,7 @@ export function putU16(b: Buffer, at: number, v: number): void {
   b[at + 1] = v >>> 8;
 }
 
+/** `v` (checked already) at `at` as a little-endian u32, as putU16 writes a u16. */
 export function putU32(b: Buffer, at: number, v: number): void {
   b[at] = v & 0xff;
   b[at + 1] = (v >>> 8) & 0xff;
@@ -612,6 +609,10 @@ export function putU32(b: Buffer, at: number, v: number): void {
 /** A message to encode: with a `body`, that is written and `header`/`attrs` are not read. */
 type Outgoing = Omit<NlMessage, 'flags' | 'seq' | 'pid'> & { body?: EncodedBody };
 
+/**
+ * Appends encoded messages to one growing buffer: the socket batches many requests into a
+ * single sendto this way. `bytes()` is a view valid until the next append or reset.
+ */
 export class MessageWriter {
   private buf: Buffer;
   private pos = 0;
