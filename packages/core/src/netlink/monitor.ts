@@ -70,7 +70,8 @@ export interface MonitorOptions {
   /**
    * Decides from each message's bytes, before it is decoded, whether it is an event at all for the
    * caller (see RawEvent for cheap checks): a rejected one costs a header read, not a decode. Called
-   * when the message is read off the socket, which is just before its event is yielded.
+   * when the datagram holding the message is read off the socket: for every message of it before the
+   * first of their events is yielded, so what it judges by must not change while a batch is consumed.
    */
   accept?: (event: RawEvent) => boolean;
 }
@@ -231,7 +232,7 @@ async function* events(
     try {
       sock.wake();
     } catch {
-      // (the wait still ends at pollMs)
+      // (the wait still ends when its WORKER_WAIT_MS run out, and the loop then sees the abort)
     }
   };
   signal?.addEventListener('abort', onAbort, { once: true });
