@@ -127,7 +127,8 @@ export class RawEvent {
     const b = this.buf;
     for (let p = this.start + NLMSG_HDRLEN + ((headerSize + 3) & ~3); this.end - p >= 4; ) {
       const len = b.readUInt16LE(p);
-      if (len < 4) return -1;
+      // A length that runs past the message is malformed: no attribute, rather than a read of the next one's bytes.
+      if (len < 4 || len > this.end - p) return -1;
       if ((b.readUInt16LE(p + 2) & NLA_TYPE_MASK) === type) return p + 4;
       p += (len + 3) & ~3;
     }
