@@ -228,6 +228,10 @@ async function warmServer(node: TempNetns, conf: string): Promise<Server> {
   try {
     call(node, bins.sea, 'ADD', conf, pod);
     call(node, bins.sea, 'DEL', conf, pod);
+  } catch (err) {
+    // The caller's cleanup never sees a server that failed its warm-up: stop it here.
+    await server.stop();
+    throw err;
   } finally {
     pod.delete();
   }
@@ -242,8 +246,9 @@ async function round(tool: Tool, masq: boolean, parallel: boolean): Promise<Roun
   const pods = Array.from({ length: PODS }, () => tempNetns('nbt-bench'));
   const dataDir = mkdtempSync(join(work, 'data-'));
   const conf = JSON.stringify(tool.conf(masq, dataDir));
-  const server = tool.served ? await warmServer(node, conf) : undefined;
+  let server: Server | undefined;
   try {
+    server = tool.served ? await warmServer(node, conf) : undefined;
     settle();
     if (parallel) {
       const add = await inParallel(pods.map((p) => () => callAsync(node, tool.binary, 'ADD', conf, p)));
@@ -278,8 +283,9 @@ async function peakRss(tool: Tool): Promise<string> {
   const pod = tempNetns('nbt-bench');
   const dataDir = mkdtempSync(join(work, 'data-'));
   const conf = JSON.stringify(tool.conf(false, dataDir));
-  const server = tool.served ? await warmServer(node, conf) : undefined;
+  let server: Server | undefined;
   try {
+    server = tool.served ? await warmServer(node, conf) : undefined;
     return (['VERSION', 'ADD', 'DEL'] as const).map((c) => `${c} ${fmt(rss(tool, c, node, pod, conf))}`).join(', ');
   } finally {
     await server?.stop();
@@ -304,8 +310,9 @@ async function cpuRound(masq: boolean, served: boolean): Promise<Cpu> {
   const pods = Array.from({ length: CPU_CALLS }, () => tempNetns('nbt-bench'));
   const dataDir = mkdtempSync(join(work, 'data-'));
   const confText = JSON.stringify(netbootConf(served ? SOCKET : false)(masq, dataDir));
-  const server = served ? await warmServer(node, confText) : undefined;
+  let server: Server | undefined;
   try {
+    server = served ? await warmServer(node, confText) : undefined;
     const conf = join(dataDir, 'conf.json');
     writeFileSync(conf, confText);
     const script = `call() { env -i PATH="$P" CNI_PATH=${REF} NETBOOT_NATIVE_DIR="$NATIVE" CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$2 CNI_IFNAME=eth0 nsenter --net="$NODE" "$BIN" < "$CONF" > /dev/null || echo "$1 $2 failed" >&2; }
