@@ -7,6 +7,8 @@ import * as C from '../src/netlink/generated/index.js';
 import { NeighApi, type NeighSpec } from '../src/neigh.js';
 import { NexthopApi, type NexthopObjectSpec } from '../src/nexthop.js';
 import { RouteApi, type RouteSpec } from '../src/route.js';
+import { encodeMessage, MessageWriter } from '../src/netlink/codec.js';
+import { NetlinkEncodeError } from '../src/netlink/errors.js';
 import { neighRequest, nexthopRequest, routeRequest } from '../src/request-bodies.js';
 import { RequestRecorder } from '../src/testing/recorder.js';
 
@@ -153,6 +155,37 @@ test('neigh setMany: the fast bodies write what set does', () => {
     (rec, n) => new NeighApi(rec).setMany(n),
   );
   assert.throws(() => new NeighApi(recorder()).setMany([{ dev: 5, dst: '10.244.2.0', lladdr: 'zz' }]), /MAC/);
+});
+
+test("bodies appended past the writer's buffer: each message as encodeMessage writes it alone", () => {
+  // A writer of 32 bytes grows several times under 200 bodies; each body writes through the word
+  // view of the buffer it is given, which must follow the buffer as it grows.
+  const w = new MessageWriter(32);
+  const reqs = Array.from({ length: 200 }, (_, i) => {
+    const spec: RouteSpec =
+      i % 2 === 0 ? { dst: `10.${i >> 8}.${i & 255}.0/24`, nhid: 0x4e000000 + i, protocol: 78 } : { dst: `10.9.${i}.0/24`, gateway: '192.168.1.12', dev: 7 };
+    return routeRequest(spec, C.NLM_F_CREATE, () => 7)!;
+  });
+  const starts = reqs.map((r, i) => w.appendBody(r.body!, r.type, C.NLM_F_REQUEST | r.flags!, 1000 + i, 0));
+  starts.push(w.length);
+  reqs.forEach((r, i) => {
+    const alone = encodeMessage({ ...r, flags: C.NLM_F_REQUEST | r.flags!, seq: 1000 + i, pid: 0 });
+    assert.is(w.bytes(starts[i], starts[i + 1]).toString('hex'), alone.toString('hex'), `request ${i}`);
+  });
+});
+
+test('appendBody refuses a header field out of range, as append does', () => {
+  const body = routeRequest({ dst: '10.1.0.0/24', nhid: 9 }, 0, () => 7)!.body!;
+  const w = new MessageWriter(64);
+  assert.throws(
+    () => w.appendBody(body, C.RTM_NEWROUTE, 0x10000, 1, 0),
+    (e: unknown) => e instanceof NetlinkEncodeError && /flags/.test((e as Error).message),
+  );
+  assert.throws(
+    () => w.appendBody(body, C.RTM_NEWROUTE, 1, -1, 0),
+    (e: unknown) => e instanceof NetlinkEncodeError && /seq/.test((e as Error).message),
+  );
+  assert.is(w.length, 0);
 });
 
 test.run();

@@ -394,7 +394,11 @@ export class NetlinkSocket implements Transport {
     const starts: number[] = new Array<number>(reqs.length + 1);
     for (let i = 0; i < reqs.length; i++) {
       const req = reqs[i]!;
-      starts[i] = writer.append(req, NLM_F_REQUEST | (req.flags ?? 0), (firstSeq + i) >>> 0, 0);
+      const flags = NLM_F_REQUEST | (req.flags ?? 0);
+      const seq = (firstSeq + i) >>> 0;
+      // A body that writes itself (the batch calls' common shapes) straight to appendBody: append's
+      // generic path then never sees the thousands of them, and its feedback stays its own.
+      starts[i] = req.body !== undefined ? writer.appendBody(req.body, req.type, flags, seq, 0) : writer.append(req, flags, seq, 0);
     }
     starts[reqs.length] = writer.length;
     this.seq = (firstSeq + reqs.length - 1) >>> 0;
