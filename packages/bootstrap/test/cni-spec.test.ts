@@ -124,6 +124,8 @@ test('each error code from a malformed or wrong input, with cniVersion, and noth
   onNode((node) => {
     const pod = node.pod();
     const inv = { containerId: pod.name, netns: pod.path };
+    const notNetns = join(node.dir, 'not-a-netns');
+    writeFileSync(notNetns, '');
     const cases: [string, number, () => ReturnType<Node['run']>][] = [
       ['no CNI_COMMAND', 4, () => node.run(undefined, node.conf(), inv)],
       ['unknown CNI_COMMAND', 4, () => node.run('FROB', node.conf(), inv)],
@@ -134,6 +136,8 @@ test('each error code from a malformed or wrong input, with cniVersion, and noth
       ['a subnet with host bits', 7, () => node.run('ADD', node.conf({}, { ranges: [[{ subnet: '10.244.1.5/24' }]] }), inv)],
       ['an unknown CNI_ARGS key', 2, () => node.run('ADD', node.conf(), { ...inv, args: 'FOO=bar' })],
       ['a netns that does not exist', 3, () => node.run('ADD', node.conf(), { ...inv, netns: '/run/netns/nbt-does-not-exist' })],
+      // The veth is sent before the pod's socket is opened: the kernel refuses it, and error 3 still comes, with nothing left.
+      ['a netns path that is no namespace', 3, () => node.run('ADD', node.conf(), { ...inv, netns: notNetns })],
       ['no node lease yet', 11, () => node.run('ADD', node.conf({}, { ranges: undefined, leaseFile: join(node.dir, 'missing.json') }), inv)],
       ['an IPAM plugin not in CNI_PATH', 103, () => node.run('ADD', node.conf({}, { type: 'no-such-ipam' }), inv)],
     ];

@@ -1,5 +1,5 @@
 // Sockets in the pod's namespace (CNI_NETNS) and the host's (the plugin's own).
-import { statSync } from 'node:fs';
+import { accessSync, statSync } from 'node:fs';
 import { Rtnl } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
 
@@ -34,6 +34,19 @@ export function openPodNetns(netns: string): Rtnl {
   try {
     // A handful of small requests (and replies): no need for the default 1 MiB buffer each ADD.
     return Rtnl.open({ netns, receiveBufferBytes: 64 * 1024 });
+  } catch (err) {
+    throw new CniError(CniCode.UnknownContainer, `cannot open CNI_NETNS ${netns}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Error 3 (unknown container) when CNI_NETNS is not there: one access(2), so a wrong path is refused
+ * before anything on the node is made, while the socket in it is opened later (openPodNetns, which
+ * also refuses a file that is no network namespace).
+ */
+export function checkPodNetns(netns: string): void {
+  try {
+    accessSync(netns);
   } catch (err) {
     throw new CniError(CniCode.UnknownContainer, `cannot open CNI_NETNS ${netns}: ${(err as Error).message}`, { cause: err });
   }

@@ -206,9 +206,10 @@ function randomMac(): string {
  * is `ifname` there (InterfaceTakenError: a repeated ADD, another network's interface); otherwise the
  * host end is a leftover of a plugin killed mid-ADD, removed, and the pair made again. The usual ADD
  * pays one request, not checks that find nothing first. The undo, pushed at once, waits for the
- * kernel's answer and deletes the pair if this call made it.
+ * kernel's answer and deletes the pair if this call made it. `pod` gives the pod's socket, which the
+ * caller opens while the kernel works (it is asked for only once the kernel has answered).
  */
-export function startVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupStack): () => Veth {
+export function startVeth(host: Rtnl, pod: () => Rtnl, o: VethOptions, stack: CleanupStack): () => Veth {
   const address = randomMac();
   const veth = {
     kind: 'veth',
@@ -227,7 +228,7 @@ export function startVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupS
       link = created();
     } catch (err) {
       if (!isExist(err)) throw err;
-      const taken = pod.link.find(o.ifname);
+      const taken = pod().link.find(o.ifname);
       if (taken !== undefined) throw new InterfaceTakenError(o.ifname, o.netns, taken.index, err);
       if (!deleteLink(host, o.hostName)) throw err;
       link = host.link.create(veth);
@@ -242,7 +243,7 @@ export function startVeth(host: Rtnl, pod: Rtnl, o: VethOptions, stack: CleanupS
       });
     }
     // The echo leaves the peer's index out when it equals the host end's own: then ask the pod.
-    return { host: link, container: { index: link.parent ?? pod.link.index(o.ifname), address } };
+    return { host: link, container: { index: link.parent ?? pod().link.index(o.ifname), address } };
   };
   const finish = (): Veth => {
     if (outcome === undefined) {

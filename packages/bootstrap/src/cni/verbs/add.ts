@@ -6,7 +6,7 @@ import { withCleanup } from '../cleanup.js';
 import { CniCode, CniError } from '../errors.js';
 import { ipamFor } from '../ipam/index.js';
 import { NodeWatch } from '../node-watch.js';
-import { hostRtnl, openPodNetns } from '../pod-netns.js';
+import { checkPodNetns, hostRtnl, openPodNetns } from '../pod-netns.js';
 import { type CniIp, type CniResult, formatResult } from '../result.js';
 import type { CniRequest, Reply } from '../skel.js';
 import { loadMasquerade } from '../load.js';
@@ -26,9 +26,21 @@ import {
 const IPAM_UNDO = 'IPAM reservation';
 
 export async function add(req: CniRequest): Promise<Reply> {
+  const netns = req.env.netns!;
+  // Error 3 before the node is touched; the pod's socket itself is opened while the kernel makes the veth.
+  checkPodNetns(netns);
+  let opened: Rtnl | undefined;
+  const pod = () => (opened ??= openPodNetns(netns));
+  try {
+    return await addIn(req, netns, pod);
+  } finally {
+    // Only now: a failed ADD's unwinding may still ask the pod (startVeth's undo).
+    opened?.close();
+  }
+}
+
+async function addIn(req: CniRequest, netns: string, pod: () => Rtnl): Promise<Reply> {
   const { env, conf, log } = req;
-  const netns = env.netns!;
-  using pod = openPodNetns(netns);
   const host = hostRtnl();
   // A warm server's facts about the node (bridge, uplink), kept between calls; undefined in a plugin process.
   const facts = NodeWatch.current(host);
@@ -37,8 +49,10 @@ export async function add(req: CniRequest): Promise<Reply> {
     const mtu = conf.mtu ?? ipam.mtu(req) ?? (facts === undefined ? uplink(host) : (facts.uplink ??= uplink(host))).mtu;
     const bridge = keptBridge(host, conf, mtu, facts);
     const hostName = hostVethName(conf.name, env);
-    // The kernel makes the pair while IPAM reserves the address (file work): neither needs the other.
+    // The kernel makes the pair while this thread opens the pod's socket (a namespace switch) and
+    // IPAM reserves the address (file work): none of the three needs another.
     const veth = startVeth(host, pod, { hostName, ifname: env.ifname, netns, mtu, bridge, hairpin: conf.hairpinMode }, stack);
+    pod();
     const reserved = await ipam.add(req);
     // Released after the veth is gone (the pair was started first): the pod must lose the address
     // before another ADD can be given it.
@@ -51,12 +65,12 @@ export async function add(req: CniRequest): Promise<Reply> {
     } catch (err) {
       // A repeated ADD for a running pod: IPAM handed back the address the pod holds, which is not
       // this call's to release.
-      if (err instanceof InterfaceTakenError && holdsAny(pod, err.index, ips)) stack.drop(IPAM_UNDO);
+      if (err instanceof InterfaceTakenError && holdsAny(pod(), err.index, ips)) stack.drop(IPAM_UNDO);
       throw err;
     }
     keptGateways(host, conf, bridge, ips, facts);
     const routes = podRoutes(conf, ips, reserved.routes);
-    configureContainer(pod, ends.container.index, ips, routes);
+    configureContainer(pod(), ends.container.index, ips, routes);
     if (conf.ipMasq) await (await loadMasquerade()).masqueradeFor(conf).add(env, ips, stack);
     const dns = Object.keys(conf.dns).length > 0 ? conf.dns : reserved.dns;
     // A bridge takes a port's MAC when its first port joins (unless its MAC was set): read again,
