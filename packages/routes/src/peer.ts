@@ -241,21 +241,30 @@ const subnets = new WeakMap<LocalNode, Subnet[]>();
  * every desired(); an IPv4 node IP compared as a number.
  */
 export function onLink(node: LocalNode, peer: CheckedPeer, family: IpFamily): UnderlayAddress | undefined {
-  let list = subnets.get(node);
-  if (list === undefined) {
-    list = node.underlay.map((u) => {
-      const p = parsePrefix(u.cidr);
-      return { net: ipToBytes(p.address), net4: p.family === 4 ? Number(ipToValue(p.address).value) : -1, prefixLen: p.prefixLen, underlay: u };
-    });
-    subnets.set(node, list);
-  }
+  const list = subnets.get(node) ?? subnetsOf(node);
   const v4 = family === 4 && peer instanceof Checked ? peer.ipv4 : -1;
   if (v4 >= 0) {
-    for (const s of list) if (s.net4 >= 0 && (s.prefixLen === 0 || (v4 ^ s.net4) >>> (32 - s.prefixLen) === 0)) return s.underlay;
+    // An index loop: before the JIT has optimized this (once per peer), for-of makes an iterator and a result per step.
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      if (s.net4 >= 0 && (s.prefixLen === 0 || (v4 ^ s.net4) >>> (32 - s.prefixLen) === 0)) return s.underlay;
+    }
     return undefined;
   }
   const bytes = peer.nodeIPBytes.get(family);
   return bytes === undefined ? undefined : list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
+}
+
+/** The node's subnets, parsed once per node record (kept apart from onLink, which runs per peer). */
+function subnetsOf(node: LocalNode): Subnet[] {
+  const list = new Array<Subnet>(node.underlay.length);
+  for (let i = 0; i < list.length; i++) {
+    const u = node.underlay[i]!;
+    const p = parsePrefix(u.cidr);
+    list[i] = { net: ipToBytes(p.address), net4: p.family === 4 ? Number(ipToValue(p.address).value) : -1, prefixLen: p.prefixLen, underlay: u };
+  }
+  subnets.set(node, list);
+  return list;
 }
 
 /** The node's underlay address for `family` (the uplink of that family), if it has one. */
