@@ -14,8 +14,9 @@
 // /proc/self/… paths are rewritten by the shim to its pid. Relative paths in the config would resolve
 // against this process's working directory: the plugin is given absolute ones in practice.
 import { chmodSync, lstatSync, mkdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import { peerPid } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
 import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
@@ -59,15 +60,54 @@ function nsInode(pid: number | 'self', kind: 'net' | 'mnt'): number {
  * The network and mount namespaces of the plugin at the other end of `conn`, from its pid as the
  * kernel recorded it at connect(2) (SO_PEERCRED), or why they cannot be read.
  */
-function peerNamespaces(conn: Socket): { net: number; mnt: number } | string {
-  const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd; // a pipe's descriptor (Linux)
-  if (fd === undefined || fd < 0) return 'the connection has no descriptor';
+function peerNamespaces(fd: number): { net: number; mnt: number } | string {
+  if (fd < 0) return 'the connection has no descriptor';
   try {
     const pid = peerPid(fd);
     if (pid === 0) return 'the plugin runs in another pid namespace';
     return { net: nsInode(pid, 'net'), mnt: nsInode(pid, 'mnt') };
   } catch (err) {
     return `the plugin's namespaces cannot be read (${(err as Error).message})`;
+  }
+}
+
+/** libuv's pipe handle (process.binding('pipe_wrap')), the part of it the server uses. */
+interface PipeHandle {
+  /** The descriptor (Linux), for SO_PEERCRED. */
+  readonly fd: number;
+  bind(path: string): number;
+  listen(backlog: number): number;
+  onconnection: (status: number, client: PipeHandle | undefined) => void;
+  readStart(): number;
+  onread: (buffer: ArrayBuffer | undefined) => void;
+  writeUtf8String(req: object, text: string): number;
+  close(): void;
+}
+
+interface Bindings {
+  pipe: { Pipe: new (type: number) => PipeHandle; constants: { SERVER: number } };
+  stream: {
+    WriteWrap: new () => Record<string, unknown>;
+    streamBaseState: Int32Array;
+    kReadBytesOrError: number;
+    kArrayBufferOffset: number;
+    kLastWriteWasAsync: number;
+  };
+}
+
+/**
+ * The server's connections go through libuv's pipe handles directly, as the shim's do (forward.ts;
+ * process.binding is deprecated in documentation only, DEP0111): node:net's Socket, its stream
+ * states and events cost the server ~0.5 ms of CPU per call (a profile of 200 calls), half of it
+ * between a request's arrival and its reply being written. Missing in some future Node: then the
+ * server does not start (the plugin runs every call itself).
+ */
+function bindings(): Bindings {
+  try {
+    const node = process as unknown as { binding(name: string): unknown }; // untyped in @types/node
+    return { pipe: node.binding('pipe_wrap') as Bindings['pipe'], stream: node.binding('stream_wrap') as Bindings['stream'] };
+  } catch (err) {
+    throw new CniError(CniCode.Internal, `this Node has no pipe binding (${(err as Error).message}): the plugin runs its calls itself`, { cause: err });
   }
 }
 
@@ -115,9 +155,10 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   process.env.UV_THREADPOOL_SIZE ??= THREADPOOL_SIZE;
   const log = o.log ?? (() => {});
   const home = { net: nsInode('self', 'net'), mnt: nsInode('self', 'mnt') };
+  const { pipe, stream } = bindings();
   let queue: Promise<void> = Promise.resolve();
-  /** Connections whose request has not arrived yet: close() hangs them up (the shim answers 11). */
-  const waiting = new Set<Socket>();
+  /** Connections whose request has not arrived yet, by their hang-up: close() hangs them up (the shim answers 11). */
+  const waiting = new Set<() => void>();
 
   async function run(req: unknown, peer: ReturnType<typeof peerNamespaces>): Promise<ServerReply> {
     if (!isRequest(req) || req.v !== PROTOCOL_VERSION) return { fallback: `not a protocol v${PROTOCOL_VERSION} request (plugin and server versions differ)` };
@@ -138,66 +179,98 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     return `${e.CNI_COMMAND} ${e.CNI_CONTAINERID ?? ''}/${e.CNI_IFNAME ?? ''} (pid ${req.pid})`;
   }
 
-  function onConnection(conn: Socket): void {
+  /** One connection: the request line read, its turn in the queue, the reply, then the handle closed. */
+  function onConnection(conn: PipeHandle): void {
     // Read now, while the plugin surely lives (it waits for the reply): its pid is not reused before it exits.
-    const peer = peerNamespaces(conn);
-    let data = '';
+    const peer = peerNamespaces(conn.fd);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let taken = false;
     let gone = false;
-    conn.setEncoding('utf8');
-    waiting.add(conn);
-    conn.on('close', () => waiting.delete(conn));
-    conn.on('error', () => {}); // the shim was killed: nothing to answer
-    conn.on('end', () => {
-      gone = true; // the shim never half-closes: it left (killed by the runtime's timeout)
-    });
-    conn.on('data', (chunk: string) => {
-      data += chunk;
-      const nl = data.indexOf('\n');
-      if (nl < 0) {
-        if (data.length > MAX_REQUEST) conn.destroy();
+    let closed = false;
+    const hangUp = () => {
+      if (closed) return;
+      closed = true;
+      waiting.delete(hangUp);
+      conn.close();
+    };
+    waiting.add(hangUp);
+    conn.onread = (buffer) => {
+      const n = stream.streamBaseState[stream.kReadBytesOrError]!;
+      if (n === 0) return; // nothing read (EAGAIN)
+      if (n < 0 || buffer === undefined) {
+        // EOF or an error: the shim never half-closes, so it left (killed by the runtime's timeout).
+        // Before its request was whole, nothing is to be done; after, its turn says so and hangs up.
+        if (taken) gone = true;
+        else hangUp();
         return;
       }
-      conn.removeAllListeners('data');
-      waiting.delete(conn);
+      if (taken) return; // nothing follows a request
+      const chunk = Buffer.from(buffer, stream.streamBaseState[stream.kArrayBufferOffset], n);
+      chunks.push(chunk);
+      size += n;
+      if (chunk.indexOf(10) < 0) {
+        if (size > MAX_REQUEST) hangUp();
+        return;
+      }
+      taken = true;
+      waiting.delete(hangUp);
+      const data = (chunks.length === 1 ? chunk : Buffer.concat(chunks)).toString();
       let req: unknown;
       try {
-        req = JSON.parse(data.slice(0, nl));
+        req = JSON.parse(data.slice(0, data.indexOf('\n')));
       } catch {
         req = undefined;
       }
       const turn = queue.then(async () => {
         // Left before its turn: the runtime gave up on this call (and will retry or DEL).
-        if (gone) return void log(`${describe(req)}: the plugin left before its turn; not run`);
+        if (gone) {
+          hangUp();
+          return void log(`${describe(req)}: the plugin left before its turn; not run`);
+        }
         const t0 = performance.now();
         const reply = await run(req, peer);
         const ms = performance.now() - t0;
         // The reply first: the plugin waits for it, nobody waits for the log line (a synchronous write).
-        conn.end(`${JSON.stringify(reply)}\n`);
+        answer(conn, `${JSON.stringify(reply)}\n`, hangUp);
         log(`${describe(req)}: ${'fallback' in reply ? `fallback, ${reply.fallback}` : `exit ${reply.code}`} in ${ms.toFixed(1)} ms`);
       });
       // A failure here is a bug; the shim sees the connection close without a reply (error 11).
       queue = turn.catch((err: unknown) => {
         log(`${describe(req)}: ${(err as Error).stack ?? String(err)}`);
-        conn.destroy();
+        hangUp();
       });
-    });
+    };
+    const status = conn.readStart();
+    if (status < 0) hangUp();
+  }
+
+  /** Writes `text` and closes the connection once it is written (at once, unless the write had to wait). */
+  function answer(conn: PipeHandle, text: string, hangUp: () => void): void {
+    const req = Object.assign(new stream.WriteWrap(), { handle: conn, oncomplete: hangUp, async: false });
+    const status = conn.writeUtf8String(req, text);
+    // A failed write (the shim left) or one done already: nothing more to wait for.
+    if (status < 0 || stream.streamBaseState[stream.kLastWriteWasAsync] === 0) hangUp();
   }
 
   await clearPath(o.socket);
-  const server = createServer(onConnection);
+  const server = new pipe.Pipe(pipe.constants.SERVER);
   // The socket is made 0600 from the start (umask during bind), not chmod-ed after a window.
   const umask = process.umask(0o177);
+  let status: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.socket, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    status = server.bind(o.socket);
   } finally {
     process.umask(umask);
   }
+  if (status === 0) status = server.listen(511); // node:net's default backlog
+  if (status < 0) {
+    server.close();
+    throw new CniError(CniCode.IoFailure, `cannot listen on ${o.socket}: ${getSystemErrorName(status)}`);
+  }
+  server.onconnection = (err, client) => {
+    if (err === 0 && client !== undefined) onConnection(client);
+  };
   chmodSync(o.socket, 0o600);
   const ino = statSync(o.socket).ino;
   // Off the first pod's path (warm.ts); a call that comes meanwhile shares the loading.
@@ -205,19 +278,21 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     (ms) => log(`verbs loaded in ${ms.toFixed(0)} ms`),
     (e: unknown) => log(`loading the verbs failed: ${(e as Error).message}`),
   );
+  let stopped = false;
   return {
     socket: o.socket,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const conn of waiting) conn.destroy();
+      if (!stopped) {
+        stopped = true;
+        server.close();
+        for (const hangUp of [...waiting]) hangUp();
         // Remove the socket now, so shims fall back at once; only ours, never a successor's.
         try {
           if (statSync(o.socket).ino === ino) unlinkSync(o.socket);
         } catch {
           // already gone
         }
-      });
+      }
       await queue;
     },
   };
