@@ -5,7 +5,7 @@
 // the agent's option that serves the plugin.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -91,6 +91,45 @@ test('a call through the server: its reply and exit code, and the plugin never l
     })(),
     'close() removed the socket',
   );
+});
+
+/** One request written in `pieces` (a pause between them), the server's reply line parsed. */
+function exchange(socket: string, pieces: string[]): Promise<any> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const c = connect(socket, async () => {
+      for (const piece of pieces) {
+        c.write(piece);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => (data += d));
+    c.on('end', () => resolve(JSON.parse(data)));
+    c.on('error', reject);
+  });
+}
+
+test('a request that comes in pieces is answered; a plugin that leaves mid-request stops nothing', async () => {
+  const socket = join(dir, 'pieces.sock');
+  const lines: string[] = [];
+  const server = await serveCni({ socket, log: (l) => lines.push(l) });
+  try {
+    const line = `${JSON.stringify({ v: 2, env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion": "1.1.0"}', pid: process.pid })}\n`;
+    const cut = [line.slice(0, 10), line.slice(10, 40), line.slice(40)];
+    const reply = await exchange(socket, cut);
+    assert.is(reply.code, 0, JSON.stringify(reply));
+    assert.ok(JSON.parse(reply.stdout).supportedVersions.includes('1.1.0'), reply.stdout);
+    // Half a request, then gone: nothing is run, nothing answered, and the next call is served.
+    await new Promise<void>((resolve) => {
+      const c = connect(socket, () => c.end(line.slice(0, 30)));
+      c.on('close', () => resolve());
+    });
+    assert.is((await exchange(socket, [line])).code, 0);
+    assert.is(lines.filter((l) => l.includes('VERSION')).length, 2, lines.join('\n'));
+  } finally {
+    await server.close();
+  }
 });
 
 test('a second server on a live socket is refused; a stale socket file is replaced', async () => {
