@@ -15,10 +15,15 @@ export const readStdin = (function readStdin(): string {
   }
 });
 
-/** Writes all of `text` to `fd`, waiting out EAGAIN if the runtime gave us a non-blocking pipe. */
+/**
+ * Writes all of `text` to `fd`, waiting out EAGAIN if the runtime gave us a non-blocking pipe. An empty
+ * `text` is one write(2) of nothing (which neither wakes a pipe's reader nor sends on a stream socket):
+ * a process's first write compiles Node's write path, ~0.12 ms, and forward.ts has it done while it
+ * waits for the server.
+ */
 export const writeAll = (function writeAll(fd: number, text: string): void {
   let rest = Buffer.from(text);
-  while (rest.length > 0) {
+  do {
     try {
       rest = rest.subarray(writeSync(fd, rest));
     } catch (err) {
@@ -27,5 +32,5 @@ export const writeAll = (function writeAll(fd: number, text: string): void {
       if (code !== 'EAGAIN') throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
-  }
+  } while (rest.length > 0);
 });
