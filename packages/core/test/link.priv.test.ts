@@ -2,7 +2,7 @@
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetlinkError, isNotFound } from '../src/netlink/errors.js';
-import { ensureLink, LinkNotFoundError } from '../src/link.js';
+import { ensureLink, InvalidLinkSpecError, LinkNotFoundError } from '../src/link.js';
 import type { LinkSpec } from '../src/link.js';
 import type { NetnsRef } from '../src/netns.js';
 import { ipJson, privileged, sh, throwsA, withNetns, withRtnl } from '../src/public/testing.js';
@@ -182,6 +182,20 @@ test('createLater: the veth is made while this thread works; its answer (or EEXI
       assert.is(dup.code, 'EEXIST');
       assert.is(link.get('va').index, va.index, 'the socket answers the next request');
       assert.equal(names(a).sort(), ['lo', 'va']);
+    });
+  });
+});
+
+test('veth queues: both ends made with that many TX and RX queues (ip -d); out of range refused before sending', async () => {
+  await withNetns(2, (a, b) => {
+    withRtnl(a, ({ link }) => {
+      // Unset, each end gets one queue per possible CPU (2 here): then this test can tell.
+      link.create({ kind: 'veth', name: 'vq', queues: 1, peer: { name: 'eth0', netns: b } });
+      const queues = (ns: NetnsRef, dev: string) => [ipLink(ns, dev).num_tx_queues, ipLink(ns, dev).num_rx_queues];
+      assert.equal(queues(a, 'vq'), [1, 1]);
+      assert.equal(queues(b, 'eth0'), [1, 1]);
+      throwsA(() => link.create({ kind: 'veth', name: 'vz', queues: 0, peer: { name: 'eth2', netns: b } }), InvalidLinkSpecError);
+      assert.equal(names(a).sort(), ['lo', 'vq']);
     });
   });
 });

@@ -197,9 +197,10 @@ function randomMac(): string {
 }
 
 /**
- * `ip link add <host> mtu <m> master <bridge> up type veth peer name <ifname> netns <CNI_NETNS> mtu <m>
- * address <random>`: one request, the container end never appears on the host, and the kernel's echo
- * of it names the host end (index, MAC) and the container end's index — no reading back either.
+ * `ip link add <host> mtu <m> master <bridge> numtxqueues 1 numrxqueues 1 up type veth peer name
+ * <ifname> netns <CNI_NETNS> mtu <m> address <random> numtxqueues 1 numrxqueues 1`: one request, the
+ * container end never appears on the host, and the kernel's echo of it names the host end (index,
+ * MAC) and the container end's index — no reading back either.
  * The request is on its way when this returns (sent from a worker thread): the caller reserves the IP
  * while the kernel makes the pair (~0.6–1 ms), then calls the function returned for the two ends —
  * before any other request on `host`. When the kernel says a name exists, the pod is asked whether it
@@ -218,6 +219,9 @@ export function startVeth(host: Rtnl, pod: () => Rtnl, o: VethOptions, stack: Cl
     master: o.bridge.index,
     up: true,
     peer: { name: o.ifname, netns: o.netns, mtu: o.mtu, address },
+    // One queue per end from the start: else the kernel cuts them to one on each registered end,
+    // waiting for two expedited RCU grace periods that preempt this thread on the other CPU.
+    queues: 1,
   } as const;
   const created = host.link.createLater(veth);
   let made = false;
