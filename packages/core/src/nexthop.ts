@@ -43,6 +43,12 @@ export interface NexthopObjectSpec {
   protocol?: number;
   /** Needed only without a gateway; otherwise taken from it. Default 4. */
   family?: IpFamily;
+  /**
+   * `gateway` as the caller already parsed it, an IPv4 address as a number (first octet highest):
+   * replaceMany then writes it without parsing the text again. Used only while `text` is `gateway`
+   * itself; the value must be gateway's, nothing checks it. Not sent, not reported.
+   */
+  gatewayParsed?: { readonly text: string; readonly value: number };
 }
 
 /** A nexthop object as the kernel reports it: devices as ifindexes. */

@@ -72,9 +72,13 @@ const isU32 = (v: unknown, min: number): v is number => typeof v === 'number' &&
 const isU8 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xff;
 const isFlag = (v: unknown): v is boolean | undefined => v === undefined || typeof v === 'boolean';
 
-/** An IPv4 address in canonical (strict dotted quad) text as a number; -1 for anything else. */
-function ipv4(s: unknown): number {
-  return typeof s === 'string' ? ipv4Value(s) : -1;
+/**
+ * An IPv4 address in canonical (strict dotted quad) text as a number, -1 for anything else: as the
+ * caller parsed it (`parsed`, while its text is `s` itself), else parsed here.
+ */
+function ipv4(s: unknown, parsed?: { readonly text: string; readonly value: number }): number {
+  if (typeof s !== 'string') return -1;
+  return parsed !== undefined && parsed.text === s ? parsed.value : ipv4Value(s, 0, s.length);
 }
 
 /** The first word of an 8-byte attribute of `type` (nla_len 8, nla_type), little-endian. */
@@ -155,14 +159,23 @@ export function routeRequest(spec: RouteSpec, flags: number, resolve: (ref: Link
   const { dst, table = RT_TABLE_MAIN, protocol = RTPROT_BOOT, nhid } = spec;
   if (spec.family !== undefined || spec.type !== undefined || spec.scope !== undefined || spec.src !== undefined) return undefined;
   if (spec.metric !== undefined || spec.mtu !== undefined || spec.nexthops !== undefined) return undefined;
-  const slash = typeof dst === 'string' ? dst.indexOf('/') : -1;
-  if (slash < 0) return undefined;
-  const value = ipv4Value(dst, 0, slash);
-  const dstLen = decimalValue(dst, slash + 1, 32);
+  // Parsed by the caller already (RouteSpec.dstParsed), or here.
+  const parsed = spec.dstParsed;
+  let value: number;
+  let dstLen: number;
+  if (parsed !== undefined && typeof dst === 'string' && parsed.text === dst) {
+    value = parsed.value;
+    dstLen = parsed.prefixLen;
+  } else {
+    const slash = typeof dst === 'string' ? dst.indexOf('/') : -1;
+    if (slash < 0) return undefined;
+    value = ipv4Value(dst, 0, slash);
+    dstLen = decimalValue(dst, slash + 1, 32);
+  }
   // A default route (length 0) and host bits are the schema path's to handle (or refuse).
   if (value < 0 || dstLen < 1 || (dstLen < 32 && value % 2 ** (32 - dstLen) !== 0)) return undefined;
   if (!isU32(table, 1) || !isU8(protocol) || !isFlag(spec.onlink)) return undefined;
-  const gateway = spec.gateway === undefined ? -1 : ipv4(spec.gateway);
+  const gateway = spec.gateway === undefined ? -1 : ipv4(spec.gateway, spec.gatewayParsed);
   if (spec.gateway !== undefined && gateway < 0) return undefined;
   if (nhid !== undefined) return isU32(nhid, 1) ? new RouteBody(flags, value, dstLen, table, protocol, false, nhid, -1, -1) : undefined;
   const oif = spec.dev === undefined ? -1 : resolve(spec.dev, 'dev');
@@ -201,7 +214,7 @@ class NexthopBody extends SelfWriting {
 export function nexthopRequest(spec: NexthopObjectSpec, flags: number, resolve: (ref: LinkRef) => number): Request | undefined {
   if (!LITTLE_ENDIAN || spec === null || typeof spec !== 'object' || spec.family !== undefined || spec.dev === undefined) return undefined;
   const { id, protocol = 0 } = spec;
-  const gateway = ipv4(spec.gateway);
+  const gateway = ipv4(spec.gateway, spec.gatewayParsed);
   if (!isU32(id, 1) || gateway < 0 || !isU8(protocol) || !isFlag(spec.onlink)) return undefined;
   return new NexthopBody(flags, id, gateway, resolve(spec.dev), protocol, spec.onlink === true);
 }

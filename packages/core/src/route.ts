@@ -110,6 +110,15 @@ export interface RouteSpec {
    * with one also carry its gateway and device, so a listed route still addresses itself).
    */
   nhid?: number;
+  /**
+   * `dst` as the caller already parsed it, an IPv4 network as a number (first octet highest) and its
+   * length: a batch (addMany, replaceMany) then writes it without parsing the text again. Used only
+   * while `text` is `dst` itself (a copy whose dst changed is parsed as usual); the value must be
+   * dst's, nothing checks it. Not sent, not reported.
+   */
+  dstParsed?: { readonly text: string; readonly value: number; readonly prefixLen: number };
+  /** `gateway` as the caller already parsed it, an IPv4 address, on the terms of dstParsed. */
+  gatewayParsed?: { readonly text: string; readonly value: number };
 }
 
 /** A route as the kernel reports it; every field `RouteSpec` has, with devices as ifindexes. */

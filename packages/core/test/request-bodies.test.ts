@@ -108,6 +108,41 @@ test('route batches outside the fast shape: the schema path, its bytes and its e
   }
 });
 
+test('parsed forms (dstParsed, gatewayParsed): the batch writes them instead of parsing, only while their text is the field', () => {
+  const dst = { text: '10.244.2.0/24', value: 0x0af40200, prefixLen: 24 };
+  const gw = { text: '192.168.1.12', value: 0xc0a8010c };
+  const withParsed: RouteSpec[] = [
+    { dst: dst.text, gateway: gw.text, dev: 7, table: 254, protocol: 78, dstParsed: dst, gatewayParsed: gw },
+    { dst: dst.text, nhid: 0x4e000001, protocol: 78, dstParsed: dst },
+    // A copy given another dst and gateway: their old parsed forms are not theirs, so not used.
+    { dst: '10.244.3.0/24', gateway: '192.168.1.13', dev: 7, protocol: 78, dstParsed: dst, gatewayParsed: gw },
+  ];
+  sameAsSingle(
+    withParsed,
+    (rec, s) => new RouteApi(rec).replace(s),
+    (rec, s) => new RouteApi(rec).replaceMany(s),
+  );
+  sameAsSingle(
+    [
+      { id: 0x4e000001, gateway: gw.text, dev: 7, protocol: 78, gatewayParsed: gw },
+      { id: 2, gateway: '192.168.1.13', dev: 7, gatewayParsed: gw },
+    ],
+    (rec, n) => new NexthopApi(rec).replace(n),
+    (rec, n) => new NexthopApi(rec).replaceMany(n),
+  );
+  // Used, not parsed again: a parsed form with the field's text is written as it is (the caller's word).
+  const told = recorder();
+  new RouteApi(told).replaceMany([{ dst: dst.text, nhid: 1, dstParsed: { ...dst, value: 0x0af40300 } }]);
+  const written = recorder();
+  new RouteApi(written).replace({ dst: '10.244.3.0/24', nhid: 1 });
+  assert.equal(wire(told), wire(written));
+  const toldNh = recorder();
+  new NexthopApi(toldNh).replaceMany([{ id: 1, gateway: gw.text, dev: 7, gatewayParsed: { text: gw.text, value: 0xc0a8010d } }]);
+  const writtenNh = recorder();
+  new NexthopApi(writtenNh).replace({ id: 1, gateway: '192.168.1.13', dev: 7 });
+  assert.equal(wire(toldNh), wire(writtenNh));
+});
+
 test('nexthop replaceMany: the fast bodies write what the single call does', () => {
   const nexthops: NexthopObjectSpec[] = [
     { id: 0x4e000001, gateway: '192.168.1.12', dev: 7, protocol: 78 },
