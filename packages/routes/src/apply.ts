@@ -27,15 +27,25 @@ export interface Outcome {
   unsure: boolean;
 }
 
+// The addresses go with their parsed forms where the records have them (dstParsed, gatewayParsed): core writes the
+// requests from those without parsing the text again.
 export function routeSpec(d: DesiredRoute, own: Ownership): RouteSpec {
-  if (d.nhid !== undefined) return { dst: d.dst, nhid: d.nhid, table: own.table, protocol: own.protocol };
-  const r: RouteSpec = { dst: d.dst, gateway: d.gateway, dev: d.dev, table: own.table, protocol: own.protocol };
+  if (d.nhid !== undefined) return { dst: d.dst, nhid: d.nhid, table: own.table, protocol: own.protocol, dstParsed: d.dstParsed };
+  const r: RouteSpec = {
+    dst: d.dst,
+    gateway: d.gateway,
+    dev: d.dev,
+    table: own.table,
+    protocol: own.protocol,
+    dstParsed: d.dstParsed,
+    gatewayParsed: d.gatewayParsed,
+  };
   if (d.onlink) r.onlink = true;
   return r;
 }
 
 function nexthopSpec(d: DesiredNexthop | NexthopObject, own: Ownership): NexthopObjectSpec {
-  const n: NexthopObjectSpec = { id: d.id, gateway: d.gateway!, dev: d.dev!, protocol: own.protocol };
+  const n: NexthopObjectSpec = { id: d.id, gateway: d.gateway!, dev: d.dev!, protocol: own.protocol, gatewayParsed: (d as DesiredNexthop).gatewayParsed };
   if (d.onlink) n.onlink = true;
   return n;
 }

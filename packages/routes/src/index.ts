@@ -12,6 +12,7 @@ export type {
   DesiredNeigh,
   DesiredFdb,
   DesiredNexthop,
+  Ipv4Parsed,
   DeviceSpec,
   IpipSpec,
   Refusal,

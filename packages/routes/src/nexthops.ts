@@ -131,7 +131,9 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds,
       const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
       const id = ids.take(key);
       // Each shape built whole: a property added after the literal is a backing store more, per peer.
-      nh = onlink ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true } : { peer, id, gateway: r.gateway, dev: r.dev };
+      nh = onlink
+        ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true, gatewayParsed: r.gatewayParsed }
+        : { peer, id, gateway: r.gateway, dev: r.dev, gatewayParsed: r.gatewayParsed };
       keys = keys === undefined ? [key] : [...keys, key];
       if (first === undefined) first = nh;
       else if (more === undefined) more = [nh];
@@ -139,8 +141,8 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds,
     }
     sink.route(
       r.onlink !== undefined
-        ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id }
-        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id },
+        ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id, dstParsed: r.dstParsed }
+        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id, dstParsed: r.dstParsed },
     );
   }
   // Handed over last: the sink may resolve a nexthop's device in place, and the search above

@@ -3,7 +3,7 @@
 import { hash } from 'node:crypto';
 import { bitsOf, ipToBytes, ipToValue, networkOf, parseIp, parseMac, parsePrefix, type IpFamily, type ParsedIp, type ParsedPrefix } from '@netboot/core/ip';
 import { InvalidPeerError } from './errors.js';
-import type { LocalNode, Peer, UnderlayAddress } from './types.js';
+import type { Ipv4Parsed, LocalNode, Peer, UnderlayAddress } from './types.js';
 
 export interface PodCidr {
   family: IpFamily;
@@ -11,6 +11,8 @@ export interface PodCidr {
   cidr: string;
   /** The CIDR's network address: the peer's gateway on an overlay (flannel's `10.244.2.0`). */
   network: string;
+  /** An IPv4 CIDR parsed (text `cidr`): its routes' requests are written from it (see DesiredRoute.dstParsed). */
+  ipv4?: Ipv4Parsed;
 }
 
 /** A peer with every field parsed and canonical. */
@@ -57,7 +59,7 @@ function parsePeer(p: Peer): CheckedPeer {
   if (name === undefined) throw new InvalidPeerError(String(p.name), 'a peer needs a non-empty name');
   if (!Array.isArray(p.nodeIPs) || !Array.isArray(p.podCIDRs)) throw new InvalidPeerError(name, 'nodeIPs and podCIDRs must be arrays');
   const nodeIPs = new FamilyMap<string>();
-  let ipv4 = -1;
+  let ipv4: Ipv4Parsed | undefined;
   for (const text of p.nodeIPs) {
     let ip: ParsedIp;
     try {
@@ -67,7 +69,7 @@ function parsePeer(p: Peer): CheckedPeer {
     }
     if (nodeIPs.has(ip.family)) throw new InvalidPeerError(name, `more than one IPv${ip.family} node IP`);
     nodeIPs.set(ip.family, ip.address);
-    if (ip.family === 4) ipv4 = Number(ipToValue(ip.address).value);
+    if (ip.family === 4) ipv4 = { text: ip.address, value: Number(ipToValue(ip.address).value), prefixLen: 32 };
   }
   if (nodeIPs.size === 0) throw new InvalidPeerError(name, 'no node IP');
   const podCIDRs = new Array<PodCidr>(p.podCIDRs.length);
@@ -99,15 +101,16 @@ function podCidr(name: string, text: unknown): PodCidr {
   // refuses a length with leading zeros): no new string.
   const given = text as string;
   const cidr = given.charCodeAt(address.length) === 47 /* / */ && given.startsWith(address) ? given : `${address}/${prefixLen}`;
-  if (hostBitsSet(parsed)) throw new InvalidPeerError(name, `pod CIDR ${text} has host bits set (the network is ${networkOf(cidr)})`);
+  const value = family === 4 ? Number(ipToValue(address).value) : -1;
+  if (family === 4 ? prefixLen < 32 && value % 2 ** (32 - prefixLen) !== 0 : hostBitsSet(parsed))
+    throw new InvalidPeerError(name, `pod CIDR ${text} has host bits set (the network is ${networkOf(cidr)})`);
   if (prefixLen === 0 || prefixLen === bitsOf(family)) throw new InvalidPeerError(name, `pod CIDR ${text} is not a subnet`);
-  return { family, cidr, network: address };
+  return family === 4 ? { family, cidr, network: address, ipv4: { text: cidr, value, prefixLen } } : { family, cidr, network: address };
 }
 
-/** Whether any bit of `p.address` after the first `p.prefixLen` is set. */
+/** Whether any bit of the IPv6 `p.address` after the first `p.prefixLen` is set. */
 function hostBitsSet(p: ParsedPrefix): boolean {
   const { prefixLen } = p;
-  if (p.family === 4) return prefixLen < 32 && Number(ipToValue(p.address).value) % 2 ** (32 - prefixLen) !== 0;
   const bytes = ipToBytes(p.address);
   const whole = prefixLen >> 3;
   const rest = prefixLen & 7;
@@ -184,13 +187,13 @@ class FamilyMap<T> implements ReadonlyMap<IpFamily, T> {
 class Checked implements CheckedPeer {
   readonly name: string;
   readonly nodeIPs: ReadonlyMap<IpFamily, string>;
-  /** The IPv4 node IP as a number, -1 without one. */
-  readonly ipv4: number;
+  /** The IPv4 node IP parsed, its value a number; undefined without one. */
+  readonly ipv4: Ipv4Parsed | undefined;
   readonly podCIDRs: readonly PodCidr[];
   #bytes: ReadonlyMap<IpFamily, Uint8Array> | undefined;
   #mac: string | undefined;
 
-  constructor(name: string, nodeIPs: ReadonlyMap<IpFamily, string>, ipv4: number, podCIDRs: readonly PodCidr[], mac: string | undefined) {
+  constructor(name: string, nodeIPs: ReadonlyMap<IpFamily, string>, ipv4: Ipv4Parsed | undefined, podCIDRs: readonly PodCidr[], mac: string | undefined) {
     this.name = name;
     this.nodeIPs = nodeIPs;
     this.ipv4 = ipv4;
@@ -242,7 +245,7 @@ const subnets = new WeakMap<LocalNode, Subnet[]>();
  */
 export function onLink(node: LocalNode, peer: CheckedPeer, family: IpFamily): UnderlayAddress | undefined {
   const list = subnets.get(node) ?? subnetsOf(node);
-  const v4 = family === 4 && peer instanceof Checked ? peer.ipv4 : -1;
+  const v4 = family === 4 && peer instanceof Checked && peer.ipv4 !== undefined ? peer.ipv4.value : -1;
   if (v4 >= 0) {
     // An index loop: before the JIT has optimized this (once per peer), for-of makes an iterator and a result per step.
     for (let i = 0; i < list.length; i++) {
@@ -253,6 +256,11 @@ export function onLink(node: LocalNode, peer: CheckedPeer, family: IpFamily): Un
   }
   const bytes = peer.nodeIPBytes.get(family);
   return bytes === undefined ? undefined : list.find((s) => within(bytes, s.net, s.prefixLen))?.underlay;
+}
+
+/** The peer's node IP of `family` parsed (see DesiredRoute.dstParsed), when it is IPv4 and the record was checked here. */
+export function parsedNodeIP(peer: CheckedPeer, family: IpFamily): Ipv4Parsed | undefined {
+  return family === 4 && peer instanceof Checked ? peer.ipv4 : undefined;
 }
 
 /** The node's subnets, parsed once per node record (kept apart from onLink, which runs per peer). */

@@ -40,6 +40,18 @@ export interface IpipSpec {
 export type DeviceSpec = (VxlanSpec & { mtu: number; address: string; local: string }) | IpipSpec;
 
 /**
+ * An IPv4 address or network parsed once per peer record (checkPeer), as core's RouteSpec.dstParsed
+ * takes it: the requests for a record's entries are written without parsing its text again.
+ */
+export interface Ipv4Parsed {
+  readonly text: string;
+  /** The address as a number, first octet highest. */
+  readonly value: number;
+  /** The network's length; 32 for an address. */
+  readonly prefixLen: number;
+}
+
+/**
  * `ip route replace DST via GATEWAY dev DEV [onlink] proto P table T`, on behalf of one peer; with
  * `nhid`, `ip route replace DST nhid N proto P table T` through the peer's nexthop object (gateway,
  * device and onlink are then the nexthop's).
@@ -51,6 +63,14 @@ export interface DesiredRoute {
   dev: LinkRef;
   onlink?: boolean;
   nhid?: number;
+  /**
+   * `dst` parsed, when a mode made the route from a checked peer record: the request is written from
+   * it without parsing the text again. Used only while its `text` is `dst` (a copy given another dst
+   * is parsed when sent); diff and sameRoute go by the fields above.
+   */
+  dstParsed?: Ipv4Parsed | undefined;
+  /** `gateway` parsed, on the terms of dstParsed. */
+  gatewayParsed?: Ipv4Parsed | undefined;
 }
 
 /** `ip nexthop replace id N via GATEWAY dev DEV [onlink] proto P`: a peer's gateway, which its routes name. */
@@ -60,6 +80,8 @@ export interface DesiredNexthop {
   gateway: string;
   dev: LinkRef;
   onlink?: boolean;
+  /** `gateway` parsed, on the terms of DesiredRoute.dstParsed. */
+  gatewayParsed?: Ipv4Parsed | undefined;
 }
 
 /** `ip neigh replace DST lladdr MAC dev DEV nud permanent`: the peer gateway's VTEP MAC. */

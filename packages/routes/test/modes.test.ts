@@ -15,6 +15,7 @@ import {
   vtepMac,
   vxlan,
   type CurrentState,
+  type DesiredRoute,
   type LocalNode,
   type Peer,
 } from '../src/index.js';
@@ -46,16 +47,29 @@ test('vtepMac: stable, locally administered unicast, distinct per node', () => {
   }
 });
 
+/** An IPv4 address or CIDR as a host-gw route carries it parsed (DesiredRoute.dstParsed), worked out here by hand. */
+const parsed = (text: string): { text: string; value: number; prefixLen: number } => {
+  const [address, len] = text.split('/');
+  const value = address!.split('.').reduce((v, octet) => v * 256 + Number(octet), 0);
+  return { text, value, prefixLen: len === undefined ? 32 : Number(len) };
+};
+/** A host-gw route as desired() gives it: IPv4 with its addresses parsed, IPv6 without. */
+const direct = (peer: string, dst: string, gateway: string, dev: string): DesiredRoute =>
+  dst.includes(':')
+    ? { peer, dst, gateway, dev, dstParsed: undefined, gatewayParsed: undefined }
+    : { peer, dst, gateway, dev, dstParsed: parsed(dst), gatewayParsed: parsed(gateway) };
+
 test('host-gw: podCIDR via nodeIP dev uplink, per family; no device; MTU = uplink', () => {
   const mode = hostGw();
   const d = mode.desired(node1, [node1, node2, node3]);
   assert.is(d.device, undefined);
   assert.equal(d.routes, [
-    { peer: 'node2', dst: '10.244.2.0/24', gateway: '192.168.1.12', dev: 'eth0' },
-    { peer: 'node2', dst: 'fd00:244:2::/64', gateway: 'fd00:1::12', dev: 'eth0' },
-    { peer: 'node3', dst: '10.244.3.0/24', gateway: '192.168.1.13', dev: 'eth0' },
-    { peer: 'node3', dst: 'fd00:244:3::/64', gateway: 'fd00:1::13', dev: 'eth0' },
+    direct('node2', '10.244.2.0/24', '192.168.1.12', 'eth0'),
+    direct('node2', 'fd00:244:2::/64', 'fd00:1::12', 'eth0'),
+    direct('node3', '10.244.3.0/24', '192.168.1.13', 'eth0'),
+    direct('node3', 'fd00:244:3::/64', 'fd00:1::13', 'eth0'),
   ]);
+  assert.is(d.routes[0]!.dstParsed!.value, 0x0af40200, '10.244.2.0');
   assert.equal([d.neighbours, d.fdb, d.refused], [[], [], []]);
   assert.is(mode.mtu(node1), 1500);
   assert.is(mode.mtuOverhead(4), 0);
@@ -130,8 +144,8 @@ test('cross-subnet: host-gw on the node subnet, vxlan elsewhere; FDB only where 
   const d = crossSubnet().desired(node1, [node2, far]);
   assert.ok(d.device?.kind === 'vxlan');
   assert.equal(d.routes, [
-    { peer: 'node2', dst: '10.244.2.0/24', gateway: '192.168.1.12', dev: 'eth0' },
-    { peer: 'node2', dst: 'fd00:244:2::/64', gateway: 'fd00:1::12', dev: 'eth0' },
+    direct('node2', '10.244.2.0/24', '192.168.1.12', 'eth0'),
+    direct('node2', 'fd00:244:2::/64', 'fd00:1::12', 'eth0'),
     { peer: 'node4', dst: '10.244.4.0/24', gateway: '10.244.4.0', dev: 'netboot.1', onlink: true },
   ]);
   assert.equal(d.fdb, [{ peer: 'node4', lladdr: vtepMac('node4'), dst: '192.168.2.14', dev: 'netboot.1' }]);
@@ -196,7 +210,7 @@ test('bad peer records are refused alone, by name; the node itself is skipped', 
 
 test('IPv6 text is canonicalised, so desired matches what the kernel reports', () => {
   const d = hostGw().desired(node1, [{ name: 'x', nodeIPs: ['FD00:1:0:0::12'], podCIDRs: ['FD00:0244:0002:0000::/64'] }]);
-  assert.equal(d.routes, [{ peer: 'x', dst: 'fd00:244:2::/64', gateway: 'fd00:1::12', dev: 'eth0' }]);
+  assert.equal(d.routes, [direct('x', 'fd00:244:2::/64', 'fd00:1::12', 'eth0')]);
 });
 
 test.run();

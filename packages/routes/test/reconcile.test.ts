@@ -111,6 +111,27 @@ test("O(change), nexthop objects: a peer's new node IP is one nexthop replace at
   assert.is(big[0]!.header.nh_protocol, NETBOOT_PROTOCOL);
 });
 
+test('records carry their addresses parsed; a copy given another dst and gateway is written with its own', () => {
+  for (const shape of ['never', 'always'] as const) {
+    const { rec, kernel } = recorded({ eth0: 2 });
+    if (shape === 'always')
+      rec.on(
+        (m) => m.type === C.RTM_GETNEXTHOP,
+        () => [],
+      );
+    const d = hostGw().desired(node1, [peerN(2), peerN(3)]);
+    assert.ok(d.routes[0]!.dstParsed !== undefined && d.routes[0]!.gatewayParsed !== undefined, 'host-gw parses once, in the record');
+    d.routes[1] = { ...d.routes[1]!, dst: '10.200.0.0/16', gateway: '192.168.1.99' };
+    const report = new Reconciler(kernel, { nexthops: shape }).full(d);
+    assert.equal(report.failures, []);
+    const dsts = rec.sentOf(C.RTM_NEWROUTE).map((m) => `${m.attrs.RTA_DST}/${m.header.rtm_dst_len}`);
+    assert.equal(dsts, ['10.100.2.0/24', '10.200.0.0/16'], shape);
+    const gateways =
+      shape === 'always' ? rec.sentOf(C.RTM_NEWNEXTHOP).map((m) => m.attrs.NHA_GATEWAY) : rec.sentOf(C.RTM_NEWROUTE).map((m) => m.attrs.RTA_GATEWAY);
+    assert.equal(gateways, ['192.168.1.2', '192.168.1.99'], shape);
+  }
+});
+
 test('wantsNexthops: nexthop objects from `at` peers on, plain routes again only below half of it', () => {
   const at = 500;
   assert.equal(

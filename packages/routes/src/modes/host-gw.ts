@@ -5,7 +5,7 @@
 // next hop), so a peer that does not is refused by name rather than given a route that blackholes.
 import { InvalidPeerError, UnreachablePeerError } from '../errors.js';
 import { defineMode, type Mode, type PeerRouter } from '../mode.js';
-import { onLink, type CheckedPeer, type PodCidr } from '../peer.js';
+import { onLink, parsedNodeIP, type CheckedPeer, type PodCidr } from '../peer.js';
 import type { DesiredRoute, LocalNode } from '../types.js';
 
 /** `POD_CIDR via NODE_IP dev UPLINK` for one pod CIDR of a peer; UnreachablePeerError when not on link. */
@@ -19,7 +19,8 @@ export function directRoute(node: LocalNode, peer: CheckedPeer, pod: PodCidr): D
       via,
       node.underlay.map((u) => u.cidr),
     );
-  return { peer: peer.name, dst: pod.cidr, gateway: via, dev: uplink.dev };
+  // With the addresses as the records parsed them, for the kernel requests (DesiredRoute.dstParsed).
+  return { peer: peer.name, dst: pod.cidr, gateway: via, dev: uplink.dev, dstParsed: pod.ipv4, gatewayParsed: parsedNodeIP(peer, pod.family) };
 }
 
 // Once per peer in a full apply of thousands, often before the JIT has made it fast: a loop into a
