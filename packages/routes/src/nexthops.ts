@@ -54,42 +54,43 @@ export function inNexthopRange(id: number): boolean {
   return id >= NEXTHOP_IDS.first && id <= NEXTHOP_IDS.last;
 }
 
-/** FNV-1a (32-bit) of a string: stable across runs and Node versions. */
-function fnv1a(s: string): number {
+/** FNV-1a (32-bit) of a nexthop's key, the text `${peer} ${family} ${slot}`, without building it: stable across runs and Node versions. */
+function keyHash(peer: string, family: 4 | 6, slot: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = 0; i < peer.length; i++) h = Math.imul(h ^ peer.charCodeAt(i), 0x01000193) >>> 0;
+  h = Math.imul(h ^ 32 /* space */, 0x01000193) >>> 0;
+  h = Math.imul(h ^ (48 + family), 0x01000193) >>> 0;
+  h = Math.imul(h ^ 32, 0x01000193) >>> 0;
+  if (slot < 10) return Math.imul(h ^ (48 + slot), 0x01000193) >>> 0; // one digit: no text made
+  const digits = String(slot);
+  for (let i = 0; i < digits.length; i++) h = Math.imul(h ^ digits.charCodeAt(i), 0x01000193) >>> 0;
   return h;
 }
 
-/** Nexthop ids by key; each key keeps its id until released. */
+/**
+ * The nexthop ids in use. A peer's ids are taken when its entries are wanted and released when they
+ * are no longer (reconcile keeps them with the peer's keys), so no id is looked up by key: in a full
+ * apply of thousands, one hash and one Set insert per nexthop, no key text to build and hash.
+ */
 export class NexthopIds {
   // Offsets into the range (small integers hash faster than ids above 2^31).
-  readonly #byKey = new Map<string, number>();
   readonly #taken = new Set<number>();
 
-  /** The id of `key`: its hash in the range, or the next free one after it. */
-  take(key: string): number {
-    let offset = this.#byKey.get(key);
-    if (offset === undefined) {
-      offset = fnv1a(key) % SPAN;
-      while (this.#taken.has(offset)) offset = (offset + 1) % SPAN;
-      this.#byKey.set(key, offset);
-      this.#taken.add(offset);
-    }
+  /** An id for the peer's `slot`th nexthop of `family`: its key's hash in the range, or the next free one after it; held until released. */
+  take(peer: string, family: 4 | 6, slot: number): number {
+    let offset = keyHash(peer, family, slot) % SPAN;
+    while (this.#taken.has(offset)) offset = (offset + 1) % SPAN;
+    this.#taken.add(offset);
     return NEXTHOP_IDS.first + offset;
   }
 
-  /** The id `key` holds; undefined when it holds none. */
-  peek(key: string): number | undefined {
-    const offset = this.#byKey.get(key);
-    return offset === undefined ? undefined : NEXTHOP_IDS.first + offset;
+  release(id: number): void {
+    this.#taken.delete(id - NEXTHOP_IDS.first);
   }
 
-  release(key: string): void {
-    const offset = this.#byKey.get(key);
-    if (offset === undefined) return;
-    this.#byKey.delete(key);
-    this.#taken.delete(offset);
+  /** Every id free again. */
+  clear(): void {
+    this.#taken.clear();
   }
 }
 
@@ -107,18 +108,18 @@ export interface ThroughSink {
  * A peer's routes through nexthop objects: each distinct (gateway, device, onlink) of a family
  * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`; both go to `sink`,
  * the routes in order, then the nexthops.
- * `ids` numbers them; the keys taken are returned (undefined: none) so the caller can release them
- * when the peer goes, and find the ids again (NexthopIds.peek). Hot (once per peer in a full pass
+ * `ids` numbers them; the ids taken are returned (undefined: none) for the caller to release when
+ * the peer's entries go. Hot (once per peer in a full pass
  * over thousands, often before the JIT has made it fast): a peer has a few routes, so a linear
  * search, plain loops, no list unless a peer has more than one nexthop, and routes built whole (each
  * shape one literal) rather than spread.
  */
-export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds, sink: ThroughSink): string[] | undefined {
+export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds, sink: ThroughSink): number[] | undefined {
   // The peer's first nexthop in a variable, the others (another family, another gateway) in a list.
   let first: DesiredNexthop | undefined;
   let more: DesiredNexthop[] | undefined;
-  // One key per nexthop, kept by the caller: a list made at its length.
-  let keys: string[] | undefined;
+  // The ids taken, kept by the caller: a list made at its length.
+  let taken: number[] | undefined;
   let v4 = 0;
   let v6 = 0;
   const routes = state.routes;
@@ -128,13 +129,12 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds,
     let nh = first !== undefined && sameHop(first, r, onlink) ? first : undefined;
     for (let j = 0; nh === undefined && more !== undefined && j < more.length; j++) if (sameHop(more[j]!, r, onlink)) nh = more[j];
     if (nh === undefined) {
-      const key = familyOf(r.gateway) === 4 ? `${peer} 4 ${v4++}` : `${peer} 6 ${v6++}`;
-      const id = ids.take(key);
+      const id = familyOf(r.gateway) === 4 ? ids.take(peer, 4, v4++) : ids.take(peer, 6, v6++);
       // Each shape built whole: a property added after the literal is a backing store more, per peer.
       nh = onlink
         ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true, gatewayParsed: r.gatewayParsed }
         : { peer, id, gateway: r.gateway, dev: r.dev, gatewayParsed: r.gatewayParsed };
-      keys = keys === undefined ? [key] : [...keys, key];
+      taken = taken === undefined ? [id] : [...taken, id];
       if (first === undefined) first = nh;
       else if (more === undefined) more = [nh];
       else more.push(nh);
@@ -149,7 +149,7 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds,
   // compares devices as the routes give them.
   if (first !== undefined) sink.nexthop(first);
   for (let j = 0; more !== undefined && j < more.length; j++) sink.nexthop(more[j]!);
-  return keys;
+  return taken;
 }
 
 /** Whether route `r` (onlink or not) goes through nexthop `n`. */

@@ -97,13 +97,12 @@ const noKeys = (): Keys => ({ nexthops: new Set(), routes: new Set(), neighbours
 // large enough; the shape is chosen at each full pass and at each update that changes the peer count.
 //
 // A peer's own keys: a handful each, kept for thousands of peers, so arrays rather than three Sets.
-// `ids` are the peer's keys in NexthopIds, released when it goes; its nexthop ids are theirs there
-// (NexthopIds.peek), not a list more per peer.
+// `ids` are the peer's nexthop ids, taken in NexthopIds and released there when it goes.
 type PeerKeys = {
   readonly routes: readonly string[];
   readonly neighbours: readonly string[];
   readonly fdb: readonly string[];
-  readonly ids: readonly string[];
+  readonly ids: readonly number[];
 };
 /** The keys of a kind a peer has none of: one shared empty list rather than one per peer. */
 const NONE: readonly never[] = Object.freeze([]);
@@ -416,9 +415,8 @@ export class Reconciler {
     this.#want.routes.clear();
     this.#want.neighbours.clear();
     this.#want.fdb.clear();
-    this.#peers.forEach((keys) => {
-      for (let i = 0; i < keys.ids.length; i++) this.#ids.release(keys.ids[i]!);
-    });
+    // Every peer's ids go: NexthopIds holds only those of the peers in #peers.
+    this.#ids.clear();
     this.#peers.clear();
     this.#source.forEach((state, peer) => {
       if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
@@ -584,7 +582,7 @@ export class Reconciler {
     // throughNexthops makes new objects and hands them to #toWanted (resolved there in place); the
     // mode's are copied. Once per peer in a full apply of thousands, often before the JIT has made it
     // fast: plain loops.
-    let ids: readonly string[] = NONE;
+    let ids: readonly number[] = NONE;
     if (this.#through) ids = throughNexthops(peer, given, this.#ids, this.#toWanted) ?? NONE;
     else
       for (let i = 0; i < given.routes.length; i++) {
@@ -622,10 +620,9 @@ export class Reconciler {
   }
 
   #forget(peer: string, keys: PeerKeys): void {
-    for (const k of keys.ids) {
-      const id = this.#ids.peek(k);
-      if (id !== undefined && this.#want.nexthops.get(id)?.peer === peer) this.#want.nexthops.delete(id);
-      this.#ids.release(k);
+    for (const id of keys.ids) {
+      if (this.#want.nexthops.get(id)?.peer === peer) this.#want.nexthops.delete(id);
+      this.#ids.release(id);
     }
     for (const k of keys.routes) if (this.#want.routes.get(k)?.peer === peer) this.#want.routes.delete(k);
     for (const k of keys.neighbours) if (this.#want.neighbours.get(k)?.peer === peer) this.#want.neighbours.delete(k);
@@ -633,12 +630,9 @@ export class Reconciler {
     this.#peers.delete(peer);
   }
 
-  /** A peer's keys into `into`: its nexthops' ids as NexthopIds holds them for its `ids`. */
+  /** A peer's keys into `into`, its nexthops by id. */
   #addKeys(into: Keys, from: PeerKeys): void {
-    for (const k of from.ids) {
-      const id = this.#ids.peek(k);
-      if (id !== undefined) into.nexthops.add(id);
-    }
+    for (const id of from.ids) into.nexthops.add(id);
     for (const k of from.routes) into.routes.add(k);
     for (const k of from.neighbours) into.neighbours.add(k);
     for (const k of from.fdb) into.fdb.add(k);
