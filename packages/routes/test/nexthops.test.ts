@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NEXTHOP_IDS, NexthopIds } from '../src/nexthops.js';
 
-test('ids are pinned: the FNV-1a (32-bit) of the key 'PEER FAMILY SLOT', modulo the range', () => {
+test('ids are pinned: the FNV-1a (32-bit) of the key "PEER FAMILY SLOT", modulo the range', () => {
   const ids = new NexthopIds();
   const pinned: [string, 4 | 6, number, number][] = [
     ['n2', 4, 0, 0x4edc2cb5],
