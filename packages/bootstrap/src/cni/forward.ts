@@ -152,7 +152,13 @@ const exchange = (function exchange(socket: string, makeRequest: () => ServerReq
         }
       });
       handle.readStart();
-      whileWaiting();
+      // Only a warm-up, and this is libuv's connect callback: a throw here (EIO on a hung-up tty)
+      // would be uncaught, killing the shim without its CNI error while the server may run the call.
+      try {
+        whileWaiting();
+      } catch {
+        // the reply is still awaited and written as usual (or its own write fails there)
+      }
     });
     const status = handle.connect(connect, socket);
     if (status < 0) {
