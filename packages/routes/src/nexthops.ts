@@ -109,7 +109,7 @@ export interface ThroughSink {
  * becomes one DesiredNexthop, and the routes (new objects) name it by `nhid`; both go to `sink`,
  * the routes in order, then the nexthops.
  * `ids` numbers them; the ids taken are returned (undefined: none) for the caller to release when
- * the peer's entries go. Hot (once per peer in a full pass
+ * the peer's entries go, or released here if the sink throws. Hot (once per peer in a full pass
  * over thousands, often before the JIT has made it fast): a peer has a few routes, so a linear
  * search, plain loops, no list unless a peer has more than one nexthop, and routes built whole (each
  * shape one literal) rather than spread.
@@ -123,32 +123,39 @@ export function throughNexthops(peer: string, state: PeerState, ids: NexthopIds,
   let v4 = 0;
   let v6 = 0;
   const routes = state.routes;
-  for (let i = 0; i < routes.length; i++) {
-    const r = routes[i]!;
-    const onlink = r.onlink === true;
-    let nh = first !== undefined && sameHop(first, r, onlink) ? first : undefined;
-    for (let j = 0; nh === undefined && more !== undefined && j < more.length; j++) if (sameHop(more[j]!, r, onlink)) nh = more[j];
-    if (nh === undefined) {
-      const id = familyOf(r.gateway) === 4 ? ids.take(peer, 4, v4++) : ids.take(peer, 6, v6++);
-      // Each shape built whole: a property added after the literal is a backing store more, per peer.
-      nh = onlink
-        ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true, gatewayParsed: r.gatewayParsed }
-        : { peer, id, gateway: r.gateway, dev: r.dev, gatewayParsed: r.gatewayParsed };
-      taken = taken === undefined ? [id] : [...taken, id];
-      if (first === undefined) first = nh;
-      else if (more === undefined) more = [nh];
-      else more.push(nh);
+  try {
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i]!;
+      const onlink = r.onlink === true;
+      let nh = first !== undefined && sameHop(first, r, onlink) ? first : undefined;
+      for (let j = 0; nh === undefined && more !== undefined && j < more.length; j++) if (sameHop(more[j]!, r, onlink)) nh = more[j];
+      if (nh === undefined) {
+        const id = familyOf(r.gateway) === 4 ? ids.take(peer, 4, v4++) : ids.take(peer, 6, v6++);
+        // Each shape built whole: a property added after the literal is a backing store more, per peer.
+        nh = onlink
+          ? { peer, id, gateway: r.gateway, dev: r.dev, onlink: true, gatewayParsed: r.gatewayParsed }
+          : { peer, id, gateway: r.gateway, dev: r.dev, gatewayParsed: r.gatewayParsed };
+        taken = taken === undefined ? [id] : [...taken, id];
+        if (first === undefined) first = nh;
+        else if (more === undefined) more = [nh];
+        else more.push(nh);
+      }
+      sink.route(
+        r.onlink !== undefined
+          ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id, dstParsed: r.dstParsed }
+          : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id, dstParsed: r.dstParsed },
+      );
     }
-    sink.route(
-      r.onlink !== undefined
-        ? { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink, nhid: nh.id, dstParsed: r.dstParsed }
-        : { peer: r.peer, dst: r.dst, gateway: r.gateway, dev: r.dev, nhid: nh.id, dstParsed: r.dstParsed },
-    );
+    // Handed over last: the sink may resolve a nexthop's device in place, and the search above
+    // compares devices as the routes give them.
+    if (first !== undefined) sink.nexthop(first);
+    for (let j = 0; more !== undefined && j < more.length; j++) sink.nexthop(more[j]!);
+  } catch (e) {
+    // The sink threw (a device that does not exist): the caller never gets these ids to keep, so
+    // they go back now, or a retry would take the next ones and leave the kernel's at these.
+    for (let j = 0; taken !== undefined && j < taken.length; j++) ids.release(taken[j]!);
+    throw e;
   }
-  // Handed over last: the sink may resolve a nexthop's device in place, and the search above
-  // compares devices as the routes give them.
-  if (first !== undefined) sink.nexthop(first);
-  for (let j = 0; more !== undefined && j < more.length; j++) sink.nexthop(more[j]!);
   return taken;
 }
 

@@ -583,40 +583,48 @@ export class Reconciler {
     // mode's are copied. Once per peer in a full apply of thousands, often before the JIT has made it
     // fast: plain loops.
     let ids: readonly number[] = NONE;
-    if (this.#through) ids = throughNexthops(peer, given, this.#ids, this.#toWanted) ?? NONE;
-    else
-      for (let i = 0; i < given.routes.length; i++) {
-        const r = { ...given.routes[i]! };
-        r.dev = this.#ifindex(r.dev);
-        this.#want.routes.set(routeKeys[i]!, r);
+    try {
+      if (this.#through) ids = throughNexthops(peer, given, this.#ids, this.#toWanted) ?? NONE;
+      else
+        for (let i = 0; i < given.routes.length; i++) {
+          const r = { ...given.routes[i]! };
+          r.dev = this.#ifindex(r.dev);
+          this.#want.routes.set(routeKeys[i]!, r);
+        }
+      let neighbours: readonly string[] = NONE;
+      if (given.neighbours.length > 0) {
+        const keys = new Array<string>(given.neighbours.length);
+        for (let i = 0; i < keys.length; i++) {
+          const n = given.neighbours[i]!;
+          const d: DesiredNeigh = { peer: n.peer, dst: n.dst, lladdr: n.lladdr, dev: this.#ifindex(n.dev) };
+          const k = neighKey(d.dev, d.dst);
+          this.#want.neighbours.set(k, d);
+          keys[i] = k;
+        }
+        neighbours = keys;
       }
-    let neighbours: readonly string[] = NONE;
-    if (given.neighbours.length > 0) {
-      const keys = new Array<string>(given.neighbours.length);
-      for (let i = 0; i < keys.length; i++) {
-        const n = given.neighbours[i]!;
-        const d: DesiredNeigh = { peer: n.peer, dst: n.dst, lladdr: n.lladdr, dev: this.#ifindex(n.dev) };
-        const k = neighKey(d.dev, d.dst);
-        this.#want.neighbours.set(k, d);
-        keys[i] = k;
+      let fdb: readonly string[] = NONE;
+      if (given.fdb.length > 0) {
+        const keys = new Array<string>(given.fdb.length);
+        for (let i = 0; i < keys.length; i++) {
+          const f = given.fdb[i]!;
+          const d: DesiredFdb = { peer: f.peer, lladdr: f.lladdr, dst: f.dst, dev: this.#ifindex(f.dev) };
+          const k = fdbKey(d.dev, d.lladdr, d.dst);
+          this.#want.fdb.set(k, d);
+          keys[i] = k;
+        }
+        fdb = keys;
       }
-      neighbours = keys;
+      const keys: PeerKeys = { routes: routeKeys, neighbours, fdb, ids };
+      this.#peers.set(peer, keys);
+      return keys;
+    } catch (e) {
+      // A device that does not exist: the peer is not kept, so its nexthop ids go back (a retry takes
+      // the same ones, and replaces the kernel's at them) with the wanted routes and nexthops naming
+      // them. throughNexthops gave back its own if it was the one that threw.
+      this.#forget(peer, { routes: routeKeys, neighbours: NONE, fdb: NONE, ids });
+      throw e;
     }
-    let fdb: readonly string[] = NONE;
-    if (given.fdb.length > 0) {
-      const keys = new Array<string>(given.fdb.length);
-      for (let i = 0; i < keys.length; i++) {
-        const f = given.fdb[i]!;
-        const d: DesiredFdb = { peer: f.peer, lladdr: f.lladdr, dst: f.dst, dev: this.#ifindex(f.dev) };
-        const k = fdbKey(d.dev, d.lladdr, d.dst);
-        this.#want.fdb.set(k, d);
-        keys[i] = k;
-      }
-      fdb = keys;
-    }
-    const keys: PeerKeys = { routes: routeKeys, neighbours, fdb, ids };
-    this.#peers.set(peer, keys);
-    return keys;
   }
 
   #forget(peer: string, keys: PeerKeys): void {

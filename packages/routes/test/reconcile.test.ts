@@ -111,6 +111,38 @@ test("O(change), nexthop objects: a peer's new node IP is one nexthop replace at
   assert.is(big[0]!.header.nh_protocol, NETBOOT_PROTOCOL);
 });
 
+test('nexthop objects: an update that throws (a device that does not exist) gives back the ids it took; the retry replaces the nexthop at the same id', () => {
+  // The throw in a route's device (inside throughNexthops) and in a neighbour's (after it returned).
+  for (const where of ['route', 'neighbour'] as const) {
+    const { rec, kernel } = recorded({ eth0: 2 });
+    rec.on(
+      (m) => m.type === C.RTM_GETNEXTHOP,
+      () => [],
+    );
+    const mode = hostGw();
+    const peer = peerN(2);
+    const r = new Reconciler(kernel, { nexthops: 'always' });
+    r.full(mode.desired(node1, [peer]));
+    const ids = (from: number) => rec.sent.slice(from).flatMap((m) => (m.type === C.RTM_NEWNEXTHOP ? [m.attrs.NHA_ID] : []));
+    const [id] = ids(0);
+    assert.ok(id !== undefined, where);
+    const bad = mode.forPeer(node1, peer)!;
+    if (where === 'route') bad.routes[0]!.dev = 'gone0';
+    else bad.neighbours.push({ peer: peer.name, dst: '10.100.2.1', lladdr: '02:00:00:00:00:02', dev: 'gone0' });
+    assert.throws(() => r.update(new Map([[peer.name, bad]])), /link "gone0" not found/, where);
+    const at = (ip: string) => {
+      const from = rec.sent.length;
+      r.update(new Map([[peer.name, mode.forPeer(node1, { ...peer, nodeIPs: [ip] })]]));
+      return ids(from);
+    };
+    assert.equal(at('192.168.1.3'), [id], `${where}: the retry replaces the nexthop it had`);
+    assert.equal(at('192.168.1.3'), [], `${where}: and holds it once: nothing more to send`);
+    // Gone and back: the id is free again only if nothing else held it.
+    r.update(new Map([[peer.name, undefined]]));
+    assert.equal(at('192.168.1.4'), [id], `${where}: no id stays held`);
+  }
+});
+
 test('records carry their addresses parsed; a copy given another dst and gateway is written with its own', () => {
   for (const shape of ['never', 'always'] as const) {
     const { rec, kernel } = recorded({ eth0: 2 });
