@@ -166,6 +166,9 @@ export class Reconciler {
   #hasNexthops: boolean | undefined;
   // Whether the wanted routes go through nexthop objects (the shape #want is built in).
   #through = false;
+  // False while a rebuild of #want has not finished (a peer's #wantPeer threw part-way): the next full
+  // pass builds it again, or its diff would delete the kernel entries of every peer not yet re-wanted.
+  #wantWhole = true;
 
   constructor(rtnl: Kernel, opts: ReconcileOptions = {}) {
     this.#rtnl = rtnl;
@@ -232,9 +235,13 @@ export class Reconciler {
     return this.#through;
   }
 
-  /** Whether only a full pass can bring the mirror back in line (start, overrun, device changed). */
+  /**
+   * Whether only a full pass can bring the mirror back in line (start, overrun, device changed), or
+   * the wanted index: a rebuild of it threw part-way, and a repair or update against half of it could
+   * delete what the other half wants.
+   */
   get needsFull(): boolean {
-    return this.#needsFull;
+    return this.#needsFull || !this.#wantWhole;
   }
 
   /** Whether observed events or failed operations left keys for repair(). */
@@ -395,7 +402,7 @@ export class Reconciler {
     const device = this.#readKernel();
     const through = this.#shapeFor(this.#source.size);
     const moved = this.#reresolve();
-    if (moved || rebuild || through !== this.#through) {
+    if (moved || rebuild || !this.#wantWhole || through !== this.#through) {
       this.#through = through;
       this.#rewant(refused);
     }
@@ -411,6 +418,7 @@ export class Reconciler {
 
   /** The wanted index built again from every peer's entries, in the current shape. */
   #rewant(refused: Refusal[]): void {
+    this.#wantWhole = false;
     this.#want.nexthops.clear();
     this.#want.routes.clear();
     this.#want.neighbours.clear();
@@ -421,6 +429,7 @@ export class Reconciler {
     this.#source.forEach((state, peer) => {
       if (this.#wantPeer(peer, state, refused) === undefined) this.#source.delete(peer);
     });
+    this.#wantWhole = true;
   }
 
   /** The shape for a cluster of `peers` peers (nexthops.ts): the kernel's, the option's, then the size's. */
@@ -583,6 +592,10 @@ export class Reconciler {
     // mode's are copied. Once per peer in a full apply of thousands, often before the JIT has made it
     // fast: plain loops.
     let ids: readonly number[] = NONE;
+    // Kept from their first entry on, so a throw part-way forgets the ones already wanted (the rest
+    // of a list is holes: no entry is found at them).
+    let neighbours: readonly string[] = NONE;
+    let fdb: readonly string[] = NONE;
     try {
       if (this.#through) ids = throughNexthops(peer, given, this.#ids, this.#toWanted) ?? NONE;
       else
@@ -591,9 +604,9 @@ export class Reconciler {
           r.dev = this.#ifindex(r.dev);
           this.#want.routes.set(routeKeys[i]!, r);
         }
-      let neighbours: readonly string[] = NONE;
       if (given.neighbours.length > 0) {
         const keys = new Array<string>(given.neighbours.length);
+        neighbours = keys;
         for (let i = 0; i < keys.length; i++) {
           const n = given.neighbours[i]!;
           const d: DesiredNeigh = { peer: n.peer, dst: n.dst, lladdr: n.lladdr, dev: this.#ifindex(n.dev) };
@@ -601,11 +614,10 @@ export class Reconciler {
           this.#want.neighbours.set(k, d);
           keys[i] = k;
         }
-        neighbours = keys;
       }
-      let fdb: readonly string[] = NONE;
       if (given.fdb.length > 0) {
         const keys = new Array<string>(given.fdb.length);
+        fdb = keys;
         for (let i = 0; i < keys.length; i++) {
           const f = given.fdb[i]!;
           const d: DesiredFdb = { peer: f.peer, lladdr: f.lladdr, dst: f.dst, dev: this.#ifindex(f.dev) };
@@ -613,7 +625,6 @@ export class Reconciler {
           this.#want.fdb.set(k, d);
           keys[i] = k;
         }
-        fdb = keys;
       }
       const keys: PeerKeys = { routes: routeKeys, neighbours, fdb, ids };
       this.#peers.set(peer, keys);
@@ -621,8 +632,9 @@ export class Reconciler {
     } catch (e) {
       // A device that does not exist: the peer is not kept, so its nexthop ids go back (a retry takes
       // the same ones, and replaces the kernel's at them) with the wanted routes and nexthops naming
-      // them. throughNexthops gave back its own if it was the one that threw.
-      this.#forget(peer, { routes: routeKeys, neighbours: NONE, fdb: NONE, ids });
+      // them, and the neighbour and FDB entries it already wanted. throughNexthops gave back its own
+      // if it was the one that threw.
+      this.#forget(peer, { routes: routeKeys, neighbours, fdb, ids });
       throw e;
     }
   }

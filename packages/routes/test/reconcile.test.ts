@@ -143,6 +143,65 @@ test('nexthop objects: an update that throws (a device that does not exist) give
   }
 });
 
+test('a peer whose wanting throws part-way (its FDB entry names a device that does not exist) leaves none of its neighbours wanted', () => {
+  const { rec, kernel } = recorded({ eth0: 2, 'netboot.1': 9 });
+  const mode = vxlan();
+  const desired = mode.desired(node1, [peerN(2)]);
+  delete desired.device; // the recorder has no VXLAN device to repair: start from the entries
+  const r = new Reconciler(kernel, { nexthops: 'never' });
+  r.full(desired);
+  const bad = mode.forPeer(node1, peerN(3))!;
+  assert.ok(bad.neighbours.length > 0, 'neighbours are wanted before the FDB entry');
+  bad.fdb[0]!.dev = 'gone0';
+  assert.throws(() => r.update(new Map([[bad.routes[0]!.peer, bad]])), /link "gone0" not found/);
+  // The kernel lost everything (the recorder's dumps are empty): a resync writes back only what is wanted.
+  const from = rec.sent.length;
+  const report = r.resync();
+  assert.equal(
+    [report.changed.neighbours.set.map((c) => c.to.peer), report.changed.fdb.add.map((d) => d.peer), report.changed.routes.add.map((d) => d.peer)],
+    [['n2'], ['n2'], ['n2']],
+  );
+  assert.not.ok(
+    rec.sent.slice(from).some((m) => m.attrs.NDA_DST === '10.100.3.0' || m.attrs.NDA_DST === '192.168.1.3'),
+    "nothing of n3's is written",
+  );
+});
+
+test('a full pass whose rebuild of the wanted index throws part-way (a device gone) leaves the next resync to rebuild it: no peer loses its routes', () => {
+  const index: Record<string, number> = { eth0: 2, eth1: 3 };
+  const { rec, kernel } = recorded(index);
+  // The kernel's routes: what was added or replaced and not deleted since.
+  rec.on(
+    (m) => m.type === C.RTM_GETROUTE,
+    () => {
+      const live = new Map<unknown, NlMessage>();
+      for (const m of rec.sent)
+        if (m.type === C.RTM_NEWROUTE) live.set(m.attrs.RTA_DST, m);
+        else if (m.type === C.RTM_DELROUTE) live.delete(m.attrs.RTA_DST);
+      return [...live.values()].map((m) => ({ type: C.RTM_NEWROUTE, header: m.header, attrs: m.attrs }));
+    },
+  );
+  const desired = hostGw().desired(node1, [peerN(2), peerN(3), peerN(4)]);
+  desired.routes[1]!.dev = 'eth1'; // n3's
+  const r = new Reconciler(kernel, { nexthops: 'never' });
+  assert.is(r.full(desired).changed.routes.add.length, 3);
+  const deleted = () => rec.sentOf(C.RTM_DELROUTE).map((m) => m.attrs.RTA_DST);
+  delete index.eth1;
+  // The device moved: the index is rebuilt, and n3's route names a device that is not there.
+  assert.throws(() => r.resync(), /link "eth1" not found/);
+  assert.ok(r.needsFull, 'a repair or update would diff against half an index: the Network resyncs instead');
+  assert.throws(() => r.resync(), /link "eth1" not found/, 'the retry rebuilds, and meets the same device');
+  assert.equal(deleted(), [], "n2's and n4's routes stay (n3's too: it is still wanted)");
+  index.eth1 = 5; // back, as a new device
+  const back = r.resync();
+  assert.equal([back.failures, deleted()], [[], []]);
+  assert.equal(
+    back.changed.routes.replace.map((c) => [c.to.peer, c.to.dev]),
+    [['n3', 5]],
+  );
+  assert.is(r.resync().operations, 0, 'and all of it is in place');
+});
+
 test('records carry their addresses parsed; a copy given another dst and gateway is written with its own', () => {
   for (const shape of ['never', 'always'] as const) {
     const { rec, kernel } = recorded({ eth0: 2 });
