@@ -132,6 +132,32 @@ test('a request that comes in pieces is answered; a plugin that leaves mid-reque
   }
 });
 
+test('close() resolves only once a reply that had to wait is written', async () => {
+  const socket = join(dir, 'slow.sock');
+  const lines: string[] = [];
+  const server = await serveCni({ socket, log: (l) => lines.push(l) });
+  // A bad CNI_COMMAND is named in the error: a reply of megabytes, more than the socket takes at once.
+  const command = 'X'.repeat(4 << 20);
+  const c = connect(socket);
+  let data = '';
+  c.setEncoding('utf8');
+  c.on('data', (d: string) => (data += d));
+  c.pause(); // a plugin not reading yet: the server's write has to wait
+  c.write(`${JSON.stringify({ v: 2, env: { CNI_COMMAND: command }, stdin: '{"cniVersion": "1.1.0"}', pid: process.pid })}\n`);
+  const ended = new Promise<void>((resolve) => c.on('end', resolve));
+  while (!lines.some((l) => l.includes('exit 1'))) await new Promise((r) => setTimeout(r, 10)); // answered: its write started
+  let closed = false;
+  const closing = server.close().then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 200));
+  const early = closed;
+  c.resume();
+  await Promise.all([closing, ended]);
+  assert.not.ok(early, 'close() resolved while the reply was still being written');
+  const reply = JSON.parse(data);
+  assert.is(reply.code, 1);
+  assert.match(JSON.parse(reply.stdout).msg, command);
+});
+
 test('a second server on a live socket is refused; a stale socket file is replaced', async () => {
   const socket = join(dir, 'twice.sock');
   const first = await serveCni({ socket });

@@ -37,7 +37,7 @@ const MAX_REQUEST = 16 << 20;
 
 export interface CniServer {
   readonly socket: string;
-  /** Stops accepting, removes the socket, and resolves once the calls already taken are answered. */
+  /** Stops accepting, removes the socket, and resolves once the calls already taken are answered (their replies written). */
   close(): Promise<void>;
 }
 
@@ -159,6 +159,8 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   let queue: Promise<void> = Promise.resolve();
   /** Connections whose request has not arrived yet, by their hang-up: close() hangs them up (the shim answers 11). */
   const waiting = new Set<() => void>();
+  /** Replies still being written (the write had to wait), done when written and closed: close() waits for them. */
+  const writing = new Set<Promise<void>>();
 
   async function run(req: unknown, peer: ReturnType<typeof peerNamespaces>): Promise<ServerReply> {
     if (!isRequest(req) || req.v !== PROTOCOL_VERSION) return { fallback: `not a protocol v${PROTOCOL_VERSION} request (plugin and server versions differ)` };
@@ -247,10 +249,19 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
 
   /** Writes `text` and closes the connection once it is written (at once, unless the write had to wait). */
   function answer(conn: PipeHandle, text: string, hangUp: () => void): void {
-    const req = Object.assign(new stream.WriteWrap(), { handle: conn, oncomplete: hangUp, async: false });
+    let written!: () => void;
+    const done = new Promise<void>((resolve) => (written = resolve));
+    const oncomplete = () => {
+      hangUp();
+      written();
+    };
+    const req = Object.assign(new stream.WriteWrap(), { handle: conn, oncomplete, async: false });
     const status = conn.writeUtf8String(req, text);
     // A failed write (the shim left) or one done already: nothing more to wait for.
-    if (status < 0 || stream.streamBaseState[stream.kLastWriteWasAsync] === 0) hangUp();
+    if (status < 0 || stream.streamBaseState[stream.kLastWriteWasAsync] === 0) return hangUp();
+    // Still in libuv's queue: a process that exits once close() resolved would lose it.
+    writing.add(done);
+    void done.then(() => writing.delete(done));
   }
 
   await clearPath(o.socket);
@@ -294,6 +305,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         }
       }
       await queue;
+      await Promise.all(writing);
     },
   };
 }
