@@ -4,7 +4,7 @@
 // (fallback), one that takes a request and closes without a reply (error 11, no second attempt), and
 // the agent's option that serves the plugin.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,16 @@ test('a second server on a live socket is refused; a stale socket file is replac
   (stale as unknown as { _handle: { close(): void } })._handle.close(); // closed without unlinking
   const next = await serveCni({ socket });
   await next.close();
+});
+
+test("close() never removes a successor's file at the path, only its own socket", async () => {
+  const socket = join(dir, 'succ.sock');
+  const a = await serveCni({ socket });
+  rmSync(socket);
+  writeFileSync(socket, 'successor'); // what took the path over meanwhile
+  await a.close();
+  assert.ok(existsSync(socket), "the successor's file was removed");
+  rmSync(socket);
 });
 
 test('a server of another protocol falls back; one that closes without a reply is error 11, never run twice', async () => {

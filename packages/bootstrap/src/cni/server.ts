@@ -13,7 +13,7 @@
 // only in the shim's mount namespace (a runtime that mounts it privately) therefore always falls back.
 // /proc/self/… paths are rewritten by the shim to its pid. Relative paths in the config would resolve
 // against this process's working directory: the plugin is given absolute ones in practice.
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -266,15 +266,27 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
 
   await clearPath(o.socket);
   const server = new pipe.Pipe(pipe.constants.SERVER);
-  // The socket is made 0600 from the start (umask during bind), not chmod-ed after a window.
+  // Bound beside the path, then renamed onto it (an atomic replace of a stale socket): libuv unlinks
+  // the name it bound when the handle closes, whatever file is there by then, so it must never be the
+  // real path — a successor's socket there would go. The socket is 0600 from the start (umask).
+  const bound = `${o.socket}.${process.pid}.tmp`;
+  rmSync(bound, { force: true }); // left by a killed process that had our pid
   const umask = process.umask(0o177);
   let status: number;
   try {
-    status = server.bind(o.socket);
+    status = server.bind(bound);
   } finally {
     process.umask(umask);
   }
   if (status === 0) status = server.listen(511); // node:net's default backlog
+  if (status === 0) {
+    try {
+      chmodSync(bound, 0o600);
+      renameSync(bound, o.socket);
+    } catch (err) {
+      status = -Math.abs((err as NodeJS.ErrnoException).errno ?? 1); // libuv's (negative) errno
+    }
+  }
   if (status < 0) {
     server.close();
     throw new CniError(CniCode.IoFailure, `cannot listen on ${o.socket}: ${getSystemErrorName(status)}`);
@@ -282,7 +294,6 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   server.onconnection = (err, client) => {
     if (err === 0 && client !== undefined) onConnection(client);
   };
-  chmodSync(o.socket, 0o600);
   const ino = statSync(o.socket).ino;
   // Off the first pod's path (warm.ts); a call that comes meanwhile shares the loading.
   loadVerbs().then(
