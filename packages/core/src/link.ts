@@ -65,7 +65,8 @@ export type VethSpec = CommonSpec & {
    * gives each end one per CPU and then cuts the real count to 1 on the registered device, which
    * waits for an expedited RCU grace period per end (IPIs to every CPU, ~0.1–0.3 ms and a
    * preempted thread on each); 1 asks for what it ends with, and the pair is made without either wait
-   * (`ethtool -L` cannot raise them later).
+   * (`ethtool -L` cannot raise them later). `ensureLink` does not compare queue counts: an existing veth
+   * with other counts is kept as it is.
    */
   queues?: number;
 };

@@ -1,4 +1,5 @@
 // Links against the kernel, each test in fresh namespaces, results checked with `ip -j` and ping.
+import { readFileSync } from 'node:fs';
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetlinkError, isNotFound } from '../src/netlink/errors.js';
@@ -194,8 +195,14 @@ test('veth queues: both ends made with that many TX and RX queues (ip -d); out o
       const queues = (ns: NetnsRef, dev: string) => [ipLink(ns, dev).num_tx_queues, ipLink(ns, dev).num_rx_queues];
       assert.equal(queues(a, 'vq'), [1, 1]);
       assert.equal(queues(b, 'eth0'), [1, 1]);
+      // /sys/devices/system/cpu/possible is e.g. '0-1' or '0': its last number + 2 is one more than the possible CPUs.
+      const more = Number(readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(/[-,]/).pop()) + 2;
+      // And one more than the possible CPUs, which no default gives: the 1/1 above is the option's on any machine too.
+      link.create({ kind: 'veth', name: 'vqn', queues: more, peer: { name: 'eth3', netns: b } });
+      assert.equal(queues(a, 'vqn'), [more, more]);
+      assert.equal(queues(b, 'eth3'), [more, more]);
       throwsA(() => link.create({ kind: 'veth', name: 'vz', queues: 0, peer: { name: 'eth2', netns: b } }), InvalidLinkSpecError);
-      assert.equal(names(a).sort(), ['lo', 'vq']);
+      assert.equal(names(a).sort(), ['lo', 'vq', 'vqn']);
     });
   });
 });
