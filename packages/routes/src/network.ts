@@ -273,8 +273,10 @@ export class Network {
         const refused: Refusal[] = [];
         const changes = new Map<string, PeerState | undefined>();
         for (const [name, peer] of this.#pending) changes.set(name, peer === undefined ? undefined : this.#forPeer(peer, refused));
-        this.#pending.clear();
+        // Cleared only once applied: an update that throws part-way (a peer naming a device that does
+        // not exist) leaves every change to be retried after the resync the catch schedules.
         report = r.update(changes, refused);
+        this.#pending.clear();
       } else {
         report = r.repair();
       }

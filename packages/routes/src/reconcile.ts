@@ -306,8 +306,20 @@ export class Reconciler {
         this.#addKeys(keys, old);
         this.#forget(peer, old);
       }
+      const prev = this.#source.get(peer);
       this.#source.delete(peer);
-      const wanted = state === undefined ? undefined : this.#wantPeer(peer, state, refused);
+      let wanted: PeerKeys | undefined;
+      try {
+        wanted = state === undefined ? undefined : this.#wantPeer(peer, state, refused);
+      } catch (e) {
+        // Its old entries were forgotten above: it keeps its previous state, and the next full pass
+        // rebuilds the index from it, or its resync would delete the routes the change failed to replace.
+        if (prev !== undefined) {
+          this.#source.set(peer, prev);
+          this.#wantWhole = false;
+        }
+        throw e;
+      }
       if (wanted === undefined) continue;
       this.#source.set(peer, state!);
       this.#addKeys(keys, wanted);

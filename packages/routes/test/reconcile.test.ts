@@ -30,6 +30,22 @@ function recorded(index: Record<string, number>): { rec: RequestRecorder; kernel
   };
 }
 
+/** recorded(), whose route dumps give what was added or replaced and not deleted since. */
+function liveRoutes(index: Record<string, number>): { rec: RequestRecorder; kernel: Kernel } {
+  const { rec, kernel } = recorded(index);
+  rec.on(
+    (m) => m.type === C.RTM_GETROUTE,
+    () => {
+      const live = new Map<unknown, NlMessage>();
+      for (const m of rec.sent)
+        if (m.type === C.RTM_NEWROUTE) live.set(m.attrs.RTA_DST, m);
+        else if (m.type === C.RTM_DELROUTE) live.delete(m.attrs.RTA_DST);
+      return [...live.values()].map((m) => ({ type: C.RTM_NEWROUTE, header: m.header, attrs: m.attrs }));
+    },
+  );
+  return { rec, kernel };
+}
+
 function golden(slug: string): NlMessage {
   return readGolden(join(import.meta.dirname, 'golden', `${slug}.hex`));
 }
@@ -169,18 +185,7 @@ test('a peer whose wanting throws part-way (its FDB entry names a device that do
 
 test('a full pass whose rebuild of the wanted index throws part-way (a device gone) leaves the next resync to rebuild it: no peer loses its routes', () => {
   const index: Record<string, number> = { eth0: 2, eth1: 3 };
-  const { rec, kernel } = recorded(index);
-  // The kernel's routes: what was added or replaced and not deleted since.
-  rec.on(
-    (m) => m.type === C.RTM_GETROUTE,
-    () => {
-      const live = new Map<unknown, NlMessage>();
-      for (const m of rec.sent)
-        if (m.type === C.RTM_NEWROUTE) live.set(m.attrs.RTA_DST, m);
-        else if (m.type === C.RTM_DELROUTE) live.delete(m.attrs.RTA_DST);
-      return [...live.values()].map((m) => ({ type: C.RTM_NEWROUTE, header: m.header, attrs: m.attrs }));
-    },
-  );
+  const { rec, kernel } = liveRoutes(index);
   const desired = hostGw().desired(node1, [peerN(2), peerN(3), peerN(4)]);
   desired.routes[1]!.dev = 'eth1'; // n3's
   const r = new Reconciler(kernel, { nexthops: 'never' });
@@ -200,6 +205,41 @@ test('a full pass whose rebuild of the wanted index throws part-way (a device go
     [['n3', 5]],
   );
   assert.is(r.resync().operations, 0, 'and all of it is in place');
+});
+
+test("an update that throws at one peer (a device that does not exist) keeps that peer's old routes wanted: the resync deletes none, and the retry applies every change", () => {
+  const index: Record<string, number> = { eth0: 2 };
+  const { rec, kernel } = liveRoutes(index);
+  const mode = hostGw();
+  const r = new Reconciler(kernel, { nexthops: 'never' });
+  assert.is(r.full(mode.desired(node1, [peerN(2), peerN(3), peerN(4)])).changed.routes.add.length, 3);
+  const deleted = () => rec.sentOf(C.RTM_DELROUTE).map((m) => m.attrs.RTA_DST);
+  const n3 = mode.forPeer(node1, peerN(3))!;
+  n3.routes[0]!.dev = 'gone0';
+  const n4 = mode.forPeer(node1, { ...peerN(4), podCIDRs: ['10.100.44.0/24'] })!;
+  const changes = new Map([
+    ['n3', n3],
+    ['n4', n4],
+  ]);
+  assert.throws(() => r.update(changes), /link "gone0" not found/);
+  r.resync();
+  assert.equal(deleted(), [], "n3's old route stays: it is still wanted");
+  index.gone0 = 4;
+  assert.equal(r.update(changes).failures, []);
+  assert.is(r.resync().operations, 0, 'the retry put all of it in place');
+  const routes = new Map<unknown, unknown>();
+  for (const m of rec.sent)
+    if (m.type === C.RTM_NEWROUTE) routes.set(m.attrs.RTA_DST, m.attrs.RTA_OIF);
+    else if (m.type === C.RTM_DELROUTE) routes.delete(m.attrs.RTA_DST);
+  assert.equal(
+    [...routes].sort(),
+    [
+      ['10.100.2.0', 2],
+      ['10.100.3.0', 4],
+      ['10.100.44.0', 2],
+    ],
+    "n3 through its device, n4 at its new pod CIDR, n4's old route gone",
+  );
 });
 
 test('records carry their addresses parsed; a copy given another dst and gateway is written with its own', () => {
