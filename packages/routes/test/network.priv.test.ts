@@ -44,7 +44,7 @@ interface Running {
 }
 
 /** A Network per node with every node as a peer, started and through its first pass. */
-type StartOptions = ReconcileOptions & Pick<NetworkOptions, 'monitorWait'>;
+type StartOptions = ReconcileOptions & Pick<NetworkOptions, 'monitorWait' | 'retryMs'>;
 
 async function start(c: Cluster, mode: Mode, node: ClusterNode, peers = c.nodes.map((n) => n.peer), opts: StartOptions = {}): Promise<Running> {
   const reports: Report[] = [];
@@ -313,6 +313,41 @@ test('vxlan: a device recreated by hand with the wrong VNI is repaired, reported
       assert.equal(pingMatrix(c), []);
     } finally {
       await Promise.all(nets.map((r) => r.stop()));
+    }
+  }));
+
+test("host-gw: peer changes whose update throws at one peer (a device that does not exist) are all retried; that peer's routes stay meanwhile", () =>
+  withCluster(1, async (c) => {
+    const base = hostGw();
+    let broken = true;
+    // node2's new entries name a device that is not there until `broken` is cleared.
+    const mode: Mode = {
+      ...base,
+      forPeer: (node, peer) => {
+        const s = base.forPeer(node, peer);
+        if (broken && peer.name === 'node2' && s !== undefined) s.routes[0]!.dev = 'gone0';
+        return s;
+      },
+    };
+    const [n1, n2, n3] = c.nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const r = await start(c, mode, n1, undefined, { nexthops: 'never', retryMs: 50 });
+    try {
+      assert.equal(ownedRoutes(n1), hostGwRoutes([n2, n3]));
+      // Both change pod CIDR (the routes only: no pod there to ping); node2's update throws first.
+      const peer2: Peer = { ...n2.peer, podCIDRs: ['10.244.22.0/24', 'fd00:244:22::/64'] };
+      const peer3: Peer = { ...n3.peer, podCIDRs: ['10.244.33.0/24', 'fd00:244:33::/64'] };
+      r.net.upsertPeer(peer2);
+      r.net.upsertPeer(peer3);
+      await new Promise((res) => setTimeout(res, 400)); // several failed updates and resyncs
+      assert.equal(ownedRoutes(n1), hostGwRoutes([n2, n3]), "node2's routes stay; node3's change waits");
+      broken = false;
+      const want = hostGwRoutes([
+        { ...n2, peer: peer2 },
+        { ...n3, peer: peer3 },
+      ]);
+      await waitFor(() => JSON.stringify(ownedRoutes(n1)) === JSON.stringify(want), 1000, 'both changes applied at the retry');
+    } finally {
+      await r.stop();
     }
   }));
 
