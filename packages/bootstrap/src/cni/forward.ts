@@ -20,6 +20,7 @@
 // biome-ignore-all format: the parentheses around function expressions make V8 compile them eagerly (above)
 // biome-ignore-all lint/complexity/useArrowFunction: V8 compiles parenthesised `function` expressions eagerly, arrows not (above)
 import { readlinkSync } from 'node:fs';
+import { type PipeBindings, pipeBindings } from './pipe.js';
 import { isSupportedVersion, LATEST_VERSION } from './versions.js';
 
 /** Where the server listens unless the conflist's `server` field says otherwise. */
@@ -78,37 +79,24 @@ const utf8 = (function utf8(bytes: Uint8Array): string {
   return typeof utf8Slice === 'function' ? utf8Slice.call(bytes, 0, bytes.length) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString();
 });
 
-/** libuv's pipe and stream bindings, the part of them this client uses. */
-interface PipeHandle {
-  connect(req: { oncomplete(status: number): void }, path: string): number;
-  writeUtf8String(req: object, text: string): number;
-  readStart(): number;
-  onread: (buffer: ArrayBuffer) => void;
-  close(): void;
-}
-
 /**
  * Sends one request; resolves with the reply, or `unsent` when no server took it (nothing ran). The
  * request is made once connect(2) was issued, while the server wakes and accepts (the completion
  * comes in the next turn of the loop): on two busy cores its ~0.2 ms (readlinks, JSON) overlap the
  * server's accept instead of coming before it.
- * Through libuv's pipe handle directly (process.binding('pipe_wrap'): deprecated in documentation only,
- * DEP0111, and on Node's allow list): node:net would first load and compile Node's socket and stream
- * layers — the shim's steps measured 8 ms of CPU per call with node:net, 1.5 ms this way. Where the
- * binding is missing, nothing is sent and the call runs in-process. `whileWaiting` runs once the
+ * Through libuv's pipe handle directly (pipe.ts): the shim's steps measured 8 ms of CPU per call with
+ * node:net, 1.5 ms this way. Where the binding is missing, nothing is sent and the call runs in-process. `whileWaiting` runs once the
  * request is written, while the server works on it.
  */
 const exchange = (function exchange(socket: string, makeRequest: () => ServerRequest, whileWaiting: () => void): Promise<ServerReply | { unsent: string } | { lost: string }> {
   return new Promise((function (resolve) {
-    let pipe: { Pipe: new (type: number) => PipeHandle; PipeConnectWrap: new () => { oncomplete(status: number): void }; constants: { SOCKET: number } };
-    let stream: { WriteWrap: new () => Record<string, unknown>; streamBaseState: Int32Array; kReadBytesOrError: number; kArrayBufferOffset: number };
+    let bindings: PipeBindings;
     try {
-      const node = process as unknown as { binding(name: string): unknown }; // untyped in @types/node
-      pipe = node.binding('pipe_wrap') as typeof pipe;
-      stream = node.binding('stream_wrap') as typeof stream;
+      bindings = pipeBindings();
     } catch (err) {
       return resolve({ unsent: `this Node has no pipe binding (${(err as Error).message})` });
     }
+    const { pipe, stream } = bindings;
     const errno = (status: number) => (require('node:util') as typeof import('node:util')).getSystemErrorName(status);
     const handle = new pipe.Pipe(pipe.constants.SOCKET);
     const chunks: Uint8Array[] = [];
@@ -131,11 +119,11 @@ const exchange = (function exchange(socket: string, makeRequest: () => ServerReq
       // a fresh process the first Buffer#includes, Buffer.from, Buffer.concat and toString each cost
       // ~0.03–0.3 ms (Node's JS around them is compiled on first use): a plain Uint8Array view, its
       // own indexOf, a single chunk as it is, and the UTF-8 decoder directly (utf8) instead.
-      handle.onread = (function (buffer: ArrayBuffer) {
+      handle.onread = (function (buffer: ArrayBuffer | undefined) {
         if (replied) return handle.close(); // the server's EOF after a fallback: the verb runs in-process now
         const n = stream.streamBaseState[stream.kReadBytesOrError]!;
         if (n > 0) {
-          const chunk = new Uint8Array(buffer, stream.streamBaseState[stream.kArrayBufferOffset], n);
+          const chunk = new Uint8Array(buffer!, stream.streamBaseState[stream.kArrayBufferOffset], n);
           chunks.push(chunk);
           if (chunk.indexOf(10) < 0) return;
         }

@@ -21,6 +21,7 @@ import { peerPid } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
 import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
 import { lazy } from './lazy.js';
+import { type PipeBindings, type PipeHandle, pipeBindings } from './pipe.js';
 import { dispatch } from './skel.js';
 import { verbs } from './verbs/index.js';
 import { loadVerbs } from './warm.js';
@@ -71,41 +72,15 @@ function peerNamespaces(fd: number): { net: number; mnt: number } | string {
   }
 }
 
-/** libuv's pipe handle (process.binding('pipe_wrap')), the part of it the server uses. */
-interface PipeHandle {
-  /** The descriptor (Linux), for SO_PEERCRED. */
-  readonly fd: number;
-  bind(path: string): number;
-  listen(backlog: number): number;
-  onconnection: (status: number, client: PipeHandle | undefined) => void;
-  readStart(): number;
-  onread: (buffer: ArrayBuffer | undefined) => void;
-  writeUtf8String(req: object, text: string): number;
-  close(): void;
-}
-
-interface Bindings {
-  pipe: { Pipe: new (type: number) => PipeHandle; constants: { SERVER: number } };
-  stream: {
-    WriteWrap: new () => Record<string, unknown>;
-    streamBaseState: Int32Array;
-    kReadBytesOrError: number;
-    kArrayBufferOffset: number;
-    kLastWriteWasAsync: number;
-  };
-}
-
 /**
- * The server's connections go through libuv's pipe handles directly, as the shim's do (forward.ts;
- * process.binding is deprecated in documentation only, DEP0111): node:net's Socket, its stream
- * states and events cost the server ~0.5 ms of CPU per call (a profile of 200 calls), half of it
- * between a request's arrival and its reply being written. Missing in some future Node: then the
- * server does not start (the plugin runs every call itself).
+ * The server's connections go through libuv's pipe handles directly, as the shim's do (pipe.ts):
+ * node:net's Socket, its stream states and events cost the server ~0.5 ms of CPU per call (a profile
+ * of 200 calls), half of it between a request's arrival and its reply being written. Missing in some
+ * future Node: then the server does not start (the plugin runs every call itself).
  */
-function bindings(): Bindings {
+function bindings(): PipeBindings {
   try {
-    const node = process as unknown as { binding(name: string): unknown }; // untyped in @types/node
-    return { pipe: node.binding('pipe_wrap') as Bindings['pipe'], stream: node.binding('stream_wrap') as Bindings['stream'] };
+    return pipeBindings();
   } catch (err) {
     throw new CniError(CniCode.Internal, `this Node has no pipe binding (${(err as Error).message}): the plugin runs its calls itself`, { cause: err });
   }
