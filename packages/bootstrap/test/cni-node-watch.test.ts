@@ -1,9 +1,10 @@
 // What a warm server's kept node facts (node-watch.ts NodeFacts) make of each rtnetlink event, fed as
 // the kernel's bytes: the pods' own veths and their IPv6 link-local routes change nothing; the
-// bridge's link or address events drop the bridge; a route that covers the uplink probe, a rule, or
+// bridge's own RTM_NEWLINK is handed back to be decoded (bridgeChanged: kept as it now is while still
+// up, else dropped); its other link or address events drop the bridge; a route that covers the uplink probe, a rule, or
 // another device's link event drops the uplink; a change of `all` forwarding drops every bridge.
 // The kernel end of it (a served ADD after each such change) is in cni-server.priv.test.ts.
-import { constants } from '@netboot/core';
+import { constants, type Link } from '@netboot/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NodeFacts } from '../src/cni/node-watch.js';
@@ -57,7 +58,7 @@ function after(...events: Buffer[]): { bridge: boolean; uplink: boolean } {
   const facts = new NodeFacts();
   facts.bridges.set('cni0', { link: { index: BRIDGE } as never, gateways: new Set(['10.244.1.1/24']) });
   facts.uplink = { mtu: 1400, index: UPLINK };
-  for (const e of events) facts.apply(e, 0, e.length);
+  for (const e of events) assert.not.ok(facts.apply(e, 0, e.length), 'nothing to decode');
   return { bridge: facts.bridges.has('cni0'), uplink: facts.uplink !== undefined };
 }
 
@@ -79,8 +80,24 @@ test("a pod's own events change nothing: its veth's links, link-local address an
   );
 });
 
-test('the bridge: its link or address events drop it (and only it)', () => {
-  assert.equal(after(link(BRIDGE, 'cni0')), { bridge: false, uplink: true });
+test("the bridge's own RTM_NEWLINK (a port joined or left): decoded, it replaces the kept link while the bridge is up", () => {
+  const facts = new NodeFacts();
+  const was = { index: BRIDGE, name: 'cni0', kind: 'bridge', up: true, address: '02:00:00:00:00:01' } as Link;
+  facts.bridges.set('cni0', { link: was, gateways: new Set(['10.244.1.1/24']) });
+  facts.uplink = { mtu: 1400, index: UPLINK };
+  const event = link(BRIDGE, 'cni0');
+  assert.ok(facts.apply(event, 0, event.length), 'to be decoded');
+  assert.ok(facts.bridges.has('cni0'), 'not dropped before it is decoded');
+  facts.bridgeChanged({ ...was, address: '02:00:00:00:00:02' });
+  assert.equal(facts.bridges.get('cni0'), { link: { ...was, address: '02:00:00:00:00:02' }, gateways: new Set(['10.244.1.1/24']) });
+  assert.ok(facts.uplink !== undefined, 'the uplink stays');
+  facts.bridgeChanged({ ...was, up: false });
+  assert.not.ok(facts.bridges.has('cni0'), 'down: dropped');
+  assert.equal(after(addr(BRIDGE, constants.RTM_DELADDR), link(BRIDGE, 'cni0')), { bridge: false, uplink: false }, 'no longer kept: another device');
+});
+
+test('the bridge: its other link or address events drop it (and only it)', () => {
+  assert.equal(after(link(BRIDGE, 'cni0', constants.RTM_DELLINK)), { bridge: false, uplink: true });
   assert.equal(after(addr(BRIDGE, constants.RTM_DELADDR)), { bridge: false, uplink: true });
   assert.equal(after(netconf(constants.AF_INET, -1)), { bridge: false, uplink: true }, 'net.ipv4.ip_forward (all)');
   assert.equal(after(netconf(constants.AF_INET6, -2)), { bridge: false, uplink: true }, 'default');

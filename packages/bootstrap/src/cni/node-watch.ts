@@ -8,8 +8,12 @@
 //
 // Each ADD and DEL makes ~10 events of its own (the host veth's links, its IPv6 link-local routes,
 // its netconf): they are judged from a few bytes of each (receiveNow's accept), never decoded — a full
-// decode of them would cost more than the requests they save.
-import { constants, type Link, NetlinkDecodeError, NetlinkSocket, type Rtnl, SyscallError } from '@netboot/core';
+// decode of them would cost more than the requests they save. The one exception is the bridge's own
+// RTM_NEWLINK, which every port joining or leaving makes: it carries the whole link (MAC, flags), so
+// it is decoded and replaces the kept bridge. Dropping the bridge there, as any other event of it
+// does, made every served ADD read the bridge again, add its gateway again (EEXIST), read
+// ip_forward, and — the bridge's event then counting as another device's — probe the uplink again.
+import { constants, decodeLink, type Link, NetlinkDecodeError, NetlinkSocket, type Rtnl, SyscallError } from '@netboot/core';
 
 /** Names of the links netboot makes per pod (wiring.ts HOST_VETH_PREFIX): their events change no kept fact. */
 const OWN_LINK_PREFIX = 'nbv';
@@ -56,11 +60,17 @@ export class NodeFacts {
     this.uplink = undefined;
   }
 
-  /** Applies one message from the groups above: the netlink message at `buf[off, end)`. */
-  apply(buf: Buffer, off: number, end: number): void {
+  /**
+   * Applies one message from the groups above: the netlink message at `buf[off, end)`. True for a
+   * kept bridge's RTM_NEWLINK, which is left as it is: the caller decodes it for bridgeChanged().
+   */
+  apply(buf: Buffer, off: number, end: number): boolean {
     const body = off + 16;
     switch (buf.readUInt16LE(off + 4)) {
       case constants.RTM_NEWLINK:
+        if (end >= body + 16 && this.keptBridge(buf.readInt32LE(body + 4))) return true;
+        if (end >= body + 16) this.linkChanged(buf.readInt32LE(body + 4), attr(buf, body + 16, end, constants.IFLA_IFNAME));
+        break;
       case constants.RTM_DELLINK:
         if (end >= body + 16) this.linkChanged(buf.readInt32LE(body + 4), attr(buf, body + 16, end, constants.IFLA_IFNAME));
         break;
@@ -85,6 +95,27 @@ export class NodeFacts {
         break;
       }
     }
+    return false;
+  }
+
+  /**
+   * A kept bridge's RTM_NEWLINK, decoded: it replaces the kept link (its gateways stay: addresses have
+   * events of their own) while it is still that bridge, up; else the bridge is dropped. Either way the
+   * uplink goes when the bridge is the uplink.
+   */
+  bridgeChanged(link: Link): void {
+    for (const [name, kept] of this.bridges) {
+      if (kept.link.index !== link.index) continue;
+      if (link.name === name && link.kind === 'bridge' && link.up) this.bridges.set(name, { link, gateways: kept.gateways });
+      else this.bridges.delete(name);
+      if (link.index === this.uplink?.index) this.uplink = undefined;
+      return;
+    }
+  }
+
+  private keptBridge(index: number): boolean {
+    for (const kept of this.bridges.values()) if (kept.link.index === index) return true;
+    return false;
   }
 
   private linkChanged(index: number, name: Buffer | undefined): void {
@@ -148,7 +179,9 @@ export class NodeWatch {
   sync(): NodeFacts {
     for (;;) {
       try {
-        if (this.sock.receiveNow(this.judge) === undefined) return this.facts;
+        const bridges = this.sock.receiveNow(this.judge);
+        if (bridges === undefined) return this.facts;
+        for (const m of bridges) this.facts.bridgeChanged(decodeLink(m));
       } catch (err) {
         // ENOBUFS: the kernel dropped events; a malformed datagram: read but not understood.
         this.facts.forget();
@@ -157,11 +190,8 @@ export class NodeWatch {
     }
   }
 
-  /** Judges each event from its bytes; none is decoded. */
-  private readonly judge = (buf: Buffer, start: number, end: number): boolean => {
-    this.facts.apply(buf, start, end);
-    return false;
-  };
+  /** Judges each event from its bytes; only a kept bridge's RTM_NEWLINK is decoded. */
+  private readonly judge = (buf: Buffer, start: number, end: number): boolean => this.facts.apply(buf, start, end);
 
   close(): void {
     this.sock.close();
