@@ -52,10 +52,12 @@ const podCIDR = (i: number): string => `10.${1 + (i >> 8)}.${i & 255}.0/24`;
 const peer = (i: number, ip = nodeIP(i)): Peer => ({ name: `n${i}`, nodeIPs: [ip], podCIDRs: [podCIDR(i)] });
 const self: Peer = { name: 'self', nodeIPs: ['172.16.0.1'], podCIDRs: ['10.0.0.0/24'] };
 
-/** This thread's CPU and run-queue wait so far, ms (/proc/thread-self/schedstat: on-CPU ns, waiting-to-run ns, slices). */
-function schedstat(): { cpu: number; wait: number } {
-  const [cpu, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-  return { cpu: cpu! / 1e6, wait: wait! / 1e6 };
+/**
+ * ms this thread has waited for a core (/proc/thread-self/schedstat's run_delay: exact, as it grows only
+ * while the thread is off-CPU; its CPU column there is updated at ticks and switches only, too coarse here).
+ */
+function waitedMs(): number {
+  return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
 }
 
 function ms(fn: () => void): number {
@@ -156,8 +158,7 @@ interface Row {
   /** Whether netboot's full apply went through nexthop objects. */
   nexthops: boolean;
   full: number[];
-  /** The full apply's main-thread CPU and its wait for a core (V8's compiler and GC threads take the other), ms. */
-  fullCpu: number[];
+  /** How long the full apply's main thread waited for a core (V8's compiler and GC threads take the other), ms. */
   fullWait: number[];
   ref: number[];
   refNh: number[];
@@ -175,7 +176,6 @@ function bench(modeName: string, n: number): void {
     n,
     nexthops: false,
     full: [],
-    fullCpu: [],
     fullWait: [],
     ref: [],
     refNh: [],
@@ -195,11 +195,9 @@ function bench(modeName: string, n: number): void {
         warm.full(mode.desired(node, []));
         const rec = new Reconciler(rtnl);
         let report!: ReturnType<Reconciler['full']>;
-        const s0 = schedstat();
+        const waited = waitedMs();
         row.full.push(ms(() => (report = rec.full(mode.desired(node, peers)))));
-        const s1 = schedstat();
-        row.fullCpu.push(s1.cpu - s0.cpu);
-        row.fullWait.push(s1.wait - s0.wait);
+        row.fullWait.push(waitedMs() - waited);
         row.nexthops = rec.usesNexthops();
         if (report.failures.length > 0 || count(ns) !== n) throw new Error(`full apply: ${report.failures[0]?.error.message ?? `${count(ns)} routes`}`);
         row.first.push(ms(() => (report = rec.resync())));
@@ -280,14 +278,14 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixe
 
 function table(): string {
   const lines = [
-    '| mode | peers | shape | full apply ms | first ns · rest ms | main thread: CPU · wait ms | `ip -batch` plain ms | ratio (≤ 0.5×) | `ip -batch` nexthops ms | ratio | first resync ms | steady resync ms | one changed ms | one removed ms |',
+    '| mode | peers | shape | full apply ms | first ns · rest ms | of it waiting for a core ms | `ip -batch` plain ms | ratio (≤ 0.5×) | `ip -batch` nexthops ms | ratio | first resync ms | steady resync ms | one changed ms | one removed ms |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const ratio = median(r.full) / median(r.ref);
     const ratioNh = median(r.full) / median(r.refNh);
     lines.push(
-      `| ${r.mode} | ${r.n} | ${r.nexthops ? 'nexthops' : 'plain'} | ${fmt(median(r.full))} | ${fmt(r.full[0]!)} · ${fmt(median(r.full.slice(1)))} | ${fmt(median(r.fullCpu))} · ${fmt(median(r.fullWait))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.refNh))} | ${ratioNh.toFixed(2)}× | ${fmt(median(r.first))} | ${fmt(median(r.steady))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`,
+      `| ${r.mode} | ${r.n} | ${r.nexthops ? 'nexthops' : 'plain'} | ${fmt(median(r.full))} | ${fmt(r.full[0]!)} · ${fmt(median(r.full.slice(1)))} | ${fmt(median(r.fullWait))} | ${fmt(median(r.ref))} | ${ratio.toFixed(2)}×${ratio <= 0.5 ? '' : ' **NO**'} | ${fmt(median(r.refNh))} | ${ratioNh.toFixed(2)}× | ${fmt(median(r.first))} | ${fmt(median(r.steady))} | ${fmt(median(r.change))} | ${fmt(median(r.remove))} |`,
     );
   }
   if (idle) lines.push('', `Idle \`Network\` (${idle.mode}, ${idle.n} peers, ${idle.seconds} s): ${idle.pct.toFixed(2)} % of one core.`);
@@ -312,9 +310,9 @@ try {
 ## routes (\`bench/routes.ts\`)
 
 Command: \`pnpm bench routes\` — ${facts}. Medians of ${REPEAT} fresh namespaces per row (full apply:
-also the row's first namespace, colder code, and the median of the rest; and the main thread's CPU
-and its time waiting for a core in the full apply, from /proc/thread-self/schedstat: V8 compiles and
-collects on other threads, which take the second core from it while code is still cold); one
+also the row's first namespace, colder code, and the median of the rest; and how long of it the main
+thread waited for a core, from /proc/thread-self/schedstat: V8 compiles and collects on other threads,
+which take the second core from it while code is still cold); one
 changed / removed peer: medians of ${REPEAT}×${CHANGES} updates after a full apply. No-op reconcile
 (target < 50 ms at 5,000 peers), two columns: the first resync right after the full apply (every
 entry new to the dump caches: decoded, the mirror rebuilt) and a steady one (median of the 3 after
