@@ -11,6 +11,7 @@ import { NetlinkDecodeError } from '../src/netlink/errors.js';
 import { decodeNeigh, isNeigh, readNeigh } from '../src/neigh.js';
 import { decodeNexthop, isNexthop, readNexthop } from '../src/nexthop.js';
 import { decodeRoute, isRoute, readRoute } from '../src/route.js';
+import { decodeLink, readLink } from '../src/link.js';
 import * as C from '../src/netlink/generated/index.js';
 import { families, linkKinds, T, type AttrSpec, type AttrTable, type StructLayout } from '../src/netlink/schema.js';
 
@@ -295,7 +296,7 @@ const fastPaths = [
 ] as const;
 
 /** Whether the fast path of `type`'s family read `bytes` (one message) as the generic decode does. */
-function fastAgrees(bytes: Buffer, path: (typeof fastPaths)[number]): boolean {
+function fastAgrees(bytes: Buffer, path: { read(b: Buffer, off: number, end: number): object | undefined; decode(m: NlMessage): object }): boolean {
   const fast = path.read(bytes, 0, bytes.length);
   let generic: NlMessage;
   try {
@@ -329,6 +330,48 @@ test('fast readers agree with the generic decode on random valid messages', () =
     }
   }
   assert.ok(read > RUNS, `the fast paths read ${read} messages`);
+});
+
+// readLink (a veth's echo) reads a few attributes and skips the rest unchecked: it agrees with the
+// generic decode on valid messages, with and without nests, and leaves kind-specific data to it.
+test('readLink agrees with decodeLink of the generic decode on random valid links', () => {
+  let read = 0;
+  for (const depth of [0, 1]) {
+    fc.assert(
+      fc.property(
+        fc.record({ flags: fc.integer({ min: 0, max: 0xffff }), header: structArb(families.link.header), attrs: attrsArb(families.link.attrs, depth) }, plain),
+        ({ flags, header, attrs }) => {
+          const bytes = encodeMessage({ type: C.RTM_NEWLINK, flags, seq: 1, pid: 2, header: header as Record<string, number>, attrs });
+          if (fastAgrees(bytes, { read: readLink, decode: decodeLink })) read++;
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  }
+  assert.ok(read > RUNS / 2, `readLink read ${read} messages`);
+  const veth = { IFLA_IFNAME: 'nbv0', IFLA_MTU: 1500, IFLA_LINK: 7, IFLA_LINKINFO: { IFLA_INFO_KIND: 'veth' } };
+  const header = { ifi_family: 0, ifi_type: 1, ifi_index: 9, ifi_flags: C.IFF_UP, ifi_change: 0 };
+  const bytes = encodeMessage({ type: C.RTM_NEWLINK, flags: 0, seq: 1, pid: 2, header, attrs: { ...veth, IFLA_ADDRESS: '02:00:00:00:00:01' } });
+  assert.equal(readLink(bytes, 0, bytes.length), {
+    index: 9,
+    name: 'nbv0',
+    mtu: 1500,
+    flags: C.IFF_UP,
+    up: true,
+    operstate: 'UNKNOWN',
+    address: '02:00:00:00:00:01',
+    kind: 'veth',
+    parent: 7,
+  });
+  const vxlan = encodeMessage({
+    type: C.RTM_NEWLINK,
+    flags: 0,
+    seq: 1,
+    pid: 2,
+    header,
+    attrs: { IFLA_LINKINFO: { IFLA_INFO_KIND: 'vxlan', IFLA_INFO_DATA: { IFLA_VXLAN_ID: 42 } } },
+  });
+  assert.is(readLink(vxlan, 0, vxlan.length), undefined, 'kind-specific data is left to the generic decode');
 });
 
 test('fast readers agree with the generic decode on mutated and truncated messages', () => {

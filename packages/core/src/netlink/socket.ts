@@ -72,7 +72,7 @@ export interface Transport {
    * request() in two halves (NetlinkSocket.requestLater): sent now, its replies read by the function
    * returned; a transport without it makes it request() done at once.
    */
-  requestLater?(req: Request): () => NlMessage[];
+  requestLater?<T>(req: Request, read?: ReadReply<T>): () => (NlMessage | T)[];
   /** An NLM_F_DUMP request, collected to its end. */
   dump(req: Request, opts?: { retries?: number }): NlMessage[];
   /** Many requests, one result each (undefined on success), in order; a failure does not stop the rest. */
@@ -83,6 +83,12 @@ export interface Transport {
    */
   dumpCached?<T>(req: Request, cache: DumpCache<T>, decode: (m: NlMessage) => T | undefined, volatileAttr?: number, opts?: { read?: ReadMessage<T> }): T[];
 }
+
+/**
+ * A reply's fast decoder for requestLater: the value of the message at `buf[off, end)` read straight
+ * from its bytes, or undefined when it needs the generic decode (then it is given as an NlMessage).
+ */
+export type ReadReply<T> = (buf: Buffer, off: number, end: number) => T | undefined;
 
 /**
  * A dump's fast decoder: the value of the message at `buf[off, end)` read straight from its bytes
@@ -200,19 +206,20 @@ export class NetlinkSocket implements Transport {
    * this thread can do other work while the kernel carries it out (a veth's creation keeps sendto
    * ~0.6–1 ms in the kernel); the function returned reads its replies to the ACK as request() returns
    * them, or throws its NetlinkError. Call it before the next request on this socket: a request's read
-   * skips replies of other requests.
+   * skips replies of other requests. With `read`, a reply it reads is given as its value, undecoded.
    */
-  requestLater(req: Request): () => NlMessage[] {
+  requestLater<T = never>(req: Request, read?: ReadReply<T>): () => (NlMessage | T)[] {
     const seq = this.sendDetached(req, NLM_F_REQUEST | NLM_F_ACK);
-    return () => this.replies(seq, req);
+    return () => this.replies(seq, req, read);
   }
 
-  /** The replies to request `seq` before its ACK; its NetlinkError if refused. */
-  private replies(seq: number, req: Request): NlMessage[] {
-    const replies: NlMessage[] = [];
+  /** The replies to request `seq` before its ACK (those `read` reads as its values); its NetlinkError if refused. */
+  private replies<T = never>(seq: number, req: Request, read?: ReadReply<T>): (NlMessage | T)[] {
+    const replies: (NlMessage | T)[] = [];
     for (;;) {
       const n = this.recvFromKernel(req.type);
       if (this.plainAck(n) === seq) return replies; // the common case, read without decoding
+      if (read !== undefined && this.readDatagram(n, seq, read, replies)) continue;
       for (const m of this.decodeDatagram(n)) {
         if (m.seq !== seq) continue; // a late reply to an earlier request that timed out
         if (m.type === NLMSG_ERROR) {
@@ -535,6 +542,27 @@ export class NetlinkSocket implements Transport {
       if (n < 0) throw new NetlinkTimeoutError(typeof op === 'number' ? messageTypeName(op) : op, this.timeoutMs);
       if (n > 0) return n;
     }
+  }
+
+  /**
+   * The datagram in recvBuf through `read`, its values appended to `out`: only when every message in
+   * it is a reply to `seq` (no ACK, no error) that `read` reads; else false, nothing appended.
+   */
+  private readDatagram<T>(n: number, seq: number, read: ReadReply<T>, out: (NlMessage | T)[]): boolean {
+    const b = this.recvBuf;
+    const values: T[] = [];
+    for (let off = 0; off < n; ) {
+      const len = n - off < NLMSG_HDRLEN ? 0 : b.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || len > n - off || b.readUInt32LE(off + 8) !== seq) return false;
+      const type = b.readUInt16LE(off + 4);
+      if (type === NLMSG_ERROR || type === NLMSG_DONE) return false;
+      const v = read(b, off, off + len);
+      if (v === undefined) return false;
+      values.push(v);
+      off += (len + 3) & ~3;
+    }
+    out.push(...values);
+    return true;
   }
 
   /** The datagram in recvBuf, decoded into the shared scratch array (valid until the next read). */
