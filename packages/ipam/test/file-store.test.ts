@@ -200,6 +200,29 @@ test('the lock is a real flock on <dir>/lock: another process cannot take it whi
     assert.equal(tryFlock(), 0, 'free again once withLock returns');
   }));
 
+test('keepOpen: the kept lock file is checked once the directory changed, and a replaced one is locked anew; the kept cursor is truncated to a shorter address', () =>
+  withTempDir(async (data) => {
+    const store = new FileStore(data, 'n', { keepOpen: true });
+    const dir = join(data, 'n');
+    const lockFile = join(dir, 'lock');
+    const tryFlock = () => spawnSync('flock', ['--nonblock', '--exclusive', lockFile, 'true']).status;
+    await store.withLock(() => store.reserve('10.0.0.100', eth0('a'), 0));
+    assert.equal(tryFlock(), 0, 'free between holds, though kept open');
+    await store.withLock(() => store.reserve('10.0.0.2', eth0('b'), 0));
+    assert.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.0.0.2', 'written through the kept cursor, truncated');
+    // Someone replaces the lock file (and the cursor) between our holds: the next hold must lock the new one.
+    unlinkSync(lockFile);
+    writeFileSync(lockFile, '');
+    unlinkSync(join(dir, 'last_reserved_ip.0'));
+    await store.withLock(() => {
+      assert.equal(tryFlock(), 1, 'the file now at the path is the one held');
+      store.reserve('10.0.0.3', eth0('c'), 0);
+    });
+    assert.equal(tryFlock(), 0);
+    assert.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.0.0.3', 'the cursor at the path, not the unlinked one');
+    assert.equal([...readReservations(dir).keys()].sort(), ['10.0.0.100', '10.0.0.2', '10.0.0.3']);
+  }));
+
 /** Runs workers/lock-twice.ts; a process still waiting after `ms` is a deadlock, killed and reported. */
 async function lockTwice(network: string, dirs: [string, string], ms = 15_000): Promise<string[]> {
   const worker = startWorker('lock-twice.ts', [network, ...dirs]);

@@ -143,6 +143,16 @@ function openLock(path: string): LockFile {
   }
 }
 
+/** No lock file: a kept one closed and its successor not opened. */
+const CLOSED: LockFile = { fd: -1, writable: false };
+
+/** Whether `fd` is the file at `path` (not one unlinked or renamed over since it was opened). */
+function isFileAt(fd: number, path: string): boolean {
+  const open = fstatSync(fd);
+  const there = statSync(path, { throwIfNoEntry: false });
+  return there !== undefined && there.ino === open.ino && there.dev === open.dev;
+}
+
 /** The whole file behind `fd`, or undefined if it is larger than `max` bytes. */
 function readAll(fd: number, max: number): string | undefined {
   const size = fstatSync(fd).size;
@@ -249,6 +259,15 @@ export class FileStore {
    * the lock is released by a hold that changed it.
    */
   readonly durable: boolean;
+  /**
+   * Keep the lock file and the cursors (`last_reserved_ip.<n>`) open between holds: for a long-lived
+   * process (the CNI server), which then saves their open and close on every hold.
+   */
+  readonly keepOpen: boolean;
+  /** keepOpen: the lock file between holds. */
+  private keptLock: LockFile | undefined;
+  /** keepOpen: each cursor's descriptor and the length last written through it. */
+  private readonly cursors = new Map<number, { fd: number; length: number }>();
   /** The lock file, while a hold has it. */
   private lock: LockFile | undefined;
   /** The directory changed during this lock hold and has not been fsynced since. */
@@ -259,9 +278,10 @@ export class FileStore {
   private journal = freshJournal();
   private readonly listeners = new Set<(change: FileStoreChange) => void>();
 
-  constructor(dataDir: string, network: string, opts: { durable?: boolean } = {}) {
+  constructor(dataDir: string, network: string, opts: { durable?: boolean; keepOpen?: boolean } = {}) {
     this.dir = resolve(dataDir, validateNetworkName(network));
     this.durable = opts.durable ?? true;
+    this.keepOpen = opts.keepOpen ?? false;
   }
 
   /**
@@ -272,12 +292,28 @@ export class FileStore {
    */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
     return serialised(this.dirKey(), async () => {
-      const lock = openLock(join(this.dir, LOCK_FILE));
+      let lock = this.keptLock ?? openLock(join(this.dir, LOCK_FILE));
       try {
         flock(lock.fd, LOCK_EX);
+        let stamp = this.stampNow();
+        // A kept lock file is still the one at the path unless someone changed the directory since our
+        // last hold (the stamp moved): only then is it checked, and opened again if it was replaced. Any
+        // cursor kept open may have been replaced then too.
+        if (lock === this.keptLock && stamp !== this.index?.stamp) {
+          this.closeCursors();
+          if (!isFileAt(lock.fd, join(this.dir, LOCK_FILE))) {
+            const stale = lock;
+            lock = CLOSED;
+            this.keptLock = undefined;
+            closeSync(stale.fd);
+            lock = openLock(join(this.dir, LOCK_FILE));
+            flock(lock.fd, LOCK_EX);
+            stamp = this.stampNow();
+          }
+        }
         this.lock = lock;
         try {
-          this.refresh();
+          this.refresh(false, false, stamp);
           this.stamped = true;
           return await fn();
         } finally {
@@ -291,7 +327,10 @@ export class FileStore {
           }
         }
       } finally {
-        closeSync(lock.fd);
+        if (lock === CLOSED) {
+          // the stale lock file was closed and opening the new one failed
+        } else if (this.keepOpen) this.keptLock = lock;
+        else closeSync(lock.fd);
       }
     });
   }
@@ -344,7 +383,7 @@ export class FileStore {
     this.unsynced = true;
     this.add(index, { ip: name, containerId, ifname });
     this.emit({ added: [name], removed: [] });
-    this.writeCursor(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeIndex}`), name);
+    this.writeCursor(rangeIndex, name);
     this.setLastReserved(index, rangeIndex, name);
     this.restamp(index);
     return true;
@@ -464,14 +503,25 @@ export class FileStore {
   // cursor (a shorter address, nothing) only costs round-robin order once, never a lease. Renaming a temp
   // file over it, as before, made ext4 write the data out first (auto_da_alloc): 0.3 ms of CPU and ~1 ms
   // of each ADD. Truncating to the new length after the write, not to zero before it, avoids that too.
-  private writeCursor(path: string, ip: string): void {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
+  // keepOpen keeps its descriptor, and truncates only when the address written is shorter than the last.
+  private writeCursor(set: number, ip: string): void {
+    const kept = this.cursors.get(set);
+    const fd = kept?.fd ?? openSync(join(this.dir, `${LAST_RESERVED_PREFIX}${set}`), constants.O_WRONLY | constants.O_CREAT, 0o644);
     try {
       const n = writeSync(fd, ip, 0);
-      ftruncateSync(fd, n);
-    } finally {
+      if (kept === undefined || n < kept.length) ftruncateSync(fd, n);
+      if (this.keepOpen) this.cursors.set(set, { fd, length: n });
+    } catch (e) {
+      this.cursors.delete(set);
       closeSync(fd);
+      throw e;
     }
+    if (!this.keepOpen) closeSync(fd);
+  }
+
+  private closeCursors(): void {
+    for (const { fd } of this.cursors.values()) closeSync(fd);
+    this.cursors.clear();
   }
 
   // Any writer changes the directory (create, link, unlink, rename), which moves its mtime/ctime; with
@@ -574,10 +624,9 @@ export class FileStore {
    * someone else wrote, so their index in the lock file is taken if it is current, else every file is
    * read. `force` re-lists the names of the index in memory (`rereadAll`: and re-reads every file).
    */
-  private refresh(force = false, rereadAll = false): void {
+  private refresh(force = false, rereadAll = false, stamp = this.stampNow()): void {
     const old = this.index;
     if (!old) return; // loaded on first use
-    const stamp = this.stampNow();
     if (force) {
       const change = this.sweep(old, stamp, rereadAll);
       if (change.added.length > 0 || change.removed.length > 0) this.emit(change);

@@ -42,7 +42,8 @@ function keptStore(conf: NetbootIpamConf, network: string): { store: FileStore; 
   const key = `${conf.dataDir}\0${network}`;
   let k = kept.get(key);
   if (k === undefined) {
-    k = { store: new FileStore(conf.dataDir, network, { durable: false }), ipams: new Map() };
+    // keepOpen: a warm server holds the lock file and the cursor open instead of opening them per call.
+    k = { store: new FileStore(conf.dataDir, network, { durable: false, keepOpen: true }), ipams: new Map() };
     kept.set(key, k);
   }
   return k;
