@@ -295,21 +295,28 @@ export class FileStore {
       let lock = this.keptLock ?? openLock(join(this.dir, LOCK_FILE));
       try {
         flock(lock.fd, LOCK_EX);
-        let stamp = this.stampNow();
-        // A kept lock file is still the one at the path unless someone changed the directory since our
-        // last hold (the stamp moved): only then is it checked, and opened again if it was replaced. Any
-        // cursor kept open may have been replaced then too.
-        if (lock === this.keptLock && stamp !== this.index?.stamp) {
-          this.closeCursors();
-          if (!isFileAt(lock.fd, join(this.dir, LOCK_FILE))) {
-            const stale = lock;
-            lock = CLOSED;
-            this.keptLock = undefined;
-            closeSync(stale.fd);
-            lock = openLock(join(this.dir, LOCK_FILE));
-            flock(lock.fd, LOCK_EX);
-            stamp = this.stampNow();
+        let stamp: string;
+        try {
+          stamp = this.stampNow();
+          // A kept lock file is still the one at the path unless someone changed the directory since our
+          // last hold (the stamp moved): only then is it checked, and opened again if it was replaced. Any
+          // cursor kept open may have been replaced then too.
+          if (lock === this.keptLock && stamp !== this.index?.stamp) {
+            this.closeCursors();
+            if (!isFileAt(lock.fd, join(this.dir, LOCK_FILE))) {
+              const stale = lock;
+              lock = CLOSED;
+              this.keptLock = undefined;
+              closeSync(stale.fd);
+              lock = openLock(join(this.dir, LOCK_FILE));
+              flock(lock.fd, LOCK_EX);
+              stamp = this.stampNow();
+            }
           }
+        } catch (e) {
+          // A kept descriptor is not closed after this hold, so its lock would outlive the failure.
+          if (lock !== CLOSED) flock(lock.fd, LOCK_UN);
+          throw e;
         }
         this.lock = lock;
         try {
@@ -520,8 +527,17 @@ export class FileStore {
   }
 
   private closeCursors(): void {
-    for (const { fd } of this.cursors.values()) closeSync(fd);
+    // Forgotten before closing: a close that throws has freed its descriptor anyway, and a number kept
+    // after that could be another file's by the next hold.
+    const fds = [...this.cursors.values()].map((c) => c.fd);
     this.cursors.clear();
+    for (const fd of fds) {
+      try {
+        closeSync(fd);
+      } catch {
+        // EBADF/EIO on a cursor: it is only round-robin order
+      }
+    }
   }
 
   // Any writer changes the directory (create, link, unlink, rename), which moves its mtime/ctime; with
