@@ -66,13 +66,13 @@ export class NodeFacts {
    */
   apply(buf: Buffer, off: number, end: number): boolean {
     const body = off + 16;
-    switch (buf.readUInt16LE(off + 4)) {
+    const type = buf.readUInt16LE(off + 4);
+    switch (type) {
       case constants.RTM_NEWLINK:
-        if (end >= body + 16 && this.keptBridge(buf.readInt32LE(body + 4))) return true;
-        if (end >= body + 16) this.linkChanged(buf.readInt32LE(body + 4), attr(buf, body + 16, end, constants.IFLA_IFNAME));
-        break;
       case constants.RTM_DELLINK:
-        if (end >= body + 16) this.linkChanged(buf.readInt32LE(body + 4), attr(buf, body + 16, end, constants.IFLA_IFNAME));
+        if (end < body + 16) break;
+        if (type === constants.RTM_NEWLINK && this.keptBridge(buf.readInt32LE(body + 4))) return true;
+        this.linkChanged(buf.readInt32LE(body + 4), attr(buf, body + 16, end, constants.IFLA_IFNAME));
         break;
       case constants.RTM_NEWADDR:
       case constants.RTM_DELADDR:
