@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   statSync,
   symlinkSync,
@@ -221,6 +222,46 @@ test('keepOpen: the kept lock file is checked once the directory changed, and a 
     assert.equal(tryFlock(), 0);
     assert.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.0.0.3', 'the cursor at the path, not the unlinked one');
     assert.equal([...readReservations(dir).keys()].sort(), ['10.0.0.100', '10.0.0.2', '10.0.0.3']);
+  }));
+
+/** Paths under `dir` this process has open (its /proc/self/fd links). */
+function openUnder(dir: string): string[] {
+  const fds = readdirSync('/proc/self/fd');
+  return fds
+    .flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(`${dir}/`) ? [target] : [];
+      } catch {
+        return []; // the directory's own descriptor from readdirSync, closed by now
+      }
+    })
+    .sort();
+}
+
+test('keepOpen: close() closes the kept lock file and cursor after the hold in progress; the store then works as before; a store never used creates nothing', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const store = new FileStore(data, 'n', { keepOpen: true });
+    await store.withLock(() => store.reserve('10.0.0.2', eth0('a'), 0));
+    assert.equal(openUnder(dir), [join(dir, 'last_reserved_ip.0'), join(dir, 'lock')], 'kept between holds');
+    // close() while a hold runs: it waits for that hold, whose lock file is closed after it.
+    let release!: () => void;
+    const holding = store.withLock(() => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 10));
+    const closing = store.close();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.ok(openUnder(dir).includes(join(dir, 'lock')), 'not closed under the hold');
+    release();
+    await Promise.all([holding, closing]);
+    assert.equal(openUnder(dir), [], 'nothing under the directory open');
+    await store.withLock(() => store.reserve('10.0.0.3', eth0('b'), 0));
+    assert.equal([...readReservations(dir).keys()].sort(), ['10.0.0.2', '10.0.0.3']);
+    assert.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.0.0.3');
+    await store.close();
+    assert.equal(openUnder(dir), []);
+    await new FileStore(data, 'unused', { keepOpen: true }).close();
+    assert.not.ok(existsSync(join(data, 'unused')), 'close() made no directory');
   }));
 
 /** Runs workers/lock-twice.ts; a process still waiting after `ms` is a deadlock, killed and reported. */

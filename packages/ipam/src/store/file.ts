@@ -342,6 +342,22 @@ export class FileStore {
     });
   }
 
+  /**
+   * Closes what `keepOpen` keeps between holds (the lock file, the cursors), after any hold of this
+   * process on the directory has ended. The store stays usable: its next hold opens them again.
+   */
+  async close(): Promise<void> {
+    const release = async () => {
+      const lock = this.keptLock;
+      this.keptLock = undefined;
+      this.closeCursors();
+      if (lock !== undefined) closeSync(lock.fd);
+    };
+    // No directory: no hold ever ran here (and close() does not create it, as a hold's dirKey would).
+    const key = dirKey(this.dir);
+    await (key === undefined ? release() : serialised(key, release));
+  }
+
   // The directory's queue key; the directory is created on first use only, so the usual case costs one
   // stat and no mkdir (EEXIST, which mkdir -p follows with a stat of its own).
   private dirKey(): string {
