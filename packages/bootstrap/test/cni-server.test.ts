@@ -4,7 +4,7 @@
 // (fallback), one that takes a request and closes without a reply (error 11, no second attempt), and
 // the agent's option that serves the plugin.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,34 @@ test('a call through the server: its reply and exit code, and the plugin never l
     })(),
     'close() removed the socket',
   );
+});
+
+/** Paths under `dir` this process has open. */
+function openUnder(dir: string): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(`${dir}/`) ? [target] : [];
+    } catch {
+      return []; // readdirSync's own descriptor, closed by now
+    }
+  });
+}
+
+test("the last server's close() lets go of what the calls kept: the IPAM store's lock file is closed", async () => {
+  const data = base.ipam.dataDir;
+  const first = await serveCni({ socket: join(dir, 'run', 'a.sock') });
+  const second = await serveCni({ socket: join(dir, 'run', 'b.sock') });
+  try {
+    const ok = await runPlugin('STATUS', { ...base, server: first.socket });
+    assert.is(ok.code, 0, JSON.stringify(ok));
+    assert.ok(openUnder(data).includes(join(data, 'podnet', 'lock')), 'kept open between calls');
+    await second.close();
+    assert.ok(openUnder(data).includes(join(data, 'podnet', 'lock')), 'still kept while a server is open');
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
+  assert.equal(openUnder(data), [], 'nothing under the data directory open once the last server closed');
 });
 
 /** One request written in `pieces` (a pause between them), the server's reply line parsed. */

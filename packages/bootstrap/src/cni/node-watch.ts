@@ -14,6 +14,7 @@
 // does, made every served ADD read the bridge again, add its gateway again (EEXIST), read
 // ip_forward, and — the bridge's event then counting as another device's — probe the uplink again.
 import { constants, decodeLink, type Link, NetlinkDecodeError, NetlinkSocket, type Rtnl, SyscallError } from '@netboot/core';
+import { onRelease } from './kept.js';
 
 /** Names of the links netboot makes per pod (wiring.ts HOST_VETH_PREFIX): their events change no kept fact. */
 const OWN_LINK_PREFIX = 'nbv';
@@ -198,6 +199,13 @@ export class NodeWatch {
   }
 
   private static kept: { watch: NodeWatch; host: Rtnl } | undefined;
+
+  /** The watch closed and its facts forgotten (kept.ts); the next served call starts a new one. */
+  private static readonly release = (): void => {
+    const watch = NodeWatch.kept?.watch;
+    NodeWatch.kept = undefined;
+    watch?.close();
+  };
   private static enabled = false;
 
   /** From now on this process keeps node facts between calls (a warm server). */
@@ -215,6 +223,7 @@ export class NodeWatch {
     if (NodeWatch.kept?.host !== host) {
       NodeWatch.kept?.watch.close();
       NodeWatch.kept = { watch: new NodeWatch(), host };
+      onRelease(NodeWatch.release);
     }
     return NodeWatch.kept.watch.sync();
   }

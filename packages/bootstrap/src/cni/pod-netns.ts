@@ -2,20 +2,27 @@
 import { accessSync, readlinkSync } from 'node:fs';
 import { Rtnl } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
+import { onRelease } from './kept.js';
 
 /**
  * `open()`'s socket for this thread's namespace (the node's), kept across calls: a warm server answers
  * many. Opened anew when the thread is in another namespace than the kept one's (a test that switches
- * namespaces in-process); callers do not close it.
+ * namespaces in-process); callers do not close it. Closed when the last server closes (kept.ts).
  */
 export function keptPerNetns<T extends { close(): void }>(open: () => T): () => T {
   let kept: { sock: T; netns: string } | undefined;
+  const release = () => {
+    const sock = kept?.sock;
+    kept = undefined;
+    sock?.close();
+  };
   return () => {
     // Its link (`net:[4026531840]`) names the namespace as st_ino does, in a sixth of statSync's time.
     const netns = readlinkSync('/proc/thread-self/ns/net');
     if (kept?.netns !== netns) {
       kept?.sock.close();
       kept = { sock: open(), netns };
+      onRelease(release);
     }
     return kept.sock;
   };

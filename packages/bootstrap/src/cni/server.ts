@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { peerPid } from '@netboot/core';
 import { CniCode, CniError } from './errors.js';
+import { releaseKept } from './kept.js';
 import { PROTOCOL_VERSION, type ServerReply, type ServerRequest } from './forward.js';
 import { lazy } from './lazy.js';
 import { type PipeBindings, type PipeHandle, pipeBindings } from './pipe.js';
@@ -33,12 +34,19 @@ import { loadVerbs } from './warm.js';
  */
 const keepNodeFacts = lazy(async () => (await import('./node-watch.js')).NodeWatch.enable());
 
+/** Servers of this process not closed yet: the last close() lets go of what the calls kept (kept.ts). */
+let open = 0;
+
 /** A request larger than this is not a CNI call (configs are a few KB; prevResult adds little). */
 const MAX_REQUEST = 16 << 20;
 
 export interface CniServer {
   readonly socket: string;
-  /** Stops accepting, removes the socket, and resolves once the calls already taken are answered (their replies written). */
+  /**
+   * Stops accepting, removes the socket, and resolves once the calls already taken are answered (their
+   * replies written) and, when no other server of this process is open, what the calls kept between
+   * them (sockets, the node watch, IPAM descriptors) is closed.
+   */
   close(): Promise<void>;
 }
 
@@ -275,12 +283,12 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
     (ms) => log(`verbs loaded in ${ms.toFixed(0)} ms`),
     (e: unknown) => log(`loading the verbs failed: ${(e as Error).message}`),
   );
-  let stopped = false;
+  let closed: Promise<void> | undefined;
+  open++;
   return {
     socket: o.socket,
-    async close() {
-      if (!stopped) {
-        stopped = true;
+    close() {
+      closed ??= (async () => {
         server.close();
         for (const hangUp of [...waiting]) hangUp();
         // Remove the socket now, so shims fall back at once; only ours, never a successor's.
@@ -289,9 +297,11 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         } catch {
           // already gone
         }
-      }
-      await queue;
-      await Promise.all(writing);
+        await queue;
+        await Promise.all(writing);
+        if (--open === 0) for (const err of await releaseKept()) log(`closing what the calls kept: ${(err as Error).message ?? String(err)}`);
+      })();
+      return closed;
     },
   };
 }

@@ -6,6 +6,7 @@ import { FileStore, LocalIpam } from '@netboot/ipam/file';
 import { type NetbootIpamConf, requestedIps } from '../config.js';
 import { CniCode, CniError } from '../errors.js';
 import { readLease } from '../lease.js';
+import { onRelease } from '../kept.js';
 import type { CniDns, CniResult } from '../result.js';
 import type { CniRequest } from '../skel.js';
 import type { IpamPlugin } from './types.js';
@@ -38,6 +39,13 @@ export function parseResolvConf(text: string): CniDns {
  */
 const kept = new Map<string, { store: FileStore; ipams: Map<string, LocalIpam> }>();
 
+/** Every kept store's descriptors closed and the stores forgotten (kept.ts): the next call builds them again. */
+async function releaseStores(): Promise<void> {
+  const stores = [...kept.values()].map((k) => k.store);
+  kept.clear();
+  await Promise.all(stores.map((s) => s.close()));
+}
+
 function keptStore(conf: NetbootIpamConf, network: string): { store: FileStore; ipams: Map<string, LocalIpam> } {
   const key = `${conf.dataDir}\0${network}`;
   let k = kept.get(key);
@@ -45,6 +53,7 @@ function keptStore(conf: NetbootIpamConf, network: string): { store: FileStore; 
     // keepOpen: a warm server holds the lock file and the cursor open instead of opening them per call.
     k = { store: new FileStore(conf.dataDir, network, { durable: false, keepOpen: true }), ipams: new Map() };
     kept.set(key, k);
+    onRelease(releaseStores);
   }
   return k;
 }
