@@ -201,6 +201,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
       'isA',
       'missingLinkKind',
       'missingPrivileges',
+      'openFds',
       'privileged',
       'readGolden',
       'rejectsA',
@@ -229,7 +230,7 @@ const SURFACE: Record<string, { values: string[]; types: string[] }> = {
     ],
   },
   '@netboot/core/testing/pure': {
-    values: ['isA', 'missingPrivileges', 'privileged', 'rejectsA', 'runWithout', 'skipIf', 'throwsA', 'withTempDir'],
+    values: ['isA', 'missingPrivileges', 'openFds', 'privileged', 'rejectsA', 'runWithout', 'skipIf', 'throwsA', 'withTempDir'],
     types: ['ErrorClass', 'RunWithoutOptions', 'RunWithoutResult', 'TestRegistrar'],
   },
 };

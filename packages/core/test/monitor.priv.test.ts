@@ -1,6 +1,5 @@
 // monitor(): change events from a throwaway namespace, caused by iproute2 (an independent client).
 // Options refused before anything opens are checked in monitor.test.ts.
-import { readdirSync, readlinkSync } from 'node:fs';
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Attrs } from '../src/netlink/codec.js';
@@ -9,22 +8,12 @@ import { monitor, type MonitorEvent } from '../src/monitor.js';
 import { NetlinkOptionsError } from '../src/netlink/errors.js';
 import { InvalidNetnsNameError, NetnsNotFoundError } from '../src/netns.js';
 import { openSocket } from '../src/rtnl.js';
-import { ipJson, privileged, rejectsA, sh, tempNetns, throwsA } from '../src/public/testing.js';
+import { ipJson, openFds, privileged, rejectsA, sh, tempNetns, throwsA } from '../src/public/testing.js';
 
 const test = privileged(uvuTest);
 
-/** Netlink sockets this process holds open (to see that the monitor closes its own). */
-function netlinkSockets(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
-    } catch {
-      // closed while we looked
-    }
-  }
-  return n;
-}
+/** Sockets this process holds open (to see that the monitor closes its own). */
+const sockets = () => openFds((t) => t.startsWith('socket:')).length;
 
 /** Collects events until `done` says so; fails after a few seconds instead of hanging. */
 async function collect(events: AsyncIterable<MonitorEvent>, done: (seen: MonitorEvent[]) => boolean): Promise<MonitorEvent[]> {
@@ -129,7 +118,7 @@ test('accept: only the events it passes are decoded and yielded; it reads their 
 test('abort ends the iteration and closes the socket; so does break', async () => {
   const ns = tempNetns();
   try {
-    const before = netlinkSockets();
+    const before = sockets();
     const ac = new AbortController();
     const events = monitor({ netns: ns, groups: ['link'], signal: ac.signal });
     setTimeout(() => ac.abort(), 30);
@@ -138,18 +127,18 @@ test('abort ends the iteration and closes the socket; so does break', async () =
       seen.push(ev);
     }
     assert.is(seen.length, 0, 'nothing changed in the namespace');
-    assert.is(netlinkSockets(), before, 'closed after abort');
+    assert.is(sockets(), before, 'closed after abort');
 
     // The first next() opens and joins synchronously: a change made right after it is seen.
     const it = monitor({ netns: ns, groups: ['link'] })[Symbol.asyncIterator]();
     const first = it.next();
-    assert.is(netlinkSockets(), before + 1, 'open once iteration started');
+    assert.is(sockets(), before + 1, 'open once iteration started');
     sh(ns, 'ip', 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB');
     const ev = await first;
     assert.is(ev.done, false);
     assert.is((ev.value as MonitorEvent).kind, 'link');
     await it.return?.();
-    assert.is(netlinkSockets(), before, 'closed after break');
+    assert.is(sockets(), before, 'closed after break');
   } finally {
     ns.delete();
   }
@@ -158,7 +147,7 @@ test('abort ends the iteration and closes the socket; so does break', async () =
 test("wait: 'worker': once quiet, an event is read as it comes (no timer due for a minute); an abort ends the wait at once and closes the socket", async () => {
   const ns = tempNetns();
   try {
-    const before = netlinkSockets();
+    const before = sockets();
     // Quiet from the start (quietMs 0), a minute between timer reads: only the worker's wait can be this prompt.
     const it = monitor({ netns: ns, groups: ['link'], wait: 'worker', quietMs: 0, pollMs: 60_000 })[Symbol.asyncIterator]();
     const first = it.next();
@@ -170,7 +159,7 @@ test("wait: 'worker': once quiet, an event is read as it comes (no timer due for
     assert.is((ev.value as MonitorEvent).kind, 'link');
     assert.ok(performance.now() - t0 < 1000, `the event came at once (${performance.now() - t0} ms)`);
     await it.return?.();
-    assert.is(netlinkSockets(), before, 'closed after break');
+    assert.is(sockets(), before, 'closed after break');
 
     const ac = new AbortController();
     const waiting = monitor({ netns: ns, groups: ['link'], signal: ac.signal, wait: 'worker', quietMs: 0, pollMs: 60_000 });
@@ -182,7 +171,7 @@ test("wait: 'worker': once quiet, an event is read as it comes (no timer due for
     ac.abort();
     await done;
     assert.ok(performance.now() - t1 < 1000, `ended ${performance.now() - t1} ms after the abort`);
-    assert.is(netlinkSockets(), before, 'closed after abort');
+    assert.is(sockets(), before, 'closed after abort');
     throwsA(() => monitor({ groups: ['link'], wait: 'sometimes' as 'timer' }), NetlinkOptionsError, /wait must be/);
   } finally {
     ns.delete();
@@ -232,13 +221,13 @@ test('an overrun of the socket buffer surfaces as { kind: "overrun" }', async ()
 test('a signal that is already aborted: no events and no socket left open, even when never iterated', async () => {
   const ns = tempNetns();
   try {
-    const before = netlinkSockets();
+    const before = sockets();
     monitor({ netns: ns, groups: ['link'], signal: AbortSignal.abort() }); // never iterated
     const events = monitor({ netns: ns, groups: ['link'], signal: AbortSignal.abort() });
     const seen: MonitorEvent[] = [];
     for await (const ev of events) seen.push(ev);
     assert.equal(seen, []);
-    assert.is(netlinkSockets(), before, 'no socket leaked');
+    assert.is(sockets(), before, 'no socket leaked');
   } finally {
     ns.delete();
   }
@@ -247,23 +236,23 @@ test('a signal that is already aborted: no events and no socket left open, even 
 test('a monitor never iterated, or returned before its first next(), opens nothing', async () => {
   const ns = tempNetns();
   try {
-    const before = netlinkSockets();
+    const before = sockets();
     monitor({ netns: ns, groups: ['link'] }); // never iterated, no signal
     monitor({ groups: ['link', 'neigh'] });
     const it = monitor({ netns: ns, groups: ['link'] })[Symbol.asyncIterator]();
     assert.equal(await it.return?.(), { done: true, value: undefined });
-    assert.is(netlinkSockets(), before, 'no socket left open');
+    assert.is(sockets(), before, 'no socket left open');
   } finally {
     ns.delete();
   }
 });
 
 test('a namespace that is not there: NetnsNotFoundError at the first next(); a bad name at once', async () => {
-  const before = netlinkSockets();
+  const before = sockets();
   const it = monitor({ netns: 'nbt-not-there-m6', groups: ['link'] })[Symbol.asyncIterator]();
   await rejectsA(it.next(), NetnsNotFoundError, undefined, 'first next()');
   throwsA(() => monitor({ netns: 'a/b', groups: ['link'] }), InvalidNetnsNameError, /invalid network namespace name/);
-  assert.is(netlinkSockets(), before);
+  assert.is(sockets(), before);
 });
 
 test.run();

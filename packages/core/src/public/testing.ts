@@ -15,6 +15,7 @@ export {
   type ErrorClass,
   isA,
   missingPrivileges,
+  openFds,
   privileged,
   rejectsA,
   type RunWithoutOptions,
