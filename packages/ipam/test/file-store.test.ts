@@ -9,7 +9,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   renameSync,
   statSync,
   symlinkSync,
@@ -21,11 +20,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorKind, NetbootError } from '@netboot/core/errors';
-import { throwsA } from '@netboot/core/testing/pure';
 import { FileStore, StoreNotLockedError } from '../src/store/file.js';
 import { InvalidArgumentError } from '../src/validate.js';
 import { InvalidAddressError } from '@netboot/core/ip';
-import { withTempDir } from '@netboot/core/testing/pure';
+import { openFds, throwsA, withTempDir } from '@netboot/core/testing/pure';
 import { lastJson, readReservations, startWorker, WORKERS } from './store-fixtures.js';
 
 const eth0 = (containerId: string) => ({ containerId, ifname: 'eth0' });
@@ -224,20 +222,8 @@ test('keepOpen: the kept lock file is checked once the directory changed, and a 
     assert.equal([...readReservations(dir).keys()].sort(), ['10.0.0.100', '10.0.0.2', '10.0.0.3']);
   }));
 
-/** Paths under `dir` this process has open (its /proc/self/fd links). */
-function openUnder(dir: string): string[] {
-  const fds = readdirSync('/proc/self/fd');
-  return fds
-    .flatMap((fd) => {
-      try {
-        const target = readlinkSync(`/proc/self/fd/${fd}`);
-        return target.startsWith(`${dir}/`) ? [target] : [];
-      } catch {
-        return []; // the directory's own descriptor from readdirSync, closed by now
-      }
-    })
-    .sort();
-}
+/** Paths under `dir` this process has open. */
+const openUnder = (dir: string) => openFds((t) => t.startsWith(`${dir}/`)).sort();
 
 test('keepOpen: close() closes the kept lock file and cursor after the hold in progress; the store then works as before; a store never used creates nothing', () =>
   withTempDir(async (data) => {
@@ -262,6 +248,26 @@ test('keepOpen: close() closes the kept lock file and cursor after the hold in p
     assert.equal(openUnder(dir), []);
     await new FileStore(data, 'unused', { keepOpen: true }).close();
     assert.not.ok(existsSync(join(data, 'unused')), 'close() made no directory');
+  }));
+
+test('keepOpen: close() waits for a hold of its store even when the directory was moved away during it', () =>
+  withTempDir(async (data) => {
+    const dir = join(data, 'n');
+    const moved = join(data, 'moved');
+    const store = new FileStore(data, 'n', { keepOpen: true });
+    await store.withLock(() => store.reserve('10.0.0.2', eth0('a'), 0));
+    let release!: () => void;
+    const holding = store.withLock(() => new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 10));
+    renameSync(dir, moved);
+    let closed = false;
+    const closing = store.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.not.ok(closed, 'close() waited for the hold');
+    assert.ok(openUnder(moved).includes(join(moved, 'lock')), 'the hold still has its lock file');
+    release();
+    await Promise.all([holding, closing]);
+    assert.equal(openUnder(moved), [], 'closed once the hold ended');
   }));
 
 /** Runs workers/lock-twice.ts; a process still waiting after `ms` is a deadlock, killed and reported. */

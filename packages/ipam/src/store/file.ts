@@ -270,6 +270,8 @@ export class FileStore {
   private readonly cursors = new Map<number, { fd: number; length: number }>();
   /** The lock file, while a hold has it. */
   private lock: LockFile | undefined;
+  /** This store's holds not ended yet, as one promise that never rejects (close() waits for it). */
+  private holds: Promise<unknown> = Promise.resolve();
   /** The directory changed during this lock hold and has not been fsynced since. */
   private unsynced = false;
   /** The index's stamp was read after this hold's last change to the directory (saveIndex need not read it again). */
@@ -291,7 +293,7 @@ export class FileStore {
    * changed is appended to the index in the lock file before the lock is released.
    */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    return serialised(this.dirKey(), async () => {
+    const hold = serialised(this.dirKey(), async () => {
       let lock = this.keptLock ?? openLock(join(this.dir, LOCK_FILE));
       try {
         flock(lock.fd, LOCK_EX);
@@ -340,22 +342,26 @@ export class FileStore {
         else closeSync(lock.fd);
       }
     });
+    this.holds = Promise.all([this.holds, hold.catch(() => undefined)]);
+    return hold;
   }
 
   /**
-   * Closes what `keepOpen` keeps between holds (the lock file, the cursors), after any hold of this
-   * process on the directory has ended. The store stays usable: its next hold opens them again.
+   * Closes what `keepOpen` keeps between holds (the lock file, the cursors) once this store's holds have
+   * ended, those started meanwhile too. The store stays usable: its next hold opens them again. Called
+   * inside one of this store's holds, it would wait for itself: never do that.
    */
   async close(): Promise<void> {
-    const release = async () => {
-      const lock = this.keptLock;
-      this.keptLock = undefined;
-      this.closeCursors();
-      if (lock !== undefined) closeSync(lock.fd);
-    };
-    // No directory: no hold ever ran here (and close() does not create it, as a hold's dirKey would).
-    const key = dirKey(this.dir);
-    await (key === undefined ? release() : serialised(key, release));
+    // Its own holds, not the directory's queue: that queue is found by a stat of the directory, which
+    // finds another one (or none) if the directory was replaced during a hold still using the lock file.
+    for (let holds = this.holds; ; holds = this.holds) {
+      await holds;
+      if (holds === this.holds) break;
+    }
+    const lock = this.keptLock;
+    this.keptLock = undefined;
+    this.closeCursors();
+    if (lock !== undefined) closeSync(lock.fd);
   }
 
   // The directory's queue key; the directory is created on first use only, so the usual case costs one
