@@ -4,7 +4,7 @@
 // (fallback), one that takes a request and closes without a reply (error 11, no second attempt), and
 // the agent's option that serves the plugin.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { bundlePlugin } from '../src/cni/build/bundle.js';
 import { parseConfig } from '../src/cni/config.js';
 import { CniError } from '../src/cni/errors.js';
 import { serveCni } from '../src/cni/server.js';
+import { openFds } from '@netboot/core/testing/pure';
 
 const dir = mkdtempSync(join(tmpdir(), 'nbt-cni-server-'));
 const plugin = join(dir, 'netboot');
@@ -94,16 +95,7 @@ test('a call through the server: its reply and exit code, and the plugin never l
 });
 
 /** Paths under `dir` this process has open. */
-function openUnder(dir: string): string[] {
-  return readdirSync('/proc/self/fd').flatMap((fd) => {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      return target.startsWith(`${dir}/`) ? [target] : [];
-    } catch {
-      return []; // readdirSync's own descriptor, closed by now
-    }
-  });
-}
+const openUnder = (dir: string) => openFds((t) => t.startsWith(`${dir}/`));
 
 test("the last server's close() lets go of what the calls kept: the IPAM store's lock file is closed", async () => {
   const data = base.ipam.dataDir;
@@ -119,6 +111,15 @@ test("the last server's close() lets go of what the calls kept: the IPAM store's
     await Promise.all([first.close(), second.close()]);
   }
   assert.equal(openUnder(data), [], 'nothing under the data directory open once the last server closed');
+  // A server started afterwards keeps the store again, and its close() lets it go again.
+  const third = await serveCni({ socket: join(dir, 'run', 'c.sock') });
+  try {
+    assert.is((await runPlugin('STATUS', { ...base, server: third.socket })).code, 0);
+    assert.ok(openUnder(data).includes(join(data, 'podnet', 'lock')), 'kept again');
+  } finally {
+    await third.close();
+  }
+  assert.equal(openUnder(data), [], 'and closed again');
 });
 
 /** One request written in `pieces` (a pause between them), the server's reply line parsed. */

@@ -299,7 +299,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         }
         await queue;
         await Promise.all(writing);
-        if (--open === 0) for (const err of await releaseKept()) log(`closing what the calls kept: ${(err as Error).message ?? String(err)}`);
+        if (--open === 0) for (const err of await releaseKept()) log(`closing what the calls kept: ${err instanceof Error ? err.message : String(err)}`);
       })();
       return closed;
     },
