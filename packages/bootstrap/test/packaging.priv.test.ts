@@ -1,11 +1,12 @@
 // The packages as a user gets them: `pnpm pack` of each (@netboot/core, @netboot/ipam, @netboot/routes,
 // netboot) into a temp dir, `npm install --omit=dev` of the four tarballs into an empty directory (no
 // workspace, no dev dependencies, no build step), then the commands the README promises, run from there:
-// `npx netboot --help`, `npx netboot cni build` (a plugin that answers VERSION), `npx netboot init
-// --dry-run … --out DIR` (inside a throwaway namespace with an uplink and ip_forward on, as on a node),
-// and imports through the packages' exports maps. The tarballs are made from each package's dist, so
+// `npx netboot --help`, `npx netboot cni build` (a plugin that answers VERSION), `netboot cni serve`
+// answering that plugin (installed by npm, and from the workspace's own build, where pnpm links the
+// packages), `npx netboot init --dry-run … --out DIR` (inside a throwaway namespace with an uplink and
+// ip_forward on, as on a node), and imports through the packages' exports maps. The tarballs are made from each package's dist, so
 // run `pnpm build` first (CI does); npm reaches only its registry, preferring its cache.
-import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
+import { execFileSync, type ExecFileSyncOptions, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,56 @@ it('npx netboot cni build --out DIR: the single executable and the script answer
     const version = JSON.parse(run(plugin, [], { input: '{}', env: { PATH: env.PATH, CNI_COMMAND: 'VERSION' }, stdio: ['pipe', 'pipe', 'pipe'] }));
     assert.ok(version.supportedVersions.includes('1.1.0'), JSON.stringify(version));
     assert.ok(version.supportedVersions.includes('0.3.1'), JSON.stringify(version));
+  }
+});
+
+it('netboot cni serve from the built CLI answers the plugin: installed by npm (copies) and in the workspace (pnpm links)', async () => {
+  packAndInstall();
+  const plugin = join(work, 'serve-plugin');
+  run('npx', ['netboot', 'cni', 'build', '--script-only', '--out', plugin], { timeout: 300_000 });
+  // pnpm's layout reaches koffi and its native package through links: Node's module resolution stopped
+  // following them after the server's plain stat of its socket (nodejs/node#51142), and every call failed.
+  const clis: [string, string[]][] = [
+    ['npm', [join(app, 'node_modules/netboot/dist/cli.js')]],
+    ['pnpm', [join(ROOT, 'packages/bootstrap/dist/cli.js')]],
+  ];
+  // Server and plugin in one network and mount namespace, as the server requires: nsenter --net only.
+  using ns = tempNetns();
+  for (const [layout, cli] of clis) {
+    const socket = join(work, `serve-${layout}`, 'cni.sock');
+    const server = spawn('nsenter', [`--net=${ns.path}`, process.execPath, ...cli, 'cni', 'serve', '--socket', socket], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    server.stderr.on('data', (d) => (log += d));
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    /** Until the server's log (read as it comes) matches, it exits, or a minute passes. */
+    const logged = async (re: RegExp) => {
+      for (const deadline = Date.now() + 60_000; !re.test(log) && server.exitCode === null && Date.now() < deadline; )
+        await new Promise((r) => setTimeout(r, 50));
+      return log;
+    };
+    try {
+      assert.match(await logged(/verbs loaded|loading the verbs failed/), 'verbs loaded', `${layout}: ${log}`);
+      const conf = {
+        cniVersion: '1.1.0',
+        name: 'podnet',
+        type: 'netboot',
+        server: socket,
+        ipam: { type: 'netboot', ranges: [[{ subnet: '10.0.0.0/24' }]], dataDir: join(work, `serve-${layout}`, 'ipam') },
+      };
+      const status = spawnSync('nsenter', [`--net=${ns.path}`, join(plugin, 'netboot.cjs')], {
+        input: JSON.stringify(conf),
+        env: { PATH: env.PATH, CNI_COMMAND: 'STATUS' },
+        encoding: 'utf8',
+      });
+      assert.is(status.status, 0, `${layout}: ${status.stdout} ${status.stderr}`);
+      assert.match(await logged(/STATUS \/ \(pid \d+\): exit/), /STATUS \/ \(pid \d+\): exit 0/, `${layout}: the server ran the call: ${log}`);
+    } finally {
+      server.kill('SIGTERM');
+      await exited;
+    }
   }
 });
 

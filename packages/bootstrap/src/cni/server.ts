@@ -13,7 +13,7 @@
 // only in the shim's mount namespace (a runtime that mounts it privately) therefore always falls back.
 // /proc/self/… paths are rewritten by the shim to its pid. Relative paths in the config would resolve
 // against this process's working directory: the plugin is given absolute ones in practice.
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -110,11 +110,20 @@ function answers(socket: string): Promise<boolean> {
   });
 }
 
+/**
+ * lstat(2) of the socket's path, always as BigInt stats. Node keeps the last plain (l)stat in one
+ * array, and the realpath that module resolution runs on every import reads it and stops following
+ * symlinks when it says socket or FIFO (nodejs/node#51142): after a plain stat of the socket, the
+ * built CLI's next imports (the verbs, koffi) resolved to pnpm's link paths, which koffi cannot load
+ * from, and every served call failed. BigInt stats are kept in an array of their own.
+ */
+const socketStat = (path: string) => lstatSync(path, { bigint: true });
+
 /** Makes way for our socket: a stale one is removed, a live one or another kind of file is refused. */
 async function clearPath(socket: string): Promise<void> {
   let isSocket: boolean;
   try {
-    isSocket = lstatSync(socket).isSocket();
+    isSocket = socketStat(socket).isSocket();
   } catch {
     mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
     return;
@@ -277,7 +286,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   server.onconnection = (err, client) => {
     if (err === 0 && client !== undefined) onConnection(client);
   };
-  const ino = statSync(o.socket).ino;
+  const ino = socketStat(o.socket).ino;
   // Off the first pod's path (warm.ts); a call that comes meanwhile shares the loading.
   loadVerbs().then(
     (ms) => log(`verbs loaded in ${ms.toFixed(0)} ms`),
@@ -293,7 +302,7 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
         for (const hangUp of [...waiting]) hangUp();
         // Remove the socket now, so shims fall back at once; only ours, never a successor's.
         try {
-          if (statSync(o.socket).ino === ino) unlinkSync(o.socket);
+          if (socketStat(o.socket).ino === ino) unlinkSync(o.socket);
         } catch {
           // already gone
         }
