@@ -2,6 +2,7 @@
 // the way a runtime expects (/opt/cni/bin, /etc/cni/net.d), and run the warm server it forwards to.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { buildCni } from '../cni/build/sea.js';
 import { DEFAULT_SERVER_SOCKET } from '../cni/forward.js';
 import { install } from '../cni/install.js';
@@ -69,6 +70,11 @@ export async function cniMain(argv: readonly string[]): Promise<number> {
 
 /** `cni serve`: the warm server in the foreground; SIGTERM/SIGINT answer the calls already taken, remove the socket, exit 0. */
 async function serve(socket: string): Promise<number> {
+  // Every function compiled from here on (the server, the verbs, IPAM, netlink) goes straight to V8's
+  // baseline code instead of being interpreted until it is called often enough: a served ADD's server
+  // time fell ~0.3 ms (p50 2.26 → 1.98 ms), for ~4 MB of RSS. Set here, in a process that only serves;
+  // not in serveCni(), which runs in its embedder's process (the agent's --cni-socket, a test).
+  setFlagsFromString('--always-sparkplug');
   const { serveCni } = await import('../cni/server.js');
   const server = await serveCni({ socket, log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
   process.stderr.write(`netboot cni serve: listening on ${socket} (pid ${process.pid}); SIGTERM stops it\n`);
