@@ -13,7 +13,7 @@
 // only in the shim's mount namespace (a runtime that mounts it privately) therefore always falls back.
 // /proc/self/… paths are rewritten by the shim to its pid. Relative paths in the config would resolve
 // against this process's working directory: the plugin is given absolute ones in practice.
-import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -112,10 +112,12 @@ function answers(socket: string): Promise<boolean> {
 
 /**
  * lstat(2) of the socket's path, always as BigInt stats. Node keeps the last plain (l)stat in one
- * array, and the realpath that module resolution runs on every import reads it and stops following
+ * array, and the realpath that module resolution runs on later imports reads it and stops following
  * symlinks when it says socket or FIFO (nodejs/node#51142): after a plain stat of the socket, the
  * built CLI's next imports (the verbs, koffi) resolved to pnpm's link paths, which koffi cannot load
- * from, and every served call failed. BigInt stats are kept in an array of their own.
+ * from, and every served call failed. BigInt stats are kept in an array of their own. Calls that stat
+ * internally write that array too (rmSync, fstatSync, the callback fs.stat): none of them may touch
+ * the socket's paths either.
  */
 const socketStat = (path: string) => lstatSync(path, { bigint: true });
 
@@ -262,7 +264,13 @@ export async function serveCni(o: ServeOptions): Promise<CniServer> {
   // the name it bound when the handle closes, whatever file is there by then, so it must never be the
   // real path — a successor's socket there would go. The socket is 0600 from the start (umask).
   const bound = `${o.socket}.${process.pid}.tmp`;
-  rmSync(bound, { force: true }); // left by a killed process that had our pid
+  // Left by a killed process that had our pid (a container's server restarted): unlink, not rmSync,
+  // which would lstat it as plain stats (socketStat).
+  try {
+    unlinkSync(bound);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   const umask = process.umask(0o177);
   let status: number;
   try {
