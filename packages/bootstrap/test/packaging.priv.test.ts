@@ -4,8 +4,9 @@
 // `npx netboot --help`, `npx netboot cni build` (a plugin that answers VERSION), `netboot cni serve`
 // answering that plugin (installed by npm, and from the workspace's own build, where pnpm links the
 // packages), `npx netboot init --dry-run … --out DIR` (inside a throwaway namespace with an uplink and
-// ip_forward on, as on a node), and imports through the packages' exports maps. The tarballs are made from each package's dist, so
-// run `pnpm build` first (CI does); npm reaches only its registry, preferring its cache.
+// ip_forward on, as on a node), and imports through the packages' exports maps. The tarballs are made
+// from each package's dist, so run `pnpm build` first (CI does); npm reaches only its registry,
+// preferring its cache.
 import { execFileSync, type ExecFileSyncOptions, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
